@@ -1,0 +1,10 @@
+import click
+
+
+@click.group()
+def cli() -> None:
+    """faultflow."""
+
+
+def main() -> None:
+    cli()

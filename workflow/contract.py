@@ -1,0 +1,656 @@
+"""Load and validate a contract file (``states.toml``) into an immutable :class:`Contract`.
+
+Validation has two layers. The shape (which keys, which types, which durations) is checked by
+pydantic models; the meaning (a transition names a known state, every state can reach a final
+state, every tier has a limit) is checked here by hand. Either way a bad file raises one
+:class:`~faultflow.errors.ConfigError` whose message names the file and the key path.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from .durations import parse_duration
+from .errors import ConfigError
+
+SCHEMA = 1
+# Names the engine writes into the history itself; a contract may not use them as triggers.
+RESERVED_TRIGGERS = frozenset(
+    {"hold", "resume", "reclassify", "warning", "breach", "note", "intake"}
+)
+NOTIFICATION_KINDS = ("transition", "warning", "breach", "escalation")
+GUARD_KEYS = (
+    "tier",
+    "kind",
+    "channel",
+    "cause",
+    "reason",
+    "reason_required",
+    "clock_breached",
+    "any",
+    "all",
+)
+
+
+def _duration(value: Any) -> timedelta:
+    return parse_duration(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Names = tuple[str, ...]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class GuardModel(_Model):
+    tier: Names | None = None
+    kind: Names | None = None
+    channel: Names | None = None
+    cause: Names | None = None
+    reason: Names | None = None
+    reason_required: bool = False
+    clock_breached: str | None = None
+    any_: tuple[GuardModel, ...] | None = Field(default=None, alias="any")
+    all_: tuple[GuardModel, ...] | None = Field(default=None, alias="all")
+
+
+class TransitionModel(_Model):
+    trigger: str
+    source: str | Names
+    dest: str
+    guard: GuardModel | None = None
+    explain: str = ""
+
+
+class StateModel(_Model):
+    name: str
+    description: str = ""
+    final: bool = False
+
+
+class MachineModel(_Model):
+    initial: str
+    intake: str = "intake"
+    states: tuple[StateModel, ...]
+    transitions: tuple[TransitionModel, ...]
+
+
+class WhenModel(_Model):
+    tier: Names | None = None
+    kind: Names | None = None
+    channel: Names | None = None
+    cause: Names | None = None
+
+
+class OverrideModel(_Model):
+    when: WhenModel
+    limit: Duration | dict[str, Duration]
+
+
+class BreachModel(_Model):
+    escalate: bool = True
+
+
+class ClockModel(_Model):
+    description: str = ""
+    start: Names
+    stop: Names
+    limit: Duration | dict[str, Duration]
+    pausable: bool = False
+    warning_share: float | None = None
+    applies: WhenModel | None = None
+    override: tuple[OverrideModel, ...] = ()
+    on_breach: BreachModel = BreachModel()
+
+
+class TierModel(_Model):
+    label: str = ""
+    description: str = ""
+    escalate_to: Names = ()
+
+
+class NamedModel(_Model):
+    description: str = ""
+
+
+class HeaderModel(_Model):
+    name: str
+    timezone: str = "Asia/Shanghai"
+    warning_share: float = 0.8
+    default_tier: str
+    default_kind: str
+
+
+class ContractModel(_Model):
+    schema_: int = Field(alias="schema")
+    contract: HeaderModel
+    tiers: dict[str, TierModel]
+    kinds: dict[str, NamedModel]
+    causes: dict[str, NamedModel] = {}
+    machine: MachineModel
+    clocks: dict[str, ClockModel] = {}
+    # Plugin configuration (channels, notifiers) is read by the plugins themselves.
+    channels: dict[str, dict[str, Any]] = {}
+    notifiers: dict[str, dict[str, Any]] = {}
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled contract: plain frozen values, cheap to consult on every trigger.
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What a clock's limit and a guard may depend on."""
+
+    tier: str
+    kind: str
+    channel: str
+    cause: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A ``when``/``applies`` table: every named attribute must be one of the listed values."""
+
+    tier: frozenset[str] | None = None
+    kind: frozenset[str] | None = None
+    channel: frozenset[str] | None = None
+    cause: frozenset[str] | None = None
+
+    def matches(self, c: Classification) -> bool:
+        return (
+            (self.tier is None or c.tier in self.tier)
+            and (self.kind is None or c.kind in self.kind)
+            and (self.channel is None or c.channel in self.channel)
+            and (self.cause is None or c.cause in self.cause)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A declarative guard; see docs/contract.md for its keys."""
+
+    tier: frozenset[str] | None = None
+    kind: frozenset[str] | None = None
+    channel: frozenset[str] | None = None
+    cause: frozenset[str] | None = None
+    reason: tuple[str, ...] | None = None
+    reason_required: bool = False
+    clock_breached: str | None = None
+    any: tuple[Guard, ...] | None = None
+    all: tuple[Guard, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    trigger: str
+    sources: tuple[str, ...]
+    dest: str
+    guard: Guard | None
+    explain: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSpec:
+    """One promise of the contract, as a clock."""
+
+    name: str
+    description: str
+    start: frozenset[str]
+    stop: frozenset[str]
+    limits: Mapping[str, timedelta]
+    overrides: tuple[tuple[Condition, Mapping[str, timedelta]], ...]
+    pausable: bool
+    warning_share: float
+    applies: Condition | None
+    escalate: bool
+
+    def applies_to(self, c: Classification) -> bool:
+        """Whether a ticket of this classification runs this clock at all."""
+        return self.applies is None or self.applies.matches(c)
+
+    def limit_for(self, c: Classification) -> timedelta:
+        """The limit for this classification: the first matching override, else the tier's."""
+        for condition, limits in self.overrides:
+            if condition.matches(c):
+                return limits[c.tier]
+        return self.limits[c.tier]
+
+    def limit_us(self, c: Classification) -> int:
+        """:meth:`limit_for` in microseconds, as the clock arithmetic counts."""
+        limit = self.limit_for(c)
+        return (limit.days * 86400 + limit.seconds) * 1_000_000 + limit.microseconds
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    name: str
+    label: str
+    description: str
+    escalate_to: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    name: str
+    description: str
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Notifying:
+    """One ``[notifiers.NAME]`` table: which notifier plugin, for which kinds, with what config."""
+
+    name: str
+    use: str
+    events: frozenset[str]
+    config: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A validated contract. Build one with :func:`load_contract`."""
+
+    source: str
+    name: str
+    timezone: ZoneInfo
+    warning_share: float
+    default_tier: str
+    default_kind: str
+    tiers: Mapping[str, Tier]
+    kinds: Mapping[str, str]
+    causes: Mapping[str, str]
+    states: Mapping[str, State]
+    initial: str
+    intake: str
+    transitions: tuple[Transition, ...]
+    clocks: Mapping[str, ClockSpec]
+    channels: Mapping[str, Mapping[str, Any]]
+    notifiers: Mapping[str, Notifying]
+
+    # Derived once (consulted on every trigger):
+    finals: frozenset[str] = frozenset()
+    """The final states."""
+    triggers: tuple[str, ...] = ()
+    """Every trigger an operator can fire, in contract order, without repeats."""
+    notify_kinds: frozenset[str] = frozenset()
+    """The notification kinds some configured notifier wants (others are not written)."""
+
+    def __post_init__(self) -> None:
+        derived = {
+            "finals": frozenset(s.name for s in self.states.values() if s.final),
+            "triggers": tuple(dict.fromkeys(t.trigger for t in self.transitions)),
+            "notify_kinds": frozenset(k for n in self.notifiers.values() for k in n.events),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def default_contract_path() -> Path:
+    """The contract that ships inside the package (the seed contract)."""
+    return Path(str(resources.files("faultflow").joinpath("states.toml")))
+
+
+def load_contract(path: str | Path | None = None) -> Contract:
+    """Read, validate and compile a contract file; ``None`` means the packaged default."""
+    file = Path(path) if path is not None else default_contract_path()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such contract file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{file}: cannot read the contract file: {err}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{file}: not valid TOML: {err}") from None
+    return compile_contract(data, source=str(file))
+
+
+def compile_contract(data: Mapping[str, Any], source: str = "<contract>") -> Contract:
+    """Validate already-parsed contract data (a TOML document as a dict) and compile it."""
+    try:
+        model = ContractModel.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{source}: {_describe(err)}") from None
+    except (TypeError, ValueError) as err:  # pydantic rejects some inputs before validating
+        raise ConfigError(f"{source}: {err}") from None
+    try:
+        return _Compiler(model, source).compile()
+    except _Invalid as err:
+        raise ConfigError(f"{source}: {err.path}: {err.message}") from None
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors(include_url=False)[0]
+    path = ".".join(_loc(part) for part in first["loc"]) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        message = "unknown key"
+        if "guard" in first["loc"]:
+            message = f"unknown guard (guards are: {', '.join(GUARD_KEYS)})"
+    elif kind == "missing":
+        message = "missing"
+    else:
+        message = first["msg"].removeprefix("Value error, ")
+    more = err.error_count() - 1
+    return f"{path}: {message}" + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+
+
+def _loc(part: int | str) -> str:
+    if isinstance(part, int):
+        return f"[{part}]"
+    return {"any_": "any", "all_": "all", "schema_": "schema"}.get(part, part)
+
+
+class _Invalid(Exception):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+def _one_of(values: object) -> str:
+    return ", ".join(sorted(str(v) for v in values))  # type: ignore[attr-defined]
+
+
+class _Compiler:
+    def __init__(self, model: ContractModel, source: str) -> None:
+        self.m = model
+        self.source = source
+
+    def compile(self) -> Contract:
+        m = self.m
+        if m.schema_ != SCHEMA:
+            raise _Invalid(
+                "schema", f"this faultflow reads contract schema {SCHEMA}, not {m.schema_}"
+            )
+        header = m.contract
+        try:
+            zone = ZoneInfo(header.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _Invalid("contract.timezone", f"unknown time zone {header.timezone!r}") from None
+        self._share("contract.warning_share", header.warning_share)
+        if not m.tiers:
+            raise _Invalid("tiers", "at least one tier is needed")
+        if not m.kinds:
+            raise _Invalid("kinds", "at least one kind is needed")
+        self._member("contract.default_tier", header.default_tier, m.tiers, "tier")
+        self._member("contract.default_kind", header.default_kind, m.kinds, "kind")
+        states = self._states()
+        transitions = self._transitions(states)
+        self._reachability(states, transitions)
+        triggers = {m.machine.intake} | {t.trigger for t in transitions}
+        clocks = {
+            name: self._clock(name, spec, header.warning_share, triggers)
+            for name, spec in m.clocks.items()
+        }
+        for i, t in enumerate(transitions):
+            self._guard_clocks(f"machine.transitions[{i}].guard", t.guard, clocks)
+        return Contract(
+            source=self.source,
+            name=header.name,
+            timezone=zone,
+            warning_share=header.warning_share,
+            default_tier=header.default_tier,
+            default_kind=header.default_kind,
+            tiers={
+                name: Tier(name, t.label, t.description, t.escalate_to)
+                for name, t in m.tiers.items()
+            },
+            kinds={name: k.description for name, k in m.kinds.items()},
+            causes={name: c.description for name, c in m.causes.items()},
+            states=states,
+            initial=m.machine.initial,
+            intake=m.machine.intake,
+            transitions=transitions,
+            clocks=clocks,
+            channels=m.channels,
+            notifiers={name: self._notifier(name, n) for name, n in m.notifiers.items()},
+        )
+
+    def _notifier(self, name: str, table: Mapping[str, Any]) -> Notifying:
+        path = f"notifiers.{name}"
+        self._name(path, name)
+        use = table.get("use", name)
+        if not isinstance(use, str) or not use:
+            raise _Invalid(f"{path}.use", "must name a notifier plugin (see `faultflow channels`)")
+        events = table.get("events", list(NOTIFICATION_KINDS))
+        if not isinstance(events, list) or not events:
+            raise _Invalid(f"{path}.events", f"a list of: {', '.join(NOTIFICATION_KINDS)}")
+        for kind in events:
+            if kind not in NOTIFICATION_KINDS:
+                raise _Invalid(
+                    f"{path}.events",
+                    f"unknown kind {kind!r} (kinds: {', '.join(NOTIFICATION_KINDS)})",
+                )
+        config = {k: v for k, v in table.items() if k not in ("use", "events")}
+        return Notifying(name, use, frozenset(events), config)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _share(path: str, value: float) -> None:
+        if not 0 < value < 1:
+            raise _Invalid(path, f"must lie between 0 and 1 (exclusive), not {value}")
+
+    @staticmethod
+    def _member(path: str, value: str, known: Mapping[str, object], what: str) -> None:
+        if value not in known:
+            raise _Invalid(path, f"unknown {what} {value!r} (known: {_one_of(known)})")
+
+    @staticmethod
+    def _name(path: str, value: str) -> None:
+        if not value or not value.replace("_", "").replace("-", "").isalnum():
+            raise _Invalid(path, f"{value!r} is not a name (letters, digits, - and _)")
+
+    def _values(
+        self,
+        path: str,
+        values: tuple[str, ...] | None,
+        known: Mapping[str, object] | None,
+        what: str,
+    ) -> frozenset[str] | None:
+        if values is None:
+            return None
+        if not values:
+            raise _Invalid(path, f"an empty list of {what}s matches nothing")
+        if known is not None:
+            for v in values:
+                self._member(path, v, known, what)
+        return frozenset(values)
+
+    def _condition(self, path: str, when: Any) -> Condition:
+        m = self.m
+        condition = Condition(
+            tier=self._values(f"{path}.tier", when.tier, m.tiers, "tier"),
+            kind=self._values(f"{path}.kind", when.kind, m.kinds, "kind"),
+            channel=self._values(f"{path}.channel", when.channel, None, "channel"),
+            cause=self._values(f"{path}.cause", when.cause, m.causes, "cause"),
+        )
+        if condition == Condition():
+            raise _Invalid(path, "an empty condition; name a tier, kind, channel or cause")
+        return condition
+
+    # -- machine ------------------------------------------------------------------------------
+
+    def _states(self) -> dict[str, State]:
+        states: dict[str, State] = {}
+        for i, s in enumerate(self.m.machine.states):
+            path = f"machine.states[{i}].name"
+            self._name(path, s.name)
+            if s.name in states:
+                raise _Invalid(path, f"duplicate state {s.name!r}")
+            states[s.name] = State(s.name, s.description, s.final)
+        if not states:
+            raise _Invalid("machine.states", "no states")
+        self._member("machine.initial", self.m.machine.initial, states, "state")
+        if states[self.m.machine.initial].final:
+            raise _Invalid("machine.initial", "the initial state may not be final")
+        if not any(s.final for s in states.values()):
+            raise _Invalid("machine.states", "no final state (mark one with final = true)")
+        self._name("machine.intake", self.m.machine.intake)
+        return states
+
+    def _transitions(self, states: dict[str, State]) -> tuple[Transition, ...]:
+        seen: dict[tuple[str, str], int] = {}
+        out = []
+        open_states = tuple(n for n, s in states.items() if not s.final)
+        for i, t in enumerate(self.m.machine.transitions):
+            path = f"machine.transitions[{i}]"
+            self._name(f"{path}.trigger", t.trigger)
+            if t.trigger in RESERVED_TRIGGERS or t.trigger == self.m.machine.intake:
+                raise _Invalid(
+                    f"{path}.trigger",
+                    f"{t.trigger!r} is reserved for the engine "
+                    f"(reserved: {_one_of(RESERVED_TRIGGERS)})",
+                )
+            sources = (t.source,) if isinstance(t.source, str) else t.source
+            if sources == ("*",):
+                sources = open_states
+            if not sources:
+                raise _Invalid(f"{path}.source", "no source state")
+            for s in sources:
+                self._member(f"{path}.source", s, states, "state")
+                if states[s].final:
+                    raise _Invalid(f"{path}.source", f"{s!r} is final; nothing leaves it")
+                if (t.trigger, s) in seen:
+                    raise _Invalid(
+                        f"{path}",
+                        f"duplicate: {t.trigger!r} from {s!r} is already "
+                        f"machine.transitions[{seen[(t.trigger, s)]}]",
+                    )
+                seen[(t.trigger, s)] = i
+            self._member(f"{path}.dest", t.dest, states, "state")
+            guard = self._guard(f"{path}.guard", t.guard) if t.guard is not None else None
+            out.append(Transition(t.trigger, tuple(sources), t.dest, guard, t.explain))
+        return tuple(out)
+
+    def _guard(self, path: str, g: GuardModel) -> Guard:
+        m = self.m
+        for key, group in (("any", g.any_), ("all", g.all_)):
+            if group is not None and not group:
+                raise _Invalid(f"{path}.{key}", "an empty list")
+        guard = Guard(
+            tier=self._values(f"{path}.tier", g.tier, m.tiers, "tier"),
+            kind=self._values(f"{path}.kind", g.kind, m.kinds, "kind"),
+            channel=self._values(f"{path}.channel", g.channel, None, "channel"),
+            cause=self._values(f"{path}.cause", g.cause, m.causes, "cause"),
+            reason=tuple(g.reason) if g.reason is not None else None,
+            reason_required=g.reason_required,
+            clock_breached=g.clock_breached,
+            any=tuple(self._guard(f"{path}.any[{i}]", s) for i, s in enumerate(g.any_ or ()))
+            or None,
+            all=tuple(self._guard(f"{path}.all[{i}]", s) for i, s in enumerate(g.all_ or ()))
+            or None,
+        )
+        if guard == Guard():
+            raise _Invalid(path, f"an empty guard (guards are: {', '.join(GUARD_KEYS)})")
+        if g.reason is not None and not g.reason:
+            raise _Invalid(f"{path}.reason", "an empty list of reasons matches nothing")
+        return guard
+
+    def _guard_clocks(self, path: str, g: Guard | None, clocks: Mapping[str, ClockSpec]) -> None:
+        if g is None:
+            return
+        if g.clock_breached is not None:
+            self._member(f"{path}.clock_breached", g.clock_breached, clocks, "clock")
+        for key, group in (("any", g.any), ("all", g.all)):
+            for i, sub in enumerate(group or ()):
+                self._guard_clocks(f"{path}.{key}[{i}]", sub, clocks)
+
+    def _reachability(self, states: dict[str, State], transitions: tuple[Transition, ...]) -> None:
+        edges: dict[str, set[str]] = {s: set() for s in states}
+        for t in transitions:
+            for s in t.sources:
+                edges[s].add(t.dest)
+        reached = {self.m.machine.initial}
+        frontier = [self.m.machine.initial]
+        while frontier:
+            for nxt in edges[frontier.pop()]:
+                if nxt not in reached:
+                    reached.add(nxt)
+                    frontier.append(nxt)
+        for i, s in enumerate(self.m.machine.states):
+            if s.name not in reached:
+                raise _Invalid(
+                    f"machine.states[{i}]",
+                    f"state {s.name!r} cannot be reached from {self.m.machine.initial!r}",
+                )
+        can_finish = {n for n, s in states.items() if s.final}
+        changed = True
+        while changed:
+            changed = False
+            for s, nexts in edges.items():
+                if s not in can_finish and nexts & can_finish:
+                    can_finish.add(s)
+                    changed = True
+        for i, s in enumerate(self.m.machine.states):
+            if s.name not in can_finish:
+                raise _Invalid(
+                    f"machine.states[{i}]", f"state {s.name!r} has no way to a final state"
+                )
+
+    # -- clocks -------------------------------------------------------------------------------
+
+    def _limits(self, path: str, limit: timedelta | dict[str, timedelta]) -> dict[str, timedelta]:
+        tiers = self.m.tiers
+        if isinstance(limit, timedelta):
+            return dict.fromkeys(tiers, limit)
+        for tier in limit:
+            self._member(path, tier, tiers, "tier")
+        for tier in tiers:
+            if tier not in limit:
+                raise _Invalid(path, f"no limit for tier {tier!r}")
+        return dict(limit)
+
+    def _clock(self, name: str, c: ClockModel, share: float, triggers: set[str]) -> ClockSpec:
+        path = f"clocks.{name}"
+        self._name(path, name)
+        for key, names in (("start", c.start), ("stop", c.stop)):
+            if not names:
+                raise _Invalid(f"{path}.{key}", "name at least one trigger")
+            for trigger in names:
+                if trigger not in triggers:
+                    raise _Invalid(
+                        f"{path}.{key}",
+                        f"unknown trigger {trigger!r} (triggers: {_one_of(triggers)})",
+                    )
+        if set(c.start) & set(c.stop):
+            raise _Invalid(path, f"{_one_of(set(c.start) & set(c.stop))} both starts and stops it")
+        if c.warning_share is not None:
+            self._share(f"{path}.warning_share", c.warning_share)
+        overrides = tuple(
+            (
+                self._condition(f"{path}.override[{i}].when", o.when),
+                self._limits(f"{path}.override[{i}].limit", o.limit),
+            )
+            for i, o in enumerate(c.override)
+        )
+        return ClockSpec(
+            name=name,
+            description=c.description,
+            start=frozenset(c.start),
+            stop=frozenset(c.stop),
+            limits=self._limits(f"{path}.limit", c.limit),
+            overrides=overrides,
+            pausable=c.pausable,
+            warning_share=c.warning_share if c.warning_share is not None else share,
+            applies=self._condition(f"{path}.applies", c.applies) if c.applies else None,
+            escalate=c.on_breach.escalate,
+        )

@@ -1,0 +1,405 @@
+"""A ticket being changed: the working copy of one ticket for one unit of work.
+
+The engine loads a ticket into a :class:`Draft`, applies what the operator asked (a transition, a
+hold, a reclassification) and the alarms that fell due, and hands the resulting
+:class:`~faultflow.store.Change` to the store. Everything a trigger changes — state, history,
+clocks, timers, notifications — is decided here, in memory, and then committed at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from . import clocks as clk
+from .audit import event_hash, genesis
+from .clocks import ClockFacts
+from .contract import Classification, ClockSpec, Contract
+from .store import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecord
+from .times import from_us
+
+SYSTEM_ACTOR = "faultflow"
+
+
+def facts_of(row: ClockRecord) -> ClockFacts:
+    """The clock facts a stored clock row holds."""
+    return ClockFacts(
+        row.started_us, row.limit_us, row.paused_us, row.paused_since_us, row.stopped_us
+    )
+
+
+def row_of(
+    ticket_id: str, spec: ClockSpec, facts: ClockFacts, warned: bool, breach_fired: bool
+) -> ClockRecord:
+    """A clock row from facts: the derived columns (due, status, next alarm) computed here."""
+    alarm = clk.next_alarm(facts, spec.warning_share, warned, breach_fired)
+    stopped = facts.stopped
+    return ClockRecord(
+        ticket_id,
+        spec.name,
+        facts.started,
+        facts.limit,
+        facts.paused,
+        facts.paused_since,
+        stopped,
+        clk.due_at(facts),
+        facts.status,
+        warned,
+        breach_fired,
+        clk.is_breached(facts, stopped) if stopped is not None else breach_fired,
+        alarm[0] if alarm else None,
+        alarm[1] if alarm else None,
+    )
+
+
+def replay(
+    spec: ClockSpec, limit: int, finals: frozenset[str], events: Iterable[tuple[str, str, int]]
+) -> ClockFacts | None:
+    """A clock's facts rebuilt from a ticket's history of (trigger, state after, at).
+
+    The same rules as the incremental path in :class:`Draft`: a stop trigger or a final state
+    stops it, a start trigger starts it once, holds pause it when it is pausable, and a clock
+    started while the ticket is on hold starts paused.
+    """
+    facts: ClockFacts | None = None
+    held = False
+    for trigger, to_state, at in events:
+        if trigger == "hold":
+            held = True
+            if facts is not None and spec.pausable:
+                facts = clk.pause(facts, at)
+        elif trigger == "resume":
+            held = False
+            if facts is not None and spec.pausable:
+                facts = clk.resume(facts, at)
+        else:
+            final = to_state in finals
+            if facts is not None and (trigger in spec.stop or final):
+                facts = clk.stop(facts, at)
+            if facts is None and trigger in spec.start:
+                facts = ClockFacts(started=at, limit=limit)
+                if held and spec.pausable:
+                    facts = clk.pause(facts, at)
+            if final:
+                held = False
+    return facts
+
+
+class Draft:
+    """One ticket being changed; call :meth:`change` for what to commit."""
+
+    def __init__(
+        self,
+        contract: Contract,
+        ticket: TicketRecord,
+        clock_rows: Iterable[ClockRecord],
+        recorded_us: int,
+        *,
+        new: bool = False,
+    ) -> None:
+        self.contract = contract
+        self.ticket = ticket
+        self.clocks: dict[str, ClockRecord] = {c.name: c for c in clock_rows}
+        self.recorded_us = recorded_us
+        self._subscribed = contract.notify_kinds
+        self.expected_version = None if new else ticket.version
+        if not new:
+            ticket.version += 1
+        self.events: list[EventRecord] = []
+        self.outbox: list[OutboxRecord] = []
+        self._new: set[str] = set()
+        self._changed: set[str] = set()
+        self._dropped: set[str] = set()
+        self.fired: list[tuple[str, str, datetime]] = []  # (clock, alarm, due)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def classification(self) -> Classification:
+        t = self.ticket
+        return Classification(t.tier, t.kind, t.channel, t.cause)
+
+    def breached_clocks(self, at_us: int) -> frozenset[str]:
+        """Names of the clocks that are breached at ``at_us``."""
+        return frozenset(
+            name
+            for name, row in self.clocks.items()
+            if row.breached or clk.is_breached(facts_of(row), at_us)
+        )
+
+    def due_times(self) -> dict[str, datetime]:
+        return {
+            name: from_us(row.due_us).astimezone(self.contract.timezone)
+            for name, row in self.clocks.items()
+            if row.due_us is not None
+        }
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _put(self, spec: ClockSpec, facts: ClockFacts, warned: bool, breach_fired: bool) -> None:
+        name = spec.name
+        self.clocks[name] = row_of(self.ticket.id, spec, facts, warned, breach_fired)
+        if name in self._dropped:
+            self._dropped.discard(name)
+            self._changed.add(name)
+        elif name not in self._new and name not in self._changed:
+            self._changed.add(name)
+
+    def _start(self, spec: ClockSpec, at: int) -> None:
+        facts = ClockFacts(started=at, limit=spec.limit_us(self.classification))
+        if self.ticket.on_hold and spec.pausable:
+            facts = clk.pause(facts, at)
+        self.clocks[spec.name] = row_of(self.ticket.id, spec, facts, False, False)
+        self._new.add(spec.name)
+
+    def record(
+        self,
+        trigger: str,
+        to_state: str,
+        at_us: int,
+        actor: str,
+        *,
+        note: str | None = None,
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
+        notify: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one event to the history (hash-chained) and its notification to the outbox."""
+        t = self.ticket
+        seq = t.last_seq + 1
+        prev = t.last_hash or genesis(t.id)
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str) if data else "{}"
+        from_state = t.state if seq > 1 else None
+        digest = event_hash(
+            prev,
+            t.id,
+            seq,
+            trigger,
+            from_state,
+            to_state,
+            at_us,
+            self.recorded_us,
+            actor,
+            note,
+            reason,
+            text,
+        )
+        self.events.append(
+            EventRecord(
+                t.id,
+                seq,
+                trigger,
+                from_state,
+                to_state,
+                at_us,
+                self.recorded_us,
+                actor,
+                note,
+                reason,
+                text,
+                digest,
+            )
+        )
+        t.last_seq, t.last_us, t.last_hash = seq, at_us, digest
+        t.state = to_state
+        kind = trigger if trigger in ("warning", "breach") else "transition"
+        if kind not in self._subscribed:
+            return
+        payload = {
+            "ticket": t.id,
+            "seq": seq,
+            "event": trigger,
+            "from": from_state,
+            "to": to_state,
+            "at": from_us(at_us, self.contract.timezone).isoformat(),
+            "actor": actor,
+            "note": note,
+            "tier": t.tier,
+            "kind": t.kind,
+            "channel": t.channel,
+            "owner": t.owner,
+            "title": t.title,
+            **(notify or {}),
+        }
+        self._notify(kind, seq, payload)
+
+    def _notify(self, kind: str, seq: int, payload: dict[str, Any]) -> None:
+        if kind not in self._subscribed:
+            return
+        payload = {"kind": kind, **payload}
+        self.outbox.append(
+            OutboxRecord(
+                self.ticket.id,
+                seq,
+                kind,
+                self.recorded_us,
+                json.dumps(payload, ensure_ascii=False, default=str),
+                False,
+                self.recorded_us,
+            )
+        )
+
+    def transition(
+        self,
+        trigger: str,
+        dest: str,
+        at_us: int,
+        actor: str,
+        *,
+        note: str | None = None,
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Move to ``dest`` by ``trigger``: stop and start clocks, record the event."""
+        at = at_us
+        final = dest in self.contract.finals
+        specs = self.contract.clocks
+        for name, row in list(self.clocks.items()):
+            spec = specs.get(name)
+            if spec is not None and row.status != "stopped" and (trigger in spec.stop or final):
+                self._put(spec, clk.stop(facts_of(row), at), row.warned, row.breach_fired)
+        c = self.classification
+        for spec in specs.values():
+            if spec.name not in self.clocks and trigger in spec.start and spec.applies_to(c):
+                self._start(spec, at)
+        if final:
+            self.ticket.on_hold, self.ticket.hold_reason = False, None
+        self.record(trigger, dest, at_us, actor, note=note, reason=reason, data=data)
+
+    def fire_due(self, upto_us: int) -> None:
+        """Fire, in time order, every warning and breach due at or before ``upto_us``."""
+        upto = upto_us
+        while True:
+            pending = [
+                r for r in self.clocks.values() if r.next_us is not None and r.next_us <= upto_us
+            ]
+            if not pending:
+                return
+            row = min(pending, key=lambda r: (r.next_us, r.name))
+            spec = self.contract.clocks.get(row.name)
+            if spec is None:  # a clock the contract no longer has: forget its alarm
+                row.next_us = row.next_kind = None
+                continue
+            facts = facts_of(row)
+            alarm = clk.due_alarm(facts, spec.warning_share, row.warned, row.breach_fired, upto)
+            if alarm is None:  # stale timer (should not happen): recompute it
+                self._put(spec, facts, row.warned, row.breach_fired)
+                if self.clocks[row.name].next_us == row.next_us:
+                    return
+                continue
+            self._fire(spec, facts, row, alarm)
+
+    def _fire(self, spec: ClockSpec, facts: ClockFacts, row: ClockRecord, alarm: str) -> None:
+        times = clk.alarm_times(facts, spec.warning_share)
+        due_us = clk.due_at(facts)
+        assert times is not None and due_us is not None
+        moment = times[0] if alarm == "warning" else due_us
+        at_us = max(moment, self.ticket.last_us)
+        zone = self.contract.timezone
+        due = from_us(due_us, zone)
+        due_text = due.strftime("%Y-%m-%d %H:%M")
+        data: dict[str, Any] = {"clock": spec.name, "due_at": due.isoformat()}
+        if alarm == "warning":
+            share = round(spec.warning_share * 100)
+            note = f"{spec.name}: {share}% of the limit used; due {due_text}"
+            self._put(spec, facts, True, row.breach_fired)
+        else:
+            note = f"{spec.name}: breached, was due {due_text}"
+            if spec.escalate:
+                contacts = self.contract.tiers[self.ticket.tier].escalate_to
+                recipients = list(dict.fromkeys([self.ticket.owner, *contacts]))
+                data["escalated_to"] = recipients
+                note += f"; escalated to {', '.join(recipients)}"
+            self._put(spec, facts, True, True)
+        self.record(
+            alarm,
+            self.ticket.state,
+            at_us,
+            SYSTEM_ACTOR,
+            note=note,
+            data=data,
+            notify={"clock": spec.name, "due_at": data["due_at"]},
+        )
+        if "escalated_to" in data:
+            t = self.ticket
+            self._notify(
+                "escalation",
+                t.last_seq,
+                {
+                    "ticket": t.id,
+                    "seq": t.last_seq,
+                    "event": "escalation",
+                    "clock": spec.name,
+                    "due_at": data["due_at"],
+                    "at": from_us(at_us, zone).isoformat(),
+                    "tier": t.tier,
+                    "title": t.title,
+                    "owner": t.owner,
+                    "note": note,
+                    "recipients": data["escalated_to"],
+                },
+            )
+        self.fired.append((spec.name, alarm, from_us(moment, zone)))
+
+    def pause_all(self, at_us: int) -> list[str]:
+        """Pause every running pausable clock; the names paused."""
+        at = at_us
+        paused = []
+        for name, row in list(self.clocks.items()):
+            spec = self.contract.clocks.get(name)
+            if spec is not None and spec.pausable and row.status == "running":
+                self._put(spec, clk.pause(facts_of(row), at), row.warned, row.breach_fired)
+                paused.append(name)
+        return paused
+
+    def resume_all(self, at_us: int) -> list[str]:
+        """Restart every paused clock; the names resumed."""
+        at = at_us
+        resumed = []
+        for name, row in list(self.clocks.items()):
+            spec = self.contract.clocks.get(name)
+            if spec is not None and row.status == "paused":
+                self._put(spec, clk.resume(facts_of(row), at), row.warned, row.breach_fired)
+                resumed.append(name)
+        return resumed
+
+    def recompute(self, history: list[EventRecord], at_us: int) -> None:
+        """Rebuild every clock from the history under the current classification."""
+        c = self.classification
+        finals = self.contract.finals
+        timeline = [(e.trigger, e.to_state, e.at_us) for e in history]
+        at = at_us
+        for spec in self.contract.clocks.values():
+            facts = replay(spec, spec.limit_us(c), finals, timeline) if spec.applies_to(c) else None
+            old = self.clocks.get(spec.name)
+            if facts is None:
+                if old is not None:
+                    del self.clocks[spec.name]
+                    self._changed.discard(spec.name)
+                    if spec.name in self._new:
+                        self._new.discard(spec.name)
+                    else:
+                        self._dropped.add(spec.name)
+                continue
+            warned = old.warned if old else False
+            fired = old.breach_fired if old else False
+            if fired and not clk.is_breached(facts, at):
+                fired = False  # the promise under the new classification is not broken yet
+            if old is None:
+                self.clocks[spec.name] = row_of(self.ticket.id, spec, facts, warned, fired)
+                self._new.add(spec.name)
+            else:
+                self._put(spec, facts, warned, fired)
+
+    def change(self) -> Change:
+        return Change(
+            ticket=self.ticket,
+            expected_version=self.expected_version,
+            events=self.events,
+            new_clocks=[self.clocks[n] for n in self._new],
+            changed_clocks=[self.clocks[n] for n in self._changed],
+            dropped_clocks=sorted(self._dropped),
+            outbox=self.outbox,
+        )

@@ -1,0 +1,51 @@
+"""Every error faultflow raises on purpose derives from :class:`FaultflowError`.
+
+Each message is written for the operator who reads it: it says what was refused and what would
+be accepted instead. The command line prints the message as one line on stderr and exits 1.
+"""
+
+from __future__ import annotations
+
+
+class FaultflowError(Exception):
+    """Base class of every refusal; ``str(err)`` is a message an operator can act on."""
+
+
+class ConfigError(FaultflowError):
+    """The contract file (``states.toml``) is missing, unreadable or invalid."""
+
+
+class UnknownTicket(FaultflowError):
+    """No ticket has the given id."""
+
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(f"no ticket {ticket_id!r} (see `faultflow list`)")
+        self.ticket_id = ticket_id
+
+
+class IllegalTransition(FaultflowError):
+    """The trigger is unknown, or not allowed from the ticket's current state."""
+
+    def __init__(self, message: str, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class GuardRefused(FaultflowError):
+    """The transition exists but its guard (a rule of the contract) does not hold."""
+
+
+class ConcurrentUpdate(FaultflowError):
+    """Someone else changed the ticket between our read and our write; nothing was written."""
+
+
+class InvalidInput(FaultflowError):
+    """A value given by the caller cannot be used (a time, a tier, a missing reason)."""
+
+
+class IntakeError(InvalidInput):
+    """A channel adapter could not turn the payload into a ticket."""
+
+
+class DatabaseError(FaultflowError):
+    """The database is missing, of another schema version, or cannot be reached."""

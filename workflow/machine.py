@@ -1,0 +1,164 @@
+"""The ticket lifecycle as a ``transitions`` machine, built once per contract.
+
+The machine holds no ticket. To fire a trigger we hand it a small subject carrying the ticket's
+state and the facts the guards read; the machine moves the subject's state or refuses. This keeps
+the cost per trigger to one event dispatch: no ``Machine`` per ticket, no ``add_model`` per ticket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from transitions import EventData, Machine, MachineError
+
+from .contract import Classification, Contract, Guard, Transition
+from .errors import GuardRefused, IllegalTransition
+
+
+class GuardFacts:
+    """What a guard may look at: the ticket's classification, the reason given, the clocks.
+
+    The clock facts are given as callables and computed only if a guard asks for them: most
+    transitions have no clock guard, and reading every clock costs more than the transition.
+    """
+
+    __slots__ = ("_breached", "_due", "classification", "reason")
+
+    def __init__(
+        self,
+        classification: Classification,
+        reason: str | None = None,
+        breached: Callable[[], frozenset[str]] = frozenset,
+        due: Callable[[], Mapping[str, datetime]] = dict,
+    ) -> None:
+        self.classification = classification
+        self.reason = reason
+        self._breached = breached
+        self._due = due
+
+    @property
+    def breached(self) -> frozenset[str]:
+        """Names of the clocks that are breached."""
+        return self._breached()
+
+    @property
+    def due(self) -> Mapping[str, datetime]:
+        """Due time of each clock that has one."""
+        return self._due()
+
+
+class _Subject:
+    """The stand-in model the machine moves; one per firing, thrown away after."""
+
+    __slots__ = ("facts", "refusal", "state")
+
+    def __init__(self, state: str, facts: GuardFacts) -> None:
+        self.state = state
+        self.facts = facts
+        self.refusal: str | None = None
+
+
+def check_guard(guard: Guard, facts: GuardFacts) -> str | None:
+    """``None`` when the guard holds, else why it does not (in an operator's words)."""
+    c = facts.classification
+    for name, allowed, value in (
+        ("tier", guard.tier, c.tier),
+        ("kind", guard.kind, c.kind),
+        ("channel", guard.channel, c.channel),
+        ("cause", guard.cause, c.cause),
+    ):
+        if allowed is not None and value not in allowed:
+            return f"{name} is {value or 'not set'}, needs {' or '.join(sorted(allowed))}"
+    if guard.reason_required and not (facts.reason and facts.reason.strip()):
+        return "a reason is required (--reason)"
+    if guard.reason is not None and facts.reason not in guard.reason:
+        given = f"reason {facts.reason!r} is not" if facts.reason else "no reason given; needs"
+        return f"{given} one of {', '.join(guard.reason)}"
+    if guard.clock_breached is not None and guard.clock_breached not in facts.breached:
+        due = facts.due.get(guard.clock_breached)
+        when = f" (due {due.strftime('%Y-%m-%d %H:%M')})" if due else ""
+        return f"the {guard.clock_breached} clock is not breached{when}"
+    if guard.all is not None:
+        for sub in guard.all:
+            why = check_guard(sub, facts)
+            if why:
+                return why
+    if guard.any is not None:
+        reasons = []
+        for sub in guard.any:
+            why = check_guard(sub, facts)
+            if why is None:
+                return None
+            reasons.append(why)
+        return "; ".join(reasons)
+    return None
+
+
+class Lifecycle:
+    """The contract's state machine. Build once; :meth:`fire` for any ticket, any thread."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self._machine = Machine(
+            model=None,
+            states=list(contract.states),
+            initial=contract.initial,
+            auto_transitions=False,
+            send_event=True,
+        )
+        for t in contract.transitions:
+            conditions = [self._condition(t)] if t.guard is not None else []
+            self._machine.add_transition(t.trigger, list(t.sources), t.dest, conditions=conditions)
+        self._allowed = {
+            state: tuple(
+                dict.fromkeys(t.trigger for t in contract.transitions if state in t.sources)
+            )
+            for state in contract.states
+        }
+
+    @staticmethod
+    def _condition(t: Transition) -> Callable[[EventData], bool]:
+        guard = t.guard
+        assert guard is not None
+
+        def condition(event: EventData) -> bool:
+            subject: _Subject = event.model
+            why = check_guard(guard, subject.facts)
+            if why is None:
+                return True
+            explain = f" ({t.explain})" if t.explain else ""
+            subject.refusal = f"{t.trigger} from {subject.state} refused{explain}: {why}"
+            return False
+
+        return condition
+
+    def allowed(self, state: str) -> tuple[str, ...]:
+        """The triggers the contract allows from ``state``, guards aside."""
+        return self._allowed.get(state, ())
+
+    def fire(self, state: str, trigger: str, facts: GuardFacts) -> str:
+        """The state after ``trigger`` from ``state``; raise if illegal or a guard refuses."""
+        event = self._machine.events.get(trigger)
+        if event is None:
+            raise IllegalTransition(
+                f"unknown trigger {trigger!r}; {self._from(state)}",
+                self.allowed(state),
+            )
+        subject = _Subject(state, facts)
+        try:
+            moved = event.trigger(subject)
+        except MachineError:
+            raise IllegalTransition(
+                f"cannot {trigger} a ticket that is {state}; {self._from(state)}",
+                self.allowed(state),
+            ) from None
+        if not moved:
+            raise GuardRefused(subject.refusal or f"{trigger} from {state} refused")
+        return subject.state
+
+    def _from(self, state: str) -> str:
+        allowed = self.allowed(state)
+        if not allowed:
+            return f"{state} is final: nothing more can happen to it"
+        return f"allowed from {state}: {', '.join(allowed)}"

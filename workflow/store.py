@@ -1,0 +1,585 @@
+"""Persistence: open a database, keep its schema, read and write tickets in one transaction each.
+
+The store knows rows, not rules. The engine hands it a :class:`Change` — the ticket as it should
+be, the events to append, the clocks and notifications to write — and the store commits all of
+it or none of it. A stale ticket version refuses the whole change (:class:`ConcurrentUpdate`).
+
+The schema is SQLModel (``tables.py``). The few statements on the hot path are compiled from those
+tables once per database dialect and executed on the DBAPI connection: SQLAlchemy's per-call
+machinery costs more than the statements themselves (see docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Engine as SAEngine,
+)
+from sqlalchemy import (
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import SQLModel
+
+from .errors import ConcurrentUpdate, DatabaseError
+from .tables import SCHEMA_VERSION, ClockRow, EventRow, MetaRow, OutboxRow, TicketRow
+
+# ---------------------------------------------------------------------------------------------
+# Records: the rows as the engine sees them (field order = column order of the SELECTs below).
+
+
+@dataclass(slots=True)
+class TicketRecord:
+    id: str
+    state: str
+    tier: str
+    kind: str
+    cause: str | None
+    channel: str
+    external_id: str | None
+    owner: str
+    title: str
+    description: str
+    reporter: str | None
+    contact: str | None
+    on_hold: bool
+    hold_reason: str | None
+    version: int
+    created_us: int
+    last_seq: int
+    last_us: int
+    last_hash: str
+
+
+@dataclass(slots=True)
+class ClockRecord:
+    ticket_id: str
+    name: str
+    started_us: int
+    limit_us: int
+    paused_us: int
+    paused_since_us: int | None
+    stopped_us: int | None
+    due_us: int | None
+    status: str
+    warned: bool
+    breach_fired: bool
+    breached: bool
+    next_us: int | None
+    next_kind: str | None
+
+
+@dataclass(slots=True)
+class EventRecord:
+    ticket_id: str
+    seq: int
+    trigger: str
+    from_state: str | None
+    to_state: str
+    at_us: int
+    recorded_us: int
+    actor: str
+    note: str | None
+    reason: str | None
+    data: str
+    hash: str
+
+
+@dataclass(slots=True)
+class OutboxRecord:
+    ticket_id: str
+    seq: int
+    kind: str
+    created_us: int
+    payload: str
+    done: bool
+    next_attempt_us: int
+
+
+@dataclass(slots=True)
+class Change:
+    """Everything one trigger writes. ``expected_version`` is ``None`` for a new ticket."""
+
+    ticket: TicketRecord
+    expected_version: int | None
+    events: list[EventRecord] = field(default_factory=list)
+    new_clocks: list[ClockRecord] = field(default_factory=list)
+    changed_clocks: list[ClockRecord] = field(default_factory=list)
+    dropped_clocks: list[str] = field(default_factory=list)
+    outbox: list[OutboxRecord] = field(default_factory=list)
+
+
+class DuplicateExternalId(Exception):
+    """Internal: the (channel, external id) already has a ticket; carries its id."""
+
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(ticket_id)
+        self.ticket_id = ticket_id
+
+
+class TicketIdTaken(Exception):
+    """Internal: the freshly drawn ticket id exists already; draw another."""
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def database_url(db: str | Path) -> str:
+    """Turn ``--db`` (a URL or a path to an SQLite file) into an SQLAlchemy URL."""
+    text_ = str(db)
+    if "://" not in text_:
+        return f"sqlite:///{Path(text_).expanduser().resolve()}"
+    scheme, rest = text_.split("://", 1)
+    # PostgreSQL without a driver means psycopg 3, the driver we depend on.
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return text_
+
+
+def _columns(record_type: type) -> list[str]:
+    return [f.name for f in fields(record_type)]
+
+
+class _Statement:
+    """A Core statement compiled once for one dialect, run on a DBAPI cursor."""
+
+    __slots__ = ("_getter", "_names", "order", "sql")
+
+    def __init__(self, clause: Any, dialect: Any) -> None:
+        compiled = clause.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order: tuple[str, ...] | None = (
+            tuple(compiled.positiontup) if compiled.positional else None
+        )
+        self._names = self.order or tuple(compiled.binds)
+        self._getter = attrgetter(*self._names) if len(self._names) > 1 else None
+
+    def params(self, values: dict[str, Any]) -> Any:
+        if self.order is None:
+            return values
+        return tuple(values[name] for name in self.order)
+
+    def bind(self, record: Any) -> Any:
+        """The DBAPI parameters for a record whose attributes are named like the parameters."""
+        assert self._getter is not None
+        values = self._getter(record)
+        if self.order is None:
+            return dict(zip(self._names, values, strict=True))
+        return values
+
+
+class Store:
+    """One database. Thread-safe: operations on one Store are serialised by a lock."""
+
+    def __init__(self, url: str, sa_engine: SAEngine) -> None:
+        self.url = url
+        self.sa = sa_engine
+        self.dialect = sa_engine.dialect.name
+        self._lock = threading.RLock()
+        self._fairy: Any = None
+        self._dbapi = sa_engine.dialect.loaded_dbapi
+        self._compile()
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, db: str | Path, *, create: bool = True) -> Store:
+        """Open (and with ``create``, create or upgrade) the database at ``db``."""
+        url = database_url(db)
+        if url.startswith("sqlite:///") and not create:
+            path = Path(url.removeprefix("sqlite:///"))
+            if not path.exists():
+                raise DatabaseError(f"no database at {path}: create it with `faultflow init`")
+        try:
+            sa_engine = _make_engine(url)
+        except (SQLAlchemyError, ImportError, ValueError) as err:
+            raise DatabaseError(f"cannot use database {db}: {_first_line(err)}") from None
+        store = cls(url, sa_engine)
+        try:
+            store._ensure_schema(create)
+        except SQLAlchemyError as err:
+            sa_engine.dispose()
+            raise DatabaseError(f"cannot open database {db}: {_first_line(err)}") from None
+        except DatabaseError:
+            sa_engine.dispose()
+            raise
+        return store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fairy is not None:
+                self._fairy.close()
+                self._fairy = None
+            self.sa.dispose()
+
+    def _ensure_schema(self, create: bool) -> None:
+        with self.sa.connect() as conn:
+            has_meta = inspect(conn).has_table(MetaRow.__tablename__)
+            if has_meta:
+                found = conn.execute(
+                    select(MetaRow.value).where(MetaRow.key == "schema_version")
+                ).scalar()
+                if found is not None and int(found) == SCHEMA_VERSION:
+                    return
+                if found is not None and int(found) > SCHEMA_VERSION:
+                    raise DatabaseError(
+                        f"the database has schema version {found}; this faultflow reads "
+                        f"version {SCHEMA_VERSION}: upgrade faultflow"
+                    )
+            elif inspect(conn).get_table_names():
+                raise DatabaseError("the database holds tables that are not faultflow's")
+        if not create:
+            raise DatabaseError("the database has no faultflow schema: run `faultflow init`")
+        self.create_schema()
+
+    def create_schema(self) -> None:
+        """Create every table, index and guard trigger that is missing; record the version."""
+        with self.sa.begin() as conn:
+            SQLModel.metadata.create_all(
+                conn,
+                tables=[m.__table__ for m in (TicketRow, EventRow, ClockRow, OutboxRow, MetaRow)]
+                + [SQLModel.metadata.tables["deliveries"]],
+            )
+            for statement in _APPEND_ONLY.get(self.dialect, ()):
+                conn.execute(text(statement))
+            conn.execute(delete(MetaRow).where(MetaRow.key == "schema_version"))
+            conn.execute(insert(MetaRow).values(key="schema_version", value=str(SCHEMA_VERSION)))
+
+    # -- the hot path -------------------------------------------------------------------------
+
+    def _compile(self) -> None:
+        d = self.sa.dialect
+        t, e, c, o = (
+            TicketRow.__table__,
+            EventRow.__table__,
+            ClockRow.__table__,
+            OutboxRow.__table__,
+        )
+
+        def insert_all(table: Any, names: list[str]) -> _Statement:
+            return _Statement(insert(table).values({n: bindparam(n) for n in names}), d)
+
+        self._ticket_cols = _columns(TicketRecord)
+        self._clock_cols = _columns(ClockRecord)
+        self._event_cols = _columns(EventRecord)
+        # Only what a trigger can change: setting an indexed column, even to its old value,
+        # makes SQLite rewrite that index entry.
+        mutable = [
+            "state",
+            "tier",
+            "kind",
+            "cause",
+            "owner",
+            "on_hold",
+            "hold_reason",
+            "last_seq",
+            "last_us",
+            "last_hash",
+        ]
+        self._insert_ticket = insert_all(t, self._ticket_cols)
+        # Optimistic concurrency: the row must still be at the version before this change.
+        self._update_ticket = _Statement(
+            update(t)
+            .where(
+                t.c.id == bindparam("id"), t.c.version + literal_column("1") == bindparam("version")
+            )
+            .values({**{n: bindparam(n) for n in mutable}, "version": bindparam("version")}),
+            d,
+        )
+        self._insert_event = insert_all(e, self._event_cols)
+        self._insert_clock = insert_all(c, self._clock_cols)
+        clock_mutable = [n for n in self._clock_cols if n not in ("ticket_id", "name")]
+        self._update_clock = _Statement(
+            update(c)
+            .where(c.c.ticket_id == bindparam("ticket_id"), c.c.name == bindparam("name"))
+            .values({n: bindparam(n) for n in clock_mutable}),
+            d,
+        )
+        self._delete_clock = _Statement(
+            delete(c).where(c.c.ticket_id == bindparam("ticket_id"), c.c.name == bindparam("name")),
+            d,
+        )
+        self._insert_outbox = insert_all(o, _columns(OutboxRecord))
+        self._select_ticket = _Statement(
+            select(*[t.c[n] for n in self._ticket_cols]).where(t.c.id == bindparam("id")), d
+        )
+        # A ticket and its clocks in one round trip (one row per clock, at least one row).
+        self._select_loaded = _Statement(
+            select(*[t.c[n] for n in self._ticket_cols], *[c.c[n] for n in self._clock_cols])
+            .select_from(t.outerjoin(c, c.c.ticket_id == t.c.id))
+            .where(t.c.id == bindparam("id")),
+            d,
+        )
+        self._select_clocks = _Statement(
+            select(*[c.c[n] for n in self._clock_cols]).where(c.c.ticket_id == bindparam("id")), d
+        )
+        self._select_events = _Statement(
+            select(*[e.c[n] for n in self._event_cols])
+            .where(e.c.ticket_id == bindparam("id"), e.c.seq <= bindparam("upto"))
+            .order_by(e.c.seq),
+            d,
+        )
+        self._select_external = _Statement(
+            select(t.c.id).where(
+                t.c.channel == bindparam("channel"), t.c.external_id == bindparam("external_id")
+            ),
+            d,
+        )
+        self._select_due = _Statement(
+            select(c.c.ticket_id, c.c.next_us)
+            .where(c.c.next_us <= bindparam("now"))
+            .order_by(c.c.next_us)
+            .limit(bindparam("limit")),
+            d,
+        )
+        self._select_next = _Statement(select(func.min(c.c.next_us)), d)
+
+    def _connection(self) -> Any:
+        if self._fairy is None:
+            try:
+                self._fairy = self.sa.raw_connection()
+            except SQLAlchemyError as err:
+                raise DatabaseError(f"cannot connect to the database: {_first_line(err)}") from None
+        return self._fairy
+
+    def unit(self) -> Unit:
+        """One unit of work, as a context manager: reads and at most one :class:`Change`,
+        committed together when the block ends, rolled back if it raises."""
+        return Unit(self)
+
+    # -- reads outside the hot path -----------------------------------------------------------
+
+    def next_due(self) -> int | None:
+        """The earliest pending alarm (µs since the epoch), or ``None`` when nothing is pending."""
+        with self.unit() as u:
+            u.cursor.execute(self._select_next.sql, self._select_next.params({}))
+            row = u.cursor.fetchone()
+        return row[0] if row else None
+
+    def due(self, now_us: int, limit: int) -> list[str]:
+        """Tickets with an alarm due at or before ``now_us``, earliest first, without repeats."""
+        with self.unit() as u:
+            stmt = self._select_due
+            u.cursor.execute(stmt.sql, stmt.params({"now": now_us, "limit": limit}))
+            rows = u.cursor.fetchall()
+        return list(dict.fromkeys(r[0] for r in rows))
+
+    def query(self, statement: Any) -> Sequence[Any]:
+        """Run a read-only Core statement (lists, reports) and return its rows."""
+        with self._lock:
+            try:
+                with self.sa.connect() as conn:
+                    return conn.execute(statement).all()
+            except SQLAlchemyError as err:
+                raise DatabaseError(f"database error: {_first_line(err)}") from None
+
+    def clock_records(self, ticket_ids: Iterable[str]) -> dict[str, list[ClockRecord]]:
+        """The clocks of many tickets at once (for lists)."""
+        ids = list(ticket_ids)
+        out: dict[str, list[ClockRecord]] = {i: [] for i in ids}
+        c = ClockRow.__table__
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self.query(
+                select(*[c.c[n] for n in self._clock_cols]).where(c.c.ticket_id.in_(chunk))
+            )
+            for row in rows:
+                out[row[0]].append(ClockRecord(*row))
+        return out
+
+    def ticket_records(self, statement: Any) -> list[TicketRecord]:
+        """Tickets selected by a Core statement over ``tickets`` (all columns, record order)."""
+        return [TicketRecord(*row) for row in self.query(statement)]
+
+    def ticket_columns(self) -> list[Any]:
+        t = TicketRow.__table__
+        return [t.c[n] for n in self._ticket_cols]
+
+
+class Unit:
+    """Reads and writes inside one transaction; made by :meth:`Store.unit`."""
+
+    __slots__ = ("_conn", "cursor", "store")
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __enter__(self) -> Unit:
+        store = self.store
+        store._lock.acquire()
+        try:
+            self._conn = store._connection()
+            self.cursor = self._conn.cursor()
+        except BaseException:
+            store._lock.release()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, tb: Any
+    ) -> None:
+        store = self.store
+        try:
+            if kind is None:
+                try:
+                    self._conn.commit()
+                    return
+                except store._dbapi.Error as failed:
+                    err = failed
+            try:
+                self._conn.rollback()
+            except store._dbapi.Error:
+                store._fairy = None  # the connection is broken; open a new one next time
+            if isinstance(err, store._dbapi.OperationalError):
+                raise _operational(err) from None
+            if kind is None and err is not None:
+                raise DatabaseError(f"database error: {_first_line(err)}") from None
+        finally:
+            self.cursor.close()
+            store._lock.release()
+
+    def _run(self, stmt: _Statement, values: dict[str, Any]) -> Any:
+        self.cursor.execute(stmt.sql, stmt.params(values))
+        return self.cursor
+
+    def ticket(self, ticket_id: str) -> TicketRecord | None:
+        row = self._run(self.store._select_ticket, {"id": ticket_id}).fetchone()
+        return TicketRecord(*row) if row else None
+
+    def load(self, ticket_id: str) -> tuple[TicketRecord | None, list[ClockRecord]]:
+        """A ticket and its clocks, read together; ``(None, [])`` if there is no such ticket."""
+        rows = self._run(self.store._select_loaded, {"id": ticket_id}).fetchall()
+        if not rows:
+            return None, []
+        split = len(self.store._ticket_cols)
+        clocks = [ClockRecord(*row[split:]) for row in rows if row[split] is not None]
+        return TicketRecord(*rows[0][:split]), clocks
+
+    def clocks(self, ticket_id: str) -> list[ClockRecord]:
+        rows = self._run(self.store._select_clocks, {"id": ticket_id}).fetchall()
+        return [ClockRecord(*row) for row in rows]
+
+    def events(self, ticket_id: str, upto: int | None = None) -> list[EventRecord]:
+        """The ticket's events, oldest first; with ``upto``, only those with seq <= upto."""
+        values = {"id": ticket_id, "upto": upto if upto is not None else 2**62}
+        rows = self._run(self.store._select_events, values).fetchall()
+        return [EventRecord(*row) for row in rows]
+
+    def by_external_id(self, channel: str, external_id: str) -> str | None:
+        row = self._run(
+            self.store._select_external, {"channel": channel, "external_id": external_id}
+        ).fetchone()
+        return row[0] if row else None
+
+    def write(self, change: Change) -> None:
+        """Write a change; raise :class:`ConcurrentUpdate` if the ticket moved under us."""
+        s = self.store
+        cur = self.cursor
+        if change.expected_version is None:
+            try:
+                cur.execute(s._insert_ticket.sql, s._insert_ticket.bind(change.ticket))
+            except s._dbapi.IntegrityError:
+                self._explain_insert_conflict(change.ticket)
+                raise
+        else:
+            if change.ticket.version != change.expected_version + 1:
+                raise ValueError("a change moves a ticket one version up")  # a bug, not input
+            cur.execute(s._update_ticket.sql, s._update_ticket.bind(change.ticket))
+            if cur.rowcount != 1:
+                raise ConcurrentUpdate(
+                    f"ticket {change.ticket.id} was changed by someone else meanwhile "
+                    f"(it is no longer version {change.expected_version}); nothing was written: "
+                    "look at it again and retry"
+                )
+        self._many(s._insert_event, change.events)
+        self._many(s._insert_clock, change.new_clocks)
+        self._many(s._update_clock, change.changed_clocks)
+        for name in change.dropped_clocks:
+            self._run(s._delete_clock, {"ticket_id": change.ticket.id, "name": name})
+        self._many(s._insert_outbox, change.outbox)
+
+    def _many(self, stmt: _Statement, records: list[Any]) -> None:
+        if len(records) == 1:  # the common case; executemany costs more for one row
+            self.cursor.execute(stmt.sql, stmt.bind(records[0]))
+        elif records:
+            self.cursor.executemany(stmt.sql, [stmt.bind(r) for r in records])
+
+    def _explain_insert_conflict(self, ticket: TicketRecord) -> None:
+        self.store._connection().rollback()
+        if ticket.external_id is not None:
+            existing = self.by_external_id(ticket.channel, ticket.external_id)
+            if existing is not None:
+                raise DuplicateExternalId(existing)
+        if self.ticket(ticket.id) is not None:
+            raise TicketIdTaken(ticket.id)
+
+
+def _as_dict(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in record.__slots__}
+
+
+def _first_line(err: BaseException) -> str:
+    text_ = str(getattr(err, "orig", None) or err).strip()
+    return text_.splitlines()[0] if text_ else type(err).__name__
+
+
+def _operational(err: BaseException) -> Exception:
+    message = _first_line(err)
+    if "locked" in message or "busy" in message:
+        return ConcurrentUpdate(f"the database is busy ({message}); nothing was written: try again")
+    return DatabaseError(f"database error: {message}")
+
+
+def _make_engine(url: str) -> SAEngine:
+    if url.startswith("sqlite"):
+        sa_engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+
+        @event.listens_for(sa_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            # WAL: readers never block the writer; NORMAL: durable at checkpoints, never corrupt.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return sa_engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+# The history is append-only; the database itself refuses to change or remove an event.
+_APPEND_ONLY: dict[str, tuple[str, ...]] = {
+    "sqlite": (
+        "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'faultflow: the history is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'faultflow: the history is append-only'); END",
+    ),
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION faultflow_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'faultflow: the history is append-only'; END $$",
+        "DROP TRIGGER IF EXISTS events_append_only ON events",
+        "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
+        "FOR EACH ROW EXECUTE FUNCTION faultflow_append_only()",
+    ),
+}

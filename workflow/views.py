@@ -1,0 +1,244 @@
+"""Immutable views of tickets, clocks and events, as the library returns them.
+
+``to_dict()`` gives exactly the JSON of SPEC §6; the attributes carry a little more (cause,
+reporter, hold state, reasons) for integrators who want it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, overload
+
+from .times import from_us
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with offset, to the second unless the value has a fraction of a second."""
+    if value is None:
+        return None
+    return value.isoformat(timespec="seconds" if not value.microsecond else "microseconds")
+
+
+def _seconds(value: timedelta) -> int | float:
+    seconds = value.total_seconds()
+    return int(seconds) if seconds == int(seconds) else seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """One promise on one ticket, read at the moment the view was made."""
+
+    name: str
+    status: str  # running | paused | stopped
+    started_at: datetime
+    due_at: datetime | None
+    stopped_at: datetime | None
+    paused_since: datetime | None
+    limit: timedelta
+    elapsed: timedelta
+    remaining: timedelta
+    breached: bool
+    warned: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "started_at": iso(self.started_at),
+            "due_at": iso(self.due_at),
+            "stopped_at": iso(self.stopped_at),
+            "limit_s": _seconds(self.limit),
+            "elapsed_s": _seconds(self.elapsed),
+            "remaining_s": _seconds(self.remaining),
+            "breached": self.breached,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of a ticket's append-only history."""
+
+    ticket_id: str
+    seq: int
+    trigger: str
+    from_state: str | None
+    to_state: str
+    at: datetime
+    recorded_at: datetime
+    actor: str
+    note: str | None
+    reason: str | None
+    data: Mapping[str, Any]
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "trigger": self.trigger,
+            "from": self.from_state,
+            "to": self.to_state,
+            "at": iso(self.at),
+            "recorded_at": iso(self.recorded_at),
+            "actor": self.actor,
+            "note": self.note,
+        }
+
+
+class History(Sequence[Event]):
+    """A ticket's events as of one moment: an immutable sequence, converted on first use.
+
+    ``records`` are the stored events, or a callable that loads them. The history is
+    append-only, so "the events of this ticket up to seq N" reads the same whenever it is read:
+    a view returned by a change can load its history only if someone looks at it.
+    """
+
+    __slots__ = ("_events", "_length", "_records", "_zone")
+
+    def __init__(
+        self,
+        records: Iterable[Any] | Callable[[], Iterable[Any]],
+        zone: tzinfo,
+        length: int | None = None,
+    ) -> None:
+        self._records = records if callable(records) else tuple(records)
+        self._length = length if callable(records) else len(self._records)  # type: ignore[arg-type]
+        self._zone = zone
+        self._events: tuple[Event, ...] | None = None
+
+    def _all(self) -> tuple[Event, ...]:
+        if self._events is None:
+            zone = self._zone
+            records = self._records() if callable(self._records) else self._records
+            self._events = tuple(
+                Event(
+                    r.ticket_id,
+                    r.seq,
+                    r.trigger,
+                    r.from_state,
+                    r.to_state,
+                    from_us(r.at_us, zone),
+                    from_us(r.recorded_us, zone),
+                    r.actor,
+                    r.note,
+                    r.reason,
+                    json.loads(r.data),
+                    r.hash,
+                )
+                for r in records
+            )
+            self._records = ()
+        return self._events
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Event, ...]: ...
+    def __getitem__(self, index: int | slice) -> Event | tuple[Event, ...]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return self._length if self._length is not None else len(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, History):
+            return self._all() == other._all()
+        return isinstance(other, tuple) and self._all() == other
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return f"History({list(self._all())!r})"
+
+
+class Clocks(Mapping[str, Clock]):
+    """A ticket's clocks read at one moment: an immutable mapping, computed on first use."""
+
+    __slots__ = ("_clocks", "_make")
+
+    def __init__(self, make: Callable[[], dict[str, Clock]]) -> None:
+        self._make: Callable[[], dict[str, Clock]] | None = make
+        self._clocks: dict[str, Clock] | None = None
+
+    def _all(self) -> dict[str, Clock]:
+        if self._clocks is None:
+            assert self._make is not None
+            self._clocks, self._make = self._make(), None
+        return self._clocks
+
+    def __getitem__(self, name: str) -> Clock:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return f"Clocks({self._all()!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A fault ticket as of one moment. It does not change; ask the engine for a fresh one."""
+
+    id: str
+    state: str
+    tier: str
+    kind: str
+    cause: str | None
+    channel: str
+    external_id: str | None
+    owner: str
+    title: str
+    description: str
+    reporter: str | None
+    contact: str | None
+    version: int
+    on_hold: bool
+    hold_reason: str | None
+    created_at: datetime
+    clocks: Mapping[str, Clock]
+    history: Sequence[Event]
+
+    @property
+    def breached(self) -> bool:
+        """Whether any promise on this ticket is broken."""
+        return any(c.breached for c in self.clocks.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ticket as SPEC §6 JSON."""
+        return {
+            "id": self.id,
+            "state": self.state,
+            "tier": self.tier,
+            "kind": self.kind,
+            "channel": self.channel,
+            "owner": self.owner,
+            "title": self.title,
+            "version": self.version,
+            "clocks": {name: clock.to_dict() for name, clock in self.clocks.items()},
+            "history": [event.to_dict() for event in self.history],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """A warning or breach fired by :meth:`Engine.tick`."""
+
+    ticket: str
+    clock: str
+    event: str  # warning | breach
+    due_at: datetime
+    notified: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket,
+            "clock": self.clock,
+            "event": self.event,
+            "due_at": iso(self.due_at),
+        }
