@@ -41,11 +41,20 @@ GUARD_KEYS = (
 )
 
 
-def _duration(value: Any) -> timedelta:
+def _limit(value: Any) -> timedelta | dict[str, timedelta]:
+    """A limit: one duration for every tier, or a table of tier = duration."""
+    if isinstance(value, dict):
+        out = {}
+        for tier, text in value.items():
+            try:
+                out[str(tier)] = parse_duration(text)
+            except ValueError as err:
+                raise ValueError(f"{tier}: {err}") from None
+        return out
     return parse_duration(value)
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Limit = Annotated[timedelta | dict[str, timedelta], BeforeValidator(_limit)]
 Names = tuple[str, ...]
 
 
@@ -95,7 +104,7 @@ class WhenModel(_Model):
 
 class OverrideModel(_Model):
     when: WhenModel
-    limit: Duration | dict[str, Duration]
+    limit: Limit
 
 
 class BreachModel(_Model):
@@ -106,7 +115,7 @@ class ClockModel(_Model):
     description: str = ""
     start: Names
     stop: Names
-    limit: Duration | dict[str, Duration]
+    limit: Limit
     pausable: bool = False
     warning_share: float | None = None
     applies: WhenModel | None = None
@@ -338,7 +347,7 @@ def compile_contract(data: Mapping[str, Any], source: str = "<contract>") -> Con
 
 def _describe(err: ValidationError) -> str:
     first = err.errors(include_url=False)[0]
-    path = ".".join(_loc(part) for part in first["loc"]) or "(top level)"
+    path = "".join(_loc(part) for part in first["loc"]).lstrip(".") or "(top level)"
     kind = first["type"]
     if kind == "extra_forbidden":
         message = "unknown key"
@@ -355,7 +364,7 @@ def _describe(err: ValidationError) -> str:
 def _loc(part: int | str) -> str:
     if isinstance(part, int):
         return f"[{part}]"
-    return {"any_": "any", "all_": "all", "schema_": "schema"}.get(part, part)
+    return "." + {"any_": "any", "all_": "all", "schema_": "schema"}.get(part, part)
 
 
 class _Invalid(Exception):

@@ -159,7 +159,7 @@ def _columns(record_type: type) -> list[str]:
 class _Statement:
     """A Core statement compiled once for one dialect, run on a DBAPI cursor."""
 
-    __slots__ = ("_getter", "_names", "order", "sql")
+    __slots__ = ("_defaults", "_getter", "_names", "order", "sql")
 
     def __init__(self, clause: Any, dialect: Any) -> None:
         compiled = clause.compile(dialect=dialect)
@@ -167,10 +167,14 @@ class _Statement:
         self.order: tuple[str, ...] | None = (
             tuple(compiled.positiontup) if compiled.positional else None
         )
+        # Parameters the compiler added with a value of its own (e.g. SQLite's OFFSET).
+        self._defaults = {k: v for k, v in compiled.params.items() if v is not None}
         self._names = self.order or tuple(compiled.binds)
         self._getter = attrgetter(*self._names) if len(self._names) > 1 else None
 
     def params(self, values: dict[str, Any]) -> Any:
+        if self._defaults:
+            values = {**self._defaults, **values}
         if self.order is None:
             return values
         return tuple(values[name] for name in self.order)
@@ -477,7 +481,7 @@ class Unit:
 
     def events(self, ticket_id: str, upto: int | None = None) -> list[EventRecord]:
         """The ticket's events, oldest first; with ``upto``, only those with seq <= upto."""
-        values = {"id": ticket_id, "upto": upto if upto is not None else 2**62}
+        values = {"id": ticket_id, "upto": upto if upto is not None else 2**31 - 1}
         rows = self._run(self.store._select_events, values).fetchall()
         return [EventRecord(*row) for row in rows]
 

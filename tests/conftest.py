@@ -1,0 +1,98 @@
+"""Shared fixtures: a real SQLite file per test, and time travel with pendulum."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+from faultflow import Engine
+
+# Monday 2026-03-02 09:00 in the seed contract's time zone.
+START = pendulum.datetime(2026, 3, 2, 9, 0, tz="Asia/Shanghai")
+
+
+@pytest.fixture
+def travel() -> Iterator[Any]:
+    """Freeze pendulum's clock at START; ``travel(minutes=20)`` moves it forward."""
+    traveller = pendulum.travel_to(START, freeze=True)
+
+    def move(**delta: float) -> pendulum.DateTime:
+        pendulum.travel(**delta, freeze=True)
+        return pendulum.now("Asia/Shanghai")
+
+    yield move
+    traveller.travel_back()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "faultflow.db"
+
+
+@pytest.fixture
+def engine(db_path: Path, travel: Any) -> Iterator[Engine]:
+    """An engine on a fresh SQLite file, its clock frozen at START (pendulum)."""
+    eng = Engine.open(db=db_path)
+    yield eng
+    eng.close()
+
+
+def snapshot(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to check that a refused call changed nothing."""
+    conn = sqlite3.connect(db_path)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+    finally:
+        conn.close()
+
+
+def new_ticket(engine: Engine, tier: str = "C", channel: str = "web", **fields: Any) -> Any:
+    return engine.intake(
+        channel, {"title": f"fault {tier}", "tier": tier, **fields}, actor="agent1"
+    )
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+
+
+def _pg_base_url() -> str | None:
+    url = os.environ.get("FAULTFLOW_TEST_PG")
+    if url:
+        return url
+    try:
+        done = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if "online" not in done.stdout:
+        return None
+    return "postgresql://faultflow:faultflow@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database on the local server (skipped when there is none)."""
+    base = _pg_base_url()
+    if base is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the PostgreSQL tests: start the server (see .ci/run)")
+        pytest.skip("no PostgreSQL server (set FAULTFLOW_TEST_PG or start a local cluster)")
+    import psycopg
+
+    name = f"ff_{uuid.uuid4().hex[:12]}"
+    admin = base.replace("postgresql://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

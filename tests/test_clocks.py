@@ -1,0 +1,143 @@
+"""Clock arithmetic, as properties (hypothesis). Pure values: no database, no wall clock."""
+
+from __future__ import annotations
+
+from faultflow import clocks as clk
+from faultflow.clocks import ClockFacts
+from faultflow.contract import ClockSpec
+from faultflow.draft import replay
+from hypothesis import given
+from hypothesis import strategies as st
+
+MIN = 60_000_000  # µs
+START = 1_780_000_000_000_000
+limits = st.integers(1, 48 * 60).map(lambda m: m * MIN)
+gaps = st.integers(0, 10 * 60 * MIN)
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[ClockFacts, int, list[tuple[int, int]], int | None]:
+    """A clock with random pauses (each a start and a length) and maybe a stop."""
+    limit = draw(limits)
+    facts = ClockFacts(START, limit)
+    t = START
+    pauses = []
+    for _ in range(draw(st.integers(0, 4))):
+        t += draw(gaps)
+        length = draw(gaps)
+        facts = clk.resume(clk.pause(facts, t), t + length)
+        pauses.append((t, length))
+        t += length
+    stop_at = None
+    if draw(st.booleans()):
+        stop_at = t + draw(gaps)
+        facts = clk.stop(facts, stop_at)
+    return facts, limit, pauses, stop_at
+
+
+@given(histories())
+def test_due_is_start_plus_limit_plus_paused_time(h: tuple) -> None:
+    facts, limit, pauses, _ = h
+    assert clk.due_at(facts) == START + limit + sum(length for _, length in pauses)
+
+
+@given(histories(), gaps)
+def test_met_iff_stopped_at_or_before_due(h: tuple, later: int) -> None:
+    facts, _, _, stop_at = h
+    due = clk.due_at(facts)
+    assert due is not None
+    now = (stop_at or START) + later
+    reading = clk.read(facts, now)
+    if stop_at is not None:
+        assert reading.breached == (stop_at > due)
+        assert reading.status == "stopped"
+    else:
+        assert reading.breached == (now > due)
+        assert reading.status == "running"
+    assert reading.remaining == reading.limit - reading.elapsed
+
+
+@given(histories(), gaps, gaps)
+def test_reading_a_stopped_clock_does_not_depend_on_when(h: tuple, a: int, b: int) -> None:
+    facts, _, _, stop_at = h
+    if stop_at is None:
+        facts = clk.stop(facts, START + 10 * MIN)
+        stop_at = START + 10 * MIN
+    assert clk.read(facts, stop_at + a) == clk.read(facts, stop_at + b)
+
+
+@given(histories(), limits)
+def test_reclassification_recomputes_from_the_original_start(h: tuple, new_limit: int) -> None:
+    facts, _, pauses, _ = h
+    moved = clk.relimit(facts, new_limit)
+    assert moved.started == START
+    assert clk.due_at(moved) == START + new_limit + sum(length for _, length in pauses)
+
+
+@given(limits, gaps, gaps)
+def test_a_paused_clock_has_no_due_time_and_does_not_advance(limit: int, a: int, b: int) -> None:
+    paused = clk.pause(ClockFacts(START, limit), START + a)
+    assert clk.due_at(paused) is None
+    assert clk.active(paused, START + a + b) == clk.active(paused, START + a)
+    assert clk.next_alarm(paused, 0.8, False, False) is None
+
+
+@given(limits, st.floats(0.05, 0.95))
+def test_alarms_fall_at_the_share_and_just_after_due(limit: int, share: float) -> None:
+    facts = ClockFacts(START, limit)
+    warn, breach = clk.alarm_times(facts, share)  # type: ignore[misc]
+    assert START <= warn < breach
+    assert breach == START + limit + 1
+    assert clk.due_alarm(facts, share, False, False, warn - 1) is None
+    assert clk.due_alarm(facts, share, False, False, warn) == "warning"
+    assert clk.due_alarm(facts, share, True, False, START + limit) is None  # exactly due: met
+    # a breach that is due supersedes a warning that was never fired
+    assert clk.due_alarm(facts, share, False, False, breach) == "breach"
+    assert clk.due_alarm(facts, share, True, True, breach + MIN) is None
+
+
+SPEC = ClockSpec(
+    name="c",
+    description="",
+    start=frozenset({"go"}),
+    stop=frozenset({"done"}),
+    limits={},
+    overrides=(),
+    pausable=True,
+    warning_share=0.8,
+    applies=None,
+    escalate=True,
+)
+EVENTS = st.lists(
+    st.tuples(st.sampled_from(["go", "done", "hold", "resume", "other", "end"]), gaps), max_size=8
+)
+
+
+@given(EVENTS, limits)
+def test_replay_agrees_with_the_step_by_step_path(steps: list[tuple[str, int]], limit: int) -> None:
+    """Rebuilding a clock from the history gives what applying each event as it came gave."""
+    t = START
+    timeline = []
+    facts: ClockFacts | None = None
+    held = False
+    for trigger, gap in steps:
+        t += gap
+        to_state = "closed" if trigger == "end" else "open"
+        timeline.append((trigger, to_state, t))
+        # the incremental rules, as Engine/Draft apply them one event at a time
+        if trigger == "hold":
+            held = True
+            facts = clk.pause(facts, t) if facts else None
+        elif trigger == "resume":
+            held = False
+            facts = clk.resume(facts, t) if facts else None
+        else:
+            if facts is not None and (trigger == "done" or trigger == "end"):
+                facts = clk.stop(facts, t)
+            if facts is None and trigger == "go":
+                facts = ClockFacts(t, limit)
+                if held:
+                    facts = clk.pause(facts, t)
+            if trigger == "end":
+                held = False
+        assert replay(SPEC, limit, frozenset({"closed"}), timeline) == facts
