@@ -405,7 +405,7 @@ def test_another_schema_version_is_a_clear_error(db_path: Path) -> None:
 
 
 def test_a_missing_database_is_not_created_unless_asked(tmp_path: Path) -> None:
-    with pytest.raises(DatabaseError, match="no database at .*faultflow init"):
+    with pytest.raises(DatabaseError, match=r"no database at .*faultflow init"):
         Engine.open(db=tmp_path / "typo.db", create=False)
     assert not (tmp_path / "typo.db").exists()
 

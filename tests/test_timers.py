@@ -163,7 +163,7 @@ def test_reclassify_recomputes_from_the_original_start(engine: Engine, travel: A
     assert t.tier == "A"
     assert t.clocks["response"].due_at == START + timedelta(minutes=15)  # already past
     assert fired(engine) == [("response", "breach")]  # at the next tick; no stale warning
-    event = [e for e in engine.get(t.id).history if e.trigger == "reclassify"][0]
+    event = next(e for e in engine.get(t.id).history if e.trigger == "reclassify")
     assert event.note == "tier C → A" and event.reason == "whole county offline"
 
 
