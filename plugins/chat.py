@@ -23,7 +23,11 @@ class GroupChat:
         self, raw: bytes | str | Mapping[str, Any], config: Mapping[str, Any]
     ) -> IntakeRecord:
         message = as_mapping(raw)
-        body = text_field(message, "text") or text_field(message, "description")
+        body = (
+            text_field(message, "text")
+            or text_field(message, "description")
+            or text_field(message, "title")
+        )
         if not body:
             raise IntakeError("text: missing (the chat message is empty)")
         keywords = config.get("keywords", {})

@@ -6,55 +6,80 @@ The library API (SPEC §6)::
     engine = Engine.open(db="sqlite:///faultflow.db", config=None)  # None: the packaged contract
     t = engine.intake("hotline", {"title": "core switch down", "tier": "A"}, actor="agent1")
     engine.advance(t.id, "respond", actor="li")
+
+Names are imported on first use, so that ``import faultflow`` (and ``faultflow --help``) does not
+pay for the database stack until it is needed.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from .contract import Contract, load_contract
-from .engine import Engine
-from .errors import (
-    ConcurrentUpdate,
-    ConfigError,
-    DatabaseError,
-    FaultflowError,
-    GuardRefused,
-    IllegalTransition,
-    IntakeError,
-    InvalidInput,
-    UnknownTicket,
-)
-from .hookspecs import Channel, Notifier, hookimpl
-from .intake import IntakeRecord, common_record
-from .views import Clock, Event, Fired, Ticket
+if TYPE_CHECKING:
+    from .contract import Contract, load_contract
+    from .engine import Engine
+    from .errors import (
+        ConcurrentUpdate,
+        ConfigError,
+        DatabaseError,
+        FaultflowError,
+        GuardRefused,
+        IllegalTransition,
+        IntakeError,
+        InvalidInput,
+        UnknownTicket,
+    )
+    from .hookspecs import Channel, Notifier, hookimpl
+    from .intake import IntakeRecord, common_record
+    from .views import Clock, Event, Fired, Ticket
+
+_WHERE = {
+    "Engine": "engine",
+    "Contract": "contract",
+    "load_contract": "contract",
+    "Channel": "hookspecs",
+    "Notifier": "hookspecs",
+    "hookimpl": "hookspecs",
+    "IntakeRecord": "intake",
+    "common_record": "intake",
+    "Clock": "views",
+    "Event": "views",
+    "Fired": "views",
+    "Ticket": "views",
+    **dict.fromkeys(
+        [
+            "ConcurrentUpdate",
+            "ConfigError",
+            "DatabaseError",
+            "FaultflowError",
+            "GuardRefused",
+            "IllegalTransition",
+            "IntakeError",
+            "InvalidInput",
+            "UnknownTicket",
+        ],
+        "errors",
+    ),
+}
 
 try:
     __version__ = version("faultflow")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-__all__ = [
-    "Channel",
-    "Clock",
-    "ConcurrentUpdate",
-    "ConfigError",
-    "Contract",
-    "DatabaseError",
-    "Engine",
-    "Event",
-    "FaultflowError",
-    "Fired",
-    "GuardRefused",
-    "IllegalTransition",
-    "IntakeError",
-    "IntakeRecord",
-    "InvalidInput",
-    "Notifier",
-    "Ticket",
-    "UnknownTicket",
-    "__version__",
-    "common_record",
-    "hookimpl",
-    "load_contract",
-]
+__all__ = sorted([*_WHERE, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'faultflow' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -11,6 +11,7 @@ timers and the notifications commit together or not at all. A refused call chang
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import signal
@@ -39,6 +40,8 @@ from .hookspecs import Channel
 from .intake import IntakeRecord
 from .machine import GuardFacts, Lifecycle
 from .registry import Registry, discover
+from .report import Report
+from .report import build as build_report
 from .store import (
     ClockRecord,
     DuplicateExternalId,
@@ -190,6 +193,7 @@ class Engine:
         payload: bytes | str | Mapping[str, Any],
         actor: str = "system",
         at: datetime | str | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> Ticket:
         """Open a ticket from a channel's payload; the actor becomes its owner (P5).
 
@@ -198,7 +202,7 @@ class Engine:
         that carries several faults (an Alertmanager group) opens one ticket for each and
         returns the first; :meth:`intake_all` returns them all.
         """
-        tickets = self.intake_all(channel, payload, actor=actor, at=at)
+        tickets = self.intake_all(channel, payload, actor=actor, at=at, overrides=overrides)
         if not tickets:
             raise IntakeError(
                 f"the {channel} payload opened no ticket (it only resolves alerts "
@@ -212,8 +216,13 @@ class Engine:
         payload: bytes | str | Mapping[str, Any],
         actor: str = "system",
         at: datetime | str | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> list[Ticket]:
-        """Every ticket a channel payload opens or follows up, in payload order."""
+        """Every ticket a channel payload opens or follows up, in payload order.
+
+        ``overrides`` (``tier``, ``kind``, ``cause``, ``title``, ``reporter``, ...) replace what
+        the adapter read: the operator's word wins over the payload's.
+        """
         actor = _actor(actor)
         adapter = self.channel(channel)
         try:
@@ -230,6 +239,12 @@ class Engine:
                 f"channel {channel!r} returned {type(parsed).__name__}, "
                 "not an IntakeRecord or a list of them"
             )
+        if overrides:
+            unknown = set(overrides) - set(IntakeRecord.__dataclass_fields__)
+            if unknown:
+                raise IntakeError(f"cannot override {', '.join(sorted(unknown))}")
+            given = {k: v for k, v in overrides.items() if v is not None}
+            records = [dataclasses.replace(r, **given) for r in records]
         for record in records:  # refuse the whole payload before writing any of it
             self._classify(record)
         tickets = []
@@ -636,6 +651,35 @@ class Engine:
                 warned=row.warned,
             )
         return clocks
+
+    # -- reports ------------------------------------------------------------------------------
+
+    def report(
+        self, start: datetime | str | None = None, end: datetime | str | None = None
+    ) -> Report:
+        """SLA compliance of the clocks that started in [start, end).
+
+        Defaults: ``end`` now, ``start`` 30 days before ``end``. Times without an offset are in
+        the contract's time zone; a date alone means its midnight.
+        """
+        now = self.now()
+        zone = self.contract.timezone
+        stop = aware(end, now, zone) if end is not None else now
+        begin = aware(start, now, zone) if start is not None else stop - timedelta(days=30)
+        if begin >= stop:
+            raise InvalidInput(
+                f"the period is empty: {begin.isoformat()} is not before {stop.isoformat()}"
+            )
+        return build_report(
+            self.store,
+            self.contract,
+            to_us(begin),
+            to_us(stop),
+            to_us(now),
+            now,
+            begin.astimezone(zone),
+            stop.astimezone(zone),
+        )
 
     # -- timers -------------------------------------------------------------------------------
 

@@ -1,0 +1,178 @@
+"""What a person at a terminal reads: tickets, clocks and lists in words, most urgent first.
+
+Everything here takes views and returns text; colours are added with ``click.style`` and
+dropped by ``click.echo`` when the output is not a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from faultflow.views import Clock, Fired, Ticket
+
+COLOURS = {"breach": "red", "warn": "yellow", "ok": "green", "paused": "cyan", "done": None}
+
+
+def span(value: timedelta) -> str:
+    """A duration in words: ``45 min``, ``2 h 05 min``, ``3 d 4 h``."""
+    seconds = int(abs(value).total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min"
+    return f"{seconds} s"
+
+
+def moment(value: datetime | None, now: datetime) -> str:
+    """``10:15`` today, ``03-02 10:15`` another day, ``2025-12-31 10:15`` another year."""
+    if value is None:
+        return "-"
+    local = value.astimezone(now.tzinfo)
+    if local.date() == now.date():
+        return local.strftime("%H:%M")
+    if local.year == now.year:
+        return local.strftime("%m-%d %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def clock_state(clock: Clock) -> str:
+    """One of breach, warn, ok, paused, done: how much this clock needs attention."""
+    if clock.status == "stopped":
+        return "breach" if clock.breached else "done"
+    if clock.breached:
+        return "breach"
+    if clock.status == "paused":
+        return "paused"
+    if clock.warned or clock.remaining <= clock.limit * 0.2:
+        return "warn"
+    return "ok"
+
+
+def clock_phrase(clock: Clock, now: datetime) -> str:
+    """What matters about a clock, in a few words."""
+    if clock.status == "stopped":
+        if clock.breached:
+            return (
+                f"BROKEN by {span(-clock.remaining)} (stopped {moment(clock.stopped_at, now)},"
+                f" due {moment(clock.due_at, now)})"
+            )
+        return f"met, {span(clock.remaining)} to spare (stopped {moment(clock.stopped_at, now)})"
+    if clock.status == "paused":
+        left = (
+            f"{span(clock.remaining)} left"
+            if clock.remaining > timedelta(0)
+            else f"BREACHED {span(-clock.remaining)} over"
+        )
+        return f"paused since {moment(clock.paused_since, now)}, {left}"
+    if clock.breached:
+        return f"BREACHED {span(-clock.remaining)} ago (due {moment(clock.due_at, now)})"
+    return f"{span(clock.remaining)} left (due {moment(clock.due_at, now)})"
+
+
+def styled(text: str, state: str, bold: bool = False) -> str:
+    colour = COLOURS.get(state)
+    return click.style(text, fg=colour, bold=bold or state == "breach") if colour else text
+
+
+def most_urgent(ticket: Ticket) -> Clock | None:
+    """The clock that most needs attention: breached first, then the one due soonest."""
+    running = [c for c in ticket.clocks.values() if c.status != "stopped"]
+    if not running:
+        return None
+    return min(running, key=lambda c: (not c.breached, c.remaining))
+
+
+def ticket_text(ticket: Ticket, now: datetime) -> str:
+    """``faultflow show``: header, owner, clocks, then the timeline."""
+    lines = []
+    hold = f"  ON HOLD ({ticket.hold_reason})" if ticket.on_hold else ""
+    cause = f" ({ticket.cause})" if ticket.cause else ""
+    lines.append(
+        click.style(f"{ticket.id}  {ticket.state}", bold=True)
+        + f"  tier {ticket.tier}  {ticket.kind}{cause}  via {ticket.channel}"
+        + f"  owner {ticket.owner}  v{ticket.version}"
+        + (styled(hold, "paused") if hold else "")
+    )
+    lines.append(f"  {ticket.title}")
+    who = [
+        f"reporter {ticket.reporter}" if ticket.reporter else "",
+        f"contact {ticket.contact}" if ticket.contact else "",
+    ]
+    if any(who):
+        lines.append("  " + "  ".join(w for w in who if w))
+    if ticket.description and ticket.description != ticket.title:
+        for text in ticket.description.splitlines()[:6]:
+            lines.append(f"  | {text}")
+    lines.append("")
+    lines.append(click.style("promises", bold=True))
+    if not ticket.clocks:
+        lines.append("  (no clock has started)")
+    width = max((len(n) for n in ticket.clocks), default=0)
+    for name, clock in ticket.clocks.items():
+        state = clock_state(clock)
+        lines.append(
+            f"  {name:<{width}}  {styled(clock_phrase(clock, now), state)}"
+            f"  [limit {span(clock.limit)}]"
+        )
+    lines.append("")
+    lines.append(click.style("timeline", bold=True))
+    for e in ticket.history:
+        move = (
+            e.to_state if e.from_state in (None, e.to_state) else f"{e.from_state} → {e.to_state}"
+        )
+        state = {"breach": "breach", "warning": "warn"}.get(e.trigger, "done")
+        head = styled(f"{e.trigger:<11}", state)
+        extra = f"  {e.note}" if e.note else ""
+        reason = f"  (reason: {e.reason})" if e.reason else ""
+        lines.append(f"  {moment(e.at, now):>11}  {head} {move:<26} {e.actor}{extra}{reason}")
+    return "\n".join(lines)
+
+
+def list_text(tickets: Sequence[Ticket], now: datetime) -> str:
+    """``faultflow list``: one line a ticket, the most urgent promise in words."""
+    if not tickets:
+        return "no tickets match"
+    rows = []
+    for t in tickets:
+        clock = most_urgent(t)
+        if clock is None:
+            risk, state = "-", "done"
+        else:
+            risk, state = f"{clock.name}: {clock_phrase(clock, now)}", clock_state(clock)
+        rows.append((t.id, t.state, t.tier, t.owner, risk, state, t.title))
+    w_state = max(5, *(len(r[1]) for r in rows))
+    w_owner = max(5, *(len(r[3]) for r in rows))
+    w_risk = max(len("next promise"), *(len(r[4]) for r in rows))
+    out = [
+        click.style(
+            f"{'ID':<7}  {'STATE':<{w_state}}  T  {'OWNER':<{w_owner}}  "
+            f"{'NEXT PROMISE':<{w_risk}}  TITLE",
+            bold=True,
+        )
+    ]
+    for tid, st, tier, owner, risk, state, title in rows:
+        out.append(
+            f"{tid:<7}  {st:<{w_state}}  {tier}  {owner:<{w_owner}}  "
+            f"{styled(f'{risk:<{w_risk}}', state)}  {title[:60]}"
+        )
+    return "\n".join(out)
+
+
+def fired_text(fired: Iterable[Fired], now: datetime) -> str:
+    lines = []
+    for f in fired:
+        state = "breach" if f.event == "breach" else "warn"
+        lines.append(
+            styled(f"{f.event:<7}", state) + f"  {f.ticket}  {f.clock}  due {moment(f.due_at, now)}"
+        )
+    return "\n".join(lines) if lines else "nothing due"

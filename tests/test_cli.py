@@ -1,0 +1,324 @@
+"""The command line: the installed `faultflow` in real subprocesses on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from conftest import snapshot
+from faultflow.cli.app import cli
+
+# The command installed beside this interpreter (the venv's bin), else the one on PATH.
+_BESIDE = Path(sys.executable).parent / "faultflow"
+FAULTFLOW = str(_BESIDE) if _BESIDE.exists() else shutil.which("faultflow")
+NOW = "2026-03-02T09:00+08:00"
+
+
+def ff(
+    tmp: Path,
+    *args: str,
+    now: str | None = NOW,
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    assert FAULTFLOW, "the faultflow command is not installed"
+    full_env = {**os.environ, "FAULTFLOW_DB": str(tmp / "ff.db"), **(env or {})}
+    full_env.pop("FAULTFLOW_NOW", None)
+    if now:
+        full_env["FAULTFLOW_NOW"] = now
+    return subprocess.run(
+        [FAULTFLOW, *args],
+        cwd=tmp,
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        text=stdin is None,
+    )
+
+
+def ok(done: subprocess.CompletedProcess[Any]) -> Any:
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def refused(done: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert done.returncode == code, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    return done.stderr
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    ok(ff(tmp_path, "init"))
+    return tmp_path
+
+
+def intake(home: Path, *args: str, now: str = NOW) -> dict[str, Any]:
+    return json.loads(ok(ff(home, "intake", "--as", "agent1", "--json", *args, now=now)))
+
+
+def test_an_operator_runs_a_fault_from_intake_to_report(home: Path) -> None:
+    t = intake(home, "--channel", "hotline", "--tier", "A", "--title", "core switch down")
+    assert t["state"] == "received" and t["owner"] == "agent1"
+    tid = t["id"]
+    for trigger, at in [
+        ("respond", "09:05"),
+        ("dispatch", "09:10"),
+        ("arrive", "09:50"),
+        ("resolve", "11:00"),
+        ("report", "15:00"),
+    ]:
+        out = json.loads(
+            ok(
+                ff(
+                    home,
+                    "advance",
+                    tid,
+                    trigger,
+                    "--as",
+                    "li",
+                    "--json",
+                    now=f"2026-03-02T{at}+08:00",
+                )
+            )
+        )
+        assert out["state"] != t["state"]
+        t = out
+    assert t["state"] == "reported" and t["version"] == 6
+    assert [h["trigger"] for h in t["history"]] == [
+        "intake",
+        "respond",
+        "dispatch",
+        "arrive",
+        "resolve",
+        "report",
+    ]
+    assert all(not c["breached"] for c in t["clocks"].values())
+    human = ok(ff(home, "show", tid, now="2026-03-02T16:00+08:00"))
+    assert "response    met, 10 min to spare (stopped 09:05)" in human
+    assert "reported" in human and "agent1" in human
+
+
+def test_show_says_what_matters_at_a_glance(home: Path) -> None:
+    tid = intake(home, "--channel", "web", "--tier", "B", "--title", "VPN flaky")["id"]
+    out = ok(ff(home, "show", tid, now="2026-03-02T09:18+08:00"))
+    assert "response  12 min left (due 09:30)" in out
+    out = ok(ff(home, "show", tid, now="2026-03-02T09:55+08:00"))
+    assert "response  BREACHED 25 min ago (due 09:30)" in out
+    ok(ff(home, "advance", tid, "respond", now="2026-03-02T09:56+08:00"))
+    ok(ff(home, "advance", tid, "dispatch", "--reason", "upgrade", now="2026-03-02T10:00+08:00"))
+    ok(ff(home, "hold", tid, "--reason", "room locked", now="2026-03-02T10:30+08:00"))
+    out = ok(ff(home, "show", tid, now="2026-03-02T11:00+08:00"))
+    assert "arrival   paused since 10:30, 1 h 30 min left" in out
+    assert "ON HOLD (room locked)" in out
+
+
+def test_list_is_most_urgent_first_and_json_is_clean(home: Path) -> None:
+    c = intake(home, "--channel", "web", "--title", "printer")["id"]
+    a = intake(home, "--channel", "hotline", "--tier", "A", "--title", "core down")["id"]
+    done = ff(home, "list", "--json", now="2026-03-02T09:20+08:00")
+    rows = json.loads(ok(done))
+    assert [r["id"] for r in rows] == [a, c]
+    assert done.stderr == ""
+    human = ok(ff(home, "list", now="2026-03-02T09:20+08:00"))
+    assert "\x1b[" not in human  # no colours when not on a terminal
+    assert human.index(a) < human.index(c)
+    assert "response: BREACHED 5 min ago" in human
+    assert (
+        json.loads(ok(ff(home, "list", "--breached", "--json", now="2026-03-02T09:20+08:00")))[0][
+            "id"
+        ]
+        == a
+    )
+    assert json.loads(ok(ff(home, "list", "--tier", "C", "--json")))[0]["id"] == c
+
+
+def test_tick_json_fires_once(home: Path) -> None:
+    tid = intake(home, "--channel", "hotline", "--tier", "A", "--title", "x")["id"]
+    fired = json.loads(ok(ff(home, "tick", "--json", now="2026-03-02T09:16+08:00")))
+    assert fired == {
+        "fired": [
+            {
+                "ticket": tid,
+                "clock": "response",
+                "event": "breach",
+                "due_at": "2026-03-02T09:15:00+08:00",
+            }
+        ]
+    }
+    assert json.loads(ok(ff(home, "tick", "--json", now="2026-03-02T09:17+08:00"))) == {"fired": []}
+
+
+def test_intake_from_a_file_and_stdin(home: Path) -> None:
+    import base64
+
+    def word(text: str, charset: str) -> bytes:  # an RFC 2047 encoded-word, as mailers send
+        return b"=?" + charset.encode() + b"?b?" + base64.b64encode(text.encode(charset)) + b"?="
+
+    subject, sender = word("核心交换机宕机", "gb2312"), word("市财政局", "utf-8")
+    mail = (
+        b"From: " + sender + b" <it@czj.example>\r\nSubject: " + subject + b"\r\n"
+        b"Message-ID: <m1@czj.example>\r\nDate: Mon, 02 Mar 2026 08:58:00 +0800\r\n"
+        b"Content-Type: text/plain; charset=gb2312\r\n\r\n" + "请尽快处理".encode("gb2312")
+    )
+    assert b"=?gb2312?" in mail
+    (home / "mail.eml").write_bytes(mail)
+    t = intake(home, "--channel", "email", "--file", "mail.eml", "--tier", "B")
+    assert t["tier"] == "B" and t["title"] == "核心交换机宕机"
+    assert t["clocks"]["response"]["started_at"] == "2026-03-02T08:58:00+08:00"
+    again = ff(home, "intake", "--channel", "email", "--file", "-", "--json", stdin=mail)
+    assert json.loads(ok(again))["id"] == t["id"]  # the same Message-ID: the same ticket
+
+
+def test_refusals_exit_1_with_one_line_and_change_nothing(home: Path) -> None:
+    tid = intake(home, "--channel", "web", "--title", "x")["id"]
+    before = snapshot(home / "ff.db")
+    cases = [
+        (
+            ("advance", tid, "teleport"),
+            "unknown trigger 'teleport'; allowed from received: respond, cancel",
+        ),
+        (("advance", tid, "arrive"), "cannot arrive a ticket that is received"),
+        (("advance", "NOPE123", "respond"), "no ticket 'NOPE123'"),
+        (("advance", tid, "cancel"), "a reason is required"),
+        (("advance", tid, "respond", "--at", "10:00"), "lies in the future"),
+        (("advance", tid, "respond", "--at", "08:00"), "before the ticket's last event"),
+        (("advance", tid, "respond", "--at", "soon"), "cannot read time 'soon'"),
+        (("intake", "--channel", "pigeon", "--title", "x"), "unknown channel 'pigeon'"),
+        (("intake", "--channel", "web", "--title", "x", "--tier", "Q"), "unknown tier 'Q'"),
+        (("reclassify", tid, "--tier", "A", "--reason", " "), "needs a reason"),
+        (("resume", tid), "is not on hold"),
+        (("hold", tid, "--reason", "r"), "no pausable clock running"),
+        (("list", "--state", "done"), "unknown state 'done'"),
+        (("check", "missing.toml"), "no such contract file"),
+    ]
+    for args, words in cases:
+        err = refused(ff(home, *args))
+        assert err.startswith("error: ") and words in err, (args, err)
+        assert err.count("\n") == 1, err
+    assert snapshot(home / "ff.db") == before
+
+
+def test_usage_errors_exit_2(home: Path) -> None:
+    assert "Missing argument 'TRIGGER'" in refused(ff(home, "advance", "X"), code=2)
+    assert "No such command" in refused(ff(home, "frobnicate"), code=2)
+    assert "--reason" in refused(ff(home, "hold", "X"), code=2)
+
+
+def test_a_missing_database_is_named(tmp_path: Path) -> None:
+    err = refused(ff(tmp_path, "list"))
+    assert "no database at" in err and "faultflow init" in err
+    assert not (tmp_path / "ff.db").exists()
+
+
+def test_init_is_idempotent(home: Path) -> None:
+    tid = intake(home, "--channel", "web", "--title", "keep me")["id"]
+    assert "database ready" in ok(ff(home, "init"))
+    assert json.loads(ok(ff(home, "show", tid, "--json")))["title"] == "keep me"
+
+
+def test_check_and_channels(tmp_path: Path) -> None:
+    out = ok(ff(tmp_path, "check"))
+    assert out.startswith("ok: ") and "tiers A, B, C" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        (Path(__file__).parents[1] / "states.toml")
+        .read_text(encoding="utf-8")
+        .replace('C = "45m"', 'C = "45 minutes"'),
+        encoding="utf-8",
+    )
+    err = refused(ff(tmp_path, "check", str(bad)))
+    assert "clocks.response.limit: C: cannot read duration '45 minutes'" in err
+    listing = json.loads(ok(ff(tmp_path, "channels", "--json")))
+    assert sorted(listing["channels"]) == [
+        "alertmanager",
+        "chat",
+        "customer_manager",
+        "email",
+        "hotline",
+        "web",
+    ]
+    assert listing["broken"] == {}
+
+
+def test_relative_and_clock_times(home: Path) -> None:
+    tid = intake(home, "--channel", "web", "--title", "x")["id"]
+    t = json.loads(
+        ok(
+            ff(
+                home,
+                "advance",
+                tid,
+                "respond",
+                "--at",
+                "-15m",
+                "--json",
+                now="2026-03-02T09:30+08:00",
+            )
+        )
+    )
+    assert t["history"][-1]["at"] == "2026-03-02T09:15:00+08:00"
+    t = json.loads(
+        ok(
+            ff(
+                home,
+                "advance",
+                tid,
+                "remote",
+                "--at",
+                "09:20",
+                "--json",
+                now="2026-03-02T09:30+08:00",
+            )
+        )
+    )
+    assert t["history"][-1]["at"] == "2026-03-02T09:20:00+08:00"
+
+
+def test_demo_finishes_with_the_compliance_summary(tmp_path: Path) -> None:
+    done = ff(tmp_path, "demo", "--days", "7", "--seed", "1", now=None, env={"FAULTFLOW_DB": ""})
+    out = ok(done)
+    assert "SLA compliance" in out and "response" in out and "compliance" in out
+    db = out.split("The demo database is ")[1].split(".db")[0] + ".db"
+    assert Path(db).exists()
+    assert f"faultflow --db {db} show" in out
+    refused(ff(tmp_path, "--db", db, "demo", now=None), code=2)  # not on a used database
+
+
+def test_demo_is_repeatable(tmp_path: Path) -> None:
+    fresh = {"FAULTFLOW_DB": ""}
+    a = json.loads(ok(ff(tmp_path, "demo", "--days", "5", "--seed", "3", "--json", env=fresh)))
+    b = json.loads(ok(ff(tmp_path, "demo", "--days", "5", "--seed", "3", "--json", env=fresh)))
+    assert a["db"] != b["db"]
+    assert a["report"]["clocks"] == b["report"]["clocks"]
+    assert a["tickets"] > 0
+
+
+def test_cli_runner_help_lists_every_command() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for command in (
+        "init",
+        "intake",
+        "advance",
+        "reclassify",
+        "hold",
+        "resume",
+        "show",
+        "list",
+        "tick",
+        "run",
+        "report",
+        "channels",
+        "check",
+        "demo",
+    ):
+        assert f"  {command}" in result.output

@@ -1,0 +1,328 @@
+"""SLA compliance: how well each promise was kept over a period, aggregated in SQL.
+
+Rules (docs/reports.md):
+
+- a clock belongs to the period in which it *started*;
+- a clock is *met* when it stopped within its limit, *breached* when it stopped late or is still
+  running (or paused) past its limit, *open* when it is still running within its limit;
+- compliance = met / (met + breached); open clocks are not yet decided and count apart;
+- tickets that ended cancelled are counted apart and left out of compliance;
+- median and 90th percentile of the elapsed (active) time use the nearest-rank method over the
+  decided clocks; the worst overrun is the largest (elapsed - limit) among breaches.
+
+Everything is computed by the database (GROUP BY, window functions) so that a report over a
+million clock records needs no Python loop over them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, func, literal, select
+
+from .tables import ClockRow, TicketRow
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One clock and tier over the period."""
+
+    clock: str
+    tier: str
+    total: int
+    met: int
+    breached: int
+    open: int
+    compliance: float | None  # percent; None when nothing is decided yet
+    median: timedelta | None
+    p90: timedelta | None
+    worst_overrun: timedelta | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clock": self.clock,
+            "tier": self.tier,
+            "total": self.total,
+            "met": self.met,
+            "breached": self.breached,
+            "open": self.open,
+            "compliance_pct": self.compliance,
+            "median_s": _s(self.median),
+            "p90_s": _s(self.p90),
+            "worst_overrun_s": _s(self.worst_overrun),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    ticket: str
+    clock: str
+    tier: str
+    channel: str
+    title: str
+    due_at: datetime
+    stopped_at: datetime | None
+    overrun: timedelta
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket,
+            "clock": self.clock,
+            "tier": self.tier,
+            "channel": self.channel,
+            "title": self.title,
+            "due_at": self.due_at.isoformat(),
+            "stopped_at": self.stopped_at.isoformat() if self.stopped_at else None,
+            "overrun_s": _s(self.overrun),
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """The compliance report of one period; ``to_dict()`` is the JSON form."""
+
+    contract: str
+    start: datetime
+    end: datetime
+    generated_at: datetime
+    lines: list[Line]
+    channels: dict[str, int]
+    tickets: int
+    cancelled: int
+    breaches: list[Breach] = field(default_factory=list)
+    weekly_breaches: list[tuple[datetime, int]] = field(default_factory=list)
+
+    def totals(self) -> dict[str, Line]:
+        """One line per clock, all tiers together (counts only; percentiles per tier)."""
+        out: dict[str, Line] = {}
+        for line in self.lines:
+            prev = out.get(line.clock)
+            met = line.met + (prev.met if prev else 0)
+            breached = line.breached + (prev.breached if prev else 0)
+            worst = max(
+                (
+                    x
+                    for x in (line.worst_overrun, prev.worst_overrun if prev else None)
+                    if x is not None
+                ),
+                default=None,
+            )
+            out[line.clock] = Line(
+                line.clock,
+                "all",
+                line.total + (prev.total if prev else 0),
+                met,
+                breached,
+                line.open + (prev.open if prev else 0),
+                _pct(met, breached),
+                None,
+                None,
+                worst,
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "contract": self.contract,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "generated_at": self.generated_at.isoformat(),
+            "tickets": self.tickets,
+            "cancelled": self.cancelled,
+            "channels": self.channels,
+            "clocks": [line.to_dict() for line in self.lines],
+            "totals": [line.to_dict() for line in self.totals().values()],
+            "breaches": [b.to_dict() for b in self.breaches],
+            "weekly_breaches": [
+                {"week": w.date().isoformat(), "breaches": n} for w, n in self.weekly_breaches
+            ],
+        }
+
+
+def _s(value: timedelta | None) -> int | float | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds()
+    return int(seconds) if seconds == int(seconds) else round(seconds, 3)
+
+
+def _pct(met: int, breached: int) -> float | None:
+    decided = met + breached
+    return round(100.0 * met / decided, 2) if decided else None
+
+
+def _td(us: Any) -> timedelta | None:
+    return timedelta(microseconds=int(us)) if us is not None else None
+
+
+def build(
+    store: Any,
+    contract: Any,
+    start_us: int,
+    end_us: int,
+    now_us: int,
+    generated_at: datetime,
+    start: datetime,
+    end: datetime,
+    breach_limit: int = 1000,
+) -> Report:
+    """Aggregate the clocks that started in [start_us, end_us) as seen at ``now_us``."""
+    from .times import from_us
+
+    zone = contract.timezone
+    c, t = ClockRow.__table__, TicketRow.__table__
+    finals_cancelled = [s for s in contract.finals if s == "cancelled"]
+    # Active time: to the stop, or to the start of an open pause, or to now.
+    end_expr = case(
+        (c.c.stopped_us.is_not(None), c.c.stopped_us),
+        (c.c.paused_since_us.is_not(None), c.c.paused_since_us),
+        else_=literal(now_us),
+    )
+    elapsed = (end_expr - c.c.started_us - c.c.paused_us).label("elapsed")
+    in_period = and_(c.c.started_us >= start_us, c.c.started_us < end_us)
+    not_cancelled = t.c.state.not_in(finals_cancelled) if finals_cancelled else literal(True)
+    base = (
+        select(
+            c.c.name, t.c.tier, elapsed, c.c.limit_us, c.c.stopped_us.is_not(None).label("stopped")
+        )
+        .select_from(c.join(t, t.c.id == c.c.ticket_id))
+        .where(in_period, not_cancelled)
+        .subquery("b")
+    )
+    breached = base.c.elapsed > base.c.limit_us
+    decided = base.c.stopped | breached
+    counts = select(
+        base.c.name,
+        base.c.tier,
+        func.count().label("total"),
+        func.sum(case((and_(decided, ~breached), 1), else_=0)).label("met"),
+        func.sum(case((breached, 1), else_=0)).label("breached"),
+        func.max(case((breached, base.c.elapsed - base.c.limit_us), else_=None)).label("worst"),
+    ).group_by(base.c.name, base.c.tier)
+    # Nearest-rank percentiles over the decided clocks, with window functions.
+    ranked = (
+        select(
+            base.c.name,
+            base.c.tier,
+            base.c.elapsed,
+            func.row_number()
+            .over(partition_by=(base.c.name, base.c.tier), order_by=base.c.elapsed)
+            .label("rn"),
+            func.count().over(partition_by=(base.c.name, base.c.tier)).label("n"),
+        )
+        .where(decided)
+        .subquery("r")
+    )
+
+    def rank(share: int) -> Any:
+        # ceil(n * share / 100) in integers: (n * share + 99) / 100
+        return cast((ranked.c.n * share + 99) / 100, Integer)
+
+    percentiles = select(
+        ranked.c.name,
+        ranked.c.tier,
+        func.max(case((ranked.c.rn == rank(50), ranked.c.elapsed), else_=None)),
+        func.max(case((ranked.c.rn == rank(90), ranked.c.elapsed), else_=None)),
+    ).group_by(ranked.c.name, ranked.c.tier)
+    pct = {(r[0], r[1]): (r[2], r[3]) for r in store.query(percentiles)}
+    order = {name: i for i, name in enumerate(contract.clocks)}
+    lines = []
+    for name, tier, total, met, nbreached, worst in store.query(counts):
+        met, nbreached = int(met or 0), int(nbreached or 0)
+        median, p90 = pct.get((name, tier), (None, None))
+        lines.append(
+            Line(
+                name,
+                tier,
+                int(total),
+                met,
+                nbreached,
+                int(total) - met - nbreached,
+                _pct(met, nbreached),
+                _td(median),
+                _td(p90),
+                _td(worst),
+            )
+        )
+    lines.sort(key=lambda x: (order.get(x.clock, len(order)), x.tier))
+
+    opened = and_(t.c.created_us >= start_us, t.c.created_us < end_us)
+    channels = {
+        ch: int(n)
+        for ch, n in store.query(
+            select(t.c.channel, func.count())
+            .where(opened)
+            .group_by(t.c.channel)
+            .order_by(func.count().desc(), t.c.channel)
+        )
+    }
+    tickets = sum(channels.values())
+    cancelled = int(
+        store.query(
+            select(func.count()).where(
+                opened, t.c.state.in_(finals_cancelled) if finals_cancelled else literal(False)
+            )
+        )[0][0]
+    )
+
+    b_elapsed = elapsed
+    breach_rows = store.query(
+        select(
+            c.c.ticket_id,
+            c.c.name,
+            t.c.tier,
+            t.c.channel,
+            t.c.title,
+            c.c.started_us,
+            c.c.limit_us,
+            c.c.paused_us,
+            c.c.stopped_us,
+            (b_elapsed - c.c.limit_us),
+        )
+        .select_from(c.join(t, t.c.id == c.c.ticket_id))
+        .where(in_period, not_cancelled, b_elapsed > c.c.limit_us)
+        .order_by(c.c.started_us, c.c.ticket_id, c.c.name)
+        .limit(breach_limit)
+    )
+    breaches = [
+        Breach(
+            tid,
+            name,
+            tier,
+            channel,
+            title,
+            from_us(started + limit + paused, zone),
+            from_us(stopped, zone) if stopped is not None else None,
+            timedelta(microseconds=int(over)),
+        )
+        for tid, name, tier, channel, title, started, limit, paused, stopped, over in breach_rows
+    ]
+    week_us = 7 * 86400 * 1_000_000
+    week = (c.c.started_us - start_us) / week_us
+    weekly = {
+        int(w): int(n)
+        for w, n in store.query(
+            select(cast(week, Integer), func.count())
+            .select_from(c.join(t, t.c.id == c.c.ticket_id))
+            .where(in_period, not_cancelled, b_elapsed > c.c.limit_us)
+            .group_by(cast(week, Integer))
+        )
+    }
+    weeks = max(1, -(-(end_us - start_us) // week_us))
+    weekly_breaches = [
+        (from_us(start_us + i * week_us, zone), weekly.get(i, 0)) for i in range(weeks)
+    ]
+    return Report(
+        contract.name,
+        start,
+        end,
+        generated_at,
+        lines,
+        channels,
+        tickets,
+        cancelled,
+        breaches,
+        weekly_breaches,
+    )
