@@ -9,6 +9,7 @@ would.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import math
 import random
@@ -356,10 +357,8 @@ class Simulation:
     def _resume(self, tid: str, engineer: str) -> None:
         from faultflow.errors import FaultflowError
 
-        try:
+        with contextlib.suppress(FaultflowError):
             self.engine.resume(tid, actor=engineer, note="key arrived")
-        except FaultflowError:
-            pass
 
     def _substitute(self, tid: str, engineer: str) -> None:
         t = self._do(tid, "substitute", engineer, note="spare of the same model installed")

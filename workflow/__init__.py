@@ -69,7 +69,30 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-__all__ = sorted([*_WHERE, "__version__"])
+__all__ = [
+    "Channel",
+    "Clock",
+    "ConcurrentUpdate",
+    "ConfigError",
+    "Contract",
+    "DatabaseError",
+    "Engine",
+    "Event",
+    "FaultflowError",
+    "Fired",
+    "GuardRefused",
+    "IllegalTransition",
+    "IntakeError",
+    "IntakeRecord",
+    "InvalidInput",
+    "Notifier",
+    "Ticket",
+    "UnknownTicket",
+    "__version__",
+    "common_record",
+    "hookimpl",
+    "load_contract",
+]
 
 
 def __getattr__(name: str) -> Any:
