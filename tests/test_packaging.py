@@ -1,11 +1,14 @@
-"""The wheel: built from the tree, installed into a fresh venv, used from anywhere."""
+"""The wheel: built from the tree, installed into a fresh venv, used from anywhere; and an
+outside plugin installed beside it."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import venv
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +28,11 @@ print(json.dumps({"state": t.state, "contract": str(default_contract_path()),
 """
 
 
-def test_wheel_installs_and_runs_on_the_packaged_contract(tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """A fresh venv with the faultflow wheel installed: (venv, wheel)."""
+    tmp = tmp_path_factory.mktemp("pkg")
+    dist = tmp / "dist"
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
         check=True,
@@ -35,35 +41,44 @@ def test_wheel_installs_and_runs_on_the_packaged_contract(tmp_path: Path) -> Non
         timeout=600,
     )
     wheel = next(dist.glob("faultflow-*.whl"))
-    names = zipfile.ZipFile(wheel).namelist()
-    assert "faultflow/states.toml" in names
-    assert "faultflow/py.typed" in names
-    assert "faultflow/cli/__init__.py" in names and "faultflow/plugins/email.py" in names
-    packaged = zipfile.ZipFile(wheel).read("faultflow/states.toml")
-    assert packaged == (ROOT / "states.toml").read_bytes()
-
-    env_dir = tmp_path / "venv"
+    env_dir = tmp / "venv"
     venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", str(wheel)],
+        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
         check=True,
         capture_output=True,
         text=True,
         timeout=900,
     )
-    work = tmp_path / "elsewhere"
-    work.mkdir()
+    yield env_dir, wheel
+
+
+def test_the_wheel_holds_the_contract_and_the_plugins(installed: tuple[Path, Path]) -> None:
+    names = zipfile.ZipFile(installed[1]).namelist()
+    for name in (
+        "faultflow/states.toml",
+        "faultflow/py.typed",
+        "faultflow/cli/__init__.py",
+        "faultflow/plugins/email.py",
+        "faultflow/plugins/webhook.py",
+    ):
+        assert name in names
+    packaged = zipfile.ZipFile(installed[1]).read("faultflow/states.toml")
+    assert packaged == (ROOT / "states.toml").read_bytes()
+
+
+def test_installed_wheel_runs_on_the_packaged_contract(
+    installed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    env_dir, _ = installed
     done = subprocess.run(
-        [str(python), "-c", CHECK],
-        cwd=work,
+        [str(env_dir / "bin" / "python"), "-c", CHECK],
+        cwd=tmp_path,
         check=True,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    import json
-
     result = json.loads(done.stdout)
     assert result["state"] == "responded"
     assert result["contract"].startswith(str(env_dir))
@@ -78,9 +93,62 @@ def test_wheel_installs_and_runs_on_the_packaged_contract(tmp_path: Path) -> Non
     assert result["broken"] == {}
     help_run = subprocess.run(
         [str(env_dir / "bin" / "faultflow"), "--help"],
-        cwd=work,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert help_run.returncode == 0 and "faultflow" in help_run.stdout
+
+
+def test_an_outside_plugin_installs_and_takes_faults(
+    installed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    env_dir, _ = installed
+    python = str(env_dir / "bin" / "python")
+    example = ROOT / "docs" / "examples" / "faultflow-sms"
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", str(example)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    channels = subprocess.run(
+        [str(env_dir / "bin" / "faultflow"), "channels", "--json"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    listing = json.loads(channels.stdout)
+    assert listing["channels"]["sms"]["plugin"] == "sms"
+    assert listing["broken"] == {}
+    script = (
+        "from faultflow import Engine\n"
+        "e = Engine.open(db='s.db')\n"
+        't = e.intake(\'sms\', b\'{"id": "g-9", "from": "+86139", "text": "down"}\','
+        " actor='duty')\n"
+        "print(t.channel, t.title, t.contact)\n"
+    )
+    out = subprocess.run(
+        [python, "-c", script], cwd=tmp_path, check=True, capture_output=True, text=True
+    ).stdout
+    assert out.split() == ["sms", "down", "+86139"]
+    # the plugin's own tests pass with the fixtures faultflow ships (pytest11 entry point)
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "pytest"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    tests = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(example / "tests")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "2 passed" in tests.stdout

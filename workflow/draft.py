@@ -217,7 +217,7 @@ class Draft:
             "actor": actor,
             "note": note,
             "tier": t.tier,
-            "kind": t.kind,
+            "fault_kind": t.kind,
             "channel": t.channel,
             "owner": t.owner,
             "title": t.title,
@@ -228,7 +228,7 @@ class Draft:
     def _notify(self, kind: str, seq: int, payload: dict[str, Any]) -> None:
         if kind not in self._subscribed:
             return
-        payload = {"kind": kind, **payload}
+        payload = {**payload, "kind": kind}
         self.outbox.append(
             OutboxRecord(
                 self.ticket.id,

@@ -26,6 +26,8 @@ from sqlalchemy import and_, exists, or_, select
 
 from . import clocks as clk
 from .contract import Contract, load_contract
+from .dispatch import Attempt
+from .dispatch import dispatch as dispatch_outbox
 from .draft import Draft, facts_of
 from .errors import (
     ConcurrentUpdate,
@@ -60,6 +62,7 @@ Clockwork = Callable[[], datetime]
 # Crockford's base 32: no I, L, O or U, so an id read aloud or typed by hand survives.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ID_LENGTH = 7
+CLOCK_SKEW = timedelta(minutes=10)
 
 
 def new_ticket_id() -> str:
@@ -302,13 +305,23 @@ class Engine:
         c = self.contract
         tier, kind, cause = self._classify(record)
         now = self.now()
+        data: dict[str, Any] = {"channel_data": dict(record.data)} if record.data else {}
         when = at if at is not None else record.occurred_at
+        if at is None and record.occurred_at is not None:
+            # A reporter's clock (an e-mail Date, a call centre) may run a little fast: within
+            # CLOCK_SKEW the report counts as made now; further ahead it is refused.
+            try:
+                reported = aware(record.occurred_at, now, c.timezone)
+            except InvalidInput as err:
+                raise IntakeError(f"occurred_at: {err}") from None
+            if now < reported <= now + CLOCK_SKEW:
+                data["reported_at"] = reported.isoformat()
+                when = now
         try:
             at_us = self._moment(when, now, None, "at" if at is not None else "occurred_at")
         except InvalidInput as err:
             raise IntakeError(str(err)) from None
         recorded_us = to_us(now)
-        data = {"channel_data": dict(record.data)} if record.data else {}
         for _ in range(8):
             ticket = TicketRecord(
                 id=new_ticket_id(),
@@ -696,10 +709,22 @@ class Engine:
         while True:
             due = [tid for tid in self.store.due(now_us, batch) if tid not in done]
             if not due:
-                return fired
+                break
             for tid in due:
                 done.add(tid)
                 fired.extend(self._fire_ticket(tid, moment, now_us))
+        self.dispatch(moment)
+        return fired
+
+    def dispatch(self, now: datetime | str | None = None) -> list[Attempt]:
+        """Deliver the notifications due now to the configured notifiers (run by :meth:`tick`).
+
+        Returns every delivery attempt made; failures are recorded and retried with backoff.
+        """
+        if not self.contract.notifiers:
+            return []
+        moment = self.now() if now is None else aware(now, self.now(), self.contract.timezone)
+        return dispatch_outbox(self.store, self.contract, self.registry.notifiers, to_us(moment))
 
     def _fire_ticket(self, tid: str, now: datetime, now_us: int) -> list[Fired]:
         for _ in range(10):

@@ -50,7 +50,8 @@ def plugin_manager(extra: tuple[Any, ...] = ()) -> tuple[pluggy.PluginManager, d
         except Exception as err:  # a broken plugin must not stop the others
             broken[ep.name] = f"cannot load: {type(err).__name__}: {err}"
     for plugin in extra:
-        pm.register(plugin)
+        if not pm.is_registered(plugin):
+            pm.register(plugin)
     return pm, broken
 
 

@@ -393,6 +393,15 @@ class Store:
             except SQLAlchemyError as err:
                 raise DatabaseError(f"database error: {_first_line(err)}") from None
 
+    def execute(self, statement: Any) -> int:
+        """Run one writing Core statement in its own transaction; the rows it touched."""
+        with self._lock:
+            try:
+                with self.sa.begin() as conn:
+                    return int(conn.execute(statement).rowcount)
+            except SQLAlchemyError as err:
+                raise DatabaseError(f"database error: {_first_line(err)}") from None
+
     def clock_records(self, ticket_ids: Iterable[str]) -> dict[str, list[ClockRecord]]:
         """The clocks of many tickets at once (for lists)."""
         ids = list(ticket_ids)

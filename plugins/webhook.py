@@ -1,0 +1,94 @@
+"""``webhook`` notifier: an HTTP POST per notification.
+
+Configuration (``[notifiers.NAME]`` with ``use = "webhook"``):
+
+- ``url`` (required): where to POST;
+- ``format``: ``json`` (the notification as it is) or ``wecom`` (a WeCom group-robot markdown
+  message, for the units' chat group of the seed contract);
+- ``timeout``: seconds, default 5; ``headers``: a table of extra headers.
+
+Any answer other than 2xx — or, for ``wecom``, an ``errcode`` other than 0 — is a failure, and
+the dispatcher retries it with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from faultflow import hookimpl
+
+TITLES = {
+    "warning": "⚠️ 预警 warning",
+    "breach": "🔴 超时 breach",
+    "escalation": "⬆️ 升级 escalation",
+    "transition": "ℹ️ 状态 update",
+}
+
+
+def wecom_markdown(n: Mapping[str, Any]) -> dict[str, Any]:
+    """A WeCom group-robot message: ``{"msgtype": "markdown", "markdown": {"content": ...}}``."""
+    kind = str(n.get("kind"))
+    colour = {"breach": "warning", "escalation": "warning", "warning": "comment"}.get(kind, "info")
+    lines = [
+        f'**{TITLES.get(kind, kind)}** 工单 <font color="{colour}">{n.get("ticket")}</font>',
+        f"> {n.get('title', '')}",
+        f"> 级别 tier: **{n.get('tier', '-')}**  负责人 owner: {n.get('owner', '-')}",
+    ]
+    if n.get("clock"):
+        lines.append(f"> 承诺 promise: {n['clock']}  到期 due: {n.get('due_at', '-')}")
+    if n.get("recipients"):
+        lines.append(f"> 通知 to: {', '.join(n['recipients'])}")
+    if n.get("note"):
+        lines.append(f"> {n['note']}")
+    if kind == "transition":
+        lines.append(f"> {n.get('from') or ''} → {n.get('to')} by {n.get('actor')}")
+    return {"msgtype": "markdown", "markdown": {"content": "\n".join(lines)}}
+
+
+class Webhook:
+    name = "webhook"
+
+    def notify(self, notification: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+        url = config.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValueError('webhook notifier needs url = "http(s)://..." in its table')
+        fmt = config.get("format", "json")
+        if fmt not in ("json", "wecom"):
+            raise ValueError(f"webhook format {fmt!r}: use json or wecom")
+        body = wecom_markdown(notification) if fmt == "wecom" else dict(notification)
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "faultflow-webhook",
+        }
+        headers.update({str(k): str(v) for k, v in dict(config.get("headers", {})).items()})
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            headers=headers,
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=float(config.get("timeout", 5))) as r:
+                answer = r.read(65536)
+        except urllib.error.HTTPError as err:
+            raise RuntimeError(f"HTTP {err.code} from {url}") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as err:
+            raise RuntimeError(f"cannot reach {url}: {getattr(err, 'reason', err)}") from None
+        if fmt == "wecom":
+            try:
+                code = json.loads(answer or b"{}").get("errcode", 0)
+            except (ValueError, AttributeError):
+                raise RuntimeError(
+                    f"WeCom answered something that is not JSON: {answer[:80]!r}"
+                ) from None
+            if code != 0:
+                raise RuntimeError(f"WeCom refused the message: errcode {code}")
+
+
+@hookimpl
+def register_notifiers(register: Callable[[Any], None]) -> None:
+    register(Webhook())

@@ -1,0 +1,164 @@
+"""Deliver the outbox: each notification to each notifier that wants it, once, with retries.
+
+The outbox rows are written in the same transaction as the events they tell of (draft.py), so
+nothing committed is ever left unannounced. Delivery happens apart from any ticket change:
+
+- a dispatcher *claims* a due row by moving its ``next_attempt_us`` forward (a lease) with an
+  optimistic UPDATE, so several dispatchers (``tick``/``run`` on several hosts) never deliver
+  the same row at the same time;
+- it calls each subscribed notifier that has not yet succeeded for that row, each in its own
+  ``try``, and records every attempt in ``deliveries``;
+- when every notifier has succeeded the row is done; otherwise it is retried after an
+  exponential backoff, until a notifier's ``max_attempts`` is spent (then it is given up, logged,
+  and the row is done).
+
+A notifier that fails never affects a ticket, and never another notifier.
+Delivery is at least once: a process killed after a notifier succeeded but before the attempt
+was recorded will deliver that notification again once its lease expires.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer, and_, cast, func, insert, select, update
+
+from .contract import Contract
+from .hookspecs import Notifier
+from .tables import DeliveryRow, OutboxRow
+
+log = logging.getLogger("faultflow.dispatch")
+
+LEASE_US = 60 * 1_000_000  # a claimed row is not retried by anyone else for a minute
+BACKOFF_S = (30, 60, 120, 300, 900, 1800, 3600)
+DEFAULT_MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One delivery attempt of one notification to one notifier."""
+
+    outbox_id: int
+    ticket: str
+    kind: str
+    notifier: str
+    attempt: int
+    ok: bool
+    error: str | None
+
+
+def backoff_us(attempt: int) -> int:
+    """Wait before attempt ``attempt + 1``: 30 s, 1 min, 2 min, 5 min, ... up to an hour."""
+    return BACKOFF_S[min(attempt, len(BACKOFF_S)) - 1] * 1_000_000
+
+
+def dispatch(
+    store: Any, contract: Contract, notifiers: Mapping[str, Notifier], now_us: int, batch: int = 100
+) -> list[Attempt]:
+    """Deliver the notifications due at ``now_us``; return every attempt made."""
+    o, d = OutboxRow.__table__, DeliveryRow.__table__
+    due = store.query(
+        select(o.c.id, o.c.ticket_id, o.c.kind, o.c.payload, o.c.next_attempt_us)
+        .where(o.c.done.is_(False), o.c.next_attempt_us <= now_us)
+        .order_by(o.c.next_attempt_us, o.c.id)
+        .limit(batch)
+    )
+    attempts: list[Attempt] = []
+    for outbox_id, ticket, kind, payload, lease in due:
+        if not _claim(store, outbox_id, lease, now_us + LEASE_US):
+            continue  # another dispatcher has it
+        targets = [n for n in contract.notifiers.values() if kind in n.events]
+        history = store.query(
+            select(d.c.notifier, func.count(), func.max(cast(d.c.ok, Integer)))
+            .where(d.c.outbox_id == outbox_id)
+            .group_by(d.c.notifier)
+        )
+        tried = {name: (int(n), bool(ok)) for name, n, ok in history}
+        message = json.loads(payload)
+        pending = []
+        for target in targets:
+            count, succeeded = tried.get(target.name, (0, False))
+            if succeeded:
+                continue
+            limit = int(target.config.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
+            if count >= limit:
+                continue  # given up on this one
+            attempt = _deliver(notifiers, target.name, target.use, message, target.config)
+            attempts.append(
+                Attempt(outbox_id, ticket, kind, target.name, count + 1, attempt is None, attempt)
+            )
+            _record(store, outbox_id, target.name, count + 1, now_us, attempt)
+            if attempt is not None:
+                if count + 1 >= limit:
+                    log.error(
+                        "notification %s (%s of ticket %s) to %s given up after %d attempts: %s",
+                        outbox_id,
+                        kind,
+                        ticket,
+                        target.name,
+                        limit,
+                        attempt,
+                    )
+                else:
+                    pending.append(count + 1)
+        values: dict[str, Any] = {"done": not pending}
+        if pending:
+            values["next_attempt_us"] = now_us + backoff_us(max(pending))
+        _update(store, outbox_id, values)
+    return attempts
+
+
+def _deliver(
+    notifiers: Mapping[str, Notifier],
+    name: str,
+    use: str,
+    message: Mapping[str, Any],
+    config: Mapping[str, Any],
+) -> str | None:
+    """Call one notifier; ``None`` on success, else what went wrong (one line)."""
+    notifier = notifiers.get(use)
+    if notifier is None:
+        return f"no notifier plugin {use!r} is installed (see `faultflow channels`)"
+    try:
+        notifier.notify(message, config)
+    except Exception as err:  # a notifier's failure is recorded and retried, never raised
+        return f"{type(err).__name__}: {err}".splitlines()[0][:500]
+    return None
+
+
+def _claim(store: Any, outbox_id: int, seen: int, lease_until: int) -> bool:
+    o = OutboxRow.__table__
+    return (
+        _update(
+            store,
+            outbox_id,
+            {"next_attempt_us": lease_until},
+            and_(o.c.next_attempt_us == seen, o.c.done.is_(False)),
+        )
+        == 1
+    )
+
+
+def _update(store: Any, outbox_id: int, values: dict[str, Any], extra: Any = None) -> int:
+    o = OutboxRow.__table__
+    condition = o.c.id == outbox_id if extra is None else and_(o.c.id == outbox_id, extra)
+    return store.execute(update(o).where(condition).values(**values))
+
+
+def _record(
+    store: Any, outbox_id: int, notifier: str, attempt: int, now_us: int, error: str | None
+) -> None:
+    store.execute(
+        insert(DeliveryRow.__table__).values(
+            outbox_id=outbox_id,
+            notifier=notifier,
+            attempt=attempt,
+            at_us=now_us,
+            ok=error is None,
+            error=error,
+        )
+    )
