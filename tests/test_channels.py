@@ -195,7 +195,8 @@ RACER = r"""
 import json, sys, time
 from datetime import datetime
 from faultflow import Engine
-db, now, go, path = sys.argv[1], datetime.fromisoformat(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+db, now, go, path = sys.argv[1], datetime.fromisoformat(sys.argv[2]), float(sys.argv[3]), \
+    sys.argv[4]
 engine = Engine.open(db=db, clock=lambda: now, create=False)
 payload = open(path, "rb").read()
 while time.time() < go:
