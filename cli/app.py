@@ -294,6 +294,11 @@ def intake(
 @actor_option
 @click.option("--note", help="What was done.")
 @click.option("--reason", help="Why (required by some guards, e.g. cancel or a direct dispatch).")
+@click.option(
+    "--attach-report",
+    is_flag=True,
+    help="Store the customer's handling report in this event (e.g. with `report`).",
+)
 @json_option
 @click.pass_obj
 def advance(
@@ -304,10 +309,19 @@ def advance(
     actor: str,
     note: str | None,
     reason: str | None,
+    attach_report: bool,
     as_json: bool,
 ) -> None:
     """Fire TRIGGER on a ticket (respond, remote, dispatch, arrive, resolve, ...)."""
-    t = settings.engine().advance(ticket_id, trigger, actor=actor, at=at, note=note, reason=reason)
+    t = settings.engine().advance(
+        ticket_id,
+        trigger,
+        actor=actor,
+        at=at,
+        note=note,
+        reason=reason,
+        attach_report=attach_report,
+    )
     show_ticket(settings, t, as_json)
 
 
@@ -536,11 +550,16 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
 )
 @click.option("--to", "end", metavar="TIME", help="End of the period (default: now).")
 @click.option(
+    "--ticket",
+    "ticket_id",
+    metavar="ID",
+    help="Instead: the customer's handling report of one ticket (P11).",
+)
+@click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv", "html"]),
-    default="table",
-    show_default=True,
+    type=click.Choice(["table", "json", "csv", "html", "md"]),
+    help="table (default), json, csv or html; for --ticket: md (default) or html.",
 )
 @click.option(
     "--out",
@@ -550,10 +569,28 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
 )
 @click.pass_obj
 def report(
-    settings: Settings, start: str | None, end: str | None, fmt: str, out: str | None
+    settings: Settings,
+    start: str | None,
+    end: str | None,
+    ticket_id: str | None,
+    fmt: str | None,
+    out: str | None,
 ) -> None:
-    """SLA compliance per promise and tier: met, breached, median, p90, worst overrun."""
+    """SLA compliance per promise and tier: met, breached, median, p90, worst overrun.
+
+    With --ticket, the handling report to the customer instead: the fault, its owner, what was
+    done, each promise met or missed, the spare used.
+    """
     engine = settings.engine()
+    if ticket_id is not None:
+        if start or end:
+            raise click.UsageError("--ticket reports one ticket; leave out --from and --to")
+        if fmt not in (None, "md", "html"):
+            raise click.UsageError("--ticket takes --format md or html")
+        write_out(engine.handling_report(ticket_id, fmt or "md"), out)
+        return
+    if fmt == "md":
+        raise click.UsageError("--format md is for --ticket; use table, json, csv or html")
     result = engine.report(start, end)
     from faultflow import report_render
 
@@ -568,6 +605,77 @@ def report(
     else:
         text = report_render.table(result)
     write_out(text, out)
+
+
+@cli.command()
+@click.option(
+    "--head",
+    "show_head",
+    is_flag=True,
+    help="Print the chain head to keep as proof (with --out, save every ticket's head).",
+)
+@click.option(
+    "--against",
+    type=click.File("r"),
+    metavar="FILE",
+    help="A head saved earlier with --head --out: prove nothing before it changed.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="With --head: where to save it.",
+)
+@json_option
+@click.pass_obj
+def verify(
+    settings: Settings, show_head: bool, against: Any, out: str | None, as_json: bool
+) -> None:
+    """Check the audit chain: every event hashed over its content and its predecessor.
+
+    Exit 0 with the number of events checked, or exit 1 naming the first broken link (ticket,
+    seq) of every ticket whose history was edited, reordered or cut short.
+    """
+    engine = settings.engine()
+    if show_head:
+        head = engine.head(tickets=out is not None)
+        if out is not None:
+            write_out(json.dumps(head, ensure_ascii=False), out)
+        summary = {k: v for k, v in head.items() if k != "heads"}
+        if as_json:
+            emit_json(summary)
+        else:
+            click.echo(
+                f"head {summary['head']}  ({summary['tickets']} tickets, "
+                f"{summary['events']} events, {summary['at']})"
+            )
+        return
+    pins = None
+    if against is not None:
+        try:
+            saved = json.load(against)
+            pins = {tid: (int(v[0]), str(v[1])) for tid, v in saved["heads"].items()}
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            raise click.UsageError(
+                f"{against.name} is not a head saved by `faultflow verify --head --out FILE`"
+            ) from None
+    result = engine.verify(against=pins)
+    if as_json:
+        emit_json(result.to_dict())
+    elif result.ok:
+        extra = f"; every head of {against.name} still holds" if against is not None else ""
+        click.echo(f"ok: {result.events} events of {result.tickets} tickets verified{extra}")
+    if not result.ok:
+        first = result.broken[0]
+        click.echo(
+            f"error: the audit chain is broken at ticket {first.ticket} seq {first.seq}: "
+            f"{first.reason} ({len(result.broken)} ticket(s) affected)",
+            err=True,
+        )
+        if not as_json:
+            for b in result.broken[1:]:
+                click.echo(f"  also ticket {b.ticket} seq {b.seq}: {b.reason}", err=True)
+        raise SystemExit(1)
 
 
 def write_out(text: str, out: str | None) -> None:

@@ -13,6 +13,7 @@ pay for the database stack until it is needed.
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,10 @@ _WHERE = {
         "errors",
     ),
 }
+
+# A library does not print: our records go nowhere until the application configures logging
+# (`faultflow run` does).
+logging.getLogger("faultflow").addHandler(logging.NullHandler())
 
 try:
     __version__ = version("faultflow")

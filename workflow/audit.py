@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -47,3 +49,138 @@ def event_hash(
     ]
     payload = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(f"{prev}\n{payload}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """The first broken link of one ticket's chain."""
+
+    ticket: str
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What :func:`check` found: how much it checked and every ticket whose chain is broken."""
+
+    events: int
+    tickets: int
+    broken: list[Broken]
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "tickets": self.tickets,
+            "broken": [{"ticket": b.ticket, "seq": b.seq, "reason": b.reason} for b in self.broken],
+        }
+
+
+def check(
+    events: Iterable[Sequence[Any]],
+    heads: Iterable[Sequence[Any]],
+    pins: dict[str, tuple[int, str]] | None = None,
+) -> Verification:
+    """Recompute every chain.
+
+    ``events``: rows (ticket_id, seq, trigger, from, to, at_us, recorded_us, actor, note,
+    reason, data, hash) ordered by ticket and seq. ``heads``: rows (ticket_id, last_seq,
+    last_hash) ordered by ticket — the head each ticket row remembers, which catches a deleted
+    last event. ``pins``: ticket -> (seq, hash) from a head saved earlier; the chain must still
+    pass through each of them. Finds edited events (hash mismatch), deleted or reordered ones (a gap in seq, or a
+    hash that no longer chains), and tickets whose head does not match their last event.
+    """
+    broken: list[Broken] = []
+    head_iter = iter(heads)
+    head = next(head_iter, None)
+    checked = tickets = 0
+    current: str | None = None
+    prev = ""
+    expected = 1
+    bad: str | None = None  # a ticket already found broken: skip the rest of its events
+
+    def close(ticket: str, last_seq: int, last_hash: str) -> None:
+        nonlocal head
+        while head is not None and head[0] < ticket:  # a ticket row whose events all vanished
+            if head[1]:
+                broken.append(Broken(head[0], 1, "its events are missing"))
+            head = next(head_iter, None)
+        if head is not None and head[0] == ticket:
+            if bad != ticket and (head[1] != last_seq or head[2] != last_hash):
+                broken.append(
+                    Broken(
+                        ticket,
+                        last_seq + 1 if head[1] > last_seq else head[1],
+                        f"the ticket's head is seq {head[1]} but its chain ends "
+                        f"at seq {last_seq}: events were deleted or rewritten",
+                    )
+                )
+            head = next(head_iter, None)
+        elif bad != ticket:
+            broken.append(Broken(ticket, 1, "events of a ticket that does not exist"))
+
+    last_seq, last_hash = 0, ""
+    for row in events:
+        ticket, seq = row[0], row[1]
+        if ticket != current:
+            if current is not None:
+                close(current, last_seq, last_hash)
+            current, prev, expected, tickets = ticket, genesis(ticket), 1, tickets + 1
+            last_seq, last_hash = 0, ""
+        checked += 1
+        if bad == ticket:
+            continue
+        if seq != expected:
+            broken.append(
+                Broken(
+                    ticket,
+                    expected,
+                    f"event {expected} is missing (next is {seq})"
+                    if seq > expected
+                    else f"event {seq} is out of order",
+                )
+            )
+            bad = ticket
+            continue
+        digest = event_hash(prev, *row[:11])
+        if digest != row[11]:
+            broken.append(Broken(ticket, seq, "the event was changed after it was written"))
+            bad = ticket
+            continue
+        if pins is not None and ticket in pins and pins[ticket][0] == seq:
+            if pins.pop(ticket)[1] != digest:
+                broken.append(
+                    Broken(
+                        ticket, seq, "differs from the saved head: the history was rewritten since"
+                    )
+                )
+                bad = ticket
+                continue
+        prev, expected, last_seq, last_hash = digest, expected + 1, seq, digest
+    if current is not None:
+        close(current, last_seq, last_hash)
+    for ticket, (seq, _) in sorted((pins or {}).items()):
+        if not any(b.ticket == ticket for b in broken):
+            broken.append(Broken(ticket, seq, "the saved head names an event that is gone"))
+    while head is not None:
+        if head[1]:
+            broken.append(Broken(head[0], 1, "its events are missing"))
+        head = next(head_iter, None)
+    return Verification(checked, tickets, broken)
+
+
+def chain_head(heads: Iterable[Sequence[Any]]) -> tuple[str, int, int]:
+    """One digest over every ticket's (id, last seq, last hash), ordered by id:
+    (digest, tickets, events). Keep it; `verify --against` proves the history since."""
+    h = hashlib.sha256(b"faultflow-head\n")
+    tickets = events = 0
+    for ticket, seq, digest in heads:
+        h.update(f"{ticket}:{seq}:{digest}\n".encode())
+        tickets += 1
+        events += seq
+    return h.hexdigest(), tickets, events

@@ -105,6 +105,7 @@ class Draft:
         self.recorded_us = recorded_us
         self._subscribed = contract.notify_kinds
         self.expected_version = None if new else ticket.version
+        self._prev_hash = ticket.last_hash  # the stored head, for attach()
         if not new:
             ticket.version += 1
         self.events: list[EventRecord] = []
@@ -224,6 +225,34 @@ class Draft:
             **(notify or {}),
         }
         self._notify(kind, seq, payload)
+
+    def attach(self, key: str, value: Any) -> None:
+        """Add ``key`` to the data of the event just recorded (not yet committed) and chain it
+        again: what is attached is inside the hash chain like the rest of the event."""
+        last = self.events[-1]
+        data = json.loads(last.data)
+        data[key] = value
+        last.data = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+        prev = (
+            self.events[-2].hash
+            if len(self.events) > 1
+            else (self._prev_hash or genesis(last.ticket_id))
+        )
+        last.hash = event_hash(
+            prev,
+            last.ticket_id,
+            last.seq,
+            last.trigger,
+            last.from_state,
+            last.to_state,
+            last.at_us,
+            last.recorded_us,
+            last.actor,
+            last.note,
+            last.reason,
+            last.data,
+        )
+        self.ticket.last_hash = last.hash
 
     def _notify(self, kind: str, seq: int, payload: dict[str, Any]) -> None:
         if kind not in self._subscribed:

@@ -24,7 +24,9 @@ from typing import Any
 import pendulum
 from sqlalchemy import and_, exists, or_, select
 
+from . import audit
 from . import clocks as clk
+from .audit import Verification
 from .contract import Contract, load_contract
 from .dispatch import Attempt
 from .dispatch import dispatch as dispatch_outbox
@@ -52,7 +54,7 @@ from .store import (
     TicketIdTaken,
     TicketRecord,
 )
-from .tables import ClockRow, TicketRow
+from .tables import ClockRow, EventRow, TicketRow
 from .times import aware, from_us, to_us
 from .views import Clock, Clocks, Event, Fired, History, Ticket
 
@@ -371,12 +373,15 @@ class Engine:
         note: str | None = None,
         reason: str | None = None,
         version: int | None = None,
+        attach_report: bool = False,
     ) -> Ticket:
         """Fire ``trigger`` on a ticket and return it as it is afterwards.
 
         ``at`` (default now) may not lie in the future of the engine clock nor before the
         ticket's last event. With ``version``, refuse (:class:`ConcurrentUpdate`) unless the
         ticket is still at that version. Warnings and breaches due by ``at`` fire first.
+        With ``attach_report``, the customer's handling report (Markdown, as it stands after
+        this event) is stored in the event, inside the hash chain.
         """
         actor = _actor(actor)
         reason = _text(reason)
@@ -387,8 +392,19 @@ class Engine:
             )
             dest = self.lifecycle.fire(draft.ticket.state, trigger, facts)
             draft.transition(trigger, dest, at_us, actor, note=_text(note), reason=reason)
+            if attach_report:
+                from . import handling
 
-        return self._change(ticket_id, at, apply, version=version)
+                assert history is not None
+                view = self._view(
+                    draft.ticket,
+                    list(draft.clocks.values()),
+                    history + draft.events,
+                    from_us(at_us, self.contract.timezone),
+                )
+                draft.attach("handling_report", handling.markdown(view, self.contract))
+
+        return self._change(ticket_id, at, apply, version=version, need_history=attach_report)
 
     def reclassify(
         self,
@@ -439,7 +455,7 @@ class Engine:
                 if before[k] != after[k]
             )
             assert history is not None
-            draft.recompute(history, at_us)
+            draft.recompute(history + draft.events, at_us)
             draft.record(
                 "reclassify",
                 t.state,
@@ -539,7 +555,7 @@ class Engine:
             at_us = self._moment(at, now, record.last_us)
             draft = Draft(self.contract, record, clock_rows, to_us(now))
             draft.fire_due(at_us)
-            history = u.events(tid) + draft.events if need_history else None
+            history = u.events(tid) if need_history else None
             apply(draft, at_us, history)
             u.write(draft.change())
         return self._view_after(draft.ticket, list(draft.clocks.values()), now)
@@ -693,6 +709,72 @@ class Engine:
             begin.astimezone(zone),
             stop.astimezone(zone),
         )
+
+    def handling_report(self, ticket_id: str, fmt: str = "md") -> str:
+        """The customer's handling report of one ticket (P11), as ``md`` or ``html``."""
+        from . import handling
+
+        if fmt not in ("md", "html"):
+            raise InvalidInput(f"handling report format {fmt!r}: use md or html")
+        ticket = self.get(ticket_id)
+        render = handling.markdown if fmt == "md" else handling.to_html
+        return render(ticket, self.contract)
+
+    # -- the audit chain ------------------------------------------------------------------------
+
+    def verify(self, against: Mapping[str, tuple[int, str]] | None = None) -> Verification:
+        """Recompute every ticket's hash chain; name the first broken link of each.
+
+        ``against``: a head saved earlier (:meth:`head` with ``tickets=True``); the history must
+        still pass through every (seq, hash) it names.
+        """
+        e, t = EventRow.__table__, TicketRow.__table__
+        columns = [
+            e.c[n]
+            for n in (
+                "ticket_id",
+                "seq",
+                "trigger",
+                "from_state",
+                "to_state",
+                "at_us",
+                "recorded_us",
+                "actor",
+                "note",
+                "reason",
+                "data",
+                "hash",
+            )
+        ]
+        events = self.store.stream(
+            select(*columns).order_by(self.store.by_id(e.c.ticket_id), e.c.seq)
+        )
+        heads = self.store.stream(
+            select(t.c.id, t.c.last_seq, t.c.last_hash).order_by(self.store.by_id(t.c.id))
+        )
+        return audit.check(events, heads, dict(against) if against is not None else None)
+
+    def head(self, tickets: bool = False) -> dict[str, Any]:
+        """The chain head: one digest over every ticket's last (seq, hash), to keep as proof.
+
+        With ``tickets``, also every ticket's (seq, hash), for ``verify --against`` later.
+        """
+        t = TicketRow.__table__
+        rows = list(
+            self.store.stream(
+                select(t.c.id, t.c.last_seq, t.c.last_hash).order_by(self.store.by_id(t.c.id))
+            )
+        )
+        digest, count, events = audit.chain_head(rows)
+        out: dict[str, Any] = {
+            "head": digest,
+            "tickets": count,
+            "events": events,
+            "at": self.now().isoformat(),
+        }
+        if tickets:
+            out["heads"] = {tid: [seq, h] for tid, seq, h in rows}
+        return out
 
     # -- timers -------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ machinery costs more than the statements themselves (see docs/performance.md).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from pathlib import Path
@@ -392,6 +392,23 @@ class Store:
                     return conn.execute(statement).all()
             except SQLAlchemyError as err:
                 raise DatabaseError(f"database error: {_first_line(err)}") from None
+
+    def stream(self, statement: Any, size: int = 5000) -> Iterator[Any]:
+        """Rows of a read-only Core statement, fetched ``size`` at a time (for big scans)."""
+        with self._lock:
+            try:
+                with self.sa.connect() as conn:
+                    result = conn.execution_options(stream_results=True, yield_per=size).execute(
+                        statement
+                    )
+                    yield from result
+            except SQLAlchemyError as err:
+                raise DatabaseError(f"database error: {_first_line(err)}") from None
+
+    def by_id(self, column: Any) -> Any:
+        """``ORDER BY`` a text column in byte order on every database (PostgreSQL's default
+        collation may not be), so that two ordered streams can be merged."""
+        return column.collate("C") if self.dialect == "postgresql" else column
 
     def execute(self, statement: Any) -> int:
         """Run one writing Core statement in its own transaction; the rows it touched."""

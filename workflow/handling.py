@@ -1,0 +1,201 @@
+"""The handling report to the customer (P11): one ticket, in words a customer reads.
+
+What was reported and by whom, who owned it (first-ask responsibility, P5), what was done when,
+each promise of the contract met or missed with its times, and the spare part if one was used.
+Markdown for e-mail and archives; HTML (self-contained) for printing.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timedelta
+from typing import Any
+
+from .contract import Contract
+from .views import Ticket
+
+SKIP = {"warning"}  # internal alarms are not the customer's business; breaches are shown
+
+
+def _t(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _span(value: timedelta) -> str:
+    minutes = int(abs(value).total_seconds() // 60)
+    days, minutes = divmod(minutes, 1440)
+    hours, minutes = divmod(minutes, 60)
+    parts = [
+        f"{days} d" if days else "",
+        f"{hours} h" if hours else "",
+        f"{minutes} min" if minutes or not (days or hours) else "",
+    ]
+    return " ".join(p for p in parts if p)
+
+
+def promises(ticket: Ticket, contract: Contract) -> list[dict[str, str]]:
+    """One row per clock: what was promised, the times, and whether it was kept."""
+    rows = []
+    for name, clock in ticket.clocks.items():
+        spec = contract.clocks.get(name)
+        if clock.status == "stopped":
+            result = (
+                f"missed by {_span(-clock.remaining)}"
+                if clock.breached
+                else f"met ({_span(clock.remaining)} to spare)"
+            )
+        elif clock.breached:
+            result = f"missed, still open ({_span(-clock.remaining)} over)"
+        else:
+            result = f"open, {_span(clock.remaining)} left"
+        rows.append(
+            {
+                "promise": spec.description if spec else name,
+                "clock": name,
+                "limit": _span(clock.limit),
+                "started": _t(clock.started_at),
+                "due": _t(clock.due_at),
+                "done": _t(clock.stopped_at),
+                "result": result,
+                "kept": "no"
+                if clock.breached
+                else ("yes" if clock.status == "stopped" else "open"),
+            }
+        )
+    return rows
+
+
+def facts(ticket: Ticket, contract: Contract) -> dict[str, Any]:
+    tier = contract.tiers.get(ticket.tier)
+    spare = [
+        e
+        for e in ticket.history
+        if e.to_state == "spare_substituted" and e.from_state != e.to_state
+    ]
+    reported = [
+        e for e in ticket.history if e.to_state in contract.finals and e.from_state != e.to_state
+    ]
+    return {
+        "tier": f"{ticket.tier} ({tier.label})" if tier and tier.label else ticket.tier,
+        "spare": spare[0] if spare else None,
+        "closed": reported[0] if reported else None,
+        "timeline": [e for e in ticket.history if e.trigger not in SKIP],
+    }
+
+
+def markdown(ticket: Ticket, contract: Contract) -> str:
+    """The handling report as Markdown."""
+    f = facts(ticket, contract)
+    out = [
+        f"# 故障处理报告 Handling report — {ticket.id}",
+        "",
+        f"**{ticket.title}**",
+        "",
+        f"- Contract: {contract.name}",
+        f"- Tier: {f['tier']}; kind: {ticket.kind}"
+        + (f"; cause: {ticket.cause}" if ticket.cause else ""),
+        f"- Reported {_t(ticket.created_at)} via {ticket.channel}"
+        + (f" by {ticket.reporter}" if ticket.reporter else "")
+        + (f" ({ticket.contact})" if ticket.contact else ""),
+        f"- Owner (first-ask responsibility): {ticket.owner}",
+        f"- Status: {ticket.state}",
+        "",
+    ]
+    if ticket.description and ticket.description != ticket.title:
+        out += [
+            "## The fault as reported",
+            "",
+            *[f"> {line}" for line in ticket.description.splitlines()],
+            "",
+        ]
+    out += [
+        "## Promises",
+        "",
+        "| promise | limit | started | due | done | result |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for p in promises(ticket, contract):
+        out.append(
+            f"| {p['promise']} | {p['limit']} | {p['started']} | {p['due']} | "
+            f"{p['done']} | {p['result']} |"
+        )
+    out += ["", "## What was done", ""]
+    for e in f["timeline"]:
+        what = (
+            e.trigger
+            if e.from_state in (None, e.to_state)
+            else f"{e.trigger} ({e.from_state} → {e.to_state})"
+        )
+        extra = "".join(f" — {x}" for x in (e.note, e.reason and f"reason: {e.reason}") if x)
+        out.append(f"- {_t(e.at)} {what}, {e.actor}{extra}")
+    if f["spare"] is not None:
+        s = f["spare"]
+        out += [
+            "",
+            "## Spare part (P10)",
+            "",
+            f"The fault could not be fixed within the limit; a spare of the same model was "
+            f"put in at {_t(s.at)} by {s.actor}" + (f": {s.note}" if s.note else "."),
+        ]
+    if f["closed"] is not None:
+        c = f["closed"]
+        out += ["", f"Closed ({c.to_state}) at {_t(c.at)} by {c.actor}."]
+    return "\n".join(out) + "\n"
+
+
+def to_html(ticket: Ticket, contract: Contract) -> str:
+    """The handling report as one self-contained, printable HTML page."""
+    f = facts(ticket, contract)
+    e = html.escape
+    rows = "".join(
+        f"<tr class='{'bad' if p['kept'] == 'no' else ''}'><td>{e(p['promise'])}</td>"
+        f"<td>{e(p['limit'])}</td><td>{e(p['started'])}</td><td>{e(p['due'])}</td>"
+        f"<td>{e(p['done'])}</td><td>{e(p['result'])}</td></tr>"
+        for p in promises(ticket, contract)
+    )
+    steps = "".join(
+        f"<li><time>{e(_t(x.at))}</time> <b>{e(x.trigger)}</b> {e(x.actor)}"
+        + (f" — {e(x.note)}" if x.note else "")
+        + (f" <i>({e(x.reason)})</i>" if x.reason else "")
+        + "</li>"
+        for x in f["timeline"]
+    )
+    spare = ""
+    if f["spare"] is not None:
+        s = f["spare"]
+        spare = (
+            f"<h2>Spare part (P10)</h2><p>A spare of the same model was put in at "
+            f"{e(_t(s.at))} by {e(s.actor)}{': ' + e(s.note) if s.note else '.'}</p>"
+        )
+    described = (
+        ""
+        if not ticket.description or ticket.description == ticket.title
+        else f"<blockquote>{e(ticket.description)}</blockquote>"
+    )
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>Handling report {e(ticket.id)}</title>
+<style>
+body{{font:14px/1.5 system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em auto;
+max-width:60em;color:#222}}
+h1{{font-size:1.5em;border-bottom:2px solid #333}} h2{{font-size:1.15em;margin-top:1.5em}}
+table{{border-collapse:collapse;width:100%}} td,th{{border:1px solid #bbb;padding:.3em .5em;
+text-align:left}} th{{background:#eee}} tr.bad td{{background:#fde8e8}}
+blockquote{{border-left:4px solid #ccc;margin:0;padding-left:1em;white-space:pre-wrap}}
+ul{{padding-left:1.2em}} time{{font-variant-numeric:tabular-nums;color:#555}}
+@media print{{body{{margin:0}} tr{{break-inside:avoid}}}}
+</style></head><body>
+<h1>故障处理报告 Handling report — {e(ticket.id)}</h1>
+<p><b>{e(ticket.title)}</b></p>
+<p>Contract: {e(contract.name)}<br>Tier {e(f["tier"])}, {e(ticket.kind)}<br>
+Reported {e(_t(ticket.created_at))} via {e(ticket.channel)}
+{(" by " + e(ticket.reporter)) if ticket.reporter else ""}<br>
+Owner (first-ask responsibility): {e(ticket.owner)}<br>Status: {e(ticket.state)}</p>
+{described}
+<h2>Promises</h2>
+<table><tr><th>promise</th><th>limit</th><th>started</th><th>due</th><th>done</th>
+<th>result</th></tr>{rows}</table>
+<h2>What was done</h2><ul>{steps}</ul>
+{spare}
+</body></html>
+"""
