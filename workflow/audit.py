@@ -92,8 +92,9 @@ def check(
     reason, data, hash) ordered by ticket and seq. ``heads``: rows (ticket_id, last_seq,
     last_hash) ordered by ticket — the head each ticket row remembers, which catches a deleted
     last event. ``pins``: ticket -> (seq, hash) from a head saved earlier; the chain must still
-    pass through each of them. Finds edited events (hash mismatch), deleted or reordered ones (a gap in seq, or a
-    hash that no longer chains), and tickets whose head does not match their last event.
+    pass through each of them. Finds edited events (hash mismatch), deleted or reordered ones
+    (a gap in seq, or a hash that no longer chains), and tickets whose head does not match their
+    last event.
     """
     broken: list[Broken] = []
     head_iter = iter(heads)
@@ -152,15 +153,12 @@ def check(
             broken.append(Broken(ticket, seq, "the event was changed after it was written"))
             bad = ticket
             continue
-        if pins is not None and ticket in pins and pins[ticket][0] == seq:
-            if pins.pop(ticket)[1] != digest:
-                broken.append(
-                    Broken(
-                        ticket, seq, "differs from the saved head: the history was rewritten since"
-                    )
-                )
-                bad = ticket
-                continue
+        pinned = pins.pop(ticket) if pins and pins.get(ticket, (0, ""))[0] == seq else None
+        if pinned is not None and pinned[1] != digest:
+            reason = "differs from the saved head: the history was rewritten since"
+            broken.append(Broken(ticket, seq, reason))
+            bad = ticket
+            continue
         prev, expected, last_seq, last_hash = digest, expected + 1, seq, digest
     if current is not None:
         close(current, last_seq, last_hash)
