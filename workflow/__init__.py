@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -69,11 +68,6 @@ _WHERE = {
 # (`faultflow run` does).
 logging.getLogger("faultflow").addHandler(logging.NullHandler())
 
-try:
-    __version__ = version("faultflow")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
-
 __all__ = [
     "Channel",
     "Clock",
@@ -101,6 +95,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # reading package metadata costs ~20 ms: only when asked
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("faultflow")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            value = "0+unknown"
+        globals()[name] = value
+        return value
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'faultflow' has no attribute {name!r}")

@@ -15,21 +15,19 @@ import dataclasses
 import logging
 import secrets
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pendulum
 from sqlalchemy import and_, exists, or_, select
 
 from . import audit
 from . import clocks as clk
 from .audit import Verification
 from .contract import Contract, load_contract
-from .dispatch import Attempt
-from .dispatch import dispatch as dispatch_outbox
 from .draft import Draft, facts_of
 from .errors import (
     ConcurrentUpdate,
@@ -40,12 +38,7 @@ from .errors import (
     InvalidInput,
     UnknownTicket,
 )
-from .hookspecs import Channel
 from .intake import IntakeRecord
-from .machine import GuardFacts, Lifecycle
-from .registry import Registry, discover
-from .report import Report
-from .report import build as build_report
 from .store import (
     ClockRecord,
     DuplicateExternalId,
@@ -57,6 +50,13 @@ from .store import (
 from .tables import ClockRow, EventRow, TicketRow
 from .times import aware, from_us, to_us
 from .views import Clock, Clocks, Event, Fired, History, Ticket
+
+if TYPE_CHECKING:  # imported where used: `faultflow show` should not pay for them
+    from .dispatch import Attempt
+    from .hookspecs import Channel
+    from .machine import Lifecycle
+    from .registry import Registry
+    from .report import Report
 
 log = logging.getLogger("faultflow")
 
@@ -80,8 +80,13 @@ def normalize_ticket_id(text: str) -> str:
 
 
 def _default_clock() -> datetime:
-    # pendulum.now, so that pendulum.travel_to() moves the engine too (tests, drills).
-    return pendulum.now("UTC")
+    # pendulum.now when pendulum is loaded, so that pendulum.travel_to() moves the engine too
+    # (tests, drills: whoever travels has imported it); otherwise the same wall clock without
+    # paying ~12 ms to import pendulum in every command.
+    pendulum = sys.modules.get("pendulum")
+    if pendulum is not None:
+        return pendulum.now("UTC")  # type: ignore[no-any-return]
+    return datetime.now(UTC)
 
 
 class Engine:
@@ -100,7 +105,7 @@ class Engine:
     ) -> None:
         self.store = store
         self.contract = contract
-        self.lifecycle = Lifecycle(contract)
+        self._lifecycle: Lifecycle | None = None
         self._clock = clock or _default_clock
         self._registry = registry
         self._stop = threading.Event()
@@ -138,9 +143,20 @@ class Engine:
         self.close()
 
     @property
+    def lifecycle(self) -> Lifecycle:
+        """The contract's state machine (built on first use, once per engine)."""
+        if self._lifecycle is None:
+            from .machine import Lifecycle
+
+            self._lifecycle = Lifecycle(self.contract)
+        return self._lifecycle
+
+    @property
     def registry(self) -> Registry:
         """The installed channels and notifiers (loaded on first use)."""
         if self._registry is None:
+            from .registry import discover
+
             self._registry = discover()
         return self._registry
 
@@ -387,6 +403,8 @@ class Engine:
         reason = _text(reason)
 
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+            from .machine import GuardFacts
+
             facts = GuardFacts(
                 draft.classification, reason, lambda: draft.breached_clocks(at_us), draft.due_times
             )
@@ -699,6 +717,8 @@ class Engine:
             raise InvalidInput(
                 f"the period is empty: {begin.isoformat()} is not before {stop.isoformat()}"
             )
+        from .report import build as build_report
+
         return build_report(
             self.store,
             self.contract,
@@ -806,6 +826,8 @@ class Engine:
         if not self.contract.notifiers:
             return []
         moment = self.now() if now is None else aware(now, self.now(), self.contract.timezone)
+        from .dispatch import dispatch as dispatch_outbox
+
         return dispatch_outbox(self.store, self.contract, self.registry.notifiers, to_us(moment))
 
     def _fire_ticket(self, tid: str, now: datetime, now_us: int) -> list[Fired]:

@@ -157,13 +157,21 @@ def _columns(record_type: type) -> list[str]:
 
 
 class _Statement:
-    """A Core statement compiled once for one dialect, run on a DBAPI cursor."""
+    """A Core statement compiled for one dialect on first use, then run on a DBAPI cursor.
 
-    __slots__ = ("_defaults", "_getter", "_names", "order", "sql")
+    Compiling costs a millisecond or so each; a command uses two or three of them, so none is
+    compiled before it is needed.
+    """
+
+    __slots__ = ("_clause", "_defaults", "_dialect", "_getter", "_names", "_sql", "order")
 
     def __init__(self, clause: Any, dialect: Any) -> None:
-        compiled = clause.compile(dialect=dialect)
-        self.sql = str(compiled)
+        self._clause = clause
+        self._dialect = dialect
+        self._sql: str | None = None
+
+    def _compile(self) -> str:
+        compiled = self._clause.compile(dialect=self._dialect)
         self.order: tuple[str, ...] | None = (
             tuple(compiled.positiontup) if compiled.positional else None
         )
@@ -171,8 +179,16 @@ class _Statement:
         self._defaults = {k: v for k, v in compiled.params.items() if v is not None}
         self._names = self.order or tuple(compiled.binds)
         self._getter = attrgetter(*self._names) if len(self._names) > 1 else None
+        self._sql = str(compiled)
+        return self._sql
+
+    @property
+    def sql(self) -> str:
+        return self._sql if self._sql is not None else self._compile()
 
     def params(self, values: dict[str, Any]) -> Any:
+        if self._sql is None:
+            self._compile()
         if self._defaults:
             values = {**self._defaults, **values}
         if self.order is None:
@@ -181,6 +197,8 @@ class _Statement:
 
     def bind(self, record: Any) -> Any:
         """The DBAPI parameters for a record whose attributes are named like the parameters."""
+        if self._sql is None:
+            self._compile()
         assert self._getter is not None
         values = self._getter(record)
         if self.order is None:
@@ -233,6 +251,19 @@ class Store:
             self.sa.dispose()
 
     def _ensure_schema(self, create: bool) -> None:
+        # The common case, in one query on the connection the engine keeps: a database of this
+        # version. Anything else goes the long way, through SQLAlchemy's inspector.
+        version = _Statement(
+            select(MetaRow.value).where(MetaRow.key == bindparam("key")), self.sa.dialect
+        )
+        try:
+            with self.unit() as u:
+                row = u.cursor.execute(version.sql, version.params({"key": "schema_version"}))
+                found = row.fetchone()
+            if found is not None and int(found[0]) == SCHEMA_VERSION:
+                return
+        except (DatabaseError, self._dbapi.Error, ValueError):
+            pass
         with self.sa.connect() as conn:
             has_meta = inspect(conn).has_table(MetaRow.__tablename__)
             if has_meta:
@@ -544,6 +575,20 @@ class Unit:
             self._run(s._delete_clock, {"ticket_id": change.ticket.id, "name": name})
         self._many(s._insert_outbox, change.outbox)
 
+    def write_many(self, changes: list[Change]) -> None:
+        """Write many new tickets at once (bulk loading): one ``executemany`` per table."""
+        s = self.store
+        if any(c.expected_version is not None for c in changes):
+            raise ValueError("write_many writes new tickets only")
+        for stmt, records in (
+            (s._insert_ticket, [c.ticket for c in changes]),
+            (s._insert_event, [e for c in changes for e in c.events]),
+            (s._insert_clock, [k for c in changes for k in c.new_clocks]),
+            (s._insert_outbox, [o for c in changes for o in c.outbox]),
+        ):
+            if records:
+                self.cursor.executemany(stmt.sql, [stmt.bind(r) for r in records])
+
     def _many(self, stmt: _Statement, records: list[Any]) -> None:
         if len(records) == 1:  # the common case; executemany costs more for one row
             self.cursor.execute(stmt.sql, stmt.bind(records[0]))
@@ -597,7 +642,8 @@ def _make_engine(url: str) -> SAEngine:
     return create_engine(url, pool_pre_ping=True)
 
 
-# The history is append-only; the database itself refuses to change or remove an event.
+# Run after the tables are created: the history is append-only (the database itself refuses to
+# change or remove an event), and PostgreSQL's partial timer index.
 _APPEND_ONLY: dict[str, tuple[str, ...]] = {
     "sqlite": (
         "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events "
@@ -606,6 +652,8 @@ _APPEND_ONLY: dict[str, tuple[str, ...]] = {
         "BEGIN SELECT RAISE(ABORT, 'faultflow: the history is append-only'); END",
     ),
     "postgresql": (
+        "DROP INDEX IF EXISTS ix_clocks_next",
+        "CREATE INDEX ix_clocks_next ON clocks (next_us) WHERE next_us IS NOT NULL",
         "CREATE OR REPLACE FUNCTION faultflow_append_only() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN RAISE EXCEPTION 'faultflow: the history is append-only'; END $$",
         "DROP TRIGGER IF EXISTS events_append_only ON events",

@@ -84,7 +84,8 @@ class ClockRow(SQLModel, table=True):
             "ix_clocks_next",
             "next_us",
             sqlite_where=text("next_us IS NOT NULL"),
-            postgresql_where=text("next_us IS NOT NULL"),
+            # PostgreSQL gets the same partial index from store.py's DDL: naming
+            # postgresql_where here would import that dialect on every start.
         ),
         {"sqlite_with_rowid": False},
     )

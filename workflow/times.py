@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
-
-import pendulum
+from typing import Any
 
 from .durations import parse_duration
 from .errors import InvalidInput
@@ -53,6 +52,8 @@ def parse_time(text: str, now: datetime, zone: tzinfo) -> datetime:
             raise InvalidInput(f"cannot read time {text!r}: no such time of day")
         local = now.astimezone(zone)
         return local.replace(hour=hour, minute=minute, second=second, microsecond=0)
+    import pendulum
+
     try:
         parsed = pendulum.parse(raw, tz=_pendulum_zone(zone), strict=False)
     except (ValueError, TypeError):  # pendulum's ParserError is a ValueError
@@ -73,6 +74,8 @@ def aware(moment: datetime | str, now: datetime, zone: tzinfo) -> datetime:
     return moment
 
 
-def _pendulum_zone(zone: tzinfo) -> pendulum.Timezone | pendulum.FixedTimezone:
+def _pendulum_zone(zone: tzinfo) -> Any:
+    import pendulum
+
     key = getattr(zone, "key", None)
     return pendulum.timezone(key) if key else pendulum.UTC
