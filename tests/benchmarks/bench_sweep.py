@@ -28,12 +28,15 @@ TICK = r"""
 import json, resource, sys, time
 from datetime import datetime
 from faultflow import Engine
-db, idle_at, due_at = sys.argv[1], datetime.fromisoformat(sys.argv[2]), datetime.fromisoformat(sys.argv[3])
+db = sys.argv[1]
+idle_at, due_at = datetime.fromisoformat(sys.argv[2]), datetime.fromisoformat(sys.argv[3])
 engine = Engine.open(db=db, clock=lambda: due_at, create=False)
 engine.tick(now=idle_at)  # warm the connection and the statement cache
 idle = []
 for _ in range(20):
-    began = time.perf_counter(); fired = engine.tick(now=idle_at); idle.append(time.perf_counter() - began)
+    began = time.perf_counter()
+    fired = engine.tick(now=idle_at)
+    idle.append(time.perf_counter() - began)
     assert fired == []
 began = time.perf_counter()
 fired = engine.tick(now=due_at)
