@@ -239,3 +239,20 @@ def test_alarms_are_events_and_notifications(engine: Engine, travel: Any) -> Non
 
     escalation = json.loads(rows[1][1])
     assert escalation["recipients"] == ["agent1", "duty-engineer", "customer-manager"]
+
+
+def test_a_clock_dropped_from_the_contract_stops_firing(db_path: Path, travel: Any) -> None:
+    import copy
+    import tomllib
+
+    from faultflow.contract import compile_contract, default_contract_path
+
+    with Engine.open(db=db_path) as engine:
+        t = new_ticket(engine, "A")
+    data = copy.deepcopy(tomllib.loads(default_contract_path().read_text(encoding="utf-8")))
+    del data["clocks"]["response"]
+    with Engine.open(db=db_path, config=compile_contract(data)) as engine:
+        travel(minutes=20)
+        assert engine.tick() == []
+        assert engine.store.due(10**18, 10) == []  # its timer was cleared, not left to re-read
+        assert engine.get(t.id).clocks["response"].status == "running"  # the reading stays

@@ -308,8 +308,10 @@ class Draft:
                 return
             row = min(pending, key=lambda r: (r.next_us, r.name))
             spec = self.contract.clocks.get(row.name)
-            if spec is None:  # a clock the contract no longer has: forget its alarm
+            if spec is None:  # a clock the contract no longer has: forget its alarm, for good
                 row.next_us = row.next_kind = None
+                if row.name not in self._new:
+                    self._changed.add(row.name)
                 continue
             facts = facts_of(row)
             alarm = clk.due_alarm(facts, spec.warning_share, row.warned, row.breach_fired, upto)
@@ -421,6 +423,11 @@ class Draft:
                 self._new.add(spec.name)
             else:
                 self._put(spec, facts, warned, fired)
+
+    @property
+    def dirty(self) -> bool:
+        """Whether there is anything to write."""
+        return bool(self.events or self._new or self._changed or self._dropped)
 
     def change(self) -> Change:
         return Change(

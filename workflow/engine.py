@@ -839,7 +839,7 @@ class Engine:
                         return []
                     draft = Draft(self.contract, record, clock_rows, to_us(self.now()))
                     draft.fire_due(now_us)
-                    if not draft.events:
+                    if not draft.dirty:
                         return []
                     u.write(draft.change())
             except ConcurrentUpdate:

@@ -193,45 +193,51 @@ def build(
     )
     breached = base.c.elapsed > base.c.limit_us
     decided = base.c.stopped | breached
-    counts = select(
-        base.c.name,
-        base.c.tier,
-        func.count().label("total"),
-        func.sum(case((and_(decided, ~breached), 1), else_=0)).label("met"),
-        func.sum(case((breached, 1), else_=0)).label("breached"),
-        func.max(case((breached, base.c.elapsed - base.c.limit_us), else_=None)).label("worst"),
-    ).group_by(base.c.name, base.c.tier)
-    # Nearest-rank percentiles over the decided clocks, with window functions.
-    ranked = (
+    name_col, tier_col = store.by_id(base.c.name), store.by_id(base.c.tier)
+    # 1. counts per clock and tier, in the order the ranks below use
+    counts = store.query(
         select(
             base.c.name,
             base.c.tier,
-            base.c.elapsed,
-            func.row_number()
-            .over(partition_by=(base.c.name, base.c.tier), order_by=base.c.elapsed)
-            .label("rn"),
-            func.count().over(partition_by=(base.c.name, base.c.tier)).label("n"),
+            func.count(),
+            func.sum(case((and_(decided, ~breached), 1), else_=0)),
+            func.sum(case((breached, 1), else_=0)),
+            func.max(case((breached, base.c.elapsed - base.c.limit_us), else_=None)),
         )
-        .where(decided)
-        .subquery("r")
+        .group_by(base.c.name, base.c.tier)
+        .order_by(name_col, tier_col)
     )
-
-    def rank(share: int) -> Any:
-        # ceil(n * share / 100) in integers: (n * share + 99) / 100
-        return cast((ranked.c.n * share + 99) / 100, Integer)
-
-    percentiles = select(
-        ranked.c.name,
-        ranked.c.tier,
-        func.max(case((ranked.c.rn == rank(50), ranked.c.elapsed), else_=None)),
-        func.max(case((ranked.c.rn == rank(90), ranked.c.elapsed), else_=None)),
-    ).group_by(ranked.c.name, ranked.c.tier)
-    pct = {(r[0], r[1]): (r[2], r[3]) for r in store.query(percentiles)}
+    # 2. nearest-rank percentiles: one global ranking of the decided clocks by (clock, tier,
+    #    elapsed); each group's ranks start where the groups before it end (a loop over the
+    #    groups, not the rows), and the database returns only the rows at the wanted ranks.
+    wanted: dict[int, list[tuple[str, str, str]]] = {}
+    offset = 0
+    for name, tier, _total, met, nbreached, _worst in counts:
+        n = int(met or 0) + int(nbreached or 0)
+        if n:
+            for label, share in (("median", 50), ("p90", 90)):
+                rank = offset + -(-n * share // 100)  # ceil(n * share / 100)
+                wanted.setdefault(rank, []).append((name, tier, label))
+        offset += n
+    picked: dict[tuple[str, str, str], int] = {}
+    if wanted:
+        ranked = (
+            select(
+                base.c.elapsed,
+                func.row_number().over(order_by=(name_col, tier_col, base.c.elapsed)).label("rn"),
+            )
+            .where(decided)
+            .subquery("r")
+        )
+        for elapsed_us, rn in store.query(
+            select(ranked.c.elapsed, ranked.c.rn).where(ranked.c.rn.in_(list(wanted)))
+        ):
+            for key in wanted[int(rn)]:
+                picked[key] = int(elapsed_us)
     order = {name: i for i, name in enumerate(contract.clocks)}
     lines = []
-    for name, tier, total, met, nbreached, worst in store.query(counts):
+    for name, tier, total, met, nbreached, worst in counts:
         met, nbreached = int(met or 0), int(nbreached or 0)
-        median, p90 = pct.get((name, tier), (None, None))
         lines.append(
             Line(
                 name,
@@ -241,8 +247,8 @@ def build(
                 nbreached,
                 int(total) - met - nbreached,
                 _pct(met, nbreached),
-                _td(median),
-                _td(p90),
+                _td(picked.get((name, tier, "median"))),
+                _td(picked.get((name, tier, "p90"))),
                 _td(worst),
             )
         )
@@ -300,7 +306,7 @@ def build(
         for tid, name, tier, channel, title, started, limit, paused, stopped, over in breach_rows
     ]
     week_us = 7 * 86400 * 1_000_000
-    week = (c.c.started_us - start_us) / week_us
+    week = (c.c.started_us - start_us) // week_us
     weekly = {
         int(w): int(n)
         for w, n in store.query(

@@ -1,0 +1,41 @@
+"""The benchmark scripts still run (tiny sizes; their figures are in docs/performance.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).parent / "benchmarks"
+
+
+@pytest.mark.parametrize(
+    ("script", "args"),
+    [
+        ("bench_lifecycle.py", ["--tickets", "50", "--rounds", "1"]),
+        ("bench_sweep.py", ["--tickets", "3000", "--due", "100"]),
+        ("bench_reports.py", ["--tickets", "2000"]),
+        ("bench_cli.py", ["--runs", "2"]),
+    ],
+)
+def test_benchmark_runs_and_prints_its_ratio(script: str, args: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        cwd=BENCH,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ratio" in done.stdout
+
+
+def test_the_package_namespace_is_complete() -> None:
+    import faultflow
+
+    names = set(faultflow.__all__) - {"__version__"}
+    assert names == set(faultflow._WHERE)
+    for name in faultflow.__all__:
+        assert getattr(faultflow, name) is not None

@@ -1,0 +1,144 @@
+"""`run`: real subprocesses on the real clock; SIGTERM, kill -9, database errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faultflow import DatabaseError, Engine
+from test_cli import FAULTFLOW
+
+
+def due_soon(db: Path, n: int, first_in: float, spread: float) -> None:
+    """n tier-A tickets whose response breaches fall due from `first_in` s for `spread` s."""
+    with Engine.open(db=db) as engine:
+        base = time.time() + first_in
+        for i in range(n):
+            due = base + spread * i / max(1, n - 1)
+            reported = datetime.fromtimestamp(due).astimezone() - timedelta(minutes=15)
+            engine.intake(
+                "hotline",
+                {"title": f"t{i}", "tier": "A", "occurred_at": reported.isoformat()},
+                actor="t",
+            )
+        engine.tick()  # the warnings, already past
+
+
+def breaches(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT ticket_id, count(*) FROM events WHERE trigger = 'breach' GROUP BY ticket_id"
+    ).fetchall()
+    conn.close()
+    return dict(rows)
+
+
+def start_run(db: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "FAULTFLOW_DB": str(db)}
+    env.pop("FAULTFLOW_NOW", None)
+    return subprocess.Popen(
+        [FAULTFLOW, "run", "--max-sleep", "0.2"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_run_fires_on_time_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    db = tmp_path / "run.db"
+    due_soon(db, 20, first_in=3, spread=2)
+    run = start_run(db)
+    time.sleep(7)
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=20)
+    assert run.returncode == 0, err
+    assert "stopped" in err and "Traceback" not in err
+    assert out.count("breach") == 20
+    counts = breaches(db)
+    assert len(counts) == 20 and set(counts.values()) == {1}
+    conn = sqlite3.connect(db)
+    late = [
+        (rec - at) / 1e6
+        for at, rec in conn.execute(
+            "SELECT at_us, recorded_us FROM events WHERE trigger = 'breach'"
+        )
+    ]
+    conn.close()
+    assert max(late) < 1.0  # recorded within a second of its due time
+
+
+def test_kill_9_loses_nothing_and_fires_nothing_twice(tmp_path: Path) -> None:
+    db = tmp_path / "kill.db"
+    due_soon(db, 60, first_in=3, spread=4)
+    first = start_run(db)
+    time.sleep(5)  # about half of them are due and fired by now
+    first.kill()  # SIGKILL: no clean-up at all
+    first.communicate(timeout=20)
+    partial = breaches(db)
+    assert 0 < len(partial) < 60
+    second = start_run(db)
+    time.sleep(5)
+    second.send_signal(signal.SIGTERM)
+    second.communicate(timeout=20)
+    counts = breaches(db)
+    assert len(counts) == 60 and set(counts.values()) == {1}
+    with Engine.open(db=db) as engine:
+        assert engine.verify().ok
+
+
+def test_run_survives_a_database_error(
+    db_path: Path, travel: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = Engine.open(db=db_path)
+    calls = {"n": 0}
+    real_tick = engine.tick
+
+    def flaky_tick(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise DatabaseError("database error: disk I/O error")
+        if calls["n"] >= 3:
+            engine.stop()
+        return real_tick(*args, **kwargs)
+
+    engine.tick = flaky_tick  # type: ignore[method-assign]
+    waits: list[float] = []
+    engine._stop.wait = lambda timeout=None: waits.append(timeout) or False  # type: ignore
+    with caplog.at_level("ERROR", logger="faultflow"):
+        engine.run(max_sleep=0.5, handle_signals=False)
+    assert calls["n"] >= 3
+    assert waits[0] == 0.5  # backoff after the failure
+    assert "tick failed (database error: disk I/O error); retrying in 0.5s" in caplog.text
+
+
+def test_stop_from_another_thread(db_path: Path) -> None:
+    engine = Engine.open(db=db_path)
+    runner = threading.Thread(
+        target=engine.run, kwargs={"max_sleep": 0.05, "handle_signals": False}
+    )
+    runner.start()
+    time.sleep(0.3)
+    engine.stop()
+    runner.join(timeout=5)
+    assert not runner.is_alive()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="signals as on the servers")
+def test_sigint_stops_run(tmp_path: Path) -> None:
+    db = tmp_path / "int.db"
+    Engine.open(db=db).close()
+    run = start_run(db)
+    time.sleep(2)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=20)
+    assert run.returncode == 0 and "Traceback" not in err
