@@ -436,3 +436,31 @@ def test_the_default_clock_is_pendulum(db_path: Path) -> None:
     ):
         t = new_ticket(e)
         assert t.created_at == pendulum.datetime(2027, 1, 1, 20, tz="Asia/Shanghai")
+
+
+# -- the engine's memory of tickets it wrote is a guess the database confirms ------------------
+
+
+def test_a_stale_memory_is_corrected_by_the_database(db_path: Path, travel: Any) -> None:
+    a, b = Engine.open(db=db_path), Engine.open(db=db_path)  # two processes, in effect
+    t = new_ticket(a, "C")
+    a.advance(t.id, "respond", actor="li")  # a remembers: responded, version 2
+    b.advance(t.id, "remote", actor="wang")  # b moves it on: remote, version 3
+    # From `responded` a tier-C dispatch needs a reason; from `remote` it does not. a's guess
+    # would refuse; the database says remote, so it succeeds.
+    after = a.advance(t.id, "dispatch", actor="li")
+    assert (after.state, after.version) == ("dispatched", 4)
+    assert [e.trigger for e in a.get(t.id).history] == ["intake", "respond", "remote", "dispatch"]
+    b.advance(t.id, "arrive", actor="wang")  # version 5
+    with pytest.raises(ConcurrentUpdate, match="at version 5, not 4"):
+        a.advance(t.id, "resolve", actor="li", version=4)
+    with pytest.raises(IllegalTransition, match="cannot arrive a ticket that is on_site"):
+        a.advance(t.id, "arrive", actor="li")  # refused on the database's word, not a guess
+
+
+def test_the_memory_is_bounded(engine: Engine) -> None:
+    from faultflow.engine import RECENT
+
+    for _ in range(RECENT + 20):
+        new_ticket(engine)
+    assert len(engine._recent) == RECENT

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -309,7 +310,8 @@ class Draft:
             row = min(pending, key=lambda r: (r.next_us, r.name))
             spec = self.contract.clocks.get(row.name)
             if spec is None:  # a clock the contract no longer has: forget its alarm, for good
-                row.next_us = row.next_kind = None
+                # (a new row: rows are shared with the engine's memory of the ticket)
+                self.clocks[row.name] = replace(row, next_us=None, next_kind=None)
                 if row.name not in self._new:
                     self._changed.add(row.name)
                 continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import operator
 import secrets
 import signal
 import sys
@@ -64,6 +65,7 @@ Clockwork = Callable[[], datetime]
 # Crockford's base 32: no I, L, O or U, so an id read aloud or typed by hand survives.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ID_LENGTH = 7
+RECENT = 512  # tickets whose last written state an engine remembers (saves a read)
 CLOCK_SKEW = timedelta(minutes=10)
 
 
@@ -109,6 +111,7 @@ class Engine:
         self._clock = clock or _default_clock
         self._registry = registry
         self._stop = threading.Event()
+        self._recent: dict[str, tuple[TicketRecord, list[ClockRecord]]] = {}
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -371,7 +374,9 @@ class Engine:
                         if existing is not None:
                             raise DuplicateExternalId(existing)
                     u.write(draft.change())
-                return self._view_after(draft.ticket, list(draft.clocks.values()), now)
+                rows = list(draft.clocks.values())
+                self._remember(draft.ticket, rows)
+                return self._view_after(draft.ticket, rows, now)
             except TicketIdTaken:
                 continue
             except DuplicateExternalId as dup:
@@ -561,22 +566,45 @@ class Engine:
     ) -> Ticket:
         tid = normalize_ticket_id(ticket_id)
         now = self.now()
-        with self.store.unit() as u:
-            record, clock_rows = u.load(tid)
-            if record is None:
-                raise UnknownTicket(ticket_id)
-            if version is not None and version != record.version:
-                raise ConcurrentUpdate(
-                    f"ticket {tid} is at version {record.version}, not "
-                    f"{version}: look at it again and retry"
-                )
-            at_us = self._moment(at, now, record.last_us)
-            draft = Draft(self.contract, record, clock_rows, to_us(now))
-            draft.fire_due(at_us)
-            history = u.events(tid) if need_history else None
-            apply(draft, at_us, history)
-            u.write(draft.change())
-        return self._view_after(draft.ticket, list(draft.clocks.values()), now)
+        # What this engine last wrote of the ticket saves a read. It is only a guess: the write's
+        # version check decides, and any refusal or conflict met on a guess is retried once on
+        # what the database says.
+        known = self._recent.pop(tid, None)
+        while True:
+            try:
+                with self.store.unit() as u:
+                    if known is not None:
+                        record, clock_rows = _copy_record(known[0]), known[1]
+                    else:
+                        record, clock_rows = u.load(tid)
+                    if record is None:
+                        raise UnknownTicket(ticket_id)
+                    if version is not None and version != record.version:
+                        raise ConcurrentUpdate(
+                            f"ticket {tid} is at version {record.version}, not "
+                            f"{version}: look at it again and retry"
+                        )
+                    at_us = self._moment(at, now, record.last_us)
+                    draft = Draft(self.contract, record, clock_rows, to_us(now))
+                    draft.fire_due(at_us)
+                    history = u.events(tid) if need_history else None
+                    apply(draft, at_us, history)
+                    u.write(draft.change())
+            except FaultflowError:
+                if known is None:
+                    raise
+                known = None  # the guess was stale: once more, from the database
+                continue
+            break
+        rows = list(draft.clocks.values())
+        self._remember(draft.ticket, rows)
+        return self._view_after(draft.ticket, rows, now)
+
+    def _remember(self, record: TicketRecord, clock_rows: list[ClockRecord]) -> None:
+        recent = self._recent
+        recent[record.id] = (record, clock_rows)
+        if len(recent) > RECENT:
+            del recent[next(iter(recent))]
 
     # -- looking ------------------------------------------------------------------------------
 
@@ -844,6 +872,7 @@ class Engine:
                     u.write(draft.change())
             except ConcurrentUpdate:
                 continue  # another process changed the ticket; look again
+            self._remember(draft.ticket, list(draft.clocks.values()))
             zone = self.contract.timezone
             return [
                 Fired(tid, name, alarm, due.astimezone(zone)) for name, alarm, due in draft.fired
@@ -899,6 +928,14 @@ class Engine:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _copy_record(record: TicketRecord) -> TicketRecord:
+    """A draft changes its ticket record in place; a remembered one must stay as it was."""
+    return TicketRecord(*_TICKET_FIELDS(record))
+
+
+_TICKET_FIELDS = operator.attrgetter(*TicketRecord.__slots__)
 
 
 def _urgency(ticket: Ticket) -> tuple[int, float, float]:
