@@ -110,12 +110,6 @@ class Lifecycle:
         for t in contract.transitions:
             conditions = [self._condition(t)] if t.guard is not None else []
             self._machine.add_transition(t.trigger, list(t.sources), t.dest, conditions=conditions)
-        self._allowed = {
-            state: tuple(
-                dict.fromkeys(t.trigger for t in contract.transitions if state in t.sources)
-            )
-            for state in contract.states
-        }
 
     @staticmethod
     def _condition(t: Transition) -> Callable[[EventData], bool]:
@@ -134,8 +128,12 @@ class Lifecycle:
         return condition
 
     def allowed(self, state: str) -> tuple[str, ...]:
-        """The triggers the contract allows from ``state``, guards aside."""
-        return self._allowed.get(state, ())
+        """The triggers the contract allows from ``state``, guards aside (asked of the machine,
+        in the contract's order)."""
+        if state not in self._machine.states:
+            return ()
+        possible = set(self._machine.get_triggers(state))
+        return tuple(t for t in self.contract.triggers if t in possible)
 
     def fire(self, state: str, trigger: str, facts: GuardFacts) -> str:
         """The state after ``trigger`` from ``state``; raise if illegal or a guard refuses."""
