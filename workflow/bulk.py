@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
-from .draft import Draft
+from .draft import opened
 from .engine import Engine, new_ticket_id
 from .intake import IntakeRecord
-from .store import Change, TicketRecord
+from .store import Change
 from .times import to_us
 
 
@@ -56,32 +56,16 @@ def load(
         ids = _free_ids(engine, len(batch))
         changes: list[Change] = []
         for item, tid in zip(batch, ids, strict=True):
-            tier, kind, cause = engine._classify(item.record)
-            at_us = to_us(item.at)
-            r = item.record
-            ticket = TicketRecord(
-                id=tid,
-                state=contract.initial,
-                tier=tier,
-                kind=kind,
-                cause=cause,
-                channel=item.channel,
-                external_id=r.external_id,
-                owner=item.actor,
-                title=r.title,
-                description=r.description,
-                reporter=r.reporter,
-                contact=r.contact,
-                on_hold=False,
-                hold_reason=None,
-                version=1,
-                created_us=at_us,
-                last_seq=0,
-                last_us=at_us,
-                last_hash="",
+            draft = opened(
+                contract,
+                tid,
+                item.channel,
+                item.record,
+                engine._classify(item.record),
+                item.actor,
+                to_us(item.at),
+                recorded_us,
             )
-            draft = Draft(contract, ticket, (), recorded_us, new=True)
-            draft.transition(contract.intake, contract.initial, at_us, item.actor, note=r.title)
             changes.append(draft.change())
         with engine.store.unit() as u:
             u.write_many(changes)

@@ -18,10 +18,68 @@ from . import clocks as clk
 from .audit import event_hash, genesis
 from .clocks import ClockFacts
 from .contract import Classification, ClockSpec, Contract
+from .intake import IntakeRecord
 from .store import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecord
 from .times import from_us
 
 SYSTEM_ACTOR = "faultflow"
+
+
+def chain(prev: str, event: EventRecord) -> str:
+    """The hash of a stored event given its predecessor's (audit.event_hash over its fields)."""
+    return event_hash(
+        prev,
+        event.ticket_id,
+        event.seq,
+        event.trigger,
+        event.from_state,
+        event.to_state,
+        event.at_us,
+        event.recorded_us,
+        event.actor,
+        event.note,
+        event.reason,
+        event.data,
+    )
+
+
+def opened(
+    contract: Contract,
+    ticket_id: str,
+    channel: str,
+    record: IntakeRecord,
+    classification: tuple[str, str, str | None],
+    actor: str,
+    at_us: int,
+    recorded_us: int,
+    data: dict[str, Any] | None = None,
+) -> Draft:
+    """The draft of a new ticket: its row, and the intake event with the clocks it starts."""
+    tier, kind, cause = classification
+    ticket = TicketRecord(
+        id=ticket_id,
+        state=contract.initial,
+        tier=tier,
+        kind=kind,
+        cause=cause,
+        channel=channel,
+        external_id=record.external_id,
+        owner=actor,
+        title=record.title,
+        description=record.description,
+        reporter=record.reporter,
+        contact=record.contact,
+        on_hold=False,
+        hold_reason=None,
+        version=1,
+        created_us=at_us,
+        last_seq=0,
+        last_us=at_us,
+        last_hash="",
+    )
+    draft = Draft(contract, ticket, (), recorded_us, new=True)
+    draft.transition(contract.intake, contract.initial, at_us, actor, note=record.title, data=data)
+    return draft
 
 
 def facts_of(row: ClockRecord) -> ClockFacts:
@@ -174,8 +232,7 @@ class Draft:
         prev = t.last_hash or genesis(t.id)
         text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str) if data else "{}"
         from_state = t.state if seq > 1 else None
-        digest = event_hash(
-            prev,
+        event = EventRecord(
             t.id,
             seq,
             trigger,
@@ -187,23 +244,10 @@ class Draft:
             note,
             reason,
             text,
+            "",
         )
-        self.events.append(
-            EventRecord(
-                t.id,
-                seq,
-                trigger,
-                from_state,
-                to_state,
-                at_us,
-                self.recorded_us,
-                actor,
-                note,
-                reason,
-                text,
-                digest,
-            )
-        )
+        event.hash = digest = chain(prev, event)
+        self.events.append(event)
         t.last_seq, t.last_us, t.last_hash = seq, at_us, digest
         t.state = to_state
         kind = trigger if trigger in ("warning", "breach") else "transition"
@@ -239,20 +283,7 @@ class Draft:
             if len(self.events) > 1
             else (self._prev_hash or genesis(last.ticket_id))
         )
-        last.hash = event_hash(
-            prev,
-            last.ticket_id,
-            last.seq,
-            last.trigger,
-            last.from_state,
-            last.to_state,
-            last.at_us,
-            last.recorded_us,
-            last.actor,
-            last.note,
-            last.reason,
-            last.data,
-        )
+        last.hash = chain(prev, last)
         self.ticket.last_hash = last.hash
 
     def _notify(self, kind: str, seq: int, payload: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ from . import audit
 from . import clocks as clk
 from .audit import Verification
 from .contract import Contract, load_contract
-from .draft import Draft, facts_of
+from .draft import Draft, facts_of, opened
 from .errors import (
     ConcurrentUpdate,
     DatabaseError,
@@ -344,29 +344,17 @@ class Engine:
             raise IntakeError(str(err)) from None
         recorded_us = to_us(now)
         for _ in range(8):
-            ticket = TicketRecord(
-                id=new_ticket_id(),
-                state=c.initial,
-                tier=tier,
-                kind=kind,
-                cause=cause,
-                channel=channel,
-                external_id=record.external_id,
-                owner=actor,
-                title=record.title,
-                description=record.description,
-                reporter=record.reporter,
-                contact=record.contact,
-                on_hold=False,
-                hold_reason=None,
-                version=1,
-                created_us=at_us,
-                last_seq=0,
-                last_us=at_us,
-                last_hash="",
+            draft = opened(
+                c,
+                new_ticket_id(),
+                channel,
+                record,
+                (tier, kind, cause),
+                actor,
+                at_us,
+                recorded_us,
+                data,
             )
-            draft = Draft(c, ticket, (), recorded_us, new=True)
-            draft.transition(c.intake, c.initial, at_us, actor, note=record.title, data=data)
             try:
                 with self.store.unit() as u:
                     if record.external_id is not None:
