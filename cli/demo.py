@@ -10,6 +10,7 @@ would.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import math
 import random
@@ -138,7 +139,7 @@ class Simulation:
                 moment += timedelta(days=self.rng.expovariate(per_day))
                 if moment >= self.end:
                     break
-                self.at(moment, lambda c=channel: self.arrive(c))
+                self.at(moment, functools.partial(self.arrive, channel))
 
     # -- faults -------------------------------------------------------------------------------
 
@@ -218,7 +219,7 @@ class Simulation:
             msg = MIMEText(body, "plain", charset)
         except UnicodeEncodeError:
             msg = MIMEText(body, "plain", "utf-8")
-        msg["Subject"] = Header(f"【故障报告】{title}", "utf-8")
+        msg["Subject"] = Header(f"【故障报告】{title}", "utf-8").encode()
         msg["From"] = f"{unit} <it@{abs(hash(unit)) % 1000}.gov.example>"
         msg["To"] = "service@ops.example"
         msg["Date"] = format_datetime(now)

@@ -82,9 +82,9 @@ def _free_ids(engine: Engine, n: int) -> list[str]:
     """
     from sqlalchemy import select
 
-    from .tables import TicketRow
+    from .tables import TICKETS
 
-    t = TicketRow.__table__
+    t = TICKETS
     chosen: set[str] = set()
     while len(chosen) < n:
         wanted = {new_ticket_id() for _ in range(n - len(chosen))} - chosen

@@ -595,11 +595,11 @@ class _Compiler:
                 if nxt not in reached:
                     reached.add(nxt)
                     frontier.append(nxt)
-        for i, s in enumerate(self.m.machine.states):
-            if s.name not in reached:
+        for i, state in enumerate(self.m.machine.states):
+            if state.name not in reached:
                 raise _Invalid(
                     f"machine.states[{i}]",
-                    f"state {s.name!r} cannot be reached from {self.m.machine.initial!r}",
+                    f"state {state.name!r} cannot be reached from {self.m.machine.initial!r}",
                 )
         can_finish = {n for n, s in states.items() if s.final}
         changed = True
@@ -609,10 +609,10 @@ class _Compiler:
                 if s not in can_finish and nexts & can_finish:
                     can_finish.add(s)
                     changed = True
-        for i, s in enumerate(self.m.machine.states):
-            if s.name not in can_finish:
+        for i, state in enumerate(self.m.machine.states):
+            if state.name not in can_finish:
                 raise _Invalid(
-                    f"machine.states[{i}]", f"state {s.name!r} has no way to a final state"
+                    f"machine.states[{i}]", f"state {state.name!r} has no way to a final state"
                 )
 
     # -- clocks -------------------------------------------------------------------------------

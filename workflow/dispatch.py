@@ -29,7 +29,7 @@ from sqlalchemy import Integer, and_, cast, func, insert, select, update
 
 from .contract import Contract
 from .hookspecs import Notifier
-from .tables import DeliveryRow, OutboxRow
+from .tables import DELIVERIES, OUTBOX
 
 log = logging.getLogger("faultflow.dispatch")
 
@@ -60,7 +60,7 @@ def dispatch(
     store: Any, contract: Contract, notifiers: Mapping[str, Notifier], now_us: int, batch: int = 100
 ) -> list[Attempt]:
     """Deliver the notifications due at ``now_us``; return every attempt made."""
-    o, d = OutboxRow.__table__, DeliveryRow.__table__
+    o, d = OUTBOX, DELIVERIES
     due = store.query(
         select(o.c.id, o.c.ticket_id, o.c.kind, o.c.payload, o.c.next_attempt_us)
         .where(o.c.done.is_(False), o.c.next_attempt_us <= now_us)
@@ -131,7 +131,7 @@ def _deliver(
 
 
 def _claim(store: Any, outbox_id: int, seen: int, lease_until: int) -> bool:
-    o = OutboxRow.__table__
+    o = OUTBOX
     return (
         _update(
             store,
@@ -144,7 +144,7 @@ def _claim(store: Any, outbox_id: int, seen: int, lease_until: int) -> bool:
 
 
 def _update(store: Any, outbox_id: int, values: dict[str, Any], extra: Any = None) -> int:
-    o = OutboxRow.__table__
+    o = OUTBOX
     condition = o.c.id == outbox_id if extra is None else and_(o.c.id == outbox_id, extra)
     return store.execute(update(o).where(condition).values(**values))
 
@@ -153,7 +153,7 @@ def _record(
     store: Any, outbox_id: int, notifier: str, attempt: int, now_us: int, error: str | None
 ) -> None:
     store.execute(
-        insert(DeliveryRow.__table__).values(
+        insert(DELIVERIES).values(
             outbox_id=outbox_id,
             notifier=notifier,
             attempt=attempt,

@@ -11,6 +11,7 @@ timers and the notifications commit together or not at all. A refused call chang
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import logging
 import operator
@@ -18,7 +19,7 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,7 @@ from .store import (
     TicketIdTaken,
     TicketRecord,
 )
-from .tables import ClockRow, EventRow, TicketRow
+from .tables import CLOCKS, EVENTS, TICKETS
 from .times import aware, from_us, to_us
 from .views import Clock, Clocks, Event, Fired, History, Ticket
 
@@ -111,7 +112,7 @@ class Engine:
         self._clock = clock or _default_clock
         self._registry = registry
         self._stop = threading.Event()
-        self._recent: dict[str, tuple[TicketRecord, list[ClockRecord]]] = {}
+        self._recent: dict[str, tuple[TicketRecord, builtins.list[ClockRecord]]] = {}
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -241,7 +242,7 @@ class Engine:
         actor: str = "system",
         at: datetime | str | None = None,
         overrides: Mapping[str, Any] | None = None,
-    ) -> list[Ticket]:
+    ) -> builtins.list[Ticket]:
         """Every ticket a channel payload opens or follows up, in payload order.
 
         ``overrides`` (``tier``, ``kind``, ``cause``, ``title``, ``reporter``, ...) replace what
@@ -301,7 +302,7 @@ class Engine:
             log.info("%s: follow-up for unknown %s ignored", channel, record.external_id)
             return None
 
-        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+        def apply(draft: Draft, at_us: int, history: builtins.list[EventRecord] | None) -> None:
             draft.record(
                 "note",
                 draft.ticket.state,
@@ -395,7 +396,7 @@ class Engine:
         actor = _actor(actor)
         reason = _text(reason)
 
-        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+        def apply(draft: Draft, at_us: int, history: builtins.list[EventRecord] | None) -> None:
             from .machine import GuardFacts
 
             facts = GuardFacts(
@@ -446,7 +447,7 @@ class Engine:
             raise InvalidInput("nothing to reclassify: give a tier, a kind or a cause")
         who = _actor(actor or "system")
 
-        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+        def apply(draft: Draft, at_us: int, history: builtins.list[EventRecord] | None) -> None:
             t = draft.ticket
             before = {"tier": t.tier, "kind": t.kind, "cause": t.cause}
             after = {
@@ -459,7 +460,8 @@ class Engine:
                     f"ticket {t.id} is already tier {t.tier}, kind {t.kind}, "
                     f"cause {t.cause or 'none'}: nothing changes"
                 )
-            t.tier, t.kind, t.cause = after["tier"], after["kind"], after["cause"]
+            t.tier, t.kind = str(after["tier"]), str(after["kind"])
+            t.cause = after["cause"]
             changed = ", ".join(
                 f"{k} {before[k] or 'none'} → {after[k] or 'none'}"
                 for k in before
@@ -492,7 +494,7 @@ class Engine:
             raise InvalidInput("a hold needs a reason (--reason)")
         who = _actor(actor or "system")
 
-        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+        def apply(draft: Draft, at_us: int, history: builtins.list[EventRecord] | None) -> None:
             t = draft.ticket
             if t.state in self.contract.finals:
                 raise IllegalTransition(f"ticket {t.id} is {t.state}: nothing to hold")
@@ -532,7 +534,7 @@ class Engine:
         """Restart the clocks paused by :meth:`hold`."""
         who = _actor(actor or "system")
 
-        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+        def apply(draft: Draft, at_us: int, history: builtins.list[EventRecord] | None) -> None:
             t = draft.ticket
             if not t.on_hold:
                 raise IllegalTransition(f"ticket {t.id} is not on hold")
@@ -547,7 +549,7 @@ class Engine:
         self,
         ticket_id: str,
         at: datetime | str | None,
-        apply: Callable[[Draft, int, list[EventRecord] | None], None],
+        apply: Callable[[Draft, int, builtins.list[EventRecord] | None], None],
         *,
         version: int | None = None,
         need_history: bool = False,
@@ -561,12 +563,14 @@ class Engine:
         while True:
             try:
                 with self.store.unit() as u:
+                    loaded: TicketRecord | None
                     if known is not None:
-                        record, clock_rows = _copy_record(known[0]), known[1]
+                        loaded, clock_rows = _copy_record(known[0]), known[1]
                     else:
-                        record, clock_rows = u.load(tid)
-                    if record is None:
+                        loaded, clock_rows = u.load(tid)
+                    if loaded is None:
                         raise UnknownTicket(ticket_id)
+                    record = loaded
                     if version is not None and version != record.version:
                         raise ConcurrentUpdate(
                             f"ticket {tid} is at version {record.version}, not "
@@ -588,7 +592,7 @@ class Engine:
         self._remember(draft.ticket, rows)
         return self._view_after(draft.ticket, rows, now)
 
-    def _remember(self, record: TicketRecord, clock_rows: list[ClockRecord]) -> None:
+    def _remember(self, record: TicketRecord, clock_rows: builtins.list[ClockRecord]) -> None:
         recent = self._recent
         recent[record.id] = (record, clock_rows)
         if len(recent) > RECENT:
@@ -606,7 +610,7 @@ class Engine:
                 raise UnknownTicket(ticket_id)
             return self._view_in(u, record, clock_rows, now)
 
-    def history(self, ticket_id: str) -> tuple[Event, ...]:
+    def history(self, ticket_id: str) -> Sequence[Event]:
         """The ticket's events, oldest first."""
         return self.get(ticket_id).history
 
@@ -617,7 +621,7 @@ class Engine:
         breached: bool | None = None,
         owner: str | None = None,
         limit: int | None = None,
-    ) -> list[Ticket]:
+    ) -> builtins.list[Ticket]:
         """Tickets, most urgent first (breached on top, then nearest due), without history."""
         c = self.contract
         if state is not None:
@@ -625,7 +629,7 @@ class Engine:
         if tier is not None:
             _member("tier", tier, c.tiers, InvalidInput)
         now = self.now()
-        t, k = TicketRow.__table__, ClockRow.__table__
+        t, k = TICKETS, CLOCKS
         query = select(*self.store.ticket_columns())
         if state is not None:
             query = query.where(t.c.state == state)
@@ -656,7 +660,7 @@ class Engine:
         """The view a change returns; its history (up to the change) loads when first used."""
         tid, upto = record.id, record.last_seq
 
-        def load() -> list[EventRecord]:
+        def load() -> builtins.list[EventRecord]:
             with self.store.unit() as u:
                 return u.events(tid, upto)
 
@@ -693,7 +697,7 @@ class Engine:
             history=history,
         )
 
-    def _clock_views(self, rows: list[ClockRecord], now: datetime) -> dict[str, Clock]:
+    def _clock_views(self, rows: builtins.list[ClockRecord], now: datetime) -> dict[str, Clock]:
         zone = self.contract.timezone
         order = list(self.contract.clocks)
         now_us = to_us(now)
@@ -764,7 +768,7 @@ class Engine:
         ``against``: a head saved earlier (:meth:`head` with ``tickets=True``); the history must
         still pass through every (seq, hash) it names.
         """
-        e, t = EventRow.__table__, TicketRow.__table__
+        e, t = EVENTS, TICKETS
         columns = [
             e.c[n]
             for n in (
@@ -795,7 +799,7 @@ class Engine:
 
         With ``tickets``, also every ticket's (seq, hash), for ``verify --against`` later.
         """
-        t = TicketRow.__table__
+        t = TICKETS
         rows = list(
             self.store.stream(
                 select(t.c.id, t.c.last_seq, t.c.last_hash).order_by(self.store.by_id(t.c.id))
@@ -814,7 +818,7 @@ class Engine:
 
     # -- timers -------------------------------------------------------------------------------
 
-    def tick(self, now: datetime | str | None = None, batch: int = 500) -> list[Fired]:
+    def tick(self, now: datetime | str | None = None, batch: int = 500) -> builtins.list[Fired]:
         """Fire every warning and breach due at ``now`` (default: the engine clock), once.
 
         Safe to run in several processes at once: each alarm is fired by exactly one of them.
@@ -822,7 +826,7 @@ class Engine:
         """
         moment = self.now() if now is None else aware(now, self.now(), self.contract.timezone)
         now_us = to_us(moment)
-        fired: list[Fired] = []
+        fired: builtins.list[Fired] = []
         done: set[str] = set()
         while True:
             due = [tid for tid in self.store.due(now_us, batch) if tid not in done]
@@ -834,7 +838,7 @@ class Engine:
         self.dispatch(moment)
         return fired
 
-    def dispatch(self, now: datetime | str | None = None) -> list[Attempt]:
+    def dispatch(self, now: datetime | str | None = None) -> builtins.list[Attempt]:
         """Deliver the notifications due now to the configured notifiers (run by :meth:`tick`).
 
         Returns every delivery attempt made; failures are recorded and retried with backoff.
@@ -846,7 +850,7 @@ class Engine:
 
         return dispatch_outbox(self.store, self.contract, self.registry.notifiers, to_us(moment))
 
-    def _fire_ticket(self, tid: str, now: datetime, now_us: int) -> list[Fired]:
+    def _fire_ticket(self, tid: str, now: datetime, now_us: int) -> builtins.list[Fired]:
         for _ in range(10):
             try:
                 with self.store.unit() as u:
@@ -882,7 +886,7 @@ class Engine:
     def run(
         self,
         max_sleep: float = 1.0,
-        on_fired: Callable[[list[Fired]], None] | None = None,
+        on_fired: Callable[[builtins.list[Fired]], None] | None = None,
         handle_signals: bool = True,
     ) -> None:
         """Keep firing due alarms until :meth:`stop`, SIGINT or SIGTERM.

@@ -108,7 +108,9 @@ class Lifecycle:
             send_event=True,
         )
         for t in contract.transitions:
-            conditions = [self._condition(t)] if t.guard is not None else []
+            conditions: list[str | Callable[..., bool | None]] = (
+                [self._condition(t)] if t.guard is not None else []
+            )
             self._machine.add_transition(t.trigger, list(t.sources), t.dest, conditions=conditions)
 
     @staticmethod
@@ -117,7 +119,8 @@ class Lifecycle:
         assert guard is not None
 
         def condition(event: EventData) -> bool:
-            subject: _Subject = event.model
+            subject = event.model
+            assert isinstance(subject, _Subject)
             why = check_guard(guard, subject.facts)
             if why is None:
                 return True

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Integer, and_, case, cast, func, literal, select
 
-from .tables import ClockRow, TicketRow
+from .tables import CLOCKS, TICKETS
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +172,7 @@ def build(
     from .times import from_us
 
     zone = contract.timezone
-    c, t = ClockRow.__table__, TicketRow.__table__
+    c, t = CLOCKS, TICKETS
     finals_cancelled = [s for s in contract.finals if s == "cancelled"]
     # Active time: to the stop, or to the start of an open pause, or to now.
     end_expr = case(

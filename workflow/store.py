@@ -38,7 +38,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from .errors import ConcurrentUpdate, DatabaseError
-from .tables import SCHEMA_VERSION, ClockRow, EventRow, MetaRow, OutboxRow, TicketRow
+from .tables import (
+    CLOCKS,
+    DELIVERIES,
+    EVENTS,
+    META,
+    OUTBOX,
+    SCHEMA_VERSION,
+    TICKETS,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Records: the rows as the engine sees them (field order = column order of the SELECTs below).
@@ -254,7 +262,7 @@ class Store:
         # The common case, in one query on the connection the engine keeps: a database of this
         # version. Anything else goes the long way, through SQLAlchemy's inspector.
         version = _Statement(
-            select(MetaRow.value).where(MetaRow.key == bindparam("key")), self.sa.dialect
+            select(META.c.value).where(META.c.key == bindparam("key")), self.sa.dialect
         )
         try:
             with self.unit() as u:
@@ -265,10 +273,10 @@ class Store:
         except (DatabaseError, self._dbapi.Error, ValueError):
             pass
         with self.sa.connect() as conn:
-            has_meta = inspect(conn).has_table(MetaRow.__tablename__)
+            has_meta = inspect(conn).has_table(META.name)
             if has_meta:
                 found = conn.execute(
-                    select(MetaRow.value).where(MetaRow.key == "schema_version")
+                    select(META.c.value).where(META.c.key == "schema_version")
                 ).scalar()
                 if found is not None and int(found) == SCHEMA_VERSION:
                     return
@@ -288,23 +296,22 @@ class Store:
         with self.sa.begin() as conn:
             SQLModel.metadata.create_all(
                 conn,
-                tables=[m.__table__ for m in (TicketRow, EventRow, ClockRow, OutboxRow, MetaRow)]
-                + [SQLModel.metadata.tables["deliveries"]],
+                tables=[TICKETS, EVENTS, CLOCKS, OUTBOX, DELIVERIES, META],
             )
             for statement in _APPEND_ONLY.get(self.dialect, ()):
                 conn.execute(text(statement))
-            conn.execute(delete(MetaRow).where(MetaRow.key == "schema_version"))
-            conn.execute(insert(MetaRow).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            conn.execute(delete(META).where(META.c.key == "schema_version"))
+            conn.execute(insert(META).values(key="schema_version", value=str(SCHEMA_VERSION)))
 
     # -- the hot path -------------------------------------------------------------------------
 
     def _compile(self) -> None:
         d = self.sa.dialect
         t, e, c, o = (
-            TicketRow.__table__,
-            EventRow.__table__,
-            ClockRow.__table__,
-            OutboxRow.__table__,
+            TICKETS,
+            EVENTS,
+            CLOCKS,
+            OUTBOX,
         )
 
         def insert_all(table: Any, names: list[str]) -> _Statement:
@@ -454,7 +461,7 @@ class Store:
         """The clocks of many tickets at once (for lists)."""
         ids = list(ticket_ids)
         out: dict[str, list[ClockRecord]] = {i: [] for i in ids}
-        c = ClockRow.__table__
+        c = CLOCKS
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             rows = self.query(
@@ -469,7 +476,7 @@ class Store:
         return [TicketRecord(*row) for row in self.query(statement)]
 
     def ticket_columns(self) -> list[Any]:
-        t = TicketRow.__table__
+        t = TICKETS
         return [t.c[n] for n in self._ticket_cols]
 
 

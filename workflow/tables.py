@@ -7,7 +7,7 @@ arithmetic in SQL. Views convert them to aware datetimes in the contract's time 
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Table, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 SCHEMA_VERSION = 1
@@ -143,3 +143,16 @@ class MetaRow(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined, no-any-return]
+
+
+# The Core tables, typed, for statements (SQLModel does not declare ``__table__``).
+TICKETS = _table(TicketRow)
+EVENTS = _table(EventRow)
+CLOCKS = _table(ClockRow)
+OUTBOX = _table(OutboxRow)
+DELIVERIES = _table(DeliveryRow)
+META = _table(MetaRow)
