@@ -88,7 +88,7 @@ def _default_clock() -> datetime:
     # paying ~12 ms to import pendulum in every command.
     pendulum = sys.modules.get("pendulum")
     if pendulum is not None:
-        return pendulum.now("UTC")  # type: ignore[no-any-return]
+        return pendulum.now("UTC")
     return datetime.now(UTC)
 
 

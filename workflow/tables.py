@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 SCHEMA_VERSION = 1
 
 
-def _us(*, nullable: bool = False, index: bool = False) -> Column:  # type: ignore[type-arg]
+def _us(*, nullable: bool = False, index: bool = False) -> Column:
     return Column(BigInteger, nullable=nullable, index=index)
 
 
@@ -146,7 +146,7 @@ class MetaRow(SQLModel, table=True):
 
 
 def _table(model: type[SQLModel]) -> Table:
-    return model.__table__  # type: ignore[attr-defined, no-any-return]
+    return model.__table__  # type: ignore[attr-defined]
 
 
 # The Core tables, typed, for statements (SQLModel does not declare ``__table__``).
