@@ -765,16 +765,21 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
     prefix = f"faultflow --db {db}"
     click.echo("")
     click.echo(
-        f"{outcome.opened} tickets; {outcome.duplicates} repeated alerts and messages "
+        f"{outcome.opened} tickets; {outcome.duplicates} repeated alerts and messages and "
+        f"{outcome.resolved_alerts} resolved alerts "
         f"opened none; the scheduler fired {outcome.fired} warnings and breaches."
     )
     click.echo(f"The demo database is {db}. Look around:")
+    hints = []
     if outcome.sample_breached:
-        click.echo(f"  {prefix} show {outcome.sample_breached}    a ticket with a broken promise")
+        hints.append((f"show {outcome.sample_breached}", "a ticket with a broken promise"))
     if outcome.sample_met:
-        click.echo(f"  {prefix} show {outcome.sample_met}    a ticket handled in time")
-    click.echo(f"  {prefix} list                  what is still open, most urgent first")
-    click.echo(f"  {prefix} report --format html --out report.html")
+        hints.append((f"show {outcome.sample_met}", "a ticket handled in time"))
+    hints.append(("list", "what is still open, most urgent first"))
+    hints.append(("report --format html --out report.html", "the report, for a browser"))
+    width = max(len(command) for command, _ in hints)
+    for command, what in hints:
+        click.echo(f"  {prefix} {command:<{width}}   {what}")
 
 
 def main() -> None:

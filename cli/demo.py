@@ -88,6 +88,7 @@ class Outcome:
     end: datetime
     opened: int = 0
     duplicates: int = 0
+    resolved_alerts: int = 0
     fired: int = 0
     sample_breached: str | None = None
     sample_met: str | None = None
@@ -106,6 +107,7 @@ class Simulation:
         self.queue: list[_Due] = []
         self.seq = 0
         self.outcome = Outcome(str(engine.store.url), start, end)
+        self.alerts: dict[str, dict[str, Any]] = {}  # ticket -> the alert that opened it
 
     # -- the event queue ----------------------------------------------------------------------
 
@@ -200,6 +202,8 @@ class Simulation:
         tickets = self.engine.intake_all(channel, payload, actor=agent)
         for ticket in tickets:
             self.outcome.opened += 1
+            if channel == "alertmanager":
+                self.alerts[ticket.id] = payload
             self._plan(ticket.id, ticket.tier, agent)
         if channel in ("alertmanager", "chat") and rng.random() < 0.3:
             # the same alert fires again, the same chat message is forwarded: no new ticket
@@ -371,7 +375,18 @@ class Simulation:
     def _resolve(self, tid: str, actor: str) -> None:
         if self._do(tid, "resolve", actor, note="fault cleared; confirmed with the unit") is None:
             return
+        alert = self.alerts.pop(tid, None)
+        if alert is not None:  # monitoring sees it clear too: a note on the ticket, no new one
+            self.at(self.clock[0] + timedelta(minutes=self.rng.randint(1, 5)),
+                    lambda: self._alert_resolved(alert))
         self._schedule_report(tid, actor)
+
+    def _alert_resolved(self, alert: dict[str, Any]) -> None:
+        resolved = {**alert, "status": "resolved",
+                    "alerts": [{**a, "status": "resolved", "endsAt": self.clock[0].isoformat()}
+                               for a in alert["alerts"]]}
+        self.engine.intake_all("alertmanager", resolved, actor="monitor")
+        self.outcome.resolved_alerts += 1
 
     def _schedule_report(self, tid: str, actor: str) -> None:
         took = self._late(24 * 60, 0.05)
