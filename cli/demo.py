@@ -377,14 +377,21 @@ class Simulation:
             return
         alert = self.alerts.pop(tid, None)
         if alert is not None:  # monitoring sees it clear too: a note on the ticket, no new one
-            self.at(self.clock[0] + timedelta(minutes=self.rng.randint(1, 5)),
-                    lambda: self._alert_resolved(alert))
+            self.at(
+                self.clock[0] + timedelta(minutes=self.rng.randint(1, 5)),
+                lambda: self._alert_resolved(alert),
+            )
         self._schedule_report(tid, actor)
 
     def _alert_resolved(self, alert: dict[str, Any]) -> None:
-        resolved = {**alert, "status": "resolved",
-                    "alerts": [{**a, "status": "resolved", "endsAt": self.clock[0].isoformat()}
-                               for a in alert["alerts"]]}
+        resolved = {
+            **alert,
+            "status": "resolved",
+            "alerts": [
+                {**a, "status": "resolved", "endsAt": self.clock[0].isoformat()}
+                for a in alert["alerts"]
+            ],
+        }
         self.engine.intake_all("alertmanager", resolved, actor="monitor")
         self.outcome.resolved_alerts += 1
 

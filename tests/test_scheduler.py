@@ -142,3 +142,33 @@ def test_sigint_stops_run(tmp_path: Path) -> None:
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=20)
     assert run.returncode == 0 and "Traceback" not in err
+
+
+def test_run_survives_an_unexpected_error(db_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    engine = Engine.open(db=db_path)
+    calls = {"n": 0}
+
+    def broken_tick(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] >= 2:
+            engine.stop()
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    engine.tick = broken_tick  # type: ignore[method-assign]
+    engine._stop.wait = lambda timeout=None: False  # type: ignore[method-assign]
+    with caplog.at_level("ERROR", logger="faultflow"):
+        engine.run(max_sleep=0.5, handle_signals=False)
+    assert calls["n"] == 2
+    assert "tick failed unexpectedly" in caplog.text
+
+
+def test_a_broken_database_file_is_a_database_error(db_path: Path, travel: Any) -> None:
+    with Engine.open(db=db_path) as engine:
+        from conftest import new_ticket
+
+        t = new_ticket(engine)
+        with engine.store.unit() as u:
+            u.cursor.execute("SELECT 1")
+        engine.store._fairy.driver_connection.execute("PRAGMA query_only = 1")
+        with pytest.raises(DatabaseError, match="database error: attempt to write a readonly"):
+            engine.advance(t.id, "respond", actor="li")

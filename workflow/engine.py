@@ -916,6 +916,10 @@ class Engine:
                     backoff = min(max(backoff * 2, 0.5), 30.0)
                     log.error("tick failed (%s); retrying in %.1fs", err, backoff)
                     wait = backoff
+                except Exception:  # a bug or an unforeseen failure must not stop the scheduler
+                    backoff = min(max(backoff * 2, 0.5), 30.0)
+                    log.exception("tick failed unexpectedly; retrying in %.1fs", backoff)
+                    wait = backoff
                 self._stop.wait(wait)
         finally:
             for sig, handler in previous.items():

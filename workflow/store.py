@@ -516,7 +516,9 @@ class Unit:
                 store._fairy = None  # the connection is broken; open a new one next time
             if isinstance(err, store._dbapi.OperationalError):
                 raise _operational(err) from None
-            if kind is None and err is not None:
+            if isinstance(err, store._dbapi.Error) and not isinstance(
+                err, store._dbapi.IntegrityError
+            ):  # a broken file, a lost server: one kind of error for callers to handle
                 raise DatabaseError(f"database error: {_first_line(err)}") from None
         finally:
             self.cursor.close()
