@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from faultflow import IntakeRecord, hookimpl
+from faultflow import IntakeRecord, common_record, hookimpl
 from faultflow.errors import IntakeError
 from faultflow.intake import MAX_TITLE, as_mapping
 
@@ -23,6 +23,9 @@ class Alertmanager:
         self, raw: bytes | str | Mapping[str, Any], config: Mapping[str, Any]
     ) -> list[IntakeRecord]:
         hook = as_mapping(raw)
+        if "alerts" not in hook and "version" not in hook:
+            # Not a webhook: a fault the monitoring team enters by the common fields (SPEC §6).
+            return [common_record(hook, reporter="monitoring")]
         version = str(hook.get("version", ""))
         if version != "4":
             raise IntakeError(

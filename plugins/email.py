@@ -20,7 +20,7 @@ from typing import Any
 
 from faultflow import IntakeRecord, hookimpl
 from faultflow.errors import IntakeError
-from faultflow.intake import MAX_TITLE, tier_from_keywords
+from faultflow.intake import MAX_TITLE, as_mapping, common_record, tier_from_keywords
 
 _CHINESE = {"gb2312", "gbk", "gb18030", "x-gbk", "cp936", "euc-cn", "hz-gb-2312"}
 _TAG = re.compile(r"<[^>]+>")
@@ -33,8 +33,9 @@ class Email:
     def parse(
         self, raw: bytes | str | Mapping[str, Any], config: Mapping[str, Any]
     ) -> IntakeRecord:
-        if isinstance(raw, Mapping):
-            raise IntakeError("an e-mail is the raw RFC 5322 message (bytes or text), not JSON")
+        if _is_json(raw):
+            # An operator or a form may report an e-mail fault by its common fields (SPEC §6).
+            return common_record(as_mapping(raw), tier=config.get("default_tier"))
         try:
             message = (
                 email.message_from_bytes(raw, policy=email.policy.default)
@@ -77,6 +78,14 @@ class Email:
             occurred_at=occurred,
             data={"from": sender, "to": _header(message, "To")},
         )
+
+
+def _is_json(raw: object) -> bool:
+    """A JSON object rather than a message: a mapping, or text that starts with ``{``."""
+    if isinstance(raw, Mapping):
+        return True
+    head = raw[:64].lstrip() if isinstance(raw, bytes | str) else b""
+    return head[:1] in (b"{", "{")
 
 
 def _header(message: EmailMessage, name: str) -> str:

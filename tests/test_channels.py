@@ -233,3 +233,33 @@ def test_racing_duplicate_alerts_open_one_ticket(db_path: Path, travel: Any) -> 
     assert all(a == answers[0] for a in answers), answers  # everyone got the same two tickets
     with Engine.open(db=db_path) as engine:
         assert len(engine.list()) == 2
+
+
+@pytest.mark.parametrize("name", sorted(CHANNELS))
+def test_every_channel_accepts_the_common_fields(engine: Engine, name: str) -> None:
+    """SPEC §6: every adapter also accepts title, description, reporter, contact, tier, kind,
+    cause, external_id, occurred_at — so `faultflow intake --channel X --title ...` works."""
+    common = {
+        "title": "光纤中断",
+        "description": "县城东区三个单位断网",
+        "reporter": "Li",
+        "contact": "0374-1",
+        "tier": "B",
+        "kind": "line",
+        "cause": "external",
+        "external_id": f"{name}-77",
+        "occurred_at": "2026-03-02T08:50:00+08:00",
+    }
+    t = engine.intake(name, common, actor="agent1")
+    assert (t.title, t.tier, t.kind, t.cause, t.contact) == (
+        "光纤中断",
+        "B",
+        "line",
+        "external",
+        "0374-1",
+    )
+    assert t.external_id == f"{name}-77"
+    assert t.clocks["response"].started_at.isoformat() == "2026-03-02T08:50:00+08:00"
+    assert t.clocks["line_repair"].limit.days == 7
+    again = engine.intake(name, json.dumps(common).encode(), actor="other")
+    assert again.id == t.id  # as JSON bytes too, and idempotent

@@ -230,3 +230,24 @@ def test_broken_plugins_are_reported_by_name() -> None:
     messages = " | ".join(registry.broken.values())
     assert "which is not a channel" in messages and "RuntimeError: boom" in messages
     assert "hotline" in registry.channels  # the others still load
+
+
+def test_a_plugin_that_cannot_be_imported_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    import faultflow.registry as registry_module
+
+    real = metadata.entry_points(group="faultflow")
+    broken = metadata.EntryPoint(name="fax", value="faultflow_fax_not_installed", group="faultflow")
+    monkeypatch.setattr(registry_module.metadata, "entry_points", lambda group: [*real, broken])
+    registry = discover()
+    assert registry.broken == {
+        "fax": "cannot load: ModuleNotFoundError: No module named 'faultflow_fax_not_installed'"
+    }
+    assert len(registry.channels) == 6 and set(registry.notifiers) == {"log", "webhook"}
+
+
+def test_faultflow_plugins_limits_what_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAULTFLOW_PLUGINS", "hotline,log")
+    registry = discover()
+    assert set(registry.channels) == {"hotline"} and set(registry.notifiers) == {"log"}
