@@ -33,9 +33,11 @@ class Email:
     def parse(
         self, raw: bytes | str | Mapping[str, Any], config: Mapping[str, Any]
     ) -> IntakeRecord:
-        if _is_json(raw):
+        if isinstance(raw, Mapping) or _is_json(raw):
             # An operator or a form may report an e-mail fault by its common fields (SPEC §6).
             return common_record(as_mapping(raw), tier=config.get("default_tier"))
+        if not isinstance(raw, bytes | str):
+            raise IntakeError(f"an e-mail is bytes or text, not {type(raw).__name__}")
         try:
             message = (
                 email.message_from_bytes(raw, policy=email.policy.default)
@@ -80,11 +82,9 @@ class Email:
         )
 
 
-def _is_json(raw: object) -> bool:
-    """A JSON object rather than a message: a mapping, or text that starts with ``{``."""
-    if isinstance(raw, Mapping):
-        return True
-    head = raw[:64].lstrip() if isinstance(raw, bytes | str) else b""
+def _is_json(raw: bytes | str) -> bool:
+    """Text that is a JSON object rather than a message (it starts with ``{``)."""
+    head = raw[:64].lstrip()
     return head[:1] in (b"{", "{")
 
 
