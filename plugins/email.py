@@ -33,11 +33,11 @@ class Email:
     def parse(
         self, raw: bytes | str | Mapping[str, Any], config: Mapping[str, Any]
     ) -> IntakeRecord:
+        if not isinstance(raw, Mapping | bytes | str):
+            raise IntakeError(f"an e-mail is bytes or text, not {type(raw).__name__}")
         if isinstance(raw, Mapping) or _is_json(raw):
             # An operator or a form may report an e-mail fault by its common fields (SPEC §6).
             return common_record(as_mapping(raw), tier=config.get("default_tier"))
-        if not isinstance(raw, bytes | str):
-            raise IntakeError(f"an e-mail is bytes or text, not {type(raw).__name__}")
         try:
             message = (
                 email.message_from_bytes(raw, policy=email.policy.default)
