@@ -83,6 +83,8 @@ def table(report: Report, breaches: int = 10) -> str:
     out += [fmt(r) for r in rows] or ["(no clock started in this period)"]
     if totals:
         out += [fmt(["-" * w for w in widths])] + [fmt(r) for r in totals]
+    # dates carry the year when the period spans more than one
+    day = "%m-%d %H:%M" if report.start.year == report.end.year else "%Y-%m-%d %H:%M"
     if report.breaches:
         out += [
             "",
@@ -90,9 +92,9 @@ def table(report: Report, breaches: int = 10) -> str:
             f" shown, all in --format json/csv/html):",
         ]
         for b in report.breaches[:breaches]:
-            stopped = f"stopped {b.stopped_at:%m-%d %H:%M}" if b.stopped_at else "still open"
+            stopped = f"stopped {b.stopped_at.strftime(day)}" if b.stopped_at else "still open"
             out.append(
-                f"  {b.ticket}  {b.clock:<11} tier {b.tier}  due {b.due_at:%m-%d %H:%M}"
+                f"  {b.ticket}  {b.clock:<11} tier {b.tier}  due {b.due_at.strftime(day)}"
                 f"  {stopped}  over by {span(b.overrun)}  {b.title[:40]}"
             )
     return "\n".join(out)
