@@ -16,7 +16,6 @@ import dataclasses
 import logging
 import operator
 import secrets
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,10 +26,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, exists, or_, select
 
 from . import audit
-from . import clocks as clk
 from .audit import Verification
 from .contract import Contract, load_contract
-from .draft import Draft, facts_of, opened
+from .draft import Draft, opened
 from .errors import (
     ConcurrentUpdate,
     DatabaseError,
@@ -51,7 +49,7 @@ from .store import (
 )
 from .tables import CLOCKS, EVENTS, TICKETS
 from .times import aware, from_us, to_us
-from .views import Clock, Clocks, Event, Fired, History, Ticket
+from .views import Event, Fired, History, Ticket, ticket_view
 
 if TYPE_CHECKING:  # imported where used: `faultflow show` should not pay for them
     from .dispatch import Attempt
@@ -673,51 +671,7 @@ class Engine:
         events: Iterable[EventRecord] | History,
         now: datetime,
     ) -> Ticket:
-        zone = self.contract.timezone
-        rows = list(clock_rows)
-        history = events if isinstance(events, History) else History(events, zone)
-        return Ticket(
-            id=r.id,
-            state=r.state,
-            tier=r.tier,
-            kind=r.kind,
-            cause=r.cause,
-            channel=r.channel,
-            external_id=r.external_id,
-            owner=r.owner,
-            title=r.title,
-            description=r.description,
-            reporter=r.reporter,
-            contact=r.contact,
-            version=r.version,
-            on_hold=bool(r.on_hold),
-            hold_reason=r.hold_reason,
-            created_at=from_us(r.created_us, zone),
-            clocks=Clocks(lambda: self._clock_views(rows, now)),
-            history=history,
-        )
-
-    def _clock_views(self, rows: builtins.list[ClockRecord], now: datetime) -> dict[str, Clock]:
-        zone = self.contract.timezone
-        order = list(self.contract.clocks)
-        now_us = to_us(now)
-        clocks = {}
-        for row in sorted(rows, key=lambda x: (x.started_us, _index(order, x.name))):
-            reading = clk.read(facts_of(row), now_us)
-            clocks[row.name] = Clock(
-                name=row.name,
-                status=reading.status,
-                started_at=from_us(reading.started_at, zone),
-                due_at=_moment_or_none(reading.due_at, zone),
-                stopped_at=_moment_or_none(reading.stopped_at, zone),
-                paused_since=_moment_or_none(row.paused_since_us, zone),
-                limit=timedelta(microseconds=reading.limit),
-                elapsed=timedelta(microseconds=reading.elapsed),
-                remaining=timedelta(microseconds=reading.remaining),
-                breached=reading.breached,
-                warned=row.warned,
-            )
-        return clocks
+        return ticket_view(r, clock_rows, events, to_us(now), self.contract)
 
     # -- reports ------------------------------------------------------------------------------
 
@@ -889,41 +843,15 @@ class Engine:
         on_fired: Callable[[builtins.list[Fired]], None] | None = None,
         handle_signals: bool = True,
     ) -> None:
-        """Keep firing due alarms until :meth:`stop`, SIGINT or SIGTERM.
+        """Keep firing due alarms until :meth:`stop`, SIGINT or SIGTERM (see scheduler.py).
 
         Sleeps until the next due time, but never longer than ``max_sleep`` seconds, so that a
         timer written meanwhile by another process is noticed within that bound. A database
         error is logged and retried with backoff; it never ends the loop.
         """
-        self._stop.clear()
-        previous = {}
-        if handle_signals and threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, lambda *_: self._stop.set())
-        backoff = 0.0
-        try:
-            while not self._stop.is_set():
-                try:
-                    fired = self.tick()
-                    if fired and on_fired is not None:
-                        on_fired(fired)
-                    backoff = 0.0
-                    wait = max_sleep
-                    nxt = self.next_due()
-                    if nxt is not None:
-                        wait = min(max_sleep, max(0.0, (nxt - self.now()).total_seconds()))
-                except FaultflowError as err:
-                    backoff = min(max(backoff * 2, 0.5), 30.0)
-                    log.error("tick failed (%s); retrying in %.1fs", err, backoff)
-                    wait = backoff
-                except Exception:  # a bug or an unforeseen failure must not stop the scheduler
-                    backoff = min(max(backoff * 2, 0.5), 30.0)
-                    log.exception("tick failed unexpectedly; retrying in %.1fs", backoff)
-                    wait = backoff
-                self._stop.wait(wait)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        from . import scheduler
+
+        scheduler.run(self, self._stop, max_sleep, on_fired, handle_signals)
 
 
 def _copy_record(record: TicketRecord) -> TicketRecord:
@@ -943,14 +871,6 @@ def _urgency(ticket: Ticket) -> tuple[int, float, float]:
         min(dues) if dues else float("inf"),
         ticket.created_at.timestamp(),
     )
-
-
-def _moment_or_none(us: int | None, zone: Any) -> datetime | None:
-    return from_us(us, zone) if us is not None else None
-
-
-def _index(order: list[str], name: str) -> int:
-    return order.index(name) if name in order else len(order)
 
 
 def _member(what: str, value: str, known: Mapping[str, Any], error: type[FaultflowError]) -> None:

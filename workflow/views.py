@@ -242,3 +242,67 @@ class Fired:
             "event": self.event,
             "due_at": iso(self.due_at),
         }
+
+
+# -- from stored records ---------------------------------------------------------------------
+
+
+def ticket_view(
+    r: Any, clock_rows: Iterable[Any], events: Iterable[Any] | History, now_us: int, contract: Any
+) -> Ticket:
+    """The view of a stored ticket (a ``TicketRecord``, its ``ClockRecord`` rows and its
+    ``EventRecord`` history) as read at ``now_us``. Clock views are made on first use."""
+    zone = contract.timezone
+    rows = list(clock_rows)
+    history = events if isinstance(events, History) else History(events, zone)
+    return Ticket(
+        id=r.id,
+        state=r.state,
+        tier=r.tier,
+        kind=r.kind,
+        cause=r.cause,
+        channel=r.channel,
+        external_id=r.external_id,
+        owner=r.owner,
+        title=r.title,
+        description=r.description,
+        reporter=r.reporter,
+        contact=r.contact,
+        version=r.version,
+        on_hold=bool(r.on_hold),
+        hold_reason=r.hold_reason,
+        created_at=from_us(r.created_us, zone),
+        clocks=Clocks(lambda: clock_views(rows, now_us, contract)),
+        history=history,
+    )
+
+
+def clock_views(rows: list[Any], now_us: int, contract: Any) -> dict[str, Clock]:
+    """Each stored clock read at ``now_us``, in the order they started (contract order on a
+    tie)."""
+    from . import clocks as clk
+    from .draft import facts_of
+
+    zone = contract.timezone
+    order = {name: i for i, name in enumerate(contract.clocks)}
+    out = {}
+    for row in sorted(rows, key=lambda x: (x.started_us, order.get(x.name, len(order)))):
+        reading = clk.read(facts_of(row), now_us)
+        out[row.name] = Clock(
+            name=row.name,
+            status=reading.status,
+            started_at=from_us(reading.started_at, zone),
+            due_at=_moment(reading.due_at, zone),
+            stopped_at=_moment(reading.stopped_at, zone),
+            paused_since=_moment(row.paused_since_us, zone),
+            limit=timedelta(microseconds=reading.limit),
+            elapsed=timedelta(microseconds=reading.elapsed),
+            remaining=timedelta(microseconds=reading.remaining),
+            breached=reading.breached,
+            warned=row.warned,
+        )
+    return out
+
+
+def _moment(us: int | None, zone: tzinfo) -> datetime | None:
+    return from_us(us, zone) if us is not None else None

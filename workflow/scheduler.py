@@ -1,0 +1,69 @@
+"""The scheduler loop behind ``faultflow run``: keep sweeping until told to stop.
+
+It holds no timers of its own — they are rows (see :meth:`Engine.tick`). It only decides how
+long to sleep: until the next due time, never longer than ``max_sleep``, so that a timer written
+meanwhile by another process is noticed within that bound. Nothing stops it but a stop request,
+SIGINT or SIGTERM: a failed sweep is logged and retried with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import FaultflowError
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .views import Fired
+
+log = logging.getLogger("faultflow.scheduler")
+
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
+
+
+def next_backoff(previous: float) -> float:
+    """0.5 s after the first failure, doubling up to 30 s."""
+    return min(max(previous * 2, BACKOFF_FIRST), BACKOFF_MAX)
+
+
+def run(
+    engine: Engine,
+    stop: threading.Event,
+    max_sleep: float = 1.0,
+    on_fired: Callable[[list[Fired]], None] | None = None,
+    handle_signals: bool = True,
+) -> None:
+    """Sweep ``engine`` until ``stop`` is set (or SIGINT/SIGTERM, in the main thread)."""
+    stop.clear()
+    previous: dict[signal.Signals, Any] = {}
+    if handle_signals and threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    backoff = 0.0
+    try:
+        while not stop.is_set():
+            try:
+                fired = engine.tick()
+                if fired and on_fired is not None:
+                    on_fired(fired)
+                backoff = 0.0
+                wait = max_sleep
+                nxt = engine.next_due()
+                if nxt is not None:
+                    wait = min(max_sleep, max(0.0, (nxt - engine.now()).total_seconds()))
+            except FaultflowError as err:
+                backoff = next_backoff(backoff)
+                log.error("tick failed (%s); retrying in %.1fs", err, backoff)
+                wait = backoff
+            except Exception:  # a bug or an unforeseen failure must not stop the scheduler
+                backoff = next_backoff(backoff)
+                log.exception("tick failed unexpectedly; retrying in %.1fs", backoff)
+                wait = backoff
+            stop.wait(wait)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
