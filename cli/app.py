@@ -420,10 +420,14 @@ def list_(
     Without --state or --all, only open tickets (not in a final state) are listed.
     """
     engine = settings.engine()
-    tickets = engine.list(state=state, tier=tier, breached=breached, owner=owner)
-    if state is None and not show_all:
-        tickets = [t for t in tickets if t.state not in engine.contract.finals]
-    tickets = tickets[:limit] if limit else tickets
+    tickets = engine.list(
+        state=state,
+        tier=tier,
+        breached=breached,
+        owner=owner,
+        limit=limit,
+        final=None if state is not None or show_all else False,
+    )
     if as_json:
         emit_json([t.to_dict() for t in tickets])
         return

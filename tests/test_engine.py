@@ -464,3 +464,12 @@ def test_the_memory_is_bounded(engine: Engine) -> None:
     for _ in range(RECENT + 20):
         new_ticket(engine)
     assert len(engine._recent) == RECENT
+
+
+def test_list_open_or_closed_in_the_database(engine: Engine) -> None:
+    done = new_ticket(engine)
+    run(engine, done.id, "respond", "remote", "resolve", "report")
+    still = new_ticket(engine)
+    assert [t.id for t in engine.list(final=False)] == [still.id]
+    assert [t.id for t in engine.list(final=True)] == [done.id]
+    assert {t.id for t in engine.list()} == {done.id, still.id}

@@ -619,8 +619,13 @@ class Engine:
         breached: bool | None = None,
         owner: str | None = None,
         limit: int | None = None,
+        final: bool | None = None,
     ) -> builtins.list[Ticket]:
-        """Tickets, most urgent first (breached on top, then nearest due), without history."""
+        """Tickets, most urgent first (breached on top, then nearest due), without history.
+
+        ``final=False`` keeps the open tickets only (``True`` the closed ones); the filters run
+        in the database.
+        """
         c = self.contract
         if state is not None:
             _member("state", state, c.states, InvalidInput)
@@ -635,6 +640,9 @@ class Engine:
             query = query.where(t.c.tier == tier)
         if owner is not None:
             query = query.where(t.c.owner == owner)
+        if final is not None:
+            closed = t.c.state.in_(sorted(c.finals))
+            query = query.where(closed if final else ~closed)
         if breached is not None:
             broken = exists().where(
                 k.c.ticket_id == t.c.id,
