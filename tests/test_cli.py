@@ -251,36 +251,12 @@ def test_check_and_channels(tmp_path: Path) -> None:
 
 def test_relative_and_clock_times(home: Path) -> None:
     tid = intake(home, "--channel", "web", "--title", "x")["id"]
-    t = json.loads(
-        ok(
-            ff(
-                home,
-                "advance",
-                tid,
-                "respond",
-                "--at",
-                "-15m",
-                "--json",
-                now="2026-03-02T09:30+08:00",
-            )
-        )
-    )
-    assert t["history"][-1]["at"] == "2026-03-02T09:15:00+08:00"
-    t = json.loads(
-        ok(
-            ff(
-                home,
-                "advance",
-                tid,
-                "remote",
-                "--at",
-                "09:20",
-                "--json",
-                now="2026-03-02T09:30+08:00",
-            )
-        )
-    )
-    assert t["history"][-1]["at"] == "2026-03-02T09:20:00+08:00"
+    for trigger, at, expected in [
+        ("respond", "-15m", "2026-03-02T09:15:00+08:00"),
+        ("remote", "09:20", "2026-03-02T09:20:00+08:00"),
+    ]:
+        out = ff(home, "advance", tid, trigger, "--at", at, "--json", now="2026-03-02T09:30+08:00")
+        assert json.loads(ok(out))["history"][-1]["at"] == expected
 
 
 def test_demo_finishes_with_the_compliance_summary(tmp_path: Path) -> None:
