@@ -256,3 +256,42 @@ def test_a_clock_dropped_from_the_contract_stops_firing(db_path: Path, travel: A
         assert engine.tick() == []
         assert engine.store.due(10**18, 10) == []  # its timer was cleared, not left to re-read
         assert engine.get(t.id).clocks["response"].status == "running"  # the reading stays
+
+
+def test_the_worked_example_of_docs_concepts(engine: Engine, travel: Any) -> None:
+    """docs/concepts.md, "A worked example", step by step."""
+    t = engine.intake(
+        "hotline",
+        {"title": "VPN down for two units", "tier": "B", "call_start": "2026-03-02T09:00:00+08:00"},
+        actor="agent1",
+    )
+    assert t.clocks["response"].due_at == START + timedelta(minutes=30)
+    travel(minutes=24)
+    assert fired(engine) == [("response", "warning")]
+    travel(minutes=2)  # 09:26
+    t = engine.advance(t.id, "respond", actor="li")
+    assert not t.clocks["response"].breached and t.clocks["response"].remaining == timedelta(
+        minutes=4
+    )
+    travel(minutes=14)  # 09:40
+    t = engine.advance(t.id, "dispatch", actor="li")
+    assert t.clocks["arrival"].due_at == START + timedelta(hours=2, minutes=40)
+    travel(minutes=20)  # 10:00
+    engine.hold(t.id, reason="the unit's gate is closed", actor="li")
+    travel(minutes=45)  # 10:45
+    t = engine.resume(t.id, actor="li")
+    assert t.clocks["arrival"].due_at == START + timedelta(hours=3, minutes=25)  # 12:25
+    travel(hours=1, minutes=25)  # 12:10
+    t = engine.advance(t.id, "arrive", actor="wang")
+    arrival = t.clocks["arrival"]
+    assert not arrival.breached and arrival.elapsed == timedelta(hours=1, minutes=45)
+    assert t.clocks["resolution"].due_at == START + timedelta(hours=11, minutes=10)  # 20:10
+    travel(hours=8, minutes=1)  # 20:11
+    assert fired(engine) == [("resolution", "breach")]  # the 80% warning is long past too
+    travel(minutes=29)  # 20:40
+    t = engine.advance(t.id, "substitute", actor="wang", note="spare of the same model")
+    assert t.clocks["resolution"].remaining == -timedelta(minutes=30)
+    assert t.clocks["report"].due_at == START + timedelta(days=1, hours=11, minutes=40)
+    travel(minutes=50)  # 21:30
+    t = engine.advance(t.id, "report", actor="zhao")
+    assert t.state == "reported" and not t.clocks["report"].breached
