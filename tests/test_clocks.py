@@ -68,9 +68,15 @@ def test_reading_a_stopped_clock_does_not_depend_on_when(h: tuple, a: int, b: in
 
 @given(histories(), limits)
 def test_reclassification_recomputes_from_the_original_start(h: tuple, new_limit: int) -> None:
-    facts, _, pauses, _ = h
-    moved = clk.relimit(facts, new_limit)
-    assert moved.started == START
+    """Reclassifying replays the history under the new limit (draft.replay)."""
+    _, _, pauses, stop_at = h
+    timeline = [("go", "open", START)]
+    for at, length in pauses:
+        timeline += [("hold", "open", at), ("resume", "open", at + length)]
+    if stop_at is not None:
+        timeline.append(("done", "open", stop_at))
+    moved = replay(SPEC, new_limit, frozenset({"closed"}), timeline)
+    assert moved is not None and moved.started == START
     assert clk.due_at(moved) == START + new_limit + sum(length for _, length in pauses)
 
 

@@ -77,11 +77,6 @@ def stop(facts: ClockFacts, at: int) -> ClockFacts:
     return ClockFacts(facts.started, facts.limit, facts.paused, None, max(at, facts.started))
 
 
-def relimit(facts: ClockFacts, limit: int) -> ClockFacts:
-    """The same clock under another limit (after a reclassification), from its original start."""
-    return ClockFacts(facts.started, limit, facts.paused, facts.paused_since, facts.stopped)
-
-
 def due_at(facts: ClockFacts) -> int | None:
     """start + limit + paused time; ``None`` while paused (the due time is not yet known)."""
     if facts.paused_since is not None and facts.stopped is None:

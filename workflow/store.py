@@ -368,9 +368,6 @@ class Store:
             .where(t.c.id == bindparam("id")),
             d,
         )
-        self._select_clocks = _Statement(
-            select(*[c.c[n] for n in self._clock_cols]).where(c.c.ticket_id == bindparam("id")), d
-        )
         self._select_events = _Statement(
             select(*[e.c[n] for n in self._event_cols])
             .where(e.c.ticket_id == bindparam("id"), e.c.seq <= bindparam("upto"))
@@ -541,10 +538,6 @@ class Unit:
         clocks = [ClockRecord(*row[split:]) for row in rows if row[split] is not None]
         return TicketRecord(*rows[0][:split]), clocks
 
-    def clocks(self, ticket_id: str) -> list[ClockRecord]:
-        rows = self._run(self.store._select_clocks, {"id": ticket_id}).fetchall()
-        return [ClockRecord(*row) for row in rows]
-
     def events(self, ticket_id: str, upto: int | None = None) -> list[EventRecord]:
         """The ticket's events, oldest first; with ``upto``, only those with seq <= upto."""
         values = {"id": ticket_id, "upto": upto if upto is not None else 2**31 - 1}
@@ -612,10 +605,6 @@ class Unit:
                 raise DuplicateExternalId(existing)
         if self.ticket(ticket.id) is not None:
             raise TicketIdTaken(ticket.id)
-
-
-def _as_dict(record: Any) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.__slots__}
 
 
 def _first_line(err: BaseException) -> str:

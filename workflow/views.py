@@ -233,7 +233,6 @@ class Fired:
     clock: str
     event: str  # warning | breach
     due_at: datetime
-    notified: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
