@@ -545,6 +545,27 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "svg"]),
+    default="mermaid",
+    show_default=True,
+    help="Mermaid text (needs nothing) or SVG (needs Graphviz).",
+)
+@click.option("--out", metavar="FILE", help="Write to FILE instead of stdout.")
+@click.pass_obj
+def graph(settings: Settings, path: str | None, fmt: str, out: str | None) -> None:
+    """Draw the contract's lifecycle: states, triggers and guards (default: --config's)."""
+    from faultflow.contract import load_contract
+    from faultflow.graph import draw
+
+    contract = load_contract(Path(path)) if path else settings.contract()
+    write_out(draw(contract, fmt), out)
+
+
+@cli.command()
 @click.option(
     "--from",
     "start",
@@ -604,8 +625,9 @@ def report(
         text = report_render.to_csv(result)
     elif fmt == "html":
         from faultflow import report_html
+        from faultflow.graph import lifecycle_html
 
-        text = report_html.render(result)
+        text = report_html.render(result, lifecycle=lifecycle_html(engine.contract))
     else:
         text = report_render.table(result)
     write_out(text, out)

@@ -1,25 +1,29 @@
 """Load and validate a contract file (``states.toml``) into an immutable :class:`Contract`.
 
-Validation has two layers. The shape (which keys, which types, which durations) is read against
-the declarations in ``_SHAPES``; the meaning (a transition names a known state, every state can
-reach a final state, every tier has a limit) is checked by ``_Compiler``. Either way a bad file
-raises one :class:`~faultflow.errors.ConfigError` whose message names the file and the key path.
+Validation has two layers, each in one place. The shape (which keys, which types) is declared
+once as typed msgspec structs (``ContractShape`` and the tables under it): unknown keys and wrong
+types are refused there, and the compiler receives typed values. The meaning (a duration reads, a
+transition names a known state, every state can reach a final state, every tier has a limit) is
+checked by ``_Compiler``. Either way a bad file raises one
+:class:`~faultflow.errors.ConfigError` whose message names the file and the key path.
 
-(The shape layer is a page of code rather than pydantic models: building those models cost
-~17 ms at every start of every command, a twentieth of `faultflow show`.)
+(msgspec rather than pydantic: building pydantic models cost ~17 ms at every start of every
+command, a twentieth of `faultflow show`; msgspec's structs cost well under a millisecond.)
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
 
 from .durations import parse_duration
 from .errors import ConfigError
@@ -30,197 +34,192 @@ RESERVED_TRIGGERS = frozenset(
     {"hold", "resume", "reclassify", "warning", "breach", "note", "intake"}
 )
 NOTIFICATION_KINDS = ("transition", "warning", "breach", "escalation")
-GUARD_KEYS = (
-    "tier",
-    "kind",
-    "channel",
-    "cause",
-    "reason",
-    "reason_required",
-    "clock_breached",
-    "any",
-    "all",
-)
 
 
-def _limit(value: Any) -> timedelta | dict[str, timedelta]:
-    """A limit: one duration for every tier, or a table of tier = duration."""
-    if isinstance(value, dict):
-        out = {}
-        for tier, text in value.items():
-            try:
-                out[str(tier)] = parse_duration(text)
-            except ValueError as err:
-                raise ValueError(f"{tier}: {err}") from None
-        return out
-    return parse_duration(value)
+# ---------------------------------------------------------------------------------------------
+# The file's shape: one typed declaration per table. msgspec checks types and unknown keys and
+# says where (``$.machine.states[2].name``); the compiler below checks what the values mean.
 
 
-_REQUIRED = object()
-# Each shape: key -> (kind, default). Kinds: str, bool, int, float, names (a list of text),
-# str|names, limit, table:SHAPE, tables:SHAPE (name -> table), array:SHAPE (list of tables),
-# tables:* (name -> any table, read by plugins).
-_SHAPES: dict[str, dict[str, tuple[str, Any]]] = {
-    "contract": {
-        "schema": ("int", _REQUIRED),
-        "contract": ("table:header", _REQUIRED),
-        "tiers": ("tables:tier", _REQUIRED),
-        "kinds": ("tables:named", _REQUIRED),
-        "causes": ("tables:named", {}),
-        "machine": ("table:machine", _REQUIRED),
-        "clocks": ("tables:clock", {}),
-        "channels": ("tables:*", {}),
-        "notifiers": ("tables:*", {}),
-    },
-    "header": {
-        "name": ("str", _REQUIRED),
-        "timezone": ("str", "Asia/Shanghai"),
-        "warning_share": ("float", 0.8),
-        "default_tier": ("str", _REQUIRED),
-        "default_kind": ("str", _REQUIRED),
-    },
-    "tier": {"label": ("str", ""), "description": ("str", ""), "escalate_to": ("names", ())},
-    "named": {"description": ("str", "")},
-    "machine": {
-        "initial": ("str", _REQUIRED),
-        "intake": ("str", "intake"),
-        "states": ("array:state", _REQUIRED),
-        "transitions": ("array:transition", _REQUIRED),
-    },
-    "state": {"name": ("str", _REQUIRED), "description": ("str", ""), "final": ("bool", False)},
-    "transition": {
-        "trigger": ("str", _REQUIRED),
-        "source": ("str|names", _REQUIRED),
-        "dest": ("str", _REQUIRED),
-        "guard": ("table:guard", None),
-        "explain": ("str", ""),
-    },
-    "guard": {
-        "tier": ("names", None),
-        "kind": ("names", None),
-        "channel": ("names", None),
-        "cause": ("names", None),
-        "reason": ("names", None),
-        "reason_required": ("bool", False),
-        "clock_breached": ("str", None),
-        "any": ("array:guard", None),
-        "all": ("array:guard", None),
-    },
-    "when": {
-        "tier": ("names", None),
-        "kind": ("names", None),
-        "channel": ("names", None),
-        "cause": ("names", None),
-    },
-    "clock": {
-        "description": ("str", ""),
-        "start": ("names", _REQUIRED),
-        "stop": ("names", _REQUIRED),
-        "limit": ("limit", _REQUIRED),
-        "pausable": ("bool", False),
-        "warning_share": ("float", None),
-        "applies": ("table:when", None),
-        "override": ("array:override", ()),
-        "on_breach": ("table:breach", {}),
-    },
-    "override": {"when": ("table:when", _REQUIRED), "limit": ("limit", _REQUIRED)},
-    "breach": {"escalate": ("bool", True)},
+class _Table(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A table of the contract file; unknown keys are refused."""
+
+
+Names = tuple[str, ...]
+Limit = str | dict[str, str]  # one duration for every tier, or a table of tier = duration
+
+
+class HeaderShape(_Table, kw_only=True):
+    name: str
+    timezone: str = "Asia/Shanghai"
+    warning_share: float = 0.8
+    default_tier: str
+    default_kind: str
+
+
+class TierShape(_Table, kw_only=True):
+    label: str = ""
+    description: str = ""
+    escalate_to: Names = ()
+
+
+class NamedShape(_Table, kw_only=True):
+    description: str = ""
+
+
+class StateShape(_Table, kw_only=True):
+    name: str
+    description: str = ""
+    final: bool = False
+
+
+class ConditionShape(_Table, kw_only=True):
+    tier: Names | None = None
+    kind: Names | None = None
+    channel: Names | None = None
+    cause: Names | None = None
+
+
+class GuardShape(ConditionShape, kw_only=True):
+    reason: Names | None = None
+    reason_required: bool = False
+    clock_breached: str | None = None
+    any_: tuple[GuardShape, ...] | None = msgspec.field(default=None, name="any")
+    all_: tuple[GuardShape, ...] | None = msgspec.field(default=None, name="all")
+
+
+class TransitionShape(_Table, kw_only=True):
+    trigger: str
+    source: str | Names
+    dest: str
+    guard: GuardShape | None = None
+    explain: str = ""
+
+
+class MachineShape(_Table, kw_only=True):
+    initial: str
+    intake: str = "intake"
+    states: tuple[StateShape, ...]
+    transitions: tuple[TransitionShape, ...]
+
+
+class OverrideShape(_Table, kw_only=True):
+    when: ConditionShape
+    limit: Limit
+
+
+class BreachShape(_Table, kw_only=True):
+    escalate: bool = True
+
+
+class ClockShape(_Table, kw_only=True):
+    description: str = ""
+    start: Names
+    stop: Names
+    limit: Limit
+    pausable: bool = False
+    warning_share: float | None = None
+    applies: ConditionShape | None = None
+    override: tuple[OverrideShape, ...] = ()
+    on_breach: BreachShape = msgspec.field(default_factory=BreachShape)
+
+
+class ContractShape(_Table, kw_only=True):
+    schema: int
+    contract: HeaderShape
+    tiers: dict[str, TierShape]
+    kinds: dict[str, NamedShape]
+    causes: dict[str, NamedShape] = {}
+    machine: MachineShape
+    clocks: dict[str, ClockShape] = {}
+    channels: dict[str, dict[str, Any]] = {}  # read by the channel adapters
+    notifiers: dict[str, dict[str, Any]] = {}  # read by _Compiler._notifier and the notifiers
+
+
+GUARD_KEYS = tuple(
+    f.encode_name for f in msgspec.structs.fields(GuardShape)
+)  # for the error that lists them
+
+_TYPE_WORDS = {
+    "str": "text",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "array": "a list",
+    "object": "a table",
+    "null": "nothing",
 }
-# Attribute names that would shadow Python's own.
-_ATTR = {"schema": "schema_", "any": "any_", "all": "all_"}
+_EXPECTED = re.compile(r"Expected `([^`]*)`, got `([^`]*)` ?(?:- at `\$(.*)`)?")
+_UNKNOWN = re.compile(r"Object contains unknown field `([^`]*)` ?(?:- at `\$(.*)`)?")
+_MISSING = re.compile(r"Object missing required field `([^`]*)` ?(?:- at `\$(.*)`)?")
 
 
-class _Shape(SimpleNamespace):
-    """A table read against its shape: its keys as attributes (defaults filled in)."""
+_STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+|\.\.\.)\]")
 
 
-def _read(path: str, value: Any, shape: str) -> _Shape:
-    if not isinstance(value, dict):
-        raise _Invalid(path or "(top level)", "must be a table")
-    fields = _SHAPES[shape]
-    for key in value:
-        if key not in fields:
-            where = f"{path}.{key}" if path else str(key)
-            if shape == "guard":
-                raise _Invalid(where, f"unknown guard (guards are: {', '.join(GUARD_KEYS)})")
-            raise _Invalid(where, "unknown key")
-    out = {}
-    for key, (kind, default) in fields.items():
-        where = f"{path}.{key}" if path else key
-        if key not in value:
-            if default is _REQUIRED:
-                raise _Invalid(where, "missing")
-            out[_ATTR.get(key, key)] = (
-                _read(where, default, kind[6:])
-                if kind.startswith("table:") and default == {}
-                else default
-            )
-            continue
-        out[_ATTR.get(key, key)] = _value(where, value[key], kind)
-    return _Shape(**out)
+def _name_keys(text: str, data: Mapping[str, Any]) -> str:
+    """Put the table names back into msgspec's path: it writes ``clocks[...]`` for "some key of
+    the clocks table". Each such key is found by checking the table's entries one at a time."""
+    original = text
+    while "[...]" in text:
+        at = text.rindex("`$") + 2
+        steps = list(_STEP.finditer(text, at))
+        node: Any = data
+        cut = next(i for i, m in enumerate(steps) if m[2] == "...")
+        for m in steps[:cut]:
+            node = node[m[1]] if m[1] is not None else node[int(m[2])]
+        if not isinstance(node, dict):
+            return text.replace("[...]", "")
+        found = None
+        for key, value in node.items():
+            trial = _with(data, steps[:cut], {key: value})
+            try:
+                msgspec.convert(trial, ContractShape)
+            except msgspec.ValidationError as again:
+                if str(again) == original:
+                    found = key
+                    break
+        if found is None:
+            return text.replace("[...]", "")
+        step = steps[cut]
+        text = f"{text[: step.start()]}.{found}{text[step.end() :]}"
+        data = _with(data, steps[:cut], {found: node[found]})
+    return text
 
 
-def _value(path: str, value: Any, kind: str) -> Any:
-    if kind == "str":
-        if not isinstance(value, str):
-            raise _Invalid(path, f"must be text, not {_type(value)}")
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise _Invalid(path, f"must be true or false, not {_type(value)}")
-        return value
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid(path, f"must be a whole number, not {_type(value)}")
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _Invalid(path, f"must be a number, not {_type(value)}")
-        return float(value)
-    if kind == "names" or (kind == "str|names" and not isinstance(value, str)):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise _Invalid(
-                path,
-                "must be a list of names"
-                if kind == "names"
-                else "must be a name or a list of names",
-            )
-        return tuple(value)
-    if kind == "str|names":
-        return value
-    if kind == "limit":
-        try:
-            return _limit(value)
-        except ValueError as err:
-            raise _Invalid(path, str(err)) from None
-    shape = kind.split(":", 1)[1]
-    if kind.startswith("table:"):
-        return _read(path, value, shape)
-    if kind.startswith("array:"):
-        if not isinstance(value, list):
-            raise _Invalid(path, f"must be a list of tables, not {_type(value)}")
-        return tuple(_read(f"{path}[{i}]", item, shape) for i, item in enumerate(value))
-    # tables:SHAPE or tables:*
-    if not isinstance(value, dict):
-        raise _Invalid(path, f"must be a table of tables, not {_type(value)}")
-    if shape == "*":
-        for name, table in value.items():
-            if not isinstance(table, dict):
-                raise _Invalid(f"{path}.{name}", "must be a table")
-        return dict(value)
-    return {name: _read(f"{path}.{name}", table, shape) for name, table in value.items()}
+def _with(data: Any, steps: list[re.Match[str]], table: dict[str, Any]) -> Any:
+    """A copy of ``data`` with the table at ``steps`` replaced by ``table`` (copies on the way)."""
+    if not steps:
+        return table
+    m, rest = steps[0], steps[1:]
+    if m[1] is not None:
+        return {**data, m[1]: _with(data[m[1]], rest, table)}
+    index = int(m[2])
+    return [*data[:index], _with(data[index], rest, table), *data[index + 1 :]]
 
 
-def _type(value: Any) -> str:
-    names = {
-        str: "text",
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        list: "a list",
-        dict: "a table",
-    }
-    return names.get(type(value), type(value).__name__)
+def _words(types: str) -> str:
+    return " or ".join(_TYPE_WORDS.get(t.strip(), t.strip()) for t in types.split("|"))
+
+
+def _shape_error(err: msgspec.ValidationError, data: Mapping[str, Any]) -> _Invalid:
+    """msgspec's message, as a key path and words an operator reads."""
+    text = _name_keys(str(err), data)
+
+    def where(base: str | None, key: str = "") -> str:
+        path = (base or "").removeprefix(".")
+        return f"{path}.{key}" if path and key else path or key or "(top level)"
+
+    if m := _UNKNOWN.fullmatch(text):
+        path = where(m[2], m[1])
+        if (m[2] or "").endswith("guard") or re.search(r"\.(any|all)\[\d+\]$", m[2] or ""):
+            return _Invalid(path, f"unknown guard (guards are: {', '.join(GUARD_KEYS)})")
+        return _Invalid(path, "unknown key")
+    if m := _MISSING.fullmatch(text):
+        return _Invalid(where(m[2], m[1]), "missing")
+    if m := _EXPECTED.fullmatch(text):
+        return _Invalid(where(m[3]), f"must be {_words(m[1])}, not {_words(m[2])}")
+    return _Invalid("(top level)", text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,23 +245,25 @@ class Condition:
     channel: frozenset[str] | None = None
     cause: frozenset[str] | None = None
 
+    def explain(self, c: Classification) -> str | None:
+        """``None`` when ``c`` meets the condition, else which attribute does not (in words)."""
+        for name in ("tier", "kind", "channel", "cause"):
+            allowed: frozenset[str] | None = getattr(self, name)
+            value = getattr(c, name)
+            if allowed is not None and value not in allowed:
+                return f"{name} is {value or 'not set'}, needs {' or '.join(sorted(allowed))}"
+        return None
+
     def matches(self, c: Classification) -> bool:
-        return (
-            (self.tier is None or c.tier in self.tier)
-            and (self.kind is None or c.kind in self.kind)
-            and (self.channel is None or c.channel in self.channel)
-            and (self.cause is None or c.cause in self.cause)
-        )
+        return self.explain(c) is None
 
 
 @dataclass(frozen=True, slots=True)
 class Guard:
-    """A declarative guard; see docs/contract.md for its keys."""
+    """A declarative guard; see docs/contract.md for its keys. Its tier/kind/channel/cause part
+    is a :class:`Condition`, the same as a clock's ``applies`` and ``override.when``."""
 
-    tier: frozenset[str] | None = None
-    kind: frozenset[str] | None = None
-    channel: frozenset[str] | None = None
-    cause: frozenset[str] | None = None
+    condition: Condition | None = None
     reason: tuple[str, ...] | None = None
     reason_required: bool = False
     clock_breached: str | None = None
@@ -403,7 +404,12 @@ def load_contract(path: str | Path | None = None) -> Contract:
 def compile_contract(data: Mapping[str, Any], source: str = "<contract>") -> Contract:
     """Validate already-parsed contract data (a TOML document as a dict) and compile it."""
     try:
-        return _Compiler(_read("", data, "contract"), source).compile()
+        model = msgspec.convert(data, ContractShape)
+    except msgspec.ValidationError as err:
+        invalid = _shape_error(err, data)
+        raise ConfigError(f"{source}: {invalid.path}: {invalid.message}") from None
+    try:
+        return _Compiler(model, source).compile()
     except _Invalid as err:
         raise ConfigError(f"{source}: {err.path}: {err.message}") from None
 
@@ -420,15 +426,15 @@ def _one_of(values: object) -> str:
 
 
 class _Compiler:
-    def __init__(self, model: Any, source: str) -> None:
+    def __init__(self, model: ContractShape, source: str) -> None:
         self.m = model
         self.source = source
 
     def compile(self) -> Contract:
         m = self.m
-        if m.schema_ != SCHEMA:
+        if m.schema != SCHEMA:
             raise _Invalid(
-                "schema", f"this faultflow reads contract schema {SCHEMA}, not {m.schema_}"
+                "schema", f"this faultflow reads contract schema {SCHEMA}, not {m.schema}"
             )
         header = m.contract
         try:
@@ -525,7 +531,8 @@ class _Compiler:
                 self._member(path, v, known, what)
         return frozenset(values)
 
-    def _condition(self, path: str, when: Any) -> Condition:
+    def _condition(self, path: str, when: ConditionShape) -> Condition | None:
+        """The condition of a ``when``/``applies``/guard table (``None`` if it names nothing)."""
         m = self.m
         condition = Condition(
             tier=self._values(f"{path}.tier", when.tier, m.tiers, "tier"),
@@ -533,7 +540,11 @@ class _Compiler:
             channel=self._values(f"{path}.channel", when.channel, None, "channel"),
             cause=self._values(f"{path}.cause", when.cause, m.causes, "cause"),
         )
-        if condition == Condition():
+        return None if condition == Condition() else condition
+
+    def _required_condition(self, path: str, when: ConditionShape) -> Condition:
+        condition = self._condition(path, when)
+        if condition is None:
             raise _Invalid(path, "an empty condition; name a tier, kind, channel or cause")
         return condition
 
@@ -591,16 +602,12 @@ class _Compiler:
             out.append(Transition(t.trigger, tuple(sources), t.dest, guard, t.explain))
         return tuple(out)
 
-    def _guard(self, path: str, g: Any) -> Guard:
-        m = self.m
+    def _guard(self, path: str, g: GuardShape) -> Guard:
         for key, group in (("any", g.any_), ("all", g.all_)):
             if group is not None and not group:
                 raise _Invalid(f"{path}.{key}", "an empty list")
         guard = Guard(
-            tier=self._values(f"{path}.tier", g.tier, m.tiers, "tier"),
-            kind=self._values(f"{path}.kind", g.kind, m.kinds, "kind"),
-            channel=self._values(f"{path}.channel", g.channel, None, "channel"),
-            cause=self._values(f"{path}.cause", g.cause, m.causes, "cause"),
+            condition=self._condition(path, g),
             reason=tuple(g.reason) if g.reason is not None else None,
             reason_required=g.reason_required,
             clock_breached=g.clock_breached,
@@ -658,18 +665,25 @@ class _Compiler:
 
     # -- clocks -------------------------------------------------------------------------------
 
-    def _limits(self, path: str, limit: timedelta | dict[str, timedelta]) -> dict[str, timedelta]:
+    def _limits(self, path: str, limit: Limit) -> dict[str, timedelta]:
         tiers = self.m.tiers
-        if isinstance(limit, timedelta):
-            return dict.fromkeys(tiers, limit)
+        if isinstance(limit, str):
+            return dict.fromkeys(tiers, self._duration(path, limit))
         for tier in limit:
             self._member(path, tier, tiers, "tier")
         for tier in tiers:
             if tier not in limit:
                 raise _Invalid(path, f"no limit for tier {tier!r}")
-        return dict(limit)
+        return {tier: self._duration(path, text, f"{tier}: ") for tier, text in limit.items()}
 
-    def _clock(self, name: str, c: Any, share: float, triggers: set[str]) -> ClockSpec:
+    @staticmethod
+    def _duration(path: str, text: str, prefix: str = "") -> timedelta:
+        try:
+            return parse_duration(text)
+        except ValueError as err:
+            raise _Invalid(path, f"{prefix}{err}") from None
+
+    def _clock(self, name: str, c: ClockShape, share: float, triggers: set[str]) -> ClockSpec:
         path = f"clocks.{name}"
         self._name(path, name)
         for key, names in (("start", c.start), ("stop", c.stop)):
@@ -687,7 +701,7 @@ class _Compiler:
             self._share(f"{path}.warning_share", c.warning_share)
         overrides = tuple(
             (
-                self._condition(f"{path}.override[{i}].when", o.when),
+                self._required_condition(f"{path}.override[{i}].when", o.when),
                 self._limits(f"{path}.override[{i}].limit", o.limit),
             )
             for i, o in enumerate(c.override)
@@ -701,6 +715,6 @@ class _Compiler:
             overrides=overrides,
             pausable=c.pausable,
             warning_share=c.warning_share if c.warning_share is not None else share,
-            applies=self._condition(f"{path}.applies", c.applies) if c.applies else None,
+            applies=(self._required_condition(f"{path}.applies", c.applies) if c.applies else None),
             escalate=c.on_breach.escalate,
         )

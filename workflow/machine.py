@@ -61,15 +61,10 @@ class _Subject:
 
 def check_guard(guard: Guard, facts: GuardFacts) -> str | None:
     """``None`` when the guard holds, else why it does not (in an operator's words)."""
-    c = facts.classification
-    for name, allowed, value in (
-        ("tier", guard.tier, c.tier),
-        ("kind", guard.kind, c.kind),
-        ("channel", guard.channel, c.channel),
-        ("cause", guard.cause, c.cause),
-    ):
-        if allowed is not None and value not in allowed:
-            return f"{name} is {value or 'not set'}, needs {' or '.join(sorted(allowed))}"
+    if guard.condition is not None:
+        why = guard.condition.explain(facts.classification)
+        if why is not None:
+            return why
     if guard.reason_required and not (facts.reason and facts.reason.strip()):
         return "a reason is required (--reason)"
     if guard.reason is not None and facts.reason not in guard.reason:

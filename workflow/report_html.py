@@ -93,8 +93,9 @@ def _table(lines: list[Line]) -> str:
     return f"<table>{head}{rows}</table>"
 
 
-def render(report: Report, breaches: int = 200) -> str:
-    """The whole report as an HTML document (a string)."""
+def render(report: Report, breaches: int = 200, lifecycle: str = "") -> str:
+    """The whole report as an HTML document (a string); ``lifecycle`` is an HTML fragment
+    drawing the contract's lifecycle (:func:`faultflow.graph.lifecycle_html`)."""
     by_clock: dict[str, list[Line]] = defaultdict(list)
     for line in report.lines:
         by_clock[line.clock].append(line)
@@ -153,5 +154,6 @@ Clocks started {report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M}
 limit. Breached: stopped late, or still running past its limit. Open: running, within its limit.
 Compliance = met / (met + breached). Median and p90 of the active time (paused time excluded),
 nearest rank.</p>
+{f"<h2>The lifecycle</h2><figure>{lifecycle}</figure>" if lifecycle else ""}
 </body></html>
 """
