@@ -327,17 +327,19 @@ def test_history_is_hash_chained(engine: Engine, travel: Any) -> None:
         data = json.dumps(e.data, ensure_ascii=False, sort_keys=True) if e.data else "{}"
         expected = event_hash(
             prev,
-            t.id,
-            e.seq,
-            e.trigger,
-            e.from_state,
-            e.to_state,
-            _us(e.at),
-            _us(e.recorded_at),
-            e.actor,
-            e.note,
-            e.reason,
-            data,
+            [
+                t.id,
+                e.seq,
+                e.trigger,
+                e.from_state,
+                e.to_state,
+                _us(e.at),
+                _us(e.recorded_at),
+                e.actor,
+                e.note,
+                e.reason,
+                data,
+            ],
         )
         assert e.hash == expected
         prev = e.hash
@@ -459,11 +461,11 @@ def test_a_stale_memory_is_corrected_by_the_database(db_path: Path, travel: Any)
 
 
 def test_the_memory_is_bounded(engine: Engine) -> None:
-    from faultflow.engine import RECENT
+    from faultflow.writes import RECENT
 
     for _ in range(RECENT + 20):
         new_ticket(engine)
-    assert len(engine._recent) == RECENT
+    assert len(engine._writes._recent) == RECENT
 
 
 def test_list_open_or_closed_in_the_database(engine: Engine) -> None:

@@ -11,7 +11,10 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
+
+from .records import HASHED, EventRecord
 
 
 def genesis(ticket_id: str) -> str:
@@ -19,36 +22,21 @@ def genesis(ticket_id: str) -> str:
     return hashlib.sha256(f"faultflow:{ticket_id}".encode()).hexdigest()
 
 
-def event_hash(
-    prev: str,
-    ticket_id: str,
-    seq: int,
-    trigger: str,
-    from_state: str | None,
-    to_state: str,
-    at_us: int,
-    recorded_us: int,
-    actor: str,
-    note: str | None,
-    reason: str | None,
-    data: str,
-) -> str:
-    """The hash of one event, given the hash of the event before it."""
-    content: list[Any] = [
-        ticket_id,
-        seq,
-        trigger,
-        from_state,
-        to_state,
-        at_us,
-        recorded_us,
-        actor,
-        note,
-        reason,
-        data,
-    ]
-    payload = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+def event_hash(prev: str, content: Sequence[Any]) -> str:
+    """The hash of one event's hashed fields (``records.HASHED``, in that order), given the hash
+    of the event before it."""
+    payload = json.dumps(list(content), ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(f"{prev}\n{payload}".encode()).hexdigest()
+
+
+_HASHED = itemgetter(*(EventRecord._fields.index(f) for f in HASHED))
+_HASH = EventRecord._fields.index("hash")
+
+
+def chain(prev: str, event: Sequence[Any]) -> str:
+    """The hash of an event (an :class:`EventRecord`, or a row in its field order) given its
+    predecessor's: every field but those in ``records.HASH_EXEMPT`` is hashed."""
+    return event_hash(prev, _HASHED(event))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +76,12 @@ def check(
 ) -> Verification:
     """Recompute every chain.
 
-    ``events``: rows (ticket_id, seq, trigger, from, to, at_us, recorded_us, actor, note,
-    reason, data, hash) ordered by ticket and seq. ``heads``: rows (ticket_id, last_seq,
-    last_hash) ordered by ticket — the head each ticket row remembers, which catches a deleted
-    last event. ``pins``: ticket -> (seq, hash) from a head saved earlier; the chain must still
-    pass through each of them. Finds edited events (hash mismatch), deleted or reordered ones
-    (a gap in seq, or a hash that no longer chains), and tickets whose head does not match their
-    last event.
+    ``events``: rows in :class:`EventRecord` field order, ordered by ticket and seq.
+    ``heads``: rows (ticket_id, last_seq, last_hash) ordered by ticket — the head each ticket
+    row remembers, which catches a deleted last event. ``pins``: ticket -> (seq, hash) from a
+    head saved earlier; the chain must still pass through each of them. Finds edited events
+    (hash mismatch), deleted or reordered ones (a gap in seq, or a hash that no longer chains),
+    and tickets whose head does not match their last event.
     """
     broken: list[Broken] = []
     head_iter = iter(heads)
@@ -148,8 +135,8 @@ def check(
             )
             bad = ticket
             continue
-        digest = event_hash(prev, *row[:11])
-        if digest != row[11]:
+        digest = chain(prev, row)
+        if digest != row[_HASH]:
             broken.append(Broken(ticket, seq, "the event was changed after it was written"))
             bad = ticket
             continue
@@ -182,3 +169,14 @@ def chain_head(heads: Iterable[Sequence[Any]]) -> tuple[str, int, int]:
         tickets += 1
         events += seq
     return h.hexdigest(), tickets, events
+
+
+def head(rows: Iterable[Sequence[Any]], at: str, tickets: bool = False) -> dict[str, Any]:
+    """The chain head over every ticket's (id, last seq, last hash), as kept by ``verify
+    --head``; with ``tickets``, also every ticket's (seq, hash), for ``verify --against``."""
+    rows = list(rows)
+    digest, count, events = chain_head(rows)
+    out: dict[str, Any] = {"head": digest, "tickets": count, "events": events, "at": at}
+    if tickets:
+        out["heads"] = {tid: [seq, h] for tid, seq, h in rows}
+    return out

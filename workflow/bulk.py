@@ -22,10 +22,12 @@ from datetime import datetime
 from itertools import islice
 
 from .draft import opened
-from .engine import Engine, new_ticket_id
+from .engine import Engine
+from .ids import new_ticket_id
 from .intake import IntakeRecord
-from .store import Change
+from .records import Change
 from .times import to_us
+from .writes import classify
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,7 @@ def load(
                 tid,
                 item.channel,
                 item.record,
-                engine._classify(item.record),
+                classify(contract, item.record),
                 item.actor,
                 to_us(item.at),
                 recorded_us,
@@ -80,14 +82,8 @@ def _free_ids(engine: Engine, n: int) -> list[str]:
     Ids are 7 random characters (34 billion): a million tickets make a handful of collisions
     likely, so every drawn id is checked, as the one-ticket path does on insert.
     """
-    from sqlalchemy import select
-
-    from .tables import TICKETS
-
-    t = TICKETS
     chosen: set[str] = set()
     while len(chosen) < n:
         wanted = {new_ticket_id() for _ in range(n - len(chosen))} - chosen
-        taken = {row[0] for row in engine.store.query(select(t.c.id).where(t.c.id.in_(wanted)))}
-        chosen |= wanted - taken
+        chosen |= wanted - engine.store.taken_ids(wanted)
     return list(chosen)

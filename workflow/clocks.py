@@ -16,10 +16,32 @@ same numbers the store keeps. Nothing here reads a database or a wall clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 Status = Literal["running", "paused", "stopped"]
 Alarm = Literal["warning", "breach"]
+
+
+class StoredClock(Protocol):
+    """What :func:`facts_of` reads of a stored clock (a ``records.ClockRecord``)."""
+
+    @property
+    def started_us(self) -> int: ...
+    @property
+    def limit_us(self) -> int: ...
+    @property
+    def paused_us(self) -> int: ...
+    @property
+    def paused_since_us(self) -> int | None: ...
+    @property
+    def stopped_us(self) -> int | None: ...
+
+
+def facts_of(row: StoredClock) -> ClockFacts:
+    """The facts a stored clock row holds."""
+    return ClockFacts(
+        row.started_us, row.limit_us, row.paused_us, row.paused_since_us, row.stopped_us
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,37 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from . import clocks as clk
-from .audit import event_hash, genesis
-from .clocks import ClockFacts
+from .audit import chain, genesis
+from .clocks import ClockFacts, facts_of
 from .contract import Classification, ClockSpec, Contract
 from .intake import IntakeRecord
-from .store import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecord
+from .records import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecord
 from .times import from_us
 
 SYSTEM_ACTOR = "faultflow"
-
-
-def chain(prev: str, event: EventRecord) -> str:
-    """The hash of a stored event given its predecessor's (audit.event_hash over its fields)."""
-    return event_hash(
-        prev,
-        event.ticket_id,
-        event.seq,
-        event.trigger,
-        event.from_state,
-        event.to_state,
-        event.at_us,
-        event.recorded_us,
-        event.actor,
-        event.note,
-        event.reason,
-        event.data,
-    )
 
 
 def opened(
@@ -82,13 +63,6 @@ def opened(
     return draft
 
 
-def facts_of(row: ClockRecord) -> ClockFacts:
-    """The clock facts a stored clock row holds."""
-    return ClockFacts(
-        row.started_us, row.limit_us, row.paused_us, row.paused_since_us, row.stopped_us
-    )
-
-
 def row_of(
     ticket_id: str, spec: ClockSpec, facts: ClockFacts, warned: bool, breach_fired: bool
 ) -> ClockRecord:
@@ -96,20 +70,20 @@ def row_of(
     alarm = clk.next_alarm(facts, spec.warning_share, warned, breach_fired)
     stopped = facts.stopped
     return ClockRecord(
-        ticket_id,
-        spec.name,
-        facts.started,
-        facts.limit,
-        facts.paused,
-        facts.paused_since,
-        stopped,
-        clk.due_at(facts),
-        facts.status,
-        warned,
-        breach_fired,
-        clk.is_breached(facts, stopped) if stopped is not None else breach_fired,
-        alarm[0] if alarm else None,
-        alarm[1] if alarm else None,
+        ticket_id=ticket_id,
+        name=spec.name,
+        started_us=facts.started,
+        limit_us=facts.limit,
+        paused_us=facts.paused,
+        paused_since_us=facts.paused_since,
+        stopped_us=stopped,
+        due_us=clk.due_at(facts),
+        status=facts.status,
+        warned=warned,
+        breach_fired=breach_fired,
+        breached=clk.is_breached(facts, stopped) if stopped is not None else breach_fired,
+        next_us=alarm[0] if alarm else None,
+        next_kind=alarm[1] if alarm else None,
     )
 
 
@@ -147,7 +121,11 @@ def replay(
 
 
 class Draft:
-    """One ticket being changed; call :meth:`change` for what to commit."""
+    """One ticket being changed; call :meth:`change` for what to commit.
+
+    Records are immutable: the draft never changes what it was handed (a caller may keep it),
+    it replaces ``self.ticket`` and its clock rows with changed copies.
+    """
 
     def __init__(
         self,
@@ -159,14 +137,12 @@ class Draft:
         new: bool = False,
     ) -> None:
         self.contract = contract
-        self.ticket = ticket
+        self.ticket = ticket if new else ticket._replace(version=ticket.version + 1)
         self.clocks: dict[str, ClockRecord] = {c.name: c for c in clock_rows}
         self.recorded_us = recorded_us
         self._subscribed = contract.notify_kinds
         self.expected_version = None if new else ticket.version
         self._prev_hash = ticket.last_hash  # the stored head, for attach()
-        if not new:
-            ticket.version += 1
         self.events: list[EventRecord] = []
         self.outbox: list[OutboxRecord] = []
         self._new: set[str] = set()
@@ -197,6 +173,10 @@ class Draft:
         }
 
     # -- writing ------------------------------------------------------------------------------
+
+    def update(self, **fields: Any) -> None:
+        """Change fields of the ticket row (its classification, hold state, owner)."""
+        self.ticket = self.ticket._replace(**fields)
 
     def _put(self, spec: ClockSpec, facts: ClockFacts, warned: bool, breach_fired: bool) -> None:
         name = spec.name
@@ -233,23 +213,22 @@ class Draft:
         text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str) if data else "{}"
         from_state = t.state if seq > 1 else None
         event = EventRecord(
-            t.id,
-            seq,
-            trigger,
-            from_state,
-            to_state,
-            at_us,
-            self.recorded_us,
-            actor,
-            note,
-            reason,
-            text,
-            "",
+            ticket_id=t.id,
+            seq=seq,
+            trigger=trigger,
+            from_state=from_state,
+            to_state=to_state,
+            at_us=at_us,
+            recorded_us=self.recorded_us,
+            actor=actor,
+            note=note,
+            reason=reason,
+            data=text,
+            hash="",
         )
-        event.hash = digest = chain(prev, event)
-        self.events.append(event)
-        t.last_seq, t.last_us, t.last_hash = seq, at_us, digest
-        t.state = to_state
+        digest = chain(prev, event)
+        self.events.append(event._replace(hash=digest))
+        self.ticket = t = t._replace(last_seq=seq, last_us=at_us, last_hash=digest, state=to_state)
         kind = trigger if trigger in ("warning", "breach") else "transition"
         if kind not in self._subscribed:
             return
@@ -277,14 +256,15 @@ class Draft:
         last = self.events[-1]
         data = json.loads(last.data)
         data[key] = value
-        last.data = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+        last = last._replace(data=json.dumps(data, ensure_ascii=False, sort_keys=True, default=str))
         prev = (
             self.events[-2].hash
             if len(self.events) > 1
             else (self._prev_hash or genesis(last.ticket_id))
         )
-        last.hash = chain(prev, last)
-        self.ticket.last_hash = last.hash
+        last = last._replace(hash=chain(prev, last))
+        self.events[-1] = last
+        self.ticket = self.ticket._replace(last_hash=last.hash)
 
     def _notify(self, kind: str, seq: int, payload: dict[str, Any]) -> None:
         if kind not in self._subscribed:
@@ -292,13 +272,13 @@ class Draft:
         payload = {**payload, "kind": kind}
         self.outbox.append(
             OutboxRecord(
-                self.ticket.id,
-                seq,
-                kind,
-                self.recorded_us,
-                json.dumps(payload, ensure_ascii=False, default=str),
-                False,
-                self.recorded_us,
+                ticket_id=self.ticket.id,
+                seq=seq,
+                kind=kind,
+                created_us=self.recorded_us,
+                payload=json.dumps(payload, ensure_ascii=False, default=str),
+                done=False,
+                next_attempt_us=self.recorded_us,
             )
         )
 
@@ -325,8 +305,8 @@ class Draft:
         for spec in specs.values():
             if spec.name not in self.clocks and trigger in spec.start and spec.applies_to(c):
                 self._start(spec, at)
-        if final:
-            self.ticket.on_hold, self.ticket.hold_reason = False, None
+        if final and self.ticket.on_hold:
+            self.update(on_hold=False, hold_reason=None)
         self.record(trigger, dest, at_us, actor, note=note, reason=reason, data=data)
 
     def fire_due(self, upto_us: int) -> None:
@@ -341,8 +321,7 @@ class Draft:
             row = min(pending, key=lambda r: (r.next_us, r.name))
             spec = self.contract.clocks.get(row.name)
             if spec is None:  # a clock the contract no longer has: forget its alarm, for good
-                # (a new row: rows are shared with the engine's memory of the ticket)
-                self.clocks[row.name] = replace(row, next_us=None, next_kind=None)
+                self.clocks[row.name] = row._replace(next_us=None, next_kind=None)
                 if row.name not in self._new:
                     self._changed.add(row.name)
                 continue
@@ -463,6 +442,7 @@ class Draft:
         return bool(self.events or self._new or self._changed or self._dropped)
 
     def change(self) -> Change:
+        """What to commit: the ticket row, the new events, clocks and notifications."""
         return Change(
             ticket=self.ticket,
             expected_version=self.expected_version,

@@ -199,3 +199,15 @@ Owner (first-ask responsibility): {e(ticket.owner)}<br>Status: {e(ticket.state)}
 {spare}
 </body></html>
 """
+
+
+FORMATS = ("md", "html")
+
+
+def render(ticket: Ticket, contract: Contract, fmt: str = "md") -> str:
+    """The handling report as ``md`` (Markdown) or ``html``."""
+    if fmt not in FORMATS:
+        from .errors import InvalidInput
+
+        raise InvalidInput(f"handling report format {fmt!r}: use md or html")
+    return markdown(ticket, contract) if fmt == "md" else to_html(ticket, contract)

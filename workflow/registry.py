@@ -32,6 +32,15 @@ class Registry:
     # channel or notifier name -> the plugin that registered it
     origin: dict[str, str] = field(default_factory=dict)
 
+    def channel(self, name: str) -> Channel:
+        """The channel adapter called ``name``; :class:`IntakeError` lists the installed ones."""
+        if name not in self.channels:
+            from .errors import IntakeError
+
+            known = ", ".join(sorted(self.channels)) or "none"
+            raise IntakeError(f"unknown channel {name!r} (installed: {known})")
+        return self.channels[name]
+
 
 def plugin_manager(extra: tuple[Any, ...] = ()) -> tuple[pluggy.PluginManager, dict[str, str]]:
     """A plugin manager with every entry-point plugin loaded, and the ones that failed."""

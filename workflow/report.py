@@ -157,6 +157,38 @@ def _td(us: Any) -> timedelta | None:
     return timedelta(microseconds=int(us)) if us is not None else None
 
 
+def for_period(
+    store: Any,
+    contract: Any,
+    now: datetime,
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+) -> Report:
+    """The report of the clocks that started in [start, end) as seen at ``now``. Defaults:
+    ``end`` now, ``start`` 30 days before ``end``; times without an offset are in the
+    contract's time zone, a date alone means its midnight."""
+    from .errors import InvalidInput
+    from .times import aware, to_us
+
+    zone = contract.timezone
+    stop = aware(end, now, zone) if end is not None else now
+    begin = aware(start, now, zone) if start is not None else stop - timedelta(days=30)
+    if begin >= stop:
+        raise InvalidInput(
+            f"the period is empty: {begin.isoformat()} is not before {stop.isoformat()}"
+        )
+    return build(
+        store,
+        contract,
+        to_us(begin),
+        to_us(stop),
+        to_us(now),
+        now,
+        begin.astimezone(zone),
+        stop.astimezone(zone),
+    )
+
+
 def build(
     store: Any,
     contract: Any,

@@ -12,13 +12,11 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from .errors import FaultflowError
-
-if TYPE_CHECKING:
-    from .engine import Engine
-    from .views import Fired
+from .views import Fired
 
 log = logging.getLogger("faultflow.scheduler")
 
@@ -30,8 +28,17 @@ def next_backoff(previous: float) -> float:
     return min(max(previous * 2, BACKOFF_FIRST), BACKOFF_MAX)
 
 
+class Sweeper(Protocol):
+    """What the loop drives (an :class:`~faultflow.Engine`); named here, not imported, so that
+    the engine may import this module and not the other way round."""
+
+    def tick(self) -> list[Fired]: ...
+    def next_due(self) -> datetime | None: ...
+    def now(self) -> datetime: ...
+
+
 def run(
-    engine: Engine,
+    engine: Sweeper,
     stop: threading.Event,
     max_sleep: float = 1.0,
     on_fired: Callable[[list[Fired]], None] | None = None,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,17 @@ from sqlalchemy import (
     Engine as SAEngine,
 )
 from sqlalchemy import (
+    and_,
     bindparam,
     create_engine,
     delete,
     event,
+    exists,
     func,
     insert,
     inspect,
     literal_column,
+    or_,
     select,
     text,
     update,
@@ -38,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from .errors import ConcurrentUpdate, DatabaseError
+from .records import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecord
 from .tables import (
     CLOCKS,
     DELIVERIES,
@@ -47,90 +50,6 @@ from .tables import (
     SCHEMA_VERSION,
     TICKETS,
 )
-
-# ---------------------------------------------------------------------------------------------
-# Records: the rows as the engine sees them (field order = column order of the SELECTs below).
-
-
-@dataclass(slots=True)
-class TicketRecord:
-    id: str
-    state: str
-    tier: str
-    kind: str
-    cause: str | None
-    channel: str
-    external_id: str | None
-    owner: str
-    title: str
-    description: str
-    reporter: str | None
-    contact: str | None
-    on_hold: bool
-    hold_reason: str | None
-    version: int
-    created_us: int
-    last_seq: int
-    last_us: int
-    last_hash: str
-
-
-@dataclass(slots=True)
-class ClockRecord:
-    ticket_id: str
-    name: str
-    started_us: int
-    limit_us: int
-    paused_us: int
-    paused_since_us: int | None
-    stopped_us: int | None
-    due_us: int | None
-    status: str
-    warned: bool
-    breach_fired: bool
-    breached: bool
-    next_us: int | None
-    next_kind: str | None
-
-
-@dataclass(slots=True)
-class EventRecord:
-    ticket_id: str
-    seq: int
-    trigger: str
-    from_state: str | None
-    to_state: str
-    at_us: int
-    recorded_us: int
-    actor: str
-    note: str | None
-    reason: str | None
-    data: str
-    hash: str
-
-
-@dataclass(slots=True)
-class OutboxRecord:
-    ticket_id: str
-    seq: int
-    kind: str
-    created_us: int
-    payload: str
-    done: bool
-    next_attempt_us: int
-
-
-@dataclass(slots=True)
-class Change:
-    """Everything one trigger writes. ``expected_version`` is ``None`` for a new ticket."""
-
-    ticket: TicketRecord
-    expected_version: int | None
-    events: list[EventRecord] = field(default_factory=list)
-    new_clocks: list[ClockRecord] = field(default_factory=list)
-    changed_clocks: list[ClockRecord] = field(default_factory=list)
-    dropped_clocks: list[str] = field(default_factory=list)
-    outbox: list[OutboxRecord] = field(default_factory=list)
 
 
 class DuplicateExternalId(Exception):
@@ -160,8 +79,8 @@ def database_url(db: str | Path) -> str:
     return text_
 
 
-def _columns(record_type: type) -> list[str]:
-    return [f.name for f in fields(record_type)]
+def _columns(record_type: Any) -> list[str]:
+    return list(record_type._fields)
 
 
 class _Statement:
@@ -454,6 +373,59 @@ class Store:
             except SQLAlchemyError as err:
                 raise DatabaseError(f"database error: {_first_line(err)}") from None
 
+    def tickets(
+        self,
+        now_us: int,
+        *,
+        state: str | None = None,
+        tier: str | None = None,
+        owner: str | None = None,
+        finals: Iterable[str] = (),
+        final: bool | None = None,
+        breached: bool | None = None,
+    ) -> list[tuple[TicketRecord, list[ClockRecord]]]:
+        """Tickets (oldest first) with their clocks, filtered in the database. ``final`` keeps
+        the tickets in (``True``) or out of (``False``) the ``finals`` states; ``breached``
+        those with (or without) a broken promise at ``now_us``."""
+        t, k = TICKETS, CLOCKS
+        query = select(*[t.c[n] for n in self._ticket_cols])
+        if state is not None:
+            query = query.where(t.c.state == state)
+        if tier is not None:
+            query = query.where(t.c.tier == tier)
+        if owner is not None:
+            query = query.where(t.c.owner == owner)
+        if final is not None:
+            closed = t.c.state.in_(sorted(finals))
+            query = query.where(closed if final else ~closed)
+        if breached is not None:
+            broken = exists().where(
+                k.c.ticket_id == t.c.id,
+                or_(k.c.breached, and_(k.c.status == "running", k.c.due_us < now_us)),
+            )
+            query = query.where(broken if breached else ~broken)
+        records = [TicketRecord(*row) for row in self.query(query.order_by(t.c.created_us))]
+        clocks = self.clock_records(r.id for r in records)
+        return [(r, clocks[r.id]) for r in records]
+
+    def event_rows(self) -> Iterator[Any]:
+        """Every event, as rows in :class:`EventRecord` field order, by ticket and seq (the
+        tickets in byte order of their ids)."""
+        e = EVENTS
+        return self.stream(
+            select(*[e.c[n] for n in self._event_cols]).order_by(self.by_id(e.c.ticket_id), e.c.seq)
+        )
+
+    def heads(self) -> Iterator[Any]:
+        """Every ticket's (id, last seq, last hash), in byte order of the ids."""
+        t = TICKETS
+        return self.stream(select(t.c.id, t.c.last_seq, t.c.last_hash).order_by(self.by_id(t.c.id)))
+
+    def taken_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are ticket ids already."""
+        t = TICKETS
+        return {row[0] for row in self.query(select(t.c.id).where(t.c.id.in_(list(ids))))}
+
     def clock_records(self, ticket_ids: Iterable[str]) -> dict[str, list[ClockRecord]]:
         """The clocks of many tickets at once (for lists)."""
         ids = list(ticket_ids)
@@ -467,14 +439,6 @@ class Store:
             for row in rows:
                 out[row[0]].append(ClockRecord(*row))
         return out
-
-    def ticket_records(self, statement: Any) -> list[TicketRecord]:
-        """Tickets selected by a Core statement over ``tickets`` (all columns, record order)."""
-        return [TicketRecord(*row) for row in self.query(statement)]
-
-    def ticket_columns(self) -> list[Any]:
-        t = TICKETS
-        return [t.c[n] for n in self._ticket_cols]
 
 
 class Unit:

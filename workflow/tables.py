@@ -1,4 +1,4 @@
-"""The database schema, as SQLModel tables.
+"""The database schema, as SQLModel tables derived from the records of ``records.py``.
 
 Times are stored as integer microseconds since the Unix epoch (UTC), in columns ending ``_us``:
 exact, indexable and subtractable alike in SQLite and PostgreSQL, so that reports can do their
@@ -7,78 +7,101 @@ arithmetic in SQL. Views convert them to aware datetimes in the contract's time 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, cast, get_args, get_type_hints
+
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Table, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelMetaclass
+
+from .records import ClockRecord, EventRecord, OutboxRecord, TicketRecord
 
 SCHEMA_VERSION = 1
 
 
-def _us(*, nullable: bool = False, index: bool = False) -> Column:
-    return Column(BigInteger, nullable=nullable, index=index)
+def _us(*, nullable: bool = False) -> Any:
+    return Column(BigInteger, nullable=nullable)
 
 
-class TicketRow(SQLModel, table=True):
-    """One fault ticket: its current state and classification, and the head of its history."""
+def _table(
+    record: type[Any],
+    name: str,
+    *,
+    columns: Mapping[str, Any] | None = None,
+    first: Mapping[str, tuple[Any, Any]] | None = None,
+    args: tuple[Any, ...] = (),
+) -> type[SQLModel]:
+    """The SQLModel table of a record (``records.py``): one column per field, in field order.
 
-    __tablename__ = "tickets"
-    __table_args__ = (
+    The record says which fields there are and their types; here only what a column needs
+    beyond its type: keys, text columns, indexes. ``*_us`` fields are 64-bit integers. ``first``
+    adds columns that are not part of the record (an autoincrement id).
+    """
+    hints = get_type_hints(record)
+    namespace: dict[str, Any] = {"__tablename__": name, "__module__": __name__}
+    if args:
+        namespace["__table_args__"] = args
+    annotations: dict[str, Any] = {}
+    for field, (kind, column) in (first or {}).items():
+        annotations[field], namespace[field] = kind, column
+    for field in record._fields:
+        annotations[field] = hints[field]
+        if columns and field in columns:
+            namespace[field] = columns[field]
+        elif field.endswith("_us"):
+            optional = type(None) in get_args(hints[field])
+            namespace[field] = Field(default=None, sa_column=_us(nullable=optional))
+    namespace["__annotations__"] = annotations
+    row_name = record.__name__.replace("Record", "Row")
+    model = SQLModelMetaclass(row_name, (SQLModel,), namespace, table=True)
+    return cast(type[SQLModel], model)
+
+
+def _text(*, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(Text, nullable=nullable))
+
+
+def _owned(primary_key: bool = True) -> Any:
+    """The ticket_id of a row that belongs to a ticket."""
+    return Field(
+        sa_column=Column(ForeignKey("tickets.id"), primary_key=primary_key, nullable=False)
+    )
+
+
+TicketRow = _table(
+    TicketRecord,
+    "tickets",
+    columns={
+        "id": Field(primary_key=True, max_length=16),
+        "description": _text(nullable=False),
+    },
+    args=(
         # Idempotent intake: one ticket per external id per channel, even under a race.
         UniqueConstraint("channel", "external_id", name="uq_tickets_channel_external"),
         Index("ix_tickets_state", "state"),
         # Clustered on the primary key: one B-tree less to write per trigger.
         {"sqlite_with_rowid": False},
-    )
+    ),
+)
 
-    id: str = Field(primary_key=True, max_length=16)
-    state: str
-    tier: str
-    kind: str
-    cause: str | None = None
-    channel: str
-    external_id: str | None = None
-    owner: str
-    title: str
-    description: str = Field(default="", sa_column=Column(Text, nullable=False))
-    reporter: str | None = None
-    contact: str | None = None
-    on_hold: bool = False
-    hold_reason: str | None = None
-    version: int
-    created_us: int = Field(sa_column=_us())
-    last_seq: int
-    last_us: int = Field(sa_column=_us())
-    last_hash: str
+EventRow = _table(
+    EventRecord,
+    "events",
+    columns={
+        "ticket_id": _owned(),
+        "seq": Field(primary_key=True),
+        "note": _text(),
+        "reason": _text(),
+        "data": _text(nullable=False),
+    },
+    args=({"sqlite_with_rowid": False},),
+)
 
-
-class EventRow(SQLModel, table=True):
-    """One entry of a ticket's append-only, hash-chained history."""
-
-    __tablename__ = "events"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    ticket_id: str = Field(sa_column=Column(ForeignKey("tickets.id"), primary_key=True))
-    seq: int = Field(primary_key=True)
-    trigger: str
-    from_state: str | None = None
-    to_state: str
-    at_us: int = Field(sa_column=_us())
-    recorded_us: int = Field(sa_column=_us())
-    actor: str
-    note: str | None = Field(default=None, sa_column=Column(Text))
-    reason: str | None = Field(default=None, sa_column=Column(Text))
-    data: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    hash: str
-
-
-class ClockRow(SQLModel, table=True):
-    """One clock of one ticket: its facts, its reading when last written, and its next alarm.
-
-    ``next_us`` is the timer: the moment the next warning or breach is due, indexed, so that a
-    sweep finds what is due without scanning open tickets.
-    """
-
-    __tablename__ = "clocks"
-    __table_args__ = (
+ClockRow = _table(
+    ClockRecord,
+    "clocks",
+    columns={"ticket_id": _owned(), "name": Field(primary_key=True)},
+    args=(
         # The timer index holds only clocks with an alarm to come: stopped clocks leave it.
         Index(
             "ix_clocks_next",
@@ -88,38 +111,16 @@ class ClockRow(SQLModel, table=True):
             # postgresql_where here would import that dialect on every start.
         ),
         {"sqlite_with_rowid": False},
-    )
+    ),
+)
 
-    ticket_id: str = Field(sa_column=Column(ForeignKey("tickets.id"), primary_key=True))
-    name: str = Field(primary_key=True)
-    started_us: int = Field(sa_column=_us())
-    limit_us: int = Field(sa_column=_us())
-    paused_us: int = Field(sa_column=_us())
-    paused_since_us: int | None = Field(default=None, sa_column=_us(nullable=True))
-    stopped_us: int | None = Field(default=None, sa_column=_us(nullable=True))
-    due_us: int | None = Field(default=None, sa_column=_us(nullable=True))
-    status: str
-    warned: bool = False
-    breach_fired: bool = False
-    breached: bool = False
-    next_us: int | None = Field(default=None, sa_column=_us(nullable=True))
-    next_kind: str | None = None
-
-
-class OutboxRow(SQLModel, table=True):
-    """A notification to deliver, written in the same transaction as the event it tells of."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "done", "next_attempt_us"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    ticket_id: str = Field(sa_column=Column(ForeignKey("tickets.id"), nullable=False))
-    seq: int
-    kind: str
-    created_us: int = Field(sa_column=_us())
-    payload: str = Field(sa_column=Column(Text, nullable=False))
-    done: bool = False
-    next_attempt_us: int = Field(sa_column=_us())
+OutboxRow = _table(
+    OutboxRecord,
+    "outbox",
+    first={"id": (int | None, Field(default=None, primary_key=True))},
+    columns={"ticket_id": _owned(primary_key=False), "payload": _text(nullable=False)},
+    args=(Index("ix_outbox_pending", "done", "next_attempt_us"),),
+)
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -145,14 +146,14 @@ class MetaRow(SQLModel, table=True):
     value: str
 
 
-def _table(model: type[SQLModel]) -> Table:
+def _core(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined]
 
 
 # The Core tables, typed, for statements (SQLModel does not declare ``__table__``).
-TICKETS = _table(TicketRow)
-EVENTS = _table(EventRow)
-CLOCKS = _table(ClockRow)
-OUTBOX = _table(OutboxRow)
-DELIVERIES = _table(DeliveryRow)
-META = _table(MetaRow)
+TICKETS = _core(TicketRow)
+EVENTS = _core(EventRow)
+CLOCKS = _core(ClockRow)
+OUTBOX = _core(OutboxRow)
+DELIVERIES = _core(DeliveryRow)
+META = _core(MetaRow)

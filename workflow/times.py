@@ -79,3 +79,13 @@ def _pendulum_zone(zone: tzinfo) -> Any:
 
     key = getattr(zone, "key", None)
     return pendulum.timezone(key) if key else pendulum.UTC
+
+
+def in_zone(moment: datetime, zone: tzinfo) -> datetime:
+    """A clock's reading as a plain aware datetime in ``zone`` (naive means ``zone``)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    if type(moment) is datetime:
+        return moment.astimezone(zone)
+    # A subclass (pendulum's): arithmetic on it is many times slower than on a datetime.
+    return from_us(to_us(moment), zone)

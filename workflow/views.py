@@ -280,13 +280,12 @@ def clock_views(rows: list[Any], now_us: int, contract: Any) -> dict[str, Clock]
     """Each stored clock read at ``now_us``, in the order they started (contract order on a
     tie)."""
     from . import clocks as clk
-    from .draft import facts_of
 
     zone = contract.timezone
     order = {name: i for i, name in enumerate(contract.clocks)}
     out = {}
     for row in sorted(rows, key=lambda x: (x.started_us, order.get(x.name, len(order)))):
-        reading = clk.read(facts_of(row), now_us)
+        reading = clk.read(clk.facts_of(row), now_us)
         out[row.name] = Clock(
             name=row.name,
             status=reading.status,
@@ -305,3 +304,15 @@ def clock_views(rows: list[Any], now_us: int, contract: Any) -> dict[str, Clock]
 
 def _moment(us: int | None, zone: tzinfo) -> datetime | None:
     return from_us(us, zone) if us is not None else None
+
+
+def urgency(ticket: Ticket) -> tuple[int, float, float]:
+    """Sort key, most urgent first: breached running promises, then the nearest due time,
+    then the oldest."""
+    running = [c for c in ticket.clocks.values() if c.status == "running"]
+    dues = [c.due_at.timestamp() for c in running if c.due_at is not None]
+    return (
+        0 if any(c.breached for c in running) else 1,
+        min(dues) if dues else float("inf"),
+        ticket.created_at.timestamp(),
+    )

@@ -3,8 +3,8 @@
 The outbox rows are written in the same transaction as the events they tell of (draft.py), so
 nothing committed is ever left unannounced. Delivery happens apart from any ticket change:
 
-- a dispatcher *claims* a due row by moving its ``next_attempt_us`` forward (a lease) with an
-  optimistic UPDATE, so several dispatchers (``tick``/``run`` on several hosts) never deliver
+- a deliverer *claims* a due row by moving its ``next_attempt_us`` forward (a lease) with an
+  optimistic UPDATE, so several deliverers (``tick``/``run`` on several hosts) never deliver
   the same row at the same time;
 - it calls each subscribed notifier that has not yet succeeded for that row, each in its own
   ``try``, and records every attempt in ``deliveries``;
@@ -31,7 +31,7 @@ from .contract import Contract
 from .hookspecs import Notifier
 from .tables import DELIVERIES, OUTBOX
 
-log = logging.getLogger("faultflow.dispatch")
+log = logging.getLogger("faultflow.delivery")
 
 LEASE_US = 60 * 1_000_000  # a claimed row is not retried by anyone else for a minute
 BACKOFF_S = (30, 60, 120, 300, 900, 1800, 3600)
@@ -56,7 +56,7 @@ def backoff_us(attempt: int) -> int:
     return BACKOFF_S[min(attempt, len(BACKOFF_S)) - 1] * 1_000_000
 
 
-def dispatch(
+def deliver(
     store: Any, contract: Contract, notifiers: Mapping[str, Notifier], now_us: int, batch: int = 100
 ) -> list[Attempt]:
     """Deliver the notifications due at ``now_us``; return every attempt made."""
@@ -70,7 +70,7 @@ def dispatch(
     attempts: list[Attempt] = []
     for outbox_id, ticket, kind, payload, lease in due:
         if not _claim(store, outbox_id, lease, now_us + LEASE_US):
-            continue  # another dispatcher has it
+            continue  # another deliverer has it
         targets = [n for n in contract.notifiers.values() if kind in n.events]
         history = store.query(
             select(d.c.notifier, func.count(), func.max(cast(d.c.ok, Integer)))

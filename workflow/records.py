@@ -1,0 +1,104 @@
+"""The records the engine reads and writes, each declared once, here.
+
+A record is an immutable typed tuple (cheap to build from a database row, cheap to copy with
+``_replace``). Everything else is derived from these declarations: the SQLModel tables
+(``tables.py``), the column lists of the store's statements, the event fields the audit chain
+hashes, and the views' construction. Times are integer microseconds since the Unix epoch (UTC),
+in fields ending ``_us``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class TicketRecord(NamedTuple):
+    """One fault ticket: its current state and classification, and the head of its history."""
+
+    id: str
+    state: str
+    tier: str
+    kind: str
+    cause: str | None
+    channel: str
+    external_id: str | None
+    owner: str
+    title: str
+    description: str
+    reporter: str | None
+    contact: str | None
+    on_hold: bool
+    hold_reason: str | None
+    version: int
+    created_us: int
+    last_seq: int
+    last_us: int
+    last_hash: str
+
+
+class EventRecord(NamedTuple):
+    """One entry of a ticket's append-only, hash-chained history."""
+
+    ticket_id: str
+    seq: int
+    trigger: str
+    from_state: str | None
+    to_state: str
+    at_us: int
+    recorded_us: int
+    actor: str
+    note: str | None
+    reason: str | None
+    data: str  # JSON
+    hash: str
+
+
+class ClockRecord(NamedTuple):
+    """One clock of one ticket: its facts, its reading when last written, and its next alarm
+    (``next_us``, the timer, indexed so that a sweep finds what is due)."""
+
+    ticket_id: str
+    name: str
+    started_us: int
+    limit_us: int
+    paused_us: int
+    paused_since_us: int | None
+    stopped_us: int | None
+    due_us: int | None
+    status: str
+    warned: bool
+    breach_fired: bool
+    breached: bool
+    next_us: int | None
+    next_kind: str | None
+
+
+class OutboxRecord(NamedTuple):
+    """A notification to deliver, written in the same transaction as the event it tells of."""
+
+    ticket_id: str
+    seq: int
+    kind: str
+    created_us: int
+    payload: str  # JSON
+    done: bool
+    next_attempt_us: int
+
+
+# The audit chain hashes every field of an event but these: the hash itself. A field added to
+# EventRecord is hashed unless it is named here (tests/test_records.py holds this).
+HASH_EXEMPT: frozenset[str] = frozenset({"hash"})
+HASHED: tuple[str, ...] = tuple(f for f in EventRecord._fields if f not in HASH_EXEMPT)
+
+
+class Change(NamedTuple):
+    """Everything one change of a ticket writes. ``expected_version`` is ``None`` for a new
+    ticket; otherwise the stored version the change was made from."""
+
+    ticket: TicketRecord
+    expected_version: int | None
+    events: list[EventRecord]
+    new_clocks: list[ClockRecord]
+    changed_clocks: list[ClockRecord]
+    dropped_clocks: list[str]
+    outbox: list[OutboxRecord]

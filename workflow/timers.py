@@ -1,0 +1,83 @@
+"""The timers: find the alarms due (rows indexed by due time) and fire each exactly once.
+
+A sweep asks the store for the tickets with an alarm due, then fires each ticket's alarms in
+its own transaction through a draft, like any other change: several sweepers on several hosts
+may race for the same ticket, and the version check lets exactly one of them record each alarm.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from .contract import Contract
+from .draft import Draft
+from .errors import ConcurrentUpdate
+from .records import ClockRecord, TicketRecord
+from .store import Store
+from .times import from_us
+from .views import Fired
+
+log = logging.getLogger("faultflow")
+
+CONFLICT_RETRIES = 10
+
+
+def sweep(
+    store: Store,
+    contract: Contract,
+    now_us: int,
+    recorded_us: int,
+    remember: Callable[[TicketRecord, list[ClockRecord]], None],
+    batch: int = 500,
+) -> list[Fired]:
+    """Fire every warning and breach due at ``now_us``, in batches; what this call fired."""
+    fired: list[Fired] = []
+    done: set[str] = set()
+    while True:
+        due = [tid for tid in store.due(now_us, batch) if tid not in done]
+        if not due:
+            return fired
+        for tid in due:
+            done.add(tid)
+            fired.extend(fire_ticket(store, contract, tid, now_us, recorded_us, remember))
+
+
+def fire_ticket(
+    store: Store,
+    contract: Contract,
+    tid: str,
+    now_us: int,
+    recorded_us: int,
+    remember: Callable[[TicketRecord, list[ClockRecord]], None],
+) -> list[Fired]:
+    """Fire one ticket's due alarms in one transaction (looking again after a conflict)."""
+    for _ in range(CONFLICT_RETRIES):
+        try:
+            with store.unit() as u:
+                record, clock_rows = u.load(tid)
+                if record is None:
+                    return []
+                draft = Draft(contract, record, clock_rows, recorded_us)
+                draft.fire_due(now_us)
+                if not draft.dirty:
+                    return []
+                u.write(draft.change())
+        except ConcurrentUpdate:
+            continue  # another process changed the ticket; look again
+        remember(draft.ticket, list(draft.clocks.values()))
+        zone = contract.timezone
+        return [Fired(tid, name, alarm, due.astimezone(zone)) for name, alarm, due in draft.fired]
+    log.warning(
+        "ticket %s: gave up firing its alarms after %d conflicts; next tick retries",
+        tid,
+        CONFLICT_RETRIES,
+    )
+    return []
+
+
+def next_due(store: Store, contract: Contract) -> datetime | None:
+    """When the next warning or breach falls due (aware datetime), or ``None``."""
+    us = store.next_due()
+    return from_us(us, contract.timezone) if us is not None else None

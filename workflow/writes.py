@@ -1,0 +1,479 @@
+"""The write path: every change of a ticket, as one transaction on a draft.
+
+intake → draft → store, and load → draft → store for every later change: the draft decides
+(state, history, clocks, timers, notifications) in memory, the store commits all of it or none.
+A refused change writes nothing. This module holds the rules of *when* a change may be
+recorded (``at`` policy) and the unit of work that retries a stale guess once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .contract import Contract
+from .draft import Draft, opened
+from .errors import (
+    ConcurrentUpdate,
+    DatabaseError,
+    FaultflowError,
+    IllegalTransition,
+    IntakeError,
+    InvalidInput,
+    UnknownTicket,
+)
+from .ids import new_ticket_id, normalize_ticket_id
+from .intake import IntakeRecord
+from .records import ClockRecord, EventRecord, TicketRecord
+from .store import DuplicateExternalId, Store, TicketIdTaken
+from .times import aware, from_us, to_us
+from .views import History, Ticket, ticket_view
+
+if TYPE_CHECKING:
+    from .hookspecs import Channel
+    from .machine import Lifecycle
+
+log = logging.getLogger("faultflow")
+
+RECENT = 512  # tickets whose last written state the write path remembers (saves a read)
+CLOCK_SKEW = timedelta(minutes=10)
+
+Apply = Callable[[Draft, int, "list[EventRecord] | None"], None]
+
+
+class WritePath:
+    """Intake and every change of a ticket, for one store under one contract."""
+
+    def __init__(
+        self,
+        store: Store,
+        contract: Contract,
+        now: Callable[[], datetime],
+        lifecycle: Callable[[], Lifecycle],
+    ) -> None:
+        self.store = store
+        self.contract = contract
+        self.now = now
+        self._lifecycle = lifecycle
+        # What this engine last wrote of a ticket: records are immutable, so no copies.
+        self._recent: dict[str, tuple[TicketRecord, list[ClockRecord]]] = {}
+
+    # -- intake -------------------------------------------------------------------------------
+
+    def intake_one(
+        self,
+        channel: str,
+        adapter: Channel,
+        payload: bytes | str | Mapping[str, Any],
+        actor: str,
+        at: datetime | str | None,
+        overrides: Mapping[str, Any] | None,
+    ) -> Ticket:
+        """The first ticket of :meth:`intake_all`; refused if the payload opened none."""
+        tickets = self.intake_all(channel, adapter, payload, actor, at, overrides)
+        if not tickets:
+            raise IntakeError(
+                f"the {channel} payload opened no ticket (it only resolves alerts "
+                "that have no ticket)"
+            )
+        return tickets[0]
+
+    def intake_all(
+        self,
+        channel: str,
+        adapter: Channel,
+        payload: bytes | str | Mapping[str, Any],
+        actor: str,
+        at: datetime | str | None,
+        overrides: Mapping[str, Any] | None,
+    ) -> list[Ticket]:
+        actor = checked_actor(actor)
+        try:
+            parsed = adapter.parse(payload, self.contract.channels.get(channel, {}))
+        except FaultflowError:
+            raise
+        except Exception as err:  # a plugin's bug must read as a refused intake, not a crash
+            raise IntakeError(
+                f"channel {channel!r} could not read the payload: {type(err).__name__}: {err}"
+            ) from None
+        records = [parsed] if isinstance(parsed, IntakeRecord) else parsed
+        if not isinstance(records, list) or not all(isinstance(r, IntakeRecord) for r in records):
+            raise IntakeError(
+                f"channel {channel!r} returned {type(parsed).__name__}, "
+                "not an IntakeRecord or a list of them"
+            )
+        if overrides:
+            unknown = set(overrides) - set(IntakeRecord.__dataclass_fields__)
+            if unknown:
+                raise IntakeError(f"cannot override {', '.join(sorted(unknown))}")
+            given = {k: v for k, v in overrides.items() if v is not None}
+            records = [dataclasses.replace(r, **given) for r in records]
+        for record in records:  # refuse the whole payload before writing any of it
+            classify(self.contract, record)
+        tickets = []
+        for record in records:
+            if record.follow_up:
+                followed = self._follow_up(channel, record, actor)
+                if followed is not None:
+                    tickets.append(followed)
+            else:
+                tickets.append(self.open_ticket(channel, record, actor, at))
+        return tickets
+
+    def _follow_up(self, channel: str, record: IntakeRecord, actor: str) -> Ticket | None:
+        if record.external_id is None:
+            raise IntakeError("a follow-up needs the external id of its ticket")
+        with self.store.unit() as u:
+            tid = u.by_external_id(channel, record.external_id)
+        if tid is None:
+            log.info("%s: follow-up for unknown %s ignored", channel, record.external_id)
+            return None
+
+        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+            draft.record(
+                "note",
+                draft.ticket.state,
+                at_us,
+                actor,
+                note=f"{channel}: {record.title} — {record.data.get('status', 'update')}",
+                data={"channel_data": dict(record.data)},
+            )
+
+        return self.change(tid, None, apply)
+
+    def open_ticket(
+        self, channel: str, record: IntakeRecord, actor: str, at: datetime | str | None
+    ) -> Ticket:
+        """Open one ticket from a parsed record; an external id seen before returns its ticket."""
+        actor = checked_actor(actor)
+        c = self.contract
+        classification = classify(self.contract, record)
+        now = self.now()
+        data: dict[str, Any] = {"channel_data": dict(record.data)} if record.data else {}
+        when = at if at is not None else record.occurred_at
+        if at is None and record.occurred_at is not None:
+            # A reporter's clock (an e-mail Date, a call centre) may run a little fast: within
+            # CLOCK_SKEW the report counts as made now; further ahead it is refused.
+            try:
+                reported = aware(record.occurred_at, now, c.timezone)
+            except InvalidInput as err:
+                raise IntakeError(f"occurred_at: {err}") from None
+            if now < reported <= now + CLOCK_SKEW:
+                data["reported_at"] = reported.isoformat()
+                when = now
+        try:
+            at_us = self.moment(when, now, None, "at" if at is not None else "occurred_at")
+        except InvalidInput as err:
+            raise IntakeError(str(err)) from None
+        recorded_us = to_us(now)
+        for _ in range(8):
+            draft = opened(
+                c, new_ticket_id(), channel, record, classification, actor, at_us, recorded_us, data
+            )
+            try:
+                with self.store.unit() as u:
+                    if record.external_id is not None:
+                        existing = u.by_external_id(channel, record.external_id)
+                        if existing is not None:
+                            raise DuplicateExternalId(existing)
+                    u.write(draft.change())
+            except TicketIdTaken:
+                continue
+            except DuplicateExternalId as dup:
+                return self.view(dup.ticket_id)
+            return self._written(draft, now)
+        raise DatabaseError("could not draw a free ticket id after 8 tries")  # pragma: no cover
+
+    # -- the unit of work ---------------------------------------------------------------------
+
+    def change(
+        self,
+        ticket_id: str,
+        at: datetime | str | None,
+        apply: Apply,
+        *,
+        version: int | None = None,
+        need_history: bool = False,
+    ) -> Ticket:
+        """Load a ticket, fire its overdue alarms, ``apply`` the change, write it: one
+        transaction. A refusal raised by ``apply`` writes nothing."""
+        tid = normalize_ticket_id(ticket_id)
+        now = self.now()
+        # What this engine last wrote of the ticket saves a read. It is only a guess: the write's
+        # version check decides, and any refusal or conflict met on a guess is retried once on
+        # what the database says.
+        known = self._recent.pop(tid, None)
+        while True:
+            try:
+                with self.store.unit() as u:
+                    if known is not None:
+                        record, clock_rows = known
+                    else:
+                        loaded, clock_rows = u.load(tid)
+                        if loaded is None:
+                            raise UnknownTicket(ticket_id)
+                        record = loaded
+                    if version is not None and version != record.version:
+                        raise ConcurrentUpdate(
+                            f"ticket {tid} is at version {record.version}, not "
+                            f"{version}: look at it again and retry"
+                        )
+                    at_us = self.moment(at, now, record.last_us)
+                    draft = Draft(self.contract, record, clock_rows, to_us(now))
+                    draft.fire_due(at_us)
+                    history = u.events(tid) if need_history else None
+                    apply(draft, at_us, history)
+                    u.write(draft.change())
+            except FaultflowError:
+                if known is None:
+                    raise
+                known = None  # the guess was stale: once more, from the database
+                continue
+            break
+        return self._written(draft, now)
+
+    def remember(self, record: TicketRecord, clock_rows: list[ClockRecord]) -> None:
+        recent = self._recent
+        recent[record.id] = (record, clock_rows)
+        if len(recent) > RECENT:
+            del recent[next(iter(recent))]
+
+    def _written(self, draft: Draft, now: datetime) -> Ticket:
+        """The view a change returns; its history (up to the change) loads when first used."""
+        record, rows = draft.ticket, list(draft.clocks.values())
+        self.remember(record, rows)
+        tid, upto = record.id, record.last_seq
+
+        def load() -> list[EventRecord]:
+            with self.store.unit() as u:
+                return u.events(tid, upto)
+
+        history = History(load, self.contract.timezone, upto)
+        return ticket_view(record, rows, history, to_us(now), self.contract)
+
+    def view(self, ticket_id: str, now: datetime | None = None) -> Ticket:
+        """The ticket with its clocks (read at ``now``) and its whole history."""
+        tid = normalize_ticket_id(ticket_id)
+        moment = now if now is not None else self.now()
+        with self.store.unit() as u:
+            record, clock_rows = u.load(tid)
+            if record is None:
+                raise UnknownTicket(ticket_id)
+            events = u.events(record.id)
+        return ticket_view(record, clock_rows, events, to_us(moment), self.contract)
+
+    # -- time policy --------------------------------------------------------------------------
+
+    def moment(
+        self, at: datetime | str | None, now: datetime, after_us: int | None, what: str = "at"
+    ) -> int:
+        """The µs of ``at`` (default: now), refusing the future and times before the last event."""
+        if at is None:
+            moment_us = to_us(now)
+            # A clock a little behind another host's: keep the history in order.
+            return max(moment_us, after_us) if after_us is not None else moment_us
+        moment = aware(at, now, self.contract.timezone)
+        moment_us = to_us(moment)
+        if moment_us > to_us(now):
+            raise InvalidInput(
+                f"{what} {self._show(moment_us)} lies in the future of the engine "
+                f"clock ({self._show(to_us(now))})"
+            )
+        if after_us is not None and moment_us < after_us:
+            raise InvalidInput(
+                f"{what} {self._show(moment_us)} is before the ticket's last event "
+                f"({self._show(after_us)})"
+            )
+        return moment_us
+
+    def _show(self, us: int) -> str:
+        return from_us(us, self.contract.timezone).isoformat(timespec="seconds")
+
+    # -- the changes --------------------------------------------------------------------------
+
+    def advance(
+        self,
+        ticket_id: str,
+        trigger: str,
+        actor: str,
+        at: datetime | str | None,
+        note: str | None,
+        reason: str | None,
+        version: int | None,
+        attach_report: bool,
+    ) -> Ticket:
+        actor = checked_actor(actor)
+        reason = text(reason)
+        lifecycle = self._lifecycle()
+
+        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+            from .machine import GuardFacts
+
+            facts = GuardFacts(
+                draft.classification, reason, lambda: draft.breached_clocks(at_us), draft.due_times
+            )
+            dest = lifecycle.fire(draft.ticket.state, trigger, facts)
+            draft.transition(trigger, dest, at_us, actor, note=text(note), reason=reason)
+            if attach_report:
+                from .handling import markdown
+
+                assert history is not None
+                view = ticket_view(
+                    draft.ticket,
+                    list(draft.clocks.values()),
+                    history + draft.events,
+                    at_us,
+                    self.contract,
+                )
+                draft.attach("handling_report", markdown(view, self.contract))
+
+        return self.change(ticket_id, at, apply, version=version, need_history=attach_report)
+
+    def reclassify(
+        self,
+        ticket_id: str,
+        tier: str | None,
+        kind: str | None,
+        cause: str | None,
+        reason: str | None,
+        actor: str | None,
+        at: datetime | str | None,
+    ) -> Ticket:
+        reason = text(reason)
+        if not reason:
+            raise InvalidInput("a reclassification needs a reason (--reason)")
+        c = self.contract
+        if tier is not None:
+            member("tier", tier, c.tiers, InvalidInput)
+        if kind is not None:
+            member("kind", kind, c.kinds, InvalidInput)
+        if cause:
+            member("cause", cause, c.causes, InvalidInput)
+        if tier is None and kind is None and cause is None:
+            raise InvalidInput("nothing to reclassify: give a tier, a kind or a cause")
+        who = checked_actor(actor or "system")
+
+        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+            t = draft.ticket
+            before = {"tier": t.tier, "kind": t.kind, "cause": t.cause}
+            after = {
+                "tier": tier or t.tier,
+                "kind": kind or t.kind,
+                "cause": (cause or None) if cause is not None else t.cause,
+            }
+            if after == before:
+                raise InvalidInput(
+                    f"ticket {t.id} is already tier {t.tier}, kind {t.kind}, "
+                    f"cause {t.cause or 'none'}: nothing changes"
+                )
+            draft.update(tier=str(after["tier"]), kind=str(after["kind"]), cause=after["cause"])
+            changed = ", ".join(
+                f"{k} {before[k] or 'none'} → {after[k] or 'none'}"
+                for k in before
+                if before[k] != after[k]
+            )
+            assert history is not None
+            draft.recompute(history + draft.events, at_us)
+            draft.record(
+                "reclassify",
+                t.state,
+                at_us,
+                who,
+                note=changed,
+                reason=reason,
+                data={"before": before, "after": after},
+            )
+
+        return self.change(ticket_id, at, apply, need_history=True)
+
+    def hold(
+        self, ticket_id: str, reason: str | None, actor: str | None, at: datetime | str | None
+    ) -> Ticket:
+        reason = text(reason)
+        if not reason:
+            raise InvalidInput("a hold needs a reason (--reason)")
+        who = checked_actor(actor or "system")
+        finals = self.contract.finals
+
+        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+            t = draft.ticket
+            if t.state in finals:
+                raise IllegalTransition(f"ticket {t.id} is {t.state}: nothing to hold")
+            if t.on_hold:
+                raise IllegalTransition(
+                    f"ticket {t.id} is already on hold ({t.hold_reason}); resume it first"
+                )
+            paused = draft.pause_all(at_us)
+            if not paused:
+                running = [n for n, r in draft.clocks.items() if r.status == "running"]
+                which = (
+                    f"running: {', '.join(running)}, which cannot be paused"
+                    if running
+                    else "no clock is running"
+                )
+                raise IllegalTransition(f"ticket {t.id} has no pausable clock running ({which})")
+            draft.update(on_hold=True, hold_reason=reason)
+            draft.record(
+                "hold",
+                t.state,
+                at_us,
+                who,
+                note=f"paused {', '.join(paused)}",
+                reason=reason,
+                data={"paused": paused},
+            )
+
+        return self.change(ticket_id, at, apply)
+
+    def resume(
+        self, ticket_id: str, actor: str | None, at: datetime | str | None, note: str | None
+    ) -> Ticket:
+        who = checked_actor(actor or "system")
+
+        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+            t = draft.ticket
+            if not t.on_hold:
+                raise IllegalTransition(f"ticket {t.id} is not on hold")
+            resumed = draft.resume_all(at_us)
+            draft.update(on_hold=False, hold_reason=None)
+            said = text(note) or (f"resumed {', '.join(resumed)}" if resumed else "resumed")
+            draft.record("resume", t.state, at_us, who, note=said, data={"resumed": resumed})
+
+        return self.change(ticket_id, at, apply)
+
+
+def classify(c: Contract, record: IntakeRecord) -> tuple[str, str, str | None]:
+    """The (tier, kind, cause) a record opens a ticket with; refuses unknown ones."""
+    tier = record.tier or c.default_tier
+    kind = record.kind or c.default_kind
+    cause = record.cause or None
+    member("tier", tier, c.tiers, IntakeError)
+    member("kind", kind, c.kinds, IntakeError)
+    if cause is not None:
+        member("cause", cause, c.causes, IntakeError)
+    return tier, kind, cause
+
+
+def member(
+    what: str, value: str, known: Mapping[str, Any], error: type[FaultflowError] = InvalidInput
+) -> None:
+    """Refuse ``value`` unless it is one of ``known``, listing them."""
+    if value not in known:
+        raise error(f"unknown {what} {value!r} (known: {', '.join(known)})")
+
+
+def checked_actor(actor: str) -> str:
+    if not isinstance(actor, str) or not actor.strip():
+        raise InvalidInput("an actor (who does this) is required")
+    return actor.strip()
+
+
+def text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"expected text, not {type(value).__name__}")
+    return value.strip() or None
