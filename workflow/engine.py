@@ -1,10 +1,5 @@
-"""The engine: the library API of SPEC §6, a façade over the write path, the timers, delivery
-and the store's read queries.
-
->>> from faultflow import Engine
->>> engine = Engine.open(db="sqlite:///faultflow.db")
->>> t = engine.intake("hotline", {"title": "core switch down", "tier": "A"}, actor="agent1")
->>> t = engine.advance(t.id, "respond", actor="li")
+"""The engine: the library API of SPEC §6, a façade over the write path (writes.py), the read
+side (queries.py), the timers (timers.py), delivery (delivery.py) and the run loop.
 
 Every method that changes a ticket is one transaction: the state, the history, the clocks, the
 timers and the notifications commit together or not at all. A refused call changes nothing.
@@ -13,19 +8,19 @@ timers and the notifications commit together or not at all. A refused call chang
 from __future__ import annotations
 
 import builtins
-import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import audit, timers
+from . import audit, queries, timers
 from .contract import Contract, load_contract
 from .store import Store
-from .times import aware, in_zone, to_us
-from .views import Event, Fired, Ticket, ticket_view, urgency
-from .writes import WritePath, member
+from .times import aware, in_zone, to_us, wall_clock
+from .views import Event, Fired, Ticket
+from .writes import WritePath
 
 if TYPE_CHECKING:  # imported where used: `faultflow show` should not pay for them
     from .audit import Verification
@@ -37,14 +32,8 @@ if TYPE_CHECKING:  # imported where used: `faultflow show` should not pay for th
     from .report import Report
 
 Clockwork = Callable[[], datetime]
-
-
-def _default_clock() -> datetime:
-    # pendulum.now when pendulum is loaded, so that pendulum.travel_to() moves the engine too
-    # (tests, drills: whoever travels has imported it); otherwise the same wall clock without
-    # paying ~12 ms to import pendulum in every command.
-    pendulum = sys.modules.get("pendulum")
-    return pendulum.now("UTC") if pendulum is not None else datetime.now(UTC)
+At = datetime | str | None  # a moment: aware or naive datetime, ISO text, "HH:MM", "-15m"
+Payload = bytes | str | Mapping[str, Any]
 
 
 class Engine:
@@ -55,17 +44,14 @@ class Engine:
     """
 
     def __init__(
-        self,
-        store: Store,
-        contract: Contract,
-        clock: Clockwork | None = None,
+        self, store: Store, contract: Contract, clock: Clockwork | None = None,
         registry: Registry | None = None,
-    ) -> None:
+    ) -> None:  # fmt: skip
         self.store = store
         self.contract = contract
-        self._lifecycle: Lifecycle | None = None
-        self._clock = clock or _default_clock
-        self._registry = registry
+        self._clock = clock or wall_clock
+        if registry is not None:
+            self.__dict__["registry"] = registry
         self._stop = threading.Event()
         self._writes = WritePath(store, contract, self.now, lambda: self.lifecycle)
 
@@ -79,12 +65,10 @@ class Engine:
         create: bool = True,
         registry: Registry | None = None,
     ) -> Engine:
-        """Open the database ``db`` (a URL, or a path to an SQLite file) under a contract.
-
-        ``config`` is a contract file (default: the packaged seed contract) or a loaded
-        :class:`Contract`. ``clock`` is a callable returning the current aware datetime (default:
-        ``pendulum.now``). With ``create`` (the default) a missing schema is created.
-        """
+        """Open the database ``db`` (a URL, or an SQLite file's path) under ``config`` (a contract
+        file, default the packaged seed, or a :class:`Contract`). ``clock`` returns the current
+        aware datetime (default: the wall clock, pendulum's when loaded). With ``create``, a
+        missing schema is created."""
         contract = config if isinstance(config, Contract) else load_contract(config)
         return cls(Store.open(db, create=create), contract, clock, registry)
 
@@ -98,23 +82,19 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
+    @cached_property
     def lifecycle(self) -> Lifecycle:
         """The contract's state machine (built on first use, once per engine)."""
-        if self._lifecycle is None:
-            from .machine import Lifecycle
+        from .machine import Lifecycle
 
-            self._lifecycle = Lifecycle(self.contract)
-        return self._lifecycle
+        return Lifecycle(self.contract)
 
-    @property
+    @cached_property
     def registry(self) -> Registry:
         """The installed channels and notifiers (loaded on first use)."""
-        if self._registry is None:
-            from .registry import discover
+        from .registry import discover
 
-            self._registry = discover()
-        return self._registry
+        return discover()
 
     def channel(self, name: str) -> Channel:
         """The channel adapter called ``name``; :class:`IntakeError` lists the installed ones."""
@@ -124,35 +104,28 @@ class Engine:
         """The engine clock, as an aware datetime in the contract's time zone."""
         return in_zone(self._clock(), self.contract.timezone)
 
-    def _at(self, value: datetime | str | None) -> datetime:
-        now = self.now()
-        return now if value is None else aware(value, now, self.contract.timezone)
-
     # -- changing tickets (writes.py) ----------------------------------------------------------
 
     def intake(
         self,
         channel: str,
-        payload: bytes | str | Mapping[str, Any],
+        payload: Payload,
         actor: str = "system",
-        at: datetime | str | None = None,
+        at: At = None,
         overrides: Mapping[str, Any] | None = None,
     ) -> Ticket:
-        """Open a ticket from a channel's payload; the actor becomes its owner (P5).
-
-        An ``external_id`` (or the channel's own message id) seen before on the same channel
-        opens no second ticket: the existing ticket is returned and nothing is written. For a
-        payload with several faults, the first; :meth:`intake_all` returns them all.
-        """
+        """Open a ticket from a channel's payload; the actor owns it (P5). An ``external_id``
+        seen before on the channel opens none: the existing ticket is returned. For a payload
+        with several faults, the first (:meth:`intake_all` returns them all)."""
         adapter = self.channel(channel)
         return self._writes.intake_one(channel, adapter, payload, actor, at, overrides)
 
     def intake_all(
         self,
         channel: str,
-        payload: bytes | str | Mapping[str, Any],
+        payload: Payload,
         actor: str = "system",
-        at: datetime | str | None = None,
+        at: At = None,
         overrides: Mapping[str, Any] | None = None,
     ) -> builtins.list[Ticket]:
         """Every ticket a channel payload opens or follows up, in payload order. ``overrides``
@@ -161,11 +134,7 @@ class Engine:
         return self._writes.intake_all(channel, adapter, payload, actor, at, overrides)
 
     def open_ticket(
-        self,
-        channel: str,
-        record: IntakeRecord,
-        actor: str = "system",
-        at: datetime | str | None = None,
+        self, channel: str, record: IntakeRecord, actor: str = "system", at: At = None
     ) -> Ticket:
         """Open a ticket from an already parsed :class:`IntakeRecord`."""
         return self._writes.open_ticket(channel, record, actor, at)
@@ -175,20 +144,16 @@ class Engine:
         ticket_id: str,
         trigger: str,
         actor: str = "system",
-        at: datetime | str | None = None,
+        at: At = None,
         note: str | None = None,
         reason: str | None = None,
         version: int | None = None,
         attach_report: bool = False,
     ) -> Ticket:
-        """Fire ``trigger`` on a ticket and return it as it is afterwards.
-
-        ``at`` (default now) may not lie in the future of the engine clock nor before the
-        ticket's last event. With ``version``, refuse (:class:`ConcurrentUpdate`) unless the
-        ticket is still at that version. Warnings and breaches due by ``at`` fire first.
-        With ``attach_report``, the customer's handling report (Markdown, as it stands after
-        this event) is stored in the event, inside the hash chain.
-        """
+        """Fire ``trigger`` and return the ticket as it is afterwards (alarms due by ``at`` fire
+        first). ``at`` (default now): not in the future, not before the last event. ``version``:
+        refuse (:class:`ConcurrentUpdate`) unless still at it. ``attach_report``: store the
+        customer's handling report as it stands after this event, inside the hash chain."""
         w = self._writes
         return w.advance(ticket_id, trigger, actor, at, note, reason, version, attach_report)
 
@@ -200,28 +165,20 @@ class Engine:
         cause: str | None = None,
         reason: str | None = None,
         actor: str | None = None,
-        at: datetime | str | None = None,
+        at: At = None,
     ) -> Ticket:
         """Change a ticket's tier, kind or cause (``cause=""`` clears it), with a ``reason``;
         every clock is recomputed from its start."""
         return self._writes.reclassify(ticket_id, tier, kind, cause, reason, actor, at)
 
     def hold(
-        self,
-        ticket_id: str,
-        reason: str | None = None,
-        actor: str | None = None,
-        at: datetime | str | None = None,
+        self, ticket_id: str, reason: str | None = None, actor: str | None = None, at: At = None
     ) -> Ticket:
         """Pause the ticket's running pausable clocks (their due times move by the pause)."""
         return self._writes.hold(ticket_id, reason, actor, at)
 
     def resume(
-        self,
-        ticket_id: str,
-        actor: str | None = None,
-        at: datetime | str | None = None,
-        note: str | None = None,
+        self, ticket_id: str, actor: str | None = None, at: At = None, note: str | None = None
     ) -> Ticket:
         """Restart the clocks paused by :meth:`hold`."""
         return self._writes.resume(ticket_id, actor, at, note)
@@ -230,7 +187,7 @@ class Engine:
 
     def get(self, ticket_id: str) -> Ticket:
         """The ticket with its clocks (read now) and its whole history."""
-        return self._writes.view(ticket_id)
+        return queries.ticket(self.store, self.contract, ticket_id, to_us(self.now()))
 
     def history(self, ticket_id: str) -> Sequence[Event]:
         """The ticket's events, oldest first."""
@@ -247,23 +204,14 @@ class Engine:
     ) -> builtins.list[Ticket]:
         """Tickets, most urgent first (breached on top, then nearest due), without history.
         ``final=False`` keeps the open ones only (``True`` the closed ones)."""
-        c = self.contract
-        for what, value, known in (("state", state, c.states), ("tier", tier, c.tiers)):
-            if value is not None:
-                member(what, value, known)
-        now_us = to_us(self.now())
-        found = self.store.tickets(
-            now_us, state=state, tier=tier, owner=owner, finals=c.finals, final=final,
-            breached=breached,
+        return queries.listing(
+            self.store, self.contract, to_us(self.now()), state=state, tier=tier,
+            breached=breached, owner=owner, limit=limit, final=final,
         )  # fmt: skip
-        tickets = sorted((ticket_view(r, rows, (), now_us, c) for r, rows in found), key=urgency)
-        return tickets[:limit] if limit is not None else tickets
 
     # -- reports and the audit chain -----------------------------------------------------------
 
-    def report(
-        self, start: datetime | str | None = None, end: datetime | str | None = None
-    ) -> Report:
+    def report(self, start: At = None, end: At = None) -> Report:
         """SLA compliance of the clocks that started in [start, end); default: the 30 days
         before now. Times without an offset are in the contract's time zone."""
         from .report import for_period
@@ -289,16 +237,16 @@ class Engine:
 
     # -- timers and delivery (timers.py, delivery.py, scheduler.py) ----------------------------
 
-    def tick(self, now: datetime | str | None = None, batch: int = 500) -> builtins.list[Fired]:
+    def tick(self, now: At = None, batch: int = 500) -> builtins.list[Fired]:
         """Fire every warning and breach due at ``now`` (default: the engine clock), once, and
         deliver the notifications due. Safe to run in several processes at once."""
-        moment = self._at(now)
+        moment = aware(now, self.now(), self.contract.timezone)
         recorded_us, remember = to_us(self.now()), self._writes.remember
         fired = timers.sweep(self.store, self.contract, to_us(moment), recorded_us, remember, batch)
         self.deliver(moment)
         return fired
 
-    def deliver(self, now: datetime | str | None = None) -> builtins.list[Attempt]:
+    def deliver(self, now: At = None) -> builtins.list[Attempt]:
         """Deliver the notifications due now to the configured notifiers (run by :meth:`tick`);
         every attempt made. Failures are recorded and retried with backoff."""
         if not self.contract.notifiers:
@@ -306,7 +254,12 @@ class Engine:
         from .delivery import deliver
 
         notifiers = self.registry.notifiers
-        return deliver(self.store, self.contract, notifiers, to_us(self._at(now)))
+        return deliver(
+            self.store,
+            self.contract,
+            notifiers,
+            to_us(aware(now, self.now(), self.contract.timezone)),
+        )
 
     def next_due(self) -> datetime | None:
         """When the next warning or breach falls due, or ``None``."""

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import queries
 from .contract import Contract
 from .draft import Draft, opened
 from .errors import (
@@ -183,7 +184,7 @@ class WritePath:
             except TicketIdTaken:
                 continue
             except DuplicateExternalId as dup:
-                return self.view(dup.ticket_id)
+                return queries.ticket(self.store, self.contract, dup.ticket_id, to_us(now))
             return self._written(draft, now)
         raise DatabaseError("could not draw a free ticket id after 8 tries")  # pragma: no cover
 
@@ -253,17 +254,6 @@ class WritePath:
 
         history = History(load, self.contract.timezone, upto)
         return ticket_view(record, rows, history, to_us(now), self.contract)
-
-    def view(self, ticket_id: str, now: datetime | None = None) -> Ticket:
-        """The ticket with its clocks (read at ``now``) and its whole history."""
-        tid = normalize_ticket_id(ticket_id)
-        moment = now if now is not None else self.now()
-        with self.store.unit() as u:
-            record, clock_rows = u.load(tid)
-            if record is None:
-                raise UnknownTicket(ticket_id)
-            events = u.events(record.id)
-        return ticket_view(record, clock_rows, events, to_us(moment), self.contract)
 
     # -- time policy --------------------------------------------------------------------------
 

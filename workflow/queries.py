@@ -1,0 +1,51 @@
+"""The read side: tickets as the library returns them, read from the store at a moment."""
+
+from __future__ import annotations
+
+from .contract import Contract
+from .errors import UnknownTicket
+from .ids import normalize_ticket_id
+from .store import Store
+from .views import Ticket, ticket_view, urgency
+
+
+def ticket(store: Store, contract: Contract, ticket_id: str, now_us: int) -> Ticket:
+    """One ticket with its clocks (read at ``now_us``) and its whole history."""
+    tid = normalize_ticket_id(ticket_id)
+    with store.unit() as u:
+        record, clock_rows = u.load(tid)
+        if record is None:
+            raise UnknownTicket(ticket_id)
+        events = u.events(record.id)
+    return ticket_view(record, clock_rows, events, now_us, contract)
+
+
+def listing(
+    store: Store,
+    contract: Contract,
+    now_us: int,
+    *,
+    state: str | None = None,
+    tier: str | None = None,
+    breached: bool | None = None,
+    owner: str | None = None,
+    limit: int | None = None,
+    final: bool | None = None,
+) -> list[Ticket]:
+    """Tickets, most urgent first, without history; the filters run in the database."""
+    from .writes import member
+
+    for what, value, known in (("state", state, contract.states), ("tier", tier, contract.tiers)):
+        if value is not None:
+            member(what, value, known)
+    found = store.tickets(
+        now_us,
+        state=state,
+        tier=tier,
+        owner=owner,
+        finals=contract.finals,
+        final=final,
+        breached=breached,
+    )
+    tickets = sorted((ticket_view(r, rows, (), now_us, contract) for r, rows in found), key=urgency)
+    return tickets[:limit] if limit is not None else tickets
