@@ -10,9 +10,14 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, overload
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, overload
 
+from .records import ClockRecord, EventRecord, TicketRecord
 from .times import from_us
+
+if TYPE_CHECKING:
+    from .contract import Contract
 
 
 def iso(value: datetime | None) -> str | None:
@@ -113,18 +118,10 @@ class History(Sequence[Event]):
             records = self._records() if callable(self._records) else self._records
             self._events = tuple(
                 Event(
-                    r.ticket_id,
-                    r.seq,
-                    r.trigger,
-                    r.from_state,
-                    r.to_state,
-                    from_us(r.at_us, zone),
-                    from_us(r.recorded_us, zone),
-                    r.actor,
-                    r.note,
-                    r.reason,
-                    json.loads(r.data),
-                    r.hash,
+                    **dict(zip(_EVENT_COPIED, _event_copied(r), strict=True)),
+                    at=from_us(r.at_us, zone),
+                    recorded_at=from_us(r.recorded_us, zone),
+                    data=json.loads(r.data),
                 )
                 for r in records
             )
@@ -244,10 +241,25 @@ class Fired:
 
 
 # -- from stored records ---------------------------------------------------------------------
+# A view takes every field of its record that it declares under the same name; the others it
+# derives (times from ``*_us``, data from JSON, clocks and history from their rows).
+
+_EVENT_COPIED = tuple(
+    f for f in Event.__dataclass_fields__ if f in EventRecord._fields and f != "data"
+)
+_event_copied = attrgetter(*_EVENT_COPIED)
+_TICKET_COPIED = tuple(
+    f for f in Ticket.__dataclass_fields__ if f in TicketRecord._fields and f != "on_hold"
+)
+_ticket_copied = attrgetter(*_TICKET_COPIED)
 
 
 def ticket_view(
-    r: Any, clock_rows: Iterable[Any], events: Iterable[Any] | History, now_us: int, contract: Any
+    r: TicketRecord,
+    clock_rows: Iterable[ClockRecord],
+    events: Iterable[EventRecord] | History,
+    now_us: int,
+    contract: Contract,
 ) -> Ticket:
     """The view of a stored ticket (a ``TicketRecord``, its ``ClockRecord`` rows and its
     ``EventRecord`` history) as read at ``now_us``. Clock views are made on first use."""
@@ -255,28 +267,15 @@ def ticket_view(
     rows = list(clock_rows)
     history = events if isinstance(events, History) else History(events, zone)
     return Ticket(
-        id=r.id,
-        state=r.state,
-        tier=r.tier,
-        kind=r.kind,
-        cause=r.cause,
-        channel=r.channel,
-        external_id=r.external_id,
-        owner=r.owner,
-        title=r.title,
-        description=r.description,
-        reporter=r.reporter,
-        contact=r.contact,
-        version=r.version,
-        on_hold=bool(r.on_hold),
-        hold_reason=r.hold_reason,
+        **dict(zip(_TICKET_COPIED, _ticket_copied(r), strict=True)),
+        on_hold=bool(r.on_hold),  # SQLite gives 0 or 1
         created_at=from_us(r.created_us, zone),
         clocks=Clocks(lambda: clock_views(rows, now_us, contract)),
         history=history,
     )
 
 
-def clock_views(rows: list[Any], now_us: int, contract: Any) -> dict[str, Clock]:
+def clock_views(rows: list[ClockRecord], now_us: int, contract: Contract) -> dict[str, Clock]:
     """Each stored clock read at ``now_us``, in the order they started (contract order on a
     tie)."""
     from . import clocks as clk
