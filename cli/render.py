@@ -11,26 +11,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import click
+from faultflow.durations import span
 
 if TYPE_CHECKING:
     from faultflow.views import Clock, Fired, Ticket
 
 COLOURS = {"breach": "red", "warn": "yellow", "ok": "green", "paused": "cyan", "done": None}
-
-
-def span(value: timedelta) -> str:
-    """A duration in words: ``45 min``, ``2 h 05 min``, ``3 d 4 h``."""
-    seconds = int(abs(value).total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min"
-    return f"{seconds} s"
 
 
 def moment(value: datetime | None, now: datetime) -> str:

@@ -2,7 +2,7 @@ import contextlib
 from datetime import timedelta
 
 import pytest
-from faultflow.durations import format_duration, parse_duration
+from faultflow.durations import parse_duration, span
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -40,10 +40,37 @@ def test_a_number_is_not_a_duration() -> None:
         parse_duration(15)  # type: ignore[arg-type]
 
 
-@given(st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=3650)))
-def test_format_then_parse_round_trips_to_the_second(value: timedelta) -> None:
-    whole = timedelta(seconds=int(value.total_seconds()))
-    assert parse_duration(format_duration(whole)) == whole
+@pytest.mark.parametrize(
+    ("value", "terminal", "compact", "exact"),
+    [
+        (timedelta(seconds=42), "42 s", "42s", "42 s"),
+        (timedelta(minutes=45), "45 min", "45m", "45 min"),
+        (timedelta(hours=2, minutes=5), "2 h 05 min", "2h05m", "2 h 5 min"),
+        (timedelta(hours=3), "3 h 00 min", "3h00m", "3 h"),
+        (timedelta(days=3, hours=4, minutes=7), "3 d 4 h", "3d04h", "3 d 4 h 7 min"),
+        (timedelta(days=2), "2 d", "2d00h", "2 d"),
+        (-timedelta(minutes=90), "1 h 30 min", "1h30m", "1 h 30 min"),
+    ],
+)
+def test_one_formatter_three_styles(
+    value: timedelta, terminal: str, compact: str, exact: str
+) -> None:
+    assert (span(value), span(value, "compact"), span(value, "exact")) == (
+        terminal,
+        compact,
+        exact,
+    )
+    assert span(None, "compact") == "-"
+
+
+_UNITS = {"d": 1440, "h": 60, "min": 1}
+
+
+@given(st.timedeltas(min_value=timedelta(minutes=1), max_value=timedelta(days=3650)))
+def test_the_exact_style_loses_nothing_to_the_minute(value: timedelta) -> None:
+    words = span(value, "exact").split()
+    minutes = sum(int(n) * _UNITS[unit] for n, unit in zip(words[::2], words[1::2], strict=True))
+    assert minutes == int(value.total_seconds() // 60)
 
 
 @given(st.text(max_size=12))

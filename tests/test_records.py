@@ -1,4 +1,4 @@
-"""Each record is declared once (records.py); tables, statements, hashes and views derive from it."""
+"""Each record is declared once (records.py); tables, hashes and views derive from it."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
-"""Parse the durations a contract is written in: ``15m``, ``2h``, ``1h30m``, ``7d``, ``PT15M``."""
+"""Durations: parse those a contract is written in (``15m``, ``2h``, ``1h30m``, ``7d``,
+``PT15M``), and write them for people to read, in one of three styles."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Literal
 
 _COMPACT = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _ISO = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
@@ -46,14 +48,35 @@ def _parse(raw: str) -> timedelta | None:
     return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
-def format_duration(value: timedelta) -> str:
-    """Write a duration the way the contract does (``1h30m``); the inverse of ``parse_duration``."""
-    total = int(abs(value).total_seconds())
-    days, rest = divmod(total, 86400)
+Style = Literal["terminal", "compact", "exact"]
+
+
+def span(value: timedelta | None, style: Style = "terminal") -> str:
+    """A duration for people to read, in one of three styles (the sign is dropped: callers say
+    "over" or "left"):
+
+    - ``terminal``, the CLI: the two largest units, ``45 min``, ``2 h 05 min``, ``3 d 4 h``;
+    - ``compact``, report tables: ``45m``, ``2h05m``, ``3d04h`` (``-`` for none);
+    - ``exact``, the customer's handling report: every unit to the minute, ``1 d 2 h 5 min``.
+
+    Under a minute, every style shows the seconds.
+    """
+    if value is None:
+        return "-"
+    seconds = int(abs(value).total_seconds())
+    days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [
-        f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")) if n
-    ]
-    text = "".join(parts) or "0s"
-    return f"-{text}" if value < timedelta(0) else text
+    minutes = rest // 60
+    if style == "exact":
+        parts = [f"{days} d" if days else "", f"{hours} h" if hours else ""]
+        parts.append(f"{minutes} min" if minutes or not (days or hours) else "")
+        return " ".join(p for p in parts if p) if seconds >= 60 else f"{seconds} s"
+    if seconds < 60:
+        return f"{seconds} s" if style == "terminal" else f"{seconds}s"
+    if style == "compact":
+        if days:
+            return f"{days}d{hours:02d}h"
+        return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"

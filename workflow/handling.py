@@ -8,10 +8,11 @@ Markdown for e-mail and archives; HTML (self-contained) for printing.
 from __future__ import annotations
 
 import html
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from .contract import Contract
+from .durations import span
 from .views import Ticket
 
 SKIP = {"warning"}  # internal alarms are not the customer's business; breaches are shown
@@ -21,18 +22,6 @@ def _t(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
-def _span(value: timedelta) -> str:
-    minutes = int(abs(value).total_seconds() // 60)
-    days, minutes = divmod(minutes, 1440)
-    hours, minutes = divmod(minutes, 60)
-    parts = [
-        f"{days} d" if days else "",
-        f"{hours} h" if hours else "",
-        f"{minutes} min" if minutes or not (days or hours) else "",
-    ]
-    return " ".join(p for p in parts if p)
-
-
 def promises(ticket: Ticket, contract: Contract) -> list[dict[str, str]]:
     """One row per clock: what was promised, the times, and whether it was kept."""
     rows = []
@@ -40,19 +29,19 @@ def promises(ticket: Ticket, contract: Contract) -> list[dict[str, str]]:
         spec = contract.clocks.get(name)
         if clock.status == "stopped":
             result = (
-                f"missed by {_span(-clock.remaining)}"
+                f"missed by {span(-clock.remaining, 'exact')}"
                 if clock.breached
-                else f"met ({_span(clock.remaining)} to spare)"
+                else f"met ({span(clock.remaining, 'exact')} to spare)"
             )
         elif clock.breached:
-            result = f"missed, still open ({_span(-clock.remaining)} over)"
+            result = f"missed, still open ({span(-clock.remaining, 'exact')} over)"
         else:
-            result = f"open, {_span(clock.remaining)} left"
+            result = f"open, {span(clock.remaining, 'exact')} left"
         rows.append(
             {
                 "promise": spec.description if spec else name,
                 "clock": name,
-                "limit": _span(clock.limit),
+                "limit": span(clock.limit, "exact"),
                 "started": _t(clock.started_at),
                 "due": _t(clock.due_at),
                 "done": _t(clock.stopped_at),

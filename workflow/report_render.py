@@ -6,20 +6,12 @@ import csv
 import io
 from datetime import timedelta
 
+from . import durations
 from .report import Line, Report
 
 
 def span(value: timedelta | None) -> str:
-    if value is None:
-        return "-"
-    if value.total_seconds() < 60:
-        return f"{int(value.total_seconds())}s"
-    minutes = int(value.total_seconds() // 60)
-    days, minutes = divmod(minutes, 1440)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days}d{hours:02d}h"
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+    return durations.span(value, "compact")
 
 
 def pct(value: float | None) -> str:
