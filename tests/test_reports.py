@@ -234,3 +234,34 @@ def test_handling_report_reads_well(engine: Engine, travel: Any) -> None:
     attached = engine.get(t.id).history[-1].data["handling_report"]
     assert "## Spare part (P10)" in attached  # the report as sent, inside the hash chain
     assert engine.verify().ok
+
+
+def test_the_handling_report_is_rendered_outside_the_write(
+    engine: Engine, db_path: Any, travel: Any, monkeypatch: Any
+) -> None:
+    """Rendering holds no transaction: another process may change the ticket meanwhile, and
+    then the report step is refused as a conflict and writes nothing."""
+    from conftest import snapshot
+    from faultflow import ConcurrentUpdate, handling
+
+    t = engine.intake("hotline", {"summary": "switch down", "tier": "B"}, actor="agent1")
+    for step in ("respond", "remote", "resolve"):
+        travel(minutes=5)
+        engine.advance(t.id, step, actor="li")
+    other = Engine.open(db=db_path)
+    render = handling.markdown
+
+    def meanwhile(view: Any, contract: Any) -> str:
+        other.reclassify(t.id, tier="A", reason="the unit calls it severe", actor="wang")
+        return render(view, contract)
+
+    monkeypatch.setattr(handling, "markdown", meanwhile)
+    before = snapshot(db_path)
+    with pytest.raises(ConcurrentUpdate):
+        engine.advance(t.id, "report", actor="zhao", attach_report=True)
+    after = snapshot(db_path)
+    assert len(after["events"]) == len(before["events"]) + 1  # the other's reclassify, only
+    triggers = [e.trigger for e in engine.get(t.id).history]
+    assert triggers[-1] == "reclassify" and "report" not in triggers
+    assert engine.get(t.id).state == "resolved"
+    other.close()

@@ -198,9 +198,14 @@ class WritePath:
         *,
         version: int | None = None,
         need_history: bool = False,
+        finish: Callable[[Draft, list[EventRecord]], None] | None = None,
     ) -> Ticket:
         """Load a ticket, fire its overdue alarms, ``apply`` the change, write it: one
-        transaction. A refusal raised by ``apply`` writes nothing."""
+        transaction. A refusal raised by ``apply`` writes nothing.
+
+        ``finish`` is slow work on the finished draft (rendering a report into the event): it
+        runs outside any transaction, and the write that follows is refused by the version
+        check (:class:`ConcurrentUpdate`) if anyone changed the ticket meanwhile."""
         tid = normalize_ticket_id(ticket_id)
         now = self.now()
         # What this engine last wrote of the ticket saves a read. It is only a guess: the write's
@@ -225,15 +230,21 @@ class WritePath:
                     at_us = self.moment(at, now, record.last_us)
                     draft = Draft(self.contract, record, clock_rows, to_us(now))
                     draft.fire_due(at_us)
-                    history = u.events(tid) if need_history else None
+                    history = u.events(tid) if need_history or finish else None
                     apply(draft, at_us, history)
-                    u.write(draft.change())
+                    if finish is None:
+                        u.write(draft.change())
             except FaultflowError:
                 if known is None:
                     raise
                 known = None  # the guess was stale: once more, from the database
                 continue
             break
+        if finish is not None:
+            assert history is not None
+            finish(draft, history)
+            with self.store.unit() as u:
+                u.write(draft.change())
         return self._written(draft, now)
 
     def remember(self, record: TicketRecord, clock_rows: list[ClockRecord]) -> None:
@@ -307,20 +318,19 @@ class WritePath:
             )
             dest = lifecycle.fire(draft.ticket.state, trigger, facts)
             draft.transition(trigger, dest, at_us, actor, note=text(note), reason=reason)
-            if attach_report:
-                from .handling import markdown
 
-                assert history is not None
-                view = ticket_view(
-                    draft.ticket,
-                    list(draft.clocks.values()),
-                    history + draft.events,
-                    at_us,
-                    self.contract,
-                )
-                draft.attach("handling_report", markdown(view, self.contract))
+        def report(draft: Draft, history: list[EventRecord]) -> None:
+            """The customer's handling report as it stands after this event, in the event."""
+            from .handling import markdown
 
-        return self.change(ticket_id, at, apply, version=version, need_history=attach_report)
+            at_us = draft.events[-1].at_us
+            rows = list(draft.clocks.values())
+            view = ticket_view(draft.ticket, rows, history + draft.events, at_us, self.contract)
+            draft.attach("handling_report", markdown(view, self.contract))
+
+        return self.change(
+            ticket_id, at, apply, version=version, finish=report if attach_report else None
+        )
 
     def reclassify(
         self,
