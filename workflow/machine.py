@@ -1,8 +1,11 @@
 """The ticket lifecycle as a ``transitions`` machine, built once per contract.
 
 The machine holds no ticket. To fire a trigger we hand it a small subject carrying the ticket's
-state and the facts the guards read; the machine moves the subject's state or refuses. This keeps
-the cost per trigger to one event dispatch: no ``Machine`` per ticket, no ``add_model`` per ticket.
+state and the facts the guards read; the machine moves the subject's state, or its guard
+condition raises :class:`GuardRefused` with the reason. This keeps the cost per trigger to one
+event dispatch: no ``Machine`` per ticket, no ``add_model`` per ticket. The effects of a
+transition (clocks, alarms, notifications) are applied by the draft from the contract's clock
+declarations, not by machine callbacks: docs/concepts.md says why, with the measured costs.
 """
 
 from __future__ import annotations
@@ -51,12 +54,11 @@ class GuardFacts:
 class _Subject:
     """The stand-in model the machine moves; one per firing, thrown away after."""
 
-    __slots__ = ("facts", "refusal", "state")
+    __slots__ = ("facts", "state")
 
     def __init__(self, state: str, facts: GuardFacts) -> None:
         self.state = state
         self.facts = facts
-        self.refusal: str | None = None
 
 
 def check_guard(guard: Guard, facts: GuardFacts) -> str | None:
@@ -120,8 +122,7 @@ class Lifecycle:
             if why is None:
                 return True
             explain = f" ({t.explain})" if t.explain else ""
-            subject.refusal = f"{t.trigger} from {subject.state} refused{explain}: {why}"
-            return False
+            raise GuardRefused(f"{t.trigger} from {subject.state} refused{explain}: {why}")
 
         return condition
 
@@ -149,8 +150,8 @@ class Lifecycle:
                 f"cannot {trigger} a ticket that is {state}; {self._from(state)}",
                 self.allowed(state),
             ) from None
-        if not moved:
-            raise GuardRefused(subject.refusal or f"{trigger} from {state} refused")
+        if not moved:  # pragma: no cover - every condition raises instead of saying no
+            raise GuardRefused(f"{trigger} from {state} refused")
         return subject.state
 
     def _from(self, state: str) -> str:
