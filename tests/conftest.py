@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,3 +106,71 @@ def pg_url() -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- racing processes ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled() -> None:
+    """Byte-compile the package once, so that the subprocesses the tests start (racers, `run`,
+    the installed command) read bytecode instead of compiling the source each time: these
+    machines set PYTHONDONTWRITEBYTECODE, which stops a process from writing what it compiled.
+    """
+    import compileall
+
+    import faultflow
+    import faultflow.cli
+    import faultflow.plugins
+
+    for package in (faultflow, faultflow.cli, faultflow.plugins):
+        compileall.compile_dir(Path(package.__file__ or "").parent, quiet=1)
+
+
+RACE_PRELUDE = r"""
+import json, sys
+from datetime import datetime
+from faultflow import Engine
+db, now, args = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3:]
+engine = Engine.open(db=db, clock=lambda: now, create=False)
+print("ready", flush=True)
+sys.stdin.readline()  # the starting shot: every racer is up and connected
+"""
+
+
+def race(db: Any, now: Any, script: str, jobs: list[list[str]], timeout: float = 120) -> list[Any]:
+    """Run ``script`` in one Python process per job, all released at the same moment.
+
+    Each process opens the engine on ``db`` with its clock fixed at ``now`` (names ``engine``,
+    ``args`` = the job's arguments), waits for the others, then runs ``script``, which prints
+    one JSON value: the list of those values, in job order.
+    """
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE_PRELUDE + script, str(db), now.isoformat(), *job],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for job in jobs
+    ]
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdin is not None
+            line = p.stdout.readline()
+            assert line == "ready\n", (line, p.stderr.read() if p.stderr else "")
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        out = []
+        for p in procs:
+            stdout, stderr = p.communicate(timeout=timeout)
+            assert p.returncode == 0, stderr
+            out.append(json.loads(stdout))
+        return out
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()

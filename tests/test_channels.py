@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import START, snapshot
+from conftest import START, race, snapshot
 from faultflow import Engine, IntakeError
 from faultflow.registry import discover
 from hypothesis import HealthCheck, given, settings
@@ -192,44 +189,15 @@ def test_refused_fuzz_writes_nothing(engine: Engine, db_path: Path, raw: Any) ->
 # -- a race: the same alert from two processes opens one ticket -------------------------------
 
 RACER = r"""
-import json, sys, time
-from datetime import datetime
-from faultflow import Engine
-db, now, go, path = sys.argv[1], datetime.fromisoformat(sys.argv[2]), float(sys.argv[3]), \
-    sys.argv[4]
-engine = Engine.open(db=db, clock=lambda: now, create=False)
-payload = open(path, "rb").read()
-while time.time() < go:
-    time.sleep(0.0005)
+payload = open(args[0], "rb").read()
 print(json.dumps([t.id for t in engine.intake_all("alertmanager", payload, actor="m")]))
 """
 
 
 def test_racing_duplicate_alerts_open_one_ticket(db_path: Path, travel: Any) -> None:
     Engine.open(db=db_path).close()
-    go = time.time() + 1.5
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                RACER,
-                str(db_path),
-                START.add(minutes=5).isoformat(),
-                str(go),
-                str(FIXTURES / "alertmanager_firing.json"),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    answers = []
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        answers.append(json.loads(out))
+    firing = str(FIXTURES / "alertmanager_firing.json")
+    answers = race(db_path, START.add(minutes=5), RACER, [[firing]] * 4)
     assert all(a == answers[0] for a in answers), answers  # everyone got the same two tickets
     with Engine.open(db=db_path) as engine:
         assert len(engine.list()) == 2

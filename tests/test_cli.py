@@ -1,12 +1,16 @@
-"""The command line: the installed `faultflow` in real subprocesses on a real SQLite file."""
+"""The command line on a real SQLite file: in-process through click's CliRunner (the same
+group, options and error mapping), and a few smoke tests of the installed `faultflow` command in
+real subprocesses."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,35 +25,56 @@ FAULTFLOW = str(_BESIDE) if _BESIDE.exists() else shutil.which("faultflow")
 NOW = "2026-03-02T09:00+08:00"
 
 
+@dataclass(frozen=True)
+class Done:
+    """What a command did: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 def ff(
     tmp: Path,
     *args: str,
     now: str | None = NOW,
     stdin: bytes | None = None,
     env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
+) -> Done:
+    """Run `faultflow ARGS` in-process in the folder ``tmp``, as the installed command would."""
+    full_env: dict[str, str | None] = {
+        "FAULTFLOW_DB": str(tmp / "ff.db"),
+        "FAULTFLOW_NOW": now,
+        "FAULTFLOW_CONFIG": None,
+        **(env or {}),
+    }
+    with contextlib.chdir(tmp):
+        result = CliRunner().invoke(
+            cli, list(args), input=stdin, env=full_env, prog_name="faultflow"
+        )
+    return Done(result.exit_code, result.stdout, result.stderr)
+
+
+def ff_process(tmp: Path, *args: str, now: str | None = NOW) -> Done:
+    """Run the installed `faultflow` command in a real subprocess."""
     assert FAULTFLOW, "the faultflow command is not installed"
-    full_env = {**os.environ, "FAULTFLOW_DB": str(tmp / "ff.db"), **(env or {})}
+    full_env = {**os.environ, "FAULTFLOW_DB": str(tmp / "ff.db")}
     full_env.pop("FAULTFLOW_NOW", None)
+    full_env.pop("FAULTFLOW_CONFIG", None)
     if now:
         full_env["FAULTFLOW_NOW"] = now
-    return subprocess.run(
-        [FAULTFLOW, *args],
-        cwd=tmp,
-        env=full_env,
-        input=stdin,
-        capture_output=True,
-        timeout=120,
-        text=stdin is None,
+    done = subprocess.run(
+        [FAULTFLOW, *args], cwd=tmp, env=full_env, capture_output=True, timeout=120, text=True
     )
+    return Done(done.returncode, done.stdout, done.stderr)
 
 
-def ok(done: subprocess.CompletedProcess[Any]) -> Any:
+def ok(done: Done) -> Any:
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def refused(done: subprocess.CompletedProcess[str], code: int = 1) -> str:
+def refused(done: Done, code: int = 1) -> str:
     assert done.returncode == code, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
     return done.stderr
@@ -298,3 +323,22 @@ def test_cli_runner_help_lists_every_command() -> None:
         "demo",
     ):
         assert f"  {command}" in result.output
+
+
+def test_smoke_the_installed_command_in_real_processes(tmp_path: Path) -> None:
+    """The installed entry point, as an operator's shell or cron runs it."""
+    assert "database ready" in ok(ff_process(tmp_path, "init"))
+    t = json.loads(
+        ok(
+            ff_process(
+                tmp_path, "intake", "--channel", "hotline", "--tier", "A", "--title", "x", "--json"
+            )
+        )
+    )
+    moved = ok(ff_process(tmp_path, "advance", t["id"], "respond", "--json", now=NOW))
+    assert json.loads(moved)["state"] == "responded"
+    err = refused(ff_process(tmp_path, "advance", t["id"], "teleport"))
+    assert err.startswith("error: unknown trigger 'teleport'") and err.count("\n") == 1
+    assert "No such command" in refused(ff_process(tmp_path, "frobnicate"), code=2)
+    human = ok(ff_process(tmp_path, "show", t["id"], now="2026-03-02T09:30+08:00"))
+    assert "responded" in human and "\x1b[" not in human

@@ -28,6 +28,11 @@ print(json.dumps({"state": t.state, "contract": str(default_contract_path()),
 """
 
 
+def pip(env_dir: Path) -> list[str]:
+    """pip, installing into the venv ``env_dir`` (which has no pip of its own)."""
+    return [sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python")]
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """A fresh venv with the faultflow wheel installed: (venv, wheel)."""
@@ -42,9 +47,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     )
     wheel = next(dist.glob("faultflow-*.whl"))
     env_dir = tmp / "venv"
-    venv.create(env_dir, with_pip=True)
+    venv.create(env_dir, with_pip=False)  # this interpreter's pip installs into it (--python)
     subprocess.run(
-        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
+        [*pip(env_dir), "install", "-q", str(wheel)],
         check=True,
         capture_output=True,
         text=True,
@@ -108,7 +113,7 @@ def test_an_outside_plugin_installs_and_takes_faults(
     python = str(env_dir / "bin" / "python")
     example = ROOT / "docs" / "examples" / "faultflow-sms"
     subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--no-deps", str(example)],
+        [*pip(env_dir), "install", "-q", "--no-deps", str(example)],
         check=True,
         capture_output=True,
         text=True,
@@ -137,7 +142,7 @@ def test_an_outside_plugin_installs_and_takes_faults(
     assert out.split() == ["sms", "down", "+86139"]
     # the plugin's own tests pass with the fixtures faultflow ships (pytest11 entry point)
     subprocess.run(
-        [python, "-m", "pip", "install", "-q", "pytest"],
+        [*pip(env_dir), "install", "-q", "pytest"],
         check=True,
         capture_output=True,
         text=True,

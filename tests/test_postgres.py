@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import START, new_ticket
+from conftest import START, new_ticket, race
 from faultflow import ConcurrentUpdate, Engine, GuardRefused
 
 pytestmark = pytest.mark.postgres
@@ -71,36 +68,13 @@ def test_postgres_history_is_append_only(pg_url: str, travel: Any) -> None:
 
 
 WORKER = r"""
-import json, sys, time
-from datetime import datetime
-from faultflow import Engine
-db, now, go = sys.argv[1], datetime.fromisoformat(sys.argv[2]), float(sys.argv[3])
-engine = Engine.open(db=db, clock=lambda: now, create=False)
-while time.time() < go:
-    time.sleep(0.001)
 print(json.dumps([[f.ticket, f.event] for f in engine.tick(batch=40)]))
 """
 
 
 def test_several_schedulers_on_postgres_fire_once(pg_url: str, travel: Any) -> None:
-    import json
-
     with Engine.open(db=pg_url) as engine:
         ids = {new_ticket(engine, "B").id for _ in range(150)}
-    go = time.time() + 2
-    now = START.add(minutes=31).isoformat()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, pg_url, now, str(go)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    fired = []
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        fired += [tuple(x) for x in json.loads(out)]
+    results = race(pg_url, START.add(minutes=31), WORKER, [[]] * 4)
+    fired = [tuple(x) for r in results for x in r]
     assert sorted(fired) == sorted((tid, "breach") for tid in ids)

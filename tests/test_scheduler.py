@@ -56,9 +56,9 @@ def start_run(db: Path) -> subprocess.Popen[str]:
 
 def test_run_fires_on_time_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     db = tmp_path / "run.db"
-    due_soon(db, 20, first_in=3, spread=2)
+    due_soon(db, 20, first_in=2, spread=1)
     run = start_run(db)
-    time.sleep(7)
+    time.sleep(4)
     run.send_signal(signal.SIGTERM)
     out, err = run.communicate(timeout=20)
     assert run.returncode == 0, err
@@ -79,15 +79,15 @@ def test_run_fires_on_time_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 
 def test_kill_9_loses_nothing_and_fires_nothing_twice(tmp_path: Path) -> None:
     db = tmp_path / "kill.db"
-    due_soon(db, 60, first_in=3, spread=4)
+    due_soon(db, 60, first_in=2, spread=3)
     first = start_run(db)
-    time.sleep(5)  # about half of them are due and fired by now
+    time.sleep(3.5)  # about half of them are due and fired by now
     first.kill()  # SIGKILL: no clean-up at all
     first.communicate(timeout=20)
     partial = breaches(db)
     assert 0 < len(partial) < 60
     second = start_run(db)
-    time.sleep(5)
+    time.sleep(3)  # the last fell due 5 s after they were made
     second.send_signal(signal.SIGTERM)
     second.communicate(timeout=20)
     counts = breaches(db)
@@ -138,7 +138,7 @@ def test_sigint_stops_run(tmp_path: Path) -> None:
     db = tmp_path / "int.db"
     Engine.open(db=db).close()
     run = start_run(db)
-    time.sleep(2)
+    time.sleep(1.5)  # up, with its signal handlers in place
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=20)
     assert run.returncode == 0 and "Traceback" not in err
