@@ -149,7 +149,18 @@ def test_an_outside_plugin_installs_and_takes_faults(
         timeout=300,
     )
     tests = subprocess.run(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(example / "tests")],
+        # -o addopts=: the example lives inside this repository, whose pytest settings are ours
+        [
+            python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            str(example / "tests"),
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
