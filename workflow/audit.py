@@ -22,10 +22,14 @@ def genesis(ticket_id: str) -> str:
     return hashlib.sha256(f"faultflow:{ticket_id}".encode()).hexdigest()
 
 
+# One encoder, built once: json.dumps builds one per call, a third of the cost of hashing an event.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def event_hash(prev: str, content: Sequence[Any]) -> str:
     """The hash of one event's hashed fields (``records.HASHED``, in that order), given the hash
     of the event before it."""
-    payload = json.dumps(list(content), ensure_ascii=False, separators=(",", ":"))
+    payload = _CANONICAL.encode(list(content))
     return hashlib.sha256(f"{prev}\n{payload}".encode()).hexdigest()
 
 

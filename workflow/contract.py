@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -244,13 +244,18 @@ class Condition:
     kind: frozenset[str] | None = None
     channel: frozenset[str] | None = None
     cause: frozenset[str] | None = None
+    # (attribute, allowed values) for each attribute the condition names: what explain() checks
+    checks: tuple[tuple[str, frozenset[str]], ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        named = ((n, getattr(self, n)) for n in ("tier", "kind", "channel", "cause"))
+        object.__setattr__(self, "checks", tuple((n, a) for n, a in named if a is not None))
 
     def explain(self, c: Classification) -> str | None:
         """``None`` when ``c`` meets the condition, else which attribute does not (in words)."""
-        for name in ("tier", "kind", "channel", "cause"):
-            allowed: frozenset[str] | None = getattr(self, name)
+        for name, allowed in self.checks:
             value = getattr(c, name)
-            if allowed is not None and value not in allowed:
+            if value not in allowed:
                 return f"{name} is {value or 'not set'}, needs {' or '.join(sorted(allowed))}"
         return None
 
@@ -365,12 +370,19 @@ class Contract:
     """Every trigger an operator can fire, in contract order, without repeats."""
     notify_kinds: frozenset[str] = frozenset()
     """The notification kinds some configured notifier wants (others are not written)."""
+    starts: Mapping[str, tuple[ClockSpec, ...]] = field(default_factory=dict)
+    """The clocks each trigger starts (in contract order)."""
 
     def __post_init__(self) -> None:
+        triggers = {self.intake} | {t.trigger for t in self.transitions}
         derived = {
             "finals": frozenset(s.name for s in self.states.values() if s.final),
             "triggers": tuple(dict.fromkeys(t.trigger for t in self.transitions)),
             "notify_kinds": frozenset(k for n in self.notifiers.values() for k in n.events),
+            "starts": {
+                trigger: tuple(c for c in self.clocks.values() if trigger in c.start)
+                for trigger in triggers
+            },
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)

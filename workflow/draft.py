@@ -22,6 +22,9 @@ from .records import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecor
 from .times import from_us
 
 SYSTEM_ACTOR = "faultflow"
+# Encoders built once (json.dumps builds one per call): an event's data, a notification.
+_DATA = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+_PAYLOAD = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 def opened(
@@ -137,7 +140,9 @@ class Draft:
         new: bool = False,
     ) -> None:
         self.contract = contract
-        self.ticket = ticket if new else ticket._replace(version=ticket.version + 1)
+        self.ticket = ticket
+        # The version this change writes; set on the record with the first event (one copy).
+        self._version = ticket.version if new else ticket.version + 1
         self.clocks: dict[str, ClockRecord] = {c.name: c for c in clock_rows}
         self.recorded_us = recorded_us
         self._subscribed = contract.notify_kinds
@@ -149,13 +154,17 @@ class Draft:
         self._changed: set[str] = set()
         self._dropped: set[str] = set()
         self.fired: list[tuple[str, str, datetime]] = []  # (clock, alarm, due)
+        self._classification: Classification | None = None
 
     # -- reading ------------------------------------------------------------------------------
 
     @property
     def classification(self) -> Classification:
-        t = self.ticket
-        return Classification(t.tier, t.kind, t.channel, t.cause)
+        """What the ticket's limits and guards depend on (kept until :meth:`update`)."""
+        if self._classification is None:
+            t = self.ticket
+            self._classification = Classification(t.tier, t.kind, t.channel, t.cause)
+        return self._classification
 
     def breached_clocks(self, at_us: int) -> frozenset[str]:
         """Names of the clocks that are breached at ``at_us``."""
@@ -177,6 +186,7 @@ class Draft:
     def update(self, **fields: Any) -> None:
         """Change fields of the ticket row (its classification, hold state, owner)."""
         self.ticket = self.ticket._replace(**fields)
+        self._classification = None
 
     def _put(self, spec: ClockSpec, facts: ClockFacts, warned: bool, breach_fired: bool) -> None:
         name = spec.name
@@ -210,7 +220,7 @@ class Draft:
         t = self.ticket
         seq = t.last_seq + 1
         prev = t.last_hash or genesis(t.id)
-        text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str) if data else "{}"
+        text = _DATA.encode(data) if data else "{}"
         from_state = t.state if seq > 1 else None
         event = EventRecord(
             ticket_id=t.id,
@@ -228,7 +238,9 @@ class Draft:
         )
         digest = chain(prev, event)
         self.events.append(event._replace(hash=digest))
-        self.ticket = t = t._replace(last_seq=seq, last_us=at_us, last_hash=digest, state=to_state)
+        self.ticket = t = t._replace(
+            last_seq=seq, last_us=at_us, last_hash=digest, state=to_state, version=self._version
+        )
         kind = trigger if trigger in ("warning", "breach") else "transition"
         if kind not in self._subscribed:
             return
@@ -256,7 +268,7 @@ class Draft:
         last = self.events[-1]
         data = json.loads(last.data)
         data[key] = value
-        last = last._replace(data=json.dumps(data, ensure_ascii=False, sort_keys=True, default=str))
+        last = last._replace(data=_DATA.encode(data))
         prev = (
             self.events[-2].hash
             if len(self.events) > 1
@@ -276,7 +288,7 @@ class Draft:
                 seq=seq,
                 kind=kind,
                 created_us=self.recorded_us,
-                payload=json.dumps(payload, ensure_ascii=False, default=str),
+                payload=_PAYLOAD.encode(payload),
                 done=False,
                 next_attempt_us=self.recorded_us,
             )
@@ -301,10 +313,12 @@ class Draft:
             spec = specs.get(name)
             if spec is not None and row.status != "stopped" and (trigger in spec.stop or final):
                 self._put(spec, clk.stop(facts_of(row), at), row.warned, row.breach_fired)
-        c = self.classification
-        for spec in specs.values():
-            if spec.name not in self.clocks and trigger in spec.start and spec.applies_to(c):
-                self._start(spec, at)
+        starting = self.contract.starts.get(trigger, ())
+        if starting:
+            c = self.classification
+            for spec in starting:
+                if spec.name not in self.clocks and spec.applies_to(c):
+                    self._start(spec, at)
         if final and self.ticket.on_hold:
             self.update(on_hold=False, hold_reason=None)
         self.record(trigger, dest, at_us, actor, note=note, reason=reason, data=data)
@@ -443,6 +457,8 @@ class Draft:
 
     def change(self) -> Change:
         """What to commit: the ticket row, the new events, clocks and notifications."""
+        if self.ticket.version != self._version:  # a change of clocks alone
+            self.ticket = self.ticket._replace(version=self._version)
         return Change(
             ticket=self.ticket,
             expected_version=self.expected_version,

@@ -195,8 +195,9 @@ class Ticket:
     reporter: str | None
     contact: str | None
     version: int
-    on_hold: bool
     hold_reason: str | None
+    # Below: what the view derives; above, what it copies from the record, by name.
+    on_hold: bool
     created_at: datetime
     clocks: Mapping[str, Clock]
     history: Sequence[Event]
@@ -248,9 +249,12 @@ _EVENT_COPIED = tuple(
     f for f in Event.__dataclass_fields__ if f in EventRecord._fields and f != "data"
 )
 _event_copied = attrgetter(*_EVENT_COPIED)
-_TICKET_COPIED = tuple(
-    f for f in Ticket.__dataclass_fields__ if f in TicketRecord._fields and f != "on_hold"
-)
+# The ticket view is on every change's path: its copied fields lead, so that it is built
+# positionally from one attrgetter (the names are still the records').
+_TICKET_DERIVED = ("on_hold", "created_at", "clocks", "history")
+_TICKET_COPIED = tuple(f for f in Ticket.__dataclass_fields__ if f not in _TICKET_DERIVED)
+assert set(_TICKET_COPIED) <= set(TicketRecord._fields), "a ticket view field with no source"
+assert tuple(Ticket.__dataclass_fields__) == (*_TICKET_COPIED, *_TICKET_DERIVED)
 _ticket_copied = attrgetter(*_TICKET_COPIED)
 
 
@@ -266,12 +270,12 @@ def ticket_view(
     zone = contract.timezone
     rows = list(clock_rows)
     history = events if isinstance(events, History) else History(events, zone)
-    return Ticket(
-        **dict(zip(_TICKET_COPIED, _ticket_copied(r), strict=True)),
-        on_hold=bool(r.on_hold),  # SQLite gives 0 or 1
-        created_at=from_us(r.created_us, zone),
-        clocks=Clocks(lambda: clock_views(rows, now_us, contract)),
-        history=history,
+    return Ticket(  # type: ignore[call-arg]  # the field order is asserted above
+        *_ticket_copied(r),
+        bool(r.on_hold),  # SQLite gives 0 or 1
+        from_us(r.created_us, zone),
+        Clocks(lambda: clock_views(rows, now_us, contract)),
+        history,
     )
 
 

@@ -185,7 +185,7 @@ class WritePath:
                 continue
             except DuplicateExternalId as dup:
                 return queries.ticket(self.store, self.contract, dup.ticket_id, to_us(now))
-            return self._written(draft, now)
+            return self._written(draft, recorded_us)
         raise DatabaseError("could not draw a free ticket id after 8 tries")  # pragma: no cover
 
     # -- the unit of work ---------------------------------------------------------------------
@@ -208,6 +208,7 @@ class WritePath:
         check (:class:`ConcurrentUpdate`) if anyone changed the ticket meanwhile."""
         tid = normalize_ticket_id(ticket_id)
         now = self.now()
+        now_us = to_us(now)
         # What this engine last wrote of the ticket saves a read. It is only a guess: the write's
         # version check decides, and any refusal or conflict met on a guess is retried once on
         # what the database says.
@@ -227,8 +228,13 @@ class WritePath:
                             f"ticket {tid} is at version {record.version}, not "
                             f"{version}: look at it again and retry"
                         )
-                    at_us = self.moment(at, now, record.last_us)
-                    draft = Draft(self.contract, record, clock_rows, to_us(now))
+                    # A clock a little behind another host's: keep the history in order.
+                    at_us = (
+                        max(now_us, record.last_us)
+                        if at is None
+                        else self.moment(at, now, record.last_us)
+                    )
+                    draft = Draft(self.contract, record, clock_rows, now_us)
                     draft.fire_due(at_us)
                     history = u.events(tid) if need_history or finish else None
                     apply(draft, at_us, history)
@@ -245,7 +251,7 @@ class WritePath:
             finish(draft, history)
             with self.store.unit() as u:
                 u.write(draft.change())
-        return self._written(draft, now)
+        return self._written(draft, now_us)
 
     def remember(self, record: TicketRecord, clock_rows: list[ClockRecord]) -> None:
         recent = self._recent
@@ -253,7 +259,7 @@ class WritePath:
         if len(recent) > RECENT:
             del recent[next(iter(recent))]
 
-    def _written(self, draft: Draft, now: datetime) -> Ticket:
+    def _written(self, draft: Draft, now_us: int) -> Ticket:
         """The view a change returns; its history (up to the change) loads when first used."""
         record, rows = draft.ticket, list(draft.clocks.values())
         self.remember(record, rows)
@@ -264,7 +270,7 @@ class WritePath:
                 return u.events(tid, upto)
 
         history = History(load, self.contract.timezone, upto)
-        return ticket_view(record, rows, history, to_us(now), self.contract)
+        return ticket_view(record, rows, history, now_us, self.contract)
 
     # -- time policy --------------------------------------------------------------------------
 
