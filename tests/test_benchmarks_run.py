@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,22 @@ def test_the_package_namespace_is_complete() -> None:
     assert names == set(faultflow._WHERE)
     for name in faultflow.__all__:
         assert getattr(faultflow, name) is not None
+
+
+def test_the_lifecycle_benchmark_runs_on_postgres() -> None:
+    from conftest import _pg_base_url
+
+    base = _pg_base_url()
+    if base is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the PostgreSQL benchmark: start the server (see .ci/run)")
+        pytest.skip("no PostgreSQL server (set FAULTFLOW_TEST_PG or start a local cluster)")
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "bench_lifecycle.py"), "--tickets", "30", "--pg", base],
+        cwd=BENCH,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "raw psycopg" in done.stdout and "ratio" in done.stdout

@@ -4,6 +4,7 @@ outside plugin installed beside it."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import venv
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
 pytestmark = pytest.mark.slow
 
 CHECK = r"""
@@ -33,13 +35,23 @@ def pip(env_dir: Path) -> list[str]:
     return [sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python")]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once, however the tests are interleaved
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """A fresh venv with the faultflow wheel installed: (venv, wheel)."""
     tmp = tmp_path_factory.mktemp("pkg")
     dist = tmp / "dist"
+    # Built from a copy of the tree: other tests write bytecode and databases into it meanwhile,
+    # and setuptools writes build/ and *.egg-info beside the sources.
+    source = tmp / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "__pycache__", "build", "dist", "*.egg-info", "*.db*", ".*_cache"
+        ),
+    )
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(source)],
         check=True,
         capture_output=True,
         text=True,

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from .durations import parse_duration
-from .errors import ConfigError
+from .errors import ConfigError, FaultflowError, InvalidInput
 
 SCHEMA = 1
 # Names the engine writes into the history itself; a contract may not use them as triggers.
@@ -386,6 +386,14 @@ class Contract:
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
+
+
+def member(
+    what: str, value: str, known: Mapping[str, Any], error: type[FaultflowError] = InvalidInput
+) -> None:
+    """Refuse ``value`` unless it is one of ``known``, listing them."""
+    if value not in known:
+        raise error(f"unknown {what} {value!r} (known: {', '.join(known)})")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .contract import Contract
+from .contract import Contract, member
 from .errors import UnknownTicket
 from .ids import normalize_ticket_id
 from .store import Store
@@ -33,8 +33,6 @@ def listing(
     final: bool | None = None,
 ) -> list[Ticket]:
     """Tickets, most urgent first, without history; the filters run in the database."""
-    from .writes import member
-
     for what, value, known in (("state", state, contract.states), ("tier", tier, contract.tiers)):
         if value is not None:
             member(what, value, known)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import queries
-from .contract import Contract
+from .contract import Contract, member
 from .draft import Draft, opened
 from .errors import (
     ConcurrentUpdate,
@@ -461,14 +461,6 @@ def classify(c: Contract, record: IntakeRecord) -> tuple[str, str, str | None]:
     if cause is not None:
         member("cause", cause, c.causes, IntakeError)
     return tier, kind, cause
-
-
-def member(
-    what: str, value: str, known: Mapping[str, Any], error: type[FaultflowError] = InvalidInput
-) -> None:
-    """Refuse ``value`` unless it is one of ``known``, listing them."""
-    if value not in known:
-        raise error(f"unknown {what} {value!r} (known: {', '.join(known)})")
 
 
 def checked_actor(actor: str) -> str:

@@ -1,10 +1,12 @@
-"""Benchmark: tickets through intake → respond → remote → resolve → report on an SQLite file.
+"""Benchmark: tickets through intake → respond → remote → resolve → report.
 
-The engine is measured against the raw floor of the same database in the same run: plain
-``sqlite3`` doing the same writes (a ticket row, one event row per step, one transaction per step,
-WAL, synchronous=NORMAL). Prints both rates and the ratio engine/raw.
+The engine is measured against the raw floor of the same database in the same run: the plain
+driver doing the same writes (a ticket row, one event row per step, one transaction per step) on
+the engine's own table definitions. On SQLite (the default): a file, WAL, synchronous=NORMAL,
+plain ``sqlite3``. On PostgreSQL (``--pg URL``, a server the benchmark may create databases on):
+plain ``psycopg``, a fresh database for each side. Prints both rates and the ratio engine/raw.
 
-    python tests/benchmarks/bench_lifecycle.py [--tickets N] [--rounds R]
+    python tests/benchmarks/bench_lifecycle.py [--tickets N] [--rounds R] [--pg URL]
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ STEPS = ("respond", "remote", "resolve", "report")
 START = datetime(2026, 1, 5, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
-def _ddl() -> list[str]:
+def _ddl(dialect_name: str = "sqlite") -> list[str]:
     """The engine's own CREATE statements for the tickets and events tables (indexes too)."""
     from faultflow.tables import EventRow, TicketRow
-    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.dialects import postgresql, sqlite
     from sqlalchemy.schema import CreateIndex, CreateTable
 
-    dialect = sqlite.dialect()
+    dialect = sqlite.dialect() if dialect_name == "sqlite" else postgresql.dialect()
     out = []
     for table in (TicketRow.__table__, EventRow.__table__):
         out.append(str(CreateTable(table).compile(dialect=dialect)))
@@ -93,7 +95,76 @@ def raw_floor(path: Path, n: int) -> float:
     return elapsed
 
 
-def engine_run(path: Path, n: int) -> float:
+def raw_floor_pg(url: str, n: int) -> float:
+    """Seconds for n lifecycles written with plain psycopg on the engine's PostgreSQL DDL: the
+    same rows as the SQLite floor, one transaction per step."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        for statement in _ddl("postgresql"):
+            conn.execute(statement)
+        conn.commit()
+        digest = "0" * 64
+        began = time.perf_counter()
+        for i in range(n):
+            tid = f"T{i:06d}"
+            at = i * 1_000_000
+            with conn.transaction():
+                conn.execute(
+                    "INSERT INTO tickets (id, state, tier, kind, cause, channel, external_id,"
+                    " owner, title, description, reporter, contact, on_hold, hold_reason,"
+                    " version, created_us, last_seq, last_us, last_hash) VALUES (%s, 'received',"
+                    " 'B', 'equipment', NULL, 'web', NULL, 'agent', 'bench', '', NULL, NULL,"
+                    " false, NULL, 1, %s, 1, %s, %s)",
+                    (tid, at, at, digest),
+                )
+                conn.execute(
+                    "INSERT INTO events (ticket_id, seq, trigger, from_state, to_state, at_us,"
+                    " recorded_us, actor, note, reason, data, hash) VALUES (%s, 1, 'intake',"
+                    " NULL, 'received', %s, %s, 'agent', 'bench', NULL, '{}', %s)",
+                    (tid, at, at, digest),
+                )
+            state = "received"
+            for seq, step in enumerate(STEPS, start=2):
+                with conn.transaction():
+                    conn.execute(
+                        "UPDATE tickets SET state = %s, version = %s, last_seq = %s,"
+                        " last_us = %s, last_hash = %s WHERE id = %s AND version = %s",
+                        (step, seq, seq, at + seq, digest, tid, seq - 1),
+                    )
+                    conn.execute(
+                        "INSERT INTO events (ticket_id, seq, trigger, from_state, to_state,"
+                        " at_us, recorded_us, actor, note, reason, data, hash) VALUES (%s, %s,"
+                        " %s, %s, %s, %s, %s, 'agent', NULL, NULL, '{}', %s)",
+                        (tid, seq, step, state, step, at + seq, at + seq, digest),
+                    )
+                state = step
+        return time.perf_counter() - began
+
+
+class _PgDatabase:
+    """A fresh database on the server of ``base`` for one side of one round, dropped after."""
+
+    def __init__(self, base: str, name: str) -> None:
+        self.base, self.name = base, name
+        self.url = base.rsplit("/", 1)[0] + f"/{name}"
+
+    def __enter__(self) -> str:
+        import psycopg
+
+        with psycopg.connect(self.base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}"')
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        import psycopg
+
+        with psycopg.connect(self.base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def engine_run(path: Path | str, n: int) -> float:
     """Seconds for n lifecycles through the engine (library API)."""
     now = [START]
     engine = Engine.open(db=path, clock=lambda: now[0])
@@ -114,12 +185,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--pg",
+        metavar="URL",
+        help="run on PostgreSQL: a server URL whose user may create databases "
+        "(e.g. postgresql://faultflow:faultflow@127.0.0.1:5432/postgres)",
+    )
     args = parser.parse_args(argv)
     ratios, raw_rates, engine_rates = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            raw = raw_floor(Path(tmp) / f"raw{r}.db", args.tickets)
-            eng = engine_run(Path(tmp) / f"engine{r}.db", args.tickets)
+            if args.pg:
+                with _PgDatabase(args.pg, f"ffbench_raw{r}") as url:
+                    raw = raw_floor_pg(url, args.tickets)
+                with _PgDatabase(args.pg, f"ffbench_engine{r}") as url:
+                    eng = engine_run(url, args.tickets)
+            else:
+                raw = raw_floor(Path(tmp) / f"raw{r}.db", args.tickets)
+                eng = engine_run(Path(tmp) / f"engine{r}.db", args.tickets)
             transitions = args.tickets * (len(STEPS) + 1)
             raw_rates.append(transitions / raw)
             engine_rates.append(transitions / eng)
@@ -131,20 +214,29 @@ def main(argv: list[str] | None = None) -> int:
         "engine_transitions_per_s": round(statistics.median(engine_rates)),
         "ratio_engine_over_raw": round(statistics.median(ratios), 3),
         "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
+        "database": _server_version(args.pg) if args.pg else f"SQLite {sqlite3.sqlite_version}",
     }
     if args.json:
         print(json.dumps(figures))
     else:
         print(
             f"lifecycle benchmark: {args.tickets} tickets x {len(STEPS) + 1} transitions, "
-            f"median of {args.rounds} rounds (SQLite {sqlite3.sqlite_version}, "
+            f"median of {args.rounds} rounds ({figures['database']}, "
             f"Python {platform.python_version()})"
         )
-        print(f"  raw sqlite3 : {figures['raw_transitions_per_s']:>8} transitions/s")
+        raw_name = "raw psycopg " if args.pg else "raw sqlite3 "
+        print(f"  {raw_name}: {figures['raw_transitions_per_s']:>8} transitions/s")
         print(f"  faultflow   : {figures['engine_transitions_per_s']:>8} transitions/s")
         print(f"  ratio engine/raw: {figures['ratio_engine_over_raw']:.3f}")
     return 0
+
+
+def _server_version(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return f"PostgreSQL {row[0] if row else '?'}"
 
 
 if __name__ == "__main__":
