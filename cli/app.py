@@ -202,13 +202,11 @@ def show_ticket(settings: Settings, ticket: Any, as_json: bool) -> None:
 def init(settings: Settings) -> None:
     """Create the database, or upgrade it; safe to run again."""
     engine = settings.engine(create=True)
-    click.echo(f"database ready: {engine.store.url} (schema {_schema()})")
+    from faultflow.migrations import HEAD
 
-
-def _schema() -> int:
-    from faultflow.tables import SCHEMA_VERSION
-
-    return SCHEMA_VERSION
+    for revision in engine.store.migrated:
+        click.echo(f"applied migration {revision}")
+    click.echo(f"database ready: {engine.store.safe_url} (schema revision {HEAD})")
 
 
 @cli.command()
@@ -473,7 +471,7 @@ def run(settings: Settings, max_sleep: float) -> None:
     engine = settings.engine()
     from .render import fired_text
 
-    click.echo(f"faultflow run: watching {engine.store.url} (Ctrl-C to stop)", err=True)
+    click.echo(f"faultflow run: watching {engine.store.safe_url} (Ctrl-C to stop)", err=True)
 
     def report(fired: list[Any]) -> None:
         click.echo(fired_text(fired, engine.now()))

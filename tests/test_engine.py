@@ -396,16 +396,6 @@ def test_the_history_refuses_update_and_delete(engine: Engine, db_path: Path) ->
     assert engine.get(t.id).history[0].actor == "agent1"
 
 
-def test_another_schema_version_is_a_clear_error(db_path: Path) -> None:
-    Engine.open(db=db_path).close()
-    conn = sqlite3.connect(db_path)
-    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    conn.commit()
-    conn.close()
-    with pytest.raises(DatabaseError, match="schema version 99; this faultflow reads version 1"):
-        Engine.open(db=db_path)
-
-
 def test_a_missing_database_is_not_created_unless_asked(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match=r"no database at .*faultflow init"):
         Engine.open(db=tmp_path / "typo.db", create=False)

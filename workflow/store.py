@@ -37,19 +37,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import SQLModel
 
+from . import migrations
 from .errors import ConcurrentUpdate, DatabaseError
 from .records import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecord
-from .tables import (
-    CLOCKS,
-    DELIVERIES,
-    EVENTS,
-    META,
-    OUTBOX,
-    SCHEMA_VERSION,
-    TICKETS,
-)
+from .tables import CLOCKS, EVENTS, META, OUTBOX, TICKETS
 
 
 class DuplicateExternalId(Exception):
@@ -143,6 +135,7 @@ class Store:
         self._lock = threading.RLock()
         self._fairy: Any = None
         self._dbapi = sa_engine.dialect.loaded_dbapi
+        self.migrated: list[str] = []  # the migrations opening this store applied
         self._compile()
 
     # -- opening ------------------------------------------------------------------------------
@@ -170,6 +163,11 @@ class Store:
             raise
         return store
 
+    @property
+    def safe_url(self) -> str:
+        """The database URL as it may be shown or logged: the password masked."""
+        return redact_url(self.url)
+
     def close(self) -> None:
         with self._lock:
             if self._fairy is not None:
@@ -178,49 +176,54 @@ class Store:
             self.sa.dispose()
 
     def _ensure_schema(self, create: bool) -> None:
-        # The common case, in one query on the connection the engine keeps: a database of this
-        # version. Anything else goes the long way, through SQLAlchemy's inspector.
-        version = _Statement(
-            select(META.c.value).where(META.c.key == bindparam("key")), self.sa.dialect
-        )
+        """Check the schema revision; with ``create``, create or upgrade the schema."""
+        # The common case, in one query on the connection the engine keeps: a database at this
+        # faultflow's revision. Anything else goes the long way, through the inspector (and
+        # Alembic, which is imported only then).
+        revision = _Statement(text("SELECT version_num FROM alembic_version"), self.sa.dialect)
         try:
             with self.unit() as u:
-                row = u.cursor.execute(version.sql, version.params({"key": "schema_version"}))
-                found = row.fetchone()
-            if found is not None and int(found[0]) == SCHEMA_VERSION:
+                found = u.cursor.execute(revision.sql).fetchone()
+            if found is not None and found[0] == migrations.HEAD:
                 return
-        except (DatabaseError, self._dbapi.Error, ValueError):
+        except (DatabaseError, self._dbapi.Error):
             pass
-        with self.sa.connect() as conn:
-            has_meta = inspect(conn).has_table(META.name)
-            if has_meta:
-                found = conn.execute(
-                    select(META.c.value).where(META.c.key == "schema_version")
-                ).scalar()
-                if found is not None and int(found) == SCHEMA_VERSION:
-                    return
-                if found is not None and int(found) > SCHEMA_VERSION:
-                    raise DatabaseError(
-                        f"the database has schema version {found}; this faultflow reads "
-                        f"version {SCHEMA_VERSION}: upgrade faultflow"
-                    )
-            elif inspect(conn).get_table_names():
-                raise DatabaseError("the database holds tables that are not faultflow's")
-        if not create:
-            raise DatabaseError("the database has no faultflow schema: run `faultflow init`")
-        self.create_schema()
+        self.migrated = self._migrate(create)
 
-    def create_schema(self) -> None:
-        """Create every table, index and guard trigger that is missing; record the version."""
-        with self.sa.begin() as conn:
-            SQLModel.metadata.create_all(
-                conn,
-                tables=[TICKETS, EVENTS, CLOCKS, OUTBOX, DELIVERIES, META],
+    def _migrate(self, create: bool) -> list[str]:
+        with self.sa.connect() as conn:
+            names = set(inspect(conn).get_table_names())
+            current = (
+                conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                if "alembic_version" in names
+                else None
             )
-            for statement in _APPEND_ONLY.get(self.dialect, ()):
-                conn.execute(text(statement))
-            conn.execute(delete(META).where(META.c.key == "schema_version"))
-            conn.execute(insert(META).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            legacy = current is None and "meta" in names and _legacy_version(conn) == "1"
+        if current == migrations.HEAD:
+            return []
+        if current is not None and current not in migrations.revisions():
+            raise DatabaseError(
+                f"the database schema is at revision {current}, newer than this faultflow "
+                f"knows ({migrations.HEAD}): upgrade faultflow"
+            )
+        if current is None and not legacy and names - {"alembic_version"}:
+            raise DatabaseError("the database holds tables that are not faultflow's")
+        if not create:
+            if current is None and not legacy:
+                raise DatabaseError("the database has no faultflow schema: run `faultflow init`")
+            where = f"revision {current}" if current else "schema 1 (from before migrations)"
+            raise DatabaseError(
+                f"the database schema is at {where}; this faultflow needs revision "
+                f"{migrations.HEAD}: run `faultflow init` to upgrade it (back it up first)"
+            )
+        with self.sa.begin() as conn:
+            adopted = []
+            if legacy:
+                migrations.adopt(conn)
+                adopted = [
+                    f"{migrations.LEGACY_REVISION} (adopted: schema 1 from before migrations)"
+                ]
+            return adopted + migrations.upgrade(conn)
 
     # -- the hot path -------------------------------------------------------------------------
 
@@ -606,22 +609,18 @@ def _make_engine(url: str) -> SAEngine:
     return create_engine(url, pool_pre_ping=True)
 
 
-# Run after the tables are created: the history is append-only (the database itself refuses to
-# change or remove an event), and PostgreSQL's partial timer index.
-_APPEND_ONLY: dict[str, tuple[str, ...]] = {
-    "sqlite": (
-        "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events "
-        "BEGIN SELECT RAISE(ABORT, 'faultflow: the history is append-only'); END",
-        "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events "
-        "BEGIN SELECT RAISE(ABORT, 'faultflow: the history is append-only'); END",
-    ),
-    "postgresql": (
-        "DROP INDEX IF EXISTS ix_clocks_next",
-        "CREATE INDEX ix_clocks_next ON clocks (next_us) WHERE next_us IS NOT NULL",
-        "CREATE OR REPLACE FUNCTION faultflow_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN RAISE EXCEPTION 'faultflow: the history is append-only'; END $$",
-        "DROP TRIGGER IF EXISTS events_append_only ON events",
-        "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
-        "FOR EACH ROW EXECUTE FUNCTION faultflow_append_only()",
-    ),
-}
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) masked as ``***``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _legacy_version(conn: Any) -> str | None:
+    """The ``meta`` schema version of a database made before migrations, if any."""
+    value = conn.execute(select(META.c.value).where(META.c.key == "schema_version")).scalar()
+    return str(value) if value is not None else None

@@ -16,8 +16,6 @@ from sqlmodel.main import SQLModelMetaclass
 
 from .records import ClockRecord, EventRecord, OutboxRecord, TicketRecord
 
-SCHEMA_VERSION = 1
-
 
 def _us(*, nullable: bool = False) -> Any:
     return Column(BigInteger, nullable=nullable)
@@ -138,7 +136,8 @@ class DeliveryRow(SQLModel, table=True):
 
 
 class MetaRow(SQLModel, table=True):
-    """Facts about the database itself (the schema version)."""
+    """Facts about the database itself (a schema-1 database from before migrations keeps its
+    ``schema_version`` here; migrations keep theirs in ``alembic_version``)."""
 
     __tablename__ = "meta"
 

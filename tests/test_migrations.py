@@ -1,0 +1,107 @@
+"""Schema migrations: the migrated schema is the tables' schema; old databases are upgraded by
+`faultflow init` with their history intact, and refused by other commands until then."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from conftest import snapshot
+from faultflow import DatabaseError, Engine
+from faultflow.cli.app import cli
+from faultflow.migrations import HEAD, script_head
+from sqlalchemy import create_engine
+from sqlmodel import SQLModel
+
+LEGACY = Path(__file__).parent / "fixtures" / "schema1.sqlite3"  # made by faultflow 0.1, schema 1
+
+
+def faultflow(db: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["--db", str(db), *args])
+
+
+def test_head_is_the_scripts_head() -> None:
+    assert script_head() == HEAD
+
+
+def _schema_differences(url: str) -> list[Any]:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    engine.dispose()
+    return list(diff)
+
+
+def test_the_migrated_schema_is_the_tables_schema_on_sqlite(db_path: Path) -> None:
+    Engine.open(db=db_path).close()
+    assert _schema_differences(f"sqlite:///{db_path}") == []
+
+
+@pytest.mark.postgres
+def test_the_migrated_schema_is_the_tables_schema_on_postgres(pg_url: str) -> None:
+    Engine.open(db=pg_url).close()
+    assert _schema_differences(pg_url.replace("postgresql://", "postgresql+psycopg://")) == []
+
+
+def test_init_upgrades_a_schema_1_database_with_its_history_intact(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    shutil.copy(LEGACY, db)
+    before = snapshot(db)
+    refused = faultflow(db, "list")
+    assert refused.exit_code == 1
+    assert "schema 1 (from before migrations)" in refused.stderr
+    assert "run `faultflow init`" in refused.stderr
+    assert snapshot(db) == before  # refused: nothing written
+    done = faultflow(db, "init")
+    assert done.exit_code == 0, done.output
+    assert "applied migration 0001 (adopted: schema 1 from before migrations)" in done.output
+    after = snapshot(db)
+    for table in ("tickets", "events", "clocks", "outbox"):
+        assert after[table] == before[table], table
+    with Engine.open(db=db, create=False) as engine:
+        assert engine.verify().ok
+        reported = engine.get("22DC62W")
+        assert reported.state == "reported"
+        assert "handling_report" in reported.history[-1].data
+    again = faultflow(db, "init")
+    assert again.exit_code == 0 and "applied" not in again.output  # idempotent
+
+
+def test_a_hand_changed_schema_1_database_is_not_adopted(tmp_path: Path) -> None:
+    db = tmp_path / "changed.db"
+    shutil.copy(LEGACY, db)
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE tickets RENAME COLUMN owner TO assignee")
+    conn.commit()
+    conn.close()
+    before = snapshot(db)
+    done = faultflow(db, "init")
+    assert done.exit_code == 1
+    assert "its table tickets has columns" in done.stderr and "not upgraded" in done.stderr
+    assert snapshot(db) == before
+
+
+def test_a_newer_schema_is_refused(db_path: Path) -> None:
+    Engine.open(db=db_path).close()
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(DatabaseError, match="revision 9999, newer than this faultflow"):
+        Engine.open(db=db_path)
+
+
+def test_foreign_tables_are_left_alone(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(DatabaseError, match="tables that are not faultflow's"):
+        Engine.open(db=db_path)
