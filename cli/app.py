@@ -10,6 +10,8 @@ import getpass
 import json
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,11 +22,12 @@ if TYPE_CHECKING:
     from faultflow.contract import Contract
     from faultflow.engine import Engine
 
-ENV_DB, ENV_CONFIG, ENV_NOW, ENV_ACTOR = (
+ENV_DB, ENV_CONFIG, ENV_NOW, ENV_ACTOR, ENV_LOCK_TIMEOUT = (
     "FAULTFLOW_DB",
     "FAULTFLOW_CONFIG",
     "FAULTFLOW_NOW",
     "FAULTFLOW_ACTOR",
+    "FAULTFLOW_LOCK_TIMEOUT",
 )
 TIME_HELP = "ISO 8601 (offset optional), HH:MM today, or -15m"
 
@@ -62,13 +65,23 @@ class Settings:
         fixed = parse_time(self.now_text, pendulum.now(zone.key), zone)
         return lambda: fixed
 
-    def engine(self, create: bool = False) -> Engine:
+    def engine(self, create: bool = False, interactive: bool = True) -> Engine:
+        """The engine (opened on first use). An interactive command waits at most
+        FAULTFLOW_LOCK_TIMEOUT seconds (default 10) for a lock another process holds, and says
+        that it is waiting after a second; `run` keeps the database's own patience."""
         if self._engine is None:
             from faultflow.engine import Engine
 
+            lock_timeout = _lock_timeout() if interactive else None
             self._engine = Engine.open(
-                db=self.db, config=self.contract(), clock=self.clock(), create=create
+                db=self.db,
+                config=self.contract(),
+                clock=self.clock(),
+                create=create,
+                lock_timeout=lock_timeout,
             )
+            if interactive:
+                _LockWatch(self._engine.store, lock_timeout).start()
         return self._engine
 
     def close(self) -> None:
@@ -76,14 +89,53 @@ class Settings:
             self._engine.close()
 
 
+EX_TEMPFAIL = 75  # sysexits.h: a temporary failure; mail transfer agents retry on it
+
+
+def _lock_timeout() -> float:
+    text = os.environ.get(ENV_LOCK_TIMEOUT, "10")
+    try:
+        value = float(text)
+    except ValueError:
+        raise click.UsageError(f"{ENV_LOCK_TIMEOUT}={text!r}: give a number of seconds") from None
+    if value <= 0:
+        raise click.UsageError(f"{ENV_LOCK_TIMEOUT}={text!r}: give a number of seconds above 0")
+    return value
+
+
+class _LockWatch(threading.Thread):
+    """Says on stderr, once per wait, that a command is waiting for the database: a unit of
+    work that lasts more than a second is waiting for a lock (they take well under 1 ms)."""
+
+    def __init__(self, store: Any, limit: float | None) -> None:
+        super().__init__(name="faultflow-lock-watch", daemon=True)
+        self.store, self.limit = store, limit
+
+    def run(self) -> None:
+        told: float | None = None
+        while True:
+            time.sleep(0.2)
+            since = self.store.busy_since
+            if since is not None and since != told and time.monotonic() - since > 1.0:
+                told = since
+                limit = f"; giving up after {self.limit:g} s" if self.limit else ""
+                click.echo(
+                    f"waiting for the database: another process holds a lock{limit}", err=True
+                )
+
+
 class FaultflowGroup(click.Group):
-    """Turns every refusal into one line on stderr and exit code 1."""
+    """Turns every refusal into one line on stderr and exit code 1 (75 when the database is
+    only temporarily unavailable: try again later)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from faultflow.errors import FaultflowError
+        from faultflow.errors import DatabaseUnavailable, FaultflowError
 
         try:
             return super().invoke(ctx)
+        except DatabaseUnavailable as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(EX_TEMPFAIL)
         except FaultflowError as err:
             click.echo(f"error: {err}", err=True)
             ctx.exit(1)
@@ -142,7 +194,8 @@ def cli(ctx: click.Context, db: str, config: str | None, now: str | None) -> Non
       faultflow advance ID respond        fire a trigger
       faultflow run                       keep firing warnings and breaches
 
-    Every command that shows data takes --json. Exit codes: 0 done, 1 refused, 2 usage.
+    Every command that shows data takes --json. Exit codes: 0 done, 1 refused, 2 usage,
+    75 the database is busy or unreachable (nothing was written: try again later).
     """
     ctx.obj = Settings(db, config, now)
 
@@ -439,7 +492,7 @@ def list_(
 @click.pass_obj
 def tick(settings: Settings, as_json: bool) -> None:
     """Fire every warning and breach due now, once (safe to run from several hosts)."""
-    engine = settings.engine()
+    engine = settings.engine(interactive=False)  # a sweep waits like `run` does
     fired = engine.tick()
     if as_json:
         emit_json({"fired": [f.to_dict() for f in fired]})
@@ -468,7 +521,7 @@ def run(settings: Settings, max_sleep: float) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
-    engine = settings.engine()
+    engine = settings.engine(interactive=False)
     from .render import fired_text
 
     click.echo(f"faultflow run: watching {engine.store.safe_url} (Ctrl-C to stop)", err=True)

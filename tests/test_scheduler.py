@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultflow import DatabaseError, Engine
+from faultflow import DatabaseError, DatabaseUnavailable, Engine
 from test_cli import FAULTFLOW
 
 
@@ -96,7 +96,7 @@ def test_kill_9_loses_nothing_and_fires_nothing_twice(tmp_path: Path) -> None:
         assert engine.verify().ok
 
 
-def test_run_survives_a_database_error(
+def test_run_survives_a_database_outage_logging_it_once(
     db_path: Path, travel: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine = Engine.open(db=db_path)
@@ -105,20 +105,23 @@ def test_run_survives_a_database_error(
 
     def flaky_tick(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
-        if calls["n"] == 1:
-            raise DatabaseError("database error: disk I/O error")
-        if calls["n"] >= 3:
+        if calls["n"] <= 7:  # an outage of seven sweeps
+            raise DatabaseUnavailable("cannot connect to the database: connection refused")
+        if calls["n"] >= 9:
             engine.stop()
         return real_tick(*args, **kwargs)
 
     engine.tick = flaky_tick  # type: ignore[method-assign]
     waits: list[float] = []
     engine._stop.wait = lambda timeout=None: waits.append(timeout) or False  # type: ignore
-    with caplog.at_level("ERROR", logger="faultflow"):
+    with caplog.at_level("WARNING", logger="faultflow"):
         engine.run(max_sleep=0.5, handle_signals=False)
-    assert calls["n"] >= 3
-    assert waits[0] == 0.5  # backoff after the failure
-    assert "tick failed (database error: disk I/O error); retrying in 0.5s" in caplog.text
+    assert waits[:7] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]  # backoff, capped at 5 s
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines  # one line when the outage starts, one when it ends
+    assert lines[0].startswith("tick failed (cannot connect to the database: connection refused)")
+    assert "Traceback" not in caplog.text
+    assert lines[1].startswith("tick works again after") and "7 failed attempts" in lines[1]
 
 
 def test_stop_from_another_thread(db_path: Path) -> None:

@@ -64,13 +64,16 @@ class Engine:
         *,
         create: bool = True,
         registry: Registry | None = None,
+        lock_timeout: float | None = None,
     ) -> Engine:
         """Open the database ``db`` (a URL, or an SQLite file's path) under ``config`` (a contract
         file, default the packaged seed, or a :class:`Contract`). ``clock`` returns the current
         aware datetime (default: the wall clock, pendulum's when loaded). With ``create``, a
-        missing schema is created."""
+        missing or older schema is created or upgraded. ``lock_timeout``: seconds to wait for
+        a lock held elsewhere before :class:`DatabaseUnavailable` (see :meth:`Store.open`)."""
         contract = config if isinstance(config, Contract) else load_contract(config)
-        return cls(Store.open(db, create=create), contract, clock, registry)
+        store = Store.open(db, create=create, lock_timeout=lock_timeout)
+        return cls(store, contract, clock, registry)
 
     def close(self) -> None:
         """Release the database connections."""

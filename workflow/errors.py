@@ -1,7 +1,8 @@
 """Every error faultflow raises on purpose derives from :class:`FaultflowError`.
 
 Each message is written for the operator who reads it: it says what was refused and what would
-be accepted instead. The command line prints the message as one line on stderr and exits 1.
+be accepted instead. The command line prints the message as one line on stderr and exits 1
+(75 for :class:`DatabaseUnavailable`: try again later).
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ class GuardRefused(FaultflowError):
 
 
 class ConcurrentUpdate(FaultflowError):
-    """Someone else changed the ticket between our read and our write; nothing was written."""
+    """Someone else changed the ticket between our read and our write; nothing was written.
+
+    ``retry`` is true when the database itself aborted the transaction (a serialization failure
+    or a deadlock): the same change, made again, may well pass.
+    """
+
+    def __init__(self, message: str, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 class InvalidInput(FaultflowError):
@@ -48,4 +57,10 @@ class IntakeError(InvalidInput):
 
 
 class DatabaseError(FaultflowError):
-    """The database is missing, of another schema version, or cannot be reached."""
+    """The database is missing, of another schema revision, damaged, or refused the statement."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """A temporary failure: the database is busy, locked, out of space or unreachable. Nothing
+    was written; the same call later may succeed (the command line exits 75, EX_TEMPFAIL, on
+    which mail transfer agents and other callers retry)."""

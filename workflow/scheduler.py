@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,11 +21,12 @@ from .views import Fired
 
 log = logging.getLogger("faultflow.scheduler")
 
-BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
+# A short cap: once the database is back, alarms must fire within seconds, not half a minute.
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 5.0
 
 
 def next_backoff(previous: float) -> float:
-    """0.5 s after the first failure, doubling up to 30 s."""
+    """0.5 s after the first failure, doubling up to 5 s."""
     return min(max(previous * 2, BACKOFF_FIRST), BACKOFF_MAX)
 
 
@@ -35,6 +37,33 @@ class Sweeper(Protocol):
     def tick(self) -> list[Fired]: ...
     def next_due(self) -> datetime | None: ...
     def now(self) -> datetime: ...
+
+
+class Outage:
+    """One stretch of failed sweeps: logged once when it starts (in full if it is not one of
+    faultflow's errors, i.e. a bug), again only if the error changes, and once when it ends."""
+
+    def __init__(self, err: Exception, backoff: float) -> None:
+        self.started = time.monotonic()
+        self.failures = 1
+        self.last = str(err)
+        if isinstance(err, FaultflowError):
+            log.error("tick failed (%s); retrying every %.1fs at most", err, BACKOFF_MAX)
+        else:
+            log.exception("tick failed unexpectedly; retrying every %.1fs at most", BACKOFF_MAX)
+
+    def again(self, err: Exception) -> None:
+        self.failures += 1
+        if str(err) != self.last:
+            self.last = str(err)
+            log.error("tick still failing, now: %s", err)
+
+    def over(self) -> None:
+        log.warning(
+            "tick works again after %.1fs and %d failed attempts",
+            time.monotonic() - self.started,
+            self.failures,
+        )
 
 
 def run(
@@ -51,24 +80,27 @@ def run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     backoff = 0.0
+    outage: Outage | None = None
     try:
         while not stop.is_set():
             try:
                 fired = engine.tick()
                 if fired and on_fired is not None:
                     on_fired(fired)
+                if outage is not None:
+                    outage.over()
+                    outage = None
                 backoff = 0.0
                 wait = max_sleep
                 nxt = engine.next_due()
                 if nxt is not None:
                     wait = min(max_sleep, max(0.0, (nxt - engine.now()).total_seconds()))
-            except FaultflowError as err:
+            except Exception as err:  # nothing may stop the scheduler; a bug is logged in full
                 backoff = next_backoff(backoff)
-                log.error("tick failed (%s); retrying in %.1fs", err, backoff)
-                wait = backoff
-            except Exception:  # a bug or an unforeseen failure must not stop the scheduler
-                backoff = next_backoff(backoff)
-                log.exception("tick failed unexpectedly; retrying in %.1fs", backoff)
+                if outage is None:
+                    outage = Outage(err, backoff)
+                else:
+                    outage.again(err)
                 wait = backoff
             stop.wait(wait)
     finally:

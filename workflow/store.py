@@ -11,7 +11,9 @@ machinery costs more than the statements themselves (see docs/performance.md).
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from operator import attrgetter
 from pathlib import Path
@@ -39,7 +41,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import migrations
-from .errors import ConcurrentUpdate, DatabaseError
+from .dbfailures import classify, first_line
+from .errors import ConcurrentUpdate, DatabaseError, DatabaseUnavailable
 from .records import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecord
 from .tables import CLOCKS, EVENTS, META, OUTBOX, TICKETS
 
@@ -136,28 +139,46 @@ class Store:
         self._fairy: Any = None
         self._dbapi = sa_engine.dialect.loaded_dbapi
         self.migrated: list[str] = []  # the migrations opening this store applied
+        # When the unit of work now under way began (time.monotonic), for a caller that tells
+        # its user "waiting for a lock" (see cli/app.py); None between units.
+        self.busy_since: float | None = None
         self._compile()
 
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, db: str | Path, *, create: bool = True) -> Store:
-        """Open (and with ``create``, create or upgrade) the database at ``db``."""
+    def open(
+        cls, db: str | Path, *, create: bool = True, lock_timeout: float | None = None
+    ) -> Store:
+        """Open (and with ``create``, create or upgrade) the database at ``db``.
+
+        ``lock_timeout``: seconds a statement may wait for a lock another process holds before
+        it fails with :class:`DatabaseUnavailable` (default: 30 s on SQLite, PostgreSQL's own
+        setting). Interactive commands set a short one; the scheduler keeps the default.
+        """
         url = database_url(db)
         if url.startswith("sqlite:///") and not create:
             path = Path(url.removeprefix("sqlite:///"))
             if not path.exists():
                 raise DatabaseError(f"no database at {path}: create it with `faultflow init`")
+        shown = redact_url(url)
         try:
-            sa_engine = _make_engine(url)
-        except (SQLAlchemyError, ImportError, ValueError) as err:
-            raise DatabaseError(f"cannot use database {db}: {_first_line(err)}") from None
+            sa_engine = _make_engine(url, lock_timeout)
+        except ImportError as err:
+            if "psycopg" in str(err):
+                raise DatabaseError(
+                    "PostgreSQL needs the psycopg driver: pip install 'faultflow[postgres]' "
+                    "(from a checkout: pip install '.[postgres]')"
+                ) from None
+            raise DatabaseError(f"cannot use database {shown}: {err}") from None
+        except (SQLAlchemyError, ValueError) as err:
+            raise DatabaseError(f"cannot use database {shown}: {first_line(err)}") from None
         store = cls(url, sa_engine)
         try:
             store._ensure_schema(create)
         except SQLAlchemyError as err:
             sa_engine.dispose()
-            raise DatabaseError(f"cannot open database {db}: {_first_line(err)}") from None
+            raise classify(err, f"cannot open database {shown}") from None
         except DatabaseError:
             sa_engine.dispose()
             raise
@@ -315,9 +336,16 @@ class Store:
         if self._fairy is None:
             try:
                 self._fairy = self.sa.raw_connection()
-            except SQLAlchemyError as err:
-                raise DatabaseError(f"cannot connect to the database: {_first_line(err)}") from None
+            except (SQLAlchemyError, self._dbapi.Error) as err:
+                raise classify(err, "cannot connect to the database") from None
         return self._fairy
+
+    def _drop_connection(self) -> None:
+        """Forget a connection that failed: the next unit of work opens a new one."""
+        fairy, self._fairy = self._fairy, None
+        if fairy is not None:
+            with contextlib.suppress(Exception):
+                fairy.invalidate()
 
     def unit(self) -> Unit:
         """One unit of work, as a context manager: reads and at most one :class:`Change`,
@@ -348,7 +376,7 @@ class Store:
                 with self.sa.connect() as conn:
                     return conn.execute(statement).all()
             except SQLAlchemyError as err:
-                raise DatabaseError(f"database error: {_first_line(err)}") from None
+                raise classify(err) from None
 
     def stream(self, statement: Any, size: int = 5000) -> Iterator[Any]:
         """Rows of a read-only Core statement, fetched ``size`` at a time (for big scans)."""
@@ -360,7 +388,7 @@ class Store:
                     )
                     yield from result
             except SQLAlchemyError as err:
-                raise DatabaseError(f"database error: {_first_line(err)}") from None
+                raise classify(err) from None
 
     def by_id(self, column: Any) -> Any:
         """``ORDER BY`` a text column in byte order on every database (PostgreSQL's default
@@ -374,7 +402,7 @@ class Store:
                 with self.sa.begin() as conn:
                     return int(conn.execute(statement).rowcount)
             except SQLAlchemyError as err:
-                raise DatabaseError(f"database error: {_first_line(err)}") from None
+                raise classify(err) from None
 
     def tickets(
         self,
@@ -455,12 +483,19 @@ class Unit:
     def __enter__(self) -> Unit:
         store = self.store
         store._lock.acquire()
+        store.busy_since = time.monotonic()
         try:
             # The DBAPI connection under SQLAlchemy's pooled one: its commit and cursor skip
             # a wrapper each (a microsecond or so, per change).
             self._conn = store._connection().dbapi_connection
             self.cursor = self._conn.cursor()
+        except store._dbapi.Error as err:
+            store._drop_connection()
+            store.busy_since = None
+            store._lock.release()
+            raise classify(err, "cannot use the database connection") from None
         except BaseException:
+            store.busy_since = None
             store._lock.release()
             raise
         return self
@@ -469,6 +504,7 @@ class Unit:
         self, kind: type[BaseException] | None, err: BaseException | None, tb: Any
     ) -> None:
         store = self.store
+        broken = False
         try:
             if kind is None:
                 try:
@@ -479,15 +515,19 @@ class Unit:
             try:
                 self._conn.rollback()
             except store._dbapi.Error:
-                store._fairy = None  # the connection is broken; open a new one next time
-            if isinstance(err, store._dbapi.OperationalError):
-                raise _operational(err) from None
+                broken = True  # the connection is broken; open a new one next time
             if isinstance(err, store._dbapi.Error) and not isinstance(
                 err, store._dbapi.IntegrityError
-            ):  # a broken file, a lost server: one kind of error for callers to handle
-                raise DatabaseError(f"database error: {_first_line(err)}") from None
+            ):  # a lost server, a busy file, a damaged one: faultflow's errors, by code
+                failure = classify(err)
+                broken = broken or isinstance(failure, DatabaseUnavailable)
+                raise failure from None
         finally:
-            self.cursor.close()
+            with contextlib.suppress(store._dbapi.Error):
+                self.cursor.close()
+            if broken:
+                store._drop_connection()
+            store.busy_since = None
             store._lock.release()
 
     def _run(self, stmt: _Statement, values: dict[str, Any]) -> Any:
@@ -576,23 +616,12 @@ class Unit:
             raise TicketIdTaken(ticket.id)
 
 
-def _first_line(err: BaseException) -> str:
-    text_ = str(getattr(err, "orig", None) or err).strip()
-    return text_.splitlines()[0] if text_ else type(err).__name__
-
-
-def _operational(err: BaseException) -> Exception:
-    message = _first_line(err)
-    if "locked" in message or "busy" in message:
-        return ConcurrentUpdate(f"the database is busy ({message}); nothing was written: try again")
-    return DatabaseError(f"database error: {message}")
-
-
-def _make_engine(url: str) -> SAEngine:
+def _make_engine(url: str, lock_timeout: float | None = None) -> SAEngine:
     if url.startswith("sqlite"):
+        wait_ms = int((lock_timeout if lock_timeout is not None else 30) * 1000)
         sa_engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": wait_ms / 1000},
         )
 
         @event.listens_for(sa_engine, "connect")
@@ -602,11 +631,25 @@ def _make_engine(url: str) -> SAEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={wait_ms}")
+            # Bound the WAL file: after a checkpoint it is cut back to 64 MiB (a burst, or a
+            # disk that ran full, must not leave it holding the space for ever).
+            cursor.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             cursor.close()
 
         return sa_engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if lock_timeout is not None:
+        # A held row lock fails the statement after lock_timeout; a statement that runs on
+        # (a lock on a table, a stuck server) is cancelled well after it.
+        lock_ms = int(lock_timeout * 1000)
+        connect_args["options"] = (
+            f"-c lock_timeout={lock_ms} -c statement_timeout={max(lock_ms * 6, 60_000)}"
+        )
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+WAL_LIMIT = 64 * 1024 * 1024
 
 
 def redact_url(url: str) -> str:

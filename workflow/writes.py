@@ -213,6 +213,7 @@ class WritePath:
         # version check decides, and any refusal or conflict met on a guess is retried once on
         # what the database says.
         known = self._recent.pop(tid, None)
+        aborted_once = False
         while True:
             try:
                 with self.store.unit() as u:
@@ -240,6 +241,16 @@ class WritePath:
                     apply(draft, at_us, history)
                     if finish is None:
                         u.write(draft.change())
+            except ConcurrentUpdate as err:
+                if err.retry and not aborted_once:
+                    # The database aborted the transaction (serialization failure, deadlock):
+                    # nothing was written; once more, from what the database says now.
+                    aborted_once, known = True, None
+                    continue
+                if known is None:
+                    raise
+                known = None  # the guess was stale: once more, from the database
+                continue
             except FaultflowError:
                 if known is None:
                     raise
