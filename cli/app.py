@@ -144,6 +144,8 @@ class FaultflowGroup(click.Group):
             ctx.exit(130)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): click stops quietly, as `cat` would
         except Exception as err:
             if os.environ.get("FAULTFLOW_DEBUG"):
                 raise
@@ -733,7 +735,9 @@ def verify(
             saved = json.load(against)
             pins = {tid: (int(v[0]), str(v[1])) for tid, v in saved["heads"].items()}
         except (ValueError, KeyError, TypeError, IndexError, AttributeError):
-            raise click.UsageError(
+            from faultflow.errors import InvalidInput
+
+            raise InvalidInput(  # a file that exists but is not a head: refused, not usage
                 f"{against.name} is not a head saved by `faultflow verify --head --out FILE`"
             ) from None
     result = engine.verify(against=pins)
@@ -759,10 +763,18 @@ def write_out(text: str, out: str | None) -> None:
     if out is None:
         click.echo(text)
         return
+    from faultflow.errors import InvalidInput
+
     path = Path(out)
+    if not path.parent.is_dir():
+        raise InvalidInput(f"cannot write {path}: there is no folder {path.parent}")
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    tmp.replace(path)  # never a half-written report
+    try:
+        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        tmp.replace(path)  # never a half-written report
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {path}: {err.strerror or err}") from None
     click.echo(f"wrote {path}", err=True)
 
 

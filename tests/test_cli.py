@@ -342,3 +342,32 @@ def test_smoke_the_installed_command_in_real_processes(tmp_path: Path) -> None:
     assert "No such command" in refused(ff_process(tmp_path, "frobnicate"), code=2)
     human = ok(ff_process(tmp_path, "show", t["id"], now="2026-03-02T09:30+08:00"))
     assert "responded" in human and "\x1b[" not in human
+
+
+def test_files_that_cannot_be_written_or_read_are_refused_with_one_line(home: Path) -> None:
+    err = refused(ff(home, "report", "--out", str(home / "no-such-folder" / "r.txt")))
+    missing = home / "no-such-folder"
+    assert err == f"error: cannot write {missing / 'r.txt'}: there is no folder {missing}\n"
+    (home / "garbage.json").write_text("not a head", encoding="utf-8")
+    err = refused(ff(home, "verify", "--against", str(home / "garbage.json")))
+    assert "is not a head saved by `faultflow verify --head --out FILE`" in err
+
+
+def test_a_reader_that_goes_away_stops_the_output_quietly(home: Path) -> None:
+    from datetime import datetime
+
+    from faultflow import Engine, IntakeRecord
+    from faultflow.bulk import BulkTicket, load
+
+    with Engine.open(db=home / "ff.db") as engine:
+        at = datetime.fromisoformat(NOW)
+        load(engine, (BulkTicket("web", IntakeRecord(title=f"t{i}"), at) for i in range(1500)))
+    env = {**os.environ, "FAULTFLOW_DB": str(home / "ff.db"), "FAULTFLOW_NOW": NOW}
+    assert FAULTFLOW
+    reader = subprocess.Popen(
+        [FAULTFLOW, "list", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert reader.stdout is not None and reader.stdout.readline()  # like `| head -1`
+    reader.stdout.close()
+    _, err = reader.communicate(timeout=60)
+    assert (reader.returncode, err) == (0, b"")  # no "internal error", no traceback
