@@ -124,6 +124,16 @@ class ClockShape(_Table, kw_only=True):
     on_breach: BreachShape = msgspec.field(default_factory=BreachShape)
 
 
+class LimitsShape(_Table, kw_only=True):
+    title: int = 200
+    description: int = 65_536
+    note: int = 8_192
+    reason: int = 1_024
+    actor: int = 128
+    payload_bytes: int = 1_048_576
+    depth: int = 32
+
+
 class ContractShape(_Table, kw_only=True):
     schema: int
     contract: HeaderShape
@@ -134,6 +144,7 @@ class ContractShape(_Table, kw_only=True):
     clocks: dict[str, ClockShape] = {}
     channels: dict[str, dict[str, Any]] = {}  # read by the channel adapters
     notifiers: dict[str, dict[str, Any]] = {}  # read by _Compiler._notifier and the notifiers
+    limits: LimitsShape = msgspec.field(default_factory=LimitsShape)
 
 
 GUARD_KEYS = tuple(
@@ -342,6 +353,20 @@ class Notifying:
     config: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much input the engine accepts (characters, or bytes and levels for a payload);
+    beyond them a call is refused naming the field. See docs/contract.md, ``[limits]``."""
+
+    title: int = 200
+    description: int = 65_536
+    note: int = 8_192
+    reason: int = 1_024
+    actor: int = 128
+    payload_bytes: int = 1_048_576
+    depth: int = 32
+
+
 @dataclass(frozen=True)
 class Contract:
     """A validated contract. Build one with :func:`load_contract`."""
@@ -362,6 +387,7 @@ class Contract:
     clocks: Mapping[str, ClockSpec]
     channels: Mapping[str, Mapping[str, Any]]
     notifiers: Mapping[str, Notifying]
+    limits: Limits = Limits()
 
     # Derived once (consulted on every trigger):
     finals: frozenset[str] = frozenset()
@@ -498,7 +524,15 @@ class _Compiler:
             clocks=clocks,
             channels=m.channels,
             notifiers={name: self._notifier(name, n) for name, n in m.notifiers.items()},
+            limits=self._limits_table(m.limits),
         )
+
+    def _limits_table(self, shape: LimitsShape) -> Limits:
+        values = msgspec.structs.asdict(shape)
+        for key, value in values.items():
+            if value < 1:
+                raise _Invalid(f"limits.{key}", f"must be at least 1, not {value}")
+        return Limits(**values)
 
     def _notifier(self, name: str, table: Mapping[str, Any]) -> Notifying:
         path = f"notifiers.{name}"

@@ -91,11 +91,16 @@ class WritePath:
         at: datetime | str | None,
         overrides: Mapping[str, Any] | None,
     ) -> list[Ticket]:
-        actor = checked_actor(actor)
+        actor = self._actor(actor)
+        self._check_payload(payload)
         try:
             parsed = adapter.parse(payload, self.contract.channels.get(channel, {}))
         except FaultflowError:
             raise
+        except RecursionError:
+            raise IntakeError(
+                f"payload: nested too deep to read (at most {self.contract.limits.depth} levels)"
+            ) from None
         except Exception as err:  # a plugin's bug must read as a refused intake, not a crash
             raise IntakeError(
                 f"channel {channel!r} could not read the payload: {type(err).__name__}: {err}"
@@ -112,7 +117,8 @@ class WritePath:
                 raise IntakeError(f"cannot override {', '.join(sorted(unknown))}")
             given = {k: v for k, v in overrides.items() if v is not None}
             records = [dataclasses.replace(r, **given) for r in records]
-        for record in records:  # refuse the whole payload before writing any of it
+        self._check_records(records)  # refuse the whole payload before writing any of it
+        for record in records:
             classify(self.contract, record)
         tickets = []
         for record in records:
@@ -149,9 +155,10 @@ class WritePath:
         self, channel: str, record: IntakeRecord, actor: str, at: datetime | str | None
     ) -> Ticket:
         """Open one ticket from a parsed record; an external id seen before returns its ticket."""
-        actor = checked_actor(actor)
+        actor = self._actor(actor)
+        self._check_records([record])  # a public entry checks what it is given itself
         c = self.contract
-        classification = classify(self.contract, record)
+        classification = classify(c, record)
         now = self.now()
         data: dict[str, Any] = {"channel_data": dict(record.data)} if record.data else {}
         when = at if at is not None else record.occurred_at
@@ -283,6 +290,48 @@ class WritePath:
         history = History(load, self.contract.timezone, upto)
         return ticket_view(record, rows, history, now_us, self.contract)
 
+    # -- input policy -------------------------------------------------------------------------
+
+    def _actor(self, actor: str | None) -> str:
+        who = checked_text("actor", actor, self.contract.limits.actor)
+        if who is None:
+            raise InvalidInput("an actor (who does this) is required")
+        return who
+
+    def _text(self, field: str, value: str | None) -> str | None:
+        limit: int = getattr(self.contract.limits, field)
+        return checked_text(field, value, limit)
+
+    def _check_payload(self, payload: bytes | str | Mapping[str, Any]) -> None:
+        limits = self.contract.limits
+        if isinstance(payload, bytes | str):
+            size = len(
+                payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else payload
+            )
+            if size > limits.payload_bytes:
+                raise IntakeError(
+                    f"payload: {size:,} bytes, over the limit of {limits.payload_bytes:,} "
+                    "(the contract's [limits] payload_bytes)"
+                )
+        else:
+            _check_depth("payload", payload, limits.depth)
+
+    def _check_records(self, records: list[IntakeRecord]) -> None:
+        """Refuse a record whose text is not text, or is over the contract's limits, naming the
+        field (and the fault, in a payload of several)."""
+        limits = self.contract.limits
+        for i, record in enumerate(records):
+            where = f"faults[{i}]." if len(records) > 1 else ""
+            for field, limit in (
+                ("title", limits.title),
+                ("description", limits.description),
+                ("reporter", limits.title),
+                ("contact", limits.title),
+                ("external_id", limits.title),
+            ):
+                checked_text(f"{where}{field}", getattr(record, field), limit, IntakeError)
+            _check_depth(f"{where}data", record.data, limits.depth)
+
     # -- time policy --------------------------------------------------------------------------
 
     def moment(
@@ -323,8 +372,8 @@ class WritePath:
         version: int | None,
         attach_report: bool,
     ) -> Ticket:
-        actor = checked_actor(actor)
-        reason = text(reason)
+        actor = self._actor(actor)
+        reason = self._text("reason", reason)
         lifecycle = self._lifecycle()
 
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
@@ -334,7 +383,9 @@ class WritePath:
                 draft.classification, reason, lambda: draft.breached_clocks(at_us), draft.due_times
             )
             dest = lifecycle.fire(draft.ticket.state, trigger, facts)
-            draft.transition(trigger, dest, at_us, actor, note=text(note), reason=reason)
+            draft.transition(
+                trigger, dest, at_us, actor, note=self._text("note", note), reason=reason
+            )
 
         def report(draft: Draft, history: list[EventRecord]) -> None:
             """The customer's handling report as it stands after this event, in the event."""
@@ -359,7 +410,7 @@ class WritePath:
         actor: str | None,
         at: datetime | str | None,
     ) -> Ticket:
-        reason = text(reason)
+        reason = self._text("reason", reason)
         if not reason:
             raise InvalidInput("a reclassification needs a reason (--reason)")
         c = self.contract
@@ -371,7 +422,7 @@ class WritePath:
             member("cause", cause, c.causes, InvalidInput)
         if tier is None and kind is None and cause is None:
             raise InvalidInput("nothing to reclassify: give a tier, a kind or a cause")
-        who = checked_actor(actor or "system")
+        who = self._actor(actor or "system")
 
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
             t = draft.ticket
@@ -409,10 +460,10 @@ class WritePath:
     def hold(
         self, ticket_id: str, reason: str | None, actor: str | None, at: datetime | str | None
     ) -> Ticket:
-        reason = text(reason)
+        reason = self._text("reason", reason)
         if not reason:
             raise InvalidInput("a hold needs a reason (--reason)")
-        who = checked_actor(actor or "system")
+        who = self._actor(actor or "system")
         finals = self.contract.finals
 
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
@@ -448,7 +499,7 @@ class WritePath:
     def resume(
         self, ticket_id: str, actor: str | None, at: datetime | str | None, note: str | None
     ) -> Ticket:
-        who = checked_actor(actor or "system")
+        who = self._actor(actor or "system")
 
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
             t = draft.ticket
@@ -456,7 +507,9 @@ class WritePath:
                 raise IllegalTransition(f"ticket {t.id} is not on hold")
             resumed = draft.resume_all(at_us)
             draft.update(on_hold=False, hold_reason=None)
-            said = text(note) or (f"resumed {', '.join(resumed)}" if resumed else "resumed")
+            said = self._text("note", note) or (
+                f"resumed {', '.join(resumed)}" if resumed else "resumed"
+            )
             draft.record("resume", t.state, at_us, who, note=said, data={"resumed": resumed})
 
         return self.change(ticket_id, at, apply)
@@ -474,15 +527,41 @@ def classify(c: Contract, record: IntakeRecord) -> tuple[str, str, str | None]:
     return tier, kind, cause
 
 
-def checked_actor(actor: str) -> str:
-    if not isinstance(actor, str) or not actor.strip():
-        raise InvalidInput("an actor (who does this) is required")
-    return actor.strip()
+def _check_depth(field: str, value: Any, limit: int) -> None:
+    """Refuse a JSON value nested deeper than ``limit`` levels (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, Mapping) else node
+        if not isinstance(node, Mapping | list | tuple):
+            continue
+        if depth > limit:
+            raise IntakeError(
+                f"{field}: nested more than {limit} levels deep (the contract's [limits] depth)"
+            )
+        stack.extend((child, depth + 1) for child in children)
 
 
-def text(value: str | None) -> str | None:
+def checked_text(
+    field: str, value: str | None, limit: int, error: type[FaultflowError] = InvalidInput
+) -> str | None:
+    """``value`` stripped (``None`` if empty), refused naming ``field`` if it is not text, holds
+    a NUL byte or a lone surrogate (neither database stores them alike), or is over ``limit``."""
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"expected text, not {type(value).__name__}")
+        raise error(f"{field}: expected text, not {type(value).__name__}")
+    if "\x00" in value:
+        raise error(f"{field}: contains a NUL byte (\\x00), which no database stores alike")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise error(
+            f"{field}: not valid text (a lone surrogate {value[err.start]!r} at {err.start})"
+        ) from None
+    if len(value) > limit:
+        raise error(
+            f"{field}: {len(value):,} characters, over the limit of {limit:,} "
+            f"(the contract's [limits] {field.split('.')[-1]})"
+        )
     return value.strip() or None
