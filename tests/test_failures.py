@@ -14,6 +14,7 @@ import pytest
 from conftest import new_ticket, snapshot
 from faultflow import ConcurrentUpdate, DatabaseError, DatabaseUnavailable, Engine
 from faultflow.dbfailures import classify
+from faultflow.errors import DatabaseDamaged
 
 
 def _sqlite_busy(db: Path) -> sqlite3.OperationalError:
@@ -44,7 +45,7 @@ def test_a_damaged_sqlite_file_is_a_database_error_not_a_temporary_one(tmp_path:
     with pytest.raises(sqlite3.DatabaseError) as err:
         sqlite3.connect(db).execute("SELECT * FROM sqlite_master")
     failure = classify(err.value)
-    assert type(failure) is DatabaseError
+    assert type(failure) is DatabaseDamaged  # not temporary: stop writing, restore a backup
 
 
 def test_postgres_codes() -> None:

@@ -6,22 +6,30 @@
   database file busy, locked, out of space or unreadable for now.
 - :class:`~faultflow.errors.ConcurrentUpdate` (``retry=True``) — the database aborted the
   transaction to keep it serializable (serialization failure, deadlock): made again, it may pass.
-- :class:`~faultflow.errors.DatabaseError` — anything else (a damaged file, a refused statement).
+- :class:`~faultflow.errors.DatabaseDamaged` — the file or an index is corrupt: stop writing.
+- :class:`~faultflow.errors.DatabaseError` — anything else (a refused statement).
 """
 
 from __future__ import annotations
 
-from .errors import ConcurrentUpdate, DatabaseError, DatabaseUnavailable, FaultflowError
+from .errors import (
+    ConcurrentUpdate,
+    DatabaseDamaged,
+    DatabaseError,
+    DatabaseUnavailable,
+    FaultflowError,
+)
 
 # PostgreSQL: SQLSTATE classes and codes (Appendix A of its manual).
 _PG_RETRY = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 _PG_TEMPORARY_CLASSES = {"08", "53", "57"}  # connection exception, insufficient resources,
 # operator intervention (admin/crash shutdown, cannot connect now, query canceled)
 _PG_TEMPORARY = {"55P03", "55006", "58030"}  # lock_not_available, object_in_use, io_error
+_PG_DAMAGED = {"XX001", "XX002"}  # data_corrupted, index_corrupted
 
 # SQLite primary result codes (sqlite3.h).
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_IOERR = 5, 6, 7, 10
-SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_PROTOCOL = 13, 14, 15
+SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_PROTOCOL, SQLITE_NOTADB = 11, 13, 14, 15, 26
 _SQLITE_TEMPORARY = {SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_IOERR, SQLITE_FULL}
 _SQLITE_TEMPORARY |= {SQLITE_CANTOPEN, SQLITE_PROTOCOL}
 
@@ -48,11 +56,15 @@ def classify(err: BaseException, doing: str = "database error") -> FaultflowErro
             )
         if sqlstate[:2] in _PG_TEMPORARY_CLASSES or sqlstate in _PG_TEMPORARY:
             return DatabaseUnavailable(f"{message}; nothing was written: try again later")
+        if sqlstate in _PG_DAMAGED:
+            return DatabaseDamaged(f"{message}; restore a backup (docs/operations.md)")
         return DatabaseError(message)
     code = getattr(driver, "sqlite_errorcode", None)
     if code is not None:
         if code & 0xFF in _SQLITE_TEMPORARY:
             return DatabaseUnavailable(f"{message}; nothing was written: try again later")
+        if code & 0xFF in (SQLITE_CORRUPT, SQLITE_NOTADB):
+            return DatabaseDamaged(f"{message}; restore a backup (docs/operations.md)")
         return DatabaseError(message)
     if _is_connection_failure(err):
         return DatabaseUnavailable(f"{message}; nothing was written: try again later")

@@ -60,6 +60,11 @@ class DatabaseError(FaultflowError):
     """The database is missing, of another schema revision, damaged, or refused the statement."""
 
 
+class DatabaseDamaged(DatabaseError):
+    """The database file failed its integrity check: stop writing to it (see
+    docs/operations.md, "A damaged SQLite file")."""
+
+
 class DatabaseUnavailable(DatabaseError):
     """A temporary failure: the database is busy, locked, out of space or unreachable. Nothing
     was written; the same call later may succeed (the command line exits 75, EX_TEMPFAIL, on

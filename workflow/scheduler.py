@@ -16,11 +16,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from .errors import FaultflowError
+from .errors import DatabaseDamaged, FaultflowError
 from .views import Fired
 
 log = logging.getLogger("faultflow.scheduler")
 
+MAINTAIN_EVERY, CHECK_EVERY = 3600.0, 86400.0  # WAL checkpoint hourly; quick_check daily
 # A short cap: once the database is back, alarms must fire within seconds, not half a minute.
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 5.0
 
@@ -37,6 +38,7 @@ class Sweeper(Protocol):
     def tick(self) -> list[Fired]: ...
     def next_due(self) -> datetime | None: ...
     def now(self) -> datetime: ...
+    def maintain(self, integrity: bool = False) -> None: ...
 
 
 class Outage:
@@ -81,9 +83,17 @@ def run(
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     backoff = 0.0
     outage: Outage | None = None
+    checked = maintained = float("-inf")  # integrity at start, then daily; the WAL hourly
     try:
         while not stop.is_set():
             try:
+                moment = time.monotonic()
+                if moment - maintained >= MAINTAIN_EVERY:
+                    integrity = moment - checked >= CHECK_EVERY
+                    engine.maintain(integrity=integrity)
+                    maintained = moment
+                    if integrity:
+                        checked = moment
                 fired = engine.tick()
                 if fired and on_fired is not None:
                     on_fired(fired)
@@ -95,7 +105,10 @@ def run(
                 nxt = engine.next_due()
                 if nxt is not None:
                     wait = min(max_sleep, max(0.0, (nxt - engine.now()).total_seconds()))
-            except Exception as err:  # nothing may stop the scheduler; a bug is logged in full
+            except DatabaseDamaged as err:
+                log.error("stopped: %s", err)
+                raise  # writing on into a damaged file would spread the damage
+            except Exception as err:  # nothing else stops the scheduler; a bug is logged in full
                 backoff = next_backoff(backoff)
                 if outage is None:
                     outage = Outage(err, backoff)

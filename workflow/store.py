@@ -157,10 +157,15 @@ class Store:
         setting). Interactive commands set a short one; the scheduler keeps the default.
         """
         url = database_url(db)
-        if url.startswith("sqlite:///") and not create:
+        if url.startswith("sqlite:///"):
             path = Path(url.removeprefix("sqlite:///"))
-            if not path.exists():
+            if not create and not path.exists():
                 raise DatabaseError(f"no database at {path}: create it with `faultflow init`")
+            if not create and path.is_file() and path.stat().st_size == 0:
+                raise DatabaseError(
+                    f"{path} is an empty file, not a faultflow database (was it truncated? "
+                    "restore it from a backup; `faultflow init` would start a new, empty one)"
+                )
         shown = redact_url(url)
         try:
             sa_engine = _make_engine(url, lock_timeout)
@@ -188,6 +193,22 @@ class Store:
     def safe_url(self) -> str:
         """The database URL as it may be shown or logged: the password masked."""
         return redact_url(self.url)
+
+    def quick_check(self) -> list[str]:
+        """The problems SQLite's ``PRAGMA quick_check`` finds in the file (none: ``[]``);
+        PostgreSQL checks its own pages, so there it is always ``[]``."""
+        if self.dialect != "sqlite":
+            return []
+        with self.unit() as u:
+            rows = u.cursor.execute("PRAGMA quick_check").fetchall()
+        return [str(r[0]) for r in rows if r[0] != "ok"]
+
+    def checkpoint(self) -> None:
+        """Copy the SQLite WAL into the database and cut the WAL file back (a no-op elsewhere,
+        and when a reader holds an old snapshot: the next checkpoint does it)."""
+        if self.dialect == "sqlite":
+            with self.unit() as u:
+                u.cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def close(self) -> None:
         with self._lock:
