@@ -586,8 +586,10 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
         "clocks": list(contract.clocks),
         "notifiers": list(contract.notifiers),
     }
+    for warning in contract.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
-        emit_json({"ok": True, **summary})
+        emit_json({"ok": True, **summary, "warnings": list(contract.warnings)})
         return
     click.echo(f"ok: {contract.source}")
     click.echo(f"  {contract.name} ({contract.timezone.key})")

@@ -27,6 +27,7 @@ import msgspec
 
 from .durations import parse_duration
 from .errors import ConfigError, FaultflowError, InvalidInput
+from .secrets import MissingSecret, looks_secret, resolve
 
 SCHEMA = 1
 # Names the engine writes into the history itself; a contract may not use them as triggers.
@@ -388,6 +389,8 @@ class Contract:
     channels: Mapping[str, Mapping[str, Any]]
     notifiers: Mapping[str, Notifying]
     limits: Limits = Limits()
+    warnings: tuple[str, ...] = ()
+    """What ``faultflow check`` warns about (the file still loads): e.g. a literal secret."""
 
     # Derived once (consulted on every trigger):
     finals: frozenset[str] = frozenset()
@@ -522,10 +525,33 @@ class _Compiler:
             intake=m.machine.intake,
             transitions=transitions,
             clocks=clocks,
-            channels=m.channels,
-            notifiers={name: self._notifier(name, n) for name, n in m.notifiers.items()},
+            channels={
+                name: self._secrets(f"channels.{name}", table) for name, table in m.channels.items()
+            },
+            notifiers={
+                name: self._notifier(name, self._secrets(f"notifiers.{name}", table))
+                for name, table in m.notifiers.items()
+            },
+            warnings=tuple(
+                f"{where} holds what looks like a literal secret: name an environment variable "
+                'instead, e.g. { env = "WECOM_WEBHOOK_URL" }'
+                for kind, tables in (("channels", m.channels), ("notifiers", m.notifiers))
+                for name, table in tables.items()
+                for where in looks_secret(table, f"{kind}.{name}")
+            ),
             limits=self._limits_table(m.limits),
         )
+
+    @staticmethod
+    def _secrets(path: str, table: Mapping[str, Any]) -> dict[str, Any]:
+        """The table with its ``{ env = "NAME" }`` values read from the environment."""
+        try:
+            resolved: dict[str, Any] = resolve(table, path)
+        except MissingSecret as err:
+            raise _Invalid(
+                err.path, f"the environment variable {err.variable} is not set"
+            ) from None
+        return resolved
 
     def _limits_table(self, shape: LimitsShape) -> Limits:
         values = msgspec.structs.asdict(shape)

@@ -36,8 +36,10 @@ _SQLITE_TEMPORARY |= {SQLITE_CANTOPEN, SQLITE_PROTOCOL}
 
 def first_line(err: BaseException) -> str:
     """The driver's own message, first line (SQLAlchemy's wrapper says more than we want)."""
+    from .secrets import redact
+
     text = str(getattr(err, "orig", None) or err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return redact(text.splitlines()[0]) if text else type(err).__name__
 
 
 def classify(err: BaseException, doing: str = "database error") -> FaultflowError:

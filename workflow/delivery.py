@@ -29,6 +29,7 @@ from sqlalchemy import Integer, and_, cast, func, insert, select, update
 
 from .contract import Contract
 from .hookspecs import Notifier
+from .secrets import redact
 from .tables import DELIVERIES, OUTBOX
 
 log = logging.getLogger("faultflow.delivery")
@@ -126,7 +127,8 @@ def _deliver(
     try:
         notifier.notify(message, config)
     except Exception as err:  # a notifier's failure is recorded and retried, never raised
-        return f"{type(err).__name__}: {err}".splitlines()[0][:500]
+        # Stored in `deliveries` and logged: a webhook URL's key must not go with it.
+        return redact(f"{type(err).__name__}: {err}".splitlines()[0])[:500]
     return None
 
 

@@ -675,13 +675,9 @@ WAL_LIMIT = 64 * 1024 * 1024
 
 def redact_url(url: str) -> str:
     """``url`` with its password (if any) masked as ``***``."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from .secrets import redact
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    return redact(url)
 
 
 def _legacy_version(conn: Any) -> str | None:
