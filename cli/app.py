@@ -494,14 +494,35 @@ def list_(
 @click.pass_obj
 def tick(settings: Settings, as_json: bool) -> None:
     """Fire every warning and breach due now, once (safe to run from several hosts)."""
+    _log_like_run()
     engine = settings.engine(interactive=False)  # a sweep waits like `run` does
-    fired = engine.tick()
+    fired = engine.tick(deliver=False)
+    attempts = engine.deliver()  # every notification due, these alarms' included
+    failed = sum(1 for a in attempts if not a.ok)
+    counts = {
+        "warnings": sum(1 for f in fired if f.event == "warning"),
+        "breaches": sum(1 for f in fired if f.event == "breach"),
+        "delivered": len(attempts) - failed,
+        "failed": failed,
+    }
     if as_json:
-        emit_json({"fired": [f.to_dict() for f in fired]})
+        emit_json({"fired": [f.to_dict() for f in fired], "summary": counts})
         return
-    from .render import fired_text
+    from .render import fired_text, tick_summary
 
-    click.echo(fired_text(fired, engine.now()))
+    if fired:
+        click.echo(fired_text(fired, engine.now()))
+    click.echo(tick_summary(counts))
+
+
+def _log_like_run() -> None:
+    """Log lines (the `log` notifier's, failed deliveries) to stderr, as `run` does: under
+    cron they are mailed, not lost."""
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
 
 
 @cli.command()
@@ -518,11 +539,7 @@ def run(settings: Settings, max_sleep: float) -> None:
 
     Several `run` processes may share one database: each alarm fires once.
     """
-    import logging
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
-    )
+    _log_like_run()
     engine = settings.engine(interactive=False)
     from .render import fired_text
 

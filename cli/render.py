@@ -162,3 +162,17 @@ def fired_text(fired: Iterable[Fired], now: datetime) -> str:
             styled(f"{f.event:<7}", state) + f"  {f.ticket}  {f.clock}  due {moment(f.due_at, now)}"
         )
     return "\n".join(lines) if lines else "nothing due"
+
+
+def tick_summary(counts: dict[str, int]) -> str:
+    """``tick: 2 breaches, 1 warning; 3 notifications delivered, 1 failed (retried later)``."""
+
+    def n(count: int, word: str) -> str:
+        return f"{count} {word}{'' if count == 1 else 's'}"
+
+    fired = f"{n(counts['breaches'], 'breach')}, {n(counts['warnings'], 'warning')}"
+    fired = fired.replace("breachs", "breaches")
+    sent = f"{n(counts['delivered'], 'notification')} delivered"
+    if counts["failed"]:
+        sent += f", {counts['failed']} failed (retried later)"
+    return f"tick: {fired}; {sent}"

@@ -177,9 +177,23 @@ def test_tick_json_fires_once(home: Path) -> None:
                 "event": "breach",
                 "due_at": "2026-03-02T09:15:00+08:00",
             }
-        ]
+        ],
+        # the seed's `log` notifier takes the breach and its escalation
+        "summary": {"warnings": 0, "breaches": 1, "delivered": 2, "failed": 0},
     }
-    assert json.loads(ok(ff(home, "tick", "--json", now="2026-03-02T09:17+08:00"))) == {"fired": []}
+    again = json.loads(ok(ff(home, "tick", "--json", now="2026-03-02T09:17+08:00")))
+    assert again["fired"] == [] and again["summary"]["delivered"] == 0
+
+
+def test_tick_logs_as_run_does_and_ends_with_a_summary(tmp_path: Path) -> None:
+    """Under cron, the `log` notifier's lines and the summary must not vanish."""
+    ok(ff_process(tmp_path, "init"))
+    ok(ff_process(tmp_path, "intake", "--channel", "hotline", "--tier", "A", "--title", "x"))
+    done = ff_process(tmp_path, "tick", now="2026-03-02T09:16+08:00")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "tick: 1 breach, 0 warnings; 2 notifications delivered"
+    assert done.stderr.count('"event": "breach"') == 1
+    assert done.stderr.count('"event": "escalation"') == 1
 
 
 def test_intake_from_a_file_and_stdin(home: Path) -> None:

@@ -113,7 +113,15 @@ def test_run_survives_a_database_outage_logging_it_once(
 
     engine.tick = flaky_tick  # type: ignore[method-assign]
     waits: list[float] = []
-    engine._stop.wait = lambda timeout=None: waits.append(timeout) or False  # type: ignore
+    real_wait = engine._stop.wait
+
+    def wait(timeout: float | None = None) -> bool:  # the sweeps' waits, not the delivery's
+        if threading.current_thread() is not threading.main_thread():
+            return real_wait(timeout)
+        waits.append(timeout)  # type: ignore[arg-type]
+        return False
+
+    engine._stop.wait = wait  # type: ignore[method-assign]
     with caplog.at_level("WARNING", logger="faultflow"):
         engine.run(max_sleep=0.5, handle_signals=False)
     assert waits[:7] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]  # backoff, capped at 5 s
@@ -158,7 +166,10 @@ def test_run_survives_an_unexpected_error(db_path: Path, caplog: pytest.LogCaptu
         raise sqlite3.DatabaseError("database disk image is malformed")
 
     engine.tick = broken_tick  # type: ignore[method-assign]
-    engine._stop.wait = lambda timeout=None: False  # type: ignore[method-assign]
+    real_wait = engine._stop.wait
+    engine._stop.wait = lambda timeout=None: (  # type: ignore[method-assign]
+        real_wait(timeout) if threading.current_thread() is not threading.main_thread() else False
+    )
     with caplog.at_level("ERROR", logger="faultflow"):
         engine.run(max_sleep=0.5, handle_signals=False)
     assert calls["n"] == 2

@@ -12,7 +12,13 @@ nothing committed is ever left unannounced. Delivery happens apart from any tick
   exponential backoff, until a notifier's ``max_attempts`` is spent (then it is given up, logged,
   and the row is done).
 
-A notifier that fails never affects a ticket, and never another notifier.
+A notifier that fails never affects a ticket, and never another notifier. Delivery never
+delays an alarm either: `run` delivers on a thread of its own, and every attempt runs with a
+timeout (a notifier's ``timeout`` plus a margin, default 10 s) in a small pool of workers, so a
+receiver that accepts and never answers costs one worker, not the sweep. A pass stops when its
+time budget is spent; the rest waits for the next pass. Every failed attempt is logged as a
+warning naming the notifier; a give-up as an error.
+
 Delivery is at least once: a process killed after a notifier succeeded but before the attempt
 was recorded will deliver that notification again once its lease expires.
 """
@@ -21,7 +27,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as AttemptTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +46,11 @@ log = logging.getLogger("faultflow.delivery")
 LEASE_US = 60 * 1_000_000  # a claimed row is not retried by anyone else for a minute
 BACKOFF_S = (30, 60, 120, 300, 900, 1800, 3600)
 DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_TIMEOUT_S = 10.0  # an attempt's bound when its notifier names no `timeout` of its own
+PASS_BUDGET_S = 20.0  # a pass stops starting attempts after this; the rest waits a pass
+BATCH = 100
+# Attempts run here, so that a notifier that never returns holds a worker, not the caller.
+_WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="faultflow-delivery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,58 +72,105 @@ def backoff_us(attempt: int) -> int:
 
 
 def deliver(
-    store: Any, contract: Contract, notifiers: Mapping[str, Notifier], now_us: int, batch: int = 100
+    store: Any,
+    contract: Contract,
+    notifiers: Mapping[str, Notifier],
+    now_us: int,
+    budget_s: float = PASS_BUDGET_S,
 ) -> list[Attempt]:
-    """Deliver the notifications due at ``now_us``; return every attempt made."""
-    o, d = OUTBOX, DELIVERIES
-    due = store.query(
+    """Deliver the notifications due at ``now_us``, batch after batch until none is due or
+    ``budget_s`` seconds are spent; return every attempt made."""
+    deadline = time.monotonic() + budget_s
+    attempts: list[Attempt] = []
+    seen: set[int] = set()
+    while time.monotonic() < deadline:
+        batch = [row for row in _due(store, now_us) if row[0] not in seen]
+        if not batch:
+            break
+        for row in batch:
+            seen.add(row[0])
+            if time.monotonic() >= deadline:
+                break
+            attempts += _deliver_row(store, contract, notifiers, now_us, *row)
+    return attempts
+
+
+def _due(store: Any, now_us: int) -> Any:
+    o = OUTBOX
+    return store.query(
         select(o.c.id, o.c.ticket_id, o.c.kind, o.c.payload, o.c.next_attempt_us)
         .where(o.c.done.is_(False), o.c.next_attempt_us <= now_us)
         .order_by(o.c.next_attempt_us, o.c.id)
-        .limit(batch)
+        .limit(BATCH)
     )
+
+
+def _deliver_row(
+    store: Any,
+    contract: Contract,
+    notifiers: Mapping[str, Notifier],
+    now_us: int,
+    outbox_id: int,
+    ticket: str,
+    kind: str,
+    payload: str,
+    lease: int,
+) -> list[Attempt]:
+    """One notification to every notifier that wants it and has not taken it yet."""
+    d = DELIVERIES
     attempts: list[Attempt] = []
-    for outbox_id, ticket, kind, payload, lease in due:
-        if not _claim(store, outbox_id, lease, now_us + LEASE_US):
-            continue  # another deliverer has it
-        targets = [n for n in contract.notifiers.values() if kind in n.events]
-        history = store.query(
-            select(d.c.notifier, func.count(), func.max(cast(d.c.ok, Integer)))
-            .where(d.c.outbox_id == outbox_id)
-            .group_by(d.c.notifier)
+    if not _claim(store, outbox_id, lease, now_us + LEASE_US):
+        return []  # another deliverer has it
+    targets = [n for n in contract.notifiers.values() if kind in n.events]
+    history = store.query(
+        select(d.c.notifier, func.count(), func.max(cast(d.c.ok, Integer)))
+        .where(d.c.outbox_id == outbox_id)
+        .group_by(d.c.notifier)
+    )
+    tried = {name: (int(n), bool(ok)) for name, n, ok in history}
+    message = json.loads(payload)
+    pending = []
+    for target in targets:
+        count, succeeded = tried.get(target.name, (0, False))
+        if succeeded:
+            continue
+        limit = int(target.config.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
+        if count >= limit:
+            continue  # given up on this one
+        attempt = _deliver(notifiers, target.name, target.use, message, target.config)
+        attempts.append(
+            Attempt(outbox_id, ticket, kind, target.name, count + 1, attempt is None, attempt)
         )
-        tried = {name: (int(n), bool(ok)) for name, n, ok in history}
-        message = json.loads(payload)
-        pending = []
-        for target in targets:
-            count, succeeded = tried.get(target.name, (0, False))
-            if succeeded:
-                continue
-            limit = int(target.config.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
-            if count >= limit:
-                continue  # given up on this one
-            attempt = _deliver(notifiers, target.name, target.use, message, target.config)
-            attempts.append(
-                Attempt(outbox_id, ticket, kind, target.name, count + 1, attempt is None, attempt)
-            )
-            _record(store, outbox_id, target.name, count + 1, now_us, attempt)
-            if attempt is not None:
-                if count + 1 >= limit:
-                    log.error(
-                        "notification %s (%s of ticket %s) to %s given up after %d attempts: %s",
-                        outbox_id,
-                        kind,
-                        ticket,
-                        target.name,
-                        limit,
-                        attempt,
-                    )
-                else:
-                    pending.append(count + 1)
-        values: dict[str, Any] = {"done": not pending}
-        if pending:
-            values["next_attempt_us"] = now_us + backoff_us(max(pending))
-        _update(store, outbox_id, values)
+        _record(store, outbox_id, target.name, count + 1, now_us, attempt)
+        if attempt is not None:
+            if count + 1 >= limit:
+                log.error(
+                    "notification %s (%s of ticket %s) to %s given up after %d attempts: %s",
+                    outbox_id,
+                    kind,
+                    ticket,
+                    target.name,
+                    limit,
+                    attempt,
+                )
+            else:
+                log.warning(
+                    "notification %s (%s of ticket %s) to %s failed, attempt %d of %d, "
+                    "next in %d s: %s",
+                    outbox_id,
+                    kind,
+                    ticket,
+                    target.name,
+                    count + 1,
+                    limit,
+                    backoff_us(count + 1) // 1_000_000,
+                    attempt,
+                )
+                pending.append(count + 1)
+    values: dict[str, Any] = {"done": not pending}
+    if pending:
+        values["next_attempt_us"] = now_us + backoff_us(max(pending))
+    _update(store, outbox_id, values)
     return attempts
 
 
@@ -125,7 +186,14 @@ def _deliver(
     if notifier is None:
         return f"no notifier plugin {use!r} is installed (see `faultflow channels`)"
     try:
-        notifier.notify(message, config)
+        own = float(config.get("timeout", DEFAULT_TIMEOUT_S))
+    except (TypeError, ValueError):
+        own = DEFAULT_TIMEOUT_S
+    bound = own + 1.0  # the notifier's own timeout fires first; this one catches the rest
+    try:
+        _WORKERS.submit(notifier.notify, message, config).result(timeout=bound)
+    except AttemptTimeout:
+        return f"no answer within {bound:g} s (the notifier is still waiting; not retried now)"
     except Exception as err:  # a notifier's failure is recorded and retried, never raised
         # Stored in `deliveries` and logged: a webhook URL's key must not go with it.
         return redact(f"{type(err).__name__}: {err}".splitlines()[0])[:500]

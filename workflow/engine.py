@@ -240,29 +240,26 @@ class Engine:
 
     # -- timers and delivery (timers.py, delivery.py, scheduler.py) ----------------------------
 
-    def tick(self, now: At = None, batch: int = 500) -> builtins.list[Fired]:
-        """Fire every warning and breach due at ``now`` (default: the engine clock), once, and
-        deliver the notifications due. Safe to run in several processes at once."""
+    def tick(self, now: At = None, batch: int = 500, deliver: bool = True) -> builtins.list[Fired]:
+        """Fire every warning and breach due at ``now`` (default: the engine clock), once; with
+        ``deliver``, then deliver the notifications due. Safe in several processes at once."""
         moment = aware(now, self.now(), self.contract.timezone)
         recorded_us, remember = to_us(self.now()), self._writes.remember
         fired = timers.sweep(self.store, self.contract, to_us(moment), recorded_us, remember, batch)
-        self.deliver(moment)
+        if deliver:
+            self.deliver(moment)
         return fired
 
-    def deliver(self, now: At = None) -> builtins.list[Attempt]:
-        """Deliver the notifications due now to the configured notifiers (run by :meth:`tick`);
-        every attempt made. Failures are recorded and retried with backoff."""
+    def deliver(self, now: At = None, budget_s: float = 20.0) -> builtins.list[Attempt]:
+        """Deliver the notifications due now (run by :meth:`tick`, and beside the sweeps by
+        :meth:`run`), for at most about ``budget_s`` s; every attempt made. Failures are
+        recorded, logged and retried with backoff."""
         if not self.contract.notifiers:
             return []
         from .delivery import deliver
 
-        notifiers = self.registry.notifiers
-        return deliver(
-            self.store,
-            self.contract,
-            notifiers,
-            to_us(aware(now, self.now(), self.contract.timezone)),
-        )
+        now_us = to_us(aware(now, self.now(), self.contract.timezone))
+        return deliver(self.store, self.contract, self.registry.notifiers, now_us, budget_s)
 
     def next_due(self) -> datetime | None:
         """When the next warning or breach falls due, or ``None``."""

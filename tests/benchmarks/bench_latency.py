@@ -7,7 +7,10 @@ Target: p99 <= 1 s over >= 200 timers. The raw floor, in the same run on a copy 
 database: a plain sqlite3 loop that sleeps until the earliest due time (from the same index) and
 writes the breach rows.
 
-    python tests/benchmarks/bench_latency.py [--timers 240] [--spread 20]
+With ``--black-hole``, the contract also sends every breach to a webhook that accepts the
+connection and never answers (a receiver gone wrong): breaches must be recorded as promptly.
+
+    python tests/benchmarks/bench_latency.py [--timers 240] [--spread 20] [--black-hole]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -52,12 +56,12 @@ while time.time() < until:
 """
 
 
-def prepare(db: Path, timers: int, spread: float) -> float:
+def prepare(db: Path, timers: int, spread: float, config: Path | None = None) -> float:
     """Tickets whose response breach falls due over the next ``spread`` s; returns the last due."""
     from faultflow import Engine
 
     start = time.time() + 8  # time to start the scheduler
-    with Engine.open(db=db) as engine:
+    with Engine.open(db=db, config=config) as engine:
         for i in range(timers):
             due = start + spread * i / timers
             reported = datetime.fromtimestamp(due, ZONE) - timedelta(minutes=15)
@@ -79,10 +83,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timers", type=int, default=240)
     parser.add_argument("--spread", type=float, default=20.0)
+    parser.add_argument(
+        "--black-hole",
+        action="store_true",
+        help="also send every breach to a webhook that never answers",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="ff-latency-"))
     db = folder / "run.db"
-    last = prepare(db, args.timers, args.spread)
+    config = hole = None
+    if args.black_hole:
+        hole = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
+        config = folder / "states.toml"
+        from faultflow.contract import default_contract_path
+
+        config.write_text(
+            default_contract_path().read_text(encoding="utf-8")
+            + '\n[notifiers.black-hole]\nuse = "webhook"\nevents = ["breach", "escalation"]\n'
+            + f'url = "http://127.0.0.1:{hole.getsockname()[1]}/hook"\ntimeout = 5\n',
+            encoding="utf-8",
+        )
+    last = prepare(db, args.timers, args.spread, config)
     raw_db = folder / "raw.db"
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -91,6 +112,8 @@ def main() -> int:
     beside = Path(sys.executable).parent / "faultflow"
     command = str(beside) if beside.exists() else "faultflow"
     env = {**os.environ, "FAULTFLOW_DB": str(db)}
+    if config is not None:
+        env["FAULTFLOW_CONFIG"] = str(config)
     env.pop("FAULTFLOW_NOW", None)
     run = subprocess.Popen(
         [command, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -114,9 +137,12 @@ def main() -> int:
     ]
     conn.close()
     shutil.rmtree(folder)
+    if hole is not None:
+        hole.close()
     p99, raw_p99 = percentile(lat, 0.99), percentile(raw_lat, 0.99)
     print(
-        f"latency benchmark: {len(lat)} breaches of {args.timers} timers over {args.spread} s; "
+        f"latency benchmark: {len(lat)} breaches of {args.timers} timers over {args.spread} s"
+        f"{', every one also sent to a webhook that never answers' if hole else ''}; "
         f"{machine()}"
     )
     print(
