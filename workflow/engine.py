@@ -266,24 +266,9 @@ class Engine:
         return timers.next_due(self.store, self.contract)
 
     def maintain(self, integrity: bool = False) -> None:
-        """Housekeeping for long runs (``run`` calls it hourly): fold the SQLite WAL back into
-        the file; with ``integrity``, check the file first and raise
-        :class:`~faultflow.errors.DatabaseDamaged` if it is damaged, so that nothing more is
-        written into it."""
-        if integrity:
-            from .errors import DatabaseDamaged
-
-            try:
-                problems = self.store.quick_check()
-            except DatabaseDamaged as err:  # too damaged even to be checked
-                problems = [str(err)]
-            if problems:
-                more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-                raise DatabaseDamaged(
-                    f"the database file is damaged: {problems[0]}{more}; stop every faultflow "
-                    "process and restore a backup (docs/operations.md)"
-                )
-        self.store.checkpoint()
+        """Housekeeping for long runs (``run``: hourly): fold the SQLite WAL back into the file;
+        with ``integrity``, check the file first (:class:`DatabaseDamaged` if it is damaged)."""
+        self.store.maintain(integrity)
 
     def stop(self) -> None:
         """Ask a running :meth:`run` loop to return."""

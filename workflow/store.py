@@ -42,7 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import migrations
 from .dbfailures import classify, first_line
-from .errors import ConcurrentUpdate, DatabaseError, DatabaseUnavailable
+from .errors import ConcurrentUpdate, DatabaseDamaged, DatabaseError, DatabaseUnavailable
 from .records import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecord
 from .tables import CLOCKS, EVENTS, META, OUTBOX, TICKETS
 
@@ -193,6 +193,22 @@ class Store:
     def safe_url(self) -> str:
         """The database URL as it may be shown or logged: the password masked."""
         return redact_url(self.url)
+
+    def maintain(self, integrity: bool = False) -> None:
+        """Checkpoint the WAL; with ``integrity``, first refuse a damaged file
+        (:class:`DatabaseDamaged`), so that nothing more is written into it."""
+        if integrity:
+            try:
+                problems = self.quick_check()
+            except DatabaseDamaged as err:  # too damaged even to be checked
+                problems = [str(err)]
+            if problems:
+                more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                raise DatabaseDamaged(
+                    f"the database file is damaged: {problems[0]}{more}; stop every faultflow "
+                    "process and restore a backup (docs/operations.md)"
+                )
+        self.checkpoint()
 
     def quick_check(self) -> list[str]:
         """The problems SQLite's ``PRAGMA quick_check`` finds in the file (none: ``[]``);
