@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -77,8 +77,10 @@ def check(
     events: Iterable[Sequence[Any]],
     heads: Iterable[Sequence[Any]],
     pins: dict[str, tuple[int, str]] | None = None,
+    replay: Callable[[str, list[Sequence[Any]]], str | None] | None = None,
 ) -> Verification:
-    """Recompute every chain.
+    """Recompute every chain; with ``replay``, also hand each ticket whose chain holds to it
+    with its events, and report what it says differs (see ``consistency.py``).
 
     ``events``: rows in :class:`EventRecord` field order, ordered by ticket and seq.
     ``heads``: rows (ticket_id, last_seq, last_hash) ordered by ticket — the head each ticket
@@ -95,6 +97,7 @@ def check(
     prev = ""
     expected = 1
     bad: str | None = None  # a ticket already found broken: skip the rest of its events
+    rows: list[Sequence[Any]] = []  # the current ticket's events, for ``replay``
 
     def close(ticket: str, last_seq: int, last_hash: str) -> None:
         nonlocal head
@@ -112,6 +115,10 @@ def check(
                         f"at seq {last_seq}: events were deleted or rewritten",
                     )
                 )
+            elif bad != ticket and replay is not None:
+                differs = replay(ticket, rows)
+                if differs is not None:
+                    broken.append(Broken(ticket, last_seq, differs))
             head = next(head_iter, None)
         elif bad != ticket:
             broken.append(Broken(ticket, 1, "events of a ticket that does not exist"))
@@ -124,7 +131,10 @@ def check(
                 close(current, last_seq, last_hash)
             current, prev, expected, tickets = ticket, genesis(ticket), 1, tickets + 1
             last_seq, last_hash = 0, ""
+            rows = []
         checked += 1
+        if replay is not None:
+            rows.append(row)
         if bad == ticket:
             continue
         if seq != expected:

@@ -62,6 +62,9 @@ def opened(
         last_hash="",
     )
     draft = Draft(contract, ticket, (), recorded_us, new=True)
+    # The classification the ticket opened with, inside the hash chain: `verify` replays it.
+    opened_as = {"tier": tier, "kind": kind, "cause": cause}
+    data = {**(data or {}), "opened_as": opened_as}
     draft.transition(contract.intake, contract.initial, at_us, actor, note=record.title, data=data)
     return draft
 

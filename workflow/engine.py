@@ -228,10 +228,14 @@ class Engine:
         return render(self.get(ticket_id), self.contract, fmt)
 
     def verify(self, against: Mapping[str, tuple[int, str]] | None = None) -> Verification:
-        """Recompute every ticket's hash chain; name the first broken link of each. ``against``:
-        a head saved earlier (:meth:`head` with ``tickets=True``) the history must still pass."""
+        """Recompute every ticket's hash chain, and replay its history against its stored row and
+        clocks; name the first broken link or difference of each. ``against``: a head saved
+        earlier (:meth:`head` with ``tickets=True``) the history must still pass through."""
+        from .consistency import Replayer
+
         pins = dict(against) if against is not None else None
-        return audit.check(self.store.event_rows(), self.store.heads(), pins)
+        replay = Replayer(self.contract, self.store.ticket_rows(), self.store.clock_rows())
+        return audit.check(self.store.event_rows(), self.store.heads(), pins, replay)
 
     def head(self, tickets: bool = False) -> dict[str, Any]:
         """The chain head: one digest over every ticket's last (seq, hash), to keep as proof;

@@ -484,6 +484,22 @@ class Store:
             select(*[e.c[n] for n in self._event_cols]).order_by(self.by_id(e.c.ticket_id), e.c.seq)
         )
 
+    def ticket_rows(self) -> Iterator[Any]:
+        """Every ticket, as rows in :class:`TicketRecord` field order, in byte order of ids."""
+        t = TICKETS
+        return self.stream(
+            select(*[t.c[n] for n in self._ticket_cols]).order_by(self.by_id(t.c.id))
+        )
+
+    def clock_rows(self) -> Iterator[Any]:
+        """Every clock, as rows in :class:`ClockRecord` field order, by ticket (byte order)."""
+        c = CLOCKS
+        return self.stream(
+            select(*[c.c[n] for n in self._clock_cols]).order_by(
+                self.by_id(c.c.ticket_id), c.c.name
+            )
+        )
+
     def heads(self) -> Iterator[Any]:
         """Every ticket's (id, last seq, last hash), in byte order of the ids."""
         t = TICKETS
