@@ -18,7 +18,7 @@ BENCH = Path(__file__).parent / "benchmarks"
         ("bench_lifecycle.py", ["--tickets", "50", "--rounds", "1"]),
         ("bench_sweep.py", ["--tickets", "3000", "--due", "100"]),
         ("bench_reports.py", ["--tickets", "2000"]),
-        ("bench_cli.py", ["--runs", "2"]),
+        ("bench_cli.py", ["--runs", "1"]),
     ],
 )
 def test_benchmark_runs_and_prints_its_ratio(script: str, args: list[str]) -> None:

@@ -152,6 +152,10 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--hide-scrollbars",
+    # Draw the whole page before the screenshot, however busy the machine is (a loaded CI
+    # machine otherwise gets a blank first frame now and then).
+    "--run-all-compositor-stages-before-draw",
+    "--virtual-time-budget=5000",
 ]
 
 

@@ -1,4 +1,5 @@
-"""`run`: real subprocesses on the real clock; SIGTERM, kill -9, database errors."""
+"""`run`: real subprocesses on the real clock; SIGTERM, SIGINT, database errors (kill -9 again
+and again, with writers beside, is tests/test_kill9.py)."""
 
 from __future__ import annotations
 
@@ -75,25 +76,6 @@ def test_run_fires_on_time_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     ]
     conn.close()
     assert max(late) < 1.0  # recorded within a second of its due time
-
-
-def test_kill_9_loses_nothing_and_fires_nothing_twice(tmp_path: Path) -> None:
-    db = tmp_path / "kill.db"
-    due_soon(db, 60, first_in=2, spread=3)
-    first = start_run(db)
-    time.sleep(3.5)  # about half of them are due and fired by now
-    first.kill()  # SIGKILL: no clean-up at all
-    first.communicate(timeout=20)
-    partial = breaches(db)
-    assert 0 < len(partial) < 60
-    second = start_run(db)
-    time.sleep(3)  # the last fell due 5 s after they were made
-    second.send_signal(signal.SIGTERM)
-    second.communicate(timeout=20)
-    counts = breaches(db)
-    assert len(counts) == 60 and set(counts.values()) == {1}
-    with Engine.open(db=db) as engine:
-        assert engine.verify().ok
 
 
 def test_run_survives_a_database_outage_logging_it_once(
