@@ -126,6 +126,9 @@ class ClockShape(_Table, kw_only=True):
 
 
 class LimitsShape(_Table, kw_only=True):
+    """How much input the engine accepts (characters, or bytes and levels for a payload);
+    beyond them a call is refused naming the field. See docs/contract.md, ``[limits]``."""
+
     title: int = 200
     description: int = 65_536
     note: int = 8_192
@@ -133,6 +136,9 @@ class LimitsShape(_Table, kw_only=True):
     actor: int = 128
     payload_bytes: int = 1_048_576
     depth: int = 32
+
+
+Limits = LimitsShape  # the contract's limits are the table as read (and checked)
 
 
 class ContractShape(_Table, kw_only=True):
@@ -354,20 +360,6 @@ class Notifying:
     config: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """How much input the engine accepts (characters, or bytes and levels for a payload);
-    beyond them a call is refused naming the field. See docs/contract.md, ``[limits]``."""
-
-    title: int = 200
-    description: int = 65_536
-    note: int = 8_192
-    reason: int = 1_024
-    actor: int = 128
-    payload_bytes: int = 1_048_576
-    depth: int = 32
-
-
 @dataclass(frozen=True)
 class Contract:
     """A validated contract. Build one with :func:`load_contract`."""
@@ -388,7 +380,7 @@ class Contract:
     clocks: Mapping[str, ClockSpec]
     channels: Mapping[str, Mapping[str, Any]]
     notifiers: Mapping[str, Notifying]
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=lambda: Limits())
     warnings: tuple[str, ...] = ()
     """What ``faultflow check`` warns about (the file still loads): e.g. a literal secret."""
 
@@ -554,11 +546,10 @@ class _Compiler:
         return resolved
 
     def _limits_table(self, shape: LimitsShape) -> Limits:
-        values = msgspec.structs.asdict(shape)
-        for key, value in values.items():
+        for key, value in msgspec.structs.asdict(shape).items():
             if value < 1:
                 raise _Invalid(f"limits.{key}", f"must be at least 1, not {value}")
-        return Limits(**values)
+        return shape
 
     def _notifier(self, name: str, table: Mapping[str, Any]) -> Notifying:
         path = f"notifiers.{name}"
