@@ -21,6 +21,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from faultflow import Engine
@@ -45,6 +46,53 @@ def _ddl(dialect_name: str = "sqlite") -> list[str]:
     return out
 
 
+# The floor's statements, written once; `?` and FALSE become what each driver takes.
+_OPEN_TICKET = (
+    "INSERT INTO tickets (id, state, tier, kind, cause, channel, external_id, owner, title,"
+    " description, reporter, contact, on_hold, hold_reason, version, created_us, last_seq,"
+    " last_us, last_hash) VALUES (?, 'received', 'B', 'equipment', NULL, 'web', NULL, 'agent',"
+    " 'bench', '', NULL, NULL, FALSE, NULL, 1, ?, 1, ?, ?)"
+)
+_INTAKE_EVENT = (
+    "INSERT INTO events (ticket_id, seq, trigger, from_state, to_state, at_us, recorded_us,"
+    " actor, note, reason, data, hash) VALUES (?, 1, 'intake', NULL, 'received', ?, ?, 'agent',"
+    " 'bench', NULL, '{}', ?)"
+)
+_MOVE_TICKET = (
+    "UPDATE tickets SET state = ?, version = ?, last_seq = ?, last_us = ?, last_hash = ?"
+    " WHERE id = ? AND version = ?"
+)
+_STEP_EVENT = (
+    "INSERT INTO events (ticket_id, seq, trigger, from_state, to_state, at_us, recorded_us,"
+    " actor, note, reason, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?, 'agent', NULL, NULL, '{}', ?)"
+)
+
+
+def _walk(n: int, execute: Any, transaction: Any, driver: str) -> float:
+    """Seconds for n lifecycles of the floor: ``execute(sql, params)`` inside
+    ``transaction()``, one transaction per step."""
+    sqlite = driver == "sqlite"
+    open_ticket, intake_event, move_ticket, step_event = (
+        sql.replace("FALSE", "0") if sqlite else sql.replace("?", "%s")
+        for sql in (_OPEN_TICKET, _INTAKE_EVENT, _MOVE_TICKET, _STEP_EVENT)
+    )
+    digest = "0" * 64
+    began = time.perf_counter()
+    for i in range(n):
+        tid = f"T{i:06d}"
+        at = i * 1_000_000
+        with transaction():
+            execute(open_ticket, (tid, at, at, digest))
+            execute(intake_event, (tid, at, at, digest))
+        state = "received"
+        for seq, step in enumerate(STEPS, start=2):
+            with transaction():
+                execute(move_ticket, (step, seq, seq, at + seq, digest, tid, seq - 1))
+                execute(step_event, (tid, seq, step, state, step, at + seq, at + seq, digest))
+            state = step
+    return time.perf_counter() - began
+
+
 def raw_floor(path: Path, n: int) -> float:
     """Seconds for n lifecycles written with plain sqlite3: the same ticket row and event rows
     as the engine writes (same tables, same indexes, a 64-hex-digit hash per event), one
@@ -55,42 +103,7 @@ def raw_floor(path: Path, n: int) -> float:
     for statement in _ddl():
         conn.execute(statement)
     conn.commit()
-    digest = "0" * 64
-    began = time.perf_counter()
-    for i in range(n):
-        tid = f"T{i:06d}"
-        at = i * 1_000_000
-        with conn:
-            conn.execute(
-                "INSERT INTO tickets (id, state, tier, kind, cause, channel, external_id, owner,"
-                " title, description, reporter, contact, on_hold, hold_reason, version,"
-                " created_us, last_seq, last_us, last_hash) VALUES (?, 'received', 'B',"
-                " 'equipment', NULL, 'web', NULL, 'agent', 'bench', '', NULL, NULL, 0, NULL, 1,"
-                " ?, 1, ?, ?)",
-                (tid, at, at, digest),
-            )
-            conn.execute(
-                "INSERT INTO events (ticket_id, seq, trigger, from_state, to_state, at_us,"
-                " recorded_us, actor, note, reason, data, hash) VALUES (?, 1, 'intake', NULL,"
-                " 'received', ?, ?, 'agent', 'bench', NULL, '{}', ?)",
-                (tid, at, at, digest),
-            )
-        state = "received"
-        for seq, step in enumerate(STEPS, start=2):
-            with conn:
-                conn.execute(
-                    "UPDATE tickets SET state = ?, version = ?, last_seq = ?, last_us = ?,"
-                    " last_hash = ? WHERE id = ? AND version = ?",
-                    (step, seq, seq, at + seq, digest, tid, seq - 1),
-                )
-                conn.execute(
-                    "INSERT INTO events (ticket_id, seq, trigger, from_state, to_state, at_us,"
-                    " recorded_us, actor, note, reason, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?,"
-                    " 'agent', NULL, NULL, '{}', ?)",
-                    (tid, seq, step, state, step, at + seq, at + seq, digest),
-                )
-            state = step
-    elapsed = time.perf_counter() - began
+    elapsed = _walk(n, conn.execute, lambda: conn, "sqlite")
     conn.close()
     return elapsed
 
@@ -104,42 +117,7 @@ def raw_floor_pg(url: str, n: int) -> float:
         for statement in _ddl("postgresql"):
             conn.execute(statement)
         conn.commit()
-        digest = "0" * 64
-        began = time.perf_counter()
-        for i in range(n):
-            tid = f"T{i:06d}"
-            at = i * 1_000_000
-            with conn.transaction():
-                conn.execute(
-                    "INSERT INTO tickets (id, state, tier, kind, cause, channel, external_id,"
-                    " owner, title, description, reporter, contact, on_hold, hold_reason,"
-                    " version, created_us, last_seq, last_us, last_hash) VALUES (%s, 'received',"
-                    " 'B', 'equipment', NULL, 'web', NULL, 'agent', 'bench', '', NULL, NULL,"
-                    " false, NULL, 1, %s, 1, %s, %s)",
-                    (tid, at, at, digest),
-                )
-                conn.execute(
-                    "INSERT INTO events (ticket_id, seq, trigger, from_state, to_state, at_us,"
-                    " recorded_us, actor, note, reason, data, hash) VALUES (%s, 1, 'intake',"
-                    " NULL, 'received', %s, %s, 'agent', 'bench', NULL, '{}', %s)",
-                    (tid, at, at, digest),
-                )
-            state = "received"
-            for seq, step in enumerate(STEPS, start=2):
-                with conn.transaction():
-                    conn.execute(
-                        "UPDATE tickets SET state = %s, version = %s, last_seq = %s,"
-                        " last_us = %s, last_hash = %s WHERE id = %s AND version = %s",
-                        (step, seq, seq, at + seq, digest, tid, seq - 1),
-                    )
-                    conn.execute(
-                        "INSERT INTO events (ticket_id, seq, trigger, from_state, to_state,"
-                        " at_us, recorded_us, actor, note, reason, data, hash) VALUES (%s, %s,"
-                        " %s, %s, %s, %s, %s, 'agent', NULL, NULL, '{}', %s)",
-                        (tid, seq, step, state, step, at + seq, at + seq, digest),
-                    )
-                state = step
-        return time.perf_counter() - began
+        return _walk(n, conn.execute, conn.transaction, "postgresql")
 
 
 class _PgDatabase:
