@@ -248,20 +248,14 @@ class WritePath:
                     apply(draft, at_us, history)
                     if finish is None:
                         u.write(draft.change())
-            except ConcurrentUpdate as err:
-                if err.retry and not aborted_once:
+            except FaultflowError as err:
+                if isinstance(err, ConcurrentUpdate) and err.retry and not aborted_once:
                     # The database aborted the transaction (serialization failure, deadlock):
                     # nothing was written; once more, from what the database says now.
-                    aborted_once, known = True, None
-                    continue
-                if known is None:
+                    aborted_once = True
+                elif known is None:
                     raise
-                known = None  # the guess was stale: once more, from the database
-                continue
-            except FaultflowError:
-                if known is None:
-                    raise
-                known = None  # the guess was stale: once more, from the database
+                known = None  # once more, from the database (the guess was stale, or aborted)
                 continue
             break
         if finish is not None:
