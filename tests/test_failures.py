@@ -3,6 +3,7 @@ waits says so, gives up in bounded time, and exits 75 (try again later)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -150,3 +151,136 @@ def test_a_held_lock_is_said_bounded_and_exits_75(tmp_path: Path) -> None:
     assert lines[1].startswith("error: ") and "try again later" in lines[1]
     assert "Traceback" not in done.stderr
     assert snapshot(db) == before
+
+
+class _Proxy:
+    """A TCP relay on 127.0.0.1 in front of the PostgreSQL server. ``restart()`` does to the
+    clients what a server restart does: every connection is cut mid-flight, new ones are
+    refused for a while, then accepted again on the same port."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+        import threading
+
+        self.target = (host, port)
+        self._socket, self._threading = socket, threading
+        self._conns: list[Any] = []
+        self._lock = threading.Lock()
+        self.port = 0
+        self._listen()
+
+    def _listen(self) -> None:
+        s = self._socket.socket()
+        s.setsockopt(self._socket.SOL_SOCKET, self._socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(64)
+        self.port = s.getsockname()[1]
+        self._server = s
+        self._threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    def _accept(self, server: Any) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return  # closed by restart() or stop()
+            upstream = self._socket.create_connection(self.target)
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: Any, b: Any) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def _cut(self) -> None:
+        self._server.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for s in conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(self._socket.SHUT_RDWR)
+                s.close()
+
+    def restart(self, down_s: float) -> None:
+        import time
+
+        self._cut()
+        time.sleep(down_s)  # refused: nothing listens on the port
+        self._listen()
+
+    def stop(self) -> None:
+        self._cut()
+
+
+@pytest.mark.postgres
+def test_a_server_restarted_under_load_shows_library_callers_only_faultflow_errors(
+    pg_url: str,
+) -> None:
+    """Four threads of library callers (intake, advance, reads, sweeps) on their own engines
+    while the server goes away three times: every failure they see is a faultflow error, most
+    of them DatabaseUnavailable; every write that returned is there afterwards; verify holds."""
+    import threading
+    import time
+    from urllib.parse import urlsplit
+
+    from faultflow import FaultflowError
+
+    parts = urlsplit(pg_url)
+    proxy = _Proxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    url = pg_url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}")
+    Engine.open(db=url).close()
+    written: list[tuple[str, int]] = []
+    seen: list[BaseException] = []
+    stop = threading.Event()
+
+    def caller(n: int) -> None:
+        engine = Engine.open(db=url, create=False, lock_timeout=5)
+        mine: list[str] = []
+        while not stop.is_set():
+            try:
+                t = engine.intake("web", {"title": f"caller {n}"}, actor=f"c{n}")
+                written.append((t.id, 1))
+                mine.append(t.id)
+                moved = engine.advance(mine[-1], "respond", actor=f"c{n}")
+                written.append((moved.id, 2))
+                engine.list(limit=5)
+                engine.tick()
+            except FaultflowError as err:
+                seen.append(err)
+                time.sleep(0.05)
+            except BaseException as err:  # anything else is the failure this test looks for
+                seen.append(err)
+                time.sleep(0.05)
+        engine.close()
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(4)]
+    for th in threads:
+        th.start()
+    try:
+        for _ in range(3):
+            time.sleep(0.7)
+            proxy.restart(down_s=0.5)
+        time.sleep(0.7)
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(timeout=60)
+    proxy.stop()
+    foreign = [e for e in seen if not isinstance(e, FaultflowError)]
+    assert not foreign, [f"{type(e).__module__}.{type(e).__name__}: {e}" for e in foreign[:5]]
+    assert any(isinstance(e, DatabaseUnavailable) for e in seen), "the outages were not seen"
+    assert len(written) > 20
+    with Engine.open(db=pg_url, create=False) as engine:
+        for tid, seq in written:
+            assert len(engine.get(tid).history) >= seq, tid
+        assert engine.verify().ok
