@@ -147,6 +147,10 @@ def _breached_ticket(engine: Engine, travel: Any) -> str:
             "UPDATE clocks SET breached = 0, breach_fired = 0 WHERE ticket_id = '{t}'",
             "response clock lost the breach",
         ),
+        (  # the column the compliance report counts, alone
+            "UPDATE clocks SET breached = 0 WHERE ticket_id = '{t}'",
+            "response clock says breached False, its history True",
+        ),
         (
             "UPDATE clocks SET stopped_us = started_us + 60000000 WHERE ticket_id = '{t}'",
             "response clock differs",

@@ -17,7 +17,7 @@ BENCH = Path(__file__).parent / "benchmarks"
     [
         ("bench_lifecycle.py", ["--tickets", "50", "--rounds", "1"]),
         ("bench_sweep.py", ["--tickets", "3000", "--due", "100"]),
-        ("bench_reports.py", ["--tickets", "2000"]),
+        ("bench_reports.py", ["--tickets", "2000", "--lived", "100", "--workers", "2"]),
         ("bench_cli.py", ["--runs", "1"]),
     ],
 )

@@ -78,3 +78,28 @@ def test_several_schedulers_on_postgres_fire_once(pg_url: str, travel: Any) -> N
     results = race(pg_url, START.add(minutes=31), WORKER, [[]] * 4)
     fired = [tuple(x) for r in results for x in r]
     assert sorted(fired) == sorted((tid, "breach") for tid in ids)
+
+
+def test_verify_on_postgres_keyed_and_in_several_processes(pg_url: str, travel: Any) -> None:
+    """Server-side cursors, ranges of ids in byte order (not the server's collation), sealed
+    events: the same findings in one process and in three."""
+    import psycopg
+    from faultflow.verify import run
+
+    with Engine.open(db=pg_url, audit_key="k" * 32) as engine:
+        tiers = {new_ticket(engine, "ABC"[i % 3]).id: "ABC"[i % 3] for i in range(30)}
+        travel(minutes=20)
+        engine.tick()  # the 10 tier A tickets breach
+        breached = min(t for t, tier in tiers.items() if tier == "A")
+        edited = max(tiers)
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("UPDATE tickets SET owner = 'mallory' WHERE id = %s", (edited,))
+            conn.execute("UPDATE clocks SET breached = false WHERE ticket_id = %s", (breached,))
+        one = engine.verify()
+        several = run(engine.store, engine.contract, engine.sealer, None, 3, parallel_from=0)
+    assert one.sealed == one.events == several.sealed == several.events == 40
+    assert several.broken == one.broken
+    assert [(b.ticket, b.reason) for b in one.broken] == [
+        (breached, "its response clock says breached False, its history True"),
+        (edited, "the ticket's owner is mallory, its history says agent1 took it in"),
+    ]

@@ -67,6 +67,7 @@ def load(
                 item.actor,
                 to_us(item.at),
                 recorded_us,
+                sealer=engine.sealer,
             )
             changes.append(draft.change())
         with engine.store.unit() as u:

@@ -13,12 +13,13 @@ you read the report; contract versions will pin each ticket to its own).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from . import clocks as clk
-from .contract import Classification, Contract
+from .contract import Classification, ClockSpec, Contract
 from .draft import replay
 from .records import ClockRecord, EventRecord, TicketRecord
 
@@ -35,7 +36,7 @@ class Replayer:
         self._clocks = clock_rows
         self._ticket: TicketRecord | None = None
         self._clock: ClockRecord | None = None
-        self._limits: dict[tuple[str, Classification], int] = {}
+        self._plans: dict[tuple[Any, ...], Plan] = {}
         self._advance_clock()
 
     def _advance_clock(self) -> None:
@@ -58,7 +59,7 @@ class Replayer:
         if ticket is None:
             return None  # audit.check reports tickets without rows
         events = [EventRecord(*r) for r in rows]
-        return differences(self.contract, ticket, events, clocks, self._limits)
+        return differences(self.contract, ticket, events, clocks, self._plans)
 
 
 def differences(
@@ -66,10 +67,10 @@ def differences(
     ticket: TicketRecord,
     events: list[EventRecord],
     clocks: list[ClockRecord],
-    limits: dict[tuple[str, Classification], int] | None = None,
+    plans: dict[tuple[Any, ...], Plan] | None = None,
 ) -> str | None:
     """``None`` when the ticket row and its clocks are what its history gives, else the first
-    difference, in words. ``limits`` caches each clock's limit per classification."""
+    difference, in words. ``plans`` caches, per classification, each clock's limit."""
     if not events:
         return None
     finals = contract.finals
@@ -104,20 +105,18 @@ def differences(
         return f"the ticket is classified {_words(stored)}, its history says {_words(expected)}"
     if bool(ticket.on_hold) != held:
         return f"the ticket says on hold {bool(ticket.on_hold)}, its history says {held}"
-    c = Classification(ticket.tier, ticket.kind, ticket.channel, ticket.cause)
+    key = (ticket.tier, ticket.kind, ticket.channel, ticket.cause)
+    cache = plans if plans is not None else {}
+    plan = cache.get(key)
+    if plan is None:
+        plan = cache[key] = _plan(contract, Classification(*key))
     rows = {r.name: r for r in clocks}
     lifted_before = reclassified.seq if reclassified is not None else 0
-    cache = limits if limits is not None else {}
-    for spec in contract.clocks.values():
+    for spec, limit in plan:
         row = rows.get(spec.name)
         if row is None and spec.start.isdisjoint(triggers):
             continue  # never started, and no row says otherwise: nothing to replay
-        facts = None
-        if spec.applies_to(c):
-            limit = cache.get((spec.name, c))
-            if limit is None:
-                limit = cache[(spec.name, c)] = spec.limit_us(c)
-            facts = replay(spec, limit, finals, timeline)
+        facts = replay(spec, limit, finals, timeline) if limit is not None else None
         if facts is None and row is None:
             continue
         if facts is None:
@@ -130,12 +129,33 @@ def differences(
             return f"its {spec.name} clock says a breach fired; its history has none"
         if not row.breach_fired and breaches.get(spec.name, -1) > lifted_before:
             return f"its {spec.name} clock lost the breach its history records"
-        breached = clk.is_breached(facts, facts.stopped) if facts.stopped is not None else None
-        if breached is not None and bool(row.breached) != breached:
+        # As draft.row_of stores it: a stopped clock by its facts, a running one by its alarm.
+        stopped = facts.stopped
+        breached = clk.is_breached(facts, stopped) if stopped is not None else row.breach_fired
+        if bool(row.breached) != bool(breached):
             return (
                 f"its {spec.name} clock says breached {bool(row.breached)}, its history {breached}"
             )
     return None
+
+
+Plan = tuple[tuple[ClockSpec, "int | None"], ...]
+
+
+def _plan(contract: Contract, c: Classification) -> Plan:
+    """Each clock of the contract with its limit for ``c``, or ``None`` where it does not
+    apply: the same for every ticket of that classification."""
+    return tuple(
+        (spec, spec.limit_us(c) if spec.applies_to(c) else None)
+        for spec in contract.clocks.values()
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _opened_as(tier: str, kind: str, cause: str | None) -> str:
+    """How the intake event's data spells a classification (keys sorted)."""
+    written = json.dumps({"cause": cause, "kind": kind, "tier": tier}, ensure_ascii=False)
+    return f'"opened_as": {written}'
 
 
 def _classification(
@@ -151,9 +171,7 @@ def _classification(
         return None
     # The common case without parsing: the data is written with sorted keys, so the stored
     # classification, written the same way, is in it exactly when the two agree.
-    tier, kind, cause = stored
-    written = json.dumps({"cause": cause, "kind": kind, "tier": tier}, ensure_ascii=False)
-    if f'"opened_as": {written}' in data:
+    if _opened_as(*stored) in data:
         return stored
     opened = json.loads(data).get("opened_as") or {}
     return (opened.get("tier"), opened.get("kind"), opened.get("cause"))

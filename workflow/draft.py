@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from . import clocks as clk
-from .audit import chain, genesis
+from .audit import PLAIN, Sealer, genesis
 from .clocks import ClockFacts, facts_of
 from .contract import Classification, ClockSpec, Contract
 from .intake import IntakeRecord
@@ -37,6 +37,7 @@ def opened(
     at_us: int,
     recorded_us: int,
     data: dict[str, Any] | None = None,
+    sealer: Sealer = PLAIN,
 ) -> Draft:
     """The draft of a new ticket: its row, and the intake event with the clocks it starts."""
     tier, kind, cause = classification
@@ -61,7 +62,7 @@ def opened(
         last_us=at_us,
         last_hash="",
     )
-    draft = Draft(contract, ticket, (), recorded_us, new=True)
+    draft = Draft(contract, ticket, (), recorded_us, new=True, sealer=sealer)
     # The classification the ticket opened with, inside the hash chain: `verify` replays it.
     opened_as = {"tier": tier, "kind": kind, "cause": cause}
     data = {**(data or {}), "opened_as": opened_as}
@@ -141,8 +142,10 @@ class Draft:
         recorded_us: int,
         *,
         new: bool = False,
+        sealer: Sealer = PLAIN,
     ) -> None:
         self.contract = contract
+        self._sealer = sealer
         self.ticket = ticket
         # The version this change writes; set on the record with the first event (one copy).
         self._version = ticket.version if new else ticket.version + 1
@@ -239,7 +242,7 @@ class Draft:
             data=text,
             hash="",
         )
-        digest = chain(prev, event)
+        digest = self._sealer.seal(prev, event)
         self.events.append(event._replace(hash=digest))
         self.ticket = t = t._replace(
             last_seq=seq, last_us=at_us, last_hash=digest, state=to_state, version=self._version
@@ -277,7 +280,7 @@ class Draft:
             if len(self.events) > 1
             else (self._prev_hash or genesis(last.ticket_id))
         )
-        last = last._replace(hash=chain(prev, last))
+        last = last._replace(hash=self._sealer.seal(prev, last))
         self.events[-1] = last
         self.ticket = self.ticket._replace(last_hash=last.hash)
 

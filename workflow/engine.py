@@ -45,15 +45,16 @@ class Engine:
 
     def __init__(
         self, store: Store, contract: Contract, clock: Clockwork | None = None,
-        registry: Registry | None = None,
+        registry: Registry | None = None, sealer: audit.Sealer = audit.PLAIN,
     ) -> None:  # fmt: skip
         self.store = store
         self.contract = contract
+        self.sealer = sealer
         self._clock = clock or wall_clock
         if registry is not None:
             self.__dict__["registry"] = registry
         self._stop = threading.Event()
-        self._writes = WritePath(store, contract, self.now, lambda: self.lifecycle)
+        self._writes = WritePath(store, contract, self.now, lambda: self.lifecycle, sealer)
 
     @classmethod
     def open(
@@ -65,15 +66,20 @@ class Engine:
         create: bool = True,
         registry: Registry | None = None,
         lock_timeout: float | None = None,
+        audit_key: str | Sequence[str] | None = None,
     ) -> Engine:
         """Open the database ``db`` (a URL, or an SQLite file's path) under ``config`` (a contract
         file, default the packaged seed, or a :class:`Contract`). ``clock`` returns the current
         aware datetime (default: the wall clock, pendulum's when loaded). With ``create``, a
         missing or older schema is created or upgraded. ``lock_timeout``: seconds to wait for
-        a lock held elsewhere before :class:`DatabaseUnavailable` (see :meth:`Store.open`)."""
+        a lock held elsewhere before :class:`DatabaseUnavailable` (see :meth:`Store.open`).
+        ``audit_key``: seal new events with this key (an HMAC, docs/reports.md), or several
+        (the first seals, all verify); every process writing to the database needs it."""
+        keys = audit.parse_keys(audit_key) if isinstance(audit_key, str) else audit_key or ()
+        sealer = audit.Sealer(tuple(keys)) if keys else audit.PLAIN
         contract = config if isinstance(config, Contract) else load_contract(config)
         store = Store.open(db, create=create, lock_timeout=lock_timeout)
-        return cls(store, contract, clock, registry)
+        return cls(store, contract, clock, registry, sealer)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -227,15 +233,19 @@ class Engine:
 
         return render(self.get(ticket_id), self.contract, fmt)
 
-    def verify(self, against: Mapping[str, tuple[int, str]] | None = None) -> Verification:
-        """Recompute every ticket's hash chain, and replay its history against its stored row and
-        clocks; name the first broken link or difference of each. ``against``: a head saved
-        earlier (:meth:`head` with ``tickets=True``) the history must still pass through."""
-        from .consistency import Replayer
+    def verify(
+        self,
+        against: Mapping[str, tuple[int, str]] | audit.SavedHead | None = None,
+        workers: int = 1,
+    ) -> Verification:
+        """Recompute every ticket's hash chain (with the audit key, when the engine has one),
+        and replay its history against its stored row and clocks; name the first broken link
+        or difference of each. ``against``: a head saved earlier (:meth:`head` with
+        ``tickets=True``, read by :meth:`audit.SavedHead.load`) the history must still hold.
+        ``workers``: processes to check a big database with (ranges of ticket ids at once)."""
+        from .verify import run
 
-        pins = dict(against) if against is not None else None
-        replay = Replayer(self.contract, self.store.ticket_rows(), self.store.clock_rows())
-        return audit.check(self.store.event_rows(), self.store.heads(), pins, replay)
+        return run(self.store, self.contract, self.sealer, against, workers)
 
     def head(self, tickets: bool = False) -> dict[str, Any]:
         """The chain head: one digest over every ticket's last (seq, hash), to keep as proof;
@@ -249,7 +259,9 @@ class Engine:
         ``deliver``, then deliver the notifications due. Safe in several processes at once."""
         moment = aware(now, self.now(), self.contract.timezone)
         recorded_us, remember = to_us(self.now()), self._writes.remember
-        fired = timers.sweep(self.store, self.contract, to_us(moment), recorded_us, remember, batch)
+        fired = timers.sweep(
+            self.store, self.contract, to_us(moment), recorded_us, remember, batch, self.sealer
+        )
         if deliver:
             self.deliver(moment)
         return fired

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from .audit import PLAIN, Sealer
 from .contract import Contract
 from .draft import Draft
 from .errors import ConcurrentUpdate
@@ -31,6 +32,7 @@ def sweep(
     recorded_us: int,
     remember: Callable[[TicketRecord, list[ClockRecord]], None],
     batch: int = 500,
+    sealer: Sealer = PLAIN,
 ) -> list[Fired]:
     """Fire every warning and breach due at ``now_us``, in batches; what this call fired."""
     fired: list[Fired] = []
@@ -41,7 +43,7 @@ def sweep(
             return fired
         for tid in due:
             done.add(tid)
-            fired.extend(fire_ticket(store, contract, tid, now_us, recorded_us, remember))
+            fired.extend(fire_ticket(store, contract, tid, now_us, recorded_us, remember, sealer))
 
 
 def fire_ticket(
@@ -51,6 +53,7 @@ def fire_ticket(
     now_us: int,
     recorded_us: int,
     remember: Callable[[TicketRecord, list[ClockRecord]], None],
+    sealer: Sealer = PLAIN,
 ) -> list[Fired]:
     """Fire one ticket's due alarms in one transaction (looking again after a conflict)."""
     for _ in range(CONFLICT_RETRIES):
@@ -59,7 +62,7 @@ def fire_ticket(
                 record, clock_rows = u.load(tid)
                 if record is None:
                     return []
-                draft = Draft(contract, record, clock_rows, recorded_us)
+                draft = Draft(contract, record, clock_rows, recorded_us, sealer=sealer)
                 draft.fire_due(now_us)
                 if not draft.dirty:
                     return []

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import queries
+from .audit import PLAIN, Sealer
 from .contract import Contract, member
 from .draft import Draft, opened
 from .errors import (
@@ -54,8 +55,10 @@ class WritePath:
         contract: Contract,
         now: Callable[[], datetime],
         lifecycle: Callable[[], Lifecycle],
+        sealer: Sealer = PLAIN,
     ) -> None:
         self.store = store
+        self.sealer = sealer
         self.contract = contract
         self.now = now
         self._lifecycle = lifecycle
@@ -179,7 +182,16 @@ class WritePath:
         recorded_us = to_us(now)
         for _ in range(8):
             draft = opened(
-                c, new_ticket_id(), channel, record, classification, actor, at_us, recorded_us, data
+                c,
+                new_ticket_id(),
+                channel,
+                record,
+                classification,
+                actor,
+                at_us,
+                recorded_us,
+                data,
+                self.sealer,
             )
             try:
                 with self.store.unit() as u:
@@ -242,7 +254,7 @@ class WritePath:
                         if at is None
                         else self.moment(at, now, record.last_us)
                     )
-                    draft = Draft(self.contract, record, clock_rows, now_us)
+                    draft = Draft(self.contract, record, clock_rows, now_us, sealer=self.sealer)
                     draft.fire_due(at_us)
                     history = u.events(tid) if need_history or finish else None
                     apply(draft, at_us, history)
