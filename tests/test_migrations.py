@@ -62,9 +62,13 @@ def test_init_upgrades_a_schema_1_database_with_its_history_intact(tmp_path: Pat
     done = faultflow(db, "init")
     assert done.exit_code == 0, done.output
     assert "applied migration 0001 (adopted: schema 1 from before migrations)" in done.output
+    assert "applied migration 0002" in done.output
     after = snapshot(db)
-    for table in ("tickets", "events", "clocks", "outbox"):
+    for table in ("events", "clocks", "outbox"):
         assert after[table] == before[table], table
+    # 0002: every ticket is the first occurrence of its external id, recurring none
+    assert [row[:-3] for row in after["tickets"]] == before["tickets"]
+    assert {row[-3:] for row in after["tickets"]} == {(1, None, None)}
     with Engine.open(db=db, create=False) as engine:
         assert engine.verify().ok
         reported = engine.get("22DC62W")

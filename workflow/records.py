@@ -34,6 +34,9 @@ class TicketRecord(NamedTuple):
     last_seq: int
     last_us: int
     last_hash: str
+    occurrence: int = 1  # the n-th ticket of this (channel, external id): see ``recurs``
+    recurs: str | None = None  # the earlier ticket of the same external id, when final
+    incident: str | None = None  # what tells incidents of one external id apart (startsAt)
 
 
 class EventRecord(NamedTuple):

@@ -281,14 +281,33 @@ class Store:
                 f"the database schema is at {where}; this faultflow needs revision "
                 f"{migrations.HEAD}: run `faultflow init` to upgrade it (back it up first)"
             )
-        with self.sa.begin() as conn:
-            adopted = []
-            if legacy:
-                migrations.adopt(conn)
-                adopted = [
-                    f"{migrations.LEGACY_REVISION} (adopted: schema 1 from before migrations)"
-                ]
-            return adopted + migrations.upgrade(conn)
+        sqlite = self.dialect == "sqlite"
+        with self.sa.connect() as conn:
+            if sqlite:
+                # SQLite changes a table by copying it; its foreign keys must be off meanwhile,
+                # which only takes effect outside a transaction (sqlite.org/lang_altertable).
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    adopted = []
+                    if legacy:
+                        migrations.adopt(conn)
+                        adopted = [
+                            f"{migrations.LEGACY_REVISION} (adopted: schema 1 from before "
+                            "migrations)"
+                        ]
+                    applied = adopted + migrations.upgrade(conn)
+                    if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                        raise DatabaseError(
+                            "the upgrade would leave rows that name a missing ticket; nothing "
+                            "was changed"
+                        )
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
+            return applied
 
     # -- the hot path -------------------------------------------------------------------------
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast, get_args, get_type_hints
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Table, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelMetaclass
 
@@ -72,10 +82,17 @@ TicketRow = _table(
     columns={
         "id": Field(primary_key=True, max_length=16),
         "description": _text(nullable=False),
+        "occurrence": Field(
+            default=1, sa_column=Column(Integer, nullable=False, server_default="1")
+        ),
+        "recurs": Field(default=None, max_length=16),
     },
     args=(
-        # Idempotent intake: one ticket per external id per channel, even under a race.
-        UniqueConstraint("channel", "external_id", name="uq_tickets_channel_external"),
+        # Idempotent intake: one ticket per external id and occurrence per channel, even
+        # under a race (a recurrence is the next occurrence).
+        UniqueConstraint(
+            "channel", "external_id", "occurrence", name="uq_tickets_channel_external"
+        ),
         Index("ix_tickets_state", "state"),
         # Clustered on the primary key: one B-tree less to write per trigger.
         {"sqlite_with_rowid": False},
