@@ -326,18 +326,21 @@ def intake(
     else:
         payload = {k: v for k, v in fields.items() if v is not None}
         overrides = {}
-    tickets = engine.intake_all(channel, payload, actor=actor, at=at, overrides=overrides)
+    results = engine.intake_all(channel, payload, actor=actor, at=at, overrides=overrides)
     if as_json:
-        emit_json([t.to_dict() for t in tickets] if len(tickets) != 1 else tickets[0].to_dict())
+        if len(results) == 1:
+            emit_json(results[0].to_dict())
+        else:
+            emit_json({"results": [r.to_dict() for r in results]})
         return
-    if not tickets:
-        click.echo("nothing opened (the payload only resolves alerts without a ticket)")
-    for t in tickets:
-        click.echo(f"{t.id}  {t.state}  tier {t.tier}  owner {t.owner}  {t.title}")
-        if len(tickets) == 1:
-            from .render import clock_phrase
+    if not results:
+        click.echo("nothing to do: the payload only resolves alerts that have no ticket")
+    from .render import clock_phrase, outcome_line
 
-            for name, clock in t.clocks.items():
+    for r in results:
+        click.echo(outcome_line(r))
+        if len(results) == 1 and r.outcome in ("opened", "recurrence"):
+            for name, clock in r.ticket.clocks.items():
                 click.echo(f"  {name}: {clock_phrase(clock, engine.now())}")
 
 

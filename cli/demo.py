@@ -199,8 +199,8 @@ class Simulation:
             payload = self._email(title, unit, now)
         else:
             payload = self._alert(title, tier, now)
-        tickets = self.engine.intake_all(channel, payload, actor=agent)
-        for ticket in tickets:
+        results = self.engine.intake_all(channel, payload, actor=agent)
+        for ticket in (r.ticket for r in results if r.outcome in ("opened", "recurrence")):
             self.outcome.opened += 1
             if channel == "alertmanager":
                 self.alerts[ticket.id] = payload
@@ -213,8 +213,8 @@ class Simulation:
             )
 
     def _repeat(self, channel: str, payload: Any, agent: str) -> None:
-        self.engine.intake_all(channel, payload, actor=agent)
-        self.outcome.duplicates += 1
+        results = self.engine.intake_all(channel, payload, actor=agent)
+        self.outcome.duplicates += sum(r.outcome == "duplicate" for r in results)
 
     def _email(self, title: str, unit: str, now: datetime) -> bytes:
         body = f"您好，{unit}报告故障：{title}。请尽快处理。\n联系人：{unit}网管"

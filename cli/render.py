@@ -14,7 +14,7 @@ import click
 from faultflow.durations import span
 
 if TYPE_CHECKING:
-    from faultflow.views import Clock, Fired, Ticket
+    from faultflow.views import Clock, Fired, Intake, Ticket
 
 COLOURS = {"breach": "red", "warn": "yellow", "ok": "green", "paused": "cyan", "done": None}
 
@@ -90,6 +90,8 @@ def ticket_text(ticket: Ticket, now: datetime) -> str:
         + (styled(hold, "paused") if hold else "")
     )
     lines.append(f"  {ticket.title}")
+    if ticket.recurs:
+        lines.append(f"  recurs {ticket.recurs} (the same alert or id, an earlier incident)")
     who = [
         f"reporter {ticket.reporter}" if ticket.reporter else "",
         f"contact {ticket.contact}" if ticket.contact else "",
@@ -122,6 +124,18 @@ def ticket_text(ticket: Ticket, now: datetime) -> str:
         reason = f"  (reason: {e.reason})" if e.reason else ""
         lines.append(f"  {moment(e.at, now):>11}  {head} {move:<26} {e.actor}{extra}{reason}")
     return "\n".join(lines)
+
+
+def outcome_line(result: Intake) -> str:
+    """What an intake did with one fault, and the ticket, on one line."""
+    t = result.ticket
+    said = {
+        "opened": "opened",
+        "duplicate": f"already open as {t.id}",
+        "note": f"note added to {t.id}",
+        "recurrence": f"recurrence of {t.recurs}",
+    }[result.outcome]
+    return f"{said}: {t.id}  {t.state}  tier {t.tier}  owner {t.owner}  {t.title}"
 
 
 def list_text(tickets: Sequence[Ticket], now: datetime) -> str:

@@ -1,13 +1,18 @@
 """``alertmanager``: a Prometheus Alertmanager webhook (version 4) from the 7x24 monitoring.
 
-One ticket per alert fingerprint. The tier comes from the ``severity`` label through
-``[channels.alertmanager] severity`` in the contract (e.g. ``critical = "A"``). A repeated
-firing notification opens no new ticket; a ``resolved`` one becomes a note on the ticket.
+One ticket per incident: an alert's fingerprint (which the same alert on the same host keeps
+for ever) and its ``startsAt``. A repeated firing notification of the incident opens nothing;
+its ``resolved`` notification becomes a note on the ticket, once; the alert firing again later
+(a new ``startsAt``) opens a new ticket that recurs the earlier one. The tier comes from the
+``severity`` label through ``[channels.alertmanager] severity`` (e.g. ``critical = "A"``); a
+severity it does not map takes ``default_tier`` there (else the contract's), and the ticket
+records why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from faultflow import IntakeRecord, common_record, hookimpl
@@ -17,7 +22,7 @@ from faultflow.intake import MAX_TITLE, as_mapping
 
 class Alertmanager:
     name = "alertmanager"
-    description = "Prometheus Alertmanager webhook v4: one ticket per alert fingerprint"
+    description = "Prometheus Alertmanager webhook v4: one ticket per alert incident"
 
     def parse(
         self, raw: bytes | str | Mapping[str, Any], config: Mapping[str, Any]
@@ -39,13 +44,15 @@ class Alertmanager:
         if not isinstance(severities, Mapping):
             raise IntakeError("[channels.alertmanager] severity must be a table of label = tier")
         common = hook.get("commonLabels") if isinstance(hook.get("commonLabels"), Mapping) else {}
-        return [self._alert(i, a, severities, common, hook) for i, a in enumerate(alerts)]
+        default = config.get("default_tier")
+        return [self._alert(i, a, severities, default, common, hook) for i, a in enumerate(alerts)]
 
     @staticmethod
     def _alert(
         i: int,
         alert: Any,
         severities: Mapping[str, Any],
+        default: Any,
         common: Mapping[str, Any],
         hook: Mapping[str, Any],
     ) -> IntakeRecord:
@@ -68,16 +75,29 @@ class Alertmanager:
         title = str(summary or (f"{name} on {instance}" if instance else name))[:MAX_TITLE]
         severity = labels.get("severity")
         tier = severities.get(severity) if isinstance(severity, str) else None
+        why = {}
+        if not isinstance(tier, str):
+            tier = default if isinstance(default, str) else None
+            said = f"severity {severity!r}" if severity is not None else "no severity label"
+            why["tier_reason"] = f"{said} is not mapped in [channels.alertmanager] severity: " + (
+                f"default_tier {tier}" if tier else "the contract's default tier"
+            )
         starts = alert.get("startsAt")
-        if starts is not None and not isinstance(starts, str):
-            raise IntakeError(f"{where}.startsAt: must be an RFC 3339 time")
+        if not isinstance(starts, str) or not starts.strip():
+            raise IntakeError(f"{where}.startsAt: missing (an RFC 3339 time)")
+        try:
+            began = datetime.fromisoformat(starts.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise IntakeError(f"{where}.startsAt: {starts!r} is not an RFC 3339 time") from None
+        if began.tzinfo is None:
+            raise IntakeError(f"{where}.startsAt: {starts!r} has no offset (RFC 3339 needs one)")
         resolved = status == "resolved"
         ends = alert.get("endsAt")
         return IntakeRecord(
             title=title,
             description=str(annotations.get("description") or ""),
             reporter=str(hook.get("receiver") or "alertmanager"),
-            tier=tier if isinstance(tier, str) else None,
+            tier=tier,
             kind=labels.get("kind") if isinstance(labels.get("kind"), str) else None,
             external_id=fingerprint.strip(),
             occurred_at=None if resolved else starts,
@@ -85,9 +105,14 @@ class Alertmanager:
                 "labels": dict(labels),
                 "generatorURL": alert.get("generatorURL"),
                 "status": status,
+                "startsAt": starts,
                 **({"endsAt": ends} if resolved else {}),
+                **why,
             },
             follow_up=resolved,
+            # the same instant however it is spelt ("…30.123Z", "…30.123000+00:00")
+            incident=began.astimezone(UTC).isoformat(),
+            where=where,
         )
 
 

@@ -81,8 +81,10 @@ def test_email_delivered_twice_is_one_ticket(engine: Engine, db_path: Path) -> N
     assert snapshot(db_path) == before
 
 
-def test_alertmanager_one_ticket_per_fingerprint(engine: Engine, db_path: Path) -> None:
-    tickets = engine.intake_all("alertmanager", sample("alertmanager_firing.json"), actor="monitor")
+def test_alertmanager_one_ticket_per_incident(engine: Engine, db_path: Path) -> None:
+    results = engine.intake_all("alertmanager", sample("alertmanager_firing.json"), actor="monitor")
+    assert [r.outcome for r in results] == ["opened", "opened"]
+    tickets = [r.ticket for r in results]
     assert [(t.tier, t.external_id) for t in tickets] == [
         ("A", "c4b5e3a1f09d2b77"),
         ("B", "9a1f00be33c1d2e4"),
@@ -93,12 +95,13 @@ def test_alertmanager_one_ticket_per_fingerprint(engine: Engine, db_path: Path) 
     )
     before = snapshot(db_path)
     again = engine.intake_all("alertmanager", sample("alertmanager_firing.json"), actor="monitor")
-    assert [t.id for t in again] == [t.id for t in tickets]  # a repeated firing: no new ticket
+    # a repeated firing: no new ticket, and it says so
+    assert [(r.outcome, r.ticket.id) for r in again] == [("duplicate", t.id) for t in tickets]
     assert snapshot(db_path) == before
     resolved = engine.intake_all(
         "alertmanager", sample("alertmanager_resolved.json"), actor="monitor"
     )
-    assert [t.id for t in resolved] == [tickets[0].id]
+    assert [(r.outcome, r.ticket.id) for r in resolved] == [("note", tickets[0].id)]
     note = engine.get(tickets[0].id).history[-1]
     assert note.trigger == "note" and "resolved" in (note.note or "")
     assert engine.get(tickets[0].id).state == "received"  # a note, not a transition
@@ -190,7 +193,7 @@ def test_refused_fuzz_writes_nothing(engine: Engine, db_path: Path, raw: Any) ->
 
 RACER = r"""
 payload = open(args[0], "rb").read()
-print(json.dumps([t.id for t in engine.intake_all("alertmanager", payload, actor="m")]))
+print(json.dumps([r.ticket.id for r in engine.intake_all("alertmanager", payload, actor="m")]))
 """
 
 

@@ -87,7 +87,11 @@ def home(tmp_path: Path) -> Path:
 
 
 def intake(home: Path, *args: str, now: str = NOW) -> dict[str, Any]:
-    return json.loads(ok(ff(home, "intake", "--as", "agent1", "--json", *args, now=now)))
+    """The ticket an intake opened (``--json`` says the outcome beside it)."""
+    said = json.loads(ok(ff(home, "intake", "--as", "agent1", "--json", *args, now=now)))
+    assert said["outcome"] == "opened", said
+    ticket: dict[str, Any] = said["ticket"]
+    return ticket
 
 
 def test_an_operator_runs_a_fault_from_intake_to_report(home: Path) -> None:
@@ -214,7 +218,14 @@ def test_intake_from_a_file_and_stdin(home: Path) -> None:
     assert t["tier"] == "B" and t["title"] == "核心交换机宕机"
     assert t["clocks"]["response"]["started_at"] == "2026-03-02T08:58:00+08:00"
     again = ff(home, "intake", "--channel", "email", "--file", "-", "--json", stdin=mail)
-    assert json.loads(ok(again))["id"] == t["id"]  # the same Message-ID: the same ticket
+    # the same Message-ID: the same ticket, and the answer says so
+    assert json.loads(ok(again)) == {
+        "outcome": "duplicate",
+        "ticket": json.loads(ok(again))["ticket"],
+    }
+    assert json.loads(ok(again))["ticket"]["id"] == t["id"]
+    said = ok(ff(home, "intake", "--channel", "email", "--file", "-", stdin=mail))
+    assert said.startswith(f"already open as {t['id']}: {t['id']}  received")
 
 
 def test_refusals_exit_1_with_one_line_and_change_nothing(home: Path) -> None:
@@ -349,12 +360,14 @@ def test_smoke_the_installed_command_in_real_processes(tmp_path: Path) -> None:
             )
         )
     )
-    moved = ok(ff_process(tmp_path, "advance", t["id"], "respond", "--json", now=NOW))
+    assert t["outcome"] == "opened"
+    tid = t["ticket"]["id"]
+    moved = ok(ff_process(tmp_path, "advance", tid, "respond", "--json", now=NOW))
     assert json.loads(moved)["state"] == "responded"
-    err = refused(ff_process(tmp_path, "advance", t["id"], "teleport"))
+    err = refused(ff_process(tmp_path, "advance", tid, "teleport"))
     assert err.startswith("error: unknown trigger 'teleport'") and err.count("\n") == 1
     assert "No such command" in refused(ff_process(tmp_path, "frobnicate"), code=2)
-    human = ok(ff_process(tmp_path, "show", t["id"], now="2026-03-02T09:30+08:00"))
+    human = ok(ff_process(tmp_path, "show", tid, now="2026-03-02T09:30+08:00"))
     assert "responded" in human and "\x1b[" not in human
 
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     )
     from .hookspecs import Channel, Notifier, hookimpl
     from .intake import IntakeRecord, common_record
-    from .views import Clock, Event, Fired, Ticket
+    from .views import Clock, Event, Fired, Intake, Ticket
 
 _WHERE = {
     "Engine": "engine",
@@ -48,6 +48,7 @@ _WHERE = {
     "Clock": "views",
     "Event": "views",
     "Fired": "views",
+    "Intake": "views",
     "Ticket": "views",
     **dict.fromkeys(
         [
@@ -84,6 +85,7 @@ __all__ = [
     "Fired",
     "GuardRefused",
     "IllegalTransition",
+    "Intake",
     "IntakeError",
     "IntakeRecord",
     "InvalidInput",

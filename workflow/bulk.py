@@ -25,9 +25,9 @@ from .draft import opened
 from .engine import Engine
 from .ids import new_ticket_id
 from .intake import IntakeRecord
+from .receive import classify
 from .records import Change
 from .times import to_us
-from .writes import classify
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from .durations import parse_duration
 from .errors import ConfigError, FaultflowError, InvalidInput
 from .secrets import MissingSecret, looks_secret, resolve
 
+DAY_US = 24 * 3600 * 1_000_000
 SCHEMA = 1
 # Names the engine writes into the history itself; a contract may not use them as triggers.
 RESERVED_TRIGGERS = frozenset(
@@ -56,6 +57,8 @@ class HeaderShape(_Table, kw_only=True):
     warning_share: float = 0.8
     default_tier: str
     default_kind: str
+    backdate_limit: str = "24h"
+    max_report_delay: str = "24h"
 
 
 class TierShape(_Table, kw_only=True):
@@ -381,6 +384,10 @@ class Contract:
     channels: Mapping[str, Mapping[str, Any]]
     notifiers: Mapping[str, Notifying]
     limits: Limits = field(default_factory=lambda: Limits())
+    backdate_limit_us: int = DAY_US
+    """How far before now a late entry (``--at``) may be recorded."""
+    max_report_delay_us: int = DAY_US
+    """How long before receipt a reporter's own time of the fault is believed."""
     warnings: tuple[str, ...] = ()
     """What ``faultflow check`` warns about (the file still loads): e.g. a literal secret."""
 
@@ -407,6 +414,19 @@ class Contract:
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
+
+    def tier_named(self, text: str) -> str:
+        """The tier ``text`` names: as written, else in any case (``a`` is ``A``) when exactly
+        one tier is spelt that way; unknown names are left for the caller to refuse."""
+        if text in self.tiers:
+            return text
+        same = [t for t in self.tiers if t.casefold() == text.strip().casefold()]
+        return same[0] if len(same) == 1 else text
+
+    def on_repeat(self, channel: str) -> str:
+        """What an external id seen again on a final ticket does on ``channel``: ``new`` (a
+        ticket that recurs it) or ``note`` (a note on the final ticket)."""
+        return str(self.channels.get(channel, {}).get("on_repeat_after_final", "new"))
 
 
 def member(
@@ -499,6 +519,8 @@ class _Compiler:
         }
         for i, t in enumerate(transitions):
             self._guard_clocks(f"machine.transitions[{i}].guard", t.guard, clocks)
+        for name, table in m.channels.items():
+            self._channel(name, table, m.tiers)
         return Contract(
             source=self.source,
             name=header.name,
@@ -532,7 +554,26 @@ class _Compiler:
                 for where in looks_secret(table, f"{kind}.{name}")
             ),
             limits=self._limits_table(m.limits),
+            backdate_limit_us=self._us("contract.backdate_limit", header.backdate_limit),
+            max_report_delay_us=self._us("contract.max_report_delay", header.max_report_delay),
         )
+
+    def _us(self, path: str, text: str) -> int:
+        return int(self._duration(path, text) / timedelta(microseconds=1))
+
+    def _channel(self, name: str, table: Mapping[str, Any], tiers: Mapping[str, Any]) -> None:
+        """The keys every channel understands (the adapters read the rest)."""
+        path = f"channels.{name}"
+        repeat = table.get("on_repeat_after_final", "new")
+        if repeat not in ("new", "note"):
+            raise _Invalid(
+                f"{path}.on_repeat_after_final", f'must be "new" or "note", not {repeat!r}'
+            )
+        default = table.get("default_tier")
+        if default is not None:
+            if not isinstance(default, str):
+                raise _Invalid(f"{path}.default_tier", "must name a tier")
+            self._member(f"{path}.default_tier", default, tiers, "tier")
 
     @staticmethod
     def _secrets(path: str, table: Mapping[str, Any]) -> dict[str, Any]:

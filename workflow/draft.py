@@ -38,6 +38,9 @@ def opened(
     recorded_us: int,
     data: dict[str, Any] | None = None,
     sealer: Sealer = PLAIN,
+    *,
+    occurrence: int = 1,
+    recurs: str | None = None,
 ) -> Draft:
     """The draft of a new ticket: its row, and the intake event with the clocks it starts."""
     tier, kind, cause = classification
@@ -61,6 +64,9 @@ def opened(
         last_seq=0,
         last_us=at_us,
         last_hash="",
+        occurrence=occurrence,
+        recurs=recurs,
+        incident=record.incident,
     )
     draft = Draft(contract, ticket, (), recorded_us, new=True, sealer=sealer)
     # The classification the ticket opened with, inside the hash chain: `verify` replays it.

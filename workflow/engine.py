@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # imported where used: `faultflow show` should not pay for th
     from .machine import Lifecycle
     from .registry import Registry
     from .report import Report
+    from .views import Intake
 
 Clockwork = Callable[[], datetime]
 At = datetime | str | None  # a moment: aware or naive datetime, ISO text, "HH:MM", "-15m"
@@ -124,10 +125,16 @@ class Engine:
         overrides: Mapping[str, Any] | None = None,
     ) -> Ticket:
         """Open a ticket from a channel's payload; the actor owns it (P5). An ``external_id``
-        seen before on the channel opens none: the existing ticket is returned. For a payload
-        with several faults, the first (:meth:`intake_all` returns them all)."""
-        adapter = self.channel(channel)
-        return self._writes.intake_one(channel, adapter, payload, actor, at, overrides)
+        already open on the channel opens none: that ticket is returned. For a payload with
+        several faults, the first; :meth:`intake_all` says what happened to each."""
+        results = self.intake_all(channel, payload, actor, at, overrides)
+        if not results:
+            from .errors import IntakeError
+
+            raise IntakeError(
+                f"the {channel} payload opened no ticket (it only resolves alerts that have none)"
+            )
+        return results[0].ticket
 
     def intake_all(
         self,
@@ -136,17 +143,20 @@ class Engine:
         actor: str = "system",
         at: At = None,
         overrides: Mapping[str, Any] | None = None,
-    ) -> builtins.list[Ticket]:
-        """Every ticket a channel payload opens or follows up, in payload order. ``overrides``
-        (``tier``, ``title``, ...) replace what the adapter read: the operator's word wins."""
+    ) -> builtins.list[Intake]:
+        """What happened to each fault of a channel's payload, in payload order (SPEC §8): the
+        outcome (``opened``, ``duplicate``, ``note``, ``recurrence``) and the ticket. The
+        payload is one unit: all of it is written, or (on a refusal naming the item) none.
+        ``overrides`` (``tier``, ``title``, ...) replace what the adapter read."""
         adapter = self.channel(channel)
         return self._writes.intake_all(channel, adapter, payload, actor, at, overrides)
 
     def open_ticket(
         self, channel: str, record: IntakeRecord, actor: str = "system", at: At = None
     ) -> Ticket:
-        """Open a ticket from an already parsed :class:`IntakeRecord`."""
-        return self._writes.open_ticket(channel, record, actor, at)
+        """Open a ticket from an already parsed :class:`IntakeRecord` (or answer with the
+        ticket it duplicates, as :meth:`intake` does)."""
+        return self._writes.open_ticket(channel, record, actor, at).ticket
 
     def advance(
         self,

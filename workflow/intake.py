@@ -37,6 +37,11 @@ class IntakeRecord:
     was reported, e.g. the start of the hotline call) starts the response clock; ``data`` keeps
     what else the channel knew, for the history. A ``follow_up`` record (an alert that resolved)
     never opens a ticket: it becomes a note on the ticket with the same ``external_id``.
+
+    ``incident`` tells one incident of an ``external_id`` from another (an alert's
+    ``startsAt``: the fingerprint stays the same for ever): a record of a new incident opens a
+    ticket that recurs the earlier one. ``where`` names the item in a payload with several
+    (``alerts[2]``), for refusals.
     """
 
     title: str
@@ -50,6 +55,8 @@ class IntakeRecord:
     occurred_at: datetime | str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     follow_up: bool = False
+    incident: str | None = None
+    where: str | None = None
 
     def with_defaults(self, **values: Any) -> IntakeRecord:
         """A copy where the given fields are filled in only if they are still empty."""

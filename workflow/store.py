@@ -381,9 +381,10 @@ class Store:
             d,
         )
         self._select_external = _Statement(
-            select(t.c.id).where(
-                t.c.channel == bindparam("channel"), t.c.external_id == bindparam("external_id")
-            ),
+            select(*[t.c[n] for n in self._ticket_cols])
+            .where(t.c.channel == bindparam("channel"), t.c.external_id == bindparam("external_id"))
+            .order_by(t.c.occurrence.desc())
+            .limit(1),
             d,
         )
         self._select_due = _Statement(
@@ -676,11 +677,12 @@ class Unit:
         rows = self._run(self.store._select_events, values).fetchall()
         return [EventRecord(*row) for row in rows]
 
-    def by_external_id(self, channel: str, external_id: str) -> str | None:
+    def latest_by_external(self, channel: str, external_id: str) -> TicketRecord | None:
+        """The latest ticket (highest occurrence) of a channel's external id, if any."""
         row = self._run(
             self.store._select_external, {"channel": channel, "external_id": external_id}
         ).fetchone()
-        return row[0] if row else None
+        return TicketRecord(*row) if row else None
 
     def write(self, change: Change) -> None:
         """Write a change; raise :class:`ConcurrentUpdate` if the ticket moved under us."""
@@ -732,9 +734,9 @@ class Unit:
     def _explain_insert_conflict(self, ticket: TicketRecord) -> None:
         self.store._connection().rollback()
         if ticket.external_id is not None:
-            existing = self.by_external_id(ticket.channel, ticket.external_id)
-            if existing is not None:
-                raise DuplicateExternalId(existing)
+            latest = self.latest_by_external(ticket.channel, ticket.external_id)
+            if latest is not None and latest.occurrence >= ticket.occurrence:
+                raise DuplicateExternalId(latest.id)
         if self.ticket(ticket.id) is not None:
             raise TicketIdTaken(ticket.id)
 

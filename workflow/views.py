@@ -196,6 +196,7 @@ class Ticket:
     contact: str | None
     version: int
     hold_reason: str | None
+    recurs: str | None  # the earlier ticket of the same alert or external id, if it recurs one
     # Below: what the view derives; above, what it copies from the record, by name.
     on_hold: bool
     created_at: datetime
@@ -218,9 +219,27 @@ class Ticket:
             "owner": self.owner,
             "title": self.title,
             "version": self.version,
+            **({"recurs": self.recurs} if self.recurs is not None else {}),
             "clocks": {name: clock.to_dict() for name, clock in self.clocks.items()},
             "history": [event.to_dict() for event in self.history],
         }
+
+
+OUTCOMES = ("opened", "duplicate", "note", "recurrence")
+"""What an intake did with one fault (SPEC §8): opened a ticket; found it already open (the
+existing ticket); added a note to an existing ticket; opened a new ticket that recurs a final
+one (its ``recurs``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """One fault of an intake: what happened (one of :data:`OUTCOMES`) and the ticket."""
+
+    outcome: str
+    ticket: Ticket
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "ticket": self.ticket.to_dict()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,31 +8,29 @@ recorded (``at`` policy) and the unit of work that retries a stale guess once.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import queries
 from .audit import PLAIN, Sealer
 from .contract import Contract, member
-from .draft import Draft, opened
+from .draft import Draft
 from .errors import (
     ConcurrentUpdate,
-    DatabaseError,
     FaultflowError,
     IllegalTransition,
     IntakeError,
     InvalidInput,
     UnknownTicket,
 )
-from .ids import new_ticket_id, normalize_ticket_id
+from .ids import normalize_ticket_id
 from .intake import IntakeRecord
+from .receive import Receiver
 from .records import ClockRecord, EventRecord, TicketRecord
-from .store import DuplicateExternalId, Store, TicketIdTaken
+from .store import Store
 from .times import aware, from_us, to_us
-from .views import History, Ticket, ticket_view
+from .views import History, Intake, Ticket, ticket_view
 
 if TYPE_CHECKING:
     from .hookspecs import Channel
@@ -41,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("faultflow")
 
 RECENT = 512  # tickets whose last written state the write path remembers (saves a read)
-CLOCK_SKEW = timedelta(minutes=10)
 
 Apply = Callable[[Draft, int, "list[EventRecord] | None"], None]
 
@@ -67,24 +64,6 @@ class WritePath:
 
     # -- intake -------------------------------------------------------------------------------
 
-    def intake_one(
-        self,
-        channel: str,
-        adapter: Channel,
-        payload: bytes | str | Mapping[str, Any],
-        actor: str,
-        at: datetime | str | None,
-        overrides: Mapping[str, Any] | None,
-    ) -> Ticket:
-        """The first ticket of :meth:`intake_all`; refused if the payload opened none."""
-        tickets = self.intake_all(channel, adapter, payload, actor, at, overrides)
-        if not tickets:
-            raise IntakeError(
-                f"the {channel} payload opened no ticket (it only resolves alerts "
-                "that have no ticket)"
-            )
-        return tickets[0]
-
     def intake_all(
         self,
         channel: str,
@@ -93,119 +72,23 @@ class WritePath:
         actor: str,
         at: datetime | str | None,
         overrides: Mapping[str, Any] | None,
-    ) -> list[Ticket]:
-        actor = self._actor(actor)
-        self._check_payload(payload)
-        try:
-            parsed = adapter.parse(payload, self.contract.channels.get(channel, {}))
-        except FaultflowError:
-            raise
-        except RecursionError:
-            raise IntakeError(
-                f"payload: nested too deep to read (at most {self.contract.limits.depth} levels)"
-            ) from None
-        except Exception as err:  # a plugin's bug must read as a refused intake, not a crash
-            raise IntakeError(
-                f"channel {channel!r} could not read the payload: {type(err).__name__}: {err}"
-            ) from None
-        records = [parsed] if isinstance(parsed, IntakeRecord) else parsed
-        if not isinstance(records, list) or not all(isinstance(r, IntakeRecord) for r in records):
-            raise IntakeError(
-                f"channel {channel!r} returned {type(parsed).__name__}, "
-                "not an IntakeRecord or a list of them"
-            )
-        if overrides:
-            unknown = set(overrides) - set(IntakeRecord.__dataclass_fields__)
-            if unknown:
-                raise IntakeError(f"cannot override {', '.join(sorted(unknown))}")
-            given = {k: v for k, v in overrides.items() if v is not None}
-            records = [dataclasses.replace(r, **given) for r in records]
-        self._check_records(records)  # refuse the whole payload before writing any of it
-        for record in records:
-            classify(self.contract, record)
-        tickets = []
-        for record in records:
-            if record.follow_up:
-                followed = self._follow_up(channel, record, actor)
-                if followed is not None:
-                    tickets.append(followed)
-            else:
-                tickets.append(self.open_ticket(channel, record, actor, at))
-        return tickets
-
-    def _follow_up(self, channel: str, record: IntakeRecord, actor: str) -> Ticket | None:
-        if record.external_id is None:
-            raise IntakeError("a follow-up needs the external id of its ticket")
-        with self.store.unit() as u:
-            tid = u.by_external_id(channel, record.external_id)
-        if tid is None:
-            log.info("%s: follow-up for unknown %s ignored", channel, record.external_id)
-            return None
-
-        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
-            draft.record(
-                "note",
-                draft.ticket.state,
-                at_us,
-                actor,
-                note=f"{channel}: {record.title} — {record.data.get('status', 'update')}",
-                data={"channel_data": dict(record.data)},
-            )
-
-        return self.change(tid, None, apply)
+    ) -> list[Intake]:
+        """Every fault of a channel's payload, in one transaction (``receive.py``)."""
+        receiver = Receiver(self)
+        self.actor_name(actor)
+        records = receiver.parse(channel, adapter, payload, overrides)
+        return receiver.receive(channel, records, actor, at)
 
     def open_ticket(
         self, channel: str, record: IntakeRecord, actor: str, at: datetime | str | None
-    ) -> Ticket:
-        """Open one ticket from a parsed record; an external id seen before returns its ticket."""
-        actor = self._actor(actor)
-        self._check_records([record])  # a public entry checks what it is given itself
-        c = self.contract
-        classification = classify(c, record)
-        now = self.now()
-        data: dict[str, Any] = {"channel_data": dict(record.data)} if record.data else {}
-        when = at if at is not None else record.occurred_at
-        if at is None and record.occurred_at is not None:
-            # A reporter's clock (an e-mail Date, a call centre) may run a little fast: within
-            # CLOCK_SKEW the report counts as made now; further ahead it is refused.
-            try:
-                reported = aware(record.occurred_at, now, c.timezone)
-            except InvalidInput as err:
-                raise IntakeError(f"occurred_at: {err}") from None
-            if now < reported <= now + CLOCK_SKEW:
-                data["reported_at"] = reported.isoformat()
-                when = now
-        try:
-            at_us = self.moment(when, now, None, "at" if at is not None else "occurred_at")
-        except InvalidInput as err:
-            raise IntakeError(str(err)) from None
-        recorded_us = to_us(now)
-        for _ in range(8):
-            draft = opened(
-                c,
-                new_ticket_id(),
-                channel,
-                record,
-                classification,
-                actor,
-                at_us,
-                recorded_us,
-                data,
-                self.sealer,
+    ) -> Intake:
+        """One parsed record: opened, or what else it came to (a duplicate, a recurrence)."""
+        results = Receiver(self).receive(channel, [record], actor, at)
+        if not results:
+            raise IntakeError(
+                f"the {channel} record opened no ticket (a follow-up of an alert that has none)"
             )
-            try:
-                with self.store.unit() as u:
-                    if record.external_id is not None:
-                        existing = u.by_external_id(channel, record.external_id)
-                        if existing is not None:
-                            raise DuplicateExternalId(existing)
-                    u.write(draft.change())
-            except TicketIdTaken:
-                continue
-            except DuplicateExternalId as dup:
-                return queries.ticket(self.store, self.contract, dup.ticket_id, to_us(now))
-            return self._written(draft, recorded_us)
-        raise DatabaseError("could not draw a free ticket id after 8 tries")  # pragma: no cover
+        return results[0]
 
     # -- the unit of work ---------------------------------------------------------------------
 
@@ -275,7 +158,7 @@ class WritePath:
             finish(draft, history)
             with self.store.unit() as u:
                 u.write(draft.change())
-        return self._written(draft, now_us)
+        return self.written(draft, now_us)
 
     def remember(self, record: TicketRecord, clock_rows: list[ClockRecord]) -> None:
         recent = self._recent
@@ -283,7 +166,7 @@ class WritePath:
         if len(recent) > RECENT:
             del recent[next(iter(recent))]
 
-    def _written(self, draft: Draft, now_us: int) -> Ticket:
+    def written(self, draft: Draft, now_us: int) -> Ticket:
         """The view a change returns; its history (up to the change) loads when first used."""
         record, rows = draft.ticket, list(draft.clocks.values())
         self.remember(record, rows)
@@ -298,7 +181,7 @@ class WritePath:
 
     # -- input policy -------------------------------------------------------------------------
 
-    def _actor(self, actor: str | None) -> str:
+    def actor_name(self, actor: str | None) -> str:
         who = checked_text("actor", actor, self.contract.limits.actor)
         if who is None:
             raise InvalidInput("an actor (who does this) is required")
@@ -308,7 +191,7 @@ class WritePath:
         limit: int = getattr(self.contract.limits, field)
         return checked_text(field, value, limit)
 
-    def _check_payload(self, payload: bytes | str | Mapping[str, Any]) -> None:
+    def check_payload(self, payload: bytes | str | Mapping[str, Any]) -> None:
         limits = self.contract.limits
         if isinstance(payload, bytes | str):
             size = len(
@@ -322,21 +205,20 @@ class WritePath:
         else:
             _check_depth("payload", payload, limits.depth)
 
-    def _check_records(self, records: list[IntakeRecord]) -> None:
+    def check_record(self, record: IntakeRecord) -> None:
         """Refuse a record whose text is not text, or is over the contract's limits, naming the
-        field (and the fault, in a payload of several)."""
+        field."""
         limits = self.contract.limits
-        for i, record in enumerate(records):
-            where = f"faults[{i}]." if len(records) > 1 else ""
-            for field, limit in (
-                ("title", limits.title),
-                ("description", limits.description),
-                ("reporter", limits.title),
-                ("contact", limits.title),
-                ("external_id", limits.title),
-            ):
-                checked_text(f"{where}{field}", getattr(record, field), limit, IntakeError)
-            _check_depth(f"{where}data", record.data, limits.depth)
+        for field, limit in (
+            ("title", limits.title),
+            ("description", limits.description),
+            ("reporter", limits.title),
+            ("contact", limits.title),
+            ("external_id", limits.title),
+            ("incident", limits.title),
+        ):
+            checked_text(field, getattr(record, field), limit, IntakeError)
+        _check_depth("data", record.data, limits.depth)
 
     # -- time policy --------------------------------------------------------------------------
 
@@ -378,7 +260,7 @@ class WritePath:
         version: int | None,
         attach_report: bool,
     ) -> Ticket:
-        actor = self._actor(actor)
+        actor = self.actor_name(actor)
         reason = self._text("reason", reason)
         lifecycle = self._lifecycle()
 
@@ -421,6 +303,7 @@ class WritePath:
             raise InvalidInput("a reclassification needs a reason (--reason)")
         c = self.contract
         if tier is not None:
+            tier = c.tier_named(tier)
             member("tier", tier, c.tiers, InvalidInput)
         if kind is not None:
             member("kind", kind, c.kinds, InvalidInput)
@@ -428,10 +311,14 @@ class WritePath:
             member("cause", cause, c.causes, InvalidInput)
         if tier is None and kind is None and cause is None:
             raise InvalidInput("nothing to reclassify: give a tier, a kind or a cause")
-        who = self._actor(actor or "system")
+        who = self.actor_name(actor or "system")
 
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
             t = draft.ticket
+            if t.state in c.finals:  # its promises are settled: the report counts them as kept
+                raise IllegalTransition(
+                    f"ticket {t.id} is {t.state} (closed): its classification is settled"
+                )
             before = {"tier": t.tier, "kind": t.kind, "cause": t.cause}
             after = {
                 "tier": tier or t.tier,
@@ -469,7 +356,7 @@ class WritePath:
         reason = self._text("reason", reason)
         if not reason:
             raise InvalidInput("a hold needs a reason (--reason)")
-        who = self._actor(actor or "system")
+        who = self.actor_name(actor or "system")
         finals = self.contract.finals
 
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
@@ -505,7 +392,7 @@ class WritePath:
     def resume(
         self, ticket_id: str, actor: str | None, at: datetime | str | None, note: str | None
     ) -> Ticket:
-        who = self._actor(actor or "system")
+        who = self.actor_name(actor or "system")
 
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
             t = draft.ticket
@@ -519,18 +406,6 @@ class WritePath:
             draft.record("resume", t.state, at_us, who, note=said, data={"resumed": resumed})
 
         return self.change(ticket_id, at, apply)
-
-
-def classify(c: Contract, record: IntakeRecord) -> tuple[str, str, str | None]:
-    """The (tier, kind, cause) a record opens a ticket with; refuses unknown ones."""
-    tier = record.tier or c.default_tier
-    kind = record.kind or c.default_kind
-    cause = record.cause or None
-    member("tier", tier, c.tiers, IntakeError)
-    member("kind", kind, c.kinds, IntakeError)
-    if cause is not None:
-        member("cause", cause, c.causes, IntakeError)
-    return tier, kind, cause
 
 
 def _check_depth(field: str, value: Any, limit: int) -> None:

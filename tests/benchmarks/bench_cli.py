@@ -56,7 +56,7 @@ def main() -> int:
         capture_output=True,
         text=True,
     ).stdout
-    tid = __import__("json").loads(out)["id"]
+    tid = __import__("json").loads(out)["ticket"]["id"]
     help_s = wall([ff, "--help"], args.runs, env)
     floor = wall([sys.executable, "-c", "import sqlmodel"], args.runs, env)
     show_s = wall([ff, "show", tid], args.runs, env)
