@@ -1,0 +1,279 @@
+"""Incidents as they really happen: recurring alerts, whole payloads, honest outcomes, closed
+tickets that stay closed, and the small things (tier case, old Date headers, e-mail keywords)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from conftest import new_ticket, snapshot
+from faultflow import Engine, IllegalTransition, IntakeError
+from faultflow.cli.app import cli
+from faultflow.contract import default_contract_path
+
+FINGERPRINT = "d1sk7u11a1e27"
+
+
+def alert(status: str, starts: str, *, severity: str = "critical", ends: str | None = None) -> dict:
+    return {
+        "status": status,
+        "labels": {"alertname": "DiskFull", "instance": "db1:9100", "severity": severity},
+        "annotations": {"summary": "db1 的磁盘已满"},
+        "startsAt": starts,
+        "endsAt": ends or "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus.ops.local:9090/graph",
+        "fingerprint": FINGERPRINT,
+    }
+
+
+def hook(*alerts: dict) -> dict:
+    return {"version": "4", "status": alerts[0]["status"], "receiver": "faultflow",
+            "alerts": list(alerts)}  # fmt: skip
+
+
+def contract_with(tmp_path: Path, **channels: dict[str, Any]) -> Path:
+    """The seed contract with keys added to channel tables (made if it has none)."""
+    text = default_contract_path().read_text(encoding="utf-8")
+    for name, table in channels.items():
+        lines = "".join(f"{k} = {json.dumps(v, ensure_ascii=False)}\n" for k, v in table.items())
+        header = f"[channels.{name}]\n"
+        text = text.replace(header, header + lines) if header in text else text + header + lines
+    path = tmp_path / "states.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def close(engine: Engine, tid: str, travel: Any) -> None:
+    for step in ("respond", "remote", "resolve", "report"):
+        travel(minutes=2)
+        engine.advance(tid, step, actor="li")
+
+
+# -- 1. a recurring alert is a new incident ----------------------------------------------------
+
+
+def test_an_alert_that_fires_again_a_week_later_opens_a_ticket_that_recurs_the_first(
+    engine: Engine, db_path: Path, travel: Any
+) -> None:
+    first_start = "2026-03-02T00:58:00Z"
+    (opened,) = engine.intake_all("alertmanager", hook(alert("firing", first_start)), "m")
+    assert opened.outcome == "opened"
+    first = opened.ticket
+    travel(minutes=40)
+    ended = alert("resolved", first_start, ends="2026-03-02T01:35:00Z")
+    (noted,) = engine.intake_all("alertmanager", hook(ended), "m")
+    assert (noted.outcome, noted.ticket.id) == ("note", first.id)
+    before = snapshot(db_path)
+    # the same resolved notification again (a redundant Alertmanager pair, a retry): nothing
+    (again,) = engine.intake_all("alertmanager", hook(ended), "m")
+    assert (again.outcome, again.ticket.id) == ("duplicate", first.id)
+    assert snapshot(db_path) == before
+    close(engine, first.id, travel)
+    travel(days=7)
+    week_later = "2026-03-09T01:20:00Z"
+    (recurred,) = engine.intake_all("alertmanager", hook(alert("firing", week_later)), "m")
+    assert recurred.outcome == "recurrence"
+    second = recurred.ticket
+    assert second.id != first.id and second.recurs == first.id
+    assert second.to_dict()["recurs"] == first.id
+    assert second.clocks["response"].started_at.isoformat() == "2026-03-09T09:20:00+08:00"
+    assert second.history[0].data["recurs"] == first.id
+    # repeats of the new incident stay idempotent
+    (repeat,) = engine.intake_all("alertmanager", hook(alert("firing", week_later)), "m")
+    assert (repeat.outcome, repeat.ticket.id) == ("duplicate", second.id)
+    shown = CliRunner().invoke(cli, ["--db", str(db_path), "show", second.id])
+    assert f"recurs {first.id}" in shown.output
+    assert engine.verify().ok
+
+
+def test_an_alert_that_fires_again_while_its_ticket_is_open_is_a_new_incident(
+    engine: Engine, travel: Any
+) -> None:
+    """Fired, resolved, fired again with a new startsAt before anyone closed the ticket."""
+    (a,) = engine.intake_all("alertmanager", hook(alert("firing", "2026-03-02T00:50:00Z")), "m")
+    travel(minutes=5)
+    engine.intake_all(
+        "alertmanager",
+        hook(alert("resolved", "2026-03-02T00:50:00Z", ends="2026-03-02T01:02Z")),
+        "m",
+    )
+    (b,) = engine.intake_all("alertmanager", hook(alert("firing", "2026-03-02T01:04:00Z")), "m")
+    assert (b.outcome, b.ticket.recurs) == ("recurrence", a.ticket.id)
+    assert engine.get(a.ticket.id).state == "received"  # the first is left as it was
+
+
+def test_the_same_start_spelt_differently_is_the_same_incident(engine: Engine) -> None:
+    engine.intake_all("alertmanager", hook(alert("firing", "2026-03-02T00:58:30.123Z")), "m")
+    (again,) = engine.intake_all(
+        "alertmanager", hook(alert("firing", "2026-03-02T08:58:30.123000+08:00")), "m"
+    )
+    assert again.outcome == "duplicate"
+
+
+def test_a_firing_alert_whose_ticket_was_closed_follows_the_channel_rule(
+    tmp_path: Path, travel: Any
+) -> None:
+    """The operators closed the ticket while the alert still fires (Alertmanager repeats it
+    every repeat_interval): by default a new ticket; with "note", a note, once."""
+    start = "2026-03-02T00:58:00Z"
+    engine = Engine.open(db=tmp_path / "a.db", clock=__import__("pendulum").now)
+    (a,) = engine.intake_all("alertmanager", hook(alert("firing", start)), "m")
+    close(engine, a.ticket.id, travel)
+    (b,) = engine.intake_all("alertmanager", hook(alert("firing", start)), "m")
+    assert (b.outcome, b.ticket.recurs) == ("recurrence", a.ticket.id)
+
+    config = contract_with(tmp_path, alertmanager={"on_repeat_after_final": "note"})
+    noting = Engine.open(db=tmp_path / "b.db", config=config, clock=__import__("pendulum").now)
+    (c,) = noting.intake_all("alertmanager", hook(alert("firing", start)), "m")
+    close(noting, c.ticket.id, travel)
+    (d,) = noting.intake_all("alertmanager", hook(alert("firing", start)), "m")
+    assert (d.outcome, d.ticket.id, d.ticket.state) == ("note", c.ticket.id, "reported")
+    assert "repeated after the ticket was closed" in (d.ticket.history[-1].note or "")
+    (e,) = noting.intake_all("alertmanager", hook(alert("firing", start)), "m")
+    assert (e.outcome, len(e.ticket.history)) == ("duplicate", len(d.ticket.history))
+
+
+def test_any_channel_reopens_a_final_external_id_as_a_recurrence(
+    engine: Engine, travel: Any
+) -> None:
+    first = engine.intake("web", {"title": "OA 打不开", "external_id": "form-77"}, "web")
+    assert engine.intake("web", {"title": "again", "external_id": "form-77"}, "web").id == first.id
+    close(engine, first.id, travel)
+    (again,) = engine.intake_all("web", {"title": "OA 又打不开", "external_id": "form-77"}, "web")
+    assert (again.outcome, again.ticket.recurs) == ("recurrence", first.id)
+    assert again.ticket.external_id == "form-77"
+
+
+def test_an_unmapped_severity_takes_the_channels_default_tier_and_says_why(
+    engine: Engine,
+) -> None:
+    """The seed contract names tier B for a severity it does not map."""
+    t = engine.intake(
+        "alertmanager", hook(alert("firing", "2026-03-02T00:58:00Z", severity="page"))
+    )
+    assert t.tier == "B"
+    reason = t.history[0].data["channel_data"]["tier_reason"]
+    assert reason == (
+        "severity 'page' is not mapped in [channels.alertmanager] severity: default_tier B"
+    )
+
+
+def test_check_refuses_a_bad_repeat_rule(tmp_path: Path) -> None:
+    config = contract_with(tmp_path, web={"on_repeat_after_final": "reopen"})
+    done = CliRunner().invoke(cli, ["check", str(config)])
+    assert done.exit_code == 1
+    assert 'channels.web.on_repeat_after_final: must be "new" or "note", not \'reopen\'' in (
+        done.stderr
+    )
+
+
+# -- 2. one payload, one unit ------------------------------------------------------------------
+
+
+def test_a_group_with_a_refused_alert_writes_none_of_it(engine: Engine, db_path: Path) -> None:
+    good = [dict(alert("firing", "2026-03-02T00:58:00Z"), fingerprint=f"fp{i}") for i in range(2)]
+    before = snapshot(db_path)
+    bad = dict(alert("firing", "yesterday"), fingerprint="fp2")
+    with pytest.raises(IntakeError, match=r"^alerts\[2\]\.startsAt: 'yesterday' is not an RFC"):
+        engine.intake_all("alertmanager", hook(*good, bad), "m")
+    assert snapshot(db_path) == before
+    # refused by the engine rather than the adapter: the item is named all the same
+    future = dict(alert("firing", "2026-03-03T00:00:00Z"), fingerprint="fp2")
+    with pytest.raises(IntakeError, match=r"^alerts\[2\]: occurred_at .* lies in the future"):
+        engine.intake_all("alertmanager", hook(*good, future), "m")
+    assert snapshot(db_path) == before
+    done = engine.intake_all("alertmanager", hook(*good), "m")
+    assert [r.outcome for r in done] == ["opened", "opened"]
+
+
+def test_a_group_that_resolves_one_alert_and_opens_another_is_one_transaction(
+    engine: Engine,
+) -> None:
+    engine.intake_all("alertmanager", hook(alert("firing", "2026-03-02T00:58:00Z")), "m")
+    other = dict(alert("firing", "2026-03-02T00:59:00Z"), fingerprint="other")
+    ended = alert("resolved", "2026-03-02T00:58:00Z", ends="2026-03-02T01:00:00Z")
+    results = engine.intake_all("alertmanager", hook(ended, other), "m")
+    assert [r.outcome for r in results] == ["note", "opened"]
+
+
+# -- 3. say what happened ----------------------------------------------------------------------
+
+
+def test_the_command_line_says_what_happened(db_path: Path) -> None:
+    runner = CliRunner()
+    base = ["--db", str(db_path), "--now", "2026-03-02T09:00+08:00"]
+    assert runner.invoke(cli, [*base, "init"]).exit_code == 0
+    payload = json.dumps(hook(alert("firing", "2026-03-02T00:58:00Z")))
+    first = runner.invoke(cli, [*base, "intake", "--channel", "alertmanager", "--file", "-"],
+                          input=payload)  # fmt: skip
+    assert first.exit_code == 0 and first.output.startswith("opened: ")
+    tid = first.output.split()[1]
+    again = runner.invoke(
+        cli, [*base, "intake", "--channel", "alertmanager", "--file", "-", "--json"], input=payload
+    )
+    said = json.loads(again.output)
+    assert said["outcome"] == "duplicate" and said["ticket"]["id"] == tid
+    plain = runner.invoke(
+        cli, [*base, "intake", "--channel", "alertmanager", "--file", "-"], input=payload
+    )
+    assert plain.output.startswith(f"already open as {tid}: {tid}  received")
+    other = dict(alert("firing", "2026-03-02T00:59:00Z"), fingerprint="x")
+    two = json.dumps(hook(alert("firing", "2026-03-02T00:58:00Z"), other))
+    both = runner.invoke(
+        cli, [*base, "intake", "--channel", "alertmanager", "--file", "-", "--json"], input=two
+    )
+    assert [r["outcome"] for r in json.loads(both.output)["results"]] == ["duplicate", "opened"]
+
+
+# -- 5. closed is closed -----------------------------------------------------------------------
+
+
+def test_reclassify_of_a_closed_ticket_is_refused(
+    engine: Engine, db_path: Path, travel: Any
+) -> None:
+    t = new_ticket(engine, "C")
+    close(engine, t.id, travel)
+    before = snapshot(db_path)
+    with pytest.raises(IllegalTransition, match=f"ticket {t.id} is reported \\(closed\\)"):
+        engine.reclassify(t.id, tier="A", reason="it was worse than we thought")
+    assert snapshot(db_path) == before
+
+
+# -- 7. small things ---------------------------------------------------------------------------
+
+
+def test_a_tier_reads_in_any_case(engine: Engine) -> None:
+    assert engine.intake("web", {"title": "x", "tier": "a"}, "web").tier == "A"
+    t = engine.intake("web", {"title": "y"}, "web")
+    assert engine.reclassify(t.id, tier="b", reason="worse").tier == "B"
+    with pytest.raises(IntakeError, match="unknown tier 'q'"):
+        engine.intake("web", {"title": "z", "tier": "q"}, "web")
+
+
+def test_an_old_date_header_is_kept_but_the_clock_counts_from_receipt(engine: Engine) -> None:
+    mail = (
+        b"From: it@czj.example\r\nSubject: OA slow\r\nMessage-ID: <old@czj.example>\r\n"
+        b"Date: Tue, 03 Mar 2020 08:00:00 +0800\r\n\r\nOA is slow.\r\n"
+    )
+    t = engine.intake("email", mail, "agent1")
+    assert t.clocks["response"].started_at.isoformat() == "2026-03-02T09:00:00+08:00"
+    data = t.history[0].data
+    assert data["reported_at"] == "2020-03-03T08:00:00+08:00"
+    assert "max_report_delay" in data["reported_at_ignored"]
+    recent = (
+        b"From: it@czj.example\r\nSubject: OA slow\r\nMessage-ID: <new@czj.example>\r\n"
+        b"Date: Mon, 02 Mar 2026 07:30:00 +0800\r\n\r\nOA is slow.\r\n"
+    )
+    assert engine.intake("email", recent, "agent1").clocks["response"].started_at.hour == 7
+
+
+def test_an_email_gets_the_chat_keywords(engine: Engine) -> None:
+    mail = (
+        "From: it@czj.example\r\nSubject: =?utf-8?b?"
+        + __import__("base64").b64encode("【紧急】财政局OA系统宕机，全部中断".encode()).decode()
+        + "?=\r\nMessage-ID: <k@czj.example>\r\n\r\n请处理\r\n"
+    ).encode()
+    assert engine.intake("email", mail, "agent1").tier == "A"
