@@ -143,6 +143,7 @@ def _breached_ticket(engine: Engine, travel: Any) -> str:
         ("UPDATE tickets SET title = 'nothing happened' WHERE id = '{t}'", "title is"),
         ("UPDATE tickets SET tier = 'C' WHERE id = '{t}'", "classified tier C"),
         ("UPDATE tickets SET on_hold = 1 WHERE id = '{t}'", "on hold True"),
+        ("UPDATE tickets SET recurs = 'ABCDEFG' WHERE id = '{t}'", "recurs ABCDEFG"),
         (
             "UPDATE clocks SET breached = 0, breach_fired = 0 WHERE ticket_id = '{t}'",
             "response clock lost the breach",

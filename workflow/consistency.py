@@ -81,6 +81,9 @@ def differences(
         return f"the ticket's title is {ticket.title!r}, its history says {first.note!r}"
     if ticket.owner != first.actor:
         return f"the ticket's owner is {ticket.owner}, its history says {first.actor} took it in"
+    recurs = json.loads(first.data).get("recurs") if '"recurs"' in first.data else None
+    if ticket.recurs != recurs:
+        return f"the ticket says it recurs {ticket.recurs}, its history says {recurs}"
     # One pass over the history: holds, triggers, the timeline, breaches, reclassifications.
     held = False
     timeline = []
