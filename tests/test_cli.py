@@ -240,7 +240,7 @@ def test_refusals_exit_1_with_one_line_and_change_nothing(home: Path) -> None:
         (("advance", "NOPE123", "respond"), "no ticket 'NOPE123'"),
         (("advance", tid, "cancel"), "a reason is required"),
         (("advance", tid, "respond", "--at", "10:00"), "lies in the future"),
-        (("advance", tid, "respond", "--at", "08:00"), "before the ticket's last event"),
+        (("advance", tid, "respond", "--at", "08:00"), "before the ticket's latest change"),
         (("advance", tid, "respond", "--at", "soon"), "cannot read time 'soon'"),
         (("intake", "--channel", "pigeon", "--title", "x"), "unknown channel 'pigeon'"),
         (("intake", "--channel", "web", "--title", "x", "--tier", "Q"), "unknown tier 'Q'"),

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import new_ticket, snapshot
-from faultflow import Engine, IllegalTransition, IntakeError
+from faultflow import Engine, IllegalTransition, IntakeError, InvalidInput
 from faultflow.cli.app import cli
 from faultflow.contract import default_contract_path
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 FINGERPRINT = "d1sk7u11a1e27"
 
@@ -277,3 +279,147 @@ def test_an_email_gets_the_chat_keywords(engine: Engine) -> None:
         + "?=\r\nMessage-ID: <k@czj.example>\r\n\r\n请处理\r\n"
     ).encode()
     assert engine.intake("email", mail, "agent1").tier == "A"
+
+
+# -- 4. late entries ---------------------------------------------------------------------------
+
+
+def _dispatched(engine: Engine, travel: Any) -> str:
+    """A tier A ticket, dispatched at 09:05: the engineer must be on site by 10:05."""
+    t = new_ticket(engine, "A")
+    travel(minutes=3)
+    engine.advance(t.id, "respond", actor="li")
+    travel(minutes=2)
+    engine.advance(t.id, "dispatch", actor="li")
+    return t.id
+
+
+def test_an_arrival_logged_late_withdraws_the_breach_the_sweeper_recorded(
+    engine: Engine, db_path: Path, travel: Any
+) -> None:
+    tid = _dispatched(engine, travel)
+    travel(minutes=75)  # 10:20: the sweeper records the arrival breach (due 10:05)
+    # (the warning, due 09:53, is dropped: the breach is already due when the sweep runs)
+    assert [(f.clock, f.event) for f in engine.tick()] == [("arrival", "breach")]
+    travel(hours=5, minutes=40)  # 16:00: the engineer types "arrived 10:00"
+    before = snapshot(db_path)
+    with pytest.raises(InvalidInput, match="a late entry needs --note or --reason"):
+        engine.advance(tid, "arrive", actor="wang", at="10:00")
+    with pytest.raises(InvalidInput, match=r"before the ticket's latest change \(dispatch at"):
+        engine.advance(tid, "arrive", actor="wang", at="09:04", note="arrived")
+    assert snapshot(db_path) == before
+    t = engine.advance(
+        tid, "arrive", actor="wang", at="10:00", note="on site at 10:00, logged late"
+    )
+    arrival = t.clocks["arrival"]
+    assert (arrival.status, arrival.breached) == ("stopped", False)
+    assert arrival.stopped_at.isoformat() == "2026-03-02T10:00:00+08:00"
+    assert t.clocks["resolution"].started_at.isoformat() == "2026-03-02T10:00:00+08:00"
+    withdrawn = [e for e in t.history if e.trigger == "withdrawn"]
+    assert [(e.data["clock"], e.data["alarm"]) for e in withdrawn] == [("arrival", "breach")]
+    breach = next(e for e in t.history if e.trigger == "breach")
+    assert withdrawn[0].data["withdraws"] == breach.seq and withdrawn[0].actor == "wang"
+    assert "entered late" in (withdrawn[0].note or "")
+    assert engine.verify().ok
+    # notified as the breach was: subscribers of "breach" hear that it was withdrawn
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    kinds = conn.execute(
+        "SELECT kind, payload FROM outbox WHERE ticket_id = ? ORDER BY id", (tid,)
+    ).fetchall()
+    conn.close()
+    assert any(k == "breach" and '"event": "withdrawn"' in p for k, p in kinds)
+    report = engine.report("2026-03-02", "2026-03-03")
+    arrival_line = report.totals()["arrival"]
+    assert (arrival_line.met, arrival_line.breached) == (1, 0)
+    assert [(w.ticket, w.clock, w.alarm) for w in report.withdrawn] == [(tid, "arrival", "breach")]
+
+
+def test_the_truth_does_not_depend_on_whether_a_sweeper_ran(tmp_path: Path, travel: Any) -> None:
+    import pendulum
+
+    swept = Engine.open(db=tmp_path / "swept.db", clock=pendulum.now)
+    idle = Engine.open(db=tmp_path / "idle.db", clock=pendulum.now)
+    a, b = _dispatched(swept, travel), None
+    travel(minutes=-5)
+    b = _dispatched(idle, travel)
+    travel(minutes=75)
+    swept.tick()  # only one of them had a scheduler running
+    travel(hours=5)
+    one = swept.advance(a, "arrive", actor="wang", at="10:00", note="logged late")
+    two = idle.advance(b, "arrive", actor="wang", at="10:00", note="logged late")
+    for name in ("arrival", "resolution"):
+        x, y = one.clocks[name], two.clocks[name]
+        assert (x.status, x.breached, x.stopped_at, x.due_at) == (
+            y.status,
+            y.breached,
+            y.stopped_at,
+            y.due_at,
+        )
+
+
+def test_a_late_entry_older_than_the_backdate_limit_is_refused(
+    engine: Engine, db_path: Path, travel: Any
+) -> None:
+    tid = _dispatched(engine, travel)
+    travel(days=2)
+    before = snapshot(db_path)
+    with pytest.raises(InvalidInput, match=r"more than 1 d before now .*backdate_limit"):
+        engine.advance(tid, "arrive", actor="wang", at=START_PLUS_1H, note="two days late")
+    assert snapshot(db_path) == before
+
+
+START_PLUS_1H = "2026-03-02T10:00+08:00"
+
+
+def test_a_warning_that_no_longer_holds_is_withdrawn(engine: Engine, travel: Any) -> None:
+    tid = _dispatched(engine, travel)
+    travel(minutes=50)  # 09:55: 80% of the hour used at 09:53
+    assert [(f.clock, f.event) for f in engine.tick()] == [("arrival", "warning")]
+    travel(minutes=10)
+    t = engine.advance(tid, "arrive", actor="wang", at="09:30", reason="radio log")
+    assert [(e.data["clock"], e.data["alarm"]) for e in t.history if e.trigger == "withdrawn"] == [
+        ("arrival", "warning")
+    ]
+    assert engine.verify().ok
+
+
+STEPS = ("respond", "dispatch", "arrive", "resolve", "report")
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 120), st.booleans(), st.integers(0, 90)), min_size=1, max_size=6
+    )
+)
+def test_late_entries_and_alarms_replay_to_the_clocks_the_engine_wrote(
+    tmp_path_factory: Any, moves: list[tuple[int, bool, int]]
+) -> None:
+    """For any interleaving of sweeps and steps entered late, recomputing from the whole
+    history (what `verify` does) gives the clocks the incremental path wrote."""
+    import pendulum
+    from conftest import START
+
+    now = [START]
+    db = tmp_path_factory.mktemp("late") / "ff.db"
+    engine = Engine.open(db=db, clock=lambda: now[0])
+    t = engine.intake("hotline", {"title": "x", "tier": "A"}, "agent1")
+    done = 0
+    for minutes, sweep, back in moves:
+        now[0] = now[0] + pendulum.duration(minutes=minutes)
+        if sweep:
+            engine.tick()
+        if done < len(STEPS):
+            at = now[0] - pendulum.duration(minutes=back)
+            try:
+                engine.advance(t.id, STEPS[done], actor="li", at=at, note="entered late")
+                done += 1
+            except InvalidInput:
+                pass  # before the latest change: refused, nothing written
+    result = engine.verify()
+    assert result.ok, result.broken
+    engine.close()

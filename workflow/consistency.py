@@ -20,7 +20,7 @@ from typing import Any
 
 from . import clocks as clk
 from .contract import Classification, ClockSpec, Contract
-from .draft import replay
+from .draft import in_time_order, replay
 from .records import ClockRecord, EventRecord, TicketRecord
 
 
@@ -86,22 +86,34 @@ def differences(
         return f"the ticket says it recurs {ticket.recurs}, its history says {recurs}"
     # One pass over the history: holds, triggers, the timeline, breaches, reclassifications.
     held = False
-    timeline = []
     triggers = set()
     breaches: dict[str, int] = {}
     reclassified: EventRecord | None = None
+    ordered = True
+    last_at = events[0].at_us
     for e in events:
         trigger = e.trigger
         triggers.add(trigger)
-        timeline.append((trigger, e.to_state, e.at_us))
+        if e.at_us < last_at:
+            ordered = False  # a late entry: the clocks count it where it happened
+        last_at = max(last_at, e.at_us)
         if trigger == "hold":
             held = True
         elif trigger == "resume" or e.to_state in finals:
             held = False
         if trigger == "breach":
             breaches[json.loads(e.data).get("clock", "")] = e.seq
+        elif trigger == "withdrawn":
+            said = json.loads(e.data)
+            if said.get("alarm") == "breach" and breaches.get(said.get("clock")) == said.get(
+                "withdraws"
+            ):
+                del breaches[said["clock"]]
         elif trigger == "reclassify":
             reclassified = e
+    timeline = (
+        [(e.trigger, e.to_state, e.at_us) for e in events] if ordered else in_time_order(events)
+    )
     stored = (ticket.tier, ticket.kind, ticket.cause)
     expected = _classification(first, reclassified, stored)
     if expected is not None and stored != expected:

@@ -76,6 +76,33 @@ def opened(
     return draft
 
 
+PASSIVE = frozenset({"warning", "breach", "note", "withdrawn"})
+"""Events that change no state and no clock's course: a late entry may be recorded before them."""
+
+
+def in_time_order(events: Iterable[EventRecord]) -> list[tuple[str, str, int]]:
+    """(trigger, state after, at) of a history in the order things happened: by ``at``, then
+    by seq (a late entry sits where it happened, not where it was typed)."""
+    return [(e.trigger, e.to_state, e.at_us) for e in sorted(events, key=_when)]
+
+
+def _when(e: EventRecord) -> tuple[int, int]:
+    return (e.at_us, e.seq)
+
+
+def _last_alarm(events: list[EventRecord], clock: str, alarm: str) -> EventRecord | None:
+    """The latest ``alarm`` event of ``clock`` that was not withdrawn already."""
+    withdrawn = {json.loads(e.data).get("withdraws") for e in events if e.trigger == "withdrawn"}
+    for e in reversed(events):
+        if (
+            e.trigger == alarm
+            and e.seq not in withdrawn
+            and json.loads(e.data).get("clock") == clock
+        ):
+            return e
+    return None
+
+
 def row_of(
     ticket_id: str, spec: ClockSpec, facts: ClockFacts, warned: bool, breach_fired: bool
 ) -> ClockRecord:
@@ -227,8 +254,10 @@ class Draft:
         reason: str | None = None,
         data: dict[str, Any] | None = None,
         notify: dict[str, Any] | None = None,
+        kind: str | None = None,
     ) -> None:
-        """Append one event to the history (hash-chained) and its notification to the outbox."""
+        """Append one event to the history (hash-chained) and its notification to the outbox
+        (``kind``: the notification's kind, by default the trigger's)."""
         t = self.ticket
         seq = t.last_seq + 1
         prev = t.last_hash or genesis(t.id)
@@ -251,9 +280,14 @@ class Draft:
         digest = self._sealer.seal(prev, event)
         self.events.append(event._replace(hash=digest))
         self.ticket = t = t._replace(
-            last_seq=seq, last_us=at_us, last_hash=digest, state=to_state, version=self._version
+            last_seq=seq,
+            last_us=max(t.last_us, at_us) if seq > 1 else at_us,  # the latest `at` (late entries)
+            last_hash=digest,
+            state=to_state,
+            version=self._version,
         )
-        kind = trigger if trigger in ("warning", "breach") else "transition"
+        if kind is None:
+            kind = trigger if trigger in ("warning", "breach") else "transition"
         if kind not in self._subscribed:
             return
         payload = {
@@ -435,10 +469,11 @@ class Draft:
         return resumed
 
     def recompute(self, history: list[EventRecord], at_us: int) -> None:
-        """Rebuild every clock from the history under the current classification."""
+        """Rebuild every clock from the history (in ``at`` order: a late entry counts where it
+        happened) under the current classification."""
         c = self.classification
         finals = self.contract.finals
-        timeline = [(e.trigger, e.to_state, e.at_us) for e in history]
+        timeline = in_time_order(history)
         at = at_us
         for spec in self.contract.clocks.values():
             facts = replay(spec, spec.limit_us(c), finals, timeline) if spec.applies_to(c) else None
@@ -461,6 +496,66 @@ class Draft:
                 self._new.add(spec.name)
             else:
                 self._put(spec, facts, warned, fired)
+
+    def correct(self, history: list[EventRecord], now_us: int, actor: str) -> list[str]:
+        """After a late entry (the last event recorded, earlier than alarms already in the
+        history): rebuild the clocks in ``at`` order, withdraw every alarm that no longer holds
+        — a ``withdrawn`` event naming it and the late entry, notified as the alarm was — and
+        fire what is due now under the corrected clocks. The alarms withdrawn, as
+        ``clock:alarm``."""
+        late = self.events[-1]
+        everything = [*history, *self.events]
+        before = dict(self.clocks)
+        self.recompute(everything, now_us)
+        withdrawn = []
+        for name, old in before.items():
+            spec = self.contract.clocks.get(name)
+            new = self.clocks.get(name)
+            if spec is None:
+                continue
+            facts = facts_of(new) if new is not None else None
+            warned = bool(new.warned) if new is not None else False
+            fired = bool(new.breach_fired) if new is not None else False
+            gone = []
+            if old.breach_fired and not fired:
+                gone.append("breach")
+            if old.warned and (
+                facts is None or clk.active(facts, now_us) < round(facts.limit * spec.warning_share)
+            ):
+                gone.append("warning")
+                warned = False
+            if facts is not None and gone:
+                self._put(spec, facts, warned, fired)
+            for alarm in gone:
+                fired_as = _last_alarm(everything, name, alarm)
+                if fired_as is None:
+                    continue
+                self._withdraw(name, alarm, fired_as, late, now_us, actor)
+                withdrawn.append(f"{name}:{alarm}")
+        self.fire_due(now_us)
+        return withdrawn
+
+    def _withdraw(
+        self, clock: str, alarm: str, fired: EventRecord, late: EventRecord, now_us: int, actor: str
+    ) -> None:
+        zone = self.contract.timezone
+        when = from_us(late.at_us, zone).strftime("%Y-%m-%d %H:%M")
+        note = (
+            f"{clock}: the {alarm} recorded at seq {fired.seq} no longer holds: "
+            f"{late.trigger} at {when} was entered late (seq {late.seq}, by {late.actor})"
+        )
+        data = {"clock": clock, "alarm": alarm, "withdraws": fired.seq, "late_entry": late.seq}
+        at_us = max(now_us, self.ticket.last_us)
+        self.record(
+            "withdrawn",
+            self.ticket.state,
+            at_us,
+            actor,
+            note=note,
+            data=data,
+            notify={"clock": clock, "alarm": alarm, "withdraws": fired.seq},
+            kind=alarm,
+        )
 
     @property
     def dirty(self) -> bool:

@@ -16,13 +16,14 @@ million clock records needs no Python loop over them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, cast, func, literal, select
 
-from .tables import CLOCKS, TICKETS
+from .tables import CLOCKS, EVENTS, TICKETS
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,29 @@ class Breach:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    """An alarm withdrawn because a step entered late shows the promise was kept after all:
+    listed for the auditor (the counts above already use the corrected clocks)."""
+
+    ticket: str
+    clock: str
+    alarm: str  # warning | breach
+    at: datetime  # when it was withdrawn
+    actor: str  # who entered the late step
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket,
+            "clock": self.clock,
+            "alarm": self.alarm,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "note": self.note,
+        }
+
+
 @dataclass(frozen=True)
 class Report:
     """The compliance report of one period; ``to_dict()`` is the JSON form."""
@@ -93,6 +117,7 @@ class Report:
     cancelled: int
     breaches: list[Breach] = field(default_factory=list)
     weekly_breaches: list[tuple[datetime, int]] = field(default_factory=list)
+    withdrawn: list[Withdrawn] = field(default_factory=list)
 
     def totals(self) -> dict[str, Line]:
         """One line per clock, all tiers together (counts only; percentiles per tier)."""
@@ -135,6 +160,7 @@ class Report:
             "clocks": [line.to_dict() for line in self.lines],
             "totals": [line.to_dict() for line in self.totals().values()],
             "breaches": [b.to_dict() for b in self.breaches],
+            "withdrawn": [w.to_dict() for w in self.withdrawn],
             "weekly_breaches": [
                 {"week": w.date().isoformat(), "breaches": n} for w, n in self.weekly_breaches
             ],
@@ -352,6 +378,18 @@ def build(
     weekly_breaches = [
         (from_us(start_us + i * week_us, zone), weekly.get(i, 0)) for i in range(weeks)
     ]
+    e = EVENTS
+    withdrawn = [
+        Withdrawn(tid, said.get("clock", ""), said.get("alarm", ""), from_us(at, zone), who, note)
+        for tid, at, who, note, data in store.query(
+            select(e.c.ticket_id, e.c.at_us, e.c.actor, e.c.note, e.c.data)
+            .select_from(e.join(t, t.c.id == e.c.ticket_id))
+            .where(opened, e.c.trigger == "withdrawn")
+            .order_by(e.c.at_us, e.c.ticket_id, e.c.seq)
+            .limit(breach_limit)
+        )
+        for said in [json.loads(data)]
+    ]
     return Report(
         contract.name,
         start,
@@ -363,4 +401,5 @@ def build(
         cancelled,
         breaches,
         weekly_breaches,
+        withdrawn,
     )

@@ -93,6 +93,22 @@ def _table(lines: list[Line]) -> str:
     return f"<table>{head}{rows}</table>"
 
 
+def _withdrawn(report: Report) -> str:
+    """The alarms withdrawn after late entries, for the auditor (none: nothing)."""
+    if not report.withdrawn:
+        return ""
+    rows = "".join(
+        f"<tr><td>{E(w.ticket)}</td><td>{E(w.clock)}</td><td>{E(w.alarm)}</td>"
+        f"<td>{w.at:%Y-%m-%d %H:%M}</td><td>{E(w.actor)}</td><td>{E(w.note)}</td></tr>"
+        for w in report.withdrawn
+    )
+    return (
+        f"<h2>Alarms withdrawn after a late entry ({len(report.withdrawn)})</h2>"
+        "<table><tr><th>ticket</th><th>promise</th><th>alarm</th><th>withdrawn</th>"
+        f"<th>by</th><th>why</th></tr>{rows}</table>"
+    )
+
+
 def render(report: Report, breaches: int = 200, lifecycle: str = "") -> str:
     """The whole report as an HTML document (a string); ``lifecycle`` is an HTML fragment
     drawing the contract's lifecycle (:func:`faultflow.graph.lifecycle_html`)."""
@@ -150,6 +166,7 @@ Clocks started {report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M}
 <h2>Breaches ({len(report.breaches)})</h2>
 <table><tr><th>ticket</th><th>promise</th><th>tier</th><th>due</th><th>stopped</th>
 <th>over by</th><th>title</th></tr>{rows}</table>{more}
+{_withdrawn(report)}
 <p class="meta">A clock belongs to the period in which it started. Met: stopped within its
 limit. Breached: stopped late, or still running past its limit. Open: running, within its limit.
 Compliance = met / (met + breached). Median and p90 of the active time (paused time excluded),

@@ -89,6 +89,10 @@ def table(report: Report, breaches: int = 10) -> str:
                 f"  {b.ticket}  {b.clock:<11} tier {b.tier}  due {b.due_at.strftime(day)}"
                 f"  {stopped}  over by {span(b.overrun)}  {b.title[:40]}"
             )
+    if report.withdrawn:
+        out += ["", f"alarms withdrawn after a late entry ({len(report.withdrawn)}):"]
+        for w in report.withdrawn:
+            out.append(f"  {w.ticket}  {w.clock} {w.alarm}  {w.at.strftime(day)}  {w.note}")
     return "\n".join(out)
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .audit import PLAIN, Sealer
 from .contract import Contract, member
-from .draft import Draft
+from .draft import PASSIVE, Draft
+from .durations import span
 from .errors import (
     ConcurrentUpdate,
     FaultflowError,
@@ -28,7 +29,7 @@ from .ids import normalize_ticket_id
 from .intake import IntakeRecord
 from .receive import Receiver
 from .records import ClockRecord, EventRecord, TicketRecord
-from .store import Store
+from .store import Store, Unit
 from .times import aware, from_us, to_us
 from .views import History, Intake, Ticket, ticket_view
 
@@ -101,13 +102,17 @@ class WritePath:
         version: int | None = None,
         need_history: bool = False,
         finish: Callable[[Draft, list[EventRecord]], None] | None = None,
+        late: bool = False,
     ) -> Ticket:
         """Load a ticket, fire its overdue alarms, ``apply`` the change, write it: one
         transaction. A refusal raised by ``apply`` writes nothing.
 
         ``finish`` is slow work on the finished draft (rendering a report into the event): it
         runs outside any transaction, and the write that follows is refused by the version
-        check (:class:`ConcurrentUpdate`) if anyone changed the ticket meanwhile."""
+        check (:class:`ConcurrentUpdate`) if anyone changed the ticket meanwhile.
+
+        ``late``: ``at`` may precede alarms and notes already recorded (a late entry, see
+        :meth:`late_moment`); ``apply`` then sees an ``at_us`` before the ticket's last event."""
         tid = normalize_ticket_id(ticket_id)
         now = self.now()
         now_us = to_us(now)
@@ -131,15 +136,17 @@ class WritePath:
                             f"ticket {tid} is at version {record.version}, not "
                             f"{version}: look at it again and retry"
                         )
-                    # A clock a little behind another host's: keep the history in order.
-                    at_us = (
-                        max(now_us, record.last_us)
-                        if at is None
-                        else self.moment(at, now, record.last_us)
-                    )
+                    history = None
+                    if at is None:  # a clock a little behind another host's: keep the order
+                        at_us = max(now_us, record.last_us)
+                    elif late:
+                        at_us, history = self.late_moment(u, record, at, now)
+                    else:
+                        at_us = self.moment(at, now, record.last_us)
                     draft = Draft(self.contract, record, clock_rows, now_us, sealer=self.sealer)
                     draft.fire_due(at_us)
-                    history = u.events(tid) if need_history or finish else None
+                    if history is None and (need_history or finish):
+                        history = u.events(tid)
                     apply(draft, at_us, history)
                     if finish is None:
                         u.write(draft.change())
@@ -244,6 +251,33 @@ class WritePath:
             )
         return moment_us
 
+    def late_moment(
+        self, u: Unit, record: TicketRecord, at: datetime | str, now: datetime
+    ) -> tuple[int, list[EventRecord] | None]:
+        """The µs of a step's ``at`` under the rule for late entries (SPEC §8): not in the
+        future, not more than the contract's ``backdate_limit`` before now, and not before the
+        ticket's latest change (alarms and notes may lie after it). The history, when it was
+        read to find that change."""
+        at_us = self.moment(at, now, None)
+        limit = self.contract.backdate_limit_us
+        if at_us < to_us(now) - limit:
+            raise InvalidInput(
+                f"at {self._show(at_us)} is more than {span(timedelta(microseconds=limit))} "
+                f"before now (the contract's backdate_limit)"
+            )
+        if at_us >= record.last_us:
+            return at_us, None
+        history = u.events(record.id)
+        changes = [e for e in history if e.trigger not in PASSIVE]
+        latest = max(changes, key=lambda e: (e.at_us, e.seq))
+        if at_us < latest.at_us:
+            raise InvalidInput(
+                f"at {self._show(at_us)} is before the ticket's latest change "
+                f"({latest.trigger} at {self._show(latest.at_us)}): a late entry may come "
+                "before alarms and notes, not before a step"
+            )
+        return at_us, history
+
     def _show(self, us: int) -> str:
         return from_us(us, self.contract.timezone).isoformat(timespec="seconds")
 
@@ -264,16 +298,26 @@ class WritePath:
         reason = self._text("reason", reason)
         lifecycle = self._lifecycle()
 
+        said = self._text("note", note)
+
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
             from .machine import GuardFacts
 
+            late = at_us < draft.ticket.last_us
+            if late and not (said or reason):
+                raise InvalidInput(
+                    f"at {self._show(at_us)} comes before alarms already recorded on ticket "
+                    f"{draft.ticket.id}: a late entry needs --note or --reason (what happened, "
+                    "and why it is entered now)"
+                )
             facts = GuardFacts(
                 draft.classification, reason, lambda: draft.breached_clocks(at_us), draft.due_times
             )
             dest = lifecycle.fire(draft.ticket.state, trigger, facts)
-            draft.transition(
-                trigger, dest, at_us, actor, note=self._text("note", note), reason=reason
-            )
+            draft.transition(trigger, dest, at_us, actor, note=said, reason=reason)
+            if late:
+                assert history is not None
+                draft.correct(history, draft.recorded_us, actor)
 
         def report(draft: Draft, history: list[EventRecord]) -> None:
             """The customer's handling report as it stands after this event, in the event."""
@@ -285,7 +329,12 @@ class WritePath:
             draft.attach("handling_report", markdown(view, self.contract))
 
         return self.change(
-            ticket_id, at, apply, version=version, finish=report if attach_report else None
+            ticket_id,
+            at,
+            apply,
+            version=version,
+            finish=report if attach_report else None,
+            late=True,
         )
 
     def reclassify(
