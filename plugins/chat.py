@@ -39,7 +39,7 @@ class GroupChat:
             reporter=text_field(message, "sender"),
             external_id=text_field(message, "message_id"),
             occurred_at=moment_field(message, "time"),
-            tier=tier_from_keywords(body, keywords) or config.get("default_tier", "C"),
+            tier=tier_from_keywords(body, keywords) or config.get("default_tier"),
         )
 
 

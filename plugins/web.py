@@ -1,5 +1,5 @@
-"""``web``: the web form — consulting and faults that do not stop the business (tier C unless
-given)."""
+"""``web``: the web form — consulting and faults that do not stop the business (the channel's
+``default_tier``, else the contract's, unless the form gives one)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from faultflow.intake import as_mapping
 
 class WebForm:
     name = "web"
-    description = "web form: consulting and faults that do not stop the business (default tier C)"
+    description = "web form: consulting and faults that do not stop the business"
 
     def parse(
         self, raw: bytes | str | Mapping[str, Any], config: Mapping[str, Any]
     ) -> IntakeRecord:
-        return common_record(as_mapping(raw), tier=config.get("default_tier", "C"))
+        return common_record(as_mapping(raw), tier=config.get("default_tier"))
 
 
 @hookimpl

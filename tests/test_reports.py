@@ -231,12 +231,16 @@ def test_handling_report_reads_well(engine: Engine, travel: Any) -> None:
     assert "- Owner (first-ask responsibility): agent1" in md
     assert "| respond to the reporter (P2; P3 for the customer manager) | 15 min |" in md
     assert "met (10 min to spare)" in md and "missed by 10 min" in md
-    assert "## Spare part (P10)" in md and "spare S5720 of the same model" in md
+    assert (
+        "## Remedy: not fixed in time: a spare of the same model keeps the system running (P10)"
+        in md
+    )
+    assert "spare S5720 of the same model" in md
     assert "Closed (reported)" in md
     page = engine.handling_report(t.id, "html")
     assert "<table>" in page and "spare S5720" in page
     attached = engine.get(t.id).history[-1].data["handling_report"]
-    assert "## Spare part (P10)" in attached  # the report as sent, inside the hash chain
+    assert "## Remedy: not fixed in time" in attached  # the report as sent, inside the hash chain
     assert engine.verify().ok
 
 

@@ -131,7 +131,10 @@ def test_sigint_stops_run(tmp_path: Path) -> None:
     db = tmp_path / "int.db"
     Engine.open(db=db).close()
     run = start_run(db)
-    time.sleep(1.5)  # up, with its signal handlers in place
+    assert run.stderr is not None
+    # up: it says so just before it installs its signal handlers (however slow the start)
+    assert "watching" in run.stderr.readline()
+    time.sleep(0.5)
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=20)
     assert run.returncode == 0 and "Traceback" not in err

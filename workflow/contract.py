@@ -33,8 +33,10 @@ DAY_US = 24 * 3600 * 1_000_000
 SCHEMA = 1
 # Names the engine writes into the history itself; a contract may not use them as triggers.
 RESERVED_TRIGGERS = frozenset(
-    {"hold", "resume", "reclassify", "warning", "breach", "note", "intake"}
+    {"hold", "resume", "reclassify", "warning", "breach", "note", "intake", "withdrawn"}
 )
+STATE_ROLES = {"cancelled": "a final state whose tickets are left out of the compliance figures"}
+TRANSITION_ROLES = {"remedy": "the stop-gap when a fault is not fixed in time (P10: a spare)"}
 NOTIFICATION_KINDS = ("transition", "warning", "breach", "escalation")
 
 
@@ -75,6 +77,7 @@ class StateShape(_Table, kw_only=True):
     name: str
     description: str = ""
     final: bool = False
+    role: str | None = None
 
 
 class ConditionShape(_Table, kw_only=True):
@@ -98,6 +101,7 @@ class TransitionShape(_Table, kw_only=True):
     dest: str
     guard: GuardShape | None = None
     explain: str = ""
+    role: str | None = None
 
 
 class MachineShape(_Table, kw_only=True):
@@ -304,6 +308,7 @@ class Transition:
     dest: str
     guard: Guard | None
     explain: str
+    role: str | None = None  # one of TRANSITION_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +356,7 @@ class State:
     name: str
     description: str
     final: bool
+    role: str | None = None  # one of STATE_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,6 +400,10 @@ class Contract:
     # Derived once (consulted on every trigger):
     finals: frozenset[str] = frozenset()
     """The final states."""
+    cancelled: frozenset[str] = frozenset()
+    """The final states whose tickets the compliance figures leave out (role "cancelled")."""
+    remedies: frozenset[str] = frozenset()
+    """The triggers of the stop-gap remedy (role "remedy": the seed's spare substitution)."""
     triggers: tuple[str, ...] = ()
     """Every trigger an operator can fire, in contract order, without repeats."""
     notify_kinds: frozenset[str] = frozenset()
@@ -405,6 +415,8 @@ class Contract:
         triggers = {self.intake} | {t.trigger for t in self.transitions}
         derived = {
             "finals": frozenset(s.name for s in self.states.values() if s.final),
+            "cancelled": frozenset(s.name for s in self.states.values() if s.role == "cancelled"),
+            "remedies": frozenset(t.trigger for t in self.transitions if t.role == "remedy"),
             "triggers": tuple(dict.fromkeys(t.trigger for t in self.transitions)),
             "notify_kinds": frozenset(k for n in self.notifiers.values() for k in n.events),
             "starts": {
@@ -669,7 +681,12 @@ class _Compiler:
             self._name(path, s.name)
             if s.name in states:
                 raise _Invalid(path, f"duplicate state {s.name!r}")
-            states[s.name] = State(s.name, s.description, s.final)
+            if s.role is not None:
+                where = f"machine.states[{i}].role"
+                self._member(where, s.role, STATE_ROLES, "state role")
+                if s.role == "cancelled" and not s.final:
+                    raise _Invalid(where, "a cancelled state must be final (final = true)")
+            states[s.name] = State(s.name, s.description, s.final, s.role)
         if not states:
             raise _Invalid("machine.states", "no states")
         self._member("machine.initial", self.m.machine.initial, states, "state")
@@ -711,7 +728,9 @@ class _Compiler:
                 seen[(t.trigger, s)] = i
             self._member(f"{path}.dest", t.dest, states, "state")
             guard = self._guard(f"{path}.guard", t.guard) if t.guard is not None else None
-            out.append(Transition(t.trigger, tuple(sources), t.dest, guard, t.explain))
+            if t.role is not None:
+                self._member(f"{path}.role", t.role, TRANSITION_ROLES, "transition role")
+            out.append(Transition(t.trigger, tuple(sources), t.dest, guard, t.explain, t.role))
         return tuple(out)
 
     def _guard(self, path: str, g: GuardShape) -> Guard:

@@ -54,12 +54,16 @@ def promises(ticket: Ticket, contract: Contract) -> list[dict[str, str]]:
     return rows
 
 
+def _remedy(event: Any, contract: Contract) -> str:
+    """The remedy in the contract's words: the description of the state it leads to."""
+    state = contract.states.get(event.to_state)
+    return state.description if state is not None and state.description else event.to_state
+
+
 def facts(ticket: Ticket, contract: Contract) -> dict[str, Any]:
     tier = contract.tiers.get(ticket.tier)
     spare = [
-        e
-        for e in ticket.history
-        if e.to_state == "spare_substituted" and e.from_state != e.to_state
+        e for e in ticket.history if e.trigger in contract.remedies and e.from_state != e.to_state
     ]
     reported = [
         e for e in ticket.history if e.to_state in contract.finals and e.from_state != e.to_state
@@ -121,10 +125,10 @@ def markdown(ticket: Ticket, contract: Contract) -> str:
         s = f["spare"]
         out += [
             "",
-            "## Spare part (P10)",
+            f"## Remedy: {_remedy(s, contract)}",
             "",
-            f"The fault could not be fixed within the limit; a spare of the same model was "
-            f"put in at {_t(s.at)} by {s.actor}" + (f": {s.note}" if s.note else "."),
+            f"The fault could not be fixed within the limit; {s.trigger} at {_t(s.at)} by "
+            f"{s.actor}" + (f": {s.note}" if s.note else "."),
         ]
     if f["closed"] is not None:
         c = f["closed"]
@@ -153,8 +157,9 @@ def to_html(ticket: Ticket, contract: Contract) -> str:
     if f["spare"] is not None:
         s = f["spare"]
         spare = (
-            f"<h2>Spare part (P10)</h2><p>A spare of the same model was put in at "
-            f"{e(_t(s.at))} by {e(s.actor)}{': ' + e(s.note) if s.note else '.'}</p>"
+            f"<h2>Remedy: {e(_remedy(s, contract))}</h2><p>The fault could not be fixed "
+            f"within the limit; {e(s.trigger)} at {e(_t(s.at))} by {e(s.actor)}"
+            f"{': ' + e(s.note) if s.note else '.'}</p>"
         )
     described = (
         ""

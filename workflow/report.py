@@ -231,7 +231,7 @@ def build(
 
     zone = contract.timezone
     c, t = CLOCKS, TICKETS
-    finals_cancelled = [s for s in contract.finals if s == "cancelled"]
+    finals_cancelled = sorted(contract.cancelled)
     # Active time: to the stop, or to the start of an open pause, or to now.
     end_expr = case(
         (c.c.stopped_us.is_not(None), c.c.stopped_us),
