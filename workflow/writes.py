@@ -3,7 +3,8 @@
 intake → draft → store, and load → draft → store for every later change: the draft decides
 (state, history, clocks, timers, notifications) in memory, the store commits all of it or none.
 A refused change writes nothing. This module holds the rules of *when* a change may be
-recorded (``at`` policy) and the unit of work that retries a stale guess once.
+recorded (``at`` policy, late entries) and the unit of work that retries a stale guess once;
+what intake does with each fault of a payload is ``receive.py``.
 """
 
 from __future__ import annotations
