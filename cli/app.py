@@ -6,159 +6,28 @@ Imports of the engine (and so of SQLAlchemy) happen inside the commands, so that
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from faultflow.contract import Contract
-    from faultflow.engine import Engine
-
-ENV_DB, ENV_CONFIG, ENV_NOW, ENV_ACTOR, ENV_LOCK_TIMEOUT = (
-    "FAULTFLOW_DB",
-    "FAULTFLOW_CONFIG",
-    "FAULTFLOW_NOW",
-    "FAULTFLOW_ACTOR",
-    "FAULTFLOW_LOCK_TIMEOUT",
+from .base import (
+    ENV_CONFIG,
+    ENV_DB,
+    ENV_NOW,
+    TIME_HELP,
+    FaultflowGroup,
+    Settings,
+    actor_option,
+    at_option,
+    emit_json,
+    json_option,
+    log_like_run,
+    show_ticket,
 )
-TIME_HELP = "ISO 8601 (offset optional), HH:MM today, or -15m"
-
-
-class Settings:
-    """The global options, and the engine they describe (opened on first use)."""
-
-    def __init__(self, db: str, config: str | None, now: str | None) -> None:
-        self.db = db
-        self.config = config
-        self.now_text = now
-        self._engine: Engine | None = None
-        self._contract: Contract | None = None
-
-    def config_path(self) -> Path | None:
-        if self.config:
-            return Path(self.config)
-        local = Path("states.toml")
-        return local if local.is_file() else None
-
-    def contract(self) -> Contract:
-        if self._contract is None:
-            from faultflow.contract import load_contract
-
-            self._contract = load_contract(self.config_path())
-        return self._contract
-
-    def clock(self) -> Callable[[], Any] | None:
-        if not self.now_text:
-            return None
-        import pendulum
-        from faultflow.times import parse_time
-
-        zone = self.contract().timezone
-        fixed = parse_time(self.now_text, pendulum.now(zone.key), zone)
-        return lambda: fixed
-
-    def engine(self, create: bool = False, interactive: bool = True) -> Engine:
-        """The engine (opened on first use). An interactive command waits at most
-        FAULTFLOW_LOCK_TIMEOUT seconds (default 10) for a lock another process holds, and says
-        that it is waiting after a second; `run` keeps the database's own patience."""
-        if self._engine is None:
-            from faultflow.engine import Engine
-
-            lock_timeout = _lock_timeout() if interactive else None
-            self._engine = Engine.open(
-                db=self.db,
-                config=self.contract(),
-                clock=self.clock(),
-                create=create,
-                lock_timeout=lock_timeout,
-                audit_key=os.environ.get("FAULTFLOW_AUDIT_KEY") or None,
-            )
-            if interactive:
-                _LockWatch(self._engine.store, lock_timeout).start()
-        return self._engine
-
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
-
-
-EX_TEMPFAIL = 75  # sysexits.h: a temporary failure; mail transfer agents retry on it
-
-
-def _lock_timeout() -> float:
-    text = os.environ.get(ENV_LOCK_TIMEOUT, "10")
-    try:
-        value = float(text)
-    except ValueError:
-        raise click.UsageError(f"{ENV_LOCK_TIMEOUT}={text!r}: give a number of seconds") from None
-    if value <= 0:
-        raise click.UsageError(f"{ENV_LOCK_TIMEOUT}={text!r}: give a number of seconds above 0")
-    return value
-
-
-class _LockWatch(threading.Thread):
-    """Says on stderr, once per wait, that a command is waiting for the database: a unit of
-    work that lasts more than a second is waiting for a lock (they take well under 1 ms)."""
-
-    def __init__(self, store: Any, limit: float | None) -> None:
-        super().__init__(name="faultflow-lock-watch", daemon=True)
-        self.store, self.limit = store, limit
-
-    def run(self) -> None:
-        told: float | None = None
-        while True:
-            time.sleep(0.2)
-            since = self.store.busy_since
-            if since is not None and since != told and time.monotonic() - since > 1.0:
-                told = since
-                limit = f"; giving up after {self.limit:g} s" if self.limit else ""
-                click.echo(
-                    f"waiting for the database: another process holds a lock{limit}", err=True
-                )
-
-
-class FaultflowGroup(click.Group):
-    """Turns every refusal into one line on stderr and exit code 1 (75 when the database is
-    only temporarily unavailable: try again later)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        from faultflow.errors import DatabaseUnavailable, FaultflowError
-
-        try:
-            return super().invoke(ctx)
-        except DatabaseUnavailable as err:
-            click.echo(f"error: {err}", err=True)
-            ctx.exit(EX_TEMPFAIL)
-        except FaultflowError as err:
-            click.echo(f"error: {err}", err=True)
-            ctx.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except BrokenPipeError:
-            raise  # the reader went away (`| head`): click stops quietly, as `cat` would
-        except Exception as err:
-            if os.environ.get("FAULTFLOW_DEBUG"):
-                raise
-            click.echo(
-                f"internal error: {type(err).__name__}: {err} (set FAULTFLOW_DEBUG=1 to see where)",
-                err=True,
-            )
-            ctx.exit(1)
-        finally:
-            settings = ctx.find_object(Settings)
-            if settings is not None:
-                settings.close()
 
 
 @click.group(cls=FaultflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -201,53 +70,6 @@ def cli(ctx: click.Context, db: str, config: str | None, now: str | None) -> Non
     75 the database is busy or unreachable (nothing was written: try again later).
     """
     ctx.obj = Settings(db, config, now)
-
-
-def actor_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--as",
-        "actor",
-        envvar=ENV_ACTOR,
-        default=lambda: _user(),
-        metavar="ACTOR",
-        help=f"Who does this [{ENV_ACTOR}; default: your login].",
-    )(f)
-
-
-def at_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--at",
-        metavar="TIME",
-        help=f"When it happened (default now): {TIME_HELP}. Not in the future, "
-        "not before the ticket's last event.",
-    )(f)
-
-
-def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--json", "as_json", is_flag=True, help="Print JSON (SPEC §6 field names) and nothing else."
-    )(f)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "operator"
-
-
-def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
-
-
-def show_ticket(settings: Settings, ticket: Any, as_json: bool) -> None:
-    engine = settings.engine()
-    if as_json:
-        emit_json(ticket.to_dict())
-        return
-    from .render import ticket_text
-
-    click.echo(ticket_text(ticket, engine.now()))
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -442,6 +264,21 @@ def resume(
 
 @cli.command()
 @click.argument("ticket_id", metavar="ID")
+@click.argument("text")
+@at_option
+@actor_option
+@json_option
+@click.pass_obj
+def note(
+    settings: Settings, ticket_id: str, text: str, at: str | None, actor: str, as_json: bool
+) -> None:
+    """Add a note to a ticket's history (closed tickets too); no state or clock moves."""
+    t = settings.engine().note(ticket_id, text, actor=actor, at=at)
+    show_ticket(settings, t, as_json)
+
+
+@cli.command()
+@click.argument("ticket_id", metavar="ID")
 @json_option
 @click.pass_obj
 def show(settings: Settings, ticket_id: str, as_json: bool) -> None:
@@ -498,7 +335,7 @@ def list_(
 @click.pass_obj
 def tick(settings: Settings, as_json: bool) -> None:
     """Fire every warning and breach due now, once (safe to run from several hosts)."""
-    _log_like_run()
+    log_like_run()
     engine = settings.engine(interactive=False)  # a sweep waits like `run` does
     fired = engine.tick(deliver=False)
     attempts = engine.deliver()  # every notification due, these alarms' included
@@ -519,16 +356,6 @@ def tick(settings: Settings, as_json: bool) -> None:
     click.echo(tick_summary(counts))
 
 
-def _log_like_run() -> None:
-    """Log lines (the `log` notifier's, failed deliveries) to stderr, as `run` does: under
-    cron they are mailed, not lost."""
-    import logging
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
-    )
-
-
 @cli.command()
 @click.option(
     "--max-sleep",
@@ -543,7 +370,7 @@ def run(settings: Settings, max_sleep: float) -> None:
 
     Several `run` processes may share one database: each alarm fires once.
     """
-    _log_like_run()
+    log_like_run()
     engine = settings.engine(interactive=False)
     from .render import fired_text
 
@@ -918,3 +745,15 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
 def main() -> None:
     """Entry point of the ``faultflow`` command."""
     cli(prog_name="faultflow")
+
+
+def _register() -> None:
+    """The commands kept in modules of their own."""
+    from .serve import serve
+    from .tokens import token
+
+    cli.add_command(token)
+    cli.add_command(serve)
+
+
+_register()

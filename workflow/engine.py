@@ -24,12 +24,14 @@ from .writes import WritePath
 
 if TYPE_CHECKING:  # imported where used: `faultflow show` should not pay for them
     from .audit import Verification
+    from .census import Census
     from .delivery import Attempt
     from .hookspecs import Channel
     from .intake import IntakeRecord
     from .machine import Lifecycle
     from .registry import Registry
     from .report import Report
+    from .tokens import Token
     from .views import Intake
 
 Clockwork = Callable[[], datetime]
@@ -185,22 +187,101 @@ class Engine:
         reason: str | None = None,
         actor: str | None = None,
         at: At = None,
+        version: int | None = None,
     ) -> Ticket:
         """Change a ticket's tier, kind or cause (``cause=""`` clears it), with a ``reason``;
-        every clock is recomputed from its start."""
-        return self._writes.reclassify(ticket_id, tier, kind, cause, reason, actor, at)
+        every clock is recomputed from its start. ``version``: as in :meth:`advance`."""
+        w = self._writes
+        return w.reclassify(ticket_id, tier, kind, cause, reason, actor, at, version)
 
     def hold(
-        self, ticket_id: str, reason: str | None = None, actor: str | None = None, at: At = None
-    ) -> Ticket:
+        self, ticket_id: str, reason: str | None = None, actor: str | None = None, at: At = None,
+        version: int | None = None,
+    ) -> Ticket:  # fmt: skip
         """Pause the ticket's running pausable clocks (their due times move by the pause)."""
-        return self._writes.hold(ticket_id, reason, actor, at)
+        return self._writes.hold(ticket_id, reason, actor, at, version)
 
     def resume(
-        self, ticket_id: str, actor: str | None = None, at: At = None, note: str | None = None
-    ) -> Ticket:
+        self, ticket_id: str, actor: str | None = None, at: At = None, note: str | None = None,
+        version: int | None = None,
+    ) -> Ticket:  # fmt: skip
         """Restart the clocks paused by :meth:`hold`."""
-        return self._writes.resume(ticket_id, actor, at, note)
+        return self._writes.resume(ticket_id, actor, at, note, version)
+
+    def note(
+        self, ticket_id: str, text: str, actor: str | None = None, at: At = None,
+        version: int | None = None,
+    ) -> Ticket:  # fmt: skip
+        """Add a note to the ticket's history (any state, final ones too); nothing else moves."""
+        return self._writes.note(ticket_id, text, actor, at, version)
+
+    def census(self) -> Census:
+        """Counts for monitoring: open tickets by state and tier, alarms fired by clock, pending
+        notifications and failed delivery attempts, the next alarm due (``census.py``)."""
+        from .census import take
+
+        return take(self.store, self.contract)
+
+    def ready(self) -> None:
+        """Raise (:class:`DatabaseUnavailable`, :class:`DatabaseError`) unless the database
+        answers and its schema is the one this faultflow needs."""
+        self.store.check_revision()
+
+    # -- API tokens (tokens.py) ----------------------------------------------------------------
+
+    def create_token(
+        self, name: str, scopes: Sequence[str], actor: str | None = None
+    ) -> tuple[Token, str]:
+        """Make an API token for ``faultflow serve``: the token and its secret, which is shown
+        this once and never stored. ``actor``: whom the history names for what it does
+        (default: the token's name)."""
+        from . import tokens
+        from .records import TokenRecord
+
+        name = tokens.checked_name(name)
+        given = tokens.checked_scopes(list(scopes), set(self.registry.channels))
+        who = self._writes.actor_name(actor or name)
+        secret = tokens.new_secret()
+        record = TokenRecord(
+            name, tokens.digest(secret), " ".join(given), who, to_us(self.now()), None
+        )
+        self.store.add_token(record)
+        return self._token(record), secret
+
+    def tokens(self) -> builtins.list[Token]:
+        """Every token, revoked ones too (never their secrets)."""
+        return [self._token(r) for r in self.store.tokens_all()]
+
+    def revoke_token(self, name: str) -> Token:
+        """Revoke a token for good (it stays listed, revoked)."""
+        from .errors import InvalidInput
+
+        if not self.store.revoke_token(name, to_us(self.now())):
+            known = self.store.token(name)
+            if known is None:
+                raise InvalidInput(f"no token named {name!r} (see `faultflow token list`)")
+            raise InvalidInput(f"token {name!r} is already revoked")
+        record = self.store.token(name)
+        assert record is not None
+        return self._token(record)
+
+    def authenticate(self, secret: str) -> Token | None:
+        """The active token whose secret this is, or ``None``."""
+        from . import tokens
+
+        wanted = tokens.digest(secret)
+        record = self.store.token_by_digest(wanted)
+        if record is None or not tokens.same(record.digest, wanted) or record.revoked_us:
+            return None
+        return self._token(record)
+
+    def _token(self, r: Any) -> Token:
+        from .times import from_us
+        from .tokens import Token
+
+        zone = self.contract.timezone
+        revoked = from_us(r.revoked_us, zone) if r.revoked_us is not None else None
+        return Token(r.name, tuple(r.scopes.split()), r.actor, from_us(r.created_us, zone), revoked)
 
     # -- looking (store.py, views.py) ----------------------------------------------------------
 

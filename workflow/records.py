@@ -88,6 +88,18 @@ class OutboxRecord(NamedTuple):
     next_attempt_us: int
 
 
+class TokenRecord(NamedTuple):
+    """An API token of ``faultflow serve``: its name, the SHA-256 of its secret (the secret is
+    shown once and never stored), what it may do, and whom the history names for it."""
+
+    name: str
+    digest: str
+    scopes: str  # space-separated: intake:CHANNEL, intake:*, read, operate, admin
+    actor: str
+    created_us: int
+    revoked_us: int | None
+
+
 # The audit chain hashes every field of an event but these: the hash itself. A field added to
 # EventRecord is hashed unless it is named here (tests/test_records.py holds this).
 HASH_EXEMPT: frozenset[str] = frozenset({"hash"})

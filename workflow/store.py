@@ -45,8 +45,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import migrations
 from .dbfailures import classify, first_line
 from .errors import ConcurrentUpdate, DatabaseDamaged, DatabaseError, DatabaseUnavailable
-from .records import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecord
-from .tables import CLOCKS, EVENTS, META, OUTBOX, TICKETS
+from .records import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecord, TokenRecord
+from .tables import CLOCKS, EVENTS, META, OUTBOX, TICKETS, TOKENS
 
 Span = tuple["str | None", "str | None"]  # a range of ticket ids: [from, to), open ends None
 
@@ -254,6 +254,17 @@ class Store:
         except (DatabaseError, self._dbapi.Error):
             pass
         self.migrated = self._migrate(create)
+
+    def check_revision(self) -> None:
+        """Raise unless the database answers and is at this faultflow's schema revision."""
+        revision = _Statement(text("SELECT version_num FROM alembic_version"), self.sa.dialect)
+        with self.unit() as u:
+            found = u.cursor.execute(revision.sql).fetchone()
+        if found is None or found[0] != migrations.HEAD:
+            raise DatabaseError(
+                f"the database schema is at revision {found[0] if found else 'none'}; this "
+                f"faultflow needs {migrations.HEAD}: run `faultflow init`"
+            )
 
     def _migrate(self, create: bool) -> list[str]:
         with self.sa.connect() as conn:
@@ -575,6 +586,38 @@ class Store:
     def count_tickets(self) -> int:
         """How many tickets there are."""
         return int(self.query(select(func.count()).select_from(TICKETS))[0][0])
+
+    # -- API tokens ---------------------------------------------------------------------------
+
+    def add_token(self, token: TokenRecord) -> None:
+        """Store a new token; :class:`InvalidInput` if the name is taken."""
+        from .errors import InvalidInput
+
+        try:
+            self.execute(insert(TOKENS).values(token._asdict()))
+        except DatabaseError:
+            if self.token(token.name) is not None:
+                raise InvalidInput(
+                    f"a token named {token.name!r} exists (revoke it, or choose another name)"
+                ) from None
+            raise
+
+    def token(self, name: str) -> TokenRecord | None:
+        rows = self.query(select(*TOKENS.c).where(TOKENS.c.name == name))
+        return TokenRecord(*rows[0]) if rows else None
+
+    def token_by_digest(self, digest: str) -> TokenRecord | None:
+        rows = self.query(select(*TOKENS.c).where(TOKENS.c.digest == digest))
+        return TokenRecord(*rows[0]) if rows else None
+
+    def tokens_all(self) -> list[TokenRecord]:
+        return [TokenRecord(*r) for r in self.query(select(*TOKENS.c).order_by(TOKENS.c.name))]
+
+    def revoke_token(self, name: str, at_us: int) -> bool:
+        """Mark a token revoked (kept, for the record); whether it was active."""
+        t = TOKENS
+        done = update(t).where(t.c.name == name, t.c.revoked_us.is_(None)).values(revoked_us=at_us)
+        return self.execute(done) == 1
 
     def taken_ids(self, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are ticket ids already."""

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelMetaclass
 
-from .records import ClockRecord, EventRecord, OutboxRecord, TicketRecord
+from .records import ClockRecord, EventRecord, OutboxRecord, TicketRecord, TokenRecord
 
 
 def _us(*, nullable: bool = False) -> Any:
@@ -138,6 +138,14 @@ OutboxRow = _table(
 )
 
 
+TokenRow = _table(
+    TokenRecord,
+    "tokens",
+    columns={"name": Field(primary_key=True)},
+    args=(UniqueConstraint("digest", name="uq_tokens_digest"),),
+)
+
+
 class DeliveryRow(SQLModel, table=True):
     """Every attempt to deliver one notification to one notifier."""
 
@@ -172,4 +180,5 @@ EVENTS = _core(EventRow)
 CLOCKS = _core(ClockRow)
 OUTBOX = _core(OutboxRow)
 DELIVERIES = _core(DeliveryRow)
+TOKENS = _core(TokenRow)
 META = _core(MetaRow)

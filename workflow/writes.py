@@ -347,6 +347,7 @@ class WritePath:
         reason: str | None,
         actor: str | None,
         at: datetime | str | None,
+        version: int | None = None,
     ) -> Ticket:
         reason = self._text("reason", reason)
         if not reason:
@@ -398,10 +399,15 @@ class WritePath:
                 data={"before": before, "after": after},
             )
 
-        return self.change(ticket_id, at, apply, need_history=True)
+        return self.change(ticket_id, at, apply, version=version, need_history=True)
 
     def hold(
-        self, ticket_id: str, reason: str | None, actor: str | None, at: datetime | str | None
+        self,
+        ticket_id: str,
+        reason: str | None,
+        actor: str | None,
+        at: datetime | str | None,
+        version: int | None = None,
     ) -> Ticket:
         reason = self._text("reason", reason)
         if not reason:
@@ -437,10 +443,15 @@ class WritePath:
                 data={"paused": paused},
             )
 
-        return self.change(ticket_id, at, apply)
+        return self.change(ticket_id, at, apply, version=version)
 
     def resume(
-        self, ticket_id: str, actor: str | None, at: datetime | str | None, note: str | None
+        self,
+        ticket_id: str,
+        actor: str | None,
+        at: datetime | str | None,
+        note: str | None,
+        version: int | None = None,
     ) -> Ticket:
         who = self.actor_name(actor or "system")
 
@@ -455,7 +466,25 @@ class WritePath:
             )
             draft.record("resume", t.state, at_us, who, note=said, data={"resumed": resumed})
 
-        return self.change(ticket_id, at, apply)
+        return self.change(ticket_id, at, apply, version=version)
+
+    def note(
+        self,
+        ticket_id: str,
+        text: str | None,
+        actor: str | None,
+        at: datetime | str | None,
+        version: int | None = None,
+    ) -> Ticket:
+        said = self._text("note", text)
+        if not said:
+            raise InvalidInput("a note needs some text")
+        who = self.actor_name(actor or "system")
+
+        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+            draft.record("note", draft.ticket.state, at_us, who, note=said)
+
+        return self.change(ticket_id, at, apply, version=version)
 
 
 def _check_depth(field: str, value: Any, limit: int) -> None:

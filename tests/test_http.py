@@ -1,0 +1,271 @@
+"""The HTTP API end to end: a real uvicorn on 127.0.0.1 (a free port), a real HTTP client
+(httpx), tokens and scopes, every endpoint, the status codes of SPEC §8."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import snapshot
+from faultflow import Engine
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    """An app on a real socket, in a thread of this process (so the test keeps the clock)."""
+
+    def __init__(self, engine: Engine, **options: Any) -> None:
+        import uvicorn
+        from faultflow.http import create_app
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(engine, **options),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def api(engine: Engine) -> Iterator[tuple[Served, dict[str, str]]]:
+    secrets = {
+        name: engine.create_token(name, scopes, actor)[1]
+        for name, scopes, actor in (
+            ("monitoring", ["intake:alertmanager"], "prometheus"),
+            ("desk", ["intake:*", "operate"], "li"),
+            ("viewer", ["read"], "auditor"),
+            ("root", ["admin"], "root"),
+        )
+    }
+    served = Served(engine)
+    try:
+        yield served, secrets
+    finally:
+        served.stop()
+
+
+def client(served: Served, secret: str | None = None, **kwargs: Any) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    return httpx.Client(base_url=served.url, headers=headers, timeout=10, **kwargs)
+
+
+def alert_body() -> bytes:
+    return (FIXTURES / "alertmanager_firing.json").read_bytes()
+
+
+# -- intake --------------------------------------------------------------------------------------
+
+
+def test_alertmanager_delivers_and_hears_what_happened(
+    api: tuple[Served, dict[str, str]], engine: Engine
+) -> None:
+    served, s = api
+    with client(served, s["monitoring"]) as c:
+        first = c.post("/v1/intake/alertmanager", content=alert_body(),
+                       headers={"Content-Type": "application/json"})  # fmt: skip
+        assert first.status_code == 201
+        results = first.json()["results"]
+        assert [r["outcome"] for r in results] == ["opened", "opened"]
+        assert results[0]["ticket"]["owner"] == "prometheus"  # the token's actor
+        again = c.post("/v1/intake/alertmanager", content=alert_body())
+        assert again.status_code == 200
+        assert [r["outcome"] for r in again.json()["results"]] == ["duplicate", "duplicate"]
+        # this token may deliver alerts, nothing else
+        assert c.post("/v1/intake/web", json={"title": "x"}).status_code == 403
+        assert c.get("/v1/tickets").status_code == 403
+    assert len(engine.list()) == 2
+
+
+def test_refusals_are_4xx_with_one_line_and_write_nothing(
+    api: tuple[Served, dict[str, str]], db_path: Path
+) -> None:
+    served, s = api
+    before = snapshot(db_path)
+    with client(served, s["desk"]) as c:
+        bad = c.post("/v1/intake/web", json={"title": "x", "tier": "Q"})
+        assert bad.status_code == 422
+        assert bad.json() == {"error": "unknown tier 'Q' (known: A, B, C)"}
+        group = json.loads(alert_body())
+        group["alerts"][1]["startsAt"] = "soon"
+        named = c.post("/v1/intake/alertmanager", json=group)
+        assert named.status_code == 422 and named.json()["error"].startswith("alerts[1].startsAt")
+        assert c.post("/v1/intake/pigeon", json={"title": "x"}).status_code == 422
+        huge = c.post("/v1/intake/web", content=b"{" + b" " * (1024 * 1024 + 1) + b"}")
+        assert huge.status_code == 413 and "over the limit" in huge.json()["error"]
+    with client(served) as anonymous:
+        missing = anonymous.post("/v1/intake/web", json={"title": "x"})
+        assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith(
+            "Bearer"
+        )
+    with client(served, "ff_not-a-token") as wrong:
+        assert wrong.post("/v1/intake/web", json={"title": "x"}).status_code == 401
+    assert snapshot(db_path) == before
+
+
+def test_an_email_a_form_and_basic_auth(api: tuple[Served, dict[str, str]]) -> None:
+    served, s = api
+    mail = (FIXTURES / "email_gb2312.eml").read_bytes()
+    with httpx.Client(base_url=served.url, auth=("desk", s["desk"])) as c:  # HTTP Basic
+        sent = c.post("/v1/intake/email", content=mail, headers={"Content-Type": "message/rfc822"})
+        assert sent.status_code == 201
+        assert sent.json()["ticket"]["title"] == "【紧急】核心交换机宕机"
+        form = c.post("/v1/intake/web", data={"title": "打印机无法使用", "reporter": "王工"})
+        assert form.status_code == 201 and form.json()["ticket"]["channel"] == "web"
+
+
+# -- tickets -------------------------------------------------------------------------------------
+
+
+def test_look_and_change_tickets_with_versions(
+    api: tuple[Served, dict[str, str]], travel: Any
+) -> None:
+    served, s = api
+    with client(served, s["desk"]) as desk, client(served, s["viewer"]) as viewer:
+        opened = desk.post("/v1/intake/hotline", json={"title": "core switch down", "tier": "A"})
+        tid = opened.json()["ticket"]["id"]
+        got = viewer.get(f"/v1/tickets/{tid}")
+        assert got.status_code == 200 and got.headers["ETag"] == '"1"'
+        travel(minutes=3)
+        moved = desk.post(
+            f"/v1/tickets/{tid}/advance", json={"trigger": "respond"}, headers={"If-Match": '"1"'}
+        )
+        assert moved.status_code == 200 and moved.json()["state"] == "responded"
+        assert moved.json()["history"][-1]["actor"] == "li"
+        stale = desk.post(
+            f"/v1/tickets/{tid}/advance", json={"trigger": "remote"}, headers={"If-Match": '"1"'}
+        )
+        assert stale.status_code == 409 and "version 2, not 1" in stale.json()["error"]
+        illegal = desk.post(f"/v1/tickets/{tid}/advance", json={"trigger": "report"})
+        assert illegal.status_code == 422
+        assert set(illegal.json()["allowed"]) >= {"remote", "dispatch", "cancel"}
+        claims = desk.post(f"/v1/tickets/{tid}/advance", json={"trigger": "remote", "actor": "x"})
+        assert claims.status_code == 422 and claims.json()["error"].startswith("actor")
+        assert (
+            viewer.post(f"/v1/tickets/{tid}/advance", json={"trigger": "remote"}).status_code == 403
+        )
+        noted = desk.post(f"/v1/tickets/{tid}/notes", json={"text": "called the unit"})
+        assert noted.status_code == 201 and noted.json()["history"][-1]["note"] == "called the unit"
+        travel(minutes=2)
+        assert (
+            desk.post(f"/v1/tickets/{tid}/advance", json={"trigger": "dispatch"}).status_code == 200
+        )
+        held = desk.post(f"/v1/tickets/{tid}/hold", json={"reason": "unit closed"})
+        assert held.status_code == 200 and held.json()["clocks"]["arrival"]["status"] == "paused"
+        assert desk.post(f"/v1/tickets/{tid}/resume").status_code == 200
+        re = desk.post(f"/v1/tickets/{tid}/reclassify", json={"tier": "b", "reason": "less"})
+        assert re.status_code == 200 and re.json()["tier"] == "B"
+        history = viewer.get(f"/v1/tickets/{tid}/history").json()["history"]
+        assert [e["trigger"] for e in history] == [
+            "intake", "respond", "note", "dispatch", "hold", "resume", "reclassify",
+        ]  # fmt: skip
+        assert viewer.get("/v1/tickets/NOPE123").status_code == 404
+        listed = viewer.get("/v1/tickets", params={"open": "true", "tier": "B"}).json()
+        assert [t["id"] for t in listed["tickets"]] == [tid] and listed["next_cursor"] is None
+
+
+def test_the_list_pages_with_a_cursor(api: tuple[Served, dict[str, str]]) -> None:
+    served, s = api
+    with client(served, s["desk"]) as c:
+        for i in range(5):
+            c.post("/v1/intake/web", json={"title": f"fault {i}"})
+        seen, cursor = [], None
+        while True:
+            page = c.get(
+                "/v1/tickets", params={"limit": 2, **({"cursor": cursor} if cursor else {})}
+            )
+            body = page.json()
+            seen += [t["id"] for t in body["tickets"]]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        assert len(seen) == len(set(seen)) == 5
+        assert c.get("/v1/tickets", params={"cursor": "garbage"}).status_code == 422
+
+
+# -- reports, verify, service --------------------------------------------------------------------
+
+
+def test_reports_verify_health_metrics_openapi(api: tuple[Served, dict[str, str]]) -> None:
+    served, s = api
+    with client(served, s["desk"]) as desk:
+        tid = desk.post("/v1/intake/web", json={"title": "x", "tier": "A"}).json()["ticket"]["id"]
+    with client(served, s["viewer"]) as viewer:
+        as_json = viewer.get("/v1/report", params={"from": "2026-03-01", "to": "2026-03-03"})
+        assert as_json.status_code == 200 and as_json.json()["tickets"] == 1
+        as_csv = viewer.get("/v1/report", params={"format": "csv"})
+        assert as_csv.headers["content-type"].startswith("text/csv")
+        as_html = viewer.get("/v1/report", params={"format": "html"})
+        assert as_html.text.startswith("<!DOCTYPE html>")
+        assert viewer.get("/v1/report", params={"format": "pdf"}).status_code == 422
+        md = viewer.get(f"/v1/tickets/{tid}/handling-report")
+        assert md.status_code == 200 and md.text.startswith(
+            f"# 故障处理报告 Handling report — {tid}"
+        )
+        assert viewer.get("/v1/verify").status_code == 403
+    with client(served, s["root"]) as root:
+        checked = root.get("/v1/verify").json()
+        assert checked["ok"] is True and checked["events"] == 1
+    with client(served) as anyone:
+        assert anyone.get("/healthz").json() == {"status": "ok"}
+        assert anyone.get("/readyz").json() == {"status": "ready"}
+        metrics = anyone.get("/metrics").text
+        assert 'faultflow_open_tickets{state="received",tier="A"} 1.0' in metrics
+        assert (
+            'faultflow_intake_requests_total{channel="web",outcome="opened",status="201"} 1.0'
+            in metrics
+        )
+        assert "faultflow_scheduler_lag_seconds 0.0" in metrics
+        spec = anyone.get("/openapi.json").json()
+        assert (
+            "/v1/intake/{channel}" in spec["paths"]
+            and "/v1/tickets/{ticket_id}/advance" in spec["paths"]
+        )
+
+
+def test_a_busy_database_is_503_with_retry_after(tmp_path: Path) -> None:
+    """Alertmanager retries 5xx only: a locked database must not be a 4xx."""
+    db = tmp_path / "busy.db"
+    engine = Engine.open(db=db, lock_timeout=0.3)
+    secret = engine.create_token("m", ["intake:*"])[1]
+    served = Served(engine)
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with client(served, secret) as c:
+            busy = c.post("/v1/intake/web", json={"title": "x"})
+            assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
+            assert "error" in busy.json()
+            holder.execute("ROLLBACK")
+            assert c.post("/v1/intake/web", json={"title": "x"}).status_code == 201
+    finally:
+        holder.close()
+        served.stop()

@@ -1,0 +1,121 @@
+"""``faultflow.http``: the HTTP service of ``faultflow serve`` as an ASGI application.
+
+``create_app(engine)`` builds it (FastAPI); an integrator can mount it in an application of
+their own. It is a surface: it authenticates, parses and answers, and calls the same Engine
+methods as the command line — never the store. Routes: ``intake.py`` (webhook intake),
+``tickets.py`` (look and change), ``reports.py`` (compliance, handling report, verify); here:
+health, readiness and metrics. docs/http.md has every endpoint with a curl example.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from ..engine import Engine
+from ..errors import FaultflowError
+from .auth import Forbidden, Unauthorized
+from .errors import body_of, headers_of, one_line, status_of
+from .intake import TooLarge
+from .metrics import Metrics
+
+MAX_BODY = 1024 * 1024
+"""The largest request body accepted (bytes); beyond it, 413. The contract's ``[limits]
+payload_bytes`` still applies to what a channel reads."""
+
+
+def create_app(engine: Engine, *, max_body: int = MAX_BODY) -> FastAPI:
+    """The faultflow API over ``engine`` (which it shares with nothing it does not know of:
+    calls are serialised by the engine, so one engine may serve every request)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("faultflow")
+    except PackageNotFoundError:  # pragma: no cover (a source tree that was not installed)
+        release = "0"
+    app = FastAPI(
+        title="faultflow",
+        version=release,
+        summary="Fault tickets under a service-level contract",
+        description=f"Contract: {engine.contract.name}. See docs/http.md.",
+        docs_url=None,  # no page that loads scripts from a CDN; /openapi.json is served
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.state.max_body = max_body
+    app.state.metrics = Metrics(engine)
+    _errors(app)
+    from . import intake, reports, tickets
+
+    app.include_router(intake.router)
+    app.include_router(tickets.router)
+    app.include_router(reports.router)
+    _service(app)
+    return app
+
+
+def _service(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["service"], summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["service"], summary="The database answers, at our schema")
+    def readyz(request: Request) -> dict[str, str]:
+        request.app.state.engine.ready()  # raises: 503 (unreachable) or 500 (schema)
+        return {"status": "ready"}
+
+    @app.get("/metrics", tags=["service"], summary="Prometheus metrics")
+    def metrics(request: Request) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        body = generate_latest(request.app.state.metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _errors(app: FastAPI) -> None:
+    """Every error as ``{"error": "<one line>"}``, with the status a client acts on."""
+
+    @app.exception_handler(FaultflowError)
+    async def refused(request: Request, err: FaultflowError) -> JSONResponse:
+        return JSONResponse(body_of(err), status_code=status_of(err), headers=headers_of(err))
+
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(request: Request, err: Unauthorized) -> JSONResponse:
+        return JSONResponse(
+            {"error": "a valid token is needed (Authorization: Bearer SECRET)"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="faultflow"'},
+        )
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, err: Forbidden) -> JSONResponse:
+        return JSONResponse({"error": str(err)}, status_code=403)
+
+    @app.exception_handler(TooLarge)
+    async def too_large(request: Request, err: TooLarge) -> JSONResponse:
+        return JSONResponse({"error": str(err)}, status_code=413)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _first(err.errors())}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, err: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"error": one_line(str(err.detail))},
+            status_code=err.status_code,
+            headers=getattr(err, "headers", None),
+        )
+
+
+def _first(errors: Any) -> str:
+    """A request model's first complaint, as one line naming the field."""
+    if not errors:
+        return "the request is not valid"
+    e = errors[0]
+    where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+    return one_line(f"{where}: {e.get('msg', 'not valid')}")

@@ -1,0 +1,68 @@
+"""Who is calling: a token's secret as ``Authorization: Bearer SECRET``, or as the password of
+HTTP Basic (for clients that only do Basic). 401 when it is missing or wrong, 403 when the token
+lacks the scope; neither says which tokens exist. The token's actor is who the history names."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from ..tokens import Token
+
+
+class Unauthorized(Exception):
+    """401: no token, or not one we know."""
+
+
+class Forbidden(Exception):
+    """403: a token without the scope this needs."""
+
+    def __init__(self, needed: str) -> None:
+        super().__init__(f"this token may not do that (it needs the scope {needed})")
+
+
+def secret_of(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    kind, _, value = header.partition(" ")
+    kind, value = kind.lower(), value.strip()
+    if kind == "bearer" and value:
+        return value
+    if kind == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        _, _, password = decoded.partition(":")
+        return password or None
+    return None
+
+
+def requires(scope: str | Callable[[Request], str]) -> Callable[[Request], Any]:
+    """A FastAPI dependency: the calling token, if it has ``scope`` (or the scope that
+    ``scope(request)`` names, e.g. ``intake:CHANNEL``)."""
+
+    def check(request: Request) -> Token:
+        secret = secret_of(request)
+        if secret is None:
+            raise Unauthorized()
+        token = request.app.state.engine.authenticate(secret)
+        if token is None:
+            raise Unauthorized()
+        needed = scope(request) if callable(scope) else scope
+        if not token.allows(needed):
+            raise Forbidden(needed)
+        request.state.token = token
+        return token
+
+    return check
+
+
+# What each route needs, as parameter types (FastAPI's Annotated dependencies).
+Reader = Annotated[Token, Depends(requires("read"))]
+Operator = Annotated[Token, Depends(requires("operate"))]
+Admin = Annotated[Token, Depends(requires("admin"))]
+Intaker = Annotated[Token, Depends(requires(lambda r: f"intake:{r.path_params['channel']}"))]

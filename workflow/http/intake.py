@@ -1,0 +1,85 @@
+"""``POST /v1/intake/{channel}``: what a channel delivers, as the channel reads it.
+
+The body is JSON (``application/json``), an e-mail (``message/rfc822``) for the ``email`` channel,
+or a web form (``application/x-www-form-urlencoded``). The answer is the JSON of ``intake --json``
+(SPEC §8): 201 when a ticket was opened (or a recurrence), 200 for a duplicate or a note.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import FaultflowError, IntakeError
+from .auth import Intaker
+from .errors import status_of
+
+router = APIRouter(tags=["intake"])
+
+
+class TooLarge(Exception):
+    """413: the body is over the size limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the body is over the limit of {limit:,} bytes")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it passes ``limit`` bytes: a huge or endless
+    body is never held whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def payload_of(body: bytes, content_type: str) -> Any:
+    """What the channel adapter is handed: a form as a mapping, anything else as bytes (the
+    adapter reads JSON or a message itself)."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise IntakeError("the form is not UTF-8 text") from None
+        return dict(parse_qsl(text, keep_blank_values=False))
+    return body
+
+
+@router.post("/v1/intake/{channel}", summary="Deliver faults through a channel")
+async def intake(
+    channel: str,
+    request: Request,
+    token: Intaker,
+) -> JSONResponse:
+    app = request.app
+    body = await read_body(request, app.state.max_body)
+    payload = payload_of(body, request.headers.get("content-type", "application/json"))
+    metrics = app.state.metrics
+    try:
+        results = await run_in_threadpool(
+            app.state.engine.intake_all, channel, payload, token.actor
+        )
+    except FaultflowError as err:
+        metrics.intake(channel, "refused", status_of(err))
+        raise
+    opened = any(r.outcome in ("opened", "recurrence") for r in results)
+    status = 201 if opened else 200
+    for r in results:
+        metrics.intake(channel, r.outcome, status)
+    content: dict[str, Any]
+    if len(results) == 1:
+        content = results[0].to_dict()
+    else:
+        content = {"results": [r.to_dict() for r in results]}
+    return JSONResponse(content, status_code=status)

@@ -1,0 +1,72 @@
+"""``GET /metrics`` in Prometheus' text format: what the database says at the scrape (open
+tickets, alarms, notifications, how late the next alarm is) and what this process saw (intake
+requests by channel, outcome and status)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ..times import to_us
+
+
+class Metrics:
+    """One registry per app (several apps in one process do not share counters)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.registry = CollectorRegistry()
+        self._intakes = Counter(
+            "faultflow_intake_requests",
+            "Faults delivered over HTTP, by channel, what became of them and the status sent",
+            ["channel", "outcome", "status"],
+            registry=self.registry,
+        )
+        self.registry.register(_FromDatabase(engine))
+
+    def intake(self, channel: str, outcome: str, status: int) -> None:
+        self._intakes.labels(channel, outcome, str(status)).inc()
+
+
+class _FromDatabase(Collector):
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Any]:
+        census = self.engine.census()
+        opened = GaugeMetricFamily(
+            "faultflow_open_tickets", "Tickets not in a final state", labels=["state", "tier"]
+        )
+        for (state, tier), n in sorted(census.open_tickets.items()):
+            opened.add_metric([state, tier], n)
+        yield opened
+        alarms = GaugeMetricFamily(
+            "faultflow_alarms_fired",
+            "Clocks whose warning or breach has fired (and not been withdrawn)",
+            labels=["clock", "event"],
+        )
+        for (clock, event), n in sorted(census.alarms.items()):
+            alarms.add_metric([clock, event], n)
+        yield alarms
+        yield GaugeMetricFamily(
+            "faultflow_notifications_pending",
+            "Notifications not yet delivered to every notifier",
+            value=census.notifications_pending,
+        )
+        yield GaugeMetricFamily(
+            "faultflow_delivery_failures",
+            "Failed delivery attempts, ever (each is retried with backoff, then given up)",
+            value=census.delivery_failures,
+        )
+        lag = 0.0
+        if census.next_due_us is not None:
+            lag = max(0.0, (to_us(self.engine.now()) - census.next_due_us) / 1_000_000)
+        yield GaugeMetricFamily(
+            "faultflow_scheduler_lag_seconds",
+            "How long the earliest pending alarm is overdue (0 when none is): a scheduler that "
+            "keeps up stays near 0",
+            value=lag,
+        )

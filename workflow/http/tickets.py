@@ -1,0 +1,184 @@
+"""Tickets: look (``read``) and change (``operate``). A change answers with the ticket as it is
+afterwards; ``If-Match`` with the version a client last saw (the ``ETag`` of
+``GET /v1/tickets/{id}``) refuses (409) a change made on a stale view, inside the change's own
+transaction."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import InvalidInput
+from .auth import Operator, Reader
+
+router = APIRouter(tags=["tickets"])
+MAX_PAGE = 500
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a body cannot claim an actor, or anything else
+
+
+class Advance(_Body):
+    trigger: str
+    at: str | None = None
+    note: str | None = None
+    reason: str | None = None
+
+
+class Reclassify(_Body):
+    tier: str | None = None
+    kind: str | None = None
+    cause: str | None = None
+    reason: str
+    at: str | None = None
+
+
+class Hold(_Body):
+    reason: str
+    at: str | None = None
+
+
+class Resume(_Body):
+    note: str | None = None
+    at: str | None = None
+
+
+class Note(_Body):
+    text: str
+    at: str | None = None
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _version(request: Request) -> int | None:
+    """The version an ``If-Match`` header names (``"3"`` or ``3``), if any."""
+    value = request.headers.get("if-match")
+    if value is None or value.strip() == "*":
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise InvalidInput(f"If-Match: {value!r} is not a ticket version (an ETag of this API)")
+    return int(text)
+
+
+def _ticket(ticket: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(
+        ticket.to_dict(), status_code=status, headers={"ETag": _etag(ticket.version)}
+    )
+
+
+def _cursor(value: str | None) -> int:
+    if value is None:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(value.encode()).decode())["offset"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise InvalidInput("cursor: not one this API gave (use next_cursor as it is)") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidInput("cursor: not one this API gave (use next_cursor as it is)")
+    return offset
+
+
+def _next(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+@router.get("/v1/tickets", summary="Tickets, most urgent first")
+def tickets(
+    request: Request,
+    token: Reader,
+    state: str | None = None,
+    tier: str | None = None,
+    breached: bool | None = None,
+    open: Annotated[bool | None, Query(description="true: not final; false: final")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Without history (``GET /v1/tickets/{id}`` has it). The order is by urgency as of the
+    request (breached first, then the nearest due): ``next_cursor`` pages through it."""
+    offset = _cursor(cursor)
+    final = None if open is None else not open
+    engine = request.app.state.engine
+    found = engine.list(state=state, tier=tier, breached=breached, final=final)
+    page = found[offset : offset + limit]
+    more = offset + limit < len(found)
+    return {
+        "tickets": [t.to_dict() for t in page],
+        "next_cursor": _next(offset + limit) if more else None,
+    }
+
+
+@router.get("/v1/tickets/{ticket_id}", summary="One ticket, with its history")
+def ticket(ticket_id: str, request: Request, token: Reader) -> Any:
+    return _ticket(request.app.state.engine.get(ticket_id))
+
+
+@router.get("/v1/tickets/{ticket_id}/history", summary="A ticket's history")
+def history(ticket_id: str, request: Request, token: Reader) -> dict[str, Any]:
+    found = request.app.state.engine.get(ticket_id)
+    return {"ticket": found.id, "history": [e.to_dict() for e in found.history]}
+
+
+@router.post("/v1/tickets/{ticket_id}/advance", summary="Fire a trigger")
+def advance(ticket_id: str, body: Advance, request: Request, token: Operator) -> Any:
+    engine = request.app.state.engine
+    moved = engine.advance(
+        ticket_id,
+        body.trigger,
+        actor=token.actor,
+        at=body.at,
+        note=body.note,
+        reason=body.reason,
+        version=_version(request),
+    )
+    return _ticket(moved)
+
+
+@router.post("/v1/tickets/{ticket_id}/reclassify", summary="Change tier, kind or cause")
+def reclassify(ticket_id: str, body: Reclassify, request: Request, token: Operator) -> Any:
+    moved = request.app.state.engine.reclassify(
+        ticket_id, tier=body.tier, kind=body.kind, cause=body.cause, reason=body.reason,
+        actor=token.actor, at=body.at, version=_version(request),
+    )  # fmt: skip
+    return _ticket(moved)
+
+
+@router.post("/v1/tickets/{ticket_id}/hold", summary="Pause the pausable clocks")
+def hold(ticket_id: str, body: Hold, request: Request, token: Operator) -> Any:
+    engine = request.app.state.engine
+    held = engine.hold(
+        ticket_id, reason=body.reason, actor=token.actor, at=body.at, version=_version(request)
+    )
+    return _ticket(held)
+
+
+@router.post("/v1/tickets/{ticket_id}/resume", summary="Restart the paused clocks")
+def resume(
+    ticket_id: str,
+    request: Request,
+    token: Operator,
+    body: Resume | None = None,
+) -> Any:
+    given = body or Resume()
+    engine = request.app.state.engine
+    resumed = engine.resume(
+        ticket_id, actor=token.actor, at=given.at, note=given.note, version=_version(request)
+    )
+    return _ticket(resumed)
+
+
+@router.post("/v1/tickets/{ticket_id}/notes", summary="Add a note", status_code=201)
+def note(ticket_id: str, body: Note, request: Request, token: Operator) -> Any:
+    engine = request.app.state.engine
+    noted = engine.note(
+        ticket_id, body.text, actor=token.actor, at=body.at, version=_version(request)
+    )
+    return _ticket(noted, 201)
