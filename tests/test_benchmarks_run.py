@@ -19,6 +19,25 @@ BENCH = Path(__file__).parent / "benchmarks"
         ("bench_sweep.py", ["--tickets", "3000", "--due", "100"]),
         ("bench_reports.py", ["--tickets", "2000", "--lived", "100", "--workers", "2"]),
         ("bench_cli.py", ["--runs", "1"]),
+        (
+            "bench_http.py",
+            [
+                "--faults",
+                "40",
+                "--clients",
+                "4",
+                "--groups",
+                "2",
+                "--alerts",
+                "5",
+                "--timers",
+                "3",
+                "--lead",
+                "2",
+                "--spread",
+                "1",
+            ],
+        ),
     ],
 )
 def test_benchmark_runs_and_prints_its_ratio(script: str, args: list[str]) -> None:

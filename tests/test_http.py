@@ -16,6 +16,8 @@ import httpx
 import pytest
 from conftest import snapshot
 from faultflow import Engine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -269,3 +271,143 @@ def test_a_busy_database_is_503_with_retry_after(tmp_path: Path) -> None:
     finally:
         holder.close()
         served.stop()
+
+
+# -- hostile input -------------------------------------------------------------------------------
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+BODIES = st.one_of(
+    st.binary(max_size=300),
+    JSONISH.map(lambda v: json.dumps(v).encode()),
+    st.just(b"\xff\xfe{not utf-8"),
+    st.just(b"[" * 5000 + b"]" * 5000),  # nested far deeper than the contract's limit
+)
+TYPES = st.sampled_from(
+    ["application/json", "message/rfc822", "application/x-www-form-urlencoded", "text/plain", ""]
+)
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: Any) -> Iterator[tuple[Served, str, Path]]:
+    db = tmp_path_factory.mktemp("fuzz") / "ff.db"
+    engine = Engine.open(db=db)
+    secret = engine.create_token("fuzz", ["intake:*"])[1]
+    served = Served(engine)
+    yield served, secret, db
+    served.stop()
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(channel=st.sampled_from(["web", "email", "alertmanager", "chat", "hotline"]), body=BODIES,
+       kind=TYPES)  # fmt: skip
+def test_random_bodies_get_a_4xx_line_and_write_nothing(
+    fuzzed: tuple[Served, str, Path], channel: str, body: bytes, kind: str
+) -> None:
+    served, secret, db = fuzzed
+    before = snapshot(db)
+    with client(served, secret) as c:
+        answer = c.post(f"/v1/intake/{channel}", content=body, headers={"Content-Type": kind})
+    if answer.status_code in (200, 201):  # a body that happens to be a valid fault: fine
+        return
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
+    error = answer.json()["error"]
+    assert isinstance(error, str) and "\n" not in error and error
+    assert snapshot(db) == before
+    with client(served) as c:
+        assert c.get("/healthz").status_code == 200  # and it keeps serving
+
+
+def test_a_slow_client_does_not_hold_up_the_others(api: tuple[Served, dict[str, str]]) -> None:
+    """A client that sends its body a byte at a time does not stall the server."""
+    served, s = api
+    slow = socket.create_connection(("127.0.0.1", served.port))
+    body = json.dumps({"title": "slow"}).encode()
+    slow.sendall(
+        b"POST /v1/intake/web HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {s['desk']}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body[:1]
+    )
+    try:
+        began = time.monotonic()
+        with client(served, s["desk"]) as c:
+            for i in range(5):
+                assert c.post("/v1/intake/web", json={"title": f"quick {i}"}).status_code == 201
+        assert time.monotonic() - began < 5
+    finally:
+        slow.close()
+
+
+def test_two_operators_advancing_one_ticket_at_once(
+    api: tuple[Served, dict[str, str]], travel: Any
+) -> None:
+    """Over HTTP as in the library: one wins, the other hears why (409 or the new state's
+    refusal), and the history has one respond."""
+    served, s = api
+    with client(served, s["desk"]) as c:
+        tid = c.post("/v1/intake/web", json={"title": "x"}).json()["ticket"]["id"]
+    travel(minutes=1)
+    answers: list[int] = []
+
+    def respond() -> None:
+        with client(served, s["desk"]) as c:
+            answers.append(
+                c.post(
+                    f"/v1/tickets/{tid}/advance",
+                    json={"trigger": "respond"},
+                    headers={"If-Match": '"1"'},
+                ).status_code
+            )
+
+    racers = [threading.Thread(target=respond) for _ in range(4)]
+    for r in racers:
+        r.start()
+    for r in racers:
+        r.join()
+    assert sorted(answers) == [200, 409, 409, 409]
+    with client(served, s["viewer"]) as c:
+        history = c.get(f"/v1/tickets/{tid}/history").json()["history"]
+    assert [e["trigger"] for e in history] == ["intake", "respond"]
+
+
+def test_the_first_requests_at_once_on_a_fresh_process(tmp_path: Path) -> None:
+    """Several requests racing in a process that has not imported pendulum yet (a real
+    `serve`): every one answered, none a 500 (the wall clock once read a half-imported
+    pendulum)."""
+    import subprocess
+    import sys
+
+    script = r"""
+import sys, threading, json
+sys.modules.pop("pendulum", None)
+from faultflow import Engine
+engine = Engine.open(db=sys.argv[1])
+assert "pendulum" not in sys.modules, "this test needs a process without pendulum"
+results = []
+def go(i):
+    payload = {"version": "4", "status": "firing", "alerts": [{"status": "firing",
+               "labels": {"alertname": f"A{i}"}, "startsAt": "2026-03-02T00:58:00Z",
+               "fingerprint": f"f{i}"}]}
+    try:
+        results.append(engine.intake("alertmanager", payload, "m").id)
+    except Exception as err:
+        results.append(f"{type(err).__name__}: {err}")
+threads = [threading.Thread(target=go, args=(i,)) for i in range(12)]
+[t.start() for t in threads]; [t.join() for t in threads]
+print(json.dumps(results))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "ff.db")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert len(results) == 12 and all(len(r) == 7 for r in results), results

@@ -99,6 +99,7 @@ def wall_clock() -> datetime:
     """The engine's default clock: ``pendulum.now`` when pendulum is loaded, so that
     ``pendulum.travel_to()`` moves the engine too (tests, drills: whoever travels has imported
     it); otherwise the same wall clock without paying ~12 ms to import pendulum in every
-    command."""
-    pendulum = sys.modules.get("pendulum")
-    return pendulum.now("UTC") if pendulum is not None else datetime.now(UTC)
+    command. (Another thread may be importing pendulum right now: a module still being
+    initialised has no ``now`` yet, and the plain wall clock is read instead.)"""
+    now = getattr(sys.modules.get("pendulum"), "now", None)
+    return now("UTC") if now is not None else datetime.now(UTC)

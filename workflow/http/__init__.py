@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from ..engine import Engine
 from ..errors import FaultflowError
-from .auth import Forbidden, Unauthorized
+from .auth import Forbidden, Tokens, Unauthorized
 from .errors import body_of, headers_of, one_line, status_of
 from .intake import TooLarge
 from .metrics import Metrics
@@ -48,6 +48,7 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY) -> FastAPI:
     app.state.engine = engine
     app.state.max_body = max_body
     app.state.metrics = Metrics(engine)
+    app.state.tokens = Tokens(engine)
     _errors(app)
     from . import intake, reports, tickets
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
-from ..tokens import Token
+from ..tokens import Token, digest
 
 
 class Unauthorized(Exception):
@@ -41,15 +43,40 @@ def secret_of(request: Request) -> str | None:
     return None
 
 
+CACHE_S = 5.0
+"""How long a process trusts a token it has looked up: a revocation takes effect within this."""
+
+
+class Tokens:
+    """The tokens this process has looked up lately, by the digest of their secret: most
+    requests then need no database read (and no thread) to authenticate."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self._known: dict[str, tuple[float, Token | None]] = {}
+
+    async def find(self, secret: str) -> Token | None:
+        key = digest(secret)
+        now = time.monotonic()
+        hit = self._known.get(key)
+        if hit is not None and now - hit[0] < CACHE_S:
+            return hit[1]
+        token = await run_in_threadpool(self.engine.authenticate, secret)
+        if len(self._known) > 1024:
+            self._known.clear()  # a flood of wrong secrets must not grow it without end
+        self._known[key] = (now, token)
+        return token
+
+
 def requires(scope: str | Callable[[Request], str]) -> Callable[[Request], Any]:
     """A FastAPI dependency: the calling token, if it has ``scope`` (or the scope that
     ``scope(request)`` names, e.g. ``intake:CHANNEL``)."""
 
-    def check(request: Request) -> Token:
+    async def check(request: Request) -> Token:
         secret = secret_of(request)
         if secret is None:
             raise Unauthorized()
-        token = request.app.state.engine.authenticate(secret)
+        token = await request.app.state.tokens.find(secret)
         if token is None:
             raise Unauthorized()
         needed = scope(request) if callable(scope) else scope
