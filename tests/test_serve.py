@@ -67,7 +67,7 @@ def test_a_token_secret_is_printed_once_alone_on_the_last_line(tmp_path: Path) -
 class Serving:
     """`faultflow serve` in a process of its own, on a free port of 127.0.0.1."""
 
-    def __init__(self, db: Path, *args: str) -> None:
+    def __init__(self, db: Path | str, *args: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "FAULTFLOW_DB": str(db)}
@@ -263,3 +263,59 @@ def _up(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+@pytest.mark.postgres
+def test_two_serve_processes_on_one_postgres_behave_as_one(pg_url: str) -> None:
+    """The same alert to both processes at once opens one ticket; two operators advancing one
+    ticket through different processes: one 200, one 409."""
+    import threading
+
+    engine = Engine.open(db=pg_url)
+    secret = engine.create_token("ops", ["admin"], "ops")[1]
+    engine.close()
+    servers = [Serving(pg_url), Serving(pg_url)]
+    headers = {"Authorization": f"Bearer {secret}"}
+    try:
+        hook = json.loads(
+            (Path(__file__).parent / "fixtures" / "alertmanager_firing.json").read_text()
+        )
+        answers: list[httpx.Response] = []
+
+        def deliver(server: Serving) -> None:
+            answers.append(
+                httpx.post(
+                    f"{server.url}/v1/intake/alertmanager", json=hook, headers=headers, timeout=30
+                )
+            )
+
+        racers = [threading.Thread(target=deliver, args=(s,)) for s in servers for _ in range(3)]
+        for r in racers:
+            r.start()
+        for r in racers:
+            r.join()
+        assert sorted(a.status_code for a in answers) == [200] * 5 + [201]
+        ids = {r["ticket"]["id"] for a in answers for r in a.json()["results"]}
+        assert len(ids) == 2  # the group's two alerts, once each
+        tid = sorted(ids)[0]
+        moved: list[int] = []
+
+        def respond(server: Serving) -> None:
+            moved.append(
+                httpx.post(
+                    f"{server.url}/v1/tickets/{tid}/advance",
+                    json={"trigger": "respond"},
+                    headers={**headers, "If-Match": '"1"'},
+                    timeout=30,
+                ).status_code
+            )
+
+        racers = [threading.Thread(target=respond, args=(s,)) for s in servers]
+        for r in racers:
+            r.start()
+        for r in racers:
+            r.join()
+        assert sorted(moved) == [200, 409]
+    finally:
+        for s in servers:
+            s.stop()
