@@ -11,6 +11,7 @@ records why.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,10 @@ class Alertmanager:
     def parse(
         self, raw: bytes | str | Mapping[str, Any], config: Mapping[str, Any]
     ) -> list[IntakeRecord]:
-        hook = as_mapping(raw)
+        listed = _api_list(raw)
+        hook: Mapping[str, Any] = (
+            as_mapping(raw) if listed is None else {"version": "4", "alerts": listed}
+        )
         if "alerts" not in hook and "version" not in hook:
             # Not a webhook: a fault the monitoring team enters by the common fields (SPEC §6).
             return [common_record(hook, reporter="monitoring")]
@@ -43,7 +47,8 @@ class Alertmanager:
         severities = config.get("severity", {})
         if not isinstance(severities, Mapping):
             raise IntakeError("[channels.alertmanager] severity must be a table of label = tier")
-        common = hook.get("commonLabels") if isinstance(hook.get("commonLabels"), Mapping) else {}
+        labels = hook.get("commonLabels")
+        common: Mapping[str, Any] = labels if isinstance(labels, Mapping) else {}
         default = config.get("default_tier")
         return [self._alert(i, a, severities, default, common, hook) for i, a in enumerate(alerts)]
 
@@ -114,6 +119,24 @@ class Alertmanager:
             incident=began.astimezone(UTC).isoformat(),
             where=where,
         )
+
+
+def _api_list(raw: bytes | str | Mapping[str, Any]) -> list[Any] | None:
+    """The alerts of ``GET /api/v2/alerts`` (a JSON list, as `curl :9093/api/v2/alerts` prints
+    it), in the webhook's shape: every alert the API lists is firing. ``None`` for anything
+    else."""
+    if isinstance(raw, Mapping):
+        return None
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if not text.lstrip().startswith("["):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None  # as_mapping says what is wrong with it
+    if not isinstance(value, list):
+        return None
+    return [{**a, "status": "firing"} if isinstance(a, Mapping) else a for a in value]
 
 
 @hookimpl

@@ -423,3 +423,31 @@ def test_late_entries_and_alarms_replay_to_the_clocks_the_engine_wrote(
     result = engine.verify()
     assert result.ok, result.broken
     engine.close()
+
+
+def test_the_alertmanager_api_list_can_be_piped_in(db_path: Path) -> None:
+    """`curl -s :9093/api/v2/alerts | faultflow intake --channel alertmanager --file -`: the
+    API's list of alerts (GettableAlert) is read as firing alerts."""
+    listed = [
+        {
+            "annotations": {"summary": "db1 的磁盘已满"},
+            "endsAt": "2026-03-02T01:10:00.000Z",
+            "fingerprint": "4a1e3f0c9b7d2e55",
+            "receivers": [{"name": "faultflow"}],
+            "startsAt": "2026-03-02T00:55:00.000Z",
+            "status": {"inhibitedBy": [], "silencedBy": [], "state": "active"},
+            "updatedAt": "2026-03-02T00:55:00.000Z",
+            "generatorURL": "http://prometheus:9090/graph",
+            "labels": {"alertname": "DiskFull", "instance": "db1", "severity": "critical"},
+        }
+    ]
+    runner = CliRunner()
+    base = ["--db", str(db_path), "--now", "2026-03-02T09:00+08:00"]
+    assert runner.invoke(cli, [*base, "init"]).exit_code == 0
+    done = runner.invoke(
+        cli, [*base, "intake", "--channel", "alertmanager", "--file", "-", "--json"],
+        input=json.dumps(listed),
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    said = json.loads(done.stdout)
+    assert said["outcome"] == "opened" and said["ticket"]["tier"] == "A"
