@@ -182,7 +182,7 @@ _MISSING = re.compile(r"Object missing required field `([^`]*)` ?(?:- at `\$(.*)
 _STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+|\.\.\.)\]")
 
 
-def _name_keys(text: str, data: Mapping[str, Any]) -> str:
+def _name_keys(text: str, data: Mapping[str, Any], shape: type[Any] | None = None) -> str:
     """Put the table names back into msgspec's path: it writes ``clocks[...]`` for "some key of
     the clocks table". Each such key is found by checking the table's entries one at a time."""
     original = text
@@ -199,7 +199,7 @@ def _name_keys(text: str, data: Mapping[str, Any]) -> str:
         for key, value in node.items():
             trial = _with(data, steps[:cut], {key: value})
             try:
-                msgspec.convert(trial, ContractShape)
+                msgspec.convert(trial, shape or ContractShape)
             except msgspec.ValidationError as again:
                 if str(again) == original:
                     found = key
@@ -227,9 +227,11 @@ def _words(types: str) -> str:
     return " or ".join(_TYPE_WORDS.get(t.strip(), t.strip()) for t in types.split("|"))
 
 
-def _shape_error(err: msgspec.ValidationError, data: Mapping[str, Any]) -> _Invalid:
+def _shape_error(
+    err: msgspec.ValidationError, data: Mapping[str, Any], shape: type[Any] | None = None
+) -> _Invalid:
     """msgspec's message, as a key path and words an operator reads."""
-    text = _name_keys(str(err), data)
+    text = _name_keys(str(err), data, shape)
 
     def where(base: str | None, key: str = "") -> str:
         path = (base or "").removeprefix(".")
@@ -485,6 +487,15 @@ def compile_contract(data: Mapping[str, Any], source: str = "<contract>") -> Con
         return _Compiler(model, source).compile()
     except _Invalid as err:
         raise ConfigError(f"{source}: {err.path}: {err.message}") from None
+
+
+def describe_shape_error(
+    err: msgspec.ValidationError, data: Mapping[str, Any], shape: type[Any]
+) -> tuple[str, str]:
+    """msgspec's complaint about a TOML file's ``shape`` as (key path, words an operator
+    reads); for the other files faultflow reads the same way (people.toml)."""
+    invalid = _shape_error(err, data, shape)
+    return invalid.path, invalid.message
 
 
 class _Invalid(Exception):
