@@ -51,9 +51,17 @@ from .base import (
     metavar="TIME",
     help=f"The engine clock for this command, for drills and replays [{ENV_NOW}]: {TIME_HELP}.",
 )
+@click.option(
+    "--people",
+    envvar="FAULTFLOW_PEOPLE",
+    metavar="PATH",
+    help="Duty rosters and escalation chains [FAULTFLOW_PEOPLE]; default ./people.toml if any.",
+)
 @click.version_option(package_name="faultflow", prog_name="faultflow")
 @click.pass_context
-def cli(ctx: click.Context, db: str, config: str | None, now: str | None) -> None:
+def cli(
+    ctx: click.Context, db: str, config: str | None, now: str | None, people: str | None
+) -> None:
     """faultflow: fault tickets under a service-level contract.
 
     \b
@@ -69,7 +77,7 @@ def cli(ctx: click.Context, db: str, config: str | None, now: str | None) -> Non
     Every command that shows data takes --json. Exit codes: 0 done, 1 refused, 2 usage,
     75 the database is busy or unreachable (nothing was written: try again later).
     """
-    ctx.obj = Settings(db, config, now)
+    ctx.obj = Settings(db, config, now, people)
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -420,11 +428,12 @@ def channels(settings: Settings, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def check(settings: Settings, path: str | None, as_json: bool) -> None:
-    """Validate a contract file (default: the one --config would use)."""
+    """Validate a contract file (default: the one --config would use), and the people file
+    (--people, else ./people.toml) with it."""
     from faultflow.contract import load_contract
 
     contract = load_contract(Path(path) if path else settings.config_path())
-    summary = {
+    summary: dict[str, Any] = {
         "file": contract.source,
         "name": contract.name,
         "timezone": contract.timezone.key,
@@ -434,6 +443,20 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
         "clocks": list(contract.clocks),
         "notifiers": list(contract.notifiers),
     }
+    # The people file of this setup (--people, FAULTFLOW_PEOPLE, ./people.toml) is checked with
+    # its contract; checking another contract file (PATH) checks it with that one only if
+    # --people names it.
+    people_file = settings.people_path() if path is None or settings.people_option else None
+    if people_file is not None:
+        from faultflow.people import load
+
+        roster = load(people_file, contract)
+        summary["people"] = {
+            "file": roster.source,
+            "people": list(roster.people),
+            "roles": list(roster.roles),
+            "chains": list(roster.chains),
+        }
     for warning in contract.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
@@ -445,6 +468,12 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
         f"  tiers {', '.join(contract.tiers)}; {len(contract.states)} states, "
         f"{len(contract.transitions)} transitions; clocks {', '.join(contract.clocks)}"
     )
+    if people_file is not None:
+        p = summary["people"]
+        click.echo(
+            f"ok: {p['file']}: {len(p['people'])} people, roles {', '.join(p['roles'])}; "
+            f"escalation chains for tiers {', '.join(p['chains']) or 'none'}"
+        )
 
 
 @cli.command()
@@ -749,11 +778,12 @@ def main() -> None:
 
 def _register() -> None:
     """The commands kept in modules of their own."""
+    from .people import ack, assign, escalate, oncall
     from .serve import serve
     from .tokens import token
 
-    cli.add_command(token)
-    cli.add_command(serve)
+    for command in (token, serve, oncall, ack, escalate, assign):
+        cli.add_command(command)
 
 
 _register()

@@ -33,9 +33,12 @@ TIME_HELP = "ISO 8601 (offset optional), HH:MM today, or -15m"
 class Settings:
     """The global options, and the engine they describe (opened on first use)."""
 
-    def __init__(self, db: str, config: str | None, now: str | None) -> None:
+    def __init__(
+        self, db: str, config: str | None, now: str | None, people: str | None = None
+    ) -> None:
         self.db = db
         self.config = config
+        self.people_option = people
         self.now_text = now
         self._engine: Engine | None = None
         self._others: list[Engine] = []  # every engine opened, to close
@@ -46,6 +49,12 @@ class Settings:
             return Path(self.config)
         local = Path("states.toml")
         return local if local.is_file() else None
+
+    def people_path(self) -> Path | None:
+        """--people (or FAULTFLOW_PEOPLE), else ./people.toml when there is one."""
+        from faultflow.people import find
+
+        return find(self.people_option)
 
     def contract(self) -> Contract:
         if self._contract is None:
@@ -87,6 +96,7 @@ class Settings:
             create=create,
             lock_timeout=lock_timeout,
             audit_key=os.environ.get("FAULTFLOW_AUDIT_KEY") or None,
+            people=self.people_path(),
         )
         self._others.append(engine)
         return engine

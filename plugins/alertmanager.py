@@ -125,8 +125,8 @@ def _api_list(raw: bytes | str | Mapping[str, Any]) -> list[Any] | None:
     """The alerts of ``GET /api/v2/alerts`` (a JSON list, as `curl :9093/api/v2/alerts` prints
     it), in the webhook's shape: every alert the API lists is firing. ``None`` for anything
     else."""
-    if isinstance(raw, Mapping):
-        return None
+    if not isinstance(raw, bytes | str):
+        return None  # as_mapping says what is wrong with it
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     if not text.lstrip().startswith("["):
         return None

@@ -42,11 +42,32 @@ def wecom_markdown(n: Mapping[str, Any]) -> dict[str, Any]:
         lines.append(f"> 承诺 promise: {n['clock']}  到期 due: {n.get('due_at', '-')}")
     if n.get("recipients"):
         lines.append(f"> 通知 to: {', '.join(n['recipients'])}")
+    mentions = [
+        f"<@{p['contacts']['wecom']}>"
+        for p in n.get("people") or ()
+        if isinstance(p, Mapping)
+        and isinstance(p.get("contacts"), Mapping)
+        and p["contacts"].get("wecom")
+    ]
+    if mentions:  # an escalation step's people, resolved from the duty rosters
+        lines.append(f"> 呼叫 paging: {' '.join(mentions)}")
     if n.get("note"):
         lines.append(f"> {n['note']}")
     if kind == "transition":
         lines.append(f"> {n.get('from') or ''} → {n.get('to')} by {n.get('actor')}")
-    return {"msgtype": "markdown", "markdown": {"content": "\n".join(lines)}}
+    return {"msgtype": "markdown", "markdown": {"content": cut("\n".join(lines), WECOM_LIMIT)}}
+
+
+WECOM_LIMIT = 4096
+"""The group robot's limit on a markdown message's content, in bytes of UTF-8."""
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` bytes of UTF-8, cut on a character boundary (``…``)."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", "ignore") + "…"
 
 
 class Webhook:

@@ -411,3 +411,32 @@ print(json.dumps(results))
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     assert len(results) == 12 and all(len(r) == 7 for r in results), results
+
+
+def test_ack_escalate_assign_over_http(db_path: Path, travel: Any) -> None:
+    import pendulum
+
+    people = Path(__file__).parent.parent / "people.toml"
+    engine = Engine.open(db=db_path, clock=pendulum.now, people=people)
+    secret = engine.create_token("desk", ["intake:*", "operate"], "zhou")[1]
+    served = Served(engine)
+    try:
+        with client(served, secret) as c:
+            tid = c.post("/v1/intake/hotline", json={"title": "x", "tier": "A"}).json()["ticket"][
+                "id"
+            ]
+            travel(minutes=16)
+            engine.tick()
+            acked = c.post(f"/v1/tickets/{tid}/ack", json={"note": "on it"})
+            assert acked.status_code == 200 and acked.json()["history"][-1]["trigger"] == "ack"
+            assert c.post(f"/v1/tickets/{tid}/ack").status_code == 422  # nothing running now
+            up = c.post(f"/v1/tickets/{tid}/escalate", json={"reason": "needs the director"})
+            assert up.status_code == 200 and up.json()["history"][-1]["trigger"] == "page"
+            moved = c.post(f"/v1/tickets/{tid}/assign", json={"person": "wang", "reason": "near"})
+            assert moved.status_code == 200 and moved.json()["owner"] == "wang"
+            assert (
+                c.post(f"/v1/tickets/{tid}/assign", json={"person": "x", "reason": "r"}).status_code
+                == 422
+            )
+    finally:
+        served.stop()

@@ -79,8 +79,6 @@ def differences(
         return f"the ticket says {ticket.state}, its history ends in {last.to_state}"
     if first.note is not None and ticket.title != first.note:
         return f"the ticket's title is {ticket.title!r}, its history says {first.note!r}"
-    if ticket.owner != first.actor:
-        return f"the ticket's owner is {ticket.owner}, its history says {first.actor} took it in"
     recurs = json.loads(first.data).get("recurs") if '"recurs"' in first.data else None
     if ticket.recurs != recurs:
         return f"the ticket says it recurs {ticket.recurs}, its history says {recurs}"
@@ -91,6 +89,7 @@ def differences(
     reclassified: EventRecord | None = None
     ordered = True
     last_at = events[0].at_us
+    owner = first.actor  # who took it in (P5), until a handover
     for e in events:
         trigger = e.trigger
         triggers.add(trigger)
@@ -111,9 +110,15 @@ def differences(
                 del breaches[said["clock"]]
         elif trigger == "reclassify":
             reclassified = e
+        elif trigger == "assign":
+            owner = json.loads(e.data).get("to", owner)
     timeline = (
         [(e.trigger, e.to_state, e.at_us) for e in events] if ordered else in_time_order(events)
     )
+    if ticket.owner != owner:
+        if owner == first.actor:
+            return f"the ticket's owner is {ticket.owner}, its history says {owner} took it in"
+        return f"the ticket's owner is {ticket.owner}, its history hands it to {owner}"
     stored = (ticket.tier, ticket.kind, ticket.cause)
     expected = _classification(first, reclassified, stored)
     if expected is not None and stored != expected:

@@ -33,7 +33,19 @@ DAY_US = 24 * 3600 * 1_000_000
 SCHEMA = 1
 # Names the engine writes into the history itself; a contract may not use them as triggers.
 RESERVED_TRIGGERS = frozenset(
-    {"hold", "resume", "reclassify", "warning", "breach", "note", "intake", "withdrawn"}
+    {
+        "hold",
+        "resume",
+        "reclassify",
+        "warning",
+        "breach",
+        "note",
+        "intake",
+        "withdrawn",
+        "page",
+        "ack",
+        "assign",
+    }
 )
 STATE_ROLES = {"cancelled": "a final state whose tickets are left out of the compliance figures"}
 TRANSITION_ROLES = {"remedy": "the stop-gap when a fault is not fixed in time (P10: a spare)"}

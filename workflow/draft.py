@@ -76,7 +76,7 @@ def opened(
     return draft
 
 
-PASSIVE = frozenset({"warning", "breach", "note", "withdrawn"})
+PASSIVE = frozenset({"warning", "breach", "note", "withdrawn", "page", "ack"})
 """Events that change no state and no clock's course: a late entry may be recorded before them."""
 
 
@@ -176,9 +176,11 @@ class Draft:
         *,
         new: bool = False,
         sealer: Sealer = PLAIN,
+        chained: frozenset[str] = frozenset(),
     ) -> None:
         self.contract = contract
         self._sealer = sealer
+        self._chained = chained  # tiers whose breaches start a chain of pages (people.toml)
         self.ticket = ticket
         # The version this change writes; set on the record with the first event (one copy).
         self._version = ticket.version if new else ticket.version + 1
@@ -410,7 +412,9 @@ class Draft:
             self._put(spec, facts, True, row.breach_fired)
         else:
             note = f"{spec.name}: breached, was due {due_text}"
-            if spec.escalate:
+            if spec.escalate and self.ticket.tier in self._chained:
+                note += f"; escalation chain {self.ticket.tier} starts"
+            elif spec.escalate:
                 contacts = self.contract.tiers[self.ticket.tier].escalate_to
                 recipients = list(dict.fromkeys([self.ticket.owner, *contacts]))
                 data["escalated_to"] = recipients

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # imported where used: `faultflow show` should not pay for th
     from .hookspecs import Channel
     from .intake import IntakeRecord
     from .machine import Lifecycle
+    from .people import OnDuty, People
     from .registry import Registry
     from .report import Report
     from .tokens import Token
@@ -49,15 +50,17 @@ class Engine:
     def __init__(
         self, store: Store, contract: Contract, clock: Clockwork | None = None,
         registry: Registry | None = None, sealer: audit.Sealer = audit.PLAIN,
+        people: People | None = None,
     ) -> None:  # fmt: skip
         self.store = store
         self.contract = contract
         self.sealer = sealer
+        self.people = people
         self._clock = clock or wall_clock
         if registry is not None:
             self.__dict__["registry"] = registry
         self._stop = threading.Event()
-        self._writes = WritePath(store, contract, self.now, lambda: self.lifecycle, sealer)
+        self._writes = WritePath(store, contract, self.now, lambda: self.lifecycle, sealer, people)
 
     @classmethod
     def open(
@@ -70,6 +73,7 @@ class Engine:
         registry: Registry | None = None,
         lock_timeout: float | None = None,
         audit_key: str | Sequence[str] | None = None,
+        people: str | Path | People | None = None,
     ) -> Engine:
         """Open the database ``db`` (a URL, or an SQLite file's path) under ``config`` (a contract
         file, default the packaged seed, or a :class:`Contract`). ``clock`` returns the current
@@ -77,12 +81,19 @@ class Engine:
         missing or older schema is created or upgraded. ``lock_timeout``: seconds to wait for
         a lock held elsewhere before :class:`DatabaseUnavailable` (see :meth:`Store.open`).
         ``audit_key``: seal new events with this key (an HMAC, docs/reports.md), or several
-        (the first seals, all verify); every process writing to the database needs it."""
+        (the first seals, all verify); every process writing to the database needs it.
+        ``people``: a people.toml (path or loaded) — duty rosters and escalation chains; without
+        it, escalations name the contract's roles only."""
         keys = audit.parse_keys(audit_key) if isinstance(audit_key, str) else audit_key or ()
         sealer = audit.Sealer(tuple(keys)) if keys else audit.PLAIN
         contract = config if isinstance(config, Contract) else load_contract(config)
+        roster = None
+        if people is not None:
+            from .people import People, load
+
+            roster = people if isinstance(people, People) else load(people, contract)
         store = Store.open(db, create=create, lock_timeout=lock_timeout)
-        return cls(store, contract, clock, registry, sealer)
+        return cls(store, contract, clock, registry, sealer, roster)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -351,8 +362,13 @@ class Engine:
         moment = aware(now, self.now(), self.contract.timezone)
         recorded_us, remember = to_us(self.now()), self._writes.remember
         fired = timers.sweep(
-            self.store, self.contract, to_us(moment), recorded_us, remember, batch, self.sealer
-        )
+            self.store, self.contract, to_us(moment), recorded_us, remember, batch, self.sealer,
+            self.people,
+        )  # fmt: skip
+        if self.people is not None:
+            from . import escalation
+
+            escalation.sweep(self.store, self.contract, self._roster(), to_us(moment), self.sealer)
         if deliver:
             self.deliver(moment)
         return fired
@@ -369,8 +385,150 @@ class Engine:
         return deliver(self.store, self.contract, self.registry.notifiers, now_us, budget_s)
 
     def next_due(self) -> datetime | None:
-        """When the next warning or breach falls due, or ``None``."""
-        return timers.next_due(self.store, self.contract)
+        """When the next warning, breach or escalation step falls due, or ``None``."""
+        due = timers.next_due(self.store, self.contract)
+        if self.people is None:
+            return due
+        from .times import from_us
+
+        step = self.store.next_escalation()
+        if step is None:
+            return due
+        at = from_us(step, self.contract.timezone)
+        return at if due is None or at < due else due
+
+    # -- people: duty, overrides, acknowledgement (people.py, escalation.py) ----------------------
+
+    def _people(self) -> People:
+        from .errors import ConfigError
+
+        if self.people is None:
+            raise ConfigError(
+                "no people file: give --people PATH (or FAULTFLOW_PEOPLE, or ./people.toml)"
+            )
+        return self.people
+
+    def _roster(self) -> People:
+        """The people file with the overrides recorded in the database in force."""
+        from .people import Override
+
+        found = [
+            Override(i, o.role, o.person, o.start_us, o.end_us, o.reason, o.actor)
+            for i, o in self.store.overrides()
+        ]
+        return self._people().with_overrides(found)
+
+    def oncall(self, role: str | None = None, at: At = None) -> dict[str, builtins.list[OnDuty]]:
+        """Who holds each role (or ``role``) at ``at`` (default now), and until when."""
+        roster = self._roster()
+        moment = aware(at, self.now(), self.contract.timezone)
+        names = [role] if role is not None else list(roster.roles)
+        return {name: roster.on_duty(name, moment) for name in names}
+
+    def override(
+        self, role: str, person: str, start: At, end: At, reason: str, actor: str | None = None
+    ) -> int:
+        """Put ``person`` in ``role`` from ``start`` to ``end`` (a swap, sick leave); its id.
+        Refused if it overlaps another override of the role."""
+        from .errors import InvalidInput
+        from .people import Override
+        from .records import OverrideRecord
+
+        roster = self._people()
+        if role not in roster.roles:
+            raise InvalidInput(f"unknown role {role!r} (known: {', '.join(roster.roles)})")
+        if person not in roster.people:
+            raise InvalidInput(f"unknown person {person!r} (known: {', '.join(roster.people)})")
+        said = self._writes.checked("reason", reason)
+        if not said:
+            raise InvalidInput("an override needs a reason (--reason)")
+        now = self.now()
+        zone = self.contract.timezone
+        start_us, end_us = to_us(aware(start, now, zone)), to_us(aware(end, now, zone))
+        if end_us <= start_us:
+            raise InvalidInput("the override ends before it starts")
+        who = self._writes.actor_name(actor or "system")
+        record = OverrideRecord(role, person, start_us, end_us, said, who, to_us(now), None)
+        for i, o in self.store.overrides():
+            if o.role == role and o.start_us < end_us and start_us < o.end_us:
+                raise InvalidInput(
+                    f"it overlaps override {i} ({o.person} in {role}); remove that one first"
+                )
+        new_id = self.store.add_override(record)
+        probe = Override(new_id, role, person, start_us, end_us, said, who)
+        roster.with_overrides([probe])  # the same checks a roster makes
+        return new_id
+
+    def overrides(self, removed: bool = False) -> builtins.list[dict[str, Any]]:
+        """The overrides recorded (``removed``: those removed too), as JSON-ready dicts."""
+        from .times import from_us
+
+        zone = self.contract.timezone
+        return [
+            {
+                "id": i,
+                "role": o.role,
+                "person": o.person,
+                "from": from_us(o.start_us, zone).isoformat(),
+                "to": from_us(o.end_us, zone).isoformat(),
+                "reason": o.reason,
+                "by": o.actor,
+                "removed": from_us(o.removed_us, zone).isoformat() if o.removed_us else None,
+            }
+            for i, o in self.store.overrides(removed)
+        ]
+
+    def remove_override(self, override_id: int) -> None:
+        """Remove an override (kept in the database, marked removed)."""
+        from .errors import InvalidInput
+
+        if not self.store.remove_override(override_id, to_us(self.now())):
+            raise InvalidInput(
+                f"no override {override_id} in force (see `faultflow oncall overrides`)"
+            )
+
+    def ack(self, ticket_id: str, actor: str | None = None, note: str | None = None) -> Ticket:
+        """Acknowledge the ticket's escalation: its chain of pages stops (who and when are in
+        the history)."""
+        from . import escalation
+        from .ids import normalize_ticket_id
+
+        tid = normalize_ticket_id(ticket_id)
+        who = self._writes.actor_name(actor or "system")
+        said = self._writes.checked("note", note)
+        escalation.ack(self.store, self.contract, tid, who, to_us(self.now()), self.sealer, said)
+        return self.get(tid)
+
+    def escalate(self, ticket_id: str, reason: str, actor: str | None = None) -> Ticket:
+        """Move the escalation up by hand (P5): the next step fires now, with the reason."""
+        from . import escalation
+        from .errors import InvalidInput
+        from .ids import normalize_ticket_id
+
+        tid = normalize_ticket_id(ticket_id)
+        said = self._writes.checked("reason", reason)
+        if not said:
+            raise InvalidInput("an escalation by hand needs a reason (--reason)")
+        who = self._writes.actor_name(actor or "system")
+        now_us = to_us(self.now())
+        escalation.escalate(
+            self.store, self.contract, self._roster(), tid, who, said, now_us, self.sealer
+        )
+        return self.get(tid)
+
+    def assign(
+        self, ticket_id: str, person: str, reason: str, actor: str | None = None,
+        version: int | None = None,
+    ) -> Ticket:  # fmt: skip
+        """Hand the ticket over to ``person``: the current owner changes; the first-ask owner
+        (who took it in, P5) stays in the history."""
+        if self.people is not None and person not in self.people.people:
+            from .errors import InvalidInput
+
+            raise InvalidInput(
+                f"unknown person {person!r} (known: {', '.join(self.people.people)})"
+            )
+        return self._writes.assign(ticket_id, person, reason, actor, version)
 
     def maintain(self, integrity: bool = False) -> None:
         """Housekeeping for long runs (``run``: hourly): fold the SQLite WAL back into the file;

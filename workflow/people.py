@@ -201,7 +201,10 @@ class People:
         seen: dict[str, OnDuty] = {}
         empty = []
         for name in names:
-            found = self.on_duty(name, at)
+            try:
+                found = self.on_duty(name, at)
+            except ConfigError:  # a role the file no longer has: a gap, said, never silence
+                found = []
             if not found:
                 empty.append(name)
             for d in found:
@@ -215,8 +218,10 @@ def shift_at(role: Role, at: datetime) -> tuple[int, datetime]:
     Shifts are counted in wall-clock time of the role's zone from its first handoff: the k-th
     starts at ``start + k * shift`` read on the wall clock (so handoffs stay at the same time
     of day across daylight-saving changes)."""
+    from .times import in_zone
+
     assert role.start is not None and role.zone is not None
-    local = at.astimezone(role.zone).replace(tzinfo=None)
+    local = in_zone(at, role.zone).replace(tzinfo=None)  # a plain datetime (not pendulum's)
     k = (local - role.start) // role.shift
     end = (role.start + (k + 1) * role.shift).replace(tzinfo=role.zone)
     return k, end

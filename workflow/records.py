@@ -100,6 +100,32 @@ class TokenRecord(NamedTuple):
     revoked_us: int | None
 
 
+class OverrideRecord(NamedTuple):
+    """One person in a duty role for [start_us, end_us): a swap, sick leave."""
+
+    role: str
+    person: str
+    start_us: int
+    end_us: int
+    reason: str
+    actor: str
+    created_us: int
+    removed_us: int | None
+
+
+class EscalationRecord(NamedTuple):
+    """A ticket's escalation chain in progress: the step (0-based) and round (1-based) due
+    next, at ``next_us`` (``None`` once acknowledged or finished)."""
+
+    ticket_id: str
+    chain: str
+    step: int
+    round: int
+    status: str  # running | acknowledged | finished
+    started_us: int
+    next_us: int | None
+
+
 # The audit chain hashes every field of an event but these: the hash itself. A field added to
 # EventRecord is hashed unless it is named here (tests/test_records.py holds this).
 HASH_EXEMPT: frozenset[str] = frozenset({"hash"})

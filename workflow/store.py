@@ -45,8 +45,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import migrations
 from .dbfailures import classify, first_line
 from .errors import ConcurrentUpdate, DatabaseDamaged, DatabaseError, DatabaseUnavailable
-from .records import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecord, TokenRecord
-from .tables import CLOCKS, EVENTS, META, OUTBOX, TICKETS, TOKENS
+from .records import (
+    Change,
+    ClockRecord,
+    EscalationRecord,
+    EventRecord,
+    OutboxRecord,
+    OverrideRecord,
+    TicketRecord,
+    TokenRecord,
+)
+from .tables import CLOCKS, ESCALATIONS, EVENTS, META, OUTBOX, OVERRIDES, TICKETS, TOKENS
 
 Span = tuple["str | None", "str | None"]  # a range of ticket ids: [from, to), open ends None
 
@@ -391,6 +400,25 @@ class Store:
             .order_by(e.c.seq),
             d,
         )
+        esc = ESCALATIONS
+        self._select_escalation = _Statement(
+            select(*[esc.c[n] for n in EscalationRecord._fields]).where(
+                esc.c.ticket_id == bindparam("ticket_id")
+            ),
+            d,
+        )
+        self._insert_escalation = insert_all(esc, list(EscalationRecord._fields))
+        self._update_escalation = _Statement(
+            update(esc)
+            .where(
+                esc.c.ticket_id == bindparam("ticket_id"),
+                esc.c.step == bindparam("was_step"),
+                esc.c["round"] == bindparam("was_round"),
+                esc.c.status == bindparam("was_status"),
+            )
+            .values({n: bindparam(n) for n in EscalationRecord._fields if n != "ticket_id"}),
+            d,
+        )
         self._select_external = _Statement(
             select(*[t.c[n] for n in self._ticket_cols])
             .where(t.c.channel == bindparam("channel"), t.c.external_id == bindparam("external_id"))
@@ -619,6 +647,54 @@ class Store:
         done = update(t).where(t.c.name == name, t.c.revoked_us.is_(None)).values(revoked_us=at_us)
         return self.execute(done) == 1
 
+    # -- duty overrides and escalation chains (people.py, escalation.py) -----------------------
+
+    def add_override(self, o: OverrideRecord) -> int:
+        """Record an override; its id."""
+        with self._lock:
+            try:
+                with self.sa.begin() as conn:
+                    done = conn.execute(insert(OVERRIDES).values(o._asdict()))
+                    key = done.inserted_primary_key
+                    assert key is not None
+                    return int(key[0])
+            except SQLAlchemyError as err:
+                raise classify(err) from None
+
+    def overrides(self, removed: bool = False) -> list[tuple[int, OverrideRecord]]:
+        """Every override (by start), with its id; removed ones only with ``removed``."""
+        v = OVERRIDES
+        query = select(v.c.id, *[v.c[n] for n in OverrideRecord._fields]).order_by(
+            v.c.role, v.c.start_us
+        )
+        if not removed:
+            query = query.where(v.c.removed_us.is_(None))
+        return [(int(row[0]), OverrideRecord(*row[1:])) for row in self.query(query)]
+
+    def remove_override(self, override_id: int, at_us: int) -> bool:
+        v = OVERRIDES
+        done = (
+            update(v)
+            .where(v.c.id == override_id, v.c.removed_us.is_(None))
+            .values(removed_us=at_us)
+        )
+        return self.execute(done) == 1
+
+    def due_escalations(self, now_us: int, limit: int) -> list[str]:
+        """Tickets with an escalation step due at or before ``now_us``, earliest first."""
+        e = ESCALATIONS
+        rows = self.query(
+            select(e.c.ticket_id)
+            .where(e.c.next_us.is_not(None), e.c.next_us <= now_us)
+            .order_by(e.c.next_us)
+            .limit(limit)
+        )
+        return [r[0] for r in rows]
+
+    def next_escalation(self) -> int | None:
+        e = ESCALATIONS
+        return self.query(select(func.min(e.c.next_us)))[0][0]
+
     def taken_ids(self, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are ticket ids already."""
         t = TICKETS
@@ -713,6 +789,26 @@ class Unit:
         split = len(self.store._ticket_cols)
         clocks = [ClockRecord(*row[split:]) for row in rows if row[split] is not None]
         return TicketRecord(*rows[0][:split]), clocks
+
+    def escalation(self, ticket_id: str) -> EscalationRecord | None:
+        row = self._run(self.store._select_escalation, {"ticket_id": ticket_id}).fetchone()
+        return EscalationRecord(*row) if row else None
+
+    def put_escalation(self, new: EscalationRecord, old: EscalationRecord | None) -> None:
+        """Write a ticket's chain: insert it, or move it on from ``old`` — refused
+        (:class:`ConcurrentUpdate`) if someone else moved it meanwhile."""
+        s = self.store
+        if old is None:
+            self.cursor.execute(s._insert_escalation.sql, s._insert_escalation.bind(new))
+            return
+        values = {
+            **new._asdict(),
+            "was_step": old.step,
+            "was_round": old.round,
+            "was_status": old.status,
+        }
+        if self._run(s._update_escalation, values).rowcount != 1:
+            raise ConcurrentUpdate(f"the escalation of ticket {old.ticket_id} moved meanwhile")
 
     def events(self, ticket_id: str, upto: int | None = None) -> list[EventRecord]:
         """The ticket's events, oldest first; with ``upto``, only those with seq <= upto."""

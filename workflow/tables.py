@@ -24,7 +24,15 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelMetaclass
 
-from .records import ClockRecord, EventRecord, OutboxRecord, TicketRecord, TokenRecord
+from .records import (
+    ClockRecord,
+    EscalationRecord,
+    EventRecord,
+    OutboxRecord,
+    OverrideRecord,
+    TicketRecord,
+    TokenRecord,
+)
 
 
 def _us(*, nullable: bool = False) -> Any:
@@ -146,6 +154,21 @@ TokenRow = _table(
 )
 
 
+OverrideRow = _table(
+    OverrideRecord,
+    "overrides",
+    first={"id": (int | None, Field(default=None, primary_key=True))},
+    args=(Index("ix_overrides_role", "role", "start_us"),),
+)
+
+EscalationRow = _table(
+    EscalationRecord,
+    "escalations",
+    columns={"ticket_id": _owned()},
+    args=(Index("ix_escalations_next", "next_us", sqlite_where=text("next_us IS NOT NULL")),),
+)
+
+
 class DeliveryRow(SQLModel, table=True):
     """Every attempt to deliver one notification to one notifier."""
 
@@ -181,4 +204,6 @@ CLOCKS = _core(ClockRow)
 OUTBOX = _core(OutboxRow)
 DELIVERIES = _core(DeliveryRow)
 TOKENS = _core(TokenRow)
+OVERRIDES = _core(OverrideRow)
+ESCALATIONS = _core(EscalationRow)
 META = _core(MetaRow)

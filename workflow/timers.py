@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from . import escalation
 from .audit import PLAIN, Sealer
 from .contract import Contract
 from .draft import Draft
@@ -19,6 +21,9 @@ from .records import ClockRecord, TicketRecord
 from .store import Store
 from .times import from_us
 from .views import Fired
+
+if TYPE_CHECKING:
+    from .people import People
 
 log = logging.getLogger("faultflow")
 
@@ -33,6 +38,7 @@ def sweep(
     remember: Callable[[TicketRecord, list[ClockRecord]], None],
     batch: int = 500,
     sealer: Sealer = PLAIN,
+    people: People | None = None,
 ) -> list[Fired]:
     """Fire every warning and breach due at ``now_us``, in batches; what this call fired."""
     fired: list[Fired] = []
@@ -43,7 +49,9 @@ def sweep(
             return fired
         for tid in due:
             done.add(tid)
-            fired.extend(fire_ticket(store, contract, tid, now_us, recorded_us, remember, sealer))
+            fired.extend(
+                fire_ticket(store, contract, tid, now_us, recorded_us, remember, sealer, people)
+            )
 
 
 def fire_ticket(
@@ -54,6 +62,7 @@ def fire_ticket(
     recorded_us: int,
     remember: Callable[[TicketRecord, list[ClockRecord]], None],
     sealer: Sealer = PLAIN,
+    people: People | None = None,
 ) -> list[Fired]:
     """Fire one ticket's due alarms in one transaction (looking again after a conflict)."""
     for _ in range(CONFLICT_RETRIES):
@@ -62,11 +71,15 @@ def fire_ticket(
                 record, clock_rows = u.load(tid)
                 if record is None:
                     return []
-                draft = Draft(contract, record, clock_rows, recorded_us, sealer=sealer)
+                chained = frozenset(people.chains) if people is not None else frozenset()
+                draft = Draft(
+                    contract, record, clock_rows, recorded_us, sealer=sealer, chained=chained
+                )
                 draft.fire_due(now_us)
                 if not draft.dirty:
                     return []
                 u.write(draft.change())
+                escalation.on_breach(u, draft, people, recorded_us)
         except ConcurrentUpdate:
             continue  # another process changed the ticket; look again
         remember(draft.ticket, list(draft.clocks.values()))

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import escalation
 from .audit import PLAIN, Sealer
 from .contract import Contract, member
 from .draft import PASSIVE, Draft
@@ -37,6 +38,7 @@ from .views import History, Intake, Ticket, ticket_view
 if TYPE_CHECKING:
     from .hookspecs import Channel
     from .machine import Lifecycle
+    from .people import People
 
 log = logging.getLogger("faultflow")
 
@@ -55,9 +57,12 @@ class WritePath:
         now: Callable[[], datetime],
         lifecycle: Callable[[], Lifecycle],
         sealer: Sealer = PLAIN,
+        people: People | None = None,
     ) -> None:
         self.store = store
         self.sealer = sealer
+        self.people = people
+        self.chained = frozenset(people.chains) if people is not None else frozenset()
         self.contract = contract
         self.now = now
         self._lifecycle = lifecycle
@@ -144,13 +149,17 @@ class WritePath:
                         at_us, history = self.late_moment(u, record, at, now)
                     else:
                         at_us = self.moment(at, now, record.last_us)
-                    draft = Draft(self.contract, record, clock_rows, now_us, sealer=self.sealer)
+                    draft = Draft(
+                        self.contract, record, clock_rows, now_us, sealer=self.sealer,
+                        chained=self.chained,
+                    )  # fmt: skip
                     draft.fire_due(at_us)
                     if history is None and (need_history or finish):
                         history = u.events(tid)
                     apply(draft, at_us, history)
                     if finish is None:
                         u.write(draft.change())
+                        escalation.on_breach(u, draft, self.people, now_us)
             except FaultflowError as err:
                 if isinstance(err, ConcurrentUpdate) and err.retry and not aborted_once:
                     # The database aborted the transaction (serialization failure, deadlock):
@@ -166,6 +175,7 @@ class WritePath:
             finish(draft, history)
             with self.store.unit() as u:
                 u.write(draft.change())
+                escalation.on_breach(u, draft, self.people, now_us)
         return self.written(draft, now_us)
 
     def remember(self, record: TicketRecord, clock_rows: list[ClockRecord]) -> None:
@@ -467,6 +477,37 @@ class WritePath:
             draft.record("resume", t.state, at_us, who, note=said, data={"resumed": resumed})
 
         return self.change(ticket_id, at, apply, version=version)
+
+    def checked(self, field: str, value: str | None) -> str | None:
+        """``value`` as text within the contract's limit for ``field`` (note, reason)."""
+        return self._text(field, value)
+
+    def assign(
+        self,
+        ticket_id: str,
+        person: str,
+        reason: str | None,
+        actor: str | None,
+        version: int | None = None,
+    ) -> Ticket:
+        said = self._text("reason", reason)
+        if not said:
+            raise InvalidInput("a handover needs a reason (--reason)")
+        owner = self.actor_name(person)
+        who = self.actor_name(actor or "system")
+
+        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+            t = draft.ticket
+            if t.state in self.contract.finals:
+                raise IllegalTransition(f"ticket {t.id} is {t.state}: nothing to hand over")
+            if t.owner == owner:
+                raise InvalidInput(f"ticket {t.id} is {owner}'s already")
+            draft.update(owner=owner)
+            note = f"handed over from {t.owner} to {owner}"
+            data = {"from": t.owner, "to": owner}
+            draft.record("assign", t.state, at_us, who, note=note, reason=said, data=data)
+
+        return self.change(ticket_id, None, apply, version=version)
 
     def note(
         self,

@@ -54,6 +54,19 @@ class Note(_Body):
     at: str | None = None
 
 
+class Ack(_Body):
+    note: str | None = None
+
+
+class Escalate(_Body):
+    reason: str
+
+
+class Assign(_Body):
+    person: str
+    reason: str
+
+
 def _etag(version: int) -> str:
     return f'"{version}"'
 
@@ -182,3 +195,23 @@ def note(ticket_id: str, body: Note, request: Request, token: Operator) -> Any:
         ticket_id, body.text, actor=token.actor, at=body.at, version=_version(request)
     )
     return _ticket(noted, 201)
+
+
+@router.post("/v1/tickets/{ticket_id}/ack", summary="Acknowledge: the pages stop")
+def ack(ticket_id: str, request: Request, token: Operator, body: Ack | None = None) -> Any:
+    given = body or Ack()
+    return _ticket(request.app.state.engine.ack(ticket_id, actor=token.actor, note=given.note))
+
+
+@router.post("/v1/tickets/{ticket_id}/escalate", summary="Escalate by hand (the next step now)")
+def escalate(ticket_id: str, body: Escalate, request: Request, token: Operator) -> Any:
+    engine = request.app.state.engine
+    return _ticket(engine.escalate(ticket_id, reason=body.reason, actor=token.actor))
+
+
+@router.post("/v1/tickets/{ticket_id}/assign", summary="Hand the ticket over to a person")
+def assign(ticket_id: str, body: Assign, request: Request, token: Operator) -> Any:
+    moved = request.app.state.engine.assign(
+        ticket_id, body.person, reason=body.reason, actor=token.actor, version=_version(request)
+    )
+    return _ticket(moved)

@@ -1,7 +1,19 @@
-"""faultflow channel ``sms``: a fault reported by text message, as an SMS gateway posts it.
+"""faultflow plugin ``sms``: faults reported by text message, and pages sent by text message.
 
-The gateway sends JSON: {"id": "...", "from": "+86...", "text": "...", "received": "ISO time"}.
+Channel ``sms``: the gateway posts JSON {"id": "...", "from": "+86...", "text": "...",
+"received": "ISO time"}.
+
+Notifier ``sms``: each person an escalation step pages (the notification's ``people``, resolved
+from the duty rosters of people.toml) who has a ``mobile`` gets one text, posted to the
+gateway's HTTP API as {"to": "+86...", "text": "..."}. Configure it in the contract:
+
+    [notifiers.sms]
+    url = { env = "SMS_GATEWAY_URL" }
+    events = ["escalation"]
 """
+
+import json
+import urllib.request
 
 from faultflow import IntakeRecord, hookimpl
 from faultflow.errors import IntakeError
@@ -28,6 +40,33 @@ class Sms:
         )
 
 
+class SmsPager:
+    name = "sms"
+
+    def notify(self, notification, config):
+        url = config.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValueError('the sms notifier needs url = "http(s)://..." (the gateway)')
+        text = f"[{notification.get('ticket')}] {notification.get('title', '')}: " + (
+            notification.get("note") or notification.get("event", "")
+        )
+        for person in notification.get("people") or ():
+            mobile = (person.get("contacts") or {}).get("mobile")
+            if not mobile:
+                continue  # reached another way (WeCom, e-mail); the page records how
+            body = json.dumps({"to": mobile, "text": text[:300]}, ensure_ascii=False)
+            request = urllib.request.Request(
+                url, data=body.encode(), headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=float(config.get("timeout", 5))):
+                pass  # a non-2xx answer raises: the delivery is retried with backoff
+
+
 @hookimpl
 def register_channels(register):
     register(Sms())
+
+
+@hookimpl
+def register_notifiers(register):
+    register(SmsPager())
