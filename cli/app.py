@@ -707,7 +707,9 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
     from datetime import datetime
 
     from click.core import ParameterSource
+    from faultflow.contract import default_contract_path
     from faultflow.engine import Engine
+    from faultflow.people import seed_people_path
     from faultflow.report_render import table
 
     from .demo import simulate
@@ -722,7 +724,10 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
     real_clock = settings.clock()
     end = real_clock() if real_clock else datetime.now(contract.timezone)
     clock = [end]
-    engine = Engine.open(db=db, config=contract, clock=lambda: clock[0], create=True)
+    people = settings.people_path()
+    if people is None and contract.source == str(default_contract_path()):
+        people = seed_people_path()  # the seed contract's roster, made-up people
+    engine = Engine.open(db=db, config=contract, clock=lambda: clock[0], create=True, people=people)
     try:
         if engine.list(limit=1):
             raise click.UsageError(
@@ -737,6 +742,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         else:
             outcome = simulate(engine, clock, days, seed)
         result = engine.report(outcome.start, outcome.end)
+        paging = _paging(engine, outcome)
     finally:
         engine.close()
     if as_json:
@@ -746,6 +752,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
                 "tickets": outcome.opened,
                 "repeats_absorbed": outcome.duplicates,
                 "alarms_fired": outcome.fired,
+                "people": paging,
                 "report": result.to_dict(),
             }
         )
@@ -758,6 +765,14 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         f"{outcome.resolved_alerts} resolved alerts "
         f"opened none; the scheduler fired {outcome.fired} warnings and breaches."
     )
+    if paging:
+        most = ", ".join(f"{who} {n}" for who, n in paging["paged_most"])
+        click.echo(
+            f"People: {paging['chains']} escalation chains sent {paging['pages']} pages "
+            f"(most paged: {most}); {paging['acks']} acknowledged, a median "
+            f"{paging['median_ack_min']} min after the first page; {paging['handovers']} tickets "
+            f"handed over to the on-site engineers. Rotation: {paging['rotation']}."
+        )
     click.echo(f"The demo database is {db}. Look around:")
     hints = []
     if outcome.sample_breached:
@@ -765,10 +780,50 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
     if outcome.sample_met:
         hints.append((f"show {outcome.sample_met}", "a ticket handled in time"))
     hints.append(("list", "what is still open, most urgent first"))
+    if paging:
+        roster = "" if settings.people_path() else f"--people {seed_people_path()} "
+        hints.append((f"{roster}oncall --week", "who is on duty, the coming week"))
     hints.append(("report --format html --out report.html", "the report, for a browser"))
     width = max(len(command) for command, _ in hints)
     for command, what in hints:
         click.echo(f"  {prefix} {command:<{width}}   {what}")
+
+
+def _paging(engine: Any, outcome: Any) -> dict[str, Any]:
+    """What the people side of the demo did: pages, whom, acknowledgements, handovers."""
+    if engine.people is None:
+        return {}
+    import statistics
+    from collections import Counter
+    from datetime import timedelta
+
+    paged: Counter[str] = Counter()
+    pages = 0
+    waits = []
+    for tid in sorted(outcome.escalated):
+        history = engine.history(tid)
+        first_page = next((e.at for e in history if e.trigger == "page"), None)
+        for e in history:
+            if e.trigger == "page":
+                pages += 1
+                paged.update(p["person"] for p in e.data.get("paged", []))
+            elif e.trigger == "ack" and first_page is not None:
+                waits.append((e.at - first_page).total_seconds() / 60)
+    holders = []
+    at = outcome.start
+    while at < outcome.start + timedelta(days=4):
+        (duty,) = engine.oncall("duty-engineer", at)["duty-engineer"]
+        holders.append(f"{duty.person.id} from {at:%m-%d %H:%M}")
+        at = duty.until
+    return {
+        "chains": len(outcome.escalated),
+        "pages": pages,
+        "paged_most": sorted(paged.items(), key=lambda kv: (-kv[1], kv[0]))[:3],
+        "acks": outcome.acks,
+        "median_ack_min": round(statistics.median(waits), 1) if waits else None,
+        "handovers": outcome.handovers,
+        "rotation": ", ".join(holders) + ", ...",
+    }
 
 
 def main() -> None:

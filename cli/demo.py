@@ -92,6 +92,9 @@ class Outcome:
     fired: int = 0
     sample_breached: str | None = None
     sample_met: str | None = None
+    escalated: set[str] = field(default_factory=set)  # tickets whose breach started a chain
+    acks: int = 0
+    handovers: int = 0
 
 
 class Simulation:
@@ -122,17 +125,56 @@ class Simulation:
         while self.queue:
             due = heapq.heappop(self.queue)
             self.clock[0] = due.at
-            self.outcome.fired += len(self.engine.tick())
+            self._fired(self.engine.tick())
             due.action()
             elapsed_days = int((due.at - self.start).total_seconds() // 86400)
             if progress is not None and elapsed_days > day:
                 progress(elapsed_days - day)
                 day = elapsed_days
         self.clock[0] = self.end
-        self.outcome.fired += len(self.engine.tick())
+        self._fired(self.engine.tick())
         if progress is not None:
             progress(max(0, int((self.end - self.start).days) - day))
         return self.outcome
+
+    # -- people: pages are acknowledged by whoever is on duty; some tickets change hands -----
+
+    def _fired(self, fired: list[Any]) -> None:
+        self.outcome.fired += len(fired)
+        if self.engine.people is None:
+            return
+        for f in fired:
+            if f.event == "breach" and f.ticket not in self.outcome.escalated:
+                self.outcome.escalated.add(f.ticket)
+                # the duty engineer answers the page within minutes, now and then only after
+                # the chain has gone on to the managers
+                late = self.rng.random() < 0.2
+                wait = self.rng.randint(7, 20) if late else self.rng.randint(1, 4)
+                self.at(
+                    self.clock[0] + timedelta(minutes=wait), functools.partial(self._ack, f.ticket)
+                )
+
+    def _ack(self, tid: str) -> None:
+        from faultflow.errors import FaultflowError
+
+        duty = self.engine.oncall("duty-engineer")["duty-engineer"]
+        try:
+            self.engine.ack(tid, actor=duty[0].person.id, note="on it")
+            self.outcome.acks += 1
+        except FaultflowError:
+            pass  # closed meanwhile, or nothing running
+
+    def _hand_over(self, tid: str) -> None:
+        from faultflow.errors import FaultflowError
+
+        onsite = self.rng.choice(["sun", "zhao"])
+        try:
+            self.engine.assign(
+                tid, onsite, reason="the on-site engineer takes it over", actor="zhou"
+            )
+            self.outcome.handovers += 1
+        except FaultflowError:
+            pass
 
     def _schedule_arrivals(self) -> None:
         for channel, per_day in RATES.items():
@@ -326,6 +368,8 @@ class Simulation:
             return
         limit = t.clocks["arrival"].limit.total_seconds() / 60
         engineer = self.rng.choice(OPERATORS)
+        if self.engine.people is not None and self.rng.random() < 0.3:
+            self.at(self.clock[0] + timedelta(minutes=2), lambda: self._hand_over(tid))
         self.at(self.clock[0] + self._late(limit, 0.08), lambda: self._arrive(tid, engineer))
 
     def _arrive(self, tid: str, engineer: str) -> None:

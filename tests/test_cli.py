@@ -316,6 +316,13 @@ def test_demo_finishes_with_the_compliance_summary(tmp_path: Path) -> None:
     db = out.split("The demo database is ")[1].split(".db")[0] + ".db"
     assert Path(db).exists()
     assert f"faultflow --db {db} show" in out
+    # the seed roster: breaches page the people on duty, who acknowledge; tickets change hands
+    people = out.split("People: ")[1].split("\n")[0]
+    assert "escalation chains sent" in people and "acknowledged" in people
+    assert "handed over" in people and "Rotation: " in people
+    week = out.split(f"faultflow --db {db} --people ")[1].split()[0]
+    on_duty = ok(ff(tmp_path, "--db", db, "--people", week, "oncall", now=None))
+    assert on_duty.startswith("duty-engineer")
     refused(ff(tmp_path, "--db", db, "demo", now=None), code=2)  # not on a used database
 
 
@@ -326,6 +333,7 @@ def test_demo_is_repeatable(tmp_path: Path) -> None:
     assert a["db"] != b["db"]
     assert a["report"]["clocks"] == b["report"]["clocks"]
     assert a["tickets"] > 0
+    assert a["people"] == b["people"] and a["people"]["pages"] > 0
 
 
 def test_cli_runner_help_lists_every_command() -> None:

@@ -230,6 +230,13 @@ def shift_at(role: Role, at: datetime) -> tuple[int, datetime]:
 # -- loading ---------------------------------------------------------------------------------
 
 
+def seed_people_path() -> Path:
+    """The roster that ships with the seed contract (people.toml, made-up people)."""
+    from importlib import resources
+
+    return Path(str(resources.files("faultflow").joinpath("people.toml")))
+
+
 def find(path: str | Path | None) -> Path | None:
     """people.toml as given (``--people``, ``FAULTFLOW_PEOPLE``), else ./people.toml if there
     is one, else none (escalations then name roles only, as before there were people)."""
