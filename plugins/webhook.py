@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from faultflow import hookimpl
+from faultflow.errors import DeliveryRefused
 
 TITLES = {
     "warning": "⚠️ 预警 warning",
@@ -70,6 +71,15 @@ def cut(text: str, limit: int) -> str:
     return data[: limit - 3].decode("utf-8", "ignore") + "…"
 
 
+WECOM_FOR_GOOD = {
+    93000: "invalid webhook URL or key",
+    93004: "the robot is disabled",
+    40008: "invalid message type",
+}
+"""Group-robot error codes that retrying cannot mend (others, such as 45009, the rate limit,
+are retried with backoff)."""
+
+
 class Webhook:
     name = "webhook"
 
@@ -106,6 +116,11 @@ class Webhook:
                 raise RuntimeError(
                     f"WeCom answered something that is not JSON: {answer[:80]!r}"
                 ) from None
+            if code in WECOM_FOR_GOOD:
+                raise DeliveryRefused(
+                    f"WeCom: errcode {code} ({WECOM_FOR_GOOD[code]}): fix the notifier's "
+                    "configuration; retrying will not help"
+                )
             if code != 0:
                 raise RuntimeError(f"WeCom refused the message: errcode {code}")
 

@@ -206,3 +206,25 @@ def test_the_example_sms_plugin_texts_the_people_paged(db_path: Path, travel: An
         assert gateway.bodies[0]["text"].startswith(f"[{t.id}] fault A: escalation A, step 1")
     finally:
         gateway.close()
+
+
+def test_a_step_that_reaches_nobody_records_the_gap_and_goes_on_at_once(
+    db_path: Path, travel: Any
+) -> None:
+    """The people file changed under a running chain (its duty role is gone): never silence."""
+    import dataclasses
+
+    import pendulum
+
+    people = load(SEED_PEOPLE, Engine.open(db=db_path).contract)
+    gone = dataclasses.replace(
+        people, roles={k: v for k, v in people.roles.items() if k != "duty-engineer"}
+    )
+    engine = Engine.open(db=db_path, clock=pendulum.now, people=gone)
+    t = new_ticket(engine, "A")
+    travel(minutes=16)
+    engine.tick()
+    engine.tick()  # the same moment: the next step is due at once
+    first, second = pages(engine, t.id)[:2]
+    assert first["paged"] == [] and first["gaps"] == ["duty-engineer"]
+    assert [x["person"] for x in second["paged"]] == ["zhou", "wu"]  # the next step, at once

@@ -167,7 +167,7 @@ def test_wecom_format_and_its_error_codes(db_path: Path, travel: Any, receiver: 
         db_path,
         {"group": {"use": "webhook", "url": receiver.url, "format": "wecom", "events": ["breach"]}},
     )
-    receiver.answers = [(200, b'{"errcode": 93000, "errmsg": "invalid webhook url"}')]
+    receiver.answers = [(200, b'{"errcode": 45009, "errmsg": "api freq out of limit"}')]
     new_ticket(engine, "A", title="核心交换机宕机")
     travel(minutes=16)
     engine.tick()
@@ -177,7 +177,20 @@ def test_wecom_format_and_its_error_codes(db_path: Path, travel: Any, receiver: 
     assert first["msgtype"] == "markdown"
     assert "超时 breach" in first["markdown"]["content"]
     assert "核心交换机宕机" in first["markdown"]["content"]
-    assert [ok for _, _, ok in attempts(engine)] == [0, 1]
+    assert [ok for _, _, ok in attempts(engine)] == [0, 1]  # the rate limit: retried
+    # an invalid webhook key is given up at once, not retried eight times
+    receiver.answers = [(200, b'{"errcode": 93000, "errmsg": "invalid webhook url"}')]
+    new_ticket(engine, "A", title="出口防火墙故障")
+    travel(minutes=16)
+    engine.tick()
+    for _ in range(3):
+        travel(minutes=10)
+        engine.tick()
+    tried = attempts(engine)[2:]
+    assert [ok for _, _, ok in tried] == [0]
+    with engine.store.unit() as u:
+        error = u.cursor.execute("SELECT error FROM deliveries ORDER BY id DESC").fetchone()[0]
+    assert error.startswith("refused for good: WeCom: errcode 93000")
 
 
 def test_unknown_notifier_plugin_is_recorded_not_raised(db_path: Path, travel: Any) -> None:

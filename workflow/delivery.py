@@ -34,9 +34,10 @@ from concurrent.futures import TimeoutError as AttemptTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, func, insert, select, update
+from sqlalchemy import Integer, and_, case, cast, func, insert, select, update
 
 from .contract import Contract
+from .errors import DeliveryRefused
 from .hookspecs import Notifier
 from .secrets import redact
 from .tables import DELIVERIES, OUTBOX
@@ -46,6 +47,7 @@ log = logging.getLogger("faultflow.delivery")
 LEASE_US = 60 * 1_000_000  # a claimed row is not retried by anyone else for a minute
 BACKOFF_S = (30, 60, 120, 300, 900, 1800, 3600)
 DEFAULT_MAX_ATTEMPTS = 8
+REFUSED = "refused for good: "  # how a DeliveryRefused attempt is recorded: not retried
 DEFAULT_TIMEOUT_S = 10.0  # an attempt's bound when its notifier names no `timeout` of its own
 PASS_BUDGET_S = 20.0  # a pass stops starting attempts after this; the rest waits a pass
 BATCH = 100
@@ -122,18 +124,19 @@ def _deliver_row(
     if not _claim(store, outbox_id, lease, now_us + LEASE_US):
         return []  # another deliverer has it
     targets = [n for n in contract.notifiers.values() if kind in n.events]
+    refused = case((d.c.error.startswith(REFUSED, autoescape=True), 1), else_=0)
     history = store.query(
-        select(d.c.notifier, func.count(), func.max(cast(d.c.ok, Integer)))
+        select(d.c.notifier, func.count(), func.max(cast(d.c.ok, Integer)), func.max(refused))
         .where(d.c.outbox_id == outbox_id)
         .group_by(d.c.notifier)
     )
-    tried = {name: (int(n), bool(ok)) for name, n, ok in history}
+    tried = {name: (int(n), bool(ok), bool(no)) for name, n, ok, no in history}
     message = json.loads(payload)
     pending = []
     for target in targets:
-        count, succeeded = tried.get(target.name, (0, False))
-        if succeeded:
-            continue
+        count, succeeded, for_good = tried.get(target.name, (0, False, False))
+        if succeeded or for_good:
+            continue  # delivered, or refused for good: given up
         limit = int(target.config.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
         if count >= limit:
             continue  # given up on this one
@@ -143,7 +146,12 @@ def _deliver_row(
         )
         _record(store, outbox_id, target.name, count + 1, now_us, attempt)
         if attempt is not None:
-            if count + 1 >= limit:
+            if attempt.startswith(REFUSED):
+                log.error(
+                    "notification %s (%s of ticket %s) to %s given up: %s",
+                    outbox_id, kind, ticket, target.name, attempt,
+                )  # fmt: skip
+            elif count + 1 >= limit:
                 log.error(
                     "notification %s (%s of ticket %s) to %s given up after %d attempts: %s",
                     outbox_id,
@@ -194,6 +202,8 @@ def _deliver(
         _WORKERS.submit(notifier.notify, message, config).result(timeout=bound)
     except AttemptTimeout:
         return f"no answer within {bound:g} s (the notifier is still waiting; not retried now)"
+    except DeliveryRefused as err:
+        return redact(f"{REFUSED}{err}".splitlines()[0])[:500]
     except Exception as err:  # a notifier's failure is recorded and retried, never raised
         # Stored in `deliveries` and logged: a webhook URL's key must not go with it.
         return redact(f"{type(err).__name__}: {err}".splitlines()[0])[:500]

@@ -56,6 +56,12 @@ class IntakeError(InvalidInput):
     """A channel adapter could not turn the payload into a ticket."""
 
 
+class DeliveryRefused(FaultflowError):
+    """A notifier's receiver refused a notification for good (an invalid or disabled webhook, a
+    message it cannot take): it is given up at once instead of retried. Raise it from a
+    notifier plugin for errors that retrying cannot mend."""
+
+
 class DatabaseError(FaultflowError):
     """The database is missing, of another schema revision, damaged, or refused the statement."""
 
