@@ -164,6 +164,14 @@ def test_the_wecom_message_mentions_the_people_paged(db_path: Path, travel: Any)
         engine.tick()
         content = receiver.bodies[-1]["markdown"]["content"]
         assert "<@LiGong>" in content and "李工" in content
+        # whether the page reached its people is in the ticket's history
+        (t,) = engine.list()
+        delivered = [e for e in engine.history(t.id) if e.trigger == "delivered"]
+        page = next(e for e in engine.history(t.id) if e.trigger == "page")
+        assert [(e.data["page"], e.data["ok"], e.data["notifier"]) for e in delivered] == [
+            (page.seq, True, "group")
+        ]
+        assert engine.verify().ok
     finally:
         receiver.close()
 

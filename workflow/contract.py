@@ -45,6 +45,7 @@ RESERVED_TRIGGERS = frozenset(
         "page",
         "ack",
         "assign",
+        "delivered",
     }
 )
 STATE_ROLES = {"cancelled": "a final state whose tickets are left out of the compliance figures"}

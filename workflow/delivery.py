@@ -66,6 +66,8 @@ class Attempt:
     attempt: int
     ok: bool
     error: str | None
+    final: bool = True  # delivered, or given up: no attempt follows
+    seq: int | None = None  # the event the notification tells of
 
 
 def backoff_us(attempt: int) -> int:
@@ -141,8 +143,20 @@ def _deliver_row(
         if count >= limit:
             continue  # given up on this one
         attempt = _deliver(notifiers, target.name, target.use, message, target.config)
+        final = attempt is None or attempt.startswith(REFUSED) or count + 1 >= limit
+        seq = message.get("seq") if isinstance(message.get("seq"), int) else None
         attempts.append(
-            Attempt(outbox_id, ticket, kind, target.name, count + 1, attempt is None, attempt)
+            Attempt(
+                outbox_id,
+                ticket,
+                kind,
+                target.name,
+                count + 1,
+                attempt is None,
+                attempt,
+                final,
+                seq,
+            )
         )
         _record(store, outbox_id, target.name, count + 1, now_us, attempt)
         if attempt is not None:

@@ -76,7 +76,7 @@ def opened(
     return draft
 
 
-PASSIVE = frozenset({"warning", "breach", "note", "withdrawn", "page", "ack"})
+PASSIVE = frozenset({"warning", "breach", "note", "withdrawn", "page", "ack", "delivered"})
 """Events that change no state and no clock's course: a late entry may be recorded before them."""
 
 

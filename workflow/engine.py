@@ -382,7 +382,12 @@ class Engine:
         from .delivery import deliver
 
         now_us = to_us(aware(now, self.now(), self.contract.timezone))
-        return deliver(self.store, self.contract, self.registry.notifiers, now_us, budget_s)
+        attempts = deliver(self.store, self.contract, self.registry.notifiers, now_us, budget_s)
+        if self.people is not None:  # whether each page reached its people, in the history
+            for a in attempts:
+                if a.kind == "escalation" and a.final:
+                    self._writes.delivered(a)
+        return attempts
 
     def next_due(self) -> datetime | None:
         """When the next warning, breach or escalation step falls due, or ``None``."""

@@ -36,6 +36,7 @@ from .times import aware, from_us, to_us
 from .views import History, Intake, Ticket, ticket_view
 
 if TYPE_CHECKING:
+    from .delivery import Attempt
     from .hookspecs import Channel
     from .machine import Lifecycle
     from .people import People
@@ -477,6 +478,25 @@ class WritePath:
             draft.record("resume", t.state, at_us, who, note=said, data={"resumed": resumed})
 
         return self.change(ticket_id, at, apply, version=version)
+
+    def delivered(self, attempt: Attempt) -> None:
+        """Record in the ticket's history how a page's delivery ended (delivered, or given up
+        with the reason); a failure to record it is logged, never raised into delivery."""
+        a = attempt
+        outcome = "delivered" if a.ok else f"NOT delivered ({a.error})"
+        about = f"the page of seq {a.seq}" if a.seq is not None else "an escalation"
+        note = f"{about}, through {a.notifier}: {outcome}"
+        data = {"notifier": a.notifier, "page": a.seq, "ok": a.ok, "attempts": a.attempt}
+        if a.error:
+            data["error"] = a.error
+
+        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+            draft.record("delivered", draft.ticket.state, at_us, "faultflow", note=note, data=data)
+
+        try:
+            self.change(a.ticket, None, apply)
+        except FaultflowError as err:
+            log.warning("could not record the delivery of %s on %s: %s", about, a.ticket, err)
 
     def checked(self, field: str, value: str | None) -> str | None:
         """``value`` as text within the contract's limit for ``field`` (note, reason)."""
