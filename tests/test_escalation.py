@@ -236,3 +236,35 @@ def test_a_step_that_reaches_nobody_records_the_gap_and_goes_on_at_once(
     first, second = pages(engine, t.id)[:2]
     assert first["paged"] == [] and first["gaps"] == ["duty-engineer"]
     assert [x["person"] for x in second["paged"]] == ["zhou", "wu"]  # the next step, at once
+
+
+KILLED = r"""
+import os, signal, sys
+from datetime import datetime
+from faultflow import Engine
+db, people, now = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3])
+engine = Engine.open(db=db, clock=lambda: now, create=False, people=people)
+engine.tick(deliver=False)  # the breach, the chain, its first page: committed
+os.kill(os.getpid(), signal.SIGKILL)  # and the process dies, mid-run
+"""
+
+
+def test_a_scheduler_killed_between_steps_loses_nothing(
+    db_path: Path, paged: Engine, travel: Any
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    t = new_ticket(paged, "A")
+    at = START.add(minutes=16)
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED, str(db_path), str(SEED_PEOPLE), at.isoformat()],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    travel(minutes=22)  # step 2 is due (5 min after the first page)
+    paged.tick()
+    paged.tick()
+    assert [p["step"] for p in pages(paged, t.id)] == [1, 2]
+    assert paged.verify().ok
