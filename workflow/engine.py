@@ -405,23 +405,15 @@ class Engine:
     # -- people: duty, overrides, acknowledgement (people.py, escalation.py) ----------------------
 
     def _people(self) -> People:
-        from .errors import ConfigError
+        from .duty import required
 
-        if self.people is None:
-            raise ConfigError(
-                "no people file: give --people PATH (or FAULTFLOW_PEOPLE, or ./people.toml)"
-            )
-        return self.people
+        return required(self.people)
 
     def _roster(self) -> People:
         """The people file with the overrides recorded in the database in force."""
-        from .people import Override
+        from .duty import roster
 
-        found = [
-            Override(i, o.role, o.person, o.start_us, o.end_us, o.reason, o.actor)
-            for i, o in self.store.overrides()
-        ]
-        return self._people().with_overrides(found)
+        return roster(self.store, self._people())
 
     def oncall(self, role: str | None = None, at: At = None) -> dict[str, builtins.list[OnDuty]]:
         """Who holds each role (or ``role``) at ``at`` (default now), and until when."""
@@ -435,62 +427,27 @@ class Engine:
     ) -> int:
         """Put ``person`` in ``role`` from ``start`` to ``end`` (a swap, sick leave); its id.
         Refused if it overlaps another override of the role."""
-        from .errors import InvalidInput
-        from .people import Override
-        from .records import OverrideRecord
+        from .duty import add_override
 
-        roster = self._people()
-        if role not in roster.roles:
-            raise InvalidInput(f"unknown role {role!r} (known: {', '.join(roster.roles)})")
-        if person not in roster.people:
-            raise InvalidInput(f"unknown person {person!r} (known: {', '.join(roster.people)})")
-        said = self._writes.checked("reason", reason)
-        if not said:
-            raise InvalidInput("an override needs a reason (--reason)")
-        now = self.now()
-        zone = self.contract.timezone
+        now, zone = self.now(), self.contract.timezone
         start_us, end_us = to_us(aware(start, now, zone)), to_us(aware(end, now, zone))
-        if end_us <= start_us:
-            raise InvalidInput("the override ends before it starts")
+        said = self._writes.checked("reason", reason)
         who = self._writes.actor_name(actor or "system")
-        record = OverrideRecord(role, person, start_us, end_us, said, who, to_us(now), None)
-        for i, o in self.store.overrides():
-            if o.role == role and o.start_us < end_us and start_us < o.end_us:
-                raise InvalidInput(
-                    f"it overlaps override {i} ({o.person} in {role}); remove that one first"
-                )
-        new_id = self.store.add_override(record)
-        probe = Override(new_id, role, person, start_us, end_us, said, who)
-        roster.with_overrides([probe])  # the same checks a roster makes
-        return new_id
+        return add_override(
+            self.store, self._people(), role, person, start_us, end_us, said, who, to_us(now)
+        )
 
     def overrides(self, removed: bool = False) -> builtins.list[dict[str, Any]]:
         """The overrides recorded (``removed``: those removed too), as JSON-ready dicts."""
-        from .times import from_us
+        from .duty import listed
 
-        zone = self.contract.timezone
-        return [
-            {
-                "id": i,
-                "role": o.role,
-                "person": o.person,
-                "from": from_us(o.start_us, zone).isoformat(),
-                "to": from_us(o.end_us, zone).isoformat(),
-                "reason": o.reason,
-                "by": o.actor,
-                "removed": from_us(o.removed_us, zone).isoformat() if o.removed_us else None,
-            }
-            for i, o in self.store.overrides(removed)
-        ]
+        return listed(self.store, self.contract.timezone, removed)
 
     def remove_override(self, override_id: int) -> None:
         """Remove an override (kept in the database, marked removed)."""
-        from .errors import InvalidInput
+        from .duty import remove
 
-        if not self.store.remove_override(override_id, to_us(self.now())):
-            raise InvalidInput(
-                f"no override {override_id} in force (see `faultflow oncall overrides`)"
-            )
+        remove(self.store, override_id, to_us(self.now()))
 
     def ack(self, ticket_id: str, actor: str | None = None, note: str | None = None) -> Ticket:
         """Acknowledge the ticket's escalation: its chain of pages stops (who and when are in
