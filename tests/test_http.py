@@ -305,7 +305,7 @@ def fuzzed(tmp_path_factory: Any) -> Iterator[tuple[Served, str, Path]]:
 
 
 @settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(channel=st.sampled_from(["web", "email", "alertmanager", "chat", "hotline"]), body=BODIES,
        kind=TYPES)  # fmt: skip
