@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import html
 import re
 from collections.abc import Callable, Mapping
 from email.message import EmailMessage
@@ -20,10 +19,10 @@ from typing import Any
 
 from faultflow import IntakeRecord, hookimpl
 from faultflow.errors import IntakeError
+from faultflow.ids import normalize_ticket_id
 from faultflow.intake import MAX_TITLE, as_mapping, common_record, tier_from_keywords
 
 _CHINESE = {"gb2312", "gbk", "gb18030", "x-gbk", "cp936", "euc-cn", "hz-gb-2312"}
-_TAG = re.compile(r"<[^>]+>")
 
 
 class Email:
@@ -39,17 +38,24 @@ class Email:
             # An operator or a form may report an e-mail fault by its common fields (SPEC §6).
             return common_record(as_mapping(raw), tier=config.get("default_tier"))
         try:
-            message = (
-                email.message_from_bytes(raw, policy=email.policy.default)
-                if isinstance(raw, bytes)
-                else email.message_from_string(raw, policy=email.policy.default)
-            )
+            data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
+            message = email.message_from_bytes(_wider_labels(data), policy=email.policy.default)
         except Exception as err:  # the parser is lenient; this is rare
             raise IntakeError(f"not an RFC 5322 message: {err}") from None
         if not isinstance(message, EmailMessage) or not message.keys():
             raise IntakeError("not an RFC 5322 message: no header fields")
         subject = _header(message, "Subject")
         body = _body(message)
+        forwarded = _forwarded(message)
+        extra: dict[str, Any] = {}
+        if forwarded is not None:  # a fault report passed on as an attachment: keep it whole
+            original, said = forwarded
+            extra["forwarded"] = said
+            subject = said["subject"] or subject
+            body = "\n\n".join(
+                x for x in (body.strip(), f"---- forwarded message from {said['from']} ----",
+                            original.strip()) if x
+            )  # fmt: skip
         title = subject or (body.splitlines()[0] if body.strip() else "")
         if not title.strip():
             raise IntakeError("Subject: missing, and the message has no text")
@@ -70,6 +76,13 @@ class Email:
             if isinstance(keywords, Mapping)
             else None
         )
+        attachments = _attachments(message)
+        if attachments:
+            extra["attachments"] = attachments  # names and sizes; the contents are not kept
+        replies = _message_ids(_header(message, "In-Reply-To")) + _message_ids(
+            _header(message, "References")
+        )
+        tag = _TICKET_TAG.search(subject)
         return IntakeRecord(
             title=title.strip()[:MAX_TITLE],
             description=body.strip(),
@@ -78,8 +91,30 @@ class Email:
             tier=tier or config.get("default_tier"),
             external_id=_header(message, "Message-ID").strip("<> ") or None,
             occurred_at=occurred,
-            data={"from": sender, "to": _header(message, "To")},
+            data={"from": sender, "to": _header(message, "To"), **extra},
+            replies_to=tuple(dict.fromkeys(replies)),
+            ticket_ref=normalize_ticket_id(tag[1]) if tag else None,
         )
+
+
+_NARROW_LABEL = re.compile(rb"=\?(gb2312|gbk|x-gbk|cp936|euc-cn)\?", re.IGNORECASE)
+_TICKET_TAG = re.compile(r"\[FF-([0-9A-Za-z]{7})\]")
+_MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+
+
+def _wider_labels(raw: bytes) -> bytes:
+    """Encoded words labelled GB2312 (or GBK) are read as GB18030, their superset: mail
+    clients label GBK text GB2312, and a strict GB2312 decoder garbles it (王�遥). Only the
+    header section is touched."""
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        end = raw.find(b"\n\n")
+    end = len(raw) if end < 0 else end
+    return _NARROW_LABEL.sub(b"=?gb18030?", raw[:end]) + raw[end:]
+
+
+def _message_ids(value: str) -> list[str]:
+    return _MESSAGE_ID.findall(value)
 
 
 def _is_json(raw: bytes | str) -> bool:
@@ -88,22 +123,83 @@ def _is_json(raw: bytes | str) -> bool:
     return head[:1] in (b"{", "{")
 
 
-def _header(message: EmailMessage, name: str) -> str:
-    try:
-        value = message.get(name)
-    except Exception:  # a header the policy cannot decode
-        value = None
-    return " ".join(str(value).split()) if value is not None else ""
+def _header(message: Any, name: str) -> str:
+    raw = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
+    if isinstance(raw, str) and any("\udc80" <= c <= "\udcff" for c in raw):
+        # raw 8-bit bytes in a header, as some clients send (no encoded word): read the bytes
+        # as UTF-8 if they are, else as GB18030 — the parser would have replaced them with �
+        text = raw
+    else:
+        try:
+            value = message.get(name)
+        except Exception:  # a header the policy cannot decode
+            value = None
+        if value is None:
+            return ""
+        text = str(value)
+    if any("\udc80" <= c <= "\udcff" for c in text):
+        data = text.encode("utf-8", "surrogateescape")
+        for charset in ("utf-8", "gb18030"):
+            try:
+                text = data.decode(charset)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            text = data.decode("utf-8", "replace")
+    return " ".join(text.split())
 
 
-def _body(message: EmailMessage) -> str:
+def _body(message: Any) -> str:
     part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
     text = _decode(part)
     if part.get_content_subtype() == "html":
-        text = html.unescape(_TAG.sub(" ", text))
+        text = html_text(text)
     return text
+
+
+def html_text(markup: str) -> str:
+    """The text a reader sees in an HTML mail: no style, script or head; one line per block."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(markup, "html.parser")
+    for hidden in soup(["script", "style", "head", "title", "noscript", "template"]):
+        hidden.decompose()
+    lines = (" ".join(line.split()) for line in soup.get_text("\n").splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _forwarded(message: Any) -> tuple[str, dict[str, str]] | None:
+    """The first message forwarded as an attachment (``message/rfc822``): its text, and its
+    subject, sender and date."""
+    for part in message.walk():
+        if part.get_content_type() != "message/rfc822":
+            continue
+        inner = part.get_payload()
+        original = inner[0] if isinstance(inner, list) and inner else inner
+        if not hasattr(original, "get_body"):
+            continue
+        said = {k.lower(): _header(original, k) for k in ("Subject", "From", "Date")}
+        return _body(original), said
+    return None
+
+
+def _attachments(message: Any) -> list[dict[str, Any]]:
+    out = []
+    for part in message.iter_attachments():
+        if part.get_content_type() == "message/rfc822":
+            continue  # a forwarded message: read above
+        payload = part.get_payload(decode=True) or b""
+        out.append(
+            {
+                "name": part.get_filename() or "(unnamed)",
+                "type": part.get_content_type(),
+                "size": len(payload),
+            }
+        )
+    return out
 
 
 def _decode(part: Any) -> str:
@@ -112,14 +208,14 @@ def _decode(part: Any) -> str:
     if charset in _CHINESE:
         charset = "gb18030"
     try:
-        return payload.decode(charset)
+        return str(payload.decode(charset))
     except (LookupError, UnicodeDecodeError):
         for fallback in ("utf-8", "gb18030"):
             try:
-                return payload.decode(fallback)
+                return str(payload.decode(fallback))
             except UnicodeDecodeError:
                 continue
-        return payload.decode("utf-8", errors="replace")
+        return str(payload.decode("utf-8", errors="replace"))
 
 
 @hookimpl

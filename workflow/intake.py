@@ -41,7 +41,9 @@ class IntakeRecord:
     ``incident`` tells one incident of an ``external_id`` from another (an alert's
     ``startsAt``: the fingerprint stays the same for ever): a record of a new incident opens a
     ticket that recurs the earlier one. ``where`` names the item in a payload with several
-    (``alerts[2]``), for refusals.
+    (``alerts[2]``), for refusals. A reply names what it answers: ``replies_to`` (external ids
+    of the channel, e.g. the Message-IDs of In-Reply-To and References) or ``ticket_ref`` (a
+    ticket id, e.g. a ``[FF-7K3Q9XM]`` tag in a subject); it becomes a note on that ticket.
     """
 
     title: str
@@ -57,6 +59,8 @@ class IntakeRecord:
     follow_up: bool = False
     incident: str | None = None
     where: str | None = None
+    replies_to: tuple[str, ...] = ()
+    ticket_ref: str | None = None
 
     def with_defaults(self, **values: Any) -> IntakeRecord:
         """A copy where the given fields are filled in only if they are still empty."""

@@ -208,6 +208,14 @@ class _Plan:
         at_us: int,
         data: dict[str, Any],
     ) -> list[tuple[str, Draft | None, str]]:
+        answered = self._thread(record)
+        if answered is not None:  # a reply to a ticket: a note on it (a closed one: the rule)
+            final = answered.state in self.contract.finals
+            if final and self.contract.on_repeat(self.channel) == "new":
+                data = {**data, "recurs": answered.id, "replies_to": answered.id}
+                return [self._open(record, classification, at_us, data, after=answered)]
+            mark = f"reply:{record.external_id or record.title}"
+            return self._note(answered, record, mark, "a reply", record.description)
         key = record.external_id
         latest = None
         if key is not None:
@@ -230,6 +238,19 @@ class _Plan:
             return self._note(latest, record, mark, "repeated after the ticket was closed")
         return [("duplicate", None, latest.id)]
 
+    def _thread(self, record: IntakeRecord) -> TicketRecord | None:
+        """The ticket a reply answers: named by a ticket id, or by the external id (on this
+        channel) of a message it replies to."""
+        if record.ticket_ref is not None:
+            found = self.u.ticket(record.ticket_ref)
+            if found is not None:
+                return found
+        for ref in record.replies_to:
+            found = self.latest.get(ref) or self.u.latest_by_external(self.channel, ref)
+            if found is not None:
+                return found
+        return None
+
     def _open(
         self,
         record: IntakeRecord,
@@ -249,7 +270,12 @@ class _Plan:
             self.recorded_us,
             data,
             self.r.w.sealer,
-            occurrence=after.occurrence + 1 if after is not None else 1,
+            # the n-th ticket of the same external id (a reply's new ticket has its own)
+            occurrence=(
+                after.occurrence + 1
+                if after is not None and after.external_id == record.external_id
+                else 1
+            ),
             recurs=after.id if after is not None else None,
         )
         self.drafts[draft.ticket.id] = draft
@@ -281,7 +307,7 @@ class _Plan:
         return self._note(latest, record, mark, status)
 
     def _note(
-        self, ticket: TicketRecord, record: IntakeRecord, mark: str, what: str
+        self, ticket: TicketRecord, record: IntakeRecord, mark: str, what: str, text: str = ""
     ) -> list[tuple[str, Draft | None, str]]:
         """A note on ``ticket`` from a follow-up, unless one with the same ``mark`` is there."""
         draft = self.drafts.get(ticket.id)
@@ -304,11 +330,18 @@ class _Plan:
             draft.ticket.state,
             at_us,
             self.actor,
-            note=f"{self.channel}: {record.title} — {what}",
+            note=_clip(
+                f"{self.channel}: {record.title} — {what}" + (f"\n{text}" if text else ""),
+                self.contract.limits.note,
+            ),
             data={"follow_up": mark, "channel_data": dict(record.data)},
         )
         self.drafts[ticket.id] = draft
         return [("note", draft, ticket.id)]
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _mark(data: str) -> str | None:

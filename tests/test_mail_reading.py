@@ -1,0 +1,131 @@
+"""E-mail as clients really write it: GBK text labelled GB2312, raw 8-bit headers, HTML-only
+mail, a report forwarded as an attachment, attachments; and replies that thread back onto their
+ticket instead of opening a new one."""
+
+from __future__ import annotations
+
+import base64
+from email.message import EmailMessage
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import parseaddr
+from typing import Any
+
+from conftest import snapshot
+from faultflow import Engine
+
+# 镕 is in GBK but not in GB2312: a strict GB2312 decoder garbles it, as seen in the field.
+SUBJECT = "朱镕路机房交换机宕机"
+
+
+def word(text: str, charset: str, codec: str | None = None) -> bytes:
+    """An RFC 2047 encoded word: ``text`` encoded with ``codec``, labelled ``charset``."""
+    payload = base64.b64encode(text.encode(codec or charset))
+    return b"=?" + charset.encode() + b"?b?" + payload + b"?="
+
+
+def test_gbk_text_labelled_gb2312_reads_right_in_the_subject(engine: Engine) -> None:
+    mail = (
+        b"From: " + word("王工", "gb2312", "gbk") + b" <wang@czj.example>\r\n"
+        b"Subject: " + word(SUBJECT, "gb2312", "gbk") + b"\r\n"
+        b"Message-ID: <gbk-1@czj.example>\r\n"
+        b"Content-Type: text/plain; charset=gb2312\r\n\r\n" + "请尽快处理镕".encode("gbk")
+    )
+    t = engine.intake("email", mail, "agent1")
+    assert t.title == SUBJECT and t.reporter == "王工"
+    assert t.description == "请尽快处理镕"
+
+
+def test_raw_8bit_headers_in_utf8_and_in_gbk(engine: Engine) -> None:
+    for i, codec in enumerate(("utf-8", "gbk")):
+        mail = (
+            b"From: it@czj.example\r\nSubject: " + SUBJECT.encode(codec) + b"\r\n"
+            b"Message-ID: <raw-" + str(i).encode() + b"@czj.example>\r\n\r\nbody\r\n"
+        )
+        assert engine.intake("email", mail, "agent1").title == SUBJECT
+
+
+def test_an_html_only_mail_reads_as_its_text_without_style_or_script(engine: Engine) -> None:
+    msg = MIMEText(
+        "<html><head><style>p { color: red; } .x { display:none }</style>"
+        "<script>var tracking = 1;</script></head><body><p>OA 系统&nbsp;无法登录</p>"
+        "<div>影响全部科室<br>请尽快处理</div></body></html>",
+        "html",
+        "utf-8",
+    )
+    msg["From"], msg["Subject"], msg["Message-ID"] = "it@czj.example", "OA down", "<h-1@x>"
+    t = engine.intake("email", msg.as_bytes(), "agent1")
+    assert t.description == "OA 系统 无法登录\n影响全部科室\n请尽快处理"
+    assert "color" not in t.description and "tracking" not in t.description
+
+
+def test_a_report_forwarded_as_an_attachment_keeps_the_original(engine: Engine) -> None:
+    original = EmailMessage()  # as a client writes it: the name as an encoded word
+    original.set_content("机房空调停机，温度 38 度", charset="gb18030")
+    original["From"] = "市卫健委 <xxk@wjw.example>"
+    original["Subject"] = "机房温度过高"
+    original["Date"] = "Mon, 02 Mar 2026 08:10:00 +0800"
+    outer = EmailMessage()  # "forward as attachment", as Thunderbird and Outlook do
+    outer["From"], outer["Subject"], outer["Message-ID"] = "desk@om.example", "Fwd:", "<f-1@x>"
+    outer.set_content("转给你们处理")
+    outer.add_attachment(original)
+    t = engine.intake("email", outer.as_bytes(), "agent1")
+    assert t.title == "机房温度过高"
+    assert "转给你们处理" in t.description and "机房空调停机，温度 38 度" in t.description
+    said = t.history[0].data["channel_data"]["forwarded"]
+    assert parseaddr(said["from"]) == ("市卫健委", "xxk@wjw.example")
+    assert said["subject"] == "机房温度过高"
+
+
+def test_attachments_are_recorded_by_name_and_size_not_kept(engine: Engine) -> None:
+    msg = MIMEMultipart()
+    msg["From"], msg["Subject"], msg["Message-ID"] = "it@czj.example", "photo", "<a-1@x>"
+    msg.attach(MIMEText("see the photo", "plain", "utf-8"))
+    image = MIMEApplication(b"\x89PNG" + b"\0" * 2044, "png")
+    image.add_header("Content-Disposition", "attachment", filename=("utf-8", "", "机柜.png"))
+    msg.attach(image)
+    t = engine.intake("email", msg.as_bytes(), "agent1")
+    assert t.history[0].data["channel_data"]["attachments"] == [
+        {"name": "机柜.png", "type": "application/png", "size": 2048}
+    ]
+    assert "PNG" not in t.history[0].data["channel_data"].__repr__()
+
+
+def _mail(subject: str, message_id: str, body: str = "x", **headers: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "王工 <wang@czj.example>"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{message_id}>"
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def test_a_reply_threads_back_as_a_note(engine: Engine, db_path: Any) -> None:
+    (first,) = engine.intake_all("email", _mail("交换机宕机", "m1@czj.example"), "agent1")
+    tid = first.ticket.id
+    reply = _mail("Re: 交换机宕机", "m2@czj.example", "已重启，恢复正常",
+                  In_Reply_To="<m1@czj.example>", References="<m1@czj.example>")  # fmt: skip
+    (noted,) = engine.intake_all("email", reply, "agent1")
+    assert (noted.outcome, noted.ticket.id) == ("note", tid)
+    assert "已重启，恢复正常" in (noted.ticket.history[-1].note or "")
+    before = snapshot(db_path)
+    (again,) = engine.intake_all("email", reply, "agent1")  # the same reply delivered twice
+    assert (again.outcome, again.ticket.id) == ("duplicate", tid)
+    assert snapshot(db_path) == before
+    tagged = _mail(f"Re: [FF-{tid}] 进展", "m3@other.example", "还需要备件吗？")
+    (by_tag,) = engine.intake_all("email", tagged, "agent1")
+    assert (by_tag.outcome, by_tag.ticket.id) == ("note", tid)
+    assert len(engine.list()) == 1
+
+
+def test_a_reply_to_a_closed_ticket_follows_the_channel_rule(engine: Engine, travel: Any) -> None:
+    (first,) = engine.intake_all("email", _mail("OA 慢", "c1@x"), "agent1")
+    for step in ("respond", "remote", "resolve", "report"):
+        travel(minutes=2)
+        engine.advance(first.ticket.id, step, actor="li")
+    reply = _mail("Re: OA 慢", "c2@x", "又慢了", In_Reply_To="<c1@x>")
+    (again,) = engine.intake_all("email", reply, "agent1")
+    assert again.outcome == "recurrence" and again.ticket.recurs == first.ticket.id
