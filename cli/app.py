@@ -833,11 +833,12 @@ def main() -> None:
 
 def _register() -> None:
     """The commands kept in modules of their own."""
+    from .mail import mail
     from .people import ack, assign, escalate, oncall
     from .serve import serve
     from .tokens import token
 
-    for command in (token, serve, oncall, ack, escalate, assign):
+    for command in (token, serve, oncall, ack, escalate, assign, mail):
         cli.add_command(command)
 
 

@@ -1,0 +1,79 @@
+"""``faultflow mail``: the mailbox poller ([channels.email.imap] in the contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .base import Settings, emit_json, json_option, log_like_run
+
+
+def _box(settings: Settings) -> Any:
+    from faultflow.errors import ConfigError
+    from faultflow.mailpoll import configured
+
+    box = configured(settings.contract())
+    if box is None:
+        raise ConfigError(
+            "no mailbox: the contract has no [channels.email.imap] table (docs/mail.md)"
+        )
+    return box
+
+
+@click.group()
+def mail() -> None:
+    """Read fault reports (and replies) from an IMAP mailbox (docs/mail.md)."""
+
+
+@mail.command()
+@click.option("--as", "actor", default="mailbox", show_default=True, help="The intake's actor.")
+@json_option
+@click.pass_obj
+def fetch(settings: Settings, actor: str, as_json: bool) -> None:
+    """One pass: every message in the folder to a ticket or a note, then moved aside."""
+    from faultflow.mailpoll import fetch as one_pass
+
+    box = _box(settings)
+    engine = settings.engine()
+    result = one_pass(lambda raw: engine.intake_all("email", raw, actor), box)
+    if as_json:
+        emit_json(
+            {"read": result.read, "outcomes": result.outcomes, "refused": result.refused,
+             "left": result.left}
+        )  # fmt: skip
+        return
+    said = ", ".join(f"{n} {k}" for k, n in sorted(result.outcomes.items())) or "nothing new"
+    click.echo(f"mail: {result.read} read: {said}; {len(result.refused)} refused")
+    for line in result.refused:
+        click.echo(f"  refused {line}")
+    if result.left:
+        click.echo(f"  {result.left} left in the mailbox: the database was unavailable")
+
+
+@mail.command()
+@click.option("--as", "actor", default="mailbox", show_default=True, help="The intake's actor.")
+@click.pass_obj
+def watch(settings: Settings, actor: str) -> None:
+    """Keep reading: a pass, then IMAP IDLE until new mail (reconnecting with backoff)."""
+    import signal
+    import threading
+
+    from faultflow.mailpoll import watch as keep_reading
+
+    log_like_run()
+    box = _box(settings)
+    engine = settings.engine(interactive=False)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"faultflow mail: watching {box.user}@{box.host}/{box.folder}", err=True)
+
+    def report(result: Any) -> None:
+        if result.read:
+            said = ", ".join(f"{n} {k}" for k, n in sorted(result.outcomes.items()))
+            click.echo(f"mail: {result.read} read: {said}; {len(result.refused)} refused", err=True)
+
+    keep_reading(lambda raw: engine.intake_all("email", raw, actor), box, stop.is_set, report,
+                 idle_s=5.0)  # fmt: skip
+    click.echo("faultflow mail: stopped", err=True)

@@ -1,0 +1,209 @@
+"""The mailbox poller against a real IMAP server: a private Dovecot on 127.0.0.1, started and
+stopped by the test (Debian's dovecot-imapd, installed by .ci/run)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from faultflow import Engine
+from faultflow.cli.app import cli
+from faultflow.contract import default_contract_path, load_contract
+from faultflow.mailpoll import DONE, REFUSED, configured, fetch
+from test_http import free_port
+
+DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists()
+                                      else None)  # fmt: skip
+
+
+@pytest.fixture
+def imap() -> Iterator[dict[str, Any]]:
+    if DOVECOT is None or os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the mailbox tests: .ci/run installs dovecot-imapd (as root)")
+        pytest.skip("needs Debian's dovecot-imapd and root (Dovecot drops to its own user)")
+    import pwd
+
+    owner = pwd.getpwnam("dovecot")
+    folder = Path(tempfile.mkdtemp(prefix="ffdv"))  # short: Dovecot's sockets live in it
+    folder.chmod(0o755)  # Dovecot's auth process (its own user) reads the users file here
+    (folder / "run").mkdir()
+    home = folder / "home"
+    home.mkdir()
+    os.chown(home, owner.pw_uid, owner.pw_gid)
+    (folder / "users").write_text("faults:{PLAIN}s3cret\n")
+    port = free_port()
+    config = folder / "dovecot.conf"
+    config.write_text(
+        f"""
+base_dir = {folder}/run
+log_path = {folder}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = {owner.pw_uid}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {folder}/users
+}}
+userdb {{
+  driver = static
+  args = uid={owner.pw_uid} gid={owner.pw_gid} home={home}/%u
+}}
+mail_location = maildir:~/Maildir
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+    )
+    subprocess.run([DOVECOT, "-c", str(config)], check=True, timeout=30)
+    try:
+        yield {"port": port, "folder": folder}
+    finally:
+        subprocess.run([DOVECOT, "-c", str(config), "stop"], timeout=30, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def contract_file(tmp_path: Path, port: int, max_bytes: int = 200_000) -> Path:
+    text = (
+        default_contract_path().read_text(encoding="utf-8")
+        + f"""
+[channels.email.imap]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+user = "faults"
+password = {{ env = "FF_TEST_IMAP_PASSWORD" }}
+max_bytes = {max_bytes}
+"""
+    )
+    path = tmp_path / "states.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def mailbox(port: int) -> Any:
+    from imap_tools import MailBoxUnencrypted
+
+    return MailBoxUnencrypted("127.0.0.1", port).login("faults", "s3cret")
+
+
+def message(subject: str, mid: str, body: str = "请处理", **headers: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "王工 <wang@czj.example>"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{mid}>"
+    for k, v in headers.items():
+        msg[k.replace("_", "-")] = v
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def test_a_pass_opens_notes_refuses_and_moves_every_message_aside(
+    imap: dict[str, Any], tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("FF_TEST_IMAP_PASSWORD", "s3cret")
+    port = imap["port"]
+    gbk = base64.b64encode("朱镕路机房交换机宕机".encode("gbk")).decode()
+    with mailbox(port) as mb:
+        mb.append(
+            f"From: it@czj.example\r\nSubject: =?gb2312?b?{gbk}?=\r\nMessage-ID: <m1@czj>\r\n"
+            "\r\n请尽快处理\r\n".encode(),
+            "INBOX",
+        )
+        mb.append(message("Re: 交换机", "m2@czj", "已恢复", In_Reply_To="<m1@czj>"), "INBOX")
+        mb.append(b"\r\n\r\n", "INBOX")  # no header at all
+        mb.append(message("big", "m3@czj", "x" * 300_000), "INBOX")  # over max_bytes
+    config = contract_file(tmp_path, port)
+    db = tmp_path / "ff.db"
+    Engine.open(db=db, config=config).close()
+    done = CliRunner().invoke(
+        cli, ["--db", str(db), "--config", str(config), "mail", "fetch", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    import json
+
+    said = json.loads(done.stdout)
+    assert said["outcomes"] == {"opened": 1, "note": 1} and len(said["refused"]) == 2
+    engine = Engine.open(db=db, config=config)
+    (t,) = engine.list()
+    assert t.title == "朱镕路机房交换机宕机"
+    assert "已恢复" in (engine.get(t.id).history[-1].note or "")
+    with mailbox(port) as mb:
+        assert list(mb.uids()) == []  # nothing left behind, nothing deleted:
+        mb.folder.set(DONE.replace("/", "."))  # this Dovecot's delimiter
+        assert len(list(mb.uids())) == 2
+        mb.folder.set(REFUSED.replace("/", "."))
+        assert len(list(mb.uids())) == 2
+    again = CliRunner().invoke(cli, ["--db", str(db), "--config", str(config), "mail", "fetch"])
+    assert again.stdout == "mail: 0 read: nothing new; 0 refused\n"
+
+
+def test_two_pollers_at_once_open_each_fault_once(
+    imap: dict[str, Any], tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("FF_TEST_IMAP_PASSWORD", "s3cret")
+    port = imap["port"]
+    with mailbox(port) as mb:
+        for i in range(8):
+            mb.append(message(f"fault {i}", f"p{i}@czj"), "INBOX")
+    config = contract_file(tmp_path, port)
+    db = tmp_path / "ff.db"
+    Engine.open(db=db, config=config).close()
+    box = configured(load_contract(config))
+    assert box is not None
+    errors: list[BaseException] = []
+
+    def poller() -> None:
+        engine = Engine.open(db=db, config=config)
+        try:
+            fetch(lambda raw: engine.intake_all("email", raw, "mailbox"), box)
+        except BaseException as err:
+            errors.append(err)
+
+    racers = [threading.Thread(target=poller) for _ in range(2)]
+    for r in racers:
+        r.start()
+    for r in racers:
+        r.join()
+    assert not errors, errors
+    engine = Engine.open(db=db, config=config)
+    assert sorted(t.title for t in engine.list()) == [f"fault {i}" for i in range(8)]
+    with mailbox(port) as mb:
+        assert list(mb.uids()) == []
+
+
+def test_a_wrong_password_is_one_line_and_exit_1(
+    imap: dict[str, Any], tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("FF_TEST_IMAP_PASSWORD", "wrong")
+    config = contract_file(tmp_path, imap["port"])
+    Engine.open(db=tmp_path / "ff.db", config=config).close()
+    done = CliRunner().invoke(
+        cli, ["--db", str(tmp_path / "ff.db"), "--config", str(config), "mail", "fetch"]
+    )
+    assert done.exit_code == 1
+    assert done.stderr.startswith("error: cannot open the mailbox faults@127.0.0.1:")
+    assert done.stderr.count("\n") == 1
