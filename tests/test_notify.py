@@ -257,7 +257,7 @@ def test_a_plugin_that_cannot_be_imported_is_named(monkeypatch: pytest.MonkeyPat
     assert registry.broken == {
         "fax": "cannot load: ModuleNotFoundError: No module named 'faultflow_fax_not_installed'"
     }
-    assert len(registry.channels) == 6 and set(registry.notifiers) == {"log", "webhook"}
+    assert len(registry.channels) == 6 and set(registry.notifiers) == {"email", "log", "webhook"}
 
 
 def test_faultflow_plugins_limits_what_loads(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -306,6 +306,9 @@ class Draft:
             "channel": t.channel,
             "owner": t.owner,
             "title": t.title,
+            "reporter": t.reporter,
+            "contact": t.contact,
+            "external_id": t.external_id,
             **(notify or {}),
         }
         self._notify(kind, seq, payload)

@@ -1,0 +1,112 @@
+"""Mail out through a real Postfix on 127.0.0.1:25 (configured by .ci/run to deliver to the local
+user ffmail's Maildir): the reporter's acknowledgement threads, and its reply comes back as a note;
+a page reaches a person by mail."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import socket
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faultflow import Engine
+from faultflow.contract import compile_contract, default_contract_path
+
+MAILDIR = Path("/home/ffmail/Maildir")
+
+
+def _postfix() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 25), timeout=2):
+            return MAILDIR.parent.is_dir()
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def smtp() -> None:
+    if not _postfix():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the mail-out tests: .ci/run sets up Postfix for ffmail")
+        pytest.skip("no Postfix on 127.0.0.1:25 delivering to ffmail (see .ci/run)")
+
+
+def contract() -> Any:
+    import tomllib
+
+    data = tomllib.loads(default_contract_path().read_text(encoding="utf-8"))
+    data["notifiers"] = {
+        "mail": {"use": "email", "host": "127.0.0.1", "port": 25, "tls": "none",
+                 "from": "faultflow@localhost", "events": ["transition", "escalation"]},
+    }  # fmt: skip
+    return compile_contract(data)
+
+
+def delivered(tag: str, timeout: float = 30) -> list[EmailMessage]:
+    """The mails in ffmail's Maildir whose subject holds ``tag`` (waiting for Postfix)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for folder in ("new", "cur"):
+            for path in (MAILDIR / folder).glob("*") if (MAILDIR / folder).is_dir() else ():
+                msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                if tag in str(msg["Subject"]):
+                    found.append(msg)
+        if found or time.monotonic() > deadline:
+            return found  # type: ignore[return-value]
+        time.sleep(0.3)
+
+
+def test_the_reporter_gets_an_acknowledgement_that_threads_and_replies_come_back(
+    smtp: None, tmp_path: Path
+) -> None:
+    engine = Engine.open(db=tmp_path / "ff.db", config=contract())
+    report = EmailMessage()
+    report["From"] = "王工 <ffmail@localhost>"
+    report["Subject"] = "核心交换机宕机"
+    report["Message-ID"] = f"<r{time.time_ns()}@czj.example>"
+    report.set_content("全部科室断网")
+    t = engine.intake("email", report.as_bytes(), "mailbox")
+    engine.deliver(budget_s=30)
+    (ack,) = delivered(f"[FF-{t.id}]")
+    assert str(ack["Subject"]) == f"[FF-{t.id}] 已受理 received: 核心交换机宕机"
+    assert ack["In-Reply-To"] == report["Message-ID"]
+    assert ack["To"].addresses[0].display_name == "王工"  # a Chinese name, properly encoded
+    reply = EmailMessage()
+    reply["From"] = "王工 <ffmail@localhost>"
+    reply["Subject"] = f"Re: {ack['Subject']}"
+    reply["Message-ID"] = f"<re{time.time_ns()}@czj.example>"
+    reply["In-Reply-To"] = ack["Message-ID"]
+    reply.set_content("已重启，恢复正常")
+    (noted,) = engine.intake_all("email", reply.as_bytes(), "mailbox")
+    assert (noted.outcome, noted.ticket.id) == ("note", t.id)
+
+
+def test_a_page_reaches_a_person_by_mail(smtp: None, tmp_path: Path, travel: Any) -> None:
+    import pendulum
+    from faultflow.people import compile_people
+
+    c = contract()
+    people = compile_people(
+        {
+            "people": {"ff": {"name": "值班员", "email": "ffmail@localhost"}},
+            "roles": {r: {"people": ["ff"]} for r in
+                      ("duty-engineer", "customer-manager", "project-director")},
+            "escalation": {"A": {"steps": [{"notify": ["duty-engineer"]}]}},
+        },
+        c,
+    )  # fmt: skip
+    engine = Engine.open(db=tmp_path / "ff.db", config=c, clock=pendulum.now, people=people)
+    t = engine.intake("hotline", {"title": "政务云节点宕机", "tier": "A"}, "agent1")
+    travel(minutes=16)
+    engine.tick()
+    (page,) = delivered(f"[FF-{t.id}] 升级")
+    assert page["To"].addresses[0].addr_spec == "ffmail@localhost"
+    assert "step 1 of 1" in page.get_content()
+    delivery = [e for e in engine.history(t.id) if e.trigger == "delivered"]
+    assert delivery and delivery[-1].data["ok"] is True
