@@ -186,6 +186,11 @@ def intake(
     is_flag=True,
     help="Store the customer's handling report in this event (e.g. with `report`).",
 )
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Then mail the customer's handling report to the reporter (the email notifier's SMTP).",
+)
 @json_option
 @click.pass_obj
 def advance(
@@ -197,10 +202,12 @@ def advance(
     note: str | None,
     reason: str | None,
     attach_report: bool,
+    send: bool,
     as_json: bool,
 ) -> None:
     """Fire TRIGGER on a ticket (respond, remote, dispatch, arrive, resolve, ...)."""
-    t = settings.engine().advance(
+    engine = settings.engine()
+    t = engine.advance(
         ticket_id,
         trigger,
         actor=actor,
@@ -209,6 +216,8 @@ def advance(
         reason=reason,
         attach_report=attach_report,
     )
+    if send:  # after the step is committed: a mail server away refuses the mail, not the step
+        t = engine.send_handling_report(t.id, actor=actor)
     show_ticket(settings, t, as_json)
 
 

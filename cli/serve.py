@@ -56,14 +56,32 @@ def serve(settings: Settings, host: str, port: int, no_scheduler: bool, max_slee
             name="faultflow-scheduler",
         )
         scheduler.start()
+    from faultflow.mailpoll import configured, watch
+
+    box = None if no_scheduler else configured(engine.contract)
+    reader: threading.Thread | None = None
+    reading = threading.Event()
+    if box is not None:  # the mailbox of [channels.email.imap], read beside the API
+        mail_engine = settings.open_engine()
+        reader = threading.Thread(
+            target=watch,
+            args=(lambda raw: mail_engine.intake_all("email", raw, "mailbox"), box,
+                  reading.is_set),
+            kwargs={"idle_s": 10.0},
+            name="faultflow-mailbox",
+            daemon=True,  # an IMAP IDLE in progress must not hold the process at exit
+        )  # fmt: skip
+        reader.start()
+    mailbox = f"; mailbox {box.user}@{box.host}" if box is not None else ""
     click.echo(
         f"faultflow serve: {engine.store.safe_url} on http://{host}:{port} "
-        f"(scheduler {'off' if no_scheduler else 'on'}; Ctrl-C to stop)",
+        f"(scheduler {'off' if no_scheduler else 'on'}{mailbox}; Ctrl-C to stop)",
         err=True,
     )
     try:
         server.run()  # uvicorn handles SIGINT and SIGTERM: it finishes requests, then returns
     finally:
+        reading.set()
         if scheduler is not None:
             timers.stop()
             scheduler.join()

@@ -47,7 +47,16 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
     event = n.get("event")
     to: list[Address | str] = []
     reply_to_report = None
-    if event == "intake" and n.get("channel") == "email":
+    html = None
+    if event == "handling_report":  # P11: the customer's report, sent on the operator's word
+        addr = _address(n.get("contact"))
+        if addr:
+            to = [Address(display_name=n.get("reporter") or "", addr_spec=addr)]
+        subject = f"[FF-{ticket}] 故障处理报告 handling report: {title}"
+        body = str(n.get("report_text", ""))
+        html = n.get("report_html")
+        reply_to_report = n.get("external_id") if n.get("channel") == "email" else None
+    elif event == "intake" and n.get("channel") == "email":
         addr = _address(n.get("contact"))
         if addr:
             to = [Address(display_name=n.get("reporter") or "", addr_spec=addr)]
@@ -77,11 +86,13 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
     mail["Subject"] = subject
     mail["Date"] = formatdate(localtime=True)
     sender_domain = str(mail["From"].addresses[0].domain or "localhost")
-    mail["Message-ID"] = make_msgid(f"ff-{ticket}", domain=sender_domain)
+    mail["Message-ID"] = n.get("message_id") or make_msgid(f"ff-{ticket}", domain=sender_domain)
     if reply_to_report:
         mail["In-Reply-To"] = f"<{reply_to_report}>"
         mail["References"] = f"<{reply_to_report}>"
     mail.set_content(body)
+    if html:
+        mail.add_alternative(str(html), subtype="html")
     return mail
 
 

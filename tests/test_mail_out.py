@@ -110,3 +110,61 @@ def test_a_page_reaches_a_person_by_mail(smtp: None, tmp_path: Path, travel: Any
     assert "step 1 of 1" in page.get_content()
     delivery = [e for e in engine.history(t.id) if e.trigger == "delivered"]
     assert delivery and delivery[-1].data["ok"] is True
+
+
+def test_the_handling_report_is_mailed_on_the_operators_word(
+    smtp: None, tmp_path: Path, travel: Any
+) -> None:
+    from click.testing import CliRunner
+    from faultflow.cli.app import cli
+
+    db = tmp_path / "ff.db"
+    config = tmp_path / "states.toml"
+    config.write_text(
+        default_contract_path().read_text(encoding="utf-8")
+        + '\n[notifiers.mail]\nuse = "email"\nhost = "127.0.0.1"\nport = 25\ntls = "none"\n'
+        'from = "运维服务台 <faultflow@localhost>"\nevents = ["escalation"]\n',
+        encoding="utf-8",
+    )
+    engine = Engine.open(db=db, config=config)
+    t = engine.intake("web", {"title": "OA 无法登录", "contact": "ffmail@localhost"}, "agent1")
+    for step in ("respond", "remote", "resolve"):
+        engine.advance(t.id, step, actor="li")
+    done = CliRunner().invoke(
+        cli, ["--db", str(db), "--config", str(config), "advance", t.id, "report", "--send",
+              "--as", "li", "--json"],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    (mail,) = delivered(f"[FF-{t.id}] 故障处理报告")
+    assert mail.get_body(("html",)) is not None and mail.get_body(("plain",)) is not None
+    assert f"Handling report — {t.id}" in mail.get_body(("plain",)).get_content()
+    sent = engine.history(t.id)[-1]
+    assert sent.data["message_id"] == mail["Message-ID"]
+    assert sent.data["handling_report_sent_to"] == "ffmail@localhost"
+
+
+def test_a_report_that_cannot_be_sent_says_so_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from faultflow.cli.app import cli
+    from test_http import free_port
+
+    db = tmp_path / "ff.db"
+    config = tmp_path / "states.toml"
+    config.write_text(
+        default_contract_path().read_text(encoding="utf-8")
+        + f'\n[notifiers.mail]\nuse = "email"\nhost = "127.0.0.1"\nport = {free_port()}\n'
+        'tls = "none"\nevents = ["escalation"]\n',
+        encoding="utf-8",
+    )
+    engine = Engine.open(db=db, config=config)
+    t = engine.intake("web", {"title": "x", "contact": "ffmail@localhost"}, "agent1")
+    for step in ("respond", "remote", "resolve"):
+        engine.advance(t.id, step, actor="li")
+    base = ["--db", str(db), "--config", str(config)]
+    done = CliRunner().invoke(cli, [*base, "advance", t.id, "report", "--send"])
+    assert done.exit_code == 1
+    assert done.stderr.startswith(f"error: the handling report of {t.id} was not sent (")
+    assert done.stderr.count("\n") == 1
+    assert engine.get(t.id).state == "reported"  # the step itself stands
+    plain = CliRunner().invoke(cli, ["--db", str(db), "advance", t.id, "report", "--send"])
+    assert plain.exit_code == 1  # already reported: refused before any mail

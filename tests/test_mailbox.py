@@ -207,3 +207,36 @@ def test_a_wrong_password_is_one_line_and_exit_1(
     assert done.exit_code == 1
     assert done.stderr.startswith("error: cannot open the mailbox faults@127.0.0.1:")
     assert done.stderr.count("\n") == 1
+
+
+def test_serve_reads_the_mailbox_beside_the_api(
+    imap: dict[str, Any], tmp_path: Path, monkeypatch: Any
+) -> None:
+    import time
+
+    import httpx
+    from test_serve import Serving
+
+    monkeypatch.setenv("FF_TEST_IMAP_PASSWORD", "s3cret")
+    config = contract_file(tmp_path, imap["port"])
+    monkeypatch.setenv("FAULTFLOW_CONFIG", str(config))
+    db = tmp_path / "ff.db"
+    engine = Engine.open(db=db, config=config)
+    secret = engine.create_token("ops", ["read"])[1]
+    server = Serving(db)
+    try:
+        with mailbox(imap["port"]) as mb:
+            mb.append(message("打印机无法使用", "s1@czj"), "INBOX")
+        deadline = time.monotonic() + 30
+        while True:
+            listed = httpx.get(
+                f"{server.url}/v1/tickets", headers={"Authorization": f"Bearer {secret}"}
+            ).json()["tickets"]
+            if listed:
+                break
+            assert time.monotonic() < deadline, "serve did not read the mailbox"
+            time.sleep(0.3)
+        assert listed[0]["title"] == "打印机无法使用" and listed[0]["channel"] == "email"
+    finally:
+        code, err = server.stop()
+    assert code == 0 and "mailbox faults@127.0.0.1" in err

@@ -320,6 +320,43 @@ class Engine:
             breached=breached, owner=owner, limit=limit, final=final,
         )  # fmt: skip
 
+    def send_handling_report(self, ticket_id: str, actor: str | None = None) -> Ticket:
+        """Mail the customer's handling report (P11, HTML with a text part) to the reporter,
+        through the contract's ``email`` notifier, now; the Message-ID goes into the history."""
+        from email.utils import make_msgid
+
+        from .errors import ConfigError, DeliveryFailed, FaultflowError, InvalidInput
+
+        target = next((n for n in self.contract.notifiers.values() if n.use == "email"), None)
+        mailer = self.registry.notifiers.get("email")
+        if target is None or mailer is None:
+            raise ConfigError(
+                'no email notifier in the contract ([notifiers.NAME] use = "email", docs/mail.md)'
+            )
+        t = self.get(ticket_id)
+        if not t.contact or "@" not in t.contact:
+            raise InvalidInput(f"ticket {t.id} has no e-mail address to send its report to")
+        message_id = make_msgid(f"ff-{t.id}")
+        try:
+            mailer.notify(
+                {
+                "event": "handling_report", "ticket": t.id, "title": t.title,
+                "contact": t.contact, "reporter": t.reporter, "channel": t.channel,
+                "external_id": t.external_id, "message_id": message_id,
+                "report_text": self.handling_report(t.id, "md"),
+                "report_html": self.handling_report(t.id, "html"),
+                },
+                target.config,
+            )  # fmt: skip
+        except FaultflowError:
+            raise
+        except Exception as err:  # the mail server away, a timeout: said in one line
+            raise DeliveryFailed(
+                f"the handling report of {t.id} was not sent ({type(err).__name__}: "
+                f"{' '.join(str(err).split())[:200]}); nothing was recorded: send it again"
+            ) from None
+        return self._writes.sent(t.id, t.contact, message_id, actor)
+
     # -- reports and the audit chain -----------------------------------------------------------
 
     def report(self, start: At = None, end: At = None) -> Report:

@@ -62,6 +62,11 @@ class DeliveryRefused(FaultflowError):
     notifier plugin for errors that retrying cannot mend."""
 
 
+class DeliveryFailed(FaultflowError):
+    """Something sent at once (a handling report mailed on the operator's word) did not go:
+    nothing was recorded; the same call may be made again."""
+
+
 class DatabaseError(FaultflowError):
     """The database is missing, of another schema revision, damaged, or refused the statement."""
 

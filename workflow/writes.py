@@ -498,6 +498,17 @@ class WritePath:
         except FaultflowError as err:
             log.warning("could not record the delivery of %s on %s: %s", about, a.ticket, err)
 
+    def sent(self, ticket_id: str, to: str, message_id: str, actor: str | None) -> Ticket:
+        """Record that the handling report was mailed (to whom, under which Message-ID)."""
+        who = self.actor_name(actor or "system")
+        note = f"handling report mailed to {to}"
+        data = {"handling_report_sent_to": to, "message_id": message_id}
+
+        def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+            draft.record("note", draft.ticket.state, at_us, who, note=note, data=data)
+
+        return self.change(ticket_id, None, apply)
+
     def checked(self, field: str, value: str | None) -> str | None:
         """``value`` as text within the contract's limit for ``field`` (note, reason)."""
         return self._text(field, value)
