@@ -78,3 +78,21 @@ def test_the_lifecycle_benchmark_runs_on_postgres() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "raw psycopg" in done.stdout and "ratio" in done.stdout
+
+
+def test_the_mail_benchmark_runs_against_a_private_dovecot() -> None:
+    from dovecot import usable
+
+    if not usable():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the mail benchmark: .ci/run installs dovecot-imapd")
+        pytest.skip("needs Debian's dovecot-imapd and root")
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "bench_mail.py"), "--messages", "20"],
+        cwd=BENCH,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "raw imaplib" in done.stdout and "ratio" in done.stdout

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -16,74 +13,22 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from dovecot import dovecot
+from dovecot import usable as dovecot_usable
 from faultflow import Engine
 from faultflow.cli.app import cli
 from faultflow.contract import default_contract_path, load_contract
 from faultflow.mailpoll import DONE, REFUSED, configured, fetch
-from test_http import free_port
-
-DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists()
-                                      else None)  # fmt: skip
 
 
 @pytest.fixture
 def imap() -> Iterator[dict[str, Any]]:
-    if DOVECOT is None or os.geteuid() != 0:
+    if not dovecot_usable():
         if os.environ.get("CI"):
             pytest.fail("CI must run the mailbox tests: .ci/run installs dovecot-imapd (as root)")
         pytest.skip("needs Debian's dovecot-imapd and root (Dovecot drops to its own user)")
-    import pwd
-
-    owner = pwd.getpwnam("dovecot")
-    folder = Path(tempfile.mkdtemp(prefix="ffdv"))  # short: Dovecot's sockets live in it
-    folder.chmod(0o755)  # Dovecot's auth process (its own user) reads the users file here
-    (folder / "run").mkdir()
-    home = folder / "home"
-    home.mkdir()
-    os.chown(home, owner.pw_uid, owner.pw_gid)
-    (folder / "users").write_text("faults:{PLAIN}s3cret\n")
-    port = free_port()
-    config = folder / "dovecot.conf"
-    config.write_text(
-        f"""
-base_dir = {folder}/run
-log_path = {folder}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = {owner.pw_uid}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {folder}/users
-}}
-userdb {{
-  driver = static
-  args = uid={owner.pw_uid} gid={owner.pw_gid} home={home}/%u
-}}
-mail_location = maildir:~/Maildir
-service imap-login {{
-  chroot =
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-"""
-    )
-    subprocess.run([DOVECOT, "-c", str(config)], check=True, timeout=30)
-    try:
-        yield {"port": port, "folder": folder}
-    finally:
-        subprocess.run([DOVECOT, "-c", str(config), "stop"], timeout=30, check=False)
-        shutil.rmtree(folder, ignore_errors=True)
+    with dovecot() as port:
+        yield {"port": port}
 
 
 def contract_file(tmp_path: Path, port: int, max_bytes: int = 200_000) -> Path:
