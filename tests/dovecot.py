@@ -29,8 +29,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def dovecot() -> Iterator[int]:
-    """A running private Dovecot; yields its IMAP port (plain IMAP, user faults/s3cret)."""
+def dovecot(system_users: tuple[str, ...] = ()) -> Iterator[int]:
+    """A running private Dovecot; yields its IMAP port (plain IMAP, password s3cret). Its own
+    user ``faults`` with a Maildir in a temporary folder — or, with ``system_users``, those
+    local accounts and the Maildirs in their homes (where Postfix delivers their mail)."""
     import pwd
 
     assert BINARY is not None
@@ -41,7 +43,14 @@ def dovecot() -> Iterator[int]:
     home = folder / "home"
     home.mkdir()
     os.chown(home, owner.pw_uid, owner.pw_gid)
-    (folder / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+    users = system_users or (USER,)
+    (folder / "users").write_text("".join(f"{u}:{{PLAIN}}{PASSWORD}\n" for u in users))
+    first_uid = min([owner.pw_uid, *(pwd.getpwnam(u).pw_uid for u in system_users)])
+    userdb = (
+        "driver = passwd"
+        if system_users
+        else f"driver = static\n  args = uid={owner.pw_uid} gid={owner.pw_gid} home={home}/%u"
+    )
     port = _free_port()
     config = folder / "dovecot.conf"
     config.write_text(
@@ -53,14 +62,13 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-first_valid_uid = {owner.pw_uid}
+first_valid_uid = {first_uid}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {folder}/users
 }}
 userdb {{
-  driver = static
-  args = uid={owner.pw_uid} gid={owner.pw_gid} home={home}/%u
+  {userdb}
 }}
 mail_location = maildir:~/Maildir
 service imap-login {{
