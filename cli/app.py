@@ -259,7 +259,7 @@ def reclassify(
 def hold(
     settings: Settings, ticket_id: str, reason: str, at: str | None, actor: str, as_json: bool
 ) -> None:
-    """Pause the ticket's pausable clocks (arrival, resolution, line repair)."""
+    """Pause the ticket's pausable clocks (the contract says which: in the seed, on-site ones)."""
     t = settings.engine().hold(ticket_id, reason=reason, actor=actor, at=at)
     show_ticket(settings, t, as_json)
 
