@@ -34,13 +34,13 @@ from concurrent.futures import TimeoutError as AttemptTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, insert, select, update
+from sqlalchemy import select
 
 from .contract import Contract
 from .errors import DeliveryRefused
 from .hookspecs import Notifier
 from .secrets import redact
-from .tables import DELIVERIES, OUTBOX
+from .tables import OUTBOX
 
 log = logging.getLogger("faultflow.delivery")
 
@@ -121,20 +121,15 @@ def _deliver_row(
     lease: int,
 ) -> list[Attempt]:
     """One notification to every notifier that wants it and has not taken it yet."""
-    d = DELIVERIES
     attempts: list[Attempt] = []
-    if not _claim(store, outbox_id, lease, now_us + LEASE_US):
+    history = store.claim_delivery(outbox_id, lease, now_us + LEASE_US, REFUSED)
+    if history is None:
         return []  # another deliverer has it
     targets = [n for n in contract.notifiers.values() if kind in n.events]
-    refused = case((d.c.error.startswith(REFUSED, autoescape=True), 1), else_=0)
-    history = store.query(
-        select(d.c.notifier, func.count(), func.max(cast(d.c.ok, Integer)), func.max(refused))
-        .where(d.c.outbox_id == outbox_id)
-        .group_by(d.c.notifier)
-    )
-    tried = {name: (int(n), bool(ok), bool(no)) for name, n, ok, no in history}
+    tried = {name: (n, ok, no) for name, n, ok, no in history}
     message = json.loads(payload)
     pending = []
+    recorded: list[tuple[str, int, int, str | None]] = []
     for target in targets:
         count, succeeded, for_good = tried.get(target.name, (0, False, False))
         if succeeded or for_good:
@@ -158,7 +153,7 @@ def _deliver_row(
                 seq,
             )
         )
-        _record(store, outbox_id, target.name, count + 1, now_us, attempt)
+        recorded.append((target.name, count + 1, now_us, attempt))
         if attempt is not None:
             if attempt.startswith(REFUSED):
                 log.error(
@@ -189,10 +184,9 @@ def _deliver_row(
                     attempt,
                 )
                 pending.append(count + 1)
-    values: dict[str, Any] = {"done": not pending}
-    if pending:
-        values["next_attempt_us"] = now_us + backoff_us(max(pending))
-    _update(store, outbox_id, values)
+    # the lease is released: the next attempt's time, or done
+    next_us = now_us + backoff_us(max(pending)) if pending else now_us
+    store.settle_delivery(outbox_id, recorded, not pending, next_us)
     return attempts
 
 
@@ -222,37 +216,3 @@ def _deliver(
         # Stored in `deliveries` and logged: a webhook URL's key must not go with it.
         return redact(f"{type(err).__name__}: {err}".splitlines()[0])[:500]
     return None
-
-
-def _claim(store: Any, outbox_id: int, seen: int, lease_until: int) -> bool:
-    o = OUTBOX
-    return (
-        _update(
-            store,
-            outbox_id,
-            {"next_attempt_us": lease_until},
-            and_(o.c.next_attempt_us == seen, o.c.done.is_(False)),
-        )
-        == 1
-    )
-
-
-def _update(store: Any, outbox_id: int, values: dict[str, Any], extra: Any = None) -> int:
-    o = OUTBOX
-    condition = o.c.id == outbox_id if extra is None else and_(o.c.id == outbox_id, extra)
-    return store.execute(update(o).where(condition).values(**values))
-
-
-def _record(
-    store: Any, outbox_id: int, notifier: str, attempt: int, now_us: int, error: str | None
-) -> None:
-    store.execute(
-        insert(DELIVERIES).values(
-            outbox_id=outbox_id,
-            notifier=notifier,
-            attempt=attempt,
-            at_us=now_us,
-            ok=error is None,
-            error=error,
-        )
-    )

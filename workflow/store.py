@@ -24,8 +24,11 @@ from sqlalchemy import (
     Engine as SAEngine,
 )
 from sqlalchemy import (
+    Integer,
     and_,
     bindparam,
+    case,
+    cast,
     create_engine,
     delete,
     event,
@@ -55,7 +58,17 @@ from .records import (
     TicketRecord,
     TokenRecord,
 )
-from .tables import CLOCKS, ESCALATIONS, EVENTS, META, OUTBOX, OVERRIDES, TICKETS, TOKENS
+from .tables import (
+    CLOCKS,
+    DELIVERIES,
+    ESCALATIONS,
+    EVENTS,
+    META,
+    OUTBOX,
+    OVERRIDES,
+    TICKETS,
+    TOKENS,
+)
 
 Span = tuple["str | None", "str | None"]  # a range of ticket ids: [from, to), open ends None
 
@@ -419,6 +432,38 @@ class Store:
             .values({n: bindparam(n) for n in EscalationRecord._fields if n != "ticket_id"}),
             d,
         )
+        # delivery (delivery.py): claim a notification, read its attempts, record the outcome
+        dl = DELIVERIES
+        self._claim_outbox = _Statement(
+            update(o)
+            .where(
+                o.c.id == bindparam("id"),
+                o.c.next_attempt_us == bindparam("seen"),
+                o.c.done.is_(False),
+            )
+            .values(next_attempt_us=bindparam("lease")),
+            d,
+        )
+        refused = case((dl.c.error.startswith(bindparam("refused_prefix")), 1), else_=0)
+        self._tried = _Statement(
+            select(dl.c.notifier, func.count(), func.max(cast(dl.c.ok, Integer)), func.max(refused))
+            .where(dl.c.outbox_id == bindparam("id"))
+            .group_by(dl.c.notifier),
+            d,
+        )
+        self._insert_delivery = _Statement(
+            insert(dl).values(
+                {n: bindparam(n) for n in ("outbox_id", "notifier", "attempt", "at_us", "ok",
+                                            "error")}
+            ),
+            d,
+        )  # fmt: skip
+        self._settle_outbox = _Statement(
+            update(o)
+            .where(o.c.id == bindparam("id"))
+            .values(done=bindparam("done"), next_attempt_us=bindparam("next_attempt_us")),
+            d,
+        )
         self._select_external = _Statement(
             select(*[t.c[n] for n in self._ticket_cols])
             .where(t.c.channel == bindparam("channel"), t.c.external_id == bindparam("external_id"))
@@ -694,6 +739,45 @@ class Store:
     def next_escalation(self) -> int | None:
         e = ESCALATIONS
         return self.query(select(func.min(e.c.next_us)))[0][0]
+
+    # -- delivery (delivery.py) ----------------------------------------------------------------
+
+    def claim_delivery(
+        self, outbox_id: int, seen: int, lease_until: int, refused_prefix: str
+    ) -> list[tuple[str, int, bool, bool]] | None:
+        """Lease a notification for delivery (``None``: another deliverer has it), with each
+        notifier's attempts so far: (notifier, count, delivered, refused for good)."""
+        with self.unit() as u:
+            claimed = u._run(
+                self._claim_outbox, {"id": outbox_id, "seen": seen, "lease": lease_until}
+            )
+            if claimed.rowcount != 1:
+                return None
+            rows = u._run(
+                self._tried, {"id": outbox_id, "refused_prefix": refused_prefix}
+            ).fetchall()
+        return [(name, int(n), bool(ok), bool(no)) for name, n, ok, no in rows]
+
+    def settle_delivery(
+        self,
+        outbox_id: int,
+        attempts: list[tuple[str, int, int, str | None]],
+        done: bool,
+        next_attempt_us: int,
+    ) -> None:
+        """Record a notification's attempts (notifier, attempt, at, error) and what follows:
+        delivered to all (``done``), or the next attempt's time."""
+        with self.unit() as u:
+            for notifier, attempt, at_us, error in attempts:
+                values = {
+                    "outbox_id": outbox_id, "notifier": notifier, "attempt": attempt,
+                    "at_us": at_us, "ok": error is None, "error": error,
+                }  # fmt: skip
+                u._run(self._insert_delivery, values)
+            u._run(
+                self._settle_outbox,
+                {"id": outbox_id, "done": done, "next_attempt_us": next_attempt_us},
+            )
 
     def taken_ids(self, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are ticket ids already."""
