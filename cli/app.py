@@ -26,6 +26,7 @@ from .base import (
     emit_json,
     json_option,
     log_like_run,
+    max_sleep_option,
     show_ticket,
 )
 
@@ -374,13 +375,7 @@ def tick(settings: Settings, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option(
-    "--max-sleep",
-    type=click.FloatRange(min=0.05),
-    default=1.0,
-    show_default=True,
-    help="Longest sleep between sweeps, in seconds.",
-)
+@max_sleep_option
 @click.pass_obj
 def run(settings: Settings, max_sleep: float) -> None:
     """Keep firing warnings and breaches as they fall due, until Ctrl-C or SIGTERM.

@@ -197,6 +197,17 @@ def at_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def max_sleep_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The scheduler's longest sleep (`run`, and `serve` beside its API)."""
+    return click.option(
+        "--max-sleep",
+        type=click.FloatRange(min=0.05),
+        default=1.0,
+        show_default=True,
+        help="The scheduler's longest sleep between sweeps, in seconds.",
+    )(f)
+
+
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print JSON (SPEC §6 field names) and nothing else."

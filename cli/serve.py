@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .base import Settings, log_like_run
+from .base import Settings, log_like_run, max_sleep_option
 
 
 @click.command()
@@ -23,13 +23,7 @@ from .base import Settings, log_like_run
     is_flag=True,
     help="Serve the API only (run `faultflow run` elsewhere to fire alarms and deliver).",
 )
-@click.option(
-    "--max-sleep",
-    type=click.FloatRange(min=0.05),
-    default=1.0,
-    show_default=True,
-    help="The scheduler's longest sleep between sweeps, in seconds.",
-)
+@max_sleep_option
 @click.pass_obj
 def serve(settings: Settings, host: str, port: int, no_scheduler: bool, max_sleep: float) -> None:
     """Serve the HTTP API (docs/http.md) until Ctrl-C or SIGTERM.

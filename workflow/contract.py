@@ -476,17 +476,22 @@ def default_contract_path() -> Path:
 def load_contract(path: str | Path | None = None) -> Contract:
     """Read, validate and compile a contract file; ``None`` means the packaged default."""
     file = Path(path) if path is not None else default_contract_path()
+    return compile_contract(read_toml(file, "contract"), source=str(file))
+
+
+def read_toml(file: Path, what: str) -> dict[str, Any]:
+    """A TOML file (the contract, people.toml) as a dict; :class:`ConfigError` in one line
+    for a file missing, unreadable or not TOML."""
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{file}: no such contract file") from None
+        raise ConfigError(f"{file}: no such {what} file") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{file}: cannot read the contract file: {err}") from None
+        raise ConfigError(f"{file}: cannot read the {what} file: {err}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{file}: not valid TOML: {err}") from None
-    return compile_contract(data, source=str(file))
 
 
 def compile_contract(data: Mapping[str, Any], source: str = "<contract>") -> Contract:

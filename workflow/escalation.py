@@ -259,8 +259,3 @@ def escalate(
         except ConcurrentUpdate:
             continue
     raise ConcurrentUpdate(f"ticket {tid} kept changing; nothing was written: try again")
-
-
-def state(store: Store, tid: str) -> EscalationRecord | None:
-    with store.unit() as u:
-        return u.escalation(tid)

@@ -15,7 +15,6 @@ search (O(log n)).
 from __future__ import annotations
 
 import bisect
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -249,18 +248,10 @@ def find(path: str | Path | None) -> Path | None:
 def load(path: str | Path, contract: Any) -> People:
     """Read, validate (against ``contract``: its time zone, tiers and the roles its tiers
     escalate to) and compile a people file; :class:`ConfigError` naming the key path."""
+    from .contract import read_toml
+
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such people file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{file}: cannot read the people file: {err}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{file}: not valid TOML: {err}") from None
-    return compile_people(data, contract, str(file))
+    return compile_people(read_toml(file, "people"), contract, str(file))
 
 
 def compile_people(data: Mapping[str, Any], contract: Any, source: str = "<people>") -> People:

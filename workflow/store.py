@@ -267,24 +267,26 @@ class Store:
         # The common case, in one query on the connection the engine keeps: a database at this
         # faultflow's revision. Anything else goes the long way, through the inspector (and
         # Alembic, which is imported only then).
-        revision = _Statement(text("SELECT version_num FROM alembic_version"), self.sa.dialect)
         try:
-            with self.unit() as u:
-                found = u.cursor.execute(revision.sql).fetchone()
-            if found is not None and found[0] == migrations.HEAD:
+            if self._revision() == migrations.HEAD:
                 return
         except (DatabaseError, self._dbapi.Error):
             pass
         self.migrated = self._migrate(create)
 
-    def check_revision(self) -> None:
-        """Raise unless the database answers and is at this faultflow's schema revision."""
+    def _revision(self) -> str | None:
+        """The schema revision Alembic recorded (one query on the kept connection)."""
         revision = _Statement(text("SELECT version_num FROM alembic_version"), self.sa.dialect)
         with self.unit() as u:
             found = u.cursor.execute(revision.sql).fetchone()
-        if found is None or found[0] != migrations.HEAD:
+        return str(found[0]) if found is not None else None
+
+    def check_revision(self) -> None:
+        """Raise unless the database answers and is at this faultflow's schema revision."""
+        found = self._revision()
+        if found != migrations.HEAD:
             raise DatabaseError(
-                f"the database schema is at revision {found[0] if found else 'none'}; this "
+                f"the database schema is at revision {found or 'none'}; this "
                 f"faultflow needs {migrations.HEAD}: run `faultflow init`"
             )
 
