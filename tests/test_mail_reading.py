@@ -92,7 +92,8 @@ def test_attachments_are_recorded_by_name_and_size_not_kept(engine: Engine) -> N
     assert "PNG" not in t.history[0].data["channel_data"].__repr__()
 
 
-def _mail(subject: str, message_id: str, body: str = "x", **headers: str) -> bytes:
+def mail(subject: str, message_id: str, body: str = "请处理", **headers: str) -> bytes:
+    """A plain mail from a reporter, as a client writes it (headers: In_Reply_To=...)."""
     msg = EmailMessage()
     msg["From"] = "王工 <wang@czj.example>"
     msg["Subject"] = subject
@@ -104,9 +105,9 @@ def _mail(subject: str, message_id: str, body: str = "x", **headers: str) -> byt
 
 
 def test_a_reply_threads_back_as_a_note(engine: Engine, db_path: Any) -> None:
-    (first,) = engine.intake_all("email", _mail("交换机宕机", "m1@czj.example"), "agent1")
+    (first,) = engine.intake_all("email", mail("交换机宕机", "m1@czj.example"), "agent1")
     tid = first.ticket.id
-    reply = _mail("Re: 交换机宕机", "m2@czj.example", "已重启，恢复正常",
+    reply = mail("Re: 交换机宕机", "m2@czj.example", "已重启，恢复正常",
                   In_Reply_To="<m1@czj.example>", References="<m1@czj.example>")  # fmt: skip
     (noted,) = engine.intake_all("email", reply, "agent1")
     assert (noted.outcome, noted.ticket.id) == ("note", tid)
@@ -115,17 +116,17 @@ def test_a_reply_threads_back_as_a_note(engine: Engine, db_path: Any) -> None:
     (again,) = engine.intake_all("email", reply, "agent1")  # the same reply delivered twice
     assert (again.outcome, again.ticket.id) == ("duplicate", tid)
     assert snapshot(db_path) == before
-    tagged = _mail(f"Re: [FF-{tid}] 进展", "m3@other.example", "还需要备件吗？")
+    tagged = mail(f"Re: [FF-{tid}] 进展", "m3@other.example", "还需要备件吗？")
     (by_tag,) = engine.intake_all("email", tagged, "agent1")
     assert (by_tag.outcome, by_tag.ticket.id) == ("note", tid)
     assert len(engine.list()) == 1
 
 
 def test_a_reply_to_a_closed_ticket_follows_the_channel_rule(engine: Engine, travel: Any) -> None:
-    (first,) = engine.intake_all("email", _mail("OA 慢", "c1@x"), "agent1")
+    (first,) = engine.intake_all("email", mail("OA 慢", "c1@x"), "agent1")
     for step in ("respond", "remote", "resolve", "report"):
         travel(minutes=2)
         engine.advance(first.ticket.id, step, actor="li")
-    reply = _mail("Re: OA 慢", "c2@x", "又慢了", In_Reply_To="<c1@x>")
+    reply = mail("Re: OA 慢", "c2@x", "又慢了", In_Reply_To="<c1@x>")
     (again,) = engine.intake_all("email", reply, "agent1")
     assert again.outcome == "recurrence" and again.ticket.recurs == first.ticket.id

@@ -7,18 +7,18 @@ import base64
 import os
 import threading
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from dovecot import dovecot
+from dovecot import PASSWORD, USER, dovecot
 from dovecot import usable as dovecot_usable
 from faultflow import Engine
 from faultflow.cli.app import cli
 from faultflow.contract import default_contract_path, load_contract
 from faultflow.mailpoll import DONE, REFUSED, configured, fetch
+from test_mail_reading import mail as message
 
 
 @pytest.fixture
@@ -52,24 +52,13 @@ max_bytes = {max_bytes}
 def mailbox(port: int) -> Any:
     from imap_tools import MailBoxUnencrypted
 
-    return MailBoxUnencrypted("127.0.0.1", port).login("faults", "s3cret")
-
-
-def message(subject: str, mid: str, body: str = "请处理", **headers: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "王工 <wang@czj.example>"
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{mid}>"
-    for k, v in headers.items():
-        msg[k.replace("_", "-")] = v
-    msg.set_content(body)
-    return msg.as_bytes()
+    return MailBoxUnencrypted("127.0.0.1", port).login(USER, PASSWORD)
 
 
 def test_a_pass_opens_notes_refuses_and_moves_every_message_aside(
     imap: dict[str, Any], tmp_path: Path, monkeypatch: Any
 ) -> None:
-    monkeypatch.setenv("FF_TEST_IMAP_PASSWORD", "s3cret")
+    monkeypatch.setenv("FF_TEST_IMAP_PASSWORD", PASSWORD)
     port = imap["port"]
     gbk = base64.b64encode("朱镕路机房交换机宕机".encode("gbk")).decode()
     with mailbox(port) as mb:
@@ -109,7 +98,7 @@ def test_a_pass_opens_notes_refuses_and_moves_every_message_aside(
 def test_two_pollers_at_once_open_each_fault_once(
     imap: dict[str, Any], tmp_path: Path, monkeypatch: Any
 ) -> None:
-    monkeypatch.setenv("FF_TEST_IMAP_PASSWORD", "s3cret")
+    monkeypatch.setenv("FF_TEST_IMAP_PASSWORD", PASSWORD)
     port = imap["port"]
     with mailbox(port) as mb:
         for i in range(8):
@@ -162,7 +151,7 @@ def test_serve_reads_the_mailbox_beside_the_api(
     import httpx
     from test_serve import Serving
 
-    monkeypatch.setenv("FF_TEST_IMAP_PASSWORD", "s3cret")
+    monkeypatch.setenv("FF_TEST_IMAP_PASSWORD", PASSWORD)
     config = contract_file(tmp_path, imap["port"])
     monkeypatch.setenv("FAULTFLOW_CONFIG", str(config))
     db = tmp_path / "ff.db"
