@@ -7,7 +7,6 @@ Markdown for e-mail and archives; HTML (self-contained) for printing.
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 from typing import Any
 
@@ -136,63 +135,23 @@ def markdown(ticket: Ticket, contract: Contract) -> str:
     return "\n".join(out) + "\n"
 
 
+def context(ticket: Ticket, contract: Contract) -> dict[str, Any]:
+    """What templates/report/handling_body.html reads."""
+    f = facts(ticket, contract)
+    return {
+        "ticket": ticket,
+        "contract": contract,
+        "f": f,
+        "promises": promises(ticket, contract),
+        "remedy": _remedy(f["spare"], contract) if f["spare"] is not None else "",
+    }
+
+
 def to_html(ticket: Ticket, contract: Contract) -> str:
     """The handling report as one self-contained, printable HTML page."""
-    f = facts(ticket, contract)
-    e = html.escape
-    rows = "".join(
-        f"<tr class='{'bad' if p['kept'] == 'no' else ''}'><td>{e(p['promise'])}</td>"
-        f"<td>{e(p['limit'])}</td><td>{e(p['started'])}</td><td>{e(p['due'])}</td>"
-        f"<td>{e(p['done'])}</td><td>{e(p['result'])}</td></tr>"
-        for p in promises(ticket, contract)
-    )
-    steps = "".join(
-        f"<li><time>{e(_t(x.at))}</time> <b>{e(x.trigger)}</b> {e(x.actor)}"
-        + (f" — {e(x.note)}" if x.note else "")
-        + (f" <i>({e(x.reason)})</i>" if x.reason else "")
-        + "</li>"
-        for x in f["timeline"]
-    )
-    spare = ""
-    if f["spare"] is not None:
-        s = f["spare"]
-        spare = (
-            f"<h2>Remedy: {e(_remedy(s, contract))}</h2><p>The fault could not be fixed "
-            f"within the limit; {e(s.trigger)} at {e(_t(s.at))} by {e(s.actor)}"
-            f"{': ' + e(s.note) if s.note else '.'}</p>"
-        )
-    described = (
-        ""
-        if not ticket.description or ticket.description == ticket.title
-        else f"<blockquote>{e(ticket.description)}</blockquote>"
-    )
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>Handling report {e(ticket.id)}</title>
-<style>
-body{{font:14px/1.5 system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em auto;
-max-width:60em;color:#222}}
-h1{{font-size:1.5em;border-bottom:2px solid #333}} h2{{font-size:1.15em;margin-top:1.5em}}
-table{{border-collapse:collapse;width:100%}} td,th{{border:1px solid #bbb;padding:.3em .5em;
-text-align:left}} th{{background:#eee}} tr.bad td{{background:#fde8e8}}
-blockquote{{border-left:4px solid #ccc;margin:0;padding-left:1em;white-space:pre-wrap}}
-ul{{padding-left:1.2em}} time{{font-variant-numeric:tabular-nums;color:#555}}
-@media print{{body{{margin:0}} tr{{break-inside:avoid}}}}
-</style></head><body>
-<h1>故障处理报告 Handling report — {e(ticket.id)}</h1>
-<p><b>{e(ticket.title)}</b></p>
-<p>Contract: {e(contract.name)}<br>Tier {e(f["tier"])}, {e(ticket.kind)}<br>
-Reported {e(_t(ticket.created_at))} via {e(ticket.channel)}
-{(" by " + e(ticket.reporter)) if ticket.reporter else ""}<br>
-Owner (first-ask responsibility): {e(ticket.owner)}<br>Status: {e(ticket.state)}</p>
-{described}
-<h2>Promises</h2>
-<table><tr><th>promise</th><th>limit</th><th>started</th><th>due</th><th>done</th>
-<th>result</th></tr>{rows}</table>
-<h2>What was done</h2><ul>{steps}</ul>
-{spare}
-</body></html>
-"""
+    from .templating import render as render_template
+
+    return render_template("report/handling.html", **context(ticket, contract))
 
 
 FORMATS = ("md", "html")
