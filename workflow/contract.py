@@ -48,6 +48,7 @@ RESERVED_TRIGGERS = frozenset(
         "delivered",
     }
 )
+LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 STATE_ROLES = {"cancelled": "a final state whose tickets are left out of the compliance figures"}
 TRANSITION_ROLES = {"remedy": "the stop-gap when a fault is not fixed in time (P10: a spare)"}
 NOTIFICATION_KINDS = ("transition", "warning", "breach", "escalation")
@@ -91,6 +92,7 @@ class StateShape(_Table, kw_only=True):
     description: str = ""
     final: bool = False
     role: str | None = None
+    labels: dict[str, str] = {}  # what the web portal calls it, by language: { zh = "..." }
 
 
 class ConditionShape(_Table, kw_only=True):
@@ -143,6 +145,7 @@ class ClockShape(_Table, kw_only=True):
     applies: ConditionShape | None = None
     override: tuple[OverrideShape, ...] = ()
     on_breach: BreachShape = msgspec.field(default_factory=BreachShape)
+    labels: dict[str, str] = {}  # the promise in the reporter's words, by language
 
 
 class LimitsShape(_Table, kw_only=True):
@@ -340,6 +343,7 @@ class ClockSpec:
     warning_share: float
     applies: Condition | None
     escalate: bool
+    labels: Mapping[str, str] = field(default_factory=dict)  # by language (the web portal)
 
     def applies_to(self, c: Classification) -> bool:
         """Whether a ticket of this classification runs this clock at all."""
@@ -372,6 +376,7 @@ class State:
     description: str
     final: bool
     role: str | None = None  # one of STATE_ROLES
+    labels: Mapping[str, str] = field(default_factory=dict)  # by language (the web portal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -701,6 +706,16 @@ class _Compiler:
             raise _Invalid(path, "an empty condition; name a tier, kind, channel or cause")
         return condition
 
+    @staticmethod
+    def _labels(path: str, labels: Mapping[str, str]) -> Mapping[str, str]:
+        """Words by language: a short language code (``zh``, ``en``) to non-empty text."""
+        for language, text in labels.items():
+            if not LANGUAGE.fullmatch(language):
+                raise _Invalid(f"{path}.{language}", "not a language code (e.g. zh, en, zh-TW)")
+            if not text.strip():
+                raise _Invalid(f"{path}.{language}", "empty")
+        return dict(labels)
+
     # -- machine ------------------------------------------------------------------------------
 
     def _states(self) -> dict[str, State]:
@@ -715,7 +730,8 @@ class _Compiler:
                 self._member(where, s.role, STATE_ROLES, "state role")
                 if s.role == "cancelled" and not s.final:
                     raise _Invalid(where, "a cancelled state must be final (final = true)")
-            states[s.name] = State(s.name, s.description, s.final, s.role)
+            self._labels(f"machine.states[{i}].labels", s.labels)
+            states[s.name] = State(s.name, s.description, s.final, s.role, s.labels)
         if not states:
             raise _Invalid("machine.states", "no states")
         self._member("machine.initial", self.m.machine.initial, states, "state")
@@ -877,4 +893,5 @@ class _Compiler:
             warning_share=c.warning_share if c.warning_share is not None else share,
             applies=(self._required_condition(f"{path}.applies", c.applies) if c.applies else None),
             escalate=c.on_breach.escalate,
+            labels=self._labels(f"{path}.labels", c.labels),
         )
