@@ -28,10 +28,11 @@ if TYPE_CHECKING:  # imported where used: `faultflow show` should not pay for th
     from .delivery import Attempt
     from .hookspecs import Channel
     from .intake import IntakeRecord
-    from .machine import Lifecycle
+    from .machine import Lifecycle, Option
     from .people import OnDuty, People
     from .registry import Registry
     from .report import Report
+    from .signing import Signer
     from .tokens import Token
     from .views import Intake
 
@@ -238,6 +239,50 @@ class Engine:
         answers and its schema is the one this faultflow needs."""
         self.store.check_revision()
 
+    # -- the web portal and the duty board (signing.py, machine.py) ----------------------------
+
+    @cached_property
+    def signer(self) -> Signer:
+        """Signs the web's tracking links, sessions and form tokens under a key of the database
+        (the same in every process on it, and across restarts)."""
+        from .signing import Signer
+
+        return Signer(self.store.site_key("web"))
+
+    def tracking_code(self, ticket_id: str) -> str:
+        """The reporter's private code for one ticket (the portal's link ``/t/CODE``): the id
+        with 128 bits of signature, so that no other ticket can be reached from it."""
+        return self.signer.sign("track", ticket_id)
+
+    def tracked(self, code: str) -> Ticket:
+        """The ticket a tracking code opens; :class:`UnknownTicket` for any code not ours."""
+        from .errors import UnknownTicket
+
+        ticket_id = self.signer.unsign("track", code)
+        if ticket_id is None:
+            raise UnknownTicket("no ticket has this tracking link (check it was copied whole)")
+        return self.get(ticket_id)
+
+    def options(self, ticket: Ticket) -> tuple[Option, ...]:
+        """The triggers the ticket's state allows, each with why its guard refuses as things
+        stand (the clocks as the view read them, no reason yet), or ``None``."""
+        from .contract import Classification
+        from .machine import GuardFacts
+
+        clocks = ticket.clocks
+        facts = GuardFacts(
+            Classification(ticket.tier, ticket.kind, ticket.channel, ticket.cause),
+            None,
+            lambda: frozenset(n for n, c in clocks.items() if c.breached),
+            lambda: {n: c.due_at for n, c in clocks.items() if c.due_at is not None},
+        )
+        return self.lifecycle.options(ticket.state, facts)
+
+    def stamp(self) -> int:
+        """A number that grows whenever a ticket is opened or changed (an alarm included): a
+        live view reads the tickets again only when it moved (one aggregate over the tickets)."""
+        return self.store.stamp()
+
     # -- API tokens (tokens.py) ----------------------------------------------------------------
 
     def create_token(
@@ -276,11 +321,12 @@ class Engine:
         assert record is not None
         return self._token(record)
 
-    def authenticate(self, secret: str) -> Token | None:
-        """The active token whose secret this is, or ``None``."""
+    def authenticate(self, secret: str | None = None, *, digest: str | None = None) -> Token | None:
+        """The active token whose secret this is (or whose secret has this SHA-256 ``digest``:
+        a board session keeps the digest, never the secret), or ``None``."""
         from . import tokens
 
-        wanted = tokens.digest(secret)
+        wanted = tokens.digest(secret) if secret is not None else digest or ""
         record = self.store.token_by_digest(wanted)
         if record is None or not tokens.same(record.digest, wanted) or record.revoked_us:
             return None

@@ -11,6 +11,7 @@ declarations, not by machine callbacks: docs/concepts.md says why, with the meas
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from transitions import EventData, Machine, MachineError
@@ -59,6 +60,33 @@ class _Subject:
     def __init__(self, state: str, facts: GuardFacts) -> None:
         self.state = state
         self.facts = facts
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One trigger a ticket's state allows (:meth:`Lifecycle.options`)."""
+
+    trigger: str
+    dest: str
+    refused: str | None  # why the guard says no as things stand, or None
+    explain: str  # the contract's words for the transition
+    reasons: tuple[str, ...] | None  # the reasons its guard names; () any reason; None: none
+
+
+def _asks_reason(guard: Guard | None) -> tuple[str, ...] | None:
+    """The reasons a guard accepts (``()``: any non-empty reason), or ``None`` if it reads none."""
+    if guard is None:
+        return None
+    named: list[str] = list(guard.reason or ())
+    anything = guard.reason_required
+    for sub in (*(guard.all or ()), *(guard.any or ())):
+        more = _asks_reason(sub)
+        if more is not None:
+            named.extend(r for r in more if r not in named)
+            anything = anything or not more
+    if named:
+        return tuple(named)
+    return () if anything else None
 
 
 def check_guard(guard: Guard, facts: GuardFacts) -> str | None:
@@ -133,6 +161,18 @@ class Lifecycle:
             return ()
         possible = set(self._machine.get_triggers(state))
         return tuple(t for t in self.contract.triggers if t in possible)
+
+    def options(self, state: str, facts: GuardFacts) -> tuple[Option, ...]:
+        """What can be done from ``state``: each allowed trigger with its destination and, when
+        its guard refuses with the facts as they are (no reason given yet), why — the buttons of
+        the duty board's ticket page."""
+        found = []
+        for trigger in self.allowed(state):
+            t = next(x for x in self.contract.transitions
+                     if x.trigger == trigger and state in x.sources)  # fmt: skip
+            why = check_guard(t.guard, facts) if t.guard is not None else None
+            found.append(Option(trigger, t.dest, why, t.explain, _asks_reason(t.guard)))
+        return tuple(found)
 
     def fire(self, state: str, trigger: str, facts: GuardFacts) -> str:
         """The state after ``trigger`` from ``state``; raise if illegal or a guard refuses."""

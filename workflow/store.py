@@ -694,6 +694,27 @@ class Store:
         done = update(t).where(t.c.name == name, t.c.revoked_us.is_(None)).values(revoked_us=at_us)
         return self.execute(done) == 1
 
+    def stamp(self) -> int:
+        """The sum of every ticket's version: it grows with each change and each new ticket."""
+        return int(self.query(select(func.coalesce(func.sum(TICKETS.c.version), 0)))[0][0])
+
+    def site_key(self, name: str) -> bytes:
+        """A secret of this database (256 random bits, made on first use and kept in ``meta``):
+        the key that signs the web portal's tracking links and the board's sessions, the same
+        in every process that uses the database and across restarts."""
+        import secrets
+
+        key = f"key:{name}"
+        for _ in range(2):
+            value = self.query(select(META.c.value).where(META.c.key == key))
+            if value:
+                return bytes.fromhex(value[0][0])
+            try:
+                self.execute(insert(META).values(key=key, value=secrets.token_hex(32)))
+            except DatabaseError:
+                continue  # another process made it first: read theirs
+        raise DatabaseError(f"could not make the site key {name!r}")
+
     # -- duty overrides and escalation chains (people.py, escalation.py) -----------------------
 
     def add_override(self, o: OverrideRecord) -> int:

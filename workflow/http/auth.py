@@ -56,12 +56,15 @@ class Tokens:
         self._known: dict[str, tuple[float, Token | None]] = {}
 
     async def find(self, secret: str) -> Token | None:
-        key = digest(secret)
+        return await self.find_digest(digest(secret))
+
+    async def find_digest(self, key: str) -> Token | None:
+        """The active token whose secret has the SHA-256 ``key`` (a board session's)."""
         now = time.monotonic()
         hit = self._known.get(key)
         if hit is not None and now - hit[0] < CACHE_S:
             return hit[1]
-        token = await run_in_threadpool(self.engine.authenticate, secret)
+        token = await run_in_threadpool(lambda: self.engine.authenticate(digest=key))
         if len(self._known) > 1024:
             self._known.clear()  # a flood of wrong secrets must not grow it without end
         self._known[key] = (now, token)
