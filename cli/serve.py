@@ -39,7 +39,11 @@ def serve(settings: Settings, host: str, port: int, no_scheduler: bool, max_slee
     from faultflow.http import create_app
 
     app = create_app(engine)
-    server = _server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off"))
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="info", lifespan="off",
+        timeout_graceful_shutdown=5,  # open board streams (SSE) do not hold up a stop
+    )  # fmt: skip
+    server = _server(config)
     scheduler: threading.Thread | None = None
     timers: Any = None
     if not no_scheduler:

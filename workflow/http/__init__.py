@@ -23,14 +23,26 @@ from .errors import body_of, headers_of, one_line, status_of
 from .intake import TooLarge
 from .metrics import Metrics
 
+PORTAL_LIMIT = (10, 60.0)
+"""The public forms: 10 submissions at once from one address, then one a minute."""
 MAX_BODY = 1024 * 1024
 """The largest request body accepted (bytes); beyond it, 413. The contract's ``[limits]
 payload_bytes`` still applies to what a channel reads."""
 
 
-def create_app(engine: Engine, *, max_body: int = MAX_BODY) -> FastAPI:
+def create_app(
+    engine: Engine,
+    *,
+    max_body: int = MAX_BODY,
+    web: bool = True,
+    portal_limit: tuple[int, float] = PORTAL_LIMIT,
+    live_interval: float = 1.0,
+) -> FastAPI:
     """The faultflow API over ``engine`` (which it shares with nothing it does not know of:
-    calls are serialised by the engine, so one engine may serve every request)."""
+    calls are serialised by the engine, so one engine may serve every request). With ``web``,
+    also the reporting portal (``/``, ``/t/CODE``) and the duty board (``/login``, ``/board``,
+    ``/tickets/ID``, ``/report``): ``portal_limit`` is (burst, seconds per further report) for
+    each client address; ``live_interval`` how often the board looks for changes."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -56,7 +68,27 @@ def create_app(engine: Engine, *, max_body: int = MAX_BODY) -> FastAPI:
     app.include_router(tickets.router)
     app.include_router(reports.router)
     _service(app)
+    if web:
+        _web(app, portal_limit, live_interval)
     return app
+
+
+def _web(app: FastAPI, portal_limit: tuple[int, float], live_interval: float) -> None:
+    from pathlib import Path
+
+    from starlette.staticfiles import StaticFiles
+
+    from . import board, portal
+    from .live import Live
+    from .sessions import Limit, Used
+
+    app.state.engine.signer  # noqa: B018 (the database's web key made now, not by a first visitor)
+    app.state.portal_limit = Limit(*portal_limit)
+    app.state.used_nonces = Used()
+    app.state.live = Live(app.state.engine, live_interval)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(portal.router)
+    app.include_router(board.router)
 
 
 def _service(app: FastAPI) -> None:

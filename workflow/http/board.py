@@ -1,0 +1,318 @@
+"""The duty board (behind a token login): ``/board`` the open tickets, most urgent first, each
+promise a live countdown, pushed again by server-sent events when anything changes;
+``/tickets/{id}`` a ticket with its timeline, clocks and the actions its state allows;
+``/report`` the compliance report with its charts. Reading needs the scope ``read``, acting
+``operate`` — the tokens of ``faultflow serve``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from markupsafe import Markup
+
+from ..errors import ConcurrentUpdate, FaultflowError, InvalidInput
+from ..templating import render, trusted
+from .pages import page, refusal, said, words_for
+from .sessions import (
+    SESSION,
+    SESSION_S,
+    BadForm,
+    Session,
+    call,
+    check_form,
+    form_token,
+    login_cookie,
+    read_form,
+    session,
+    set_cookie,
+)
+
+log = logging.getLogger("faultflow.http")
+router = APIRouter(include_in_schema=False)
+STREAM_S = 300.0  # a stream ends after this; the browser reconnects (and a restart is not held)
+
+
+def _back(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={target}", status_code=303)
+
+
+def _safe_next(value: str) -> str:
+    """Only a path of this site (no ``//host``, no scheme): a login cannot send anyone away."""
+    return (
+        value
+        if value.startswith("/") and not value.startswith("//") and "\\" not in value
+        else "/board"
+    )
+
+
+# -- login ------------------------------------------------------------------------------------
+
+
+@router.get("/login")
+async def login_form(request: Request) -> Response:
+    return page(request, "login.html", csrf=form_token(request),
+                next=_safe_next(request.query_params.get("next", "/board")))  # fmt: skip
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    from ..tokens import digest
+
+    w = words_for(request)
+    form: dict[str, str] = {}
+    try:
+        form = await read_form(request)
+        check_form(request, form)
+    except BadForm as err:
+        return refusal(request, err, template="login.html", csrf=form_token(request), next="/board")
+    target = _safe_next(form.get("next", "/board"))
+    secret = form.get("token", "").strip()
+    token = await request.app.state.tokens.find(secret) if secret else None
+    if token is None or not token.allows("read"):
+        status, key = (401, "login.unknown") if token is None else (403, "login.scope")
+        return page(request, "login.html", status, w=w, csrf=form_token(request), next=target,
+                    message=w[key])  # fmt: skip
+    response = RedirectResponse(target, status_code=303)
+    set_cookie(response, request, SESSION, login_cookie(request, digest(secret)), SESSION_S)
+    log.info("board: %s logged in (token %s)", token.actor, token.name)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    found = await session(request)
+    if found is not None:
+        try:
+            found.check(request, await read_form(request))
+        except BadForm as err:
+            return refusal(request, err)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION, path="/")
+    return response
+
+
+# -- the board ------------------------------------------------------------------------------
+
+
+def _filters(request: Request) -> dict[str, str | None]:
+    q = request.query_params
+    return {k: (q.get(k) or None) for k in ("tier", "state", "owner")}
+
+
+def _ms(value: Any) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+SHOWN = 500
+"""The board shows the most urgent 500 open tickets (and how many there are): nobody reads
+more at 3 a.m., and each update pushes the rows shown. The filters narrow it."""
+
+
+def rows(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[list[dict[str, Any]], int]:
+    """The board's rows (the open tickets, most urgent first, at most :data:`SHOWN`, with each
+    promise's times) and how many open tickets match."""
+    contract = engine.contract
+    out = []
+    found = engine.list(final=False, **filters)
+    for t in found[:SHOWN]:
+        clocks = []
+        for name, c in t.clocks.items():
+            if c.status == "stopped":
+                continue
+            spec = contract.clocks.get(name)
+            share = spec.warning_share if spec else contract.warning_share
+            warn = c.due_at - c.limit * (1 - share) if c.due_at is not None else None
+            clocks.append({
+                "name": name, "label": name,  # the staff know the promises by name
+                "status": c.status, "due": _ms(c.due_at), "warn": _ms(warn),
+                "remaining_ms": int(c.remaining.total_seconds() * 1000),
+                "breached": c.breached, "warned": c.warned,
+            })  # fmt: skip
+        state = contract.states.get(t.state)
+        out.append({"t": t, "state": w.of(state.labels, t.state) if state else t.state,
+                    "clocks": clocks, "breached": t.breached,
+                    "warned": any(c["warned"] for c in clocks)})  # fmt: skip
+    return out, len(found)
+
+
+def rows_html(engine: Any, filters: dict[str, str | None], w: Any) -> str:
+    shown, total = rows(engine, filters, w)
+    return render("web/board_rows.html", rows=shown, total=total, w=w)
+
+
+def _rows_markup(engine: Any, filters: dict[str, str | None], w: Any) -> Markup:
+    return trusted(rows_html(engine, filters, w))
+
+
+@router.get("/board")
+async def board(request: Request) -> Response:
+    found = await session(request)
+    if found is None:
+        return _back(request)
+    engine = request.app.state.engine
+    w = words_for(request)
+    filters = _filters(request)
+    try:
+        html = await call(_rows_markup, engine, filters, w)
+    except FaultflowError as err:
+        message, status = said(w, err)
+        filters, html = {"tier": None, "state": None, "owner": None}, trusted("")
+        return page(request, "board.html", status, w=w, rows_html=html, filters=filters,
+                    session=found, now=_ms(engine.now()), message=message,
+                    contract=engine.contract)  # fmt: skip
+    return page(request, "board.html", w=w, rows_html=html, filters=filters, session=found,
+                now=_ms(engine.now()), contract=engine.contract, message=None)  # fmt: skip
+
+
+@router.get("/board/events")
+async def events(request: Request) -> Response:
+    """Server-sent events: ``rows`` (the table body, HTML) whenever the tickets change, with
+    ``now`` (the server's time, ms) so the countdowns keep the server's clock."""
+    found = await session(request)
+    if found is None:
+        return Response("log in first", status_code=401)
+    engine, live = request.app.state.engine, request.app.state.live
+    w = words_for(request)
+    filters = _filters(request)
+
+    async def stream() -> AsyncIterator[str]:
+        yield "retry: 1000\n\n"
+        seen, sent, until = live.stamp, None, time.monotonic() + STREAM_S
+        while time.monotonic() < until:
+            stamp = await live.changed(seen, 15.0)
+            if await request.is_disconnected():
+                return
+            if stamp == seen and sent is not None:
+                yield ": still here\n\n"  # keeps proxies from closing an idle stream
+                continue
+            seen = stamp
+            try:
+                html = await call(rows_html, engine, filters, w)
+            except FaultflowError as err:
+                log.warning("board: cannot read the tickets: %s", err)
+                continue
+            if html != sent:
+                sent = html
+                data = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
+                yield f"event: now\ndata: {_ms(engine.now())}\n\nevent: rows\n{data}\n"
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy buffering
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+# -- one ticket -----------------------------------------------------------------------------
+
+
+def _ticket_page(request: Request, found: Session, ticket: Any, status: int = 200,
+                 message: str | None = None) -> Response:  # fmt: skip
+    engine = request.app.state.engine
+    contract = engine.contract
+    w = words_for(request)
+    state = contract.states.get(ticket.state)
+    return page(
+        request, "ticket.html", status, w=w, ticket=ticket, session=found, message=message,
+        state=w.of(state.labels, ticket.state) if state else ticket.state,
+        options=engine.options(ticket), contract=contract, now=_ms(engine.now()),
+        people=sorted(engine.people.people) if engine.people is not None else None,
+        final=ticket.state in contract.finals, csrf=found.csrf(request),
+    )  # fmt: skip
+
+
+@router.get("/tickets/{ticket_id}")
+async def ticket(ticket_id: str, request: Request) -> Response:
+    found = await session(request)
+    if found is None:
+        return _back(request)
+    try:
+        current = await call(request.app.state.engine.get, ticket_id)
+    except FaultflowError as err:
+        return refusal(request, err)
+    return await call(_ticket_page, request, found, current)
+
+
+def act(engine: Any, ticket_id: str, form: dict[str, str], actor: str) -> None:
+    """One action of the ticket page's forms, through the engine (as the API would)."""
+    action = form.get("action", "")
+    version = int(form["version"]) if form.get("version", "").isdigit() else None
+    text = {
+        k: (form.get(k, "").strip() or None)
+        for k in ("reason", "note", "text", "tier", "person", "trigger")
+    }
+    if action == "advance":
+        if not text["trigger"]:
+            raise InvalidInput("which trigger? (none was given)")
+        engine.advance(ticket_id, text["trigger"], actor=actor, note=text["note"],
+                       reason=text["reason"], version=version)  # fmt: skip
+    elif action == "hold":
+        engine.hold(ticket_id, reason=text["reason"] or "", actor=actor, version=version)
+    elif action == "resume":
+        engine.resume(ticket_id, actor=actor, note=text["note"], version=version)
+    elif action == "note":
+        engine.note(ticket_id, text["text"] or "", actor=actor, version=version)
+    elif action == "reclassify":
+        engine.reclassify(ticket_id, tier=text["tier"], reason=text["reason"] or "", actor=actor,
+                          version=version)  # fmt: skip
+    elif action == "ack":
+        engine.ack(ticket_id, actor=actor, note=text["note"])
+    elif action == "escalate":
+        engine.escalate(ticket_id, reason=text["reason"] or "", actor=actor)
+    elif action == "assign":
+        engine.assign(ticket_id, text["person"] or "", reason=text["reason"] or "", actor=actor,
+                      version=version)  # fmt: skip
+    else:
+        raise InvalidInput(f"unknown action {action!r}")
+
+
+@router.post("/tickets/{ticket_id}")
+async def change(ticket_id: str, request: Request) -> Response:
+    found = await session(request)
+    if found is None:
+        return _back(request)
+    engine = request.app.state.engine
+    w = words_for(request)
+    try:
+        form = await read_form(request)
+        found.check(request, form)
+        if not found.allows("operate"):
+            raise BadForm("board.read_only", 403)
+        await call(act, engine, ticket_id, form, found.actor)
+    except (BadForm, FaultflowError) as err:
+        message, status = said(w, err)
+        if isinstance(err, ConcurrentUpdate):
+            message = w["board.stale"]
+        try:
+            current = await call(engine.get, ticket_id)
+        except FaultflowError as missing:
+            return refusal(request, missing)
+        return await call(_ticket_page, request, found, current, status, message)
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
+# -- the compliance report --------------------------------------------------------------------
+
+
+@router.get("/report")
+async def report(request: Request) -> Response:
+    found = await session(request)
+    if found is None:
+        return _back(request)
+    from ..report_html import context
+
+    engine = request.app.state.engine
+    start = request.query_params.get("from") or None
+    end = request.query_params.get("to") or None
+    try:
+        result = await call(engine.report, start, end)
+    except FaultflowError as err:
+        return refusal(request, err, template="report.html", body=None, session=found,
+                       start=start or "", end=end or "")  # fmt: skip
+    return page(request, "report.html", body=context(result), session=found,
+                start=start or result.start.date().isoformat(),
+                end=end or result.end.date().isoformat(), message=None)  # fmt: skip

@@ -1,0 +1,53 @@
+"""What every web page shares: rendering a template with the request's language, and an error
+as a page (a readable message, the status a browser's user agent reports, nothing written)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from ..errors import FaultflowError
+from ..templating import render
+from .errors import one_line, status_of
+from .sessions import BadForm, keep_browser
+from .words import COOKIE, Words, language
+
+
+def words_for(request: Request) -> Words:
+    return Words(
+        language(request.query_params, request.cookies, request.headers.get("accept-language", ""))
+    )
+
+
+def page(
+    request: Request, template: str, status: int = 200, headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:  # fmt: skip
+    """``templates/web/<template>`` as the answer; the language chosen by ``?lang=`` sticks."""
+    w = context.pop("w", None) or words_for(request)
+    body = render(f"web/{template}", w=w, request=request, **context)
+    response = HTMLResponse(body, status_code=status, headers=headers)
+    if request.query_params.get("lang") == w.lang:
+        response.set_cookie(COOKIE, w.lang, max_age=365 * 86400, samesite="lax", path="/")
+    keep_browser(request, response)
+    response.headers["Cache-Control"] = "no-store"  # pages show live state and private links
+    return response
+
+
+def said(w: Words, err: FaultflowError | BadForm) -> tuple[str, int]:
+    """What a page says of an error, and its status."""
+    if isinstance(err, BadForm):
+        # the detail names the fields (error.missing), or is the technical why (for the log)
+        return w[err.key] + (err.detail if err.key == "error.missing" else ""), err.status
+    return one_line(str(err)), status_of(err)
+
+
+def refusal(request: Request, err: FaultflowError | BadForm, **context: Any) -> HTMLResponse:
+    """An error as a page: the message in the page's language where it is ours, the engine's
+    one line where it is the engine's."""
+    w = words_for(request)
+    message, status = said(w, err)
+    return page(request, context.pop("template", "message.html"), status, w=w,
+                message=message, **context)  # fmt: skip

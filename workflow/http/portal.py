@@ -1,0 +1,197 @@
+"""The reporting portal (no login): ``/`` a form that opens a ticket through the ``web``
+channel, ``/t/CODE`` the reporter's private tracking page (state, promises, public timeline,
+the handling report once reported), ``/t/CODE/notes`` to add information.
+
+The tracking code is the ticket id signed with the database's web key (``Engine.tracking_code``):
+it opens that ticket and no other. The public timeline shows what happened, never the staff's
+notes, pages or names of people on duty.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ..errors import FaultflowError, UnknownTicket
+from .pages import page, refusal, said, words_for
+from .sessions import BadForm, call, check_form, client, form_token, read_form
+
+log = logging.getLogger("faultflow.http")
+router = APIRouter(include_in_schema=False)
+
+ACTOR = "portal"  # who the history names for what a reporter did through the portal
+FIELDS = {"unit": 200, "name": 100, "phone": 40, "what": 8000, "attachments": 2000, "impact": 20}
+REQUIRED = ("unit", "name", "phone", "what")
+PUBLIC = {"intake", "reclassify", "hold", "resume"}  # events shown with words of their own
+
+
+def _impacts(request: Request) -> list[str]:
+    rules = request.app.state.engine.contract.channels.get("web", {}).get("impact") or {}
+    return list(rules)
+
+
+def _checked(form: dict[str, str]) -> dict[str, str]:
+    """The form's fields, stripped; refused if a required one is empty, one is too long, or one
+    holds control characters (a line break and a tab aside)."""
+    values = {name: form.get(name, "").strip() for name in FIELDS}
+    missing = [name for name in REQUIRED if not values[name]]
+    if missing:
+        raise BadForm("error.missing", 422, ", ".join(missing))
+    for name, limit in FIELDS.items():
+        if len(values[name]) > limit:
+            raise BadForm("error.size", 422, f"{name}: over {limit} characters")
+        if any(unicodedata.category(ch) == "Cc" and ch not in "\r\n\t" for ch in values[name]):
+            raise BadForm("error.form", 422, f"{name}: control characters")
+    return values
+
+
+def _payload(values: dict[str, str], nonce: str) -> dict[str, Any]:
+    what = values["what"]
+    first = what.splitlines()[0].strip() if what else ""
+    payload: dict[str, Any] = {
+        "title": first[:80] + ("…" if len(first) > 80 else ""),
+        "description": f"{what}\n\n— {values['unit']}",
+        "reporter": f"{values['name']} ({values['unit']})",
+        "contact": values["phone"],
+        "unit": values["unit"],
+        "external_id": f"portal-{nonce}",  # a replayed form is a duplicate, in any process
+    }
+    for optional in ("impact", "attachments"):
+        if values[optional]:
+            payload[optional] = values[optional]
+    return payload
+
+
+def _form(request: Request, status: int = 200, values: dict[str, str] | None = None,
+          message: str | None = None) -> Response:  # fmt: skip
+    return page(request, "portal.html", status, csrf=form_token(request),
+                values=values or {}, impacts=_impacts(request), message=message)  # fmt: skip
+
+
+@router.get("/")
+async def portal(request: Request) -> Response:
+    return _form(request)
+
+
+@router.post("/")
+async def report(request: Request) -> Response:
+    app = request.app
+    wait = app.state.portal_limit.take(client(request))
+    if wait:
+        w = words_for(request)
+        return page(request, "portal.html", 429, {"Retry-After": str(int(wait) + 1)},
+                    csrf=form_token(request), values={}, impacts=_impacts(request),
+                    message=w["error.rate"])  # fmt: skip
+    values: dict[str, str] = {}
+    try:
+        form = await read_form(request)
+        values = {k: v for k, v in form.items() if k in FIELDS}
+        nonce = check_form(request, form, once=False)
+        checked = _checked(form)
+        results = await call(app.state.engine.intake_all, "web", _payload(checked, nonce), ACTOR)
+    except BadForm as err:
+        log.info("portal: refused a report from %s: %s", client(request), err)
+        return refusal(request, err, template="portal.html", csrf=form_token(request),
+                       values=values, impacts=_impacts(request))  # fmt: skip
+    except FaultflowError as err:
+        return refusal(request, err, template="portal.html", csrf=form_token(request),
+                       values=values, impacts=_impacts(request))  # fmt: skip
+    result = results[0]
+    if result.outcome == "duplicate":
+        return refusal(request, BadForm("error.replay", 409), template="portal.html",
+                       csrf=form_token(request), values={}, impacts=_impacts(request))  # fmt: skip
+    code = await call(app.state.engine.tracking_code, result.ticket.id)
+    link = str(request.url_for("track", code=code))
+    return page(request, "sent.html", 201, ticket=result.ticket, link=link)
+
+
+def _timeline(ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
+    """What the reporter may see of the history: arrivals in new states, the portal's own
+    notes, and a few events in general words — never the staff's notes."""
+    out = []
+    for e in ticket.history:
+        moved = e.from_state is not None and e.from_state != e.to_state
+        if moved:
+            state = contract.states.get(e.to_state)
+            what = w.of(state.labels, e.to_state) if state else e.to_state
+            out.append({"at": e.at, "what": what, "text": None})
+        elif e.trigger == "note" and e.actor == ACTOR:
+            out.append({"at": e.at, "what": w["event.note"], "text": e.note})
+        elif e.trigger in PUBLIC:
+            out.append({"at": e.at, "what": w[f"event.{e.trigger}"], "text": None})
+    return out
+
+
+def _promises(ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
+    rows = []
+    for name, clock in ticket.clocks.items():
+        spec = contract.clocks.get(name)
+        if clock.breached:
+            kept = "no"
+        elif clock.status == "stopped":
+            kept = "yes"
+        else:
+            kept = "paused" if clock.status == "paused" else "open"
+        rows.append({
+            "what": w.of(spec.labels, spec.description or name) if spec else name,
+            "limit": clock.limit, "due": clock.due_at, "done": clock.stopped_at, "kept": kept,
+        })  # fmt: skip
+    return rows
+
+
+def _tracking(request: Request, ticket: Any, code: str, status: int = 200,
+              message: str | None = None) -> Response:  # fmt: skip
+    from .. import handling
+
+    engine = request.app.state.engine
+    contract = engine.contract
+    w = words_for(request)
+    state = contract.states.get(ticket.state)
+    facts = handling.facts(ticket, contract)
+    cancelled = state is not None and state.role == "cancelled"
+    report = handling.context(ticket, contract) if facts["closed"] and not cancelled else None
+    return page(
+        request, "track.html", status, w=w, ticket=ticket, code=code,
+        state=w.of(state.labels, ticket.state) if state else ticket.state,
+        promises=_promises(ticket, contract, w), timeline=_timeline(ticket, contract, w),
+        report=report, csrf=form_token(request), message=message,
+        added=request.query_params.get("added") == "1",
+    )  # fmt: skip
+
+
+@router.get("/t/{code}", name="track")
+async def track(code: str, request: Request) -> Response:
+    try:
+        ticket = await call(request.app.state.engine.tracked, code)
+    except UnknownTicket:
+        return refusal(request, BadForm("error.track", 404))
+    return _tracking(request, ticket, code)
+
+
+@router.post("/t/{code}/notes")
+async def add(code: str, request: Request) -> Response:
+    engine = request.app.state.engine
+    try:
+        ticket = await call(engine.tracked, code)
+    except UnknownTicket:
+        return refusal(request, BadForm("error.track", 404))
+    wait = request.app.state.portal_limit.take(client(request))
+    if wait:
+        return _tracking(request, ticket, code, 429, words_for(request)["error.rate"])
+    try:
+        form = await read_form(request)
+        check_form(request, form)
+        text = form.get("text", "").strip()
+        if not text:
+            raise BadForm("error.missing", 422, words_for(request)["add"])
+        if any(unicodedata.category(ch) == "Cc" and ch not in "\r\n\t" for ch in text):
+            raise BadForm("error.form", 422, "text: control characters")
+        await call(engine.note, ticket.id, text, ACTOR)
+    except (BadForm, FaultflowError) as err:
+        message, status = said(words_for(request), err)
+        return _tracking(request, ticket, code, status, message)
+    return RedirectResponse(f"{request.url_for('track', code=code)}?added=1", status_code=303)
