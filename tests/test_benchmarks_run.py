@@ -19,6 +19,7 @@ BENCH = Path(__file__).parent / "benchmarks"
         ("bench_sweep.py", ["--tickets", "3000", "--due", "100"]),
         ("bench_reports.py", ["--tickets", "2000", "--lived", "100", "--workers", "2"]),
         ("bench_cli.py", ["--runs", "1"]),
+        ("bench_web.py", ["--tickets", "200", "--repeat", "1"]),
         (
             "bench_http.py",
             [

@@ -1,0 +1,121 @@
+"""Benchmark: the duty board with --tickets open tickets (5,000 by default).
+
+Measures, on one database and in one run:
+- the board page as the browser gets it: GET /board over HTTP from a uvicorn on 127.0.0.1
+  (logged in), median of --repeat requests (target <= 300 ms);
+- the server's work per board render: reading the open tickets through the engine and
+  rendering the rows (what GET /board and each server-sent update do);
+- the server's work per SSE update: the change stamp (one aggregate) plus that render;
+- the raw floor: the same rows (open tickets with their clocks) read with plain sqlite3.
+Prints each and the ratio raw / engine.
+
+    python tests/benchmarks/bench_web.py [--tickets 5000] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import sqlite3
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from common import T0, build, machine, timed
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def raw_rows(db: Path) -> float:
+    """The floor: the open tickets and their clocks, as plain sqlite3 reads them."""
+    finals = ("reported", "cancelled")
+
+    def read() -> None:
+        conn = sqlite3.connect(db)
+        try:
+            conn.execute("SELECT * FROM tickets WHERE state NOT IN (?, ?)", finals).fetchall()
+            conn.execute(
+                "SELECT c.* FROM clocks c JOIN tickets t ON t.id = c.ticket_id "
+                "WHERE t.state NOT IN (?, ?)",
+                finals,
+            ).fetchall()
+        finally:
+            conn.close()
+
+    read()
+    return timed(read, repeat=7)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+
+    import httpx
+    import uvicorn
+    from faultflow import Engine
+    from faultflow.http import create_app
+    from faultflow.http.board import SHOWN, rows_html
+    from faultflow.http.words import Words
+
+    folder = Path(tempfile.mkdtemp(prefix="ff-web-"))
+    db = folder / "board.db"
+    build(db, args.tickets, due=args.tickets // 10, progress=False)
+    engine = Engine.open(db=db, clock=lambda: T0)
+    secret = engine.create_token("bench", ["read"], "bench")[1]
+    words = Words("en")
+    everything = {"tier": None, "state": None, "owner": None}
+
+    render_s = timed(lambda: rows_html(engine, everything, words), repeat=args.repeat)
+    update_s = timed(
+        lambda: (engine.stamp(), rows_html(engine, everything, words)), repeat=args.repeat
+    )
+    stamp_s = timed(engine.stamp, repeat=args.repeat)
+    raw_s = raw_rows(db)
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(engine), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+            form = c.get("/login").text
+            token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+            c.post("/login", data={"csrf": token, "token": secret})
+            page = c.get("/board")
+            shown = min(args.tickets, SHOWN)
+            assert page.status_code == 200 and page.text.count("data-id=") == shown
+            http_s = timed(lambda: c.get("/board").raise_for_status(), repeat=args.repeat)
+            size = len(page.content)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.close()
+
+    print(f"board benchmark: {args.tickets:,} open tickets, the {SHOWN} most urgent shown")
+    print(f"  {machine()}")
+    print(
+        f"  GET /board over HTTP : {http_s * 1000:7.1f} ms ({size / 1e6:.1f} MB; target <= 300 ms)"
+    )
+    print(f"  server render (rows) : {render_s * 1000:7.1f} ms")
+    print(f"  server SSE update    : {update_s * 1000:7.1f} ms (stamp {stamp_s * 1000:.2f} ms)")
+    print(f"  raw sqlite3 rows     : {raw_s * 1000:7.1f} ms")
+    print(f"  ratio raw/engine (render): {raw_s / render_s:.3f}")
+    print(f"  ratio raw/engine (SSE update): {raw_s / update_s:.3f}")
+
+
+if __name__ == "__main__":
+    main()
