@@ -5,6 +5,9 @@ total, since when it is paused (if it is), and when it stopped (if it did). Ever
 derived from the facts and a moment ``now``:
 
 - due time = start + limit + time spent paused (no due time while paused);
+- over a business calendar (calendars.py) "+" is "add working time" and "-" is "working time
+  between": the same formulas with the clock's :class:`~faultflow.calendars.Timeline` (the
+  paused time is then working time too); 24x7 is plain arithmetic;
 - *met* when it stops at or before due; *breached* when it stops after due or is still running
   after due (equivalently: the active time — wall time less paused time — exceeds the limit);
 - the warning falls at ``warning_share`` of the limit, shifted by the pauses likewise.
@@ -15,8 +18,10 @@ same numbers the store keeps. Nothing here reads a database or a wall clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+from .calendars import ALWAYS, Timeline
 
 Status = Literal["running", "paused", "stopped"]
 Alarm = Literal["warning", "breach"]
@@ -37,10 +42,10 @@ class StoredClock(Protocol):
     def stopped_us(self) -> int | None: ...
 
 
-def facts_of(row: StoredClock) -> ClockFacts:
-    """The facts a stored clock row holds."""
+def facts_of(row: StoredClock, cal: Timeline = ALWAYS) -> ClockFacts:
+    """The facts a stored clock row holds, counted over ``cal`` (its spec's calendar)."""
     return ClockFacts(
-        row.started_us, row.limit_us, row.paused_us, row.paused_since_us, row.stopped_us
+        row.started_us, row.limit_us, row.paused_us, row.paused_since_us, row.stopped_us, cal
     )
 
 
@@ -50,9 +55,10 @@ class ClockFacts:
 
     started: int
     limit: int
-    paused: int = 0
+    paused: int = 0  # over a calendar: working time spent paused
     paused_since: int | None = None
     stopped: int | None = None
+    cal: Timeline = field(default=ALWAYS, compare=False)  # how it counts: not a stored fact
 
     @property
     def status(self) -> Status:
@@ -79,16 +85,17 @@ def pause(facts: ClockFacts, at: int) -> ClockFacts:
     """Pause a running clock at ``at``; a paused or stopped clock is returned unchanged."""
     if facts.status != "running":
         return facts
-    return ClockFacts(facts.started, facts.limit, facts.paused, max(at, facts.started), None)
+    return ClockFacts(
+        facts.started, facts.limit, facts.paused, max(at, facts.started), None, facts.cal
+    )
 
 
 def resume(facts: ClockFacts, at: int) -> ClockFacts:
     """Restart a paused clock at ``at``; its due time moves by the length of the pause."""
     if facts.paused_since is None or facts.stopped is not None:
         return facts
-    return ClockFacts(
-        facts.started, facts.limit, facts.paused + max(at - facts.paused_since, 0), None, None
-    )
+    paused = facts.paused + facts.cal.span(facts.paused_since, at)
+    return ClockFacts(facts.started, facts.limit, paused, None, None, facts.cal)
 
 
 def stop(facts: ClockFacts, at: int) -> ClockFacts:
@@ -96,14 +103,15 @@ def stop(facts: ClockFacts, at: int) -> ClockFacts:
     if facts.stopped is not None:
         return facts
     facts = resume(facts, at)
-    return ClockFacts(facts.started, facts.limit, facts.paused, None, max(at, facts.started))
+    stopped = max(at, facts.started)
+    return ClockFacts(facts.started, facts.limit, facts.paused, None, stopped, facts.cal)
 
 
 def due_at(facts: ClockFacts) -> int | None:
     """start + limit + paused time; ``None`` while paused (the due time is not yet known)."""
     if facts.paused_since is not None and facts.stopped is None:
         return None
-    return facts.started + facts.limit + facts.paused
+    return facts.cal.add(facts.started, facts.limit + facts.paused)
 
 
 def active(facts: ClockFacts, now: int) -> int:
@@ -113,7 +121,7 @@ def active(facts: ClockFacts, now: int) -> int:
         if facts.stopped is not None
         else (facts.paused_since if facts.paused_since is not None else now)
     )
-    return max(end - facts.started - facts.paused, 0)
+    return max(facts.cal.span(facts.started, end) - facts.paused, 0)
 
 
 def is_breached(facts: ClockFacts, now: int) -> bool:
@@ -143,8 +151,11 @@ def alarm_times(facts: ClockFacts, share: float) -> tuple[int, int] | None:
     """
     if facts.status != "running":
         return None
-    base = facts.started + facts.paused
-    return base + round(facts.limit * share), base + facts.limit + 1
+    add, base = facts.cal.add, facts.paused
+    return (
+        add(facts.started, base + round(facts.limit * share)),
+        add(facts.started, base + facts.limit + 1),
+    )
 
 
 def next_alarm(

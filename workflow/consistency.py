@@ -143,7 +143,7 @@ def differences(
             return f"its {spec.name} clock should not exist by its history"
         if row is None:
             return f"its {spec.name} clock is missing"
-        if clk.facts_of(row) != facts or row.due_us != clk.due_at(facts):
+        if clk.facts_of(row, spec.calendar) != facts or row.due_us != clk.due_at(facts):
             return f"its {spec.name} clock differs from what its history gives"
         if row.breach_fired and spec.name not in breaches:
             return f"its {spec.name} clock says a breach fired; its history has none"

@@ -17,7 +17,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from .calendars import (
+    ALWAYS,
+    WEEKDAYS,
+    Calendar,
+    CalendarError,
+    Timeline,
+    official,
+    parse_days,
+    parse_hours,
+    uncovered,
+)
 from .durations import parse_duration
 from .errors import ConfigError, FaultflowError, InvalidInput
 from .secrets import MissingSecret, looks_secret, resolve
@@ -146,6 +157,19 @@ class ClockShape(_Table, kw_only=True):
     override: tuple[OverrideShape, ...] = ()
     on_breach: BreachShape = msgspec.field(default_factory=BreachShape)
     labels: dict[str, str] = {}  # the promise in the reporter's words, by language
+    calendar: str | None = None  # count working time of [calendars.NAME] only (none: 24x7)
+
+
+class CalendarShape(_Table, kw_only=True):
+    """``[calendars.NAME]``: working days and hours (calendars.py)."""
+
+    timezone: str | None = None  # default: the contract's
+    weekdays: Names = ("mon", "tue", "wed", "thu", "fri")
+    hours: Names  # the working hours of a working day: ["08:30-12:00", "13:30-17:30"]
+    weekday_hours: dict[str, Names] = {}  # other hours on some weekdays: { fri = [...] }
+    holidays: str | None = None  # "CN": China's statutory holidays and make-up workdays
+    closed: Names = ()  # extra days off: dates or ranges "2026-12-31", "A..B"
+    open: Names = ()  # extra working days
 
 
 class LimitsShape(_Table, kw_only=True):
@@ -172,6 +196,7 @@ class ContractShape(_Table, kw_only=True):
     causes: dict[str, NamedShape] = {}
     machine: MachineShape
     clocks: dict[str, ClockShape] = {}
+    calendars: dict[str, CalendarShape] = {}
     channels: dict[str, dict[str, Any]] = {}  # read by the channel adapters
     notifiers: dict[str, dict[str, Any]] = {}  # read by _Compiler._notifier and the notifiers
     limits: LimitsShape = msgspec.field(default_factory=LimitsShape)
@@ -344,6 +369,7 @@ class ClockSpec:
     applies: Condition | None
     escalate: bool
     labels: Mapping[str, str] = field(default_factory=dict)  # by language (the web portal)
+    calendar: Timeline = ALWAYS  # how it counts time: 24x7, or a calendar's working time
 
     def applies_to(self, c: Classification) -> bool:
         """Whether a ticket of this classification runs this clock at all."""
@@ -409,6 +435,7 @@ class Contract:
     clocks: Mapping[str, ClockSpec]
     channels: Mapping[str, Mapping[str, Any]]
     notifiers: Mapping[str, Notifying]
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)
     limits: Limits = field(default_factory=lambda: Limits())
     backdate_limit_us: int = DAY_US
     """How far before now a late entry (``--at``) may be recorded."""
@@ -559,8 +586,9 @@ class _Compiler:
         transitions = self._transitions(states)
         self._reachability(states, transitions)
         triggers = {m.machine.intake} | {t.trigger for t in transitions}
+        calendars = {name: self._calendar(name, c, zone) for name, c in m.calendars.items()}
         clocks = {
-            name: self._clock(name, spec, header.warning_share, triggers)
+            name: self._clock(name, spec, header.warning_share, triggers, calendars)
             for name, spec in m.clocks.items()
         }
         for i, t in enumerate(transitions):
@@ -592,17 +620,66 @@ class _Compiler:
                 name: self._notifier(name, self._secrets(f"notifiers.{name}", table))
                 for name, table in m.notifiers.items()
             },
+            calendars=calendars,
             warnings=tuple(
                 f"{where} holds what looks like a literal secret: name an environment variable "
                 'instead, e.g. { env = "WECOM_WEBHOOK_URL" }'
                 for kind, tables in (("channels", m.channels), ("notifiers", m.notifiers))
                 for name, table in tables.items()
                 for where in looks_secret(table, f"{kind}.{name}")
-            ),
+            )
+            + self._calendar_warnings(calendars, zone),
             limits=self._limits_table(m.limits),
             backdate_limit_us=self._us("contract.backdate_limit", header.backdate_limit),
             max_report_delay_us=self._us("contract.max_report_delay", header.max_report_delay),
         )
+
+    def _calendar(self, name: str, c: CalendarShape, default: ZoneInfo) -> Calendar:
+        path = f"calendars.{name}"
+        self._name(path, name)
+        try:
+            zone = ZoneInfo(c.timezone) if c.timezone is not None else default
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _Invalid(f"{path}.timezone", f"unknown time zone {c.timezone!r}") from None
+        for i, day in enumerate(c.weekdays):
+            if day not in WEEKDAYS:
+                raise _Invalid(f"{path}.weekdays[{i}]", f"{day!r}: one of {', '.join(WEEKDAYS)}")
+        for day in c.weekday_hours:
+            if day not in c.weekdays:
+                raise _Invalid(
+                    f"{path}.weekday_hours.{day}", f"{day!r} is not one of this calendar's weekdays"
+                )
+        try:
+            hours = parse_hours(c.hours, "hours")
+            by_day = {
+                WEEKDAYS.index(day): parse_hours(ranges, f"weekday_hours.{day}")
+                for day, ranges in c.weekday_hours.items()
+            }
+            closed, opened = parse_days(c.closed, "closed"), parse_days(c.open, "open")
+            holidays = official(c.holidays) if c.holidays is not None else None
+        except CalendarError as err:
+            raise _Invalid(f"{path}.{err.where}", str(err)) from None
+        weekdays = frozenset(WEEKDAYS.index(d) for d in c.weekdays)
+        if not hours or not (weekdays or opened):
+            raise _Invalid(path, "no working time at all (give hours and weekdays)")
+        return Calendar(name, zone, weekdays, hours, by_day, closed, opened, holidays)
+
+    @staticmethod
+    def _calendar_warnings(calendars: Mapping[str, Calendar], zone: ZoneInfo) -> tuple[str, ...]:
+        """A year (this one or the next) whose official holidays the library does not know."""
+        year = datetime.now(zone).year
+        out = []
+        for name, cal in calendars.items():
+            missing = uncovered(cal, (year, year + 1))
+            if missing and cal.holidays is not None:
+                first, last = cal.holidays.years
+                out.append(
+                    f"calendars.{name}.holidays: the {cal.holidays.source} calendar known here "
+                    f"covers {first}–{last}; in {', '.join(map(str, missing))} only the weekdays "
+                    "and this file's closed/open lists count (list that year's holidays and "
+                    "make-up workdays, or upgrade the chinesecalendar package)"
+                )
+        return tuple(out)
 
     def _us(self, path: str, text: str) -> int:
         return int(self._duration(path, text) / timedelta(microseconds=1))
@@ -859,9 +936,18 @@ class _Compiler:
         except ValueError as err:
             raise _Invalid(path, f"{prefix}{err}") from None
 
-    def _clock(self, name: str, c: ClockShape, share: float, triggers: set[str]) -> ClockSpec:
+    def _clock(
+        self,
+        name: str,
+        c: ClockShape,
+        share: float,
+        triggers: set[str],
+        calendars: Mapping[str, Calendar],
+    ) -> ClockSpec:
         path = f"clocks.{name}"
         self._name(path, name)
+        if c.calendar is not None:
+            self._member(f"{path}.calendar", c.calendar, calendars, "calendar")
         for key, names in (("start", c.start), ("stop", c.stop)):
             if not names:
                 raise _Invalid(f"{path}.{key}", "name at least one trigger")
@@ -894,4 +980,5 @@ class _Compiler:
             applies=(self._required_condition(f"{path}.applies", c.applies) if c.applies else None),
             escalate=c.on_breach.escalate,
             labels=self._labels(f"{path}.labels", c.labels),
+            calendar=calendars[c.calendar] if c.calendar is not None else ALWAYS,
         )

@@ -152,7 +152,7 @@ def replay(
             if facts is not None and (trigger in spec.stop or final):
                 facts = clk.stop(facts, at)
             if facts is None and trigger in spec.start:
-                facts = ClockFacts(started=at, limit=limit)
+                facts = ClockFacts(started=at, limit=limit, cal=spec.calendar)
                 if held and spec.pausable:
                     facts = clk.pause(facts, at)
             if final:
@@ -207,12 +207,17 @@ class Draft:
             self._classification = Classification(t.tier, t.kind, t.channel, t.cause)
         return self._classification
 
+    def _facts(self, row: ClockRecord) -> ClockFacts:
+        """A stored clock's facts, counted over its spec's calendar (24x7 if it has none)."""
+        spec = self.contract.clocks.get(row.name)
+        return facts_of(row, spec.calendar) if spec is not None else facts_of(row)
+
     def breached_clocks(self, at_us: int) -> frozenset[str]:
         """Names of the clocks that are breached at ``at_us``."""
         return frozenset(
             name
             for name, row in self.clocks.items()
-            if row.breached or clk.is_breached(facts_of(row), at_us)
+            if row.breached or clk.is_breached(self._facts(row), at_us)
         )
 
     def due_times(self) -> dict[str, datetime]:
@@ -239,7 +244,7 @@ class Draft:
             self._changed.add(name)
 
     def _start(self, spec: ClockSpec, at: int) -> None:
-        facts = ClockFacts(started=at, limit=spec.limit_us(self.classification))
+        facts = ClockFacts(started=at, limit=spec.limit_us(self.classification), cal=spec.calendar)
         if self.ticket.on_hold and spec.pausable:
             facts = clk.pause(facts, at)
         self.clocks[spec.name] = row_of(self.ticket.id, spec, facts, False, False)
@@ -363,7 +368,9 @@ class Draft:
         for name, row in list(self.clocks.items()):
             spec = specs.get(name)
             if spec is not None and row.status != "stopped" and (trigger in spec.stop or final):
-                self._put(spec, clk.stop(facts_of(row), at), row.warned, row.breach_fired)
+                self._put(
+                    spec, clk.stop(facts_of(row, spec.calendar), at), row.warned, row.breach_fired
+                )
         starting = self.contract.starts.get(trigger, ())
         if starting:
             c = self.classification
@@ -390,7 +397,7 @@ class Draft:
                 if row.name not in self._new:
                     self._changed.add(row.name)
                 continue
-            facts = facts_of(row)
+            facts = facts_of(row, spec.calendar)
             alarm = clk.due_alarm(facts, spec.warning_share, row.warned, row.breach_fired, upto)
             if alarm is None:  # stale timer (should not happen): recompute it
                 self._put(spec, facts, row.warned, row.breach_fired)
@@ -460,7 +467,9 @@ class Draft:
         for name, row in list(self.clocks.items()):
             spec = self.contract.clocks.get(name)
             if spec is not None and spec.pausable and row.status == "running":
-                self._put(spec, clk.pause(facts_of(row), at), row.warned, row.breach_fired)
+                self._put(
+                    spec, clk.pause(facts_of(row, spec.calendar), at), row.warned, row.breach_fired
+                )
                 paused.append(name)
         return paused
 
@@ -471,7 +480,9 @@ class Draft:
         for name, row in list(self.clocks.items()):
             spec = self.contract.clocks.get(name)
             if spec is not None and row.status == "paused":
-                self._put(spec, clk.resume(facts_of(row), at), row.warned, row.breach_fired)
+                self._put(
+                    spec, clk.resume(facts_of(row, spec.calendar), at), row.warned, row.breach_fired
+                )
                 resumed.append(name)
         return resumed
 
@@ -520,7 +531,7 @@ class Draft:
             new = self.clocks.get(name)
             if spec is None:
                 continue
-            facts = facts_of(new) if new is not None else None
+            facts = facts_of(new, spec.calendar) if new is not None else None
             warned = bool(new.warned) if new is not None else False
             fired = bool(new.breach_fired) if new is not None else False
             gone = []

@@ -47,6 +47,8 @@ class Clock:
     remaining: timedelta
     breached: bool
     warned: bool
+    calendar: str | None = None  # the calendar whose working time it counts (None: 24x7)
+    opens_at: datetime | None = None  # running, but outside working time: counting resumes then
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,8 @@ class Clock:
             "elapsed_s": _seconds(self.elapsed),
             "remaining_s": _seconds(self.remaining),
             "breached": self.breached,
+            **({"calendar": self.calendar} if self.calendar is not None else {}),
+            **({"opens_at": iso(self.opens_at)} if self.opens_at is not None else {}),
         }
 
 
@@ -302,12 +306,16 @@ def clock_views(rows: list[ClockRecord], now_us: int, contract: Contract) -> dic
     """Each stored clock read at ``now_us``, in the order they started (contract order on a
     tie)."""
     from . import clocks as clk
+    from .calendars import ALWAYS
 
     zone = contract.timezone
     order = {name: i for i, name in enumerate(contract.clocks)}
     out = {}
     for row in sorted(rows, key=lambda x: (x.started_us, order.get(x.name, len(order)))):
-        reading = clk.read(clk.facts_of(row), now_us)
+        spec = contract.clocks.get(row.name)
+        cal = spec.calendar if spec is not None else ALWAYS
+        reading = clk.read(clk.facts_of(row, cal), now_us)
+        opens = cal.opens(now_us) if reading.status == "running" else None
         out[row.name] = Clock(
             name=row.name,
             status=reading.status,
@@ -320,6 +328,8 @@ def clock_views(rows: list[ClockRecord], now_us: int, contract: Contract) -> dic
             remaining=timedelta(microseconds=reading.remaining),
             breached=reading.breached,
             warned=row.warned,
+            calendar=cal.name,
+            opens_at=_moment(opens, zone),
         )
     return out
 
