@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import click
+from faultflow import durations
 from faultflow.durations import span
 
 if TYPE_CHECKING:
@@ -62,7 +63,22 @@ def clock_phrase(clock: Clock, now: datetime) -> str:
         return f"paused since {moment(clock.paused_since, now)}, {left}"
     if clock.breached:
         return f"BREACHED {span(-clock.remaining)} ago (due {moment(clock.due_at, now)})"
-    return f"{span(clock.remaining)} left (due {moment(clock.due_at, now)})"
+    waiting = (
+        f"paused until {day_and_time(clock.opens_at, now)} (outside working hours), "
+        if clock.opens_at is not None
+        else ""
+    )
+    return f"{waiting}{span(clock.remaining)} left (due {moment(clock.due_at, now)})"
+
+
+def day_and_time(value: datetime, now: datetime) -> str:
+    """``Mon 02-23 08:30`` (``Mon 08:30`` today): when a wait ends, with its weekday."""
+    return f"{value.astimezone(now.tzinfo):%a} {moment(value, now)}"
+
+
+def limit_text(clock: Clock) -> str:
+    """The promise's limit: wall time (24x7), or working time over its calendar."""
+    return durations.working(clock.limit, clock.calendar)
 
 
 def styled(text: str, state: str, bold: bool = False) -> str:
@@ -110,7 +126,7 @@ def ticket_text(ticket: Ticket, now: datetime) -> str:
         state = clock_state(clock)
         lines.append(
             f"  {name:<{width}}  {styled(clock_phrase(clock, now), state)}"
-            f"  [limit {span(clock.limit)}]"
+            f"  [limit {limit_text(clock)}]"
         )
     lines.append("")
     lines.append(click.style("timeline", bold=True))

@@ -288,3 +288,57 @@ def test_mutations_load_or_raise_config_error(edits: list[tuple[Any, str, Any]])
         compile_contract(d)
     except ConfigError as err:
         assert str(err).startswith("<contract>: ")
+
+
+def _with_calendar(**table: Any) -> dict[str, Any]:
+    d = data()
+    d["calendars"] = {"office": {"hours": ["08:30-12:00", "13:30-17:30"], **table}}
+    d["clocks"]["response"]["calendar"] = "office"
+    return d
+
+
+@pytest.mark.parametrize(
+    ("table", "path", "words"),
+    [
+        ({"hours": ["08:30-12:00", "11:30-13:00"]}, "calendars.office.hours[1]", "overlaps"),
+        ({"hours": ["17:30-08:30"]}, "calendars.office.hours[0]", "ends before it starts"),
+        ({"hours": []}, "calendars.office", "no working time at all"),
+        ({"weekdays": [], "open": []}, "calendars.office", "no working time at all"),
+        ({"weekdays": ["mon", "funday"]}, "calendars.office.weekdays[1]", "'funday'"),
+        ({"timezone": "Mars/Olympus"}, "calendars.office.timezone", "unknown time zone"),
+        ({"closed": ["2026-02-30"]}, "calendars.office.closed[0]", "is not a date"),
+        ({"open": ["2026-10-08..2026-10-01"]}, "calendars.office.open[0]", "ends before"),
+        ({"holidays": "XX"}, "calendars.office.holidays", "known sources are CN"),
+        (
+            {"weekday_hours": {"sat": ["09:00-12:00"]}},
+            "calendars.office.weekday_hours.sat",
+            "not one of",
+        ),
+    ],
+)
+def test_bad_calendars_name_the_key(table: dict[str, Any], path: str, words: str) -> None:
+    message = refusal(_with_calendar(**table))
+    assert f": {path}: " in message, message
+    assert words in message, message
+
+
+def test_a_clock_names_a_calendar_that_exists() -> None:
+    d = _with_calendar()
+    d["clocks"]["arrival"]["calendar"] = "nights"
+    message = refusal(d)
+    assert ": clocks.arrival.calendar: unknown calendar 'nights' (known: office)" in message
+
+
+def test_a_year_the_holiday_library_does_not_know_is_a_warning() -> None:
+    from datetime import datetime
+
+    from faultflow.calendars import official
+
+    contract = compile_contract(_with_calendar(holidays="CN"), source="test.toml")
+    assert contract.clocks["response"].calendar.name == "office"
+    unknown = datetime.now().year + 1 > official("CN").years[1]  # today: chinesecalendar ends 2026
+    said = [w for w in contract.warnings if w.startswith("calendars.office.holidays:")]
+    assert bool(said) == unknown
+    if unknown:
+        assert str(datetime.now().year + 1) in said[0] and "only the weekdays" in said[0]
+    assert not compile_contract(_with_calendar(), source="t.toml").warnings

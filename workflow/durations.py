@@ -80,3 +80,15 @@ def span(value: timedelta | None, style: Style = "terminal") -> str:
     if days:
         return f"{days} d {hours} h" if hours else f"{days} d"
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def working(limit: timedelta, calendar: str | None, style: Style = "terminal") -> str:
+    """A promise's limit in words: wall time for a 24x7 clock (``4 h 00 min``); over a
+    calendar, working time (``4 working hours (office)``, ``30 min of working time (office)``)."""
+    if calendar is None:
+        return span(limit, style)
+    seconds = limit.total_seconds()
+    if seconds and seconds % 3600 == 0:
+        hours = int(seconds // 3600)
+        return f"{hours} working hour{'s' if hours != 1 else ''} ({calendar})"
+    return f"{span(limit, style)} of working time ({calendar})"

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from .contract import Contract
-from .durations import span
+from .durations import span, working
 from .views import Ticket
 
 SKIP = {"warning"}  # internal alarms are not the customer's business; breaches are shown
@@ -40,7 +40,7 @@ def promises(ticket: Ticket, contract: Contract) -> list[dict[str, str]]:
             {
                 "promise": spec.description if spec else name,
                 "clock": name,
-                "limit": span(clock.limit, "exact"),
+                "limit": working(clock.limit, clock.calendar, "exact"),
                 "started": _t(clock.started_at),
                 "due": _t(clock.due_at),
                 "done": _t(clock.stopped_at),
@@ -72,6 +72,13 @@ def facts(ticket: Ticket, contract: Contract) -> dict[str, Any]:
         "spare": spare[0] if spare else None,
         "closed": reported[0] if reported else None,
         "timeline": [e for e in ticket.history if e.trigger not in SKIP],
+        "calendars": sorted(
+            {
+                contract.clocks[n].calendar.summary  # type: ignore[attr-defined]
+                for n, c in ticket.clocks.items()
+                if c.calendar is not None and n in contract.clocks
+            }
+        ),
     }
 
 
@@ -91,6 +98,7 @@ def markdown(ticket: Ticket, contract: Contract) -> str:
         + (f" ({ticket.contact})" if ticket.contact else ""),
         f"- Owner (first-ask responsibility): {ticket.owner}",
         f"- Status: {ticket.state}",
+        *(f"- Working time: {c} (the promises count it)" for c in f["calendars"]),
         "",
     ]
     if ticket.description and ticket.description != ticket.title:

@@ -118,6 +118,16 @@ class Report:
     breaches: list[Breach] = field(default_factory=list)
     weekly_breaches: list[tuple[datetime, int]] = field(default_factory=list)
     withdrawn: list[Withdrawn] = field(default_factory=list)
+    calendars: dict[str, str] = field(default_factory=dict)
+    """The clocks that count working time, each with its calendar in words."""
+
+    @property
+    def working_time(self) -> list[str]:
+        """``response, arrival over office: Mon–Fri …``: one line per calendar used."""
+        by: dict[str, list[str]] = {}
+        for clock, summary in self.calendars.items():
+            by.setdefault(summary, []).append(clock)
+        return [f"{', '.join(clocks)} count working time: {s}" for s, clocks in by.items()]
 
     def totals(self) -> dict[str, Line]:
         """One line per clock, all tiers together (counts only; percentiles per tier)."""
@@ -161,6 +171,7 @@ class Report:
             "totals": [line.to_dict() for line in self.totals().values()],
             "breaches": [b.to_dict() for b in self.breaches],
             "withdrawn": [w.to_dict() for w in self.withdrawn],
+            **({"calendars": self.calendars} if self.calendars else {}),
             "weekly_breaches": [
                 {"week": w.date().isoformat(), "breaches": n} for w, n in self.weekly_breaches
             ],
@@ -215,6 +226,65 @@ def for_period(
     )
 
 
+@dataclass
+class WorkingTime:
+    """The figures of the clocks that count a calendar's working time, in the shapes of the
+    SQL aggregates of :func:`build`: count rows, picked percentiles, breach rows."""
+
+    counts: list[tuple[str, str, int, int, int, int | None]] = field(default_factory=list)
+    picked: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    breaches: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def working_time(
+    store: Any,
+    contract: Any,
+    names: list[str],
+    start_us: int,
+    end_us: int,
+    now_us: int,
+    cancelled: list[str],
+) -> WorkingTime:
+    """Read the calendar clocks of the period row by row: their active time is working time,
+    which SQL cannot count (clocks.active over the clock's calendar)."""
+    from . import clocks as clk
+
+    c, t = CLOCKS, TICKETS
+    rows = store.query(
+        select(
+            c.c.ticket_id, c.c.name, t.c.tier, t.c.channel, t.c.title, c.c.started_us,
+            c.c.limit_us, c.c.paused_us, c.c.paused_since_us, c.c.stopped_us,
+        )
+        .select_from(c.join(t, t.c.id == c.c.ticket_id))
+        .where(
+            c.c.started_us >= start_us, c.c.started_us < end_us, c.c.name.in_(names),
+            t.c.state.not_in(cancelled) if cancelled else literal(True),
+        )
+        .order_by(c.c.started_us, c.c.ticket_id, c.c.name)
+    )  # fmt: skip
+    groups: dict[tuple[str, str], list[tuple[int, int, bool]]] = {}
+    out = WorkingTime()
+    for tid, name, tier, channel, title, started, limit, paused, since, stopped in rows:
+        facts = clk.ClockFacts(started, limit, paused, since, stopped,
+                               contract.clocks[name].calendar)  # fmt: skip
+        active = clk.active(facts, now_us)
+        groups.setdefault((name, tier), []).append((active, limit, stopped is not None))
+        if active > limit:
+            due = facts.cal.add(started, limit + paused)  # as the SQL path: the open pause aside
+            out.breaches.append((tid, name, tier, channel, title, started, due, stopped,
+                                 active - limit))  # fmt: skip
+    for (name, tier), found in groups.items():
+        met = sum(1 for active, limit, done in found if done and active <= limit)
+        broken = sum(1 for active, limit, _ in found if active > limit)
+        worst = max((a - lim for a, lim, _ in found if a > lim), default=None)
+        out.counts.append((name, tier, len(found), met, broken, worst))
+        decided = sorted(a for a, lim, done in found if done or a > lim)
+        for label, share in (("median", 50), ("p90", 90)):
+            if decided:  # nearest rank, as the SQL path
+                out.picked[(name, tier, label)] = decided[-(-len(decided) * share // 100) - 1]
+    return out
+
+
 def build(
     store: Any,
     contract: Any,
@@ -239,7 +309,12 @@ def build(
         else_=literal(now_us),
     )
     elapsed = (end_expr - c.c.started_us - c.c.paused_us).label("elapsed")
+    # Clocks over a business calendar count working time: they are read row by row below
+    # (working_time); the SQL aggregates take the 24x7 clocks.
+    on_calendar = sorted(n for n, s in contract.clocks.items() if s.calendar.name is not None)
     in_period = and_(c.c.started_us >= start_us, c.c.started_us < end_us)
+    if on_calendar:
+        in_period = and_(in_period, c.c.name.not_in(on_calendar))
     not_cancelled = t.c.state.not_in(finals_cancelled) if finals_cancelled else literal(True)
     base = (
         select(
@@ -292,6 +367,11 @@ def build(
         ):
             for key in wanted[int(rn)]:
                 picked[key] = int(elapsed_us)
+    extra = working_time(
+        store, contract, on_calendar, start_us, end_us, now_us, finals_cancelled
+    ) if on_calendar else WorkingTime()  # fmt: skip
+    counts = [*counts, *extra.counts]
+    picked.update(extra.picked)
     order = {name: i for i, name in enumerate(contract.clocks)}
     lines = []
     for name, tier, total, met, nbreached, worst in counts:
@@ -350,6 +430,7 @@ def build(
         .order_by(c.c.started_us, c.c.ticket_id, c.c.name)
         .limit(breach_limit)
     )
+    breach_rows = sorted([*breach_rows, *extra.breaches], key=lambda r: (r[5], r[0], r[1]))
     breaches = [
         Breach(
             tid,
@@ -357,11 +438,14 @@ def build(
             tier,
             channel,
             title,
-            from_us(started + limit + paused, zone),
+            from_us(due, zone),
             from_us(stopped, zone) if stopped is not None else None,
             timedelta(microseconds=int(over)),
         )
-        for tid, name, tier, channel, title, started, limit, paused, stopped, over in breach_rows
+        for tid, name, tier, channel, title, _, due, stopped, over in (
+            (*r[:6], r[5] + r[6] + r[7], r[8], r[9]) if len(r) == 10 else r
+            for r in breach_rows[:breach_limit]
+        )
     ]
     week_us = 7 * 86400 * 1_000_000
     week = (c.c.started_us - start_us) // week_us
@@ -374,6 +458,9 @@ def build(
             .group_by(cast(week, Integer))
         )
     }
+    for row in extra.breaches:
+        w = (row[5] - start_us) // week_us
+        weekly[w] = weekly.get(w, 0) + 1
     weeks = max(1, -(-(end_us - start_us) // week_us))
     weekly_breaches = [
         (from_us(start_us + i * week_us, zone), weekly.get(i, 0)) for i in range(weeks)
@@ -402,4 +489,5 @@ def build(
         breaches,
         weekly_breaches,
         withdrawn,
+        {n: s.calendar.summary for n, s in contract.clocks.items() if s.calendar.name is not None},
     )

@@ -68,6 +68,7 @@ def table(report: Report, breaches: int = 10) -> str:
         f"({report.start.tzinfo})",
         f"{report.tickets} tickets opened ({report.cancelled} cancelled, not counted); "
         "by channel: " + (", ".join(f"{k} {v}" for k, v in report.channels.items()) or "-"),
+        *report.working_time,
         "",
         fmt(HEADER),
         fmt(["-" * w for w in widths]),
