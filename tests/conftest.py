@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -60,6 +61,35 @@ def new_ticket(engine: Engine, tier: str = "C", channel: str = "web", **fields: 
     return engine.intake(
         channel, {"title": f"fault {tier}", "tier": tier, **fields}, actor="agent1"
     )
+
+
+# -- a real browser ------------------------------------------------------------------------------
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        path = None
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser tests: install chromium and playwright (.ci/run)")
+        pytest.skip("no Chromium or no Playwright here (CI installs Debian's chromium)")
+    return path
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------

@@ -9,9 +9,7 @@ is open. Screenshots go to tests/artifacts/ (kept by CI, ignored by git).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,32 +19,6 @@ from faultflow import Engine
 from test_http import Served
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        path = None
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the browser tests: install chromium and playwright (.ci/run)")
-        pytest.skip("no Chromium or no Playwright here (CI installs Debian's chromium)")
-    return path
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = _chromium()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
