@@ -62,13 +62,18 @@ def test_init_upgrades_a_schema_1_database_with_its_history_intact(tmp_path: Pat
     done = faultflow(db, "init")
     assert done.exit_code == 0, done.output
     assert "applied migration 0001 (adopted: schema 1 from before migrations)" in done.output
-    assert all(f"applied migration {r}" in done.output for r in ("0002", "0003", "0004"))
+    assert all(f"applied migration {r}" in done.output for r in ("0002", "0003", "0004", "0005"))
     after = snapshot(db)
     for table in ("events", "clocks", "outbox"):
         assert after[table] == before[table], table
     # 0002: every ticket is the first occurrence of its external id, recurring none
-    assert [row[:-3] for row in after["tickets"]] == before["tickets"]
-    assert {row[-3:] for row in after["tickets"]} == {(1, None, None)}
+    assert [row[:-4] for row in after["tickets"]] == before["tickets"]
+    assert {row[-4:-1] for row in after["tickets"]} == {(1, None, None)}
+    # 0005: the tickets from before versions run under the contract the database first meets
+    from faultflow.contract import load_contract
+
+    assert {row[-1] for row in after["tickets"]} == {load_contract().version}
+    assert [r[0] for r in after["contracts"]] == [load_contract().version]
     with Engine.open(db=db, create=False) as engine:
         assert engine.verify().ok
         reported = engine.get("22DC62W")

@@ -16,12 +16,15 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import clocks as clk
 from .contract import Classification, ClockSpec, Contract
 from .draft import in_time_order, replay
 from .records import ClockRecord, EventRecord, TicketRecord
+
+if TYPE_CHECKING:
+    from .versions import Contracts
 
 
 class Replayer:
@@ -29,14 +32,14 @@ class Replayer:
     tickets and clocks streams (same order) beside them."""
 
     def __init__(
-        self, contract: Contract, tickets: Iterator[Any], clock_rows: Iterator[Any]
+        self, contracts: Contracts, tickets: Iterator[Any], clock_rows: Iterator[Any]
     ) -> None:
-        self.contract = contract
+        self.contracts = contracts
         self._tickets = tickets
         self._clocks = clock_rows
         self._ticket: TicketRecord | None = None
         self._clock: ClockRecord | None = None
-        self._plans: dict[tuple[Any, ...], Plan] = {}
+        self._plans: dict[str, dict[tuple[Any, ...], Plan]] = {}  # by contract version
         self._advance_clock()
 
     def _advance_clock(self) -> None:
@@ -59,7 +62,9 @@ class Replayer:
         if ticket is None:
             return None  # audit.check reports tickets without rows
         events = [EventRecord(*r) for r in rows]
-        return differences(self.contract, ticket, events, clocks, self._plans)
+        contract = self.contracts.for_ticket(ticket)
+        plans = self._plans.setdefault(contract.version, {})
+        return differences(contract, ticket, events, clocks, plans)
 
 
 def differences(

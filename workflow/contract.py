@@ -13,6 +13,8 @@ command, a twentieth of `faultflow show`; msgspec's structs cost well under a mi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -57,6 +59,7 @@ RESERVED_TRIGGERS = frozenset(
         "ack",
         "assign",
         "delivered",
+        "contract",
     }
 )
 LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
@@ -443,6 +446,11 @@ class Contract:
     """How long before receipt a reporter's own time of the fault is believed."""
     warnings: tuple[str, ...] = ()
     """What ``faultflow check`` warns about (the file still loads): e.g. a literal secret."""
+    text: str = ""
+    """The file's text: what the database keeps of this version."""
+    version: str = ""
+    """The first 16 hex digits of the SHA-256 of ``text``: each ticket names the version it
+    runs under (versions.py)."""
 
     # Derived once (consulted on every trigger):
     finals: frozenset[str] = frozenset()
@@ -508,35 +516,69 @@ def default_contract_path() -> Path:
 def load_contract(path: str | Path | None = None) -> Contract:
     """Read, validate and compile a contract file; ``None`` means the packaged default."""
     file = Path(path) if path is not None else default_contract_path()
-    return compile_contract(read_toml(file, "contract"), source=str(file))
+    text = _read(file, "contract")
+    return compile_contract(_toml(file, text), source=str(file), text=text)
 
 
-def read_toml(file: Path, what: str) -> dict[str, Any]:
-    """A TOML file (the contract, people.toml) as a dict; :class:`ConfigError` in one line
-    for a file missing, unreadable or not TOML."""
+def _read(file: Path, what: str) -> str:
     try:
-        text = file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such {what} file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{file}: cannot read the {what} file: {err}") from None
+
+
+def _toml(file: Path | str, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{file}: not valid TOML: {err}") from None
 
 
-def compile_contract(data: Mapping[str, Any], source: str = "<contract>") -> Contract:
-    """Validate already-parsed contract data (a TOML document as a dict) and compile it."""
+def read_toml(file: Path, what: str) -> dict[str, Any]:
+    """A TOML file (the contract, people.toml) as a dict; :class:`ConfigError` in one line
+    for a file missing, unreadable or not TOML."""
+    return _toml(file, _read(file, what))
+
+
+def version_of(text: str) -> str:
+    """A contract version: the first 16 hex digits of the SHA-256 of its text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def contract_from_text(text: str, source: str) -> Contract:
+    """A contract version kept in the database, compiled again (TOML, or the JSON a contract
+    made from a dict is kept as)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ConfigError(f"{source}: neither TOML nor JSON") from None
+    return compile_contract(data, source=source, text=text)
+
+
+def compile_contract(
+    data: Mapping[str, Any], source: str = "<contract>", text: str | None = None
+) -> Contract:
+    """Validate already-parsed contract data (a TOML document as a dict) and compile it.
+    ``text`` is the file it was read from (a dict's JSON when none): its version's content."""
     try:
         model = msgspec.convert(data, ContractShape)
     except msgspec.ValidationError as err:
         invalid = _shape_error(err, data)
         raise ConfigError(f"{source}: {invalid.path}: {invalid.message}") from None
     try:
-        return _Compiler(model, source).compile()
+        contract = _Compiler(model, source).compile()
     except _Invalid as err:
         raise ConfigError(f"{source}: {err.path}: {err.message}") from None
+    if text is None:
+        text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    object.__setattr__(contract, "text", text)
+    object.__setattr__(contract, "version", version_of(text))
+    return contract
 
 
 def describe_shape_error(

@@ -67,6 +67,7 @@ def opened(
         occurrence=occurrence,
         recurs=recurs,
         incident=record.incident,
+        contract=contract.version,  # pinned: it runs under this version to the end
     )
     draft = Draft(contract, ticket, (), recorded_us, new=True, sealer=sealer)
     # The classification the ticket opened with, inside the hash chain: `verify` replays it.
@@ -514,6 +515,19 @@ class Draft:
                 self._new.add(spec.name)
             else:
                 self._put(spec, facts, warned, fired)
+
+    def drop_unknown(self) -> list[str]:
+        """Forget the clocks this draft's contract does not have (a ticket moved onto a
+        version without them); their names."""
+        gone = [name for name in self.clocks if name not in self.contract.clocks]
+        for name in gone:
+            del self.clocks[name]
+            self._changed.discard(name)
+            if name in self._new:
+                self._new.discard(name)
+            else:
+                self._dropped.add(name)
+        return gone
 
     def correct(self, history: list[EventRecord], now_us: int, actor: str) -> list[str]:
         """After a late entry (the last event recorded, earlier than alarms already in the

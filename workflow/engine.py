@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # imported where used: `faultflow show` should not pay for th
     from .report import Report
     from .signing import Signer
     from .tokens import Token
+    from .versions import Diff as ContractDiff
     from .views import Intake
 
 Clockwork = Callable[[], datetime]
@@ -53,15 +54,23 @@ class Engine:
         registry: Registry | None = None, sealer: audit.Sealer = audit.PLAIN,
         people: People | None = None,
     ) -> None:  # fmt: skip
+        from .versions import Contracts
+
         self.store = store
-        self.contract = contract
+        self.contracts = Contracts(store, contract)
         self.sealer = sealer
         self.people = people
         self._clock = clock or wall_clock
         if registry is not None:
             self.__dict__["registry"] = registry
         self._stop = threading.Event()
-        self._writes = WritePath(store, contract, self.now, lambda: self.lifecycle, sealer, people)
+        self._writes = WritePath(store, self.contracts, self.now, sealer, people)
+
+    @property
+    def contract(self) -> Contract:
+        """The contract new tickets run under (the database's current version); a ticket opened
+        under another version keeps running under that one (versions.py)."""
+        return self.contracts.current
 
     @classmethod
     def open(
@@ -75,6 +84,7 @@ class Engine:
         lock_timeout: float | None = None,
         audit_key: str | Sequence[str] | None = None,
         people: str | Path | People | None = None,
+        pinned: bool = True,
     ) -> Engine:
         """Open the database ``db`` (a URL, or an SQLite file's path) under ``config`` (a contract
         file, default the packaged seed, or a :class:`Contract`). ``clock`` returns the current
@@ -84,7 +94,9 @@ class Engine:
         ``audit_key``: seal new events with this key (an HMAC, docs/reports.md), or several
         (the first seals, all verify); every process writing to the database needs it.
         ``people``: a people.toml (path or loaded) — duty rosters and escalation chains; without
-        it, escalations name the contract's roles only."""
+        it, escalations name the contract's roles only. ``pinned``: refuse a contract that is
+        not the database's current version (:class:`~faultflow.versions.ContractChanged`);
+        ``False`` for looking at what a new version would change (``contract diff``)."""
         keys = audit.parse_keys(audit_key) if isinstance(audit_key, str) else audit_key or ()
         sealer = audit.Sealer(tuple(keys)) if keys else audit.PLAIN
         contract = config if isinstance(config, Contract) else load_contract(config)
@@ -94,7 +106,17 @@ class Engine:
 
             roster = people if isinstance(people, People) else load(people, contract)
         store = Store.open(db, create=create, lock_timeout=lock_timeout)
-        return cls(store, contract, clock, registry, sealer, roster)
+        engine = cls(store, contract, clock, registry, sealer, roster)
+        try:
+            from .versions import settle
+
+            current = settle(store, contract, "faultflow", to_us(engine.now()), pinned)
+            if current != contract.version:  # not pinned: run as the database does
+                engine.contracts.take(engine.contracts.of(current))
+        except BaseException:
+            store.close()
+            raise
+        return engine
 
     def close(self) -> None:
         """Release the database connections."""
@@ -106,12 +128,10 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @cached_property
+    @property
     def lifecycle(self) -> Lifecycle:
-        """The contract's state machine (built on first use, once per engine)."""
-        from .machine import Lifecycle
-
-        return Lifecycle(self.contract)
+        """The current contract's state machine (built on first use, once per version)."""
+        return self.contracts.lifecycle(self.contract)
 
     @cached_property
     def registry(self) -> Registry:
@@ -239,6 +259,52 @@ class Engine:
         answers and its schema is the one this faultflow needs."""
         self.store.check_revision()
 
+    # -- contract versions (versions.py) -------------------------------------------------------
+
+    def contract_diff(self, new: str | Path | Contract) -> ContractDiff:
+        """What ``new`` (a contract file or a loaded contract) would change against the
+        database's current version, for each open ticket: due times that move, and whether its
+        state exists in it. Writes nothing."""
+        from .draft import Draft
+        from .versions import diff
+
+        contract = new if isinstance(new, Contract) else load_contract(new)
+        return diff(self.store, self.contracts, contract, to_us(self.now()), Draft)
+
+    def apply_contract(
+        self, new: str | Path | Contract, migrate_open: bool = False, actor: str | None = None
+    ) -> tuple[ContractDiff, builtins.list[str]]:
+        """Record ``new`` as the current version: new tickets run under it; open tickets keep
+        theirs unless ``migrate_open``, which moves each onto it (its clocks rebuilt, a
+        ``contract`` event in its history) — refused, nothing written, if a ticket's state is
+        not in it. The diff, and the tickets moved."""
+        from .draft import Draft
+        from .versions import apply
+
+        contract = new if isinstance(new, Contract) else load_contract(new)
+        who = self._writes.actor_name(actor or "system")
+        now_us = to_us(self.now())
+        return apply(
+            self.store, self.contracts, contract, who, now_us, migrate_open, Draft, self.sealer
+        )
+
+    def contract_versions(self) -> builtins.list[dict[str, Any]]:
+        """Every version the database keeps, oldest first: version, name, source, recorded, by
+        whom, whether current, how many tickets run under it."""
+        from .times import from_us
+
+        current = self.store.current_contract()
+        counts = self.store.tickets_by_contract()
+        return [
+            {
+                "version": r.version, "name": r.name, "source": r.source,
+                "recorded_at": from_us(r.recorded_us, self.contract.timezone).isoformat(),
+                "actor": r.actor, "current": r.version == current,
+                "tickets": counts.get(r.version, 0),
+            }
+            for r in self.store.contract_records()
+        ]  # fmt: skip
+
     # -- the web portal and the duty board (signing.py, machine.py) ----------------------------
 
     @cached_property
@@ -270,13 +336,14 @@ class Engine:
         from .machine import GuardFacts
 
         clocks = ticket.clocks
+        contract = self.contracts.of(ticket.contract)
         facts = GuardFacts(
             Classification(ticket.tier, ticket.kind, ticket.channel, ticket.cause),
             None,
             lambda: frozenset(n for n, c in clocks.items() if c.breached),
             lambda: {n: c.due_at for n, c in clocks.items() if c.due_at is not None},
         )
-        return self.lifecycle.options(ticket.state, facts)
+        return self.contracts.lifecycle(contract).options(ticket.state, facts)
 
     def stamp(self) -> int:
         """A number that grows whenever a ticket is opened or changed (an alarm included): a
@@ -344,7 +411,7 @@ class Engine:
 
     def get(self, ticket_id: str) -> Ticket:
         """The ticket with its clocks (read now) and its whole history."""
-        return queries.ticket(self.store, self.contract, ticket_id, to_us(self.now()))
+        return queries.ticket(self.store, self.contracts, ticket_id, to_us(self.now()))
 
     def history(self, ticket_id: str) -> Sequence[Event]:
         """The ticket's events, oldest first."""
@@ -362,7 +429,7 @@ class Engine:
         """Tickets, most urgent first (breached on top, then nearest due), without history.
         ``final=False`` keeps the open ones only (``True`` the closed ones)."""
         return queries.listing(
-            self.store, self.contract, to_us(self.now()), state=state, tier=tier,
+            self.store, self.contracts, to_us(self.now()), state=state, tier=tier,
             breached=breached, owner=owner, limit=limit, final=final,
         )  # fmt: skip
 
@@ -445,13 +512,13 @@ class Engine:
         moment = aware(now, self.now(), self.contract.timezone)
         recorded_us, remember = to_us(self.now()), self._writes.remember
         fired = timers.sweep(
-            self.store, self.contract, to_us(moment), recorded_us, remember, batch, self.sealer,
+            self.store, self.contracts, to_us(moment), recorded_us, remember, batch, self.sealer,
             self.people,
         )  # fmt: skip
         if self.people is not None:
             from . import escalation
 
-            escalation.sweep(self.store, self.contract, self._roster(), to_us(moment), self.sealer)
+            escalation.sweep(self.store, self.contracts, self._roster(), to_us(moment), self.sealer)
         if deliver:
             self.deliver(moment)
         return fired
@@ -541,7 +608,7 @@ class Engine:
         tid = normalize_ticket_id(ticket_id)
         who = self._writes.actor_name(actor or "system")
         said = self._writes.checked("note", note)
-        escalation.ack(self.store, self.contract, tid, who, to_us(self.now()), self.sealer, said)
+        escalation.ack(self.store, self.contracts, tid, who, to_us(self.now()), self.sealer, said)
         return self.get(tid)
 
     def escalate(self, ticket_id: str, reason: str, actor: str | None = None) -> Ticket:
@@ -557,7 +624,7 @@ class Engine:
         who = self._writes.actor_name(actor or "system")
         now_us = to_us(self.now())
         escalation.escalate(
-            self.store, self.contract, self._roster(), tid, who, said, now_us, self.sealer
+            self.store, self.contracts, self._roster(), tid, who, said, now_us, self.sealer
         )
         return self.get(tid)
 

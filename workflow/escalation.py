@@ -26,9 +26,9 @@ from .times import from_us
 
 if TYPE_CHECKING:
     from .audit import Sealer
-    from .contract import Contract
     from .people import Chain, People
     from .store import Store, Unit
+    from .versions import Contracts
 
 log = logging.getLogger("faultflow")
 
@@ -69,7 +69,7 @@ def on_breach(u: Unit, draft: Draft, people: People | None, now_us: int) -> None
 
 def sweep(
     store: Store,
-    contract: Contract,
+    contracts: Contracts,
     people: People,
     now_us: int,
     sealer: Sealer,
@@ -84,13 +84,13 @@ def sweep(
             return pages
         for tid in due:
             done.add(tid)
-            page = fire(store, contract, people, tid, now_us, sealer)
+            page = fire(store, contracts, people, tid, now_us, sealer)
             if page is not None:
                 pages.append(page)
 
 
 def fire(
-    store: Store, contract: Contract, people: People, tid: str, now_us: int, sealer: Sealer
+    store: Store, contracts: Contracts, people: People, tid: str, now_us: int, sealer: Sealer
 ) -> Page | None:
     """Fire the due step of one ticket's chain, once."""
     for _ in range(RETRIES):
@@ -101,7 +101,7 @@ def fire(
                     return None
                 if esc.next_us > now_us:
                     return None
-                page, draft, moved = _step(u, contract, people, esc, now_us, sealer, SYSTEM)
+                page, draft, moved = _step(u, contracts, people, esc, now_us, sealer, SYSTEM)
                 u.write(draft.change())
                 u.put_escalation(moved, esc)
             return page
@@ -112,7 +112,7 @@ def fire(
 
 def _step(
     u: Unit,
-    contract: Contract,
+    contracts: Contracts,
     people: People,
     esc: EscalationRecord,
     now_us: int,
@@ -124,7 +124,7 @@ def _step(
     if record is None:
         raise UnknownTicket(esc.ticket_id)
     chain = people.chains.get(esc.chain)
-    draft = Draft(contract, record, clocks, now_us, sealer=sealer)
+    draft = Draft(contracts.for_ticket(record), record, clocks, now_us, sealer=sealer)
     at_us = max(now_us, record.last_us)
     if chain is None:  # the chain left people.toml: end it, and say so
         draft.record("page", record.state, at_us, actor,
@@ -194,7 +194,7 @@ def _next(chain: Chain, esc: EscalationRecord, now_us: int, found_nobody: bool) 
 
 
 def ack(
-    store: Store, contract: Contract, tid: str, actor: str, now_us: int, sealer: Sealer,
+    store: Store, contracts: Contracts, tid: str, actor: str, now_us: int, sealer: Sealer,
     note: str | None = None,
 ) -> None:  # fmt: skip
     """Acknowledge: the chain stops; who and when are in the history."""
@@ -209,7 +209,7 @@ def ack(
                     raise IllegalTransition(
                         f"ticket {tid} has no escalation running to acknowledge"
                     )
-                draft = Draft(contract, record, clocks, now_us, sealer=sealer)
+                draft = Draft(contracts.for_ticket(record), record, clocks, now_us, sealer=sealer)
                 said = note or f"acknowledged: escalation {esc.chain} stopped"
                 where = {"chain": esc.chain, "step": esc.step + 1, "round": esc.round}
                 at_us = max(now_us, record.last_us)
@@ -223,7 +223,7 @@ def ack(
 
 
 def escalate(
-    store: Store, contract: Contract, people: People, tid: str, actor: str, reason: str,
+    store: Store, contracts: Contracts, people: People, tid: str, actor: str, reason: str,
     now_us: int, sealer: Sealer,
 ) -> Page:  # fmt: skip
     """Move up by hand (P5 向上升级): fire the next step now (starting the tier's chain if none
@@ -234,7 +234,7 @@ def escalate(
                 record, _ = u.load(tid)
                 if record is None:
                     raise UnknownTicket(tid)
-                if record.state in contract.finals:
+                if record.state in contracts.for_ticket(record).finals:
                     raise IllegalTransition(f"ticket {tid} is {record.state}: nothing to escalate")
                 esc = u.escalation(tid)
                 chain = chain_of(people, record.tier)
@@ -252,7 +252,7 @@ def escalate(
                     u.put_escalation(resumed, esc)
                     esc = resumed
                 old = esc
-                page, draft, moved = _step(u, contract, people, esc, now_us, sealer, actor, reason)
+                page, draft, moved = _step(u, contracts, people, esc, now_us, sealer, actor, reason)
                 u.write(draft.change())
                 u.put_escalation(moved, old)
             return page

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-from .contract import Contract, member
+from .contract import member
 from .errors import UnknownTicket
 from .ids import normalize_ticket_id
 from .store import Store
+from .versions import Contracts
 from .views import Ticket, ticket_view, urgency
 
 
-def ticket(store: Store, contract: Contract, ticket_id: str, now_us: int) -> Ticket:
-    """One ticket with its clocks (read at ``now_us``) and its whole history."""
+def ticket(store: Store, contracts: Contracts, ticket_id: str, now_us: int) -> Ticket:
+    """One ticket with its clocks (read at ``now_us``, under the contract version it runs
+    under) and its whole history."""
     tid = normalize_ticket_id(ticket_id)
     with store.unit() as u:
         record, clock_rows = u.load(tid)
         if record is None:
             raise UnknownTicket(ticket_id)
         events = u.events(record.id)
-    return ticket_view(record, clock_rows, events, now_us, contract)
+    return ticket_view(record, clock_rows, events, now_us, contracts.for_ticket(record))
 
 
 def listing(
     store: Store,
-    contract: Contract,
+    contracts: Contracts,
     now_us: int,
     *,
     state: str | None = None,
@@ -32,7 +34,9 @@ def listing(
     limit: int | None = None,
     final: bool | None = None,
 ) -> list[Ticket]:
-    """Tickets, most urgent first, without history; the filters run in the database."""
+    """Tickets, most urgent first, without history; the filters run in the database (by
+    the current contract's names and final states)."""
+    contract = contracts.current
     for what, value, known in (("state", state, contract.states), ("tier", tier, contract.tiers)):
         if value is not None:
             member(what, value, known)
@@ -45,5 +49,8 @@ def listing(
         final=final,
         breached=breached,
     )
-    tickets = sorted((ticket_view(r, rows, (), now_us, contract) for r, rows in found), key=urgency)
+    pinned = contracts.for_ticket
+    tickets = sorted(
+        (ticket_view(r, rows, (), now_us, pinned(r)) for r, rows in found), key=urgency
+    )
     return tickets[:limit] if limit is not None else tickets

@@ -151,7 +151,7 @@ class Receiver:
                 if written is not None and written.events:
                     views[tid] = self.w.written(written, now_us)
                 else:
-                    views[tid] = queries.ticket(self.w.store, self.contract, tid, now_us)
+                    views[tid] = queries.ticket(self.w.store, self.w.contracts, tid, now_us)
             out.append(Intake(outcome, views[tid]))
         return out
 
@@ -210,7 +210,7 @@ class _Plan:
     ) -> list[tuple[str, Draft | None, str]]:
         answered = self._thread(record)
         if answered is not None:  # a reply to a ticket: a note on it (a closed one: the rule)
-            final = answered.state in self.contract.finals
+            final = answered.state in self.r.w.contracts.for_ticket(answered).finals
             if final and self.contract.on_repeat(self.channel) == "new":
                 data = {**data, "recurs": answered.id, "replies_to": answered.id}
                 return [self._open(record, classification, at_us, data, after=answered)]
@@ -224,7 +224,7 @@ class _Plan:
             return self._follow_up(record, latest)
         if latest is None:
             return [self._open(record, classification, at_us, data)]
-        final = latest.state in self.contract.finals
+        final = latest.state in self.r.w.contracts.for_ticket(latest).finals
         other_incident = (
             record.incident is not None
             and latest.incident is not None
@@ -314,9 +314,8 @@ class _Plan:
         if draft is None:
             loaded, clock_rows = self.u.load(ticket.id)
             assert loaded is not None
-            draft = Draft(
-                self.contract, loaded, clock_rows, self.recorded_us, sealer=self.r.w.sealer
-            )
+            pinned = self.r.w.contracts.for_ticket(loaded)  # the version it runs under
+            draft = Draft(pinned, loaded, clock_rows, self.recorded_us, sealer=self.r.w.sealer)
             history = self.u.events(ticket.id)
         else:
             history = []

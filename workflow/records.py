@@ -37,6 +37,7 @@ class TicketRecord(NamedTuple):
     occurrence: int = 1  # the n-th ticket of this (channel, external id): see ``recurs``
     recurs: str | None = None  # the earlier ticket of the same external id, when final
     incident: str | None = None  # what tells incidents of one external id apart (startsAt)
+    contract: str | None = None  # the contract version it runs under (ContractRecord.version)
 
 
 class EventRecord(NamedTuple):
@@ -111,6 +112,17 @@ class OverrideRecord(NamedTuple):
     actor: str
     created_us: int
     removed_us: int | None
+
+
+class ContractRecord(NamedTuple):
+    """One version of the contract file, kept whole: the tickets pinned to it run under it."""
+
+    version: str  # the first 16 hex digits of the SHA-256 of the file's text
+    name: str
+    source: str
+    text: str
+    recorded_us: int
+    actor: str
 
 
 class EscalationRecord(NamedTuple):

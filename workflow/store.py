@@ -51,6 +51,7 @@ from .errors import ConcurrentUpdate, DatabaseDamaged, DatabaseError, DatabaseUn
 from .records import (
     Change,
     ClockRecord,
+    ContractRecord,
     EscalationRecord,
     EventRecord,
     OutboxRecord,
@@ -60,6 +61,7 @@ from .records import (
 )
 from .tables import (
     CLOCKS,
+    CONTRACTS,
     DELIVERIES,
     ESCALATIONS,
     EVENTS,
@@ -374,6 +376,7 @@ class Store:
             "last_seq",
             "last_us",
             "last_hash",
+            "contract",
         ]
         self._insert_ticket = insert_all(t, self._ticket_cols)
         # Optimistic concurrency: the row must still be at the version before this change.
@@ -693,6 +696,56 @@ class Store:
         t = TOKENS
         done = update(t).where(t.c.name == name, t.c.revoked_us.is_(None)).values(revoked_us=at_us)
         return self.execute(done) == 1
+
+    # -- contract versions (versions.py) -----------------------------------------------------
+
+    def current_contract(self) -> str | None:
+        """The version the database runs new tickets under, if one was recorded."""
+        rows = self.query(select(META.c.value).where(META.c.key == "contract"))
+        return str(rows[0][0]) if rows else None
+
+    def contract_record(self, version: str) -> ContractRecord | None:
+        rows = self.query(select(*CONTRACTS.c).where(CONTRACTS.c.version == version))
+        return ContractRecord(*rows[0]) if rows else None
+
+    def tickets_by_contract(self) -> dict[str, int]:
+        """How many tickets run under each version."""
+        t = TICKETS
+        rows = self.query(select(t.c.contract, func.count()).group_by(t.c.contract))
+        return {str(v): int(n) for v, n in rows if v is not None}
+
+    def contract_records(self) -> list[ContractRecord]:
+        """Every version kept, oldest first."""
+        c = CONTRACTS
+        return [ContractRecord(*r) for r in self.query(select(*c.c).order_by(c.c.recorded_us))]
+
+    def record_contract(self, record: ContractRecord, pin_unversioned: bool = False) -> None:
+        """Keep ``record`` (once) and make it the current version, in one transaction; with
+        ``pin_unversioned``, tickets that name no version (from before versions) get it."""
+        try:
+            self._record_contract(record, pin_unversioned)
+        except SQLAlchemyError as err:
+            raise classify(err) from None
+
+    def _record_contract(self, record: ContractRecord, pin_unversioned: bool) -> None:
+        with self._lock, self.sa.begin() as conn:
+            known = conn.execute(
+                select(CONTRACTS.c.version).where(CONTRACTS.c.version == record.version)
+            ).first()
+            if known is None:
+                conn.execute(insert(CONTRACTS).values(record._asdict()))
+            had = conn.execute(select(META.c.value).where(META.c.key == "contract")).first()
+            if had is None:
+                conn.execute(insert(META).values(key="contract", value=record.version))
+            else:
+                conn.execute(
+                    update(META).where(META.c.key == "contract").values(value=record.version)
+                )
+            if pin_unversioned:
+                conn.execute(
+                    update(TICKETS).where(TICKETS.c.contract.is_(None))
+                    .values(contract=record.version)
+                )  # fmt: skip
 
     def stamp(self) -> int:
         """The sum of every ticket's version: it grows with each change and each new ticket."""

@@ -26,6 +26,7 @@ from sqlmodel.main import SQLModelMetaclass
 
 from .records import (
     ClockRecord,
+    ContractRecord,
     EscalationRecord,
     EventRecord,
     OutboxRecord,
@@ -94,6 +95,7 @@ TicketRow = _table(
             default=1, sa_column=Column(Integer, nullable=False, server_default="1")
         ),
         "recurs": Field(default=None, max_length=16),
+        "contract": Field(default=None, max_length=16),
     },
     args=(
         # Idempotent intake: one ticket per external id and occurrence per channel, even
@@ -154,6 +156,13 @@ TokenRow = _table(
 )
 
 
+ContractRow = _table(
+    ContractRecord,
+    "contracts",
+    columns={"version": Field(primary_key=True, max_length=16), "text": _text(nullable=False)},
+)
+
+
 OverrideRow = _table(
     OverrideRecord,
     "overrides",
@@ -206,4 +215,5 @@ DELIVERIES = _core(DeliveryRow)
 TOKENS = _core(TokenRow)
 OVERRIDES = _core(OverrideRow)
 ESCALATIONS = _core(EscalationRow)
+CONTRACTS = _core(ContractRow)
 META = _core(MetaRow)

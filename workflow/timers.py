@@ -20,6 +20,7 @@ from .errors import ConcurrentUpdate
 from .records import ClockRecord, TicketRecord
 from .store import Store
 from .times import from_us
+from .versions import Contracts
 from .views import Fired
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ CONFLICT_RETRIES = 10
 
 def sweep(
     store: Store,
-    contract: Contract,
+    contracts: Contracts,
     now_us: int,
     recorded_us: int,
     remember: Callable[[TicketRecord, list[ClockRecord]], None],
@@ -50,13 +51,13 @@ def sweep(
         for tid in due:
             done.add(tid)
             fired.extend(
-                fire_ticket(store, contract, tid, now_us, recorded_us, remember, sealer, people)
+                fire_ticket(store, contracts, tid, now_us, recorded_us, remember, sealer, people)
             )
 
 
 def fire_ticket(
     store: Store,
-    contract: Contract,
+    contracts: Contracts,
     tid: str,
     now_us: int,
     recorded_us: int,
@@ -72,6 +73,7 @@ def fire_ticket(
                 if record is None:
                     return []
                 chained = frozenset(people.chains) if people is not None else frozenset()
+                contract = contracts.for_ticket(record)  # the version the ticket runs under
                 draft = Draft(
                     contract, record, clock_rows, recorded_us, sealer=sealer, chained=chained
                 )

@@ -78,8 +78,10 @@ def check_span(
 ) -> Verification:
     """Verify the tickets whose ids fall in ``span``."""
     from .consistency import Replayer
+    from .versions import Contracts
 
-    replay = Replayer(contract, store.ticket_rows(span), store.clock_rows(span))
+    pinned = Contracts(store, contract)  # each ticket replays under the version it runs under
+    replay = Replayer(pinned, store.ticket_rows(span), store.clock_rows(span))
     return audit.check(
         store.event_rows(span),
         store.heads(span),

@@ -201,6 +201,7 @@ class Ticket:
     version: int
     hold_reason: str | None
     recurs: str | None  # the earlier ticket of the same alert or external id, if it recurs one
+    contract: str | None  # the contract version it runs under
     # Below: what the view derives; above, what it copies from the record, by name.
     on_hold: bool
     created_at: datetime

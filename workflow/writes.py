@@ -38,8 +38,8 @@ from .views import History, Intake, Ticket, ticket_view
 if TYPE_CHECKING:
     from .delivery import Attempt
     from .hookspecs import Channel
-    from .machine import Lifecycle
     from .people import People
+    from .versions import Contracts
 
 log = logging.getLogger("faultflow")
 
@@ -49,14 +49,14 @@ Apply = Callable[[Draft, int, "list[EventRecord] | None"], None]
 
 
 class WritePath:
-    """Intake and every change of a ticket, for one store under one contract."""
+    """Intake and every change of a ticket, for one store: a new ticket under the current
+    contract, a change under the version the ticket runs under (versions.py)."""
 
     def __init__(
         self,
         store: Store,
-        contract: Contract,
+        contracts: Contracts,
         now: Callable[[], datetime],
-        lifecycle: Callable[[], Lifecycle],
         sealer: Sealer = PLAIN,
         people: People | None = None,
     ) -> None:
@@ -64,11 +64,15 @@ class WritePath:
         self.sealer = sealer
         self.people = people
         self.chained = frozenset(people.chains) if people is not None else frozenset()
-        self.contract = contract
+        self.contracts = contracts
         self.now = now
-        self._lifecycle = lifecycle
         # What this engine last wrote of a ticket: records are immutable, so no copies.
         self._recent: dict[str, tuple[TicketRecord, list[ClockRecord]]] = {}
+
+    @property
+    def contract(self) -> Contract:
+        """The current contract: new tickets, and the input policy (limits, time zone)."""
+        return self.contracts.current
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -151,7 +155,8 @@ class WritePath:
                     else:
                         at_us = self.moment(at, now, record.last_us)
                     draft = Draft(
-                        self.contract, record, clock_rows, now_us, sealer=self.sealer,
+                        self.contracts.for_ticket(record), record, clock_rows, now_us,
+                        sealer=self.sealer,
                         chained=self.chained,
                     )  # fmt: skip
                     draft.fire_due(at_us)
@@ -196,7 +201,7 @@ class WritePath:
                 return u.events(tid, upto)
 
         history = History(load, self.contract.timezone, upto)
-        return ticket_view(record, rows, history, now_us, self.contract)
+        return ticket_view(record, rows, history, now_us, draft.contract)
 
     # -- input policy -------------------------------------------------------------------------
 
@@ -308,8 +313,6 @@ class WritePath:
     ) -> Ticket:
         actor = self.actor_name(actor)
         reason = self._text("reason", reason)
-        lifecycle = self._lifecycle()
-
         said = self._text("note", note)
 
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
@@ -325,6 +328,7 @@ class WritePath:
             facts = GuardFacts(
                 draft.classification, reason, lambda: draft.breached_clocks(at_us), draft.due_times
             )
+            lifecycle = self.contracts.lifecycle(draft.contract)  # the ticket's version's machine
             dest = lifecycle.fire(draft.ticket.state, trigger, facts)
             draft.transition(trigger, dest, at_us, actor, note=said, reason=reason)
             if late:
@@ -337,8 +341,8 @@ class WritePath:
 
             at_us = draft.events[-1].at_us
             rows = list(draft.clocks.values())
-            view = ticket_view(draft.ticket, rows, history + draft.events, at_us, self.contract)
-            draft.attach("handling_report", markdown(view, self.contract))
+            view = ticket_view(draft.ticket, rows, history + draft.events, at_us, draft.contract)
+            draft.attach("handling_report", markdown(view, draft.contract))
 
         return self.change(
             ticket_id,
@@ -363,19 +367,20 @@ class WritePath:
         reason = self._text("reason", reason)
         if not reason:
             raise InvalidInput("a reclassification needs a reason (--reason)")
-        c = self.contract
-        if tier is not None:
-            tier = c.tier_named(tier)
-            member("tier", tier, c.tiers, InvalidInput)
-        if kind is not None:
-            member("kind", kind, c.kinds, InvalidInput)
-        if cause:
-            member("cause", cause, c.causes, InvalidInput)
         if tier is None and kind is None and cause is None:
             raise InvalidInput("nothing to reclassify: give a tier, a kind or a cause")
         who = self.actor_name(actor or "system")
 
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
+            nonlocal tier
+            c = draft.contract  # the names of the version the ticket runs under
+            if tier is not None:
+                tier = c.tier_named(tier)
+                member("tier", tier, c.tiers, InvalidInput)
+            if kind is not None:
+                member("kind", kind, c.kinds, InvalidInput)
+            if cause:
+                member("cause", cause, c.causes, InvalidInput)
             t = draft.ticket
             if t.state in c.finals:  # its promises are settled: the report counts them as kept
                 raise IllegalTransition(
@@ -424,11 +429,10 @@ class WritePath:
         if not reason:
             raise InvalidInput("a hold needs a reason (--reason)")
         who = self.actor_name(actor or "system")
-        finals = self.contract.finals
 
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
             t = draft.ticket
-            if t.state in finals:
+            if t.state in draft.contract.finals:
                 raise IllegalTransition(f"ticket {t.id} is {t.state}: nothing to hold")
             if t.on_hold:
                 raise IllegalTransition(
@@ -529,7 +533,7 @@ class WritePath:
 
         def apply(draft: Draft, at_us: int, history: list[EventRecord] | None) -> None:
             t = draft.ticket
-            if t.state in self.contract.finals:
+            if t.state in draft.contract.finals:
                 raise IllegalTransition(f"ticket {t.id} is {t.state}: nothing to hand over")
             if t.owner == owner:
                 raise InvalidInput(f"ticket {t.id} is {owner}'s already")
