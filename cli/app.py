@@ -463,6 +463,9 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
         }
     for warning in contract.warnings:
         click.echo(f"warning: {warning}", err=True)
+    against = _against_database(settings, contract)
+    if against is not None:
+        summary["database"] = against
     if as_json:
         emit_json({"ok": True, **summary, "warnings": list(contract.warnings)})
         return
@@ -478,6 +481,42 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
             f"ok: {p['file']}: {len(p['people'])} people, roles {', '.join(p['roles'])}; "
             f"escalation chains for tiers {', '.join(p['chains']) or 'none'}"
         )
+    if against is not None:
+        click.echo(f"ok: the database: {against['said']}")
+
+
+def _against_database(settings: Settings, contract: Any) -> dict[str, Any] | None:
+    """The contract against the database's open tickets, when there is a database: refused
+    (InvalidInput) if open tickets are in states it does not have; else what applying it
+    would mean. ``None`` when there is no database to look at."""
+    from faultflow.engine import Engine
+    from faultflow.errors import DatabaseError, InvalidInput
+
+    try:
+        engine = Engine.open(db=settings.db, config=contract, create=False, pinned=False,
+                             lock_timeout=5)  # fmt: skip
+    except DatabaseError:
+        return None  # no database here (or not one at our schema): the file alone is checked
+    try:
+        found = engine.contract_diff(contract)
+    finally:
+        engine.close()
+    if found.orphans:
+        named = ", ".join(f"{t.ticket} ({t.state})" for t in found.orphans[:10])
+        raise InvalidInput(
+            f"{len(found.orphans)} open ticket(s) of the database are in states "
+            f"{contract.source} does not have: {named} (see `faultflow contract diff`)"
+        )
+    if found.same:
+        said = f"runs this version ({contract.version})"
+    else:
+        moving = sum(1 for t in found.tickets if any(m.change != "same" for m in t.moves))
+        said = (
+            f"runs version {found.current}; this file is {contract.version}: "
+            f"`faultflow contract apply` takes it on ({moving} open ticket(s) would see due "
+            "times move with --migrate-open; `faultflow contract diff` shows them)"
+        )
+    return {"current": found.current, "version": contract.version, "said": said}
 
 
 @cli.command()
@@ -837,12 +876,13 @@ def main() -> None:
 
 def _register() -> None:
     """The commands kept in modules of their own."""
+    from .contracts import contract
     from .mail import mail
     from .people import ack, assign, escalate, oncall
     from .serve import serve
     from .tokens import token
 
-    for command in (token, serve, oncall, ack, escalate, assign, mail):
+    for command in (token, serve, oncall, ack, escalate, assign, mail, contract):
         cli.add_command(command)
 
 

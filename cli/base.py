@@ -73,18 +73,22 @@ class Settings:
         fixed = parse_time(self.now_text, pendulum.now(zone.key), zone)
         return lambda: fixed
 
-    def engine(self, create: bool = False, interactive: bool = True) -> Engine:
+    def engine(self, create: bool = False, interactive: bool = True, pinned: bool = True) -> Engine:
         """The engine (opened on first use). An interactive command waits at most
         FAULTFLOW_LOCK_TIMEOUT seconds (default 10) for a lock another process holds, and says
-        that it is waiting after a second; `run` keeps the database's own patience."""
+        that it is waiting after a second; `run` keeps the database's own patience. With
+        ``pinned=False`` (the contract commands) the contract file may differ from the
+        database's version: the engine then runs as the database does."""
         if self._engine is None:
             lock_timeout = _lock_timeout() if interactive else None
-            self._engine = self.open_engine(create, lock_timeout)
+            self._engine = self.open_engine(create, lock_timeout, pinned)
             if interactive:
                 _LockWatch(self._engine.store, lock_timeout).start()
         return self._engine
 
-    def open_engine(self, create: bool = False, lock_timeout: float | None = None) -> Engine:
+    def open_engine(
+        self, create: bool = False, lock_timeout: float | None = None, pinned: bool = True
+    ) -> Engine:
         """A new engine of its own (its own connections), e.g. for `serve`'s scheduler thread;
         the caller closes it."""
         from faultflow.engine import Engine
@@ -97,6 +101,7 @@ class Settings:
             lock_timeout=lock_timeout,
             audit_key=os.environ.get("FAULTFLOW_AUDIT_KEY") or None,
             people=self.people_path(),
+            pinned=pinned,
         )
         self._others.append(engine)
         return engine
