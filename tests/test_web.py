@@ -270,7 +270,11 @@ def test_the_board_lists_open_tickets_most_urgent_first_with_filters(
         ids = re.findall(r'data-id="([^"]+)"', page)
         assert ids == [urgent.id, late.id] or ids == [late.id, urgent.id]
         assert closed.id not in ids
-        assert re.findall(r'data-id="([^"]+)"', c.get("/board?tier=A").text) == [urgent.id]
+        only_a = c.get("/board?tier=A").text
+        assert re.findall(r'data-id="([^"]+)"', only_a) == [urgent.id]
+        # the countdown's colours come from the engine's own alarm times (12 of A's 15 minutes)
+        warns = int(re.search(r'data-warn="(\d+)"', only_a).group(1))  # type: ignore[union-attr]
+        assert warns == int(urgent.created_at.timestamp() * 1000) + 12 * 60_000
         travel(minutes=10)  # C breached: it goes on top, red
         engine.tick()
         page = c.get("/board").text

@@ -288,6 +288,10 @@ class Engine:
             self.store, self.contracts, contract, who, now_us, migrate_open, Draft, self.sealer
         )
 
+    def contract_of(self, ticket: Ticket) -> Contract:
+        """The contract version ``ticket`` runs under (its states, clocks and words)."""
+        return self.contracts.of(ticket.contract)
+
     def contract_versions(self) -> builtins.list[dict[str, Any]]:
         """Every version the database keeps, oldest first: version, name, source, recorded, by
         whom, whether current, how many tickets run under it."""
@@ -336,7 +340,7 @@ class Engine:
         from .machine import GuardFacts
 
         clocks = ticket.clocks
-        contract = self.contracts.of(ticket.contract)
+        contract = self.contract_of(ticket)
         facts = GuardFacts(
             Classification(ticket.tier, ticket.kind, ticket.channel, ticket.cause),
             None,
@@ -483,7 +487,8 @@ class Engine:
         """The customer's handling report of one ticket (P11), as ``md`` or ``html``."""
         from .handling import render
 
-        return render(self.get(ticket_id), self.contract, fmt)
+        ticket = self.get(ticket_id)
+        return render(ticket, self.contract_of(ticket), fmt)  # in the words of its version
 
     def verify(
         self,

@@ -49,6 +49,7 @@ class Clock:
     warned: bool
     calendar: str | None = None  # the calendar whose working time it counts (None: 24x7)
     opens_at: datetime | None = None  # running, but outside working time: counting resumes then
+    warns_at: datetime | None = None  # when its warning falls, if still to come
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -331,6 +332,7 @@ def clock_views(rows: list[ClockRecord], now_us: int, contract: Contract) -> dic
             warned=row.warned,
             calendar=cal.name,
             opens_at=_moment(opens, zone),
+            warns_at=_moment(row.next_us, zone) if row.next_kind == "warning" else None,
         )
     return out
 

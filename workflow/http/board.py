@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from ..errors import ConcurrentUpdate, FaultflowError, InvalidInput
 from ..templating import render, trusted
-from .pages import page, refusal, said, words_for
+from .pages import page, refusal, said, state_words, words_for
 from .sessions import (
     SESSION,
     SESSION_S,
@@ -118,7 +118,6 @@ more at 3 a.m., and each update pushes the rows shown. The filters narrow it."""
 def rows(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[list[dict[str, Any]], int]:
     """The board's rows (the open tickets, most urgent first, at most :data:`SHOWN`, with each
     promise's times) and how many open tickets match."""
-    contract = engine.contract
     out = []
     found = engine.list(final=False, **filters)
     for t in found[:SHOWN]:
@@ -126,17 +125,14 @@ def rows(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[list[dict
         for name, c in t.clocks.items():
             if c.status == "stopped":
                 continue
-            spec = contract.clocks.get(name)
-            share = spec.warning_share if spec else contract.warning_share
-            warn = c.due_at - c.limit * (1 - share) if c.due_at is not None else None
+            warn = c.warns_at  # the engine's own alarm time (working time over a calendar)
             clocks.append({
                 "name": name, "label": name,  # the staff know the promises by name
                 "status": c.status, "due": _ms(c.due_at), "warn": _ms(warn),
                 "remaining_ms": int(c.remaining.total_seconds() * 1000),
                 "breached": c.breached, "warned": c.warned,
             })  # fmt: skip
-        state = contract.states.get(t.state)
-        out.append({"t": t, "state": w.of(state.labels, t.state) if state else t.state,
+        out.append({"t": t, "state": state_words(engine, t, w),
                     "clocks": clocks, "breached": t.breached,
                     "warned": any(c["warned"] for c in clocks)})  # fmt: skip
     return out, len(found)
@@ -213,12 +209,11 @@ async def events(request: Request) -> Response:
 def _ticket_page(request: Request, found: Session, ticket: Any, status: int = 200,
                  message: str | None = None) -> Response:  # fmt: skip
     engine = request.app.state.engine
-    contract = engine.contract
+    contract = engine.contract_of(ticket)
     w = words_for(request)
-    state = contract.states.get(ticket.state)
     return page(
         request, "ticket.html", status, w=w, ticket=ticket, session=found, message=message,
-        state=w.of(state.labels, ticket.state) if state else ticket.state,
+        state=state_words(engine, ticket, w),
         options=engine.options(ticket), contract=contract, now=_ms(engine.now()),
         people=sorted(engine.people.people) if engine.people is not None else None,
         final=ticket.state in contract.finals, csrf=found.csrf(request),

@@ -36,6 +36,12 @@ def page(
     return response
 
 
+def state_words(engine: Any, ticket: Any, w: Words) -> str:
+    """The ticket's state in the page's language, by the contract version it runs under."""
+    state = engine.contract_of(ticket).states.get(ticket.state)
+    return w.of(state.labels, ticket.state) if state is not None else str(ticket.state)
+
+
 def said(w: Words, err: FaultflowError | BadForm) -> tuple[str, int]:
     """What a page says of an error, and its status."""
     if isinstance(err, BadForm):

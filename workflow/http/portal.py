@@ -148,7 +148,7 @@ def _tracking(request: Request, ticket: Any, code: str, status: int = 200,
     from .. import handling
 
     engine = request.app.state.engine
-    contract = engine.contract
+    contract = engine.contract_of(ticket)  # the version the ticket runs under
     w = words_for(request)
     state = contract.states.get(ticket.state)
     facts = handling.facts(ticket, contract)
