@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
+from zoneinfo import ZoneInfo
+
 from faultflow import clocks as clk
+from faultflow.calendars import Calendar, official, parse_hours
 from faultflow.clocks import ClockFacts
 from faultflow.contract import ClockSpec
 from faultflow.draft import replay
@@ -147,3 +151,52 @@ def test_replay_agrees_with_the_step_by_step_path(steps: list[tuple[str, int]], 
             if trigger == "end":
                 held = False
         assert replay(SPEC, limit, frozenset({"closed"}), timeline) == facts
+
+
+# -- over a business calendar: the same formulas with working time ------------------------------
+
+
+@cache
+def office() -> Calendar:
+    """Monday to Friday 08:30-12:00 and 13:30-17:30 in Shanghai, China's holidays."""
+    hours = parse_hours(["08:30-12:00", "13:30-17:30"], "hours")
+    zone = ZoneInfo("Asia/Shanghai")
+    return Calendar("office", zone, frozenset(range(5)), hours, holidays=official("CN"))
+
+
+@given(histories(), gaps)
+def test_over_a_calendar_pauses_take_away_the_working_time_they_cover(h: tuple, later: int) -> None:
+    """Replay the same random history over the office calendar: the clock's active time is the
+    working time from start to end less the working time of its pauses, and the due time is
+    where that reaches the limit."""
+    _, limit, pauses, stop_at = h
+    cal = office()
+    facts = ClockFacts(START, limit, cal=cal)
+    for at, length in pauses:
+        facts = clk.resume(clk.pause(facts, at), at + length)
+    if stop_at is not None:
+        facts = clk.stop(facts, stop_at)
+    paused = sum(cal.span(at, at + length) for at, length in pauses)
+    assert facts.paused == paused
+    now = (stop_at or START) + later
+    end = stop_at if stop_at is not None else now
+    assert clk.active(facts, now) == max(cal.span(START, end) - paused, 0)
+    due = clk.due_at(facts)
+    assert due is not None and cal.span(START, due) - paused == limit
+    reading = clk.read(facts, now)
+    assert reading.breached == (clk.active(facts, now) > limit)
+    if not reading.breached and stop_at is None:
+        assert end <= due or cal.span(due, end) == 0  # past due only in time that does not count
+
+
+@given(limits, st.floats(0.05, 0.95))
+def test_over_a_calendar_the_breach_falls_at_the_next_working_microsecond(
+    limit: int, share: float
+) -> None:
+    cal = office()
+    facts = ClockFacts(START, limit, cal=cal)
+    warn, breach = clk.alarm_times(facts, share)  # type: ignore[misc]
+    due = clk.due_at(facts)
+    assert due is not None and START <= warn <= due < breach
+    assert not clk.is_breached(facts, breach - 1) and clk.is_breached(facts, breach)
+    assert clk.due_alarm(facts, share, True, False, due) is None  # exactly due: met

@@ -185,3 +185,33 @@ def test_library_versions_and_the_worked_example(tmp_path: Path, travel: Any) ->
         assert engine.get(t.id).clocks["response"].calendar is None  # still 24x7
         fresh = engine.intake("hotline", {"title": "printer", "tier": "C"}, actor="desk")
         assert engine.get(fresh.id).clocks["response"].calendar == "office"
+
+
+def test_processes_meeting_a_fresh_database_agree_on_its_version(tmp_path: Path) -> None:
+    """Four engines opening a database that has no version yet, at once: one records it, the
+    others find it; none fails."""
+    import threading
+
+    from faultflow.store import Store
+
+    db = tmp_path / "fresh.db"
+    Store.open(db, create=True).close()  # the schema, no version yet
+    barrier, errors, engines = threading.Barrier(4), [], []
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            engines.append(Engine.open(db=db, lock_timeout=10))
+        except Exception as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for engine in engines:
+        engine.close()
+    assert errors == [] and len(engines) == 4
+    with Engine.open(db=db) as engine:
+        assert [v["version"] for v in engine.contract_versions()] == [load_contract().version]

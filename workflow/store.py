@@ -43,7 +43,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from . import migrations
 from .dbfailures import classify, first_line
@@ -722,10 +722,16 @@ class Store:
     def record_contract(self, record: ContractRecord, pin_unversioned: bool = False) -> None:
         """Keep ``record`` (once) and make it the current version, in one transaction; with
         ``pin_unversioned``, tickets that name no version (from before versions) get it."""
-        try:
-            self._record_contract(record, pin_unversioned)
-        except SQLAlchemyError as err:
-            raise classify(err) from None
+        for attempt in range(2):
+            try:
+                self._record_contract(record, pin_unversioned)
+                return
+            except IntegrityError:
+                if attempt:  # pragma: no cover - a second race in a row
+                    raise DatabaseError("could not record the contract version") from None
+                # another process recorded it (or the current pointer) first: look again
+            except SQLAlchemyError as err:
+                raise classify(err) from None
 
     def _record_contract(self, record: ContractRecord, pin_unversioned: bool) -> None:
         with self._lock, self.sa.begin() as conn:
