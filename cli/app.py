@@ -827,6 +827,8 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         roster = "" if settings.people_path() else f"--people {seed_people_path()} "
         hints.append((f"{roster}oncall --week", "who is on duty, the coming week"))
     hints.append(("report --format html --out report.html", "the report, for a browser"))
+    hints.append(("token create duty --scope operate", "a token to log in to the duty board"))
+    hints.append(("serve", "the portal on http://127.0.0.1:8000/, the board on /board"))
     width = max(len(command) for command, _ in hints)
     for command, what in hints:
         click.echo(f"  {prefix} {command:<{width}}   {what}")
