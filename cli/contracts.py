@@ -68,11 +68,12 @@ def apply(
     if as_json:
         emit_json({**found.to_dict(), "applied": new.version, "moved": moved})
         return
-    if found.same:
+    if found.same and not moved:
         click.echo(f"version {new.version} is already the database's contract")
         return
     staying = [t for t in found.tickets if t.ticket not in moved]
-    click.echo(f"applied version {new.version} ({new.source}): new tickets run under it")
+    if not found.same:
+        click.echo(f"applied version {new.version} ({new.source}): new tickets run under it")
     if migrate_open:
         click.echo(f"moved {len(moved)} open ticket(s) onto it")
     elif staying:

@@ -10,7 +10,7 @@ from faultflow.calendars import Calendar, official, parse_hours
 from faultflow.clocks import ClockFacts
 from faultflow.contract import ClockSpec
 from faultflow.draft import replay
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 MIN = 60_000_000  # µs
@@ -164,6 +164,7 @@ def office() -> Calendar:
     return Calendar("office", zone, frozenset(range(5)), hours, holidays=official("CN"))
 
 
+@settings(deadline=None)  # the first examples compute the calendar's days
 @given(histories(), gaps)
 def test_over_a_calendar_pauses_take_away_the_working_time_they_cover(h: tuple, later: int) -> None:
     """Replay the same random history over the office calendar: the clock's active time is the
@@ -189,6 +190,7 @@ def test_over_a_calendar_pauses_take_away_the_working_time_they_cover(h: tuple, 
         assert end <= due or cal.span(due, end) == 0  # past due only in time that does not count
 
 
+@settings(deadline=None)
 @given(limits, st.floats(0.05, 0.95))
 def test_over_a_calendar_the_breach_falls_at_the_next_working_microsecond(
     limit: int, share: float

@@ -132,6 +132,11 @@ def test_apply_keeps_open_tickets_on_their_version(tmp_path: Path) -> None:
     assert [(v["current"], v["tickets"]) for v in versions] == [(False, 1), (True, 1)]
     verified = ff(tmp_path, "verify", env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    # later, the old ticket (now on site, a state the new version has) is moved onto it too
+    later = ff(tmp_path, "contract", "apply", str(renamed), "--migrate-open", env=env)
+    assert later.returncode == 0 and "moved 1 open ticket(s) onto it" in later.stdout
+    versions = json.loads(ff(tmp_path, "contract", "versions", "--json", env=env).stdout)
+    assert [(v["current"], v["tickets"]) for v in versions] == [(False, 0), (True, 2)]
 
 
 def test_migrate_open_refuses_an_orphan_and_writes_nothing(tmp_path: Path) -> None:
