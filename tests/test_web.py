@@ -228,6 +228,8 @@ def test_the_board_needs_a_login_with_a_known_token(site: Served, engine: Engine
         away = c.get("/board")
         assert away.status_code == 303 and away.headers["location"] == "/login?next=/board"
         assert c.get("/board/events").status_code == 401
+        filtered = c.get("/board?tier=A&state=received")
+        assert filtered.headers["location"] == "/login?next=/board%3Ftier%3DA%26state%3Dreceived"
         token = csrf_of(c.get("/login").text)
         wrong = c.post("/login", data={"csrf": token, "token": "ff_nothing"})
         assert wrong.status_code == 401 and "not known" in alert_of(wrong.text)

@@ -39,8 +39,10 @@ STREAM_S = 300.0  # a stream ends after this; the browser reconnects (and a rest
 
 
 def _back(request: Request) -> Response:
+    from urllib.parse import quote
+
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={target}", status_code=303)
+    return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
 
 
 def _safe_next(value: str) -> str:

@@ -202,9 +202,4 @@ async def session(request: Request) -> Session | None:
     return Session(token, cookie) if token is not None else None
 
 
-async def authenticate(request: Request, secret: str) -> Token | None:
-    found: Token | None = await request.app.state.tokens.find(secret)
-    return found
-
-
 call = run_in_threadpool
