@@ -220,3 +220,19 @@ def test_processes_meeting_a_fresh_database_agree_on_its_version(tmp_path: Path)
     assert errors == [] and len(engines) == 4
     with Engine.open(db=db) as engine:
         assert [v["version"] for v in engine.contract_versions()] == [load_contract().version]
+
+
+def test_a_running_process_takes_a_version_applied_elsewhere(tmp_path: Path) -> None:
+    """`serve` started before `contract apply`: its next intake (it looks at most once a
+    second; here at once) pins new tickets to the applied version, not its file's."""
+    db = tmp_path / "live.db"
+    slower = load_contract(variant(tmp_path, "slower.toml", *SLOWER))
+    with Engine.open(db=db) as running, Engine.open(db=db, pinned=False) as operator:
+        running.contracts.REFRESH_S = 0.0
+        before = running.intake("hotline", {"title": "before", "tier": "C"}, actor="desk")
+        operator.apply_contract(slower)
+        after = running.intake("hotline", {"title": "after", "tier": "C"}, actor="desk")
+        assert running.contract.version == slower.version
+        assert running.get(after.id).clocks["response"].limit.total_seconds() == 3600
+        assert running.get(before.id).clocks["response"].limit.total_seconds() == 45 * 60
+        assert running.tick() == [] and running.verify().ok

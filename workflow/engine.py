@@ -514,6 +514,7 @@ class Engine:
     def tick(self, now: At = None, batch: int = 500, deliver: bool = True) -> builtins.list[Fired]:
         """Fire every warning and breach due at ``now`` (default: the engine clock), once; with
         ``deliver``, then deliver the notifications due. Safe in several processes at once."""
+        self.contracts.refresh()  # a scheduler outlives a `contract apply`
         moment = aware(now, self.now(), self.contract.timezone)
         recorded_us, remember = to_us(self.now()), self._writes.remember
         fired = timers.sweep(

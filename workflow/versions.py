@@ -16,6 +16,8 @@ history, refusing (naming the tickets, writing nothing) if a ticket's state does
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
     from .store import Store
 
 
+log = logging.getLogger("faultflow")
+
+
 class ContractChanged(ConfigError):
     """The contract file is not the database's current version."""
 
@@ -40,11 +45,33 @@ class Contracts:
     with) and, compiled from their kept text on first use, the others open tickets still run
     under."""
 
+    REFRESH_S = 1.0
+    """How often a long-running process looks whether another applied a new version."""
+
     def __init__(self, store: Store, current: Contract) -> None:
         self.store = store
         self.current = current
         self._known: dict[str, Contract] = {current.version: current}
         self._machines: dict[str, Lifecycle] = {}
+        self._looked = time.monotonic()
+
+    def refresh(self) -> Contract:
+        """The current version, looked up again at most every :attr:`REFRESH_S` seconds: a
+        `run` or `serve` started before `faultflow contract apply` takes the applied version
+        for its new tickets instead of going on with its file's."""
+        now = time.monotonic()
+        if now - self._looked >= self.REFRESH_S:
+            self._looked = now
+            found = self.store.current_contract()
+            if found is not None and found != self.current.version:
+                log.warning(
+                    "the database's contract is now version %s (applied elsewhere; this "
+                    "process started with %s): new tickets run under it",
+                    found,
+                    self.current.version,
+                )
+                self.take(self.of(found))
+        return self.current
 
     def of(self, version: str | None) -> Contract:
         """The contract of a ticket pinned to ``version`` (``None``: from before versions)."""

@@ -86,6 +86,7 @@ class WritePath:
         overrides: Mapping[str, Any] | None,
     ) -> list[Intake]:
         """Every fault of a channel's payload, in one transaction (``receive.py``)."""
+        self.contracts.refresh()  # new tickets: the version the database runs now
         receiver = Receiver(self)
         self.actor_name(actor)
         records = receiver.parse(channel, adapter, payload, overrides)
@@ -95,6 +96,7 @@ class WritePath:
         self, channel: str, record: IntakeRecord, actor: str, at: datetime | str | None
     ) -> Intake:
         """One parsed record: opened, or what else it came to (a duplicate, a recurrence)."""
+        self.contracts.refresh()
         results = Receiver(self).receive(channel, [record], actor, at)
         if not results:
             raise IntakeError(
