@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .contract import Contract, contract_from_text
-from .errors import ConfigError, DatabaseDamaged, InvalidInput
+from .errors import ConcurrentUpdate, ConfigError, DatabaseDamaged, InvalidInput
 from .records import ContractRecord, TicketRecord
 
 if TYPE_CHECKING:
@@ -295,8 +295,13 @@ def apply(
     moved = []
     if migrate_open:
         for change in found.tickets:
-            if _migrate(store, new, change, actor, now_us, draft_of, sealer):
-                moved.append(change.ticket)
+            for _ in range(3):  # an operator or a scheduler changed it meanwhile: look again
+                try:
+                    if _migrate(store, new, change, actor, now_us, draft_of, sealer):
+                        moved.append(change.ticket)
+                    break
+                except ConcurrentUpdate:
+                    continue
     return found, moved
 
 
@@ -314,6 +319,10 @@ def _migrate(
     with store.unit() as u:
         record, rows = u.load(change.ticket)
         if record is None or record.contract == new.version:
+            return False
+        if record.state not in new.states:  # it moved into such a state since the diff
+            log.warning("ticket %s (%s) stays on its version: no such state in %s",
+                        record.id, record.state, new.version)  # fmt: skip
             return False
         draft = draft_of(new, record, rows, now_us, sealer=sealer)
         draft.recompute(u.events(record.id), now_us)
