@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .draft import Draft
+from .due import each_due
 from .errors import ConcurrentUpdate, IllegalTransition, UnknownTicket
 from .records import EscalationRecord
 from .times import from_us
@@ -77,16 +78,11 @@ def sweep(
 ) -> list[Page]:
     """Fire every escalation step due at ``now_us``; what was paged."""
     pages: list[Page] = []
-    done: set[str] = set()
-    while True:
-        due = [t for t in store.due_escalations(now_us, batch) if t not in done]
-        if not due:
-            return pages
-        for tid in due:
-            done.add(tid)
-            page = fire(store, contracts, people, tid, now_us, sealer)
-            if page is not None:
-                pages.append(page)
+    for tid in each_due(lambda: store.due_escalations(now_us, batch)):
+        page = fire(store, contracts, people, tid, now_us, sealer)
+        if page is not None:
+            pages.append(page)
+    return pages
 
 
 def fire(

@@ -16,6 +16,7 @@ from . import escalation
 from .audit import PLAIN, Sealer
 from .contract import Contract
 from .draft import Draft
+from .due import each_due
 from .errors import ConcurrentUpdate
 from .records import ClockRecord, TicketRecord
 from .store import Store
@@ -43,16 +44,11 @@ def sweep(
 ) -> list[Fired]:
     """Fire every warning and breach due at ``now_us``, in batches; what this call fired."""
     fired: list[Fired] = []
-    done: set[str] = set()
-    while True:
-        due = [tid for tid in store.due(now_us, batch) if tid not in done]
-        if not due:
-            return fired
-        for tid in due:
-            done.add(tid)
-            fired.extend(
-                fire_ticket(store, contracts, tid, now_us, recorded_us, remember, sealer, people)
-            )
+    for tid in each_due(lambda: store.due(now_us, batch)):
+        fired.extend(
+            fire_ticket(store, contracts, tid, now_us, recorded_us, remember, sealer, people)
+        )
+    return fired
 
 
 def fire_ticket(
