@@ -489,7 +489,10 @@ class Draft:
 
     def recompute(self, history: list[EventRecord], at_us: int) -> None:
         """Rebuild every clock from the history (in ``at`` order: a late entry counts where it
-        happened) under the current classification."""
+        happened) under the current classification; a clock the draft's contract does not have
+        (a ticket moved onto a version without it) is dropped."""
+        for name in [n for n in self.clocks if n not in self.contract.clocks]:
+            self._forget(name)
         c = self.classification
         finals = self.contract.finals
         timeline = in_time_order(history)
@@ -499,12 +502,7 @@ class Draft:
             old = self.clocks.get(spec.name)
             if facts is None:
                 if old is not None:
-                    del self.clocks[spec.name]
-                    self._changed.discard(spec.name)
-                    if spec.name in self._new:
-                        self._new.discard(spec.name)
-                    else:
-                        self._dropped.add(spec.name)
+                    self._forget(spec.name)
                 continue
             warned = old.warned if old else False
             fired = old.breach_fired if old else False
@@ -516,18 +514,14 @@ class Draft:
             else:
                 self._put(spec, facts, warned, fired)
 
-    def drop_unknown(self) -> list[str]:
-        """Forget the clocks this draft's contract does not have (a ticket moved onto a
-        version without them); their names."""
-        gone = [name for name in self.clocks if name not in self.contract.clocks]
-        for name in gone:
-            del self.clocks[name]
-            self._changed.discard(name)
-            if name in self._new:
-                self._new.discard(name)
-            else:
-                self._dropped.add(name)
-        return gone
+    def _forget(self, name: str) -> None:
+        """Remove a clock: not written if new in this draft, else deleted on write."""
+        del self.clocks[name]
+        self._changed.discard(name)
+        if name in self._new:
+            self._new.discard(name)
+        else:
+            self._dropped.add(name)
 
     def correct(self, history: list[EventRecord], now_us: int, actor: str) -> list[str]:
         """After a late entry (the last event recorded, earlier than alarms already in the

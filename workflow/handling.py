@@ -74,9 +74,9 @@ def facts(ticket: Ticket, contract: Contract) -> dict[str, Any]:
         "timeline": [e for e in ticket.history if e.trigger not in SKIP],
         "calendars": sorted(
             {
-                contract.clocks[n].calendar.summary  # type: ignore[attr-defined]
-                for n, c in ticket.clocks.items()
-                if c.calendar is not None and n in contract.clocks
+                contract.calendars[c.calendar].summary
+                for c in ticket.clocks.values()
+                if c.calendar is not None and c.calendar in contract.calendars
             }
         ),
     }

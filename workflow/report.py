@@ -489,5 +489,9 @@ def build(
         breaches,
         weekly_breaches,
         withdrawn,
-        {n: s.calendar.summary for n, s in contract.clocks.items() if s.calendar.name is not None},
+        {
+            n: contract.calendars[s.calendar.name].summary
+            for n, s in contract.clocks.items()
+            if s.calendar.name is not None
+        },
     )

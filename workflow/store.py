@@ -699,10 +699,14 @@ class Store:
 
     # -- contract versions (versions.py) -----------------------------------------------------
 
+    def meta(self, key: str) -> str | None:
+        """A value of the ``meta`` table (facts about the database itself), if set."""
+        rows = self.query(select(META.c.value).where(META.c.key == key))
+        return str(rows[0][0]) if rows else None
+
     def current_contract(self) -> str | None:
         """The version the database runs new tickets under, if one was recorded."""
-        rows = self.query(select(META.c.value).where(META.c.key == "contract"))
-        return str(rows[0][0]) if rows else None
+        return self.meta("contract")
 
     def contract_record(self, version: str) -> ContractRecord | None:
         rows = self.query(select(*CONTRACTS.c).where(CONTRACTS.c.version == version))
@@ -765,9 +769,9 @@ class Store:
 
         key = f"key:{name}"
         for _ in range(2):
-            value = self.query(select(META.c.value).where(META.c.key == key))
-            if value:
-                return bytes.fromhex(value[0][0])
+            value = self.meta(key)
+            if value is not None:
+                return bytes.fromhex(value)
             try:
                 self.execute(insert(META).values(key=key, value=secrets.token_hex(32)))
             except DatabaseError:

@@ -247,7 +247,6 @@ def diff(
             history = u.events(record.id)
         draft = draft_of(new, record, rows, now_us)
         draft.recompute(history, now_us)
-        draft.drop_unknown()
         before = {r.name: r for r in rows}
         moves = []
         for name in dict.fromkeys([*before, *draft.clocks]):
@@ -326,7 +325,6 @@ def _migrate(
             return False
         draft = draft_of(new, record, rows, now_us, sealer=sealer)
         draft.recompute(u.events(record.id), now_us)
-        draft.drop_unknown()
         draft.ticket = draft.ticket._replace(contract=new.version)
         moved = {m.clock: m.change for m in change.moves if m.change != "same"}
         draft.record(

@@ -34,6 +34,11 @@ def _impacts(request: Request) -> list[str]:
     return list(rules)
 
 
+def _controls(text: str) -> bool:
+    """Whether ``text`` holds control characters other than a line break or a tab."""
+    return any(unicodedata.category(ch) == "Cc" and ch not in "\r\n\t" for ch in text)
+
+
 def _checked(form: dict[str, str]) -> dict[str, str]:
     """The form's fields, stripped; refused if a required one is empty, one is too long, or one
     holds control characters (a line break and a tab aside)."""
@@ -44,7 +49,7 @@ def _checked(form: dict[str, str]) -> dict[str, str]:
     for name, limit in FIELDS.items():
         if len(values[name]) > limit:
             raise BadForm("error.size", 422, f"{name}: over {limit} characters")
-        if any(unicodedata.category(ch) == "Cc" and ch not in "\r\n\t" for ch in values[name]):
+        if _controls(values[name]):
             raise BadForm("error.form", 422, f"{name}: control characters")
     return values
 
@@ -188,7 +193,7 @@ async def add(code: str, request: Request) -> Response:
         text = form.get("text", "").strip()
         if not text:
             raise BadForm("error.missing", 422, words_for(request)["add"])
-        if any(unicodedata.category(ch) == "Cc" and ch not in "\r\n\t" for ch in text):
+        if _controls(text):
             raise BadForm("error.form", 422, "text: control characters")
         await call(engine.note, ticket.id, text, ACTOR)
     except (BadForm, FaultflowError) as err:
