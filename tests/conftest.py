@@ -8,8 +8,9 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,25 @@ engine = Engine.open(db=db, clock=lambda: now, create=False)
 print("ready", flush=True)
 sys.stdin.readline()  # the starting shot: every racer is up and connected
 """
+
+
+def in_threads(job: Callable[[], None], n: int) -> list[BaseException]:
+    """Run ``job`` in ``n`` threads released at the same moment; what they raised."""
+    barrier, errors = threading.Barrier(n), []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            job()
+        except BaseException as err:  # the test reports whatever it was
+            errors.append(err)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 def race(db: Any, now: Any, script: str, jobs: list[list[str]], timeout: float = 120) -> list[Any]:

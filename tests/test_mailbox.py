@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import base64
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import in_threads
 from dovecot import PASSWORD, USER, dovecot
 from dovecot import usable as dovecot_usable
 from faultflow import Engine
@@ -108,20 +108,12 @@ def test_two_pollers_at_once_open_each_fault_once(
     Engine.open(db=db, config=config).close()
     box = configured(load_contract(config))
     assert box is not None
-    errors: list[BaseException] = []
 
     def poller() -> None:
         engine = Engine.open(db=db, config=config)
-        try:
-            fetch(lambda raw: engine.intake_all("email", raw, "mailbox"), box)
-        except BaseException as err:
-            errors.append(err)
+        fetch(lambda raw: engine.intake_all("email", raw, "mailbox"), box)
 
-    racers = [threading.Thread(target=poller) for _ in range(2)]
-    for r in racers:
-        r.start()
-    for r in racers:
-        r.join()
+    errors = in_threads(poller, 2)
     assert not errors, errors
     engine = Engine.open(db=db, config=config)
     assert sorted(t.title for t in engine.list()) == [f"fault {i}" for i in range(8)]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import snapshot
+from conftest import in_threads, snapshot
 from faultflow import Engine
 from faultflow.contract import default_contract_path, load_contract
 from test_cli import ff
@@ -195,26 +195,12 @@ def test_library_versions_and_the_worked_example(tmp_path: Path, travel: Any) ->
 def test_processes_meeting_a_fresh_database_agree_on_its_version(tmp_path: Path) -> None:
     """Four engines opening a database that has no version yet, at once: one records it, the
     others find it; none fails."""
-    import threading
-
     from faultflow.store import Store
 
     db = tmp_path / "fresh.db"
     Store.open(db, create=True).close()  # the schema, no version yet
-    barrier, errors, engines = threading.Barrier(4), [], []
-
-    def open_one() -> None:
-        barrier.wait()
-        try:
-            engines.append(Engine.open(db=db, lock_timeout=10))
-        except Exception as err:
-            errors.append(err)
-
-    threads = [threading.Thread(target=open_one) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    engines: list[Engine] = []
+    errors = in_threads(lambda: engines.append(Engine.open(db=db, lock_timeout=10)), 4)
     for engine in engines:
         engine.close()
     assert errors == [] and len(engines) == 4
