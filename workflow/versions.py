@@ -15,7 +15,6 @@ history, refusing (naming the tickets, writing nothing) if a ticket's state does
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -369,11 +368,8 @@ def _said(m: Move) -> str:
 
     when = "%Y-%m-%d %H:%M"
     if m.change == "gone":
-        return (
-            f"{m.clock}: no longer kept (was due {m.before:{when}})"
-            if m.before
-            else (f"{m.clock}: no longer kept")
-        )
+        was = f" (was due {m.before:{when}})" if m.before else ""
+        return f"{m.clock}: no longer kept{was}"
     if m.change == "new":
         return f"{m.clock}: a new clock, due {m.after:{when}}" if m.after else f"{m.clock}: new"
     by = m.by
@@ -381,7 +377,3 @@ def _said(m: Move) -> str:
         return f"{m.clock}: due time changes"
     direction = "later" if by > timedelta(0) else "earlier"
     return f"{m.clock}: due {m.before:{when}} → {m.after:{when}} ({span(abs(by))} {direction})"
-
-
-def json_text(d: Diff) -> str:
-    return json.dumps(d.to_dict(), ensure_ascii=False)
