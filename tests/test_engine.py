@@ -451,11 +451,11 @@ def test_a_stale_memory_is_corrected_by_the_database(db_path: Path, travel: Any)
 
 
 def test_the_memory_is_bounded(engine: Engine) -> None:
-    from faultflow.writes import RECENT
+    from faultflow.unit import RECENT
 
     for _ in range(RECENT + 20):
         new_ticket(engine)
-    assert len(engine._writes._recent) == RECENT
+    assert len(engine.work._recent) == RECENT
 
 
 def test_list_open_or_closed_in_the_database(engine: Engine) -> None:

@@ -7,8 +7,9 @@
     load(engine, (BulkTicket("hotline", IntakeRecord(title=f"fault {i}", tier="C"), at=t0)
                   for i in range(1_000_000)))
 
-Each ticket is opened exactly as :meth:`Engine.open_ticket` opens one — the same draft, the
-same clocks and timers, the same hash chain — but many tickets share one transaction and each
+Each ticket is opened exactly as :meth:`Engine.open_ticket` opens one — the same draft from the
+same unit of work, the same clocks and timers, the same hash chain — but many tickets share one
+transaction and each
 table is written with one ``executemany`` per chunk. What it does not do: idempotency by external
 id (a duplicate (channel, external id) fails the chunk), and firing alarms already due (the next
 ``tick`` does).
@@ -21,12 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
-from .draft import opened
 from .engine import Engine
 from .ids import new_ticket_id
 from .intake import IntakeRecord
 from .receive import classify
-from .records import Change
 from .times import to_us
 
 
@@ -47,7 +46,8 @@ def load(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Open every ticket; commit every ``chunk`` tickets. Returns how many were opened."""
-    contract = engine.contract
+    work = engine.work
+    contract = work.ctx.contract
     recorded_us = to_us(engine.now())
     source = iter(tickets)
     total = 0
@@ -56,22 +56,16 @@ def load(
         if not batch:
             return total
         ids = _free_ids(engine, len(batch))
-        changes: list[Change] = []
+        drafts = []
         for item, tid in zip(batch, ids, strict=True):
-            draft = opened(
-                contract,
-                tid,
-                item.channel,
-                item.record,
-                classify(contract, item.record),
-                item.actor,
-                to_us(item.at),
-                recorded_us,
-                sealer=engine.sealer,
+            classification = classify(contract, item.record)
+            at_us = to_us(item.at)
+            opened = work.open(
+                tid, item.channel, item.record, classification, item.actor, at_us, recorded_us
             )
-            changes.append(draft.change())
+            drafts.append(opened)
         with engine.store.unit() as u:
-            u.write_many(changes)
+            work.commit_many(u, drafts)
         total += len(batch)
         if progress is not None:
             progress(len(batch))

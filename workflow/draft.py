@@ -41,6 +41,7 @@ def opened(
     *,
     occurrence: int = 1,
     recurs: str | None = None,
+    chained: frozenset[str] = frozenset(),
 ) -> Draft:
     """The draft of a new ticket: its row, and the intake event with the clocks it starts."""
     tier, kind, cause = classification
@@ -69,7 +70,7 @@ def opened(
         incident=record.incident,
         contract=contract.version,  # pinned: it runs under this version to the end
     )
-    draft = Draft(contract, ticket, (), recorded_us, new=True, sealer=sealer)
+    draft = Draft(contract, ticket, (), recorded_us, new=True, sealer=sealer, chained=chained)
     # The classification the ticket opened with, inside the hash chain: `verify` replays it.
     opened_as = {"tier": tier, "kind": kind, "cause": cause}
     data = {**(data or {}), "opened_as": opened_as}
@@ -196,6 +197,7 @@ class Draft:
         self._changed: set[str] = set()
         self._dropped: set[str] = set()
         self.fired: list[tuple[str, str, datetime]] = []  # (clock, alarm, due)
+        self._taken = 0  # how many of them take_fired() has handed out
         self._classification: Classification | None = None
 
     # -- reading ------------------------------------------------------------------------------
@@ -227,6 +229,12 @@ class Draft:
             for name, row in self.clocks.items()
             if row.due_us is not None
         }
+
+    def take_fired(self) -> list[tuple[str, str, datetime]]:
+        """The alarms fired since the last call (the unit of work starts chains for them)."""
+        fresh = self.fired[self._taken :]
+        self._taken = len(self.fired)
+        return fresh
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -486,6 +494,14 @@ class Draft:
                 )
                 resumed.append(name)
         return resumed
+
+    def move_to(self, contract: Contract, history: list[EventRecord], at_us: int) -> None:
+        """Run under another version of the contract from now on: the ticket is pinned to it
+        and its clocks are rebuilt under it from ``history`` (what it makes due fires next)."""
+        self.contract = contract
+        self._subscribed = contract.notify_kinds
+        self.ticket = self.ticket._replace(contract=contract.version)
+        self.recompute(history, at_us)
 
     def recompute(self, history: list[EventRecord], at_us: int) -> None:
         """Rebuild every clock from the history (in ``at`` order: a late entry counts where it

@@ -3,11 +3,11 @@ roster (people.py, pure) with the ones in force."""
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from .errors import ConfigError, InvalidInput
-from .people import Override, People
+from .people import OnDuty, Override, People
 from .records import OverrideRecord
 from .store import Store
 from .times import from_us
@@ -73,3 +73,12 @@ def listed(store: Store, zone: tzinfo, removed: bool = False) -> list[dict[str, 
 def remove(store: Store, override_id: int, now_us: int) -> None:
     if not store.remove_override(override_id, now_us):
         raise InvalidInput(f"no override {override_id} in force (see `faultflow oncall overrides`)")
+
+
+def on_duty(
+    store: Store, people: People | None, role: str | None, at: datetime
+) -> dict[str, list[OnDuty]]:
+    """Who holds each role (or ``role``) at ``at``, and until when."""
+    held = roster(store, required(people))
+    names = [role] if role is not None else list(held.roles)
+    return {name: held.on_duty(name, at) for name in names}

@@ -1,13 +1,16 @@
 """Escalation chains as timers: pages that reach people until someone acknowledges (P5).
 
 A broken promise on a ticket whose tier has a chain (``[escalation.TIER]`` in people.toml)
-starts it, in the breach's own transaction: a row in ``escalations`` whose ``next_us`` is the
-next step's due time — indexed like the clocks' timers, swept like them, nothing held in memory.
+starts it, in the breach's own transaction (the unit of work does, whoever found the breach):
+a row in ``escalations`` whose ``next_us`` is the next step's due time — indexed like the
+clocks' timers, swept like them, nothing held in memory.
 Each step, when it fires, resolves its roles to the people on duty *at that moment* (rosters
 and overrides), records a ``page`` event naming them and how they are reached, and queues the
 notification that carries them; then waits, and goes on to the next step, the chain repeating
 ``repeat`` times. ``ack`` stops it; ``escalate`` moves to the next step at once.
 
+Every step, ack and escalation is a command given to the unit of work (unit.py), so what fell
+due on the ticket fires first and a breach found there starts its chain before the step runs.
 Exactly once across racing schedulers: a step is written with the ticket's version check and a
 conditional update of the chain's row; a second scheduler's attempt writes nothing.
 """
@@ -19,21 +22,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from .draft import Draft
 from .due import each_due
-from .errors import ConcurrentUpdate, IllegalTransition, UnknownTicket
+from .errors import ConcurrentUpdate, IllegalTransition
 from .records import EscalationRecord
 from .times import from_us
+from .unit import NothingToDo, Step, UnitOfWork
 
 if TYPE_CHECKING:
-    from .audit import Sealer
     from .people import Chain, People
-    from .store import Store, Unit
-    from .versions import Contracts
 
 log = logging.getLogger("faultflow")
 
-RETRIES = 10
 SYSTEM = "faultflow"
 
 
@@ -49,85 +48,47 @@ class Page:
     gaps: tuple[str, ...]
 
 
-def chain_of(people: People | None, tier: str) -> Chain | None:
-    return people.chains.get(tier) if people is not None else None
-
-
-def on_breach(u: Unit, draft: Draft, people: People | None, now_us: int) -> None:
-    """After a change that fired a breach (same transaction): start the tier's chain, unless
-    one is running already."""
-    if people is None or not any(alarm == "breach" for _, alarm, _ in draft.fired):
-        return
-    tid = draft.ticket.id
-    chain = chain_of(people, draft.ticket.tier)
-    if chain is None:
-        return
-    old = u.escalation(tid)
-    if old is not None and old.status == "running":
-        return
-    u.put_escalation(EscalationRecord(tid, chain.name, 0, 1, "running", now_us, now_us), old)
-
-
-def sweep(
-    store: Store,
-    contracts: Contracts,
-    people: People,
-    now_us: int,
-    sealer: Sealer,
-    batch: int = 200,
-) -> list[Page]:
+def sweep(work: UnitOfWork, people: People, now_us: int, batch: int = 200) -> list[Page]:
     """Fire every escalation step due at ``now_us``; what was paged."""
     pages: list[Page] = []
-    for tid in each_due(lambda: store.due_escalations(now_us, batch)):
-        page = fire(store, contracts, people, tid, now_us, sealer)
+    for tid in each_due(lambda: work.ctx.store.due_escalations(now_us, batch)):
+        try:
+            page = fire(work, people, tid, now_us)
+        except ConcurrentUpdate as err:  # kept changing under us: the next pass looks again
+            log.warning("ticket %s: escalation step not fired: %s", tid, err)
+            continue
         if page is not None:
             pages.append(page)
     return pages
 
 
-def fire(
-    store: Store, contracts: Contracts, people: People, tid: str, now_us: int, sealer: Sealer
-) -> Page | None:
-    """Fire the due step of one ticket's chain, once."""
-    for _ in range(RETRIES):
-        try:
-            with store.unit() as u:
-                esc = u.escalation(tid)
-                if esc is None or esc.status != "running" or esc.next_us is None:
-                    return None
-                if esc.next_us > now_us:
-                    return None
-                page, draft, moved = _step(u, contracts, people, esc, now_us, sealer, SYSTEM)
-                u.write(draft.change())
-                u.put_escalation(moved, esc)
-            return page
-        except ConcurrentUpdate:
-            continue  # another scheduler or an operator moved it: look again
-    return None
+def fire(work: UnitOfWork, people: People, tid: str, now_us: int) -> Page | None:
+    """Fire the due step of one ticket's chain, once (``None``: none was due)."""
+
+    def step_due(s: Step) -> None:
+        esc = s.tx.escalation(s.draft.ticket.id)
+        if esc is None or esc.status != "running" or esc.next_us is None or esc.next_us > now_us:
+            raise NothingToDo  # another scheduler fired it, or someone acknowledged
+        s.result = _page(s, people, esc, now_us, SYSTEM)
+
+    return work.change(tid, step_due, missing_ok=True).result
 
 
-def _step(
-    u: Unit,
-    contracts: Contracts,
-    people: People,
-    esc: EscalationRecord,
-    now_us: int,
-    sealer: Sealer,
-    actor: str,
+def _page(
+    s: Step, people: People, esc: EscalationRecord, now_us: int, actor: str,
     reason: str | None = None,
-) -> tuple[Page, Draft, EscalationRecord]:
-    record, clocks = u.load(esc.ticket_id)
-    if record is None:
-        raise UnknownTicket(esc.ticket_id)
+) -> Page:  # fmt: skip
+    """Page the people of the chain's current step (recorded on the draft) and move the chain
+    on (its row, in the same transaction)."""
+    draft, at_us = s.draft, s.at_us
+    record = draft.ticket
     chain = people.chains.get(esc.chain)
-    draft = Draft(contracts.for_ticket(record), record, clocks, now_us, sealer=sealer)
-    at_us = max(now_us, record.last_us)
     if chain is None:  # the chain left people.toml: end it, and say so
         draft.record("page", record.state, at_us, actor,
                      note=f"escalation chain {esc.chain} no longer exists: stopped",
                      data={"chain": esc.chain, "stopped": True})  # fmt: skip
-        return (Page(esc.ticket_id, esc.chain, esc.step, esc.round, (), ()), draft,
-                esc._replace(status="finished", next_us=None))  # fmt: skip
+        s.tx.put_escalation(esc._replace(status="finished", next_us=None), esc)
+        return Page(esc.ticket_id, esc.chain, esc.step, esc.round, (), ())
     step = chain.steps[esc.step]
     found, gaps = people.resolve(step.notify, from_us(now_us, people.zone))
     paged = [
@@ -151,10 +112,9 @@ def _step(
     }
     if gaps:
         data["gaps"] = gaps
-    t = draft.ticket
     draft.record(
         "page",
-        t.state,
+        record.state,
         at_us,
         actor,
         note=note,
@@ -170,10 +130,9 @@ def _step(
         },
         kind="escalation",
     )
-    moved = _next(chain, esc, now_us, found_nobody=not found)
-    page = Page(t.id, chain.name, esc.step, esc.round, tuple(d.person.id for d in found),
+    s.tx.put_escalation(_next(chain, esc, now_us, found_nobody=not found), esc)
+    return Page(record.id, chain.name, esc.step, esc.round, tuple(d.person.id for d in found),
                 tuple(gaps))  # fmt: skip
-    return page, draft, moved
 
 
 def _next(chain: Chain, esc: EscalationRecord, now_us: int, found_nobody: bool) -> EscalationRecord:
@@ -189,69 +148,47 @@ def _next(chain: Chain, esc: EscalationRecord, now_us: int, found_nobody: bool) 
     return esc._replace(status="finished", next_us=None)
 
 
-def ack(
-    store: Store, contracts: Contracts, tid: str, actor: str, now_us: int, sealer: Sealer,
-    note: str | None = None,
-) -> None:  # fmt: skip
-    """Acknowledge: the chain stops; who and when are in the history."""
-    for _ in range(RETRIES):
-        try:
-            with store.unit() as u:
-                esc = u.escalation(tid)
-                record, clocks = u.load(tid)
-                if record is None:
-                    raise UnknownTicket(tid)
-                if esc is None or esc.status != "running":
-                    raise IllegalTransition(
-                        f"ticket {tid} has no escalation running to acknowledge"
-                    )
-                draft = Draft(contracts.for_ticket(record), record, clocks, now_us, sealer=sealer)
-                said = note or f"acknowledged: escalation {esc.chain} stopped"
-                where = {"chain": esc.chain, "step": esc.step + 1, "round": esc.round}
-                at_us = max(now_us, record.last_us)
-                draft.record("ack", record.state, at_us, actor, note=said, data=where)
-                u.write(draft.change())
-                u.put_escalation(esc._replace(status="acknowledged", next_us=None), esc)
-            return
-        except ConcurrentUpdate:
-            continue
-    raise ConcurrentUpdate(f"ticket {tid} kept changing; nothing was written: try again")
+def ack(work: UnitOfWork, tid: str, actor: str, note: str | None = None) -> None:
+    """Acknowledge: the chain stops; who and when are in the history. A breach that fell due
+    before the ack starts its chain first, and the ack stops that one."""
+
+    def acknowledge(s: Step) -> None:
+        esc = s.tx.escalation(s.draft.ticket.id)
+        if esc is None or esc.status != "running":
+            raise IllegalTransition(f"ticket {tid} has no escalation running to acknowledge")
+        said = note or f"acknowledged: escalation {esc.chain} stopped"
+        where = {"chain": esc.chain, "step": esc.step + 1, "round": esc.round}
+        s.draft.record("ack", s.draft.ticket.state, s.at_us, actor, note=said, data=where)
+        s.tx.put_escalation(esc._replace(status="acknowledged", next_us=None), esc)
+
+    work.change(tid, acknowledge)
 
 
-def escalate(
-    store: Store, contracts: Contracts, people: People, tid: str, actor: str, reason: str,
-    now_us: int, sealer: Sealer,
-) -> Page:  # fmt: skip
+def escalate(work: UnitOfWork, people: People, tid: str, actor: str, reason: str) -> Page:
     """Move up by hand (P5 向上升级): fire the next step now (starting the tier's chain if none
     runs), with the reason in the history."""
-    for _ in range(RETRIES):
-        try:
-            with store.unit() as u:
-                record, _ = u.load(tid)
-                if record is None:
-                    raise UnknownTicket(tid)
-                if record.state in contracts.for_ticket(record).finals:
-                    raise IllegalTransition(f"ticket {tid} is {record.state}: nothing to escalate")
-                esc = u.escalation(tid)
-                chain = chain_of(people, record.tier)
-                if esc is None:
-                    if chain is None:
-                        raise IllegalTransition(
-                            f"tier {record.tier} has no escalation chain in {people.source}"
-                        )
-                    esc = EscalationRecord(tid, chain.name, 0, 1, "running", now_us, now_us)
-                    u.put_escalation(esc, None)
-                elif esc.status != "running":
-                    # acknowledged or finished: upward from where it stopped (the step after
-                    # the last one that paged; the top of the chain when it had finished)
-                    resumed = esc._replace(status="running", next_us=now_us)
-                    u.put_escalation(resumed, esc)
-                    esc = resumed
-                old = esc
-                page, draft, moved = _step(u, contracts, people, esc, now_us, sealer, actor, reason)
-                u.write(draft.change())
-                u.put_escalation(moved, old)
-            return page
-        except ConcurrentUpdate:
-            continue
-    raise ConcurrentUpdate(f"ticket {tid} kept changing; nothing was written: try again")
+
+    def upward(s: Step) -> None:
+        record, now_us = s.draft.ticket, s.draft.recorded_us
+        if record.state in s.draft.contract.finals:
+            raise IllegalTransition(f"ticket {tid} is {record.state}: nothing to escalate")
+        esc = s.tx.escalation(record.id)
+        if esc is None:
+            chain = people.chains.get(record.tier)
+            if chain is None:
+                raise IllegalTransition(
+                    f"tier {record.tier} has no escalation chain in {people.source}"
+                )
+            esc = EscalationRecord(record.id, chain.name, 0, 1, "running", now_us, now_us)
+            s.tx.put_escalation(esc, None)
+        elif esc.status != "running":
+            # acknowledged or finished: upward from where it stopped (the step after the last
+            # one that paged; the top of the chain when it had finished)
+            resumed = esc._replace(status="running", next_us=now_us)
+            s.tx.put_escalation(resumed, esc)
+            esc = resumed
+        s.result = _page(s, people, esc, now_us, actor, reason)
+
+    page: Page = work.change(tid, upward).result
+    return page
+

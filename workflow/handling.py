@@ -7,6 +7,7 @@ Markdown for e-mail and archives; HTML (self-contained) for printing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -172,3 +173,48 @@ def render(ticket: Ticket, contract: Contract, fmt: str = "md") -> str:
 
         raise InvalidInput(f"handling report format {fmt!r}: use md or html")
     return markdown(ticket, contract) if fmt == "md" else to_html(ticket, contract)
+
+
+def send(
+    ticket: Ticket,
+    contract: Contract,
+    current: Contract,
+    notifiers: Mapping[str, Any],
+    sent: Callable[[str, str], Ticket],
+) -> Ticket:
+    """Mail the handling report of ``ticket`` (under its ``contract``) to its reporter now,
+    through the ``email`` notifier of the ``current`` contract; ``sent(to, message_id)``
+    records it in the history. Nothing is recorded if the mail did not go."""
+    from email.utils import make_msgid
+
+    from .errors import ConfigError, DeliveryFailed, FaultflowError, InvalidInput
+
+    target = next((n for n in current.notifiers.values() if n.use == "email"), None)
+    mailer = notifiers.get("email")
+    if target is None or mailer is None:
+        raise ConfigError(
+            'no email notifier in the contract ([notifiers.NAME] use = "email", docs/mail.md)'
+        )
+    t = ticket
+    if not t.contact or "@" not in t.contact:
+        raise InvalidInput(f"ticket {t.id} has no e-mail address to send its report to")
+    message_id = make_msgid(f"ff-{t.id}")
+    try:
+        mailer.notify(
+            {
+                "event": "handling_report", "ticket": t.id, "title": t.title,
+                "contact": t.contact, "reporter": t.reporter, "channel": t.channel,
+                "external_id": t.external_id, "message_id": message_id,
+                "report_text": render(t, contract, "md"),
+                "report_html": render(t, contract, "html"),
+            },
+            target.config,
+        )  # fmt: skip
+    except FaultflowError:
+        raise
+    except Exception as err:  # the mail server away, a timeout: said in one line
+        raise DeliveryFailed(
+            f"the handling report of {t.id} was not sent ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:200]}); nothing was recorded: send it again"
+        ) from None
+    return sent(t.contact, message_id)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from .contract import member
+from .contract import Classification, member
 from .errors import UnknownTicket
 from .ids import normalize_ticket_id
+from .machine import GuardFacts, Option
 from .store import Store
 from .versions import Contracts
 from .views import Ticket, ticket_view, urgency
@@ -54,3 +55,16 @@ def listing(
         (ticket_view(r, rows, (), now_us, pinned(r)) for r, rows in found), key=urgency
     )
     return tickets[:limit] if limit is not None else tickets
+
+
+def options(contracts: Contracts, ticket: Ticket) -> tuple[Option, ...]:
+    """The triggers the ticket's state allows under its contract version, each with why its
+    guard refuses as things stand (the clocks as the view read them, no reason yet)."""
+    clocks = ticket.clocks
+    facts = GuardFacts(
+        Classification(ticket.tier, ticket.kind, ticket.channel, ticket.cause),
+        None,
+        lambda: frozenset(n for n, c in clocks.items() if c.breached),
+        lambda: {n: c.due_at for n, c in clocks.items() if c.due_at is not None},
+    )
+    return contracts.lifecycle(contracts.of(ticket.contract)).options(ticket.state, facts)

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import queries
-from .draft import Draft, opened
+from .draft import Draft
 from .durations import span
 from .errors import ConcurrentUpdate, FaultflowError, IntakeError, InvalidInput
 from .ids import new_ticket_id
@@ -35,11 +35,12 @@ from .intake import IntakeRecord
 from .records import TicketRecord
 from .store import DuplicateExternalId, TicketIdTaken, Unit
 from .times import aware, to_us
+from .unit import UnitOfWork, written
 from .views import Intake, Ticket
 
 if TYPE_CHECKING:
     from .hookspecs import Channel
-    from .writes import WritePath
+    from .policy import Policy
 
 log = logging.getLogger("faultflow")
 
@@ -50,11 +51,15 @@ RETRIES = 8
 
 
 class Receiver:
-    """Intake for one write path (its store, contract, clock and input policy)."""
+    """Intake through one unit of work, under the input policy of the current contract."""
 
-    def __init__(self, writes: WritePath) -> None:
-        self.w = writes
-        self.contract = writes.contract
+    def __init__(self, work: UnitOfWork, policy: Policy) -> None:
+        self.work = work
+        self.policy = policy
+
+    @property
+    def contract(self) -> Any:
+        return self.work.ctx.contract
 
     def parse(
         self,
@@ -65,7 +70,7 @@ class Receiver:
     ) -> list[IntakeRecord]:
         """The payload as the channel reads it, with the operator's overrides, each record
         checked against the contract's limits and classification; nothing written."""
-        self.w.check_payload(payload)
+        self.policy.check_payload(payload)
         try:
             parsed = adapter.parse(payload, self.contract.channels.get(channel, {}))
         except FaultflowError:
@@ -105,9 +110,9 @@ class Receiver:
         at: datetime | str | None,
     ) -> list[Intake]:
         """Every record of one payload, in one transaction: what happened to each."""
-        w, c = self.w, self.contract
+        w, c, work = self.policy, self.contract, self.work
         actor = w.actor_name(actor)
-        now = w.now()
+        now = work.ctx.now()
         prepared = []
         for record in records:  # refuse the whole payload before writing any of it
             try:
@@ -123,13 +128,12 @@ class Receiver:
         for _ in range(RETRIES):
             steps: list[tuple[str, Draft | None, str]] = []
             try:
-                with w.store.unit() as u:
+                with work.ctx.store.unit() as u:
                     plan = _Plan(self, u, channel, actor, recorded_us)
                     for record, classification, at_us, data in prepared:
                         steps.extend(plan.add(record, classification, at_us, data))
                     for draft in plan.drafts.values():
-                        if draft.events:
-                            u.write(draft.change())
+                        work.commit(u, draft)  # its breaches start their chains
             except (TicketIdTaken, DuplicateExternalId):
                 continue  # a racer took the id or opened the same fault: read it all again
             except ConcurrentUpdate:
@@ -145,13 +149,15 @@ class Receiver:
     ) -> list[Intake]:
         views: dict[str, Ticket] = {}
         out = []
+        ctx = self.work.ctx
         for outcome, _, tid in steps:
             if tid not in views:
-                written = plan.drafts.get(tid)
-                if written is not None and written.events:
-                    views[tid] = self.w.written(written, now_us)
+                draft = plan.drafts.get(tid)
+                if draft is not None and draft.events:
+                    self.work.remember(draft.ticket, list(draft.clocks.values()))
+                    views[tid] = written(ctx.store, draft)
                 else:
-                    views[tid] = queries.ticket(self.w.store, self.w.contracts, tid, now_us)
+                    views[tid] = queries.ticket(ctx.store, ctx.contracts, tid, now_us)
             out.append(Intake(outcome, views[tid]))
         return out
 
@@ -185,7 +191,7 @@ class Receiver:
                 )
                 when = now
         try:
-            at_us = self.w.moment(when, now, None, "at" if at is not None else "occurred_at")
+            at_us = self.policy.moment(when, now, None, "at" if at is not None else "occurred_at")
         except InvalidInput as err:
             raise IntakeError(str(err)) from None
         return at_us, data
@@ -210,7 +216,7 @@ class _Plan:
     ) -> list[tuple[str, Draft | None, str]]:
         answered = self._thread(record)
         if answered is not None:  # a reply to a ticket: a note on it (a closed one: the rule)
-            final = answered.state in self.r.w.contracts.for_ticket(answered).finals
+            final = answered.state in self.r.work.ctx.contracts.for_ticket(answered).finals
             if final and self.contract.on_repeat(self.channel) == "new":
                 data = {**data, "recurs": answered.id, "replies_to": answered.id}
                 return [self._open(record, classification, at_us, data, after=answered)]
@@ -224,7 +230,7 @@ class _Plan:
             return self._follow_up(record, latest)
         if latest is None:
             return [self._open(record, classification, at_us, data)]
-        final = latest.state in self.r.w.contracts.for_ticket(latest).finals
+        final = latest.state in self.r.work.ctx.contracts.for_ticket(latest).finals
         other_incident = (
             record.incident is not None
             and latest.incident is not None
@@ -259,8 +265,7 @@ class _Plan:
         data: dict[str, Any],
         after: TicketRecord | None = None,
     ) -> tuple[str, Draft | None, str]:
-        draft = opened(
-            self.contract,
+        draft = self.r.work.open(
             new_ticket_id(),
             self.channel,
             record,
@@ -269,7 +274,6 @@ class _Plan:
             at_us,
             self.recorded_us,
             data,
-            self.r.w.sealer,
             # the n-th ticket of the same external id (a reply's new ticket has its own)
             occurrence=(
                 after.occurrence + 1
@@ -314,8 +318,7 @@ class _Plan:
         if draft is None:
             loaded, clock_rows = self.u.load(ticket.id)
             assert loaded is not None
-            pinned = self.r.w.contracts.for_ticket(loaded)  # the version it runs under
-            draft = Draft(pinned, loaded, clock_rows, self.recorded_us, sealer=self.r.w.sealer)
+            draft = self.r.work.draft(loaded, clock_rows, self.recorded_us)  # its own version
             history = self.u.events(ticket.id)
         else:
             history = []

@@ -56,3 +56,13 @@ class Signer:
         if not at.isdigit() or not 0 <= now - int(at) <= max_age:
             return None
         return tuple(parts)
+
+
+def track(signer: Signer, code: str) -> str:
+    """The ticket id a tracking code names; :class:`UnknownTicket` for any code not ours."""
+    from .errors import UnknownTicket
+
+    ticket_id = signer.unsign("track", code)
+    if ticket_id is None:
+        raise UnknownTicket("no ticket has this tracking link (check it was copied whole)")
+    return ticket_id

@@ -17,10 +17,15 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInput
+from .records import TokenRecord
+from .times import from_us
+
+if TYPE_CHECKING:
+    from .store import Store
 
 BASIC_SCOPES = ("read", "operate", "admin")
 PREFIX = "ff_"
@@ -110,3 +115,48 @@ class Token:
             "created_at": self.created_at.isoformat(),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
         }
+
+
+# -- the tokens table -------------------------------------------------------------------------
+
+
+def create(
+    store: Store, name: str, scopes: list[str], channels: set[str], actor: str, now_us: int,
+    zone: tzinfo,
+) -> tuple[Token, str]:  # fmt: skip
+    """Record a new token (its secret's digest only): the token, and the secret to show once."""
+    name = checked_name(name)
+    given = checked_scopes(scopes, channels)
+    secret = new_secret()
+    record = TokenRecord(name, digest(secret), " ".join(given), actor, now_us, None)
+    store.add_token(record)
+    return shown(record, zone), secret
+
+
+def listed(store: Store, zone: tzinfo) -> list[Token]:
+    """Every token, revoked ones too."""
+    return [shown(r, zone) for r in store.tokens_all()]
+
+
+def revoke(store: Store, name: str, now_us: int, zone: tzinfo) -> Token:
+    """Revoke a token for good (it stays listed, revoked)."""
+    if not store.revoke_token(name, now_us):
+        if store.token(name) is None:
+            raise InvalidInput(f"no token named {name!r} (see `faultflow token list`)")
+        raise InvalidInput(f"token {name!r} is already revoked")
+    record = store.token(name)
+    assert record is not None
+    return shown(record, zone)
+
+
+def authenticate(store: Store, wanted: str, zone: tzinfo) -> Token | None:
+    """The active token whose secret's digest is ``wanted``, or ``None``."""
+    record = store.token_by_digest(wanted)
+    if record is None or not same(record.digest, wanted) or record.revoked_us:
+        return None
+    return shown(record, zone)
+
+
+def shown(r: TokenRecord, zone: tzinfo) -> Token:
+    revoked = from_us(r.revoked_us, zone) if r.revoked_us is not None else None
+    return Token(r.name, tuple(r.scopes.split()), r.actor, from_us(r.created_us, zone), revoked)

@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from .contract import Contract, contract_from_text
-from .errors import ConcurrentUpdate, ConfigError, DatabaseDamaged, InvalidInput
+from .errors import ConfigError, DatabaseDamaged
 from .records import ContractRecord, TicketRecord
 
 if TYPE_CHECKING:
-    from .audit import Sealer
     from .machine import Lifecycle
     from .store import Store
 
@@ -211,7 +209,7 @@ class Diff:
         }
 
 
-def _names(old: Contract, new: Contract) -> tuple[list[str], list[str], list[str], list[str]]:
+def names_gone(old: Contract, new: Contract) -> tuple[list[str], list[str], list[str], list[str]]:
     old_triggers = set(old.triggers) | {old.intake}
     new_triggers = set(new.triggers) | {new.intake}
     return (
@@ -220,119 +218,6 @@ def _names(old: Contract, new: Contract) -> tuple[list[str], list[str], list[str
         [c for c in old.clocks if c not in new.clocks],
         [c for c in new.clocks if c not in old.clocks],
     )
-
-
-def diff(
-    store: Store, contracts: Contracts, new: Contract, now_us: int, draft_of: Callable[..., Any]
-) -> Diff:
-    """For each open ticket not already on ``new``: would its state exist, and how would each
-    clock's due time move (its clocks rebuilt from its history under ``new``)."""
-    from .times import from_us
-
-    current_version = store.current_contract()
-    current = contracts.of(current_version) if current_version else contracts.current
-    gone = _names(current, new)
-    zone = new.timezone
-    changes = []
-    for record, rows in store.tickets(now_us, finals=current.finals, final=False):
-        pinned = contracts.of(record.contract)
-        if record.contract == new.version or record.state in pinned.finals:
-            continue
-        if record.state not in new.states:
-            why = f"its state {record.state!r} is not in the new version"
-            changes.append(TicketChange(record.id, record.state, pinned.version, why))
-            continue
-        with store.unit() as u:
-            history = u.events(record.id)
-        draft = draft_of(new, record, rows, now_us)
-        draft.recompute(history, now_us)
-        before = {r.name: r for r in rows}
-        moves = []
-        for name in dict.fromkeys([*before, *draft.clocks]):
-            old_due = before[name].due_us if name in before else None
-            new_row = draft.clocks.get(name)
-            new_due = new_row.due_us if new_row is not None else None
-            if name not in draft.clocks:
-                change = "gone"
-            elif name not in before:
-                change = "new"
-            else:
-                change = "same" if old_due == new_due else "moved"
-            moves.append(Move(
-                name, from_us(old_due, zone) if old_due is not None else None,
-                from_us(new_due, zone) if new_due is not None else None, change,
-            ))  # fmt: skip
-        changes.append(TicketChange(record.id, record.state, pinned.version, None, moves))
-    return Diff(current_version, new.version, current_version == new.version, *gone, changes)
-
-
-def apply(
-    store: Store,
-    contracts: Contracts,
-    new: Contract,
-    actor: str,
-    now_us: int,
-    migrate_open: bool,
-    draft_of: Callable[..., Any],
-    sealer: Sealer,
-) -> tuple[Diff, list[str]]:
-    """Record ``new`` as the current version; with ``migrate_open``, move every open ticket
-    onto it (refused, nothing written, if one would be orphaned). The diff, and the tickets
-    moved."""
-    found = diff(store, contracts, new, now_us, draft_of)
-    if migrate_open and found.orphans:
-        named = ", ".join(f"{t.ticket} ({t.state})" for t in found.orphans[:20])
-        more = f" and {len(found.orphans) - 20} more" if len(found.orphans) > 20 else ""
-        raise InvalidInput(
-            f"{len(found.orphans)} open ticket(s) are in a state {new.source} does not have: "
-            f"{named}{more}; nothing was changed (close or move them first, or keep them on "
-            "their version: apply without --migrate-open)"
-        )
-    store.record_contract(kept(new, actor, now_us))
-    contracts.take(new)
-    moved = []
-    if migrate_open:
-        for change in found.tickets:
-            for _ in range(3):  # an operator or a scheduler changed it meanwhile: look again
-                try:
-                    if _migrate(store, new, change, actor, now_us, draft_of, sealer):
-                        moved.append(change.ticket)
-                    break
-                except ConcurrentUpdate:
-                    continue
-    return found, moved
-
-
-def _migrate(
-    store: Store,
-    new: Contract,
-    change: TicketChange,
-    actor: str,
-    now_us: int,
-    draft_of: Callable[..., Any],
-    sealer: Sealer,
-) -> bool:
-    """One open ticket onto ``new``: its clocks rebuilt under it, a ``contract`` event saying
-    from which version and what moved, in one transaction."""
-    with store.unit() as u:
-        record, rows = u.load(change.ticket)
-        if record is None or record.contract == new.version:
-            return False
-        if record.state not in new.states:  # it moved into such a state since the diff
-            log.warning("ticket %s (%s) stays on its version: no such state in %s",
-                        record.id, record.state, new.version)  # fmt: skip
-            return False
-        draft = draft_of(new, record, rows, now_us, sealer=sealer)
-        draft.recompute(u.events(record.id), now_us)
-        draft.ticket = draft.ticket._replace(contract=new.version)
-        moved = {m.clock: m.change for m in change.moves if m.change != "same"}
-        draft.record(
-            "contract", record.state, max(now_us, record.last_us), actor,
-            note=f"moved to contract version {new.version}",
-            data={"from": record.contract, "to": new.version, "clocks": moved},
-        )  # fmt: skip
-        u.write(draft.change())
-    return True
 
 
 def describe(d: Diff) -> list[str]:
@@ -377,3 +262,21 @@ def _said(m: Move) -> str:
         return f"{m.clock}: due time changes"
     direction = "later" if by > timedelta(0) else "earlier"
     return f"{m.clock}: due {m.before:{when}} → {m.after:{when}} ({span(abs(by))} {direction})"
+
+
+def listed(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
+    """Every version the database keeps, oldest first: version, name, source, recorded, by
+    whom, whether current, how many tickets run under it."""
+    from .times import from_us
+
+    current = store.current_contract()
+    counts = store.tickets_by_contract()
+    return [
+        {
+            "version": r.version, "name": r.name, "source": r.source,
+            "recorded_at": from_us(r.recorded_us, zone).isoformat(),
+            "actor": r.actor, "current": r.version == current,
+            "tickets": counts.get(r.version, 0),
+        }
+        for r in store.contract_records()
+    ]  # fmt: skip
