@@ -162,7 +162,10 @@ def test_reclassify_recomputes_from_the_original_start(engine: Engine, travel: A
     t = engine.reclassify(t.id, tier="A", reason="whole county offline", actor="li")
     assert t.tier == "A"
     assert t.clocks["response"].due_at == START + timedelta(minutes=15)  # already past
-    assert fired(engine) == [("response", "breach")]  # at the next tick; no stale warning
+    # the reclassification itself records the breach it makes (no stale warning before it)
+    assert alarms(engine, t.id) == [("response", "breach")]
+    assert [e.trigger for e in t.history][-2:] == ["reclassify", "breach"]
+    assert fired(engine) == []  # once: the next tick finds nothing left to fire
     event = next(e for e in engine.get(t.id).history if e.trigger == "reclassify")
     assert event.note == "tier C → A" and event.reason == "whole county offline"
 

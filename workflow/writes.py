@@ -217,6 +217,7 @@ class Changes:
                 reason=reason,
                 data={"before": before, "after": after},
             )
+            draft.fire_due(at_us)  # a promise the new classification breaks, at once
 
         return self._change(ticket_id, at, apply, version=version, history=True)
 
