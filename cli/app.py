@@ -89,7 +89,7 @@ def cli(
 def init(settings: Settings) -> None:
     """Create the database, or upgrade it; safe to run again."""
     engine = settings.engine(create=True)
-    from faultflow.migrations import HEAD
+    from faultflow.db.migrations import HEAD
 
     for revision in engine.store.migrated:
         click.echo(f"applied migration {revision}")
@@ -434,7 +434,7 @@ def channels(settings: Settings, as_json: bool) -> None:
 def check(settings: Settings, path: str | None, as_json: bool) -> None:
     """Validate a contract file (default: the one --config would use), and the people file
     (--people, else ./people.toml) with it."""
-    from faultflow.contract import load_contract
+    from faultflow.contract.model import load_contract
 
     contract = load_contract(Path(path) if path else settings.config_path())
     summary: dict[str, Any] = {
@@ -452,7 +452,7 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
     # --people names it.
     people_file = settings.people_path() if path is None or settings.people_option else None
     if people_file is not None:
-        from faultflow.people import load
+        from faultflow.duty.people import load
 
         roster = load(people_file, contract)
         summary["people"] = {
@@ -533,8 +533,8 @@ def _against_database(settings: Settings, contract: Any) -> dict[str, Any] | Non
 @click.pass_obj
 def graph(settings: Settings, path: str | None, fmt: str, out: str | None) -> None:
     """Draw the contract's lifecycle: states, triggers and guards (default: --config's)."""
-    from faultflow.contract import load_contract
-    from faultflow.graph import draw
+    from faultflow.contract.graph import draw
+    from faultflow.contract.model import load_contract
 
     contract = load_contract(Path(path)) if path else settings.contract()
     write_out(draw(contract, fmt), out)
@@ -592,15 +592,15 @@ def report(
     if fmt == "md":
         raise click.UsageError("--format md is for --ticket; use table, json, csv or html")
     result = engine.report(start, end)
-    from faultflow import report_render
+    from faultflow.reports import render as report_render
 
     if fmt == "json":
         text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)
     elif fmt == "csv":
         text = report_render.to_csv(result)
     elif fmt == "html":
-        from faultflow import report_html
-        from faultflow.graph import lifecycle_html
+        from faultflow.contract.graph import lifecycle_html
+        from faultflow.reports import html as report_html
 
         text = report_html.render(result, lifecycle=lifecycle_html(engine.contract))
     else:
@@ -668,7 +668,7 @@ def verify(
         return
     saved = None
     if against is not None:
-        from faultflow.audit import SavedHead
+        from faultflow.audit.chain import SavedHead
 
         try:
             text = json.load(against)
@@ -750,10 +750,10 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
     from datetime import datetime
 
     from click.core import ParameterSource
-    from faultflow.contract import default_contract_path
+    from faultflow.contract.model import default_contract_path
+    from faultflow.duty.people import seed_people_path
     from faultflow.engine import Engine
-    from faultflow.people import seed_people_path
-    from faultflow.report_render import table
+    from faultflow.reports.render import table
 
     from .demo import simulate
 

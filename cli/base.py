@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from faultflow.contract import Contract
+    from faultflow.contract.model import Contract
     from faultflow.engine import Engine
 
 ENV_DB, ENV_CONFIG, ENV_NOW, ENV_ACTOR, ENV_LOCK_TIMEOUT = (
@@ -52,13 +52,13 @@ class Settings:
 
     def people_path(self) -> Path | None:
         """--people (or FAULTFLOW_PEOPLE), else ./people.toml when there is one."""
-        from faultflow.people import find
+        from faultflow.duty.people import find
 
         return find(self.people_option)
 
     def contract(self) -> Contract:
         if self._contract is None:
-            from faultflow.contract import load_contract
+            from faultflow.contract.model import load_contract
 
             self._contract = load_contract(self.config_path())
         return self._contract
@@ -67,7 +67,7 @@ class Settings:
         if not self.now_text:
             return None
         import pendulum
-        from faultflow.times import parse_time
+        from faultflow.timekeeping.times import parse_time
 
         zone = self.contract().timezone
         fixed = parse_time(self.now_text, pendulum.now(zone.key), zone)

@@ -11,7 +11,7 @@ from .base import Settings, emit_json, json_option, log_like_run
 
 def _box(settings: Settings) -> Any:
     from faultflow.errors import ConfigError
-    from faultflow.mailpoll import configured
+    from faultflow.run.mailbox import configured
 
     box = configured(settings.contract())
     if box is None:
@@ -32,7 +32,7 @@ def mail() -> None:
 @click.pass_obj
 def fetch(settings: Settings, actor: str, as_json: bool) -> None:
     """One pass: every message in the folder to a ticket or a note, then moved aside."""
-    from faultflow.mailpoll import fetch as one_pass
+    from faultflow.run.mailbox import fetch as one_pass
 
     box = _box(settings)
     engine = settings.engine()
@@ -59,7 +59,7 @@ def watch(settings: Settings, actor: str) -> None:
     import signal
     import threading
 
-    from faultflow.mailpoll import watch as keep_reading
+    from faultflow.run.mailbox import watch as keep_reading
 
     log_like_run()
     box = _box(settings)

@@ -74,7 +74,7 @@ def show(settings: Settings, role: str | None, at: str | None, week: bool, as_js
 
 
 def _moment(engine: Any, text: str) -> Any:
-    from faultflow.times import parse_time
+    from faultflow.timekeeping.times import parse_time
 
     return parse_time(text, engine.now(), engine.contract.timezone)
 

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import click
-from faultflow import durations
-from faultflow.durations import span
+from faultflow.timekeeping import durations
+from faultflow.timekeeping.durations import span
 
 if TYPE_CHECKING:
-    from faultflow.views import Clock, Fired, Intake, Ticket
+    from faultflow.tickets.views import Clock, Fired, Intake, Ticket
 
 COLOURS = {"breach": "red", "warn": "yellow", "ok": "green", "paused": "cyan", "done": None}
 

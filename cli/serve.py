@@ -54,7 +54,7 @@ def serve(settings: Settings, host: str, port: int, no_scheduler: bool, max_slee
             name="faultflow-scheduler",
         )
         scheduler.start()
-    from faultflow.mailpoll import configured, watch
+    from faultflow.run.mailbox import configured, watch
 
     box = None if no_scheduler else configured(engine.contract)
     reader: threading.Thread | None = None

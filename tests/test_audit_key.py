@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import START, new_ticket
 from faultflow import Engine
-from faultflow.audit import SavedHead, Sealer, chain, genesis, key_id
+from faultflow.audit.chain import SavedHead, Sealer, chain, genesis, key_id
 from faultflow.cli.app import cli
+from faultflow.db.records import EventRecord
 from faultflow.errors import InvalidInput
-from faultflow.records import EventRecord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -252,7 +252,7 @@ def test_a_saved_head_that_is_not_one_is_refused(tmp_path: Path) -> None:
 def test_verify_in_several_processes_finds_the_same(
     engine: Engine, db_path: Path, travel: Any
 ) -> None:
-    from faultflow.verify import run
+    from faultflow.audit.verify import run
 
     ids = sorted(new_ticket(engine, "ABC"[i % 3]).id for i in range(40))
     travel(minutes=20)

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from faultflow.calendars import (
+from faultflow.timekeeping.calendars import (
     ALWAYS,
     Calendar,
     CalendarError,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from faultflow import clocks as clk
-from faultflow.calendars import Calendar, official, parse_hours
-from faultflow.clocks import ClockFacts
-from faultflow.contract import ClockSpec
-from faultflow.draft import replay
+from faultflow.contract.model import ClockSpec
+from faultflow.tickets.draft import replay
+from faultflow.timekeeping import clocks as clk
+from faultflow.timekeeping.calendars import Calendar, official, parse_hours
+from faultflow.timekeeping.clocks import ClockFacts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

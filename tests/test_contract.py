@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from faultflow import ConfigError, load_contract
-from faultflow.contract import Classification, compile_contract, default_contract_path
+from faultflow.contract.model import Classification, compile_contract, default_contract_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -332,7 +332,7 @@ def test_a_clock_names_a_calendar_that_exists() -> None:
 def test_a_year_the_holiday_library_does_not_know_is_a_warning() -> None:
     from datetime import datetime
 
-    from faultflow.calendars import official
+    from faultflow.timekeeping.calendars import official
 
     contract = compile_contract(_with_calendar(holidays="CN"), source="test.toml")
     assert contract.clocks["response"].calendar.name == "office"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from faultflow import Engine
-from faultflow.delivery import deliver
+from faultflow.run.delivery import deliver
 from test_notify import contract_with
 
 

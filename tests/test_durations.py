@@ -2,7 +2,7 @@ import contextlib
 from datetime import timedelta
 
 import pytest
-from faultflow.durations import parse_duration, span
+from faultflow.timekeeping.durations import parse_duration, span
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -20,7 +20,7 @@ from faultflow import (
     InvalidInput,
     UnknownTicket,
 )
-from faultflow.audit import event_hash, genesis
+from faultflow.audit.chain import event_hash, genesis
 
 TICKET_KEYS = {
     "id",
@@ -346,7 +346,7 @@ def test_history_is_hash_chained(engine: Engine, travel: Any) -> None:
 
 
 def _us(moment: datetime) -> int:
-    from faultflow.times import to_us
+    from faultflow.timekeeping.times import to_us
 
     return to_us(moment)
 
@@ -451,7 +451,7 @@ def test_a_stale_memory_is_corrected_by_the_database(db_path: Path, travel: Any)
 
 
 def test_the_memory_is_bounded(engine: Engine) -> None:
-    from faultflow.unit import RECENT
+    from faultflow.tickets.unit import RECENT
 
     for _ in range(RECENT + 20):
         new_ticket(engine)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import new_ticket, snapshot
 from faultflow import ConcurrentUpdate, DatabaseError, DatabaseUnavailable, Engine
-from faultflow.dbfailures import classify
+from faultflow.db.failures import classify
 from faultflow.errors import DatabaseDamaged
 
 
@@ -96,7 +96,7 @@ def test_a_dropped_server_connection_is_temporary_and_the_next_call_reconnects(
 
 def test_a_serialization_failure_is_retried_once(engine: Engine, monkeypatch: Any) -> None:
     t = new_ticket(engine)
-    from faultflow.store import Unit
+    from faultflow.db.store import Unit
 
     real_write, calls = Unit.write, {"n": 0}
 

@@ -18,8 +18,8 @@ import pytest
 from dovecot import PASSWORD, dovecot
 from dovecot import usable as dovecot_usable
 from faultflow import Engine
-from faultflow.contract import default_contract_path
-from faultflow.mailpoll import configured, fetch
+from faultflow.contract.model import default_contract_path
+from faultflow.run.mailbox import configured, fetch
 from test_mail_out import _postfix, delivered
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from faultflow import Engine
-from faultflow.contract import compile_contract, default_contract_path
+from faultflow.contract.model import compile_contract, default_contract_path
 
 MAILDIR = Path("/home/ffmail/Maildir")
 
@@ -89,7 +89,7 @@ def test_the_reporter_gets_an_acknowledgement_that_threads_and_replies_come_back
 
 def test_a_page_reaches_a_person_by_mail(smtp: None, tmp_path: Path, travel: Any) -> None:
     import pendulum
-    from faultflow.people import compile_people
+    from faultflow.duty.people import compile_people
 
     c = contract()
     people = compile_people(

@@ -16,8 +16,8 @@ from dovecot import PASSWORD, USER, dovecot
 from dovecot import usable as dovecot_usable
 from faultflow import Engine
 from faultflow.cli.app import cli
-from faultflow.contract import default_contract_path, load_contract
-from faultflow.mailpoll import DONE, REFUSED, configured, fetch
+from faultflow.contract.model import default_contract_path, load_contract
+from faultflow.run.mailbox import DONE, REFUSED, configured, fetch
 from test_mail_reading import mail as message
 
 

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 CHECK = r"""
 import json, faultflow
 from faultflow import Engine
-from faultflow.contract import default_contract_path
+from faultflow.contract.model import default_contract_path
 engine = Engine.open(db="t.db")
 t = engine.intake("hotline", {"summary": "core switch down", "tier": "A"}, actor="agent1")
 t = engine.advance(t.id, "respond", actor="li")
@@ -97,9 +97,9 @@ def test_the_wheel_holds_the_contract_the_plugins_and_the_migrations(
         "faultflow/cli/__init__.py",
         "faultflow/plugins/email.py",
         "faultflow/plugins/webhook.py",
-        "faultflow/migrations/env.py",
-        "faultflow/migrations/script.py.mako",
-        "faultflow/migrations/versions/0001_schema_1.py",
+        "faultflow/db/migrations/env.py",
+        "faultflow/db/migrations/script.py.mako",
+        "faultflow/db/migrations/versions/0001_schema_1.py",
     ):
         assert name in names
     packaged = zipfile.ZipFile(installed.wheel).read("faultflow/states.toml")

@@ -9,10 +9,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from faultflow.contract import load_contract
+from faultflow.contract.model import load_contract
+from faultflow.duty.people import Override, compile_people, load
 from faultflow.errors import ConfigError
-from faultflow.people import Override, compile_people, load
-from faultflow.times import to_us
+from faultflow.timekeeping.times import to_us
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -84,7 +84,7 @@ def test_verify_on_postgres_keyed_and_in_several_processes(pg_url: str, travel: 
     """Server-side cursors, ranges of ids in byte order (not the server's collation), sealed
     events: the same findings in one process and in three."""
     import psycopg
-    from faultflow.verify import run
+    from faultflow.audit.verify import run
 
     with Engine.open(db=pg_url, audit_key="k" * 32) as engine:
         tiers = {new_ticket(engine, "ABC"[i % 3]).id: "ABC"[i % 3] for i in range(30)}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultflow.audit import chain, genesis
-from faultflow.records import (
+from faultflow.audit.chain import chain, genesis
+from faultflow.db.records import (
     HASH_EXEMPT,
     HASHED,
     ClockRecord,
@@ -13,8 +13,8 @@ from faultflow.records import (
     OutboxRecord,
     TicketRecord,
 )
-from faultflow.tables import CLOCKS, EVENTS, OUTBOX, TICKETS
-from faultflow.views import Event, Ticket
+from faultflow.db.tables import CLOCKS, EVENTS, OUTBOX, TICKETS
+from faultflow.tickets.views import Event, Ticket
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from conftest import START, new_ticket
 from faultflow import Engine, InvalidInput
-from faultflow.report_html import render
-from faultflow.report_render import table, to_csv
+from faultflow.reports.html import render
+from faultflow.reports.render import table, to_csv
 
 
 def scenario(engine: Engine, travel: Any) -> dict[str, str]:
@@ -222,7 +222,8 @@ def test_the_handling_report_is_rendered_outside_the_write(
     """Rendering holds no transaction: another process may change the ticket meanwhile, and
     then the report step is refused as a conflict and writes nothing."""
     from conftest import snapshot
-    from faultflow import ConcurrentUpdate, handling
+    from faultflow import ConcurrentUpdate
+    from faultflow.reports import handling
 
     t = engine.intake("hotline", {"summary": "switch down", "tier": "B"}, actor="agent1")
     for step in ("respond", "remote", "resolve"):

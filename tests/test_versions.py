@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import in_threads, snapshot
 from faultflow import Engine
-from faultflow.contract import default_contract_path, load_contract
+from faultflow.contract.model import default_contract_path, load_contract
 from test_cli import ff
 
 SEED = default_contract_path().read_text(encoding="utf-8")
@@ -195,7 +195,7 @@ def test_library_versions_and_the_worked_example(tmp_path: Path, travel: Any) ->
 def test_processes_meeting_a_fresh_database_agree_on_its_version(tmp_path: Path) -> None:
     """Four engines opening a database that has no version yet, at once: one records it, the
     others find it; none fails."""
-    from faultflow.store import Store
+    from faultflow.db.store import Store
 
     db = tmp_path / "fresh.db"
     Store.open(db, create=True).close()  # the schema, no version yet

@@ -18,7 +18,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .contract import Contract, load_contract
+    from .contract.model import Contract, load_contract
     from .engine import Engine
     from .errors import (
         ConcurrentUpdate,
@@ -34,22 +34,22 @@ if TYPE_CHECKING:
     )
     from .hookspecs import Channel, Notifier, hookimpl
     from .intake import IntakeRecord, common_record
-    from .views import Clock, Event, Fired, Intake, Ticket
+    from .tickets.views import Clock, Event, Fired, Intake, Ticket
 
 _WHERE = {
     "Engine": "engine",
-    "Contract": "contract",
-    "load_contract": "contract",
+    "Contract": "contract.model",
+    "load_contract": "contract.model",
     "Channel": "hookspecs",
     "Notifier": "hookspecs",
     "hookimpl": "hookspecs",
     "IntakeRecord": "intake",
     "common_record": "intake",
-    "Clock": "views",
-    "Event": "views",
-    "Fired": "views",
-    "Intake": "views",
-    "Ticket": "views",
+    "Clock": "tickets.views",
+    "Event": "tickets.views",
+    "Fired": "tickets.views",
+    "Intake": "tickets.views",
+    "Ticket": "tickets.views",
     **dict.fromkeys(
         [
             "ConcurrentUpdate",

@@ -25,8 +25,8 @@ from itertools import islice
 from .engine import Engine
 from .ids import new_ticket_id
 from .intake import IntakeRecord
-from .receive import classify
-from .times import to_us
+from .tickets.receive import classify
+from .timekeeping.times import to_us
 
 
 @dataclass(frozen=True, slots=True)

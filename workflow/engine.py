@@ -17,29 +17,31 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import audit, queries, sweeps
-from .contract import Contract, load_contract
-from .store import Store
-from .times import aware, in_zone, to_us, wall_clock
-from .unit import Context, UnitOfWork
-from .versions import Contracts
-from .views import Event, Fired, Ticket
-from .writes import Changes
+from .audit import chain as audit
+from .contract.model import Contract, load_contract
+from .contract.versions import Contracts
+from .db.store import Store
+from .run import sweeps
+from .tickets import queries
+from .tickets.unit import Context, UnitOfWork
+from .tickets.views import Event, Fired, Ticket
+from .tickets.writes import Changes
+from .timekeeping.times import aware, in_zone, to_us, wall_clock
 
 if TYPE_CHECKING:  # imported where used: `faultflow show` should not pay for them
-    from .audit import Verification
-    from .census import Census
-    from .delivery import Attempt
+    from .access.signing import Signer
+    from .access.tokens import Token
+    from .audit.chain import Verification
+    from .contract.machine import Lifecycle, Option
+    from .contract.versions import Diff as ContractDiff
+    from .duty.people import OnDuty, People
     from .hookspecs import Channel
     from .intake import IntakeRecord
-    from .machine import Lifecycle, Option
-    from .people import OnDuty, People
     from .registry import Registry
-    from .report import Report
-    from .signing import Signer
-    from .tokens import Token
-    from .versions import Diff as ContractDiff
-    from .views import Intake
+    from .reports.census import Census
+    from .reports.compliance import Report
+    from .run.delivery import Attempt
+    from .tickets.views import Intake
 
 Clockwork = Callable[[], datetime]
 At = datetime | str | None  # a moment: aware or naive datetime, ISO text, "HH:MM", "-15m"
@@ -66,7 +68,7 @@ class Engine:
         self._stop = threading.Event()
         self.work = UnitOfWork(Context(store, self.contracts, self.now, sealer, people))
         """The one door every change of a ticket goes through (unit.py)."""
-        self._changes = Changes(self.work)
+        self._changes = Changes(self.work, _handling_markdown)
 
     @property
     def contract(self) -> Contract:
@@ -94,13 +96,13 @@ class Engine:
         contract = config if isinstance(config, Contract) else load_contract(config)
         roster = None
         if people is not None:
-            from .people import People, load
+            from .duty.people import People, load
 
             roster = people if isinstance(people, People) else load(people, contract)
         store = Store.open(db, create=create, lock_timeout=lock_timeout)
         engine = cls(store, contract, clock, registry, sealer, roster)
         try:
-            from .versions import settle
+            from .contract.versions import settle
 
             current = settle(store, contract, "faultflow", to_us(engine.now()), pinned)
             if current != contract.version:  # not pinned: run as the database does
@@ -231,11 +233,16 @@ class Engine:
 
     def ack(self, ticket_id: str, actor: str | None = None, note: str | None = None) -> Ticket:
         """Acknowledge the ticket's escalation: its chain of pages stops."""
-        return self._changes.ack(ticket_id, actor, note)
+        from .run.escalation import acknowledged
+
+        return acknowledged(self.work, self._changes.policy, ticket_id, actor, note)
 
     def escalate(self, ticket_id: str, reason: str, actor: str | None = None) -> Ticket:
         """Move the escalation up by hand (P5): the next step fires now, with the reason."""
-        return self._changes.escalate(ticket_id, reason, actor, self._roster())
+        from .run.escalation import escalated
+
+        policy = self._changes.policy
+        return escalated(self.work, policy, self._roster(), ticket_id, reason, actor)
 
     # -- looking (queries.py) ------------------------------------------------------------------
 
@@ -271,7 +278,7 @@ class Engine:
     def census(self) -> Census:
         """Counts for monitoring: open tickets by state and tier, alarms fired by clock, pending
         notifications and failed delivery attempts, the next alarm due (census.py)."""
-        from .census import take
+        from .reports.census import take
 
         return take(self.store, self.contract)
 
@@ -285,7 +292,7 @@ class Engine:
     def contract_diff(self, new: str | Path | Contract) -> ContractDiff:
         """What ``new`` (a file or a loaded contract) would change against the database's
         current version for each open ticket: due times that move, states it lacks."""
-        from .rollout import diff
+        from .tickets.rollout import diff
 
         contract = new if isinstance(new, Contract) else load_contract(new)
         return diff(self.work, contract, self._now_us())
@@ -296,7 +303,7 @@ class Engine:
         """Record ``new`` as the current version (new tickets run under it); ``migrate_open``
         moves each open ticket onto it too (refused, nothing written, if a ticket's state is
         not in it). The diff, and the tickets moved."""
-        from .rollout import apply
+        from .tickets.rollout import apply
 
         contract = new if isinstance(new, Contract) else load_contract(new)
         who = self._changes.policy.actor_name(actor or "system")
@@ -308,7 +315,7 @@ class Engine:
 
     def contract_versions(self) -> builtins.list[dict[str, Any]]:
         """Every version the database keeps, oldest first, with how many tickets run under it."""
-        from .versions import listed
+        from .contract.versions import listed
 
         return listed(self.store, self.contract.timezone)
 
@@ -318,7 +325,7 @@ class Engine:
     def signer(self) -> Signer:
         """Signs the web's tracking links, sessions and form tokens under a key of the database
         (the same in every process on it, and across restarts)."""
-        from .signing import Signer
+        from .access.signing import Signer
 
         return Signer(self.store.site_key("web"))
 
@@ -329,7 +336,7 @@ class Engine:
 
     def tracked(self, code: str) -> Ticket:
         """The ticket a tracking code opens; :class:`UnknownTicket` for any code not ours."""
-        from .signing import track
+        from .access.signing import track
 
         return self.get(track(self.signer, code))
 
@@ -340,7 +347,7 @@ class Engine:
     ) -> tuple[Token, str]:
         """Make an API token for ``faultflow serve``: the token, and its secret (shown this once,
         never stored). ``actor``: whom the history names for what it does (default: its name)."""
-        from . import tokens
+        from .access import tokens
 
         who = self._changes.policy.actor_name(actor or name)
         channels = set(self.registry.channels)
@@ -349,20 +356,20 @@ class Engine:
 
     def tokens(self) -> builtins.list[Token]:
         """Every token, revoked ones too (never their secrets)."""
-        from . import tokens
+        from .access import tokens
 
         return tokens.listed(self.store, self.contract.timezone)
 
     def revoke_token(self, name: str) -> Token:
         """Revoke a token for good (it stays listed, revoked)."""
-        from . import tokens
+        from .access import tokens
 
         return tokens.revoke(self.store, name, self._now_us(), self.contract.timezone)
 
     def authenticate(self, secret: str | None = None, *, digest: str | None = None) -> Token | None:
         """The active token whose secret this is (or whose secret has this SHA-256 ``digest``:
         a board session keeps the digest, never the secret), or ``None``."""
-        from . import tokens
+        from .access import tokens
 
         wanted = tokens.digest(secret) if secret is not None else digest or ""
         return tokens.authenticate(self.store, wanted, self.contract.timezone)
@@ -372,13 +379,13 @@ class Engine:
     def report(self, start: At = None, end: At = None) -> Report:
         """SLA compliance of the clocks that started in [start, end); default: the 30 days
         before now. Times without an offset are in the contract's time zone."""
-        from .report import for_period
+        from .reports.compliance import for_period
 
         return for_period(self.store, self.contract, self.now(), start, end)
 
     def handling_report(self, ticket_id: str, fmt: str = "md") -> str:
         """The customer's handling report of one ticket (P11), as ``md`` or ``html``."""
-        from .handling import render
+        from .reports.handling import render
 
         ticket = self.get(ticket_id)
         return render(ticket, self.contract_of(ticket), fmt)  # in the words of its version
@@ -386,7 +393,7 @@ class Engine:
     def send_handling_report(self, ticket_id: str, actor: str | None = None) -> Ticket:
         """Mail the handling report (P11) to the reporter through the contract's ``email``
         notifier, now; the Message-ID goes into the history."""
-        from .handling import send
+        from .reports.handling import send
 
         t = self.get(ticket_id)
         notifiers = self.registry.notifiers
@@ -403,7 +410,7 @@ class Engine:
         """Recompute every ticket's hash chain and replay its history against its stored row
         and clocks; name the first broken link of each. ``against``: a head saved earlier the
         history must still hold. ``workers``: processes to check a big database with."""
-        from .verify import run
+        from .audit.verify import run
 
         return run(self.store, self.contract, self.sealer, against, workers)
 
@@ -428,7 +435,7 @@ class Engine:
         """Deliver the notifications due now for at most about ``budget_s`` s; every attempt.
         Failures are recorded, logged and retried with backoff."""
         now_us = to_us(aware(now, self.now(), self.contract.timezone))
-        told = self._changes.delivered if self.people is not None else None
+        told = (lambda a: sweeps.record_delivery(self.work, a)) if self.people else None
         return sweeps.deliver(self.work, self.registry.notifiers, now_us, budget_s, told)
 
     def next_due(self) -> datetime | None:
@@ -450,7 +457,7 @@ class Engine:
     ) -> None:  # fmt: skip
         """Keep firing due alarms until :meth:`stop`, SIGINT or SIGTERM (scheduler.py). Sleeps
         until the next due time, at most ``max_sleep`` s; errors are retried."""
-        from . import scheduler
+        from .run import scheduler
 
         scheduler.run(self, self._stop, max_sleep, on_fired, handle_signals)
 
@@ -458,13 +465,13 @@ class Engine:
 
     def _roster(self) -> People:
         """The people file with the overrides recorded in the database in force."""
-        from .duty import required, roster
+        from .duty.overrides import required, roster
 
         return roster(self.store, required(self.people))
 
     def oncall(self, role: str | None = None, at: At = None) -> dict[str, builtins.list[OnDuty]]:
         """Who holds each role (or ``role``) at ``at`` (default now), and until when."""
-        from .duty import on_duty
+        from .duty.overrides import on_duty
 
         moment = aware(at, self.now(), self.contract.timezone)
         return on_duty(self.store, self.people, role, moment)
@@ -474,7 +481,7 @@ class Engine:
     ) -> int:
         """Put ``person`` in ``role`` from ``start`` to ``end`` (a swap, sick leave); its id.
         Refused if it overlaps another override of the role."""
-        from .duty import add_override, required
+        from .duty.overrides import add_override, required
 
         now, zone, policy = self.now(), self.contract.timezone, self._changes.policy
         span = to_us(aware(start, now, zone)), to_us(aware(end, now, zone))
@@ -484,13 +491,20 @@ class Engine:
 
     def overrides(self, removed: bool = False) -> builtins.list[dict[str, Any]]:
         """The overrides recorded (``removed``: those removed too), as JSON-ready dicts."""
-        from .duty import listed
+        from .duty.overrides import listed
 
         return listed(self.store, self.contract.timezone, removed)
 
     def remove_override(self, override_id: int) -> None:
         """Remove an override (kept in the database, marked removed)."""
-        from .duty import remove
+        from .duty.overrides import remove
 
         remove(self.store, override_id, self._now_us())
 
+
+
+def _handling_markdown(ticket: Ticket, contract: Contract) -> str:
+    """The customer's handling report as markdown (imported when a report is attached)."""
+    from .reports.handling import markdown
+
+    return markdown(ticket, contract)

@@ -34,7 +34,7 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 def _ddl(dialect_name: str = "sqlite") -> list[str]:
     """The engine's own CREATE statements for the tickets and events tables (indexes too)."""
-    from faultflow.tables import EventRow, TicketRow
+    from faultflow.db.tables import EventRow, TicketRow
     from sqlalchemy.dialects import postgresql, sqlite
     from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
 def _working_time(ratios: list[float]) -> dict[str, float]:
     """The calendar run's ratio, and the per-call cost of one due time spanning a week of
     holidays (the days' working ranges are computed once per process, as in the engine)."""
-    from faultflow.calendars import ALWAYS
-    from faultflow.contract import load_contract
+    from faultflow.contract.model import load_contract
+    from faultflow.timekeeping.calendars import ALWAYS
 
     office = load_contract(OFFICE).calendars["office"]
     start = int(datetime(2026, 9, 30, 17, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp())

@@ -41,7 +41,7 @@ def main() -> int:
         print("bench_mail needs Debian's dovecot-imapd and root: skipped")
         return 0
     from faultflow import Engine
-    from faultflow.mailpoll import Mailbox, fetch
+    from faultflow.run.mailbox import Mailbox, fetch
     from imap_tools import MailBoxUnencrypted
 
     with dovecot() as port:

@@ -86,7 +86,7 @@ def main() -> int:
         print(f"building {args.tickets:,} line tickets (two clocks each) with faultflow.bulk")
         build(db, args.tickets, args.tickets // 10, kind="line")
     from faultflow import Engine
-    from faultflow.times import to_us
+    from faultflow.timekeeping.times import to_us
 
     now = T0 + timedelta(days=2)
     engine = Engine.open(db=db, clock=lambda: now, create=False)

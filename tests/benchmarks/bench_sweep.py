@@ -115,9 +115,9 @@ def roster_lookups(overrides: int) -> tuple[float, float]:
     """(µs per `on_duty` with ``overrides`` overrides, µs per dict lookup)."""
     from datetime import UTC, datetime
 
-    from faultflow.contract import load_contract
-    from faultflow.people import Override, load, seed_people_path
-    from faultflow.times import to_us
+    from faultflow.contract.model import load_contract
+    from faultflow.duty.people import Override, load, seed_people_path
+    from faultflow.timekeeping.times import to_us
 
     people = load(seed_people_path(), load_contract())
     hour = 3_600_000_000
@@ -215,7 +215,7 @@ def main() -> int:
         check=True,
     )
     eng = json.loads(done.stdout)
-    from faultflow.times import to_us
+    from faultflow.timekeeping.times import to_us
 
     raw_idle, raw_sweep, raw_rows = raw_floor(raw_db, to_us(T0))
     print(f"sweep benchmark: {args.tickets:,} open tickets, {args.due:,} due; {machine()}")
@@ -228,7 +228,7 @@ def main() -> int:
         f"  raw sqlite3    : {raw_rows:,} in {raw_sweep:.3f} s; idle query {raw_idle * 1000:.2f} ms"
     )
     print(f"  ratio engine/raw (sweep): {raw_sweep / eng['sweep_s']:.3f}")
-    from faultflow.people import seed_people_path
+    from faultflow.duty.people import seed_people_path
 
     start_chains(engine_db, args.due, to_us(T0))
     start_chains(raw_db, args.due, to_us(T0))

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from ..tokens import Token, digest
+from ..access.tokens import Token, digest
 
 
 class Unauthorized(Exception):

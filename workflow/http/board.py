@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup
 
 from ..errors import ConcurrentUpdate, FaultflowError, InvalidInput
-from ..templating import render, trusted
+from ..reports.templating import render, trusted
 from .pages import page, refusal, said, state_words, words_for
 from .sessions import (
     SESSION,
@@ -65,7 +65,7 @@ async def login_form(request: Request) -> Response:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    from ..tokens import digest
+    from ..access.tokens import digest
 
     w = words_for(request)
     form: dict[str, str] = {}
@@ -300,7 +300,7 @@ async def report(request: Request) -> Response:
     found = await session(request)
     if found is None:
         return _back(request)
-    from ..report_html import context
+    from ..reports.html import context
 
     engine = request.app.state.engine
     start = request.query_params.get("from") or None

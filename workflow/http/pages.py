@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from ..errors import FaultflowError
-from ..templating import render
+from ..reports.templating import render
 from .errors import one_line, status_of
 from .sessions import BadForm, keep_browser
 from .words import COOKIE, Words, language

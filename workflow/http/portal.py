@@ -150,7 +150,7 @@ def _promises(ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
 
 def _tracking(request: Request, ticket: Any, code: str, status: int = 200,
               message: str | None = None) -> Response:  # fmt: skip
-    from .. import handling
+    from ..reports import handling
 
     engine = request.app.state.engine
     contract = engine.contract_of(ticket)  # the version the ticket runs under

@@ -32,11 +32,11 @@ def report(
     if format == "json":
         return JSONResponse(result.to_dict())
     if format == "csv":
-        from ..report_render import to_csv
+        from ..reports.render import to_csv
 
         return PlainTextResponse(to_csv(result), media_type="text/csv; charset=utf-8")
-    from ..graph import lifecycle_html
-    from ..report_html import render
+    from ..contract.graph import lifecycle_html
+    from ..reports.html import render
 
     return HTMLResponse(render(result, lifecycle=lifecycle_html(engine.contract)))
 

@@ -27,7 +27,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..tokens import Token
+from ..access.tokens import Token
 from .intake import read_body
 
 SESSION = "ff_session"

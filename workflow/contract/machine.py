@@ -1,0 +1,201 @@
+"""The ticket lifecycle as a ``transitions`` machine, built once per contract.
+
+The machine holds no ticket. To fire a trigger we hand it a small subject carrying the ticket's
+state and the facts the guards read; the machine moves the subject's state, or its guard
+condition raises :class:`GuardRefused` with the reason. This keeps the cost per trigger to one
+event dispatch: no ``Machine`` per ticket, no ``add_model`` per ticket. The effects of a
+transition (clocks, alarms, notifications) are applied by the draft from the contract's clock
+declarations, not by machine callbacks: docs/concepts.md says why, with the measured costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from transitions import EventData, Machine, MachineError
+
+from ..errors import GuardRefused, IllegalTransition
+from .model import Classification, Contract, Guard, Transition
+
+
+class GuardFacts:
+    """What a guard may look at: the ticket's classification, the reason given, the clocks.
+
+    The clock facts are given as callables and computed only if a guard asks for them: most
+    transitions have no clock guard, and reading every clock costs more than the transition.
+    """
+
+    __slots__ = ("_breached", "_due", "classification", "reason")
+
+    def __init__(
+        self,
+        classification: Classification,
+        reason: str | None = None,
+        breached: Callable[[], frozenset[str]] = frozenset,
+        due: Callable[[], Mapping[str, datetime]] = dict,
+    ) -> None:
+        self.classification = classification
+        self.reason = reason
+        self._breached = breached
+        self._due = due
+
+    @property
+    def breached(self) -> frozenset[str]:
+        """Names of the clocks that are breached."""
+        return self._breached()
+
+    @property
+    def due(self) -> Mapping[str, datetime]:
+        """Due time of each clock that has one."""
+        return self._due()
+
+
+class _Subject:
+    """The stand-in model the machine moves; one per firing, thrown away after."""
+
+    __slots__ = ("facts", "state")
+
+    def __init__(self, state: str, facts: GuardFacts) -> None:
+        self.state = state
+        self.facts = facts
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One trigger a ticket's state allows (:meth:`Lifecycle.options`)."""
+
+    trigger: str
+    dest: str
+    refused: str | None  # why the guard says no as things stand, or None
+    explain: str  # the contract's words for the transition
+    reasons: tuple[str, ...] | None  # the reasons its guard names; () any reason; None: none
+
+
+def _asks_reason(guard: Guard | None) -> tuple[str, ...] | None:
+    """The reasons a guard accepts (``()``: any non-empty reason), or ``None`` if it reads none."""
+    if guard is None:
+        return None
+    named: list[str] = list(guard.reason or ())
+    anything = guard.reason_required
+    for sub in (*(guard.all or ()), *(guard.any or ())):
+        more = _asks_reason(sub)
+        if more is not None:
+            named.extend(r for r in more if r not in named)
+            anything = anything or not more
+    if named:
+        return tuple(named)
+    return () if anything else None
+
+
+def check_guard(guard: Guard, facts: GuardFacts) -> str | None:
+    """``None`` when the guard holds, else why it does not (in an operator's words)."""
+    if guard.condition is not None:
+        why = guard.condition.explain(facts.classification)
+        if why is not None:
+            return why
+    if guard.reason_required and not (facts.reason and facts.reason.strip()):
+        return "a reason is required (--reason)"
+    if guard.reason is not None and facts.reason not in guard.reason:
+        given = f"reason {facts.reason!r} is not" if facts.reason else "no reason given; needs"
+        return f"{given} one of {', '.join(guard.reason)}"
+    if guard.clock_breached is not None and guard.clock_breached not in facts.breached:
+        due = facts.due.get(guard.clock_breached)
+        when = f" (due {due.strftime('%Y-%m-%d %H:%M')})" if due else ""
+        return f"the {guard.clock_breached} clock is not breached{when}"
+    if guard.all is not None:
+        for sub in guard.all:
+            why = check_guard(sub, facts)
+            if why:
+                return why
+    if guard.any is not None:
+        reasons = []
+        for sub in guard.any:
+            why = check_guard(sub, facts)
+            if why is None:
+                return None
+            reasons.append(why)
+        return "; ".join(reasons)
+    return None
+
+
+class Lifecycle:
+    """The contract's state machine. Build once; :meth:`fire` for any ticket, any thread."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self._machine = Machine(
+            model=None,
+            states=list(contract.states),
+            initial=contract.initial,
+            auto_transitions=False,
+            send_event=True,
+        )
+        for t in contract.transitions:
+            conditions: list[str | Callable[..., bool | None]] = (
+                [self._condition(t)] if t.guard is not None else []
+            )
+            self._machine.add_transition(t.trigger, list(t.sources), t.dest, conditions=conditions)
+
+    @staticmethod
+    def _condition(t: Transition) -> Callable[[EventData], bool]:
+        guard = t.guard
+        assert guard is not None
+
+        def condition(event: EventData) -> bool:
+            subject = event.model
+            assert isinstance(subject, _Subject)
+            why = check_guard(guard, subject.facts)
+            if why is None:
+                return True
+            explain = f" ({t.explain})" if t.explain else ""
+            raise GuardRefused(f"{t.trigger} from {subject.state} refused{explain}: {why}")
+
+        return condition
+
+    def allowed(self, state: str) -> tuple[str, ...]:
+        """The triggers the contract allows from ``state``, guards aside (asked of the machine,
+        in the contract's order)."""
+        if state not in self._machine.states:
+            return ()
+        possible = set(self._machine.get_triggers(state))
+        return tuple(t for t in self.contract.triggers if t in possible)
+
+    def options(self, state: str, facts: GuardFacts) -> tuple[Option, ...]:
+        """What can be done from ``state``: each allowed trigger with its destination and, when
+        its guard refuses with the facts as they are (no reason given yet), why — the buttons of
+        the duty board's ticket page."""
+        found = []
+        for trigger in self.allowed(state):
+            t = next(x for x in self.contract.transitions
+                     if x.trigger == trigger and state in x.sources)  # fmt: skip
+            why = check_guard(t.guard, facts) if t.guard is not None else None
+            found.append(Option(trigger, t.dest, why, t.explain, _asks_reason(t.guard)))
+        return tuple(found)
+
+    def fire(self, state: str, trigger: str, facts: GuardFacts) -> str:
+        """The state after ``trigger`` from ``state``; raise if illegal or a guard refuses."""
+        event = self._machine.events.get(trigger)
+        if event is None:
+            raise IllegalTransition(
+                f"unknown trigger {trigger!r}; {self._from(state)}",
+                self.allowed(state),
+            )
+        subject = _Subject(state, facts)
+        try:
+            moved = event.trigger(subject)
+        except MachineError:
+            raise IllegalTransition(
+                f"cannot {trigger} a ticket that is {state}; {self._from(state)}",
+                self.allowed(state),
+            ) from None
+        if not moved:  # pragma: no cover - every condition raises instead of saying no
+            raise GuardRefused(f"{trigger} from {state} refused")
+        return subject.state
+
+    def _from(self, state: str) -> str:
+        allowed = self.allowed(state)
+        if not allowed:
+            return f"{state} is final: nothing more can happen to it"
+        return f"allowed from {state}: {', '.join(allowed)}"

@@ -1,0 +1,497 @@
+"""SLA compliance: how well each promise was kept over a period, aggregated in SQL.
+
+Rules (docs/reports.md):
+
+- a clock belongs to the period in which it *started*;
+- a clock is *met* when it stopped within its limit, *breached* when it stopped late or is still
+  running (or paused) past its limit, *open* when it is still running within its limit;
+- compliance = met / (met + breached); open clocks are not yet decided and count apart;
+- tickets that ended cancelled are counted apart and left out of compliance;
+- median and 90th percentile of the elapsed (active) time use the nearest-rank method over the
+  decided clocks; the worst overrun is the largest (elapsed - limit) among breaches.
+
+Everything is computed by the database (GROUP BY, window functions) so that a report over a
+million clock records needs no Python loop over them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, func, literal, select
+
+from ..db.tables import CLOCKS, EVENTS, TICKETS
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One clock and tier over the period."""
+
+    clock: str
+    tier: str
+    total: int
+    met: int
+    breached: int
+    open: int
+    compliance: float | None  # percent; None when nothing is decided yet
+    median: timedelta | None
+    p90: timedelta | None
+    worst_overrun: timedelta | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clock": self.clock,
+            "tier": self.tier,
+            "total": self.total,
+            "met": self.met,
+            "breached": self.breached,
+            "open": self.open,
+            "compliance_pct": self.compliance,
+            "median_s": _s(self.median),
+            "p90_s": _s(self.p90),
+            "worst_overrun_s": _s(self.worst_overrun),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    ticket: str
+    clock: str
+    tier: str
+    channel: str
+    title: str
+    due_at: datetime
+    stopped_at: datetime | None
+    overrun: timedelta
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket,
+            "clock": self.clock,
+            "tier": self.tier,
+            "channel": self.channel,
+            "title": self.title,
+            "due_at": self.due_at.isoformat(),
+            "stopped_at": self.stopped_at.isoformat() if self.stopped_at else None,
+            "overrun_s": _s(self.overrun),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    """An alarm withdrawn because a step entered late shows the promise was kept after all:
+    listed for the auditor (the counts above already use the corrected clocks)."""
+
+    ticket: str
+    clock: str
+    alarm: str  # warning | breach
+    at: datetime  # when it was withdrawn
+    actor: str  # who entered the late step
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket,
+            "clock": self.clock,
+            "alarm": self.alarm,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """The compliance report of one period; ``to_dict()`` is the JSON form."""
+
+    contract: str
+    start: datetime
+    end: datetime
+    generated_at: datetime
+    lines: list[Line]
+    channels: dict[str, int]
+    tickets: int
+    cancelled: int
+    breaches: list[Breach] = field(default_factory=list)
+    weekly_breaches: list[tuple[datetime, int]] = field(default_factory=list)
+    withdrawn: list[Withdrawn] = field(default_factory=list)
+    calendars: dict[str, str] = field(default_factory=dict)
+    """The clocks that count working time, each with its calendar in words."""
+
+    @property
+    def working_time(self) -> list[str]:
+        """``response, arrival over office: Mon–Fri …``: one line per calendar used."""
+        by: dict[str, list[str]] = {}
+        for clock, summary in self.calendars.items():
+            by.setdefault(summary, []).append(clock)
+        return [f"{', '.join(clocks)} count working time: {s}" for s, clocks in by.items()]
+
+    def totals(self) -> dict[str, Line]:
+        """One line per clock, all tiers together (counts only; percentiles per tier)."""
+        out: dict[str, Line] = {}
+        for line in self.lines:
+            prev = out.get(line.clock)
+            met = line.met + (prev.met if prev else 0)
+            breached = line.breached + (prev.breached if prev else 0)
+            worst = max(
+                (
+                    x
+                    for x in (line.worst_overrun, prev.worst_overrun if prev else None)
+                    if x is not None
+                ),
+                default=None,
+            )
+            out[line.clock] = Line(
+                line.clock,
+                "all",
+                line.total + (prev.total if prev else 0),
+                met,
+                breached,
+                line.open + (prev.open if prev else 0),
+                _pct(met, breached),
+                None,
+                None,
+                worst,
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "contract": self.contract,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "generated_at": self.generated_at.isoformat(),
+            "tickets": self.tickets,
+            "cancelled": self.cancelled,
+            "channels": self.channels,
+            "clocks": [line.to_dict() for line in self.lines],
+            "totals": [line.to_dict() for line in self.totals().values()],
+            "breaches": [b.to_dict() for b in self.breaches],
+            "withdrawn": [w.to_dict() for w in self.withdrawn],
+            **({"calendars": self.calendars} if self.calendars else {}),
+            "weekly_breaches": [
+                {"week": w.date().isoformat(), "breaches": n} for w, n in self.weekly_breaches
+            ],
+        }
+
+
+def _s(value: timedelta | None) -> int | float | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds()
+    return int(seconds) if seconds == int(seconds) else round(seconds, 3)
+
+
+def _pct(met: int, breached: int) -> float | None:
+    decided = met + breached
+    return round(100.0 * met / decided, 2) if decided else None
+
+
+def _td(us: Any) -> timedelta | None:
+    return timedelta(microseconds=int(us)) if us is not None else None
+
+
+def for_period(
+    store: Any,
+    contract: Any,
+    now: datetime,
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+) -> Report:
+    """The report of the clocks that started in [start, end) as seen at ``now``. Defaults:
+    ``end`` now, ``start`` 30 days before ``end``; times without an offset are in the
+    contract's time zone, a date alone means its midnight."""
+    from ..errors import InvalidInput
+    from ..timekeeping.times import aware, to_us
+
+    zone = contract.timezone
+    stop = aware(end, now, zone) if end is not None else now
+    begin = aware(start, now, zone) if start is not None else stop - timedelta(days=30)
+    if begin >= stop:
+        raise InvalidInput(
+            f"the period is empty: {begin.isoformat()} is not before {stop.isoformat()}"
+        )
+    return build(
+        store,
+        contract,
+        to_us(begin),
+        to_us(stop),
+        to_us(now),
+        now,
+        begin.astimezone(zone),
+        stop.astimezone(zone),
+    )
+
+
+@dataclass
+class WorkingTime:
+    """The figures of the clocks that count a calendar's working time, in the shapes of the
+    SQL aggregates of :func:`build`: count rows, picked percentiles, breach rows."""
+
+    counts: list[tuple[str, str, int, int, int, int | None]] = field(default_factory=list)
+    picked: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    breaches: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def working_time(
+    store: Any,
+    contract: Any,
+    names: list[str],
+    start_us: int,
+    end_us: int,
+    now_us: int,
+    cancelled: list[str],
+) -> WorkingTime:
+    """Read the calendar clocks of the period row by row: their active time is working time,
+    which SQL cannot count (clocks.active over the clock's calendar)."""
+    from ..timekeeping import clocks as clk
+
+    c, t = CLOCKS, TICKETS
+    rows = store.query(
+        select(
+            c.c.ticket_id, c.c.name, t.c.tier, t.c.channel, t.c.title, c.c.started_us,
+            c.c.limit_us, c.c.paused_us, c.c.paused_since_us, c.c.stopped_us,
+        )
+        .select_from(c.join(t, t.c.id == c.c.ticket_id))
+        .where(
+            c.c.started_us >= start_us, c.c.started_us < end_us, c.c.name.in_(names),
+            t.c.state.not_in(cancelled) if cancelled else literal(True),
+        )
+        .order_by(c.c.started_us, c.c.ticket_id, c.c.name)
+    )  # fmt: skip
+    groups: dict[tuple[str, str], list[tuple[int, int, bool]]] = {}
+    out = WorkingTime()
+    for tid, name, tier, channel, title, started, limit, paused, since, stopped in rows:
+        facts = clk.ClockFacts(started, limit, paused, since, stopped,
+                               contract.clocks[name].calendar)  # fmt: skip
+        active = clk.active(facts, now_us)
+        groups.setdefault((name, tier), []).append((active, limit, stopped is not None))
+        if active > limit:
+            due = facts.cal.add(started, limit + paused)  # as the SQL path: the open pause aside
+            out.breaches.append((tid, name, tier, channel, title, started, due, stopped,
+                                 active - limit))  # fmt: skip
+    for (name, tier), found in groups.items():
+        met = sum(1 for active, limit, done in found if done and active <= limit)
+        broken = sum(1 for active, limit, _ in found if active > limit)
+        worst = max((a - lim for a, lim, _ in found if a > lim), default=None)
+        out.counts.append((name, tier, len(found), met, broken, worst))
+        decided = sorted(a for a, lim, done in found if done or a > lim)
+        for label, share in (("median", 50), ("p90", 90)):
+            if decided:  # nearest rank, as the SQL path
+                out.picked[(name, tier, label)] = decided[-(-len(decided) * share // 100) - 1]
+    return out
+
+
+def build(
+    store: Any,
+    contract: Any,
+    start_us: int,
+    end_us: int,
+    now_us: int,
+    generated_at: datetime,
+    start: datetime,
+    end: datetime,
+    breach_limit: int = 1000,
+) -> Report:
+    """Aggregate the clocks that started in [start_us, end_us) as seen at ``now_us``."""
+    from ..timekeeping.times import from_us
+
+    zone = contract.timezone
+    c, t = CLOCKS, TICKETS
+    finals_cancelled = sorted(contract.cancelled)
+    # Active time: to the stop, or to the start of an open pause, or to now.
+    end_expr = case(
+        (c.c.stopped_us.is_not(None), c.c.stopped_us),
+        (c.c.paused_since_us.is_not(None), c.c.paused_since_us),
+        else_=literal(now_us),
+    )
+    elapsed = (end_expr - c.c.started_us - c.c.paused_us).label("elapsed")
+    # Clocks over a business calendar count working time: they are read row by row below
+    # (working_time); the SQL aggregates take the 24x7 clocks.
+    on_calendar = sorted(n for n, s in contract.clocks.items() if s.calendar.name is not None)
+    in_period = and_(c.c.started_us >= start_us, c.c.started_us < end_us)
+    if on_calendar:
+        in_period = and_(in_period, c.c.name.not_in(on_calendar))
+    not_cancelled = t.c.state.not_in(finals_cancelled) if finals_cancelled else literal(True)
+    base = (
+        select(
+            c.c.name, t.c.tier, elapsed, c.c.limit_us, c.c.stopped_us.is_not(None).label("stopped")
+        )
+        .select_from(c.join(t, t.c.id == c.c.ticket_id))
+        .where(in_period, not_cancelled)
+        .subquery("b")
+    )
+    breached = base.c.elapsed > base.c.limit_us
+    decided = base.c.stopped | breached
+    name_col, tier_col = store.by_id(base.c.name), store.by_id(base.c.tier)
+    # 1. counts per clock and tier, in the order the ranks below use
+    counts = store.query(
+        select(
+            base.c.name,
+            base.c.tier,
+            func.count(),
+            func.sum(case((and_(decided, ~breached), 1), else_=0)),
+            func.sum(case((breached, 1), else_=0)),
+            func.max(case((breached, base.c.elapsed - base.c.limit_us), else_=None)),
+        )
+        .group_by(base.c.name, base.c.tier)
+        .order_by(name_col, tier_col)
+    )
+    # 2. nearest-rank percentiles: one global ranking of the decided clocks by (clock, tier,
+    #    elapsed); each group's ranks start where the groups before it end (a loop over the
+    #    groups, not the rows), and the database returns only the rows at the wanted ranks.
+    wanted: dict[int, list[tuple[str, str, str]]] = {}
+    offset = 0
+    for name, tier, _total, met, nbreached, _worst in counts:
+        n = int(met or 0) + int(nbreached or 0)
+        if n:
+            for label, share in (("median", 50), ("p90", 90)):
+                rank = offset + -(-n * share // 100)  # ceil(n * share / 100)
+                wanted.setdefault(rank, []).append((name, tier, label))
+        offset += n
+    picked: dict[tuple[str, str, str], int] = {}
+    if wanted:
+        ranked = (
+            select(
+                base.c.elapsed,
+                func.row_number().over(order_by=(name_col, tier_col, base.c.elapsed)).label("rn"),
+            )
+            .where(decided)
+            .subquery("r")
+        )
+        for elapsed_us, rn in store.query(
+            select(ranked.c.elapsed, ranked.c.rn).where(ranked.c.rn.in_(list(wanted)))
+        ):
+            for key in wanted[int(rn)]:
+                picked[key] = int(elapsed_us)
+    extra = working_time(
+        store, contract, on_calendar, start_us, end_us, now_us, finals_cancelled
+    ) if on_calendar else WorkingTime()  # fmt: skip
+    counts = [*counts, *extra.counts]
+    picked.update(extra.picked)
+    order = {name: i for i, name in enumerate(contract.clocks)}
+    lines = []
+    for name, tier, total, met, nbreached, worst in counts:
+        met, nbreached = int(met or 0), int(nbreached or 0)
+        lines.append(
+            Line(
+                name,
+                tier,
+                int(total),
+                met,
+                nbreached,
+                int(total) - met - nbreached,
+                _pct(met, nbreached),
+                _td(picked.get((name, tier, "median"))),
+                _td(picked.get((name, tier, "p90"))),
+                _td(worst),
+            )
+        )
+    lines.sort(key=lambda x: (order.get(x.clock, len(order)), x.tier))
+
+    opened = and_(t.c.created_us >= start_us, t.c.created_us < end_us)
+    channels = {
+        ch: int(n)
+        for ch, n in store.query(
+            select(t.c.channel, func.count())
+            .where(opened)
+            .group_by(t.c.channel)
+            .order_by(func.count().desc(), t.c.channel)
+        )
+    }
+    tickets = sum(channels.values())
+    cancelled = int(
+        store.query(
+            select(func.count()).where(
+                opened, t.c.state.in_(finals_cancelled) if finals_cancelled else literal(False)
+            )
+        )[0][0]
+    )
+
+    b_elapsed = elapsed
+    breach_rows = store.query(
+        select(
+            c.c.ticket_id,
+            c.c.name,
+            t.c.tier,
+            t.c.channel,
+            t.c.title,
+            c.c.started_us,
+            c.c.limit_us,
+            c.c.paused_us,
+            c.c.stopped_us,
+            (b_elapsed - c.c.limit_us),
+        )
+        .select_from(c.join(t, t.c.id == c.c.ticket_id))
+        .where(in_period, not_cancelled, b_elapsed > c.c.limit_us)
+        .order_by(c.c.started_us, c.c.ticket_id, c.c.name)
+        .limit(breach_limit)
+    )
+    breach_rows = sorted([*breach_rows, *extra.breaches], key=lambda r: (r[5], r[0], r[1]))
+    breaches = [
+        Breach(
+            tid,
+            name,
+            tier,
+            channel,
+            title,
+            from_us(due, zone),
+            from_us(stopped, zone) if stopped is not None else None,
+            timedelta(microseconds=int(over)),
+        )
+        for tid, name, tier, channel, title, _, due, stopped, over in (
+            (*r[:6], r[5] + r[6] + r[7], r[8], r[9]) if len(r) == 10 else r
+            for r in breach_rows[:breach_limit]
+        )
+    ]
+    week_us = 7 * 86400 * 1_000_000
+    week = (c.c.started_us - start_us) // week_us
+    weekly = {
+        int(w): int(n)
+        for w, n in store.query(
+            select(cast(week, Integer), func.count())
+            .select_from(c.join(t, t.c.id == c.c.ticket_id))
+            .where(in_period, not_cancelled, b_elapsed > c.c.limit_us)
+            .group_by(cast(week, Integer))
+        )
+    }
+    for row in extra.breaches:
+        w = (row[5] - start_us) // week_us
+        weekly[w] = weekly.get(w, 0) + 1
+    weeks = max(1, -(-(end_us - start_us) // week_us))
+    weekly_breaches = [
+        (from_us(start_us + i * week_us, zone), weekly.get(i, 0)) for i in range(weeks)
+    ]
+    e = EVENTS
+    withdrawn = [
+        Withdrawn(tid, said.get("clock", ""), said.get("alarm", ""), from_us(at, zone), who, note)
+        for tid, at, who, note, data in store.query(
+            select(e.c.ticket_id, e.c.at_us, e.c.actor, e.c.note, e.c.data)
+            .select_from(e.join(t, t.c.id == e.c.ticket_id))
+            .where(opened, e.c.trigger == "withdrawn")
+            .order_by(e.c.at_us, e.c.ticket_id, e.c.seq)
+            .limit(breach_limit)
+        )
+        for said in [json.loads(data)]
+    ]
+    return Report(
+        contract.name,
+        start,
+        end,
+        generated_at,
+        lines,
+        channels,
+        tickets,
+        cancelled,
+        breaches,
+        weekly_breaches,
+        withdrawn,
+        {
+            n: contract.calendars[s.calendar.name].summary
+            for n, s in contract.clocks.items()
+            if s.calendar.name is not None
+        },
+    )

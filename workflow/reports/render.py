@@ -1,0 +1,166 @@
+"""A compliance report as a text table or CSV (HTML: report_html.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from ..timekeeping import durations
+from .compliance import Line, Report
+
+
+def span(value: timedelta | None) -> str:
+    return durations.span(value, "compact")
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def _row(line: Line) -> list[str]:
+    return [
+        line.clock,
+        line.tier,
+        str(line.total),
+        str(line.met),
+        str(line.breached),
+        str(line.open),
+        pct(line.compliance),
+        span(line.median),
+        span(line.p90),
+        span(line.worst_overrun),
+    ]
+
+
+HEADER = [
+    "clock",
+    "tier",
+    "total",
+    "met",
+    "breached",
+    "open",
+    "compliance",
+    "median",
+    "p90",
+    "worst overrun",
+]
+
+
+def table(report: Report, breaches: int = 10) -> str:
+    """The report as a fixed-width text table."""
+    rows = [_row(line) for line in report.lines]
+    totals = [_row(line) for line in report.totals().values()]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows + totals)) if rows else len(h)
+        for i, h in enumerate(HEADER)
+    ]
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    out = [
+        f"SLA compliance, {report.contract}",
+        f"clocks started {report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} "
+        f"({report.start.tzinfo})",
+        f"{report.tickets} tickets opened ({report.cancelled} cancelled, not counted); "
+        "by channel: " + (", ".join(f"{k} {v}" for k, v in report.channels.items()) or "-"),
+        *report.working_time,
+        "",
+        fmt(HEADER),
+        fmt(["-" * w for w in widths]),
+    ]
+    out += [fmt(r) for r in rows] or ["(no clock started in this period)"]
+    if totals:
+        out += [fmt(["-" * w for w in widths])] + [fmt(r) for r in totals]
+    # dates carry the year when the period spans more than one
+    day = "%m-%d %H:%M" if report.start.year == report.end.year else "%Y-%m-%d %H:%M"
+    if report.breaches:
+        out += [
+            "",
+            f"breaches ({len(report.breaches)}; first {min(breaches, len(report.breaches))}"
+            f" shown, all in --format json/csv/html):",
+        ]
+        for b in report.breaches[:breaches]:
+            stopped = f"stopped {b.stopped_at.strftime(day)}" if b.stopped_at else "still open"
+            out.append(
+                f"  {b.ticket}  {b.clock:<11} tier {b.tier}  due {b.due_at.strftime(day)}"
+                f"  {stopped}  over by {span(b.overrun)}  {b.title[:40]}"
+            )
+    if report.withdrawn:
+        out += ["", f"alarms withdrawn after a late entry ({len(report.withdrawn)}):"]
+        for w in report.withdrawn:
+            out.append(f"  {w.ticket}  {w.clock} {w.alarm}  {w.at.strftime(day)}  {w.note}")
+    return "\n".join(out)
+
+
+def to_csv(report: Report) -> str:
+    """One row per clock and tier, then the totals (tier ``all``), then the breaches."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(
+        [
+            "section",
+            "clock",
+            "tier",
+            "total",
+            "met",
+            "breached",
+            "open",
+            "compliance_pct",
+            "median_s",
+            "p90_s",
+            "worst_overrun_s",
+        ]
+    )
+    for section, lines in (("clock", report.lines), ("total", report.totals().values())):
+        for line in lines:
+            d = line.to_dict()
+            w.writerow(
+                [
+                    section,
+                    d["clock"],
+                    d["tier"],
+                    d["total"],
+                    d["met"],
+                    d["breached"],
+                    d["open"],
+                    d["compliance_pct"],
+                    d["median_s"],
+                    d["p90_s"],
+                    d["worst_overrun_s"],
+                ]
+            )
+    w.writerow([])
+    w.writerow(
+        [
+            "breach",
+            "ticket",
+            "clock",
+            "tier",
+            "channel",
+            "due_at",
+            "stopped_at",
+            "overrun_s",
+            "title",
+        ]
+    )
+    for b in report.breaches:
+        d = b.to_dict()
+        w.writerow(
+            [
+                "breach",
+                d["ticket"],
+                d["clock"],
+                d["tier"],
+                d["channel"],
+                d["due_at"],
+                d["stopped_at"],
+                d["overrun_s"],
+                d["title"],
+            ]
+        )
+    return buf.getvalue()

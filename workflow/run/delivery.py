@@ -1,0 +1,218 @@
+"""Deliver the outbox: each notification to each notifier that wants it, once, with retries.
+
+The outbox rows are written in the same transaction as the events they tell of (draft.py), so
+nothing committed is ever left unannounced. Delivery happens apart from any ticket change:
+
+- a deliverer *claims* a due row by moving its ``next_attempt_us`` forward (a lease) with an
+  optimistic UPDATE, so several deliverers (``tick``/``run`` on several hosts) never deliver
+  the same row at the same time;
+- it calls each subscribed notifier that has not yet succeeded for that row, each in its own
+  ``try``, and records every attempt in ``deliveries``;
+- when every notifier has succeeded the row is done; otherwise it is retried after an
+  exponential backoff, until a notifier's ``max_attempts`` is spent (then it is given up, logged,
+  and the row is done).
+
+A notifier that fails never affects a ticket, and never another notifier. Delivery never
+delays an alarm either: `run` delivers on a thread of its own, and every attempt runs with a
+timeout (a notifier's ``timeout`` plus a margin, default 10 s) in a small pool of workers, so a
+receiver that accepts and never answers costs one worker, not the sweep. A pass stops when its
+time budget is spent; the rest waits for the next pass. Every failed attempt is logged as a
+warning naming the notifier; a give-up as an error.
+
+Delivery is at least once: a process killed after a notifier succeeded but before the attempt
+was recorded will deliver that notification again once its lease expires.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as AttemptTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from ..contract.model import Contract
+from ..db.tables import OUTBOX
+from ..errors import DeliveryRefused
+from ..hookspecs import Notifier
+from ..secrets import redact
+
+log = logging.getLogger("faultflow.delivery")
+
+LEASE_US = 60 * 1_000_000  # a claimed row is not retried by anyone else for a minute
+BACKOFF_S = (30, 60, 120, 300, 900, 1800, 3600)
+DEFAULT_MAX_ATTEMPTS = 8
+REFUSED = "refused for good: "  # how a DeliveryRefused attempt is recorded: not retried
+DEFAULT_TIMEOUT_S = 10.0  # an attempt's bound when its notifier names no `timeout` of its own
+PASS_BUDGET_S = 20.0  # a pass stops starting attempts after this; the rest waits a pass
+BATCH = 100
+# Attempts run here, so that a notifier that never returns holds a worker, not the caller.
+_WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="faultflow-delivery")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One delivery attempt of one notification to one notifier."""
+
+    outbox_id: int
+    ticket: str
+    kind: str
+    notifier: str
+    attempt: int
+    ok: bool
+    error: str | None
+    final: bool = True  # delivered, or given up: no attempt follows
+    seq: int | None = None  # the event the notification tells of
+
+
+def backoff_us(attempt: int) -> int:
+    """Wait before attempt ``attempt + 1``: 30 s, 1 min, 2 min, 5 min, ... up to an hour."""
+    return BACKOFF_S[min(attempt, len(BACKOFF_S)) - 1] * 1_000_000
+
+
+def deliver(
+    store: Any,
+    contract: Contract,
+    notifiers: Mapping[str, Notifier],
+    now_us: int,
+    budget_s: float = PASS_BUDGET_S,
+) -> list[Attempt]:
+    """Deliver the notifications due at ``now_us``, batch after batch until none is due or
+    ``budget_s`` seconds are spent; return every attempt made."""
+    deadline = time.monotonic() + budget_s
+    attempts: list[Attempt] = []
+    seen: set[int] = set()
+    while time.monotonic() < deadline:
+        batch = [row for row in _due(store, now_us) if row[0] not in seen]
+        if not batch:
+            break
+        for row in batch:
+            seen.add(row[0])
+            if time.monotonic() >= deadline:
+                break
+            attempts += _deliver_row(store, contract, notifiers, now_us, *row)
+    return attempts
+
+
+def _due(store: Any, now_us: int) -> Any:
+    o = OUTBOX
+    return store.query(
+        select(o.c.id, o.c.ticket_id, o.c.kind, o.c.payload, o.c.next_attempt_us)
+        .where(o.c.done.is_(False), o.c.next_attempt_us <= now_us)
+        .order_by(o.c.next_attempt_us, o.c.id)
+        .limit(BATCH)
+    )
+
+
+def _deliver_row(
+    store: Any,
+    contract: Contract,
+    notifiers: Mapping[str, Notifier],
+    now_us: int,
+    outbox_id: int,
+    ticket: str,
+    kind: str,
+    payload: str,
+    lease: int,
+) -> list[Attempt]:
+    """One notification to every notifier that wants it and has not taken it yet."""
+    attempts: list[Attempt] = []
+    history = store.claim_delivery(outbox_id, lease, now_us + LEASE_US, REFUSED)
+    if history is None:
+        return []  # another deliverer has it
+    targets = [n for n in contract.notifiers.values() if kind in n.events]
+    tried = {name: (n, ok, no) for name, n, ok, no in history}
+    message = json.loads(payload)
+    pending = []
+    recorded: list[tuple[str, int, int, str | None]] = []
+    for target in targets:
+        count, succeeded, for_good = tried.get(target.name, (0, False, False))
+        if succeeded or for_good:
+            continue  # delivered, or refused for good: given up
+        limit = int(target.config.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
+        if count >= limit:
+            continue  # given up on this one
+        attempt = _deliver(notifiers, target.name, target.use, message, target.config)
+        final = attempt is None or attempt.startswith(REFUSED) or count + 1 >= limit
+        seq = message.get("seq") if isinstance(message.get("seq"), int) else None
+        attempts.append(
+            Attempt(
+                outbox_id,
+                ticket,
+                kind,
+                target.name,
+                count + 1,
+                attempt is None,
+                attempt,
+                final,
+                seq,
+            )
+        )
+        recorded.append((target.name, count + 1, now_us, attempt))
+        if attempt is not None:
+            if attempt.startswith(REFUSED):
+                log.error(
+                    "notification %s (%s of ticket %s) to %s given up: %s",
+                    outbox_id, kind, ticket, target.name, attempt,
+                )  # fmt: skip
+            elif count + 1 >= limit:
+                log.error(
+                    "notification %s (%s of ticket %s) to %s given up after %d attempts: %s",
+                    outbox_id,
+                    kind,
+                    ticket,
+                    target.name,
+                    limit,
+                    attempt,
+                )
+            else:
+                log.warning(
+                    "notification %s (%s of ticket %s) to %s failed, attempt %d of %d, "
+                    "next in %d s: %s",
+                    outbox_id,
+                    kind,
+                    ticket,
+                    target.name,
+                    count + 1,
+                    limit,
+                    backoff_us(count + 1) // 1_000_000,
+                    attempt,
+                )
+                pending.append(count + 1)
+    # the lease is released: the next attempt's time, or done
+    next_us = now_us + backoff_us(max(pending)) if pending else now_us
+    store.settle_delivery(outbox_id, recorded, not pending, next_us)
+    return attempts
+
+
+def _deliver(
+    notifiers: Mapping[str, Notifier],
+    name: str,
+    use: str,
+    message: Mapping[str, Any],
+    config: Mapping[str, Any],
+) -> str | None:
+    """Call one notifier; ``None`` on success, else what went wrong (one line)."""
+    notifier = notifiers.get(use)
+    if notifier is None:
+        return f"no notifier plugin {use!r} is installed (see `faultflow channels`)"
+    try:
+        own = float(config.get("timeout", DEFAULT_TIMEOUT_S))
+    except (TypeError, ValueError):
+        own = DEFAULT_TIMEOUT_S
+    bound = own + 1.0  # the notifier's own timeout fires first; this one catches the rest
+    try:
+        _WORKERS.submit(notifier.notify, message, config).result(timeout=bound)
+    except AttemptTimeout:
+        return f"no answer within {bound:g} s (the notifier is still waiting; not retried now)"
+    except DeliveryRefused as err:
+        return redact(f"{REFUSED}{err}".splitlines()[0])[:500]
+    except Exception as err:  # a notifier's failure is recorded and retried, never raised
+        # Stored in `deliveries` and logged: a webhook URL's key must not go with it.
+        return redact(f"{type(err).__name__}: {err}".splitlines()[0])[:500]
+    return None

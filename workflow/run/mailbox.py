@@ -1,0 +1,188 @@
+"""The mailbox poller: mail in an IMAP folder becomes tickets (and replies notes) through the
+``email`` channel; each message is then moved — to ``faultflow/done``, or, refused, to
+``faultflow/refused`` with the reason logged — never deleted.
+
+Exactly once: a message's Message-ID is the ticket's external id, so a message read twice (a
+restart between the intake and the move, two pollers at once) is a duplicate and opens nothing;
+the move that loses the race finds the message gone and moves on. A temporary database failure
+leaves the message where it is, for the next pass.
+
+The mailbox is ``[channels.email.imap]`` in the contract (``imap-tools`` speaks IMAP):
+
+    [channels.email.imap]
+    host = "mail.example.gov.cn"
+    port = 993
+    tls = "ssl"              # ssl | starttls | none
+    user = "faults@example.gov.cn"
+    password = { env = "FAULTFLOW_IMAP_PASSWORD" }
+    folder = "INBOX"
+    max_bytes = 10485760      # bigger messages are refused (moved aside), not read
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError, DatabaseUnavailable, FaultflowError
+
+log = logging.getLogger("faultflow")
+
+DONE, REFUSED = "faultflow/done", "faultflow/refused"  # "/": the server's own delimiter
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    host: str
+    port: int
+    tls: str
+    user: str
+    password: str
+    folder: str = "INBOX"
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+@dataclass
+class Pass:
+    """What one pass over the mailbox did."""
+
+    read: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)  # "uid: reason"
+    left: int = 0  # left in the folder for the next pass (the database was unavailable)
+
+
+def configured(contract: Any) -> Mailbox | None:
+    """The contract's ``[channels.email.imap]``, checked; ``None`` when there is none."""
+    table = contract.channels.get("email", {}).get("imap")
+    if table is None:
+        return None
+    if not isinstance(table, Mapping):
+        raise ConfigError("channels.email.imap: must be a table")
+    where = "channels.email.imap"
+    missing = [k for k in ("host", "user", "password") if not table.get(k)]
+    if missing:
+        raise ConfigError(f"{where}: missing {', '.join(missing)}")
+    tls = str(table.get("tls", "ssl"))
+    if tls not in ("ssl", "starttls", "none"):
+        raise ConfigError(f"{where}.tls: {tls!r}, use ssl, starttls or none")
+    port = int(table.get("port", 993 if tls == "ssl" else 143))
+    return Mailbox(
+        host=str(table["host"]),
+        port=port,
+        tls=tls,
+        user=str(table["user"]),
+        password=str(table["password"]),
+        folder=str(table.get("folder", "INBOX")),
+        max_bytes=int(table.get("max_bytes", DEFAULT_MAX_BYTES)),
+    )
+
+
+def _connect(box: Mailbox) -> Any:
+    from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
+
+    kind = {"ssl": MailBox, "starttls": MailBoxStartTls, "none": MailBoxUnencrypted}[box.tls]
+    try:
+        return kind(box.host, box.port, timeout=30).login(box.user, box.password, box.folder)
+    except Exception as err:  # refused login, unknown host, no answer: one line, said once
+        raise ConfigError(
+            f"cannot open the mailbox {box.user}@{box.host}:{box.port}: "
+            f"{' '.join(str(err).split())[:200]}"
+        ) from None
+
+
+def fetch(intake: Callable[[bytes], list[Any]], box: Mailbox, chunk: int = 50) -> Pass:
+    """One pass: every message in the folder through ``intake`` (the engine's, for the email
+    channel), then moved aside (in batches: a move per message costs more than its intake)."""
+    done = Pass()
+    with _connect(box) as mb:
+        delim = next((f.delim for f in mb.folder.list() if f.delim), "/")
+        aside = {name: name.replace("/", delim) for name in (DONE, REFUSED)}
+        for name in aside.values():
+            _ensure(mb, name)
+        moves: dict[str, list[str]] = {aside[DONE]: [], aside[REFUSED]: []}
+        small = []
+        for m in mb.fetch(headers_only=True, mark_seen=False, bulk=chunk * 4):
+            if m.size_rfc822 > box.max_bytes:  # never read whole: refused by its size alone
+                _refused(m.uid, f"{m.size_rfc822:,} bytes, over max_bytes", done)
+                moves[aside[REFUSED]].append(m.uid)
+            else:
+                small.append(m.uid)
+        try:
+            for start in range(0, len(small), chunk):
+                uids = small[start : start + chunk]
+                for m in mb.fetch(mark_seen=False, bulk=True, uid_list=uids):
+                    done.read += 1
+                    try:
+                        results = intake(m.obj.as_bytes())
+                    except DatabaseUnavailable as err:
+                        log.warning(
+                            "mailbox: the database is unavailable (%s); mail left for later", err
+                        )
+                        done.left = len(small) - done.read + 1
+                        return done
+                    except FaultflowError as err:
+                        _refused(m.uid, str(err), done)
+                        moves[aside[REFUSED]].append(m.uid)
+                        continue
+                    for r in results:
+                        done.outcomes[r.outcome] = done.outcomes.get(r.outcome, 0) + 1
+                    moves[aside[DONE]].append(m.uid)
+        finally:
+            for folder, uids in moves.items():
+                _move(mb, uids, folder)
+    return done
+
+
+def _ensure(mb: Any, name: str) -> None:
+    """The folder ``name`` exists afterwards (another poller may be creating it too)."""
+    if mb.folder.exists(name):
+        return
+    try:
+        mb.folder.create(name)
+    except Exception:
+        if not mb.folder.exists(name):
+            raise
+
+
+def _refused(uid: str, reason: str, done: Pass) -> None:
+    log.warning("mailbox: message %s refused (moved to %s): %s", uid, REFUSED, reason)
+    done.refused.append(f"{uid}: {reason}")
+
+
+def _move(mb: Any, uids: list[str], folder: str) -> None:
+    if not uids:
+        return
+    try:
+        mb.move(uids, folder)
+    except Exception as err:  # moved by another poller meanwhile: nothing is lost
+        log.info("mailbox: %d messages not moved to %s (%s)", len(uids), folder, err)
+
+
+def watch(
+    intake: Callable[[bytes], list[Any]],
+    box: Mailbox,
+    stop: Callable[[], bool],
+    on_pass: Callable[[Pass], None] | None = None,
+    idle_s: float = 60.0,
+) -> None:
+    """Fetch, then wait for new mail with IMAP IDLE (at most ``idle_s`` s), until ``stop()``;
+    a lost connection is retried with backoff (1 s doubling to 60 s), logged once."""
+    backoff = 0.0
+    while not stop():
+        try:
+            result = fetch(intake, box)
+            if on_pass is not None:
+                on_pass(result)
+            backoff = 0.0
+            with _connect(box) as mb:
+                mb.idle.wait(timeout=idle_s)
+        except ConfigError as err:
+            if backoff == 0.0:
+                log.error("mailbox: %s (retrying)", err)
+            backoff = min(60.0, max(1.0, backoff * 2))
+            time.sleep(backoff)

@@ -1,0 +1,70 @@
+"""The read side: tickets as the library returns them, read from the store at a moment."""
+
+from __future__ import annotations
+
+from ..contract.machine import GuardFacts, Option
+from ..contract.model import Classification, member
+from ..contract.versions import Contracts
+from ..db.store import Store
+from ..errors import UnknownTicket
+from ..ids import normalize_ticket_id
+from .views import Ticket, ticket_view, urgency
+
+
+def ticket(store: Store, contracts: Contracts, ticket_id: str, now_us: int) -> Ticket:
+    """One ticket with its clocks (read at ``now_us``, under the contract version it runs
+    under) and its whole history."""
+    tid = normalize_ticket_id(ticket_id)
+    with store.unit() as u:
+        record, clock_rows = u.load(tid)
+        if record is None:
+            raise UnknownTicket(ticket_id)
+        events = u.events(record.id)
+    return ticket_view(record, clock_rows, events, now_us, contracts.for_ticket(record))
+
+
+def listing(
+    store: Store,
+    contracts: Contracts,
+    now_us: int,
+    *,
+    state: str | None = None,
+    tier: str | None = None,
+    breached: bool | None = None,
+    owner: str | None = None,
+    limit: int | None = None,
+    final: bool | None = None,
+) -> list[Ticket]:
+    """Tickets, most urgent first, without history; the filters run in the database (by
+    the current contract's names and final states)."""
+    contract = contracts.current
+    for what, value, known in (("state", state, contract.states), ("tier", tier, contract.tiers)):
+        if value is not None:
+            member(what, value, known)
+    found = store.tickets(
+        now_us,
+        state=state,
+        tier=tier,
+        owner=owner,
+        finals=contract.finals,
+        final=final,
+        breached=breached,
+    )
+    pinned = contracts.for_ticket
+    tickets = sorted(
+        (ticket_view(r, rows, (), now_us, pinned(r)) for r, rows in found), key=urgency
+    )
+    return tickets[:limit] if limit is not None else tickets
+
+
+def options(contracts: Contracts, ticket: Ticket) -> tuple[Option, ...]:
+    """The triggers the ticket's state allows under its contract version, each with why its
+    guard refuses as things stand (the clocks as the view read them, no reason yet)."""
+    clocks = ticket.clocks
+    facts = GuardFacts(
+        Classification(ticket.tier, ticket.kind, ticket.channel, ticket.cause),
+        None,
+        lambda: frozenset(n for n, c in clocks.items() if c.breached),
+        lambda: {n: c.due_at for n, c in clocks.items() if c.due_at is not None},
+    )
+    return contracts.lifecycle(contracts.of(ticket.contract)).options(ticket.state, facts)

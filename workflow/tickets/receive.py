@@ -1,0 +1,368 @@
+"""Receiving faults: what an intake does with each fault of a payload, and that a payload is one
+unit (all of its tickets and notes commit, or none).
+
+Each fault is matched against the latest ticket of its channel and external id:
+
+- none: a ticket is **opened**;
+- an open ticket of the same incident: the fault is a **duplicate** (nothing is written);
+- a final ticket: by the channel's ``on_repeat_after_final``, a **recurrence** ("new", the
+  default: a new ticket that records which one it recurs) or a **note** on the final ticket;
+- a different incident (an alert that fired again with a new ``startsAt``): a **recurrence**,
+  whether or not the earlier ticket is final;
+- a follow-up (an alert's ``resolved``) of that incident: a **note**, once (a second identical
+  one, as from a redundant Alertmanager pair or a retry, is a duplicate and writes nothing).
+
+Races are settled by the database: a second process that opens the same (channel, external id,
+occurrence) meets the unique constraint, and its whole payload is read again and answered from
+what is stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..db.records import TicketRecord
+from ..db.store import DuplicateExternalId, TicketIdTaken, Unit
+from ..errors import ConcurrentUpdate, FaultflowError, IntakeError, InvalidInput
+from ..ids import new_ticket_id
+from ..intake import IntakeRecord
+from ..timekeeping.durations import span
+from ..timekeeping.times import aware, to_us
+from . import queries
+from .draft import Draft
+from .unit import UnitOfWork, written
+from .views import Intake, Ticket
+
+if TYPE_CHECKING:
+    from ..hookspecs import Channel
+    from .policy import Policy
+
+log = logging.getLogger("faultflow")
+
+CLOCK_SKEW = timedelta(minutes=10)
+"""How far ahead of the engine a reporter's clock may run: such a report counts as made now."""
+
+RETRIES = 8
+
+
+class Receiver:
+    """Intake through one unit of work, under the input policy of the current contract."""
+
+    def __init__(self, work: UnitOfWork, policy: Policy) -> None:
+        self.work = work
+        self.policy = policy
+
+    @property
+    def contract(self) -> Any:
+        return self.work.ctx.contract
+
+    def parse(
+        self,
+        channel: str,
+        adapter: Channel,
+        payload: bytes | str | Mapping[str, Any],
+        overrides: Mapping[str, Any] | None,
+    ) -> list[IntakeRecord]:
+        """The payload as the channel reads it, with the operator's overrides, each record
+        checked against the contract's limits and classification; nothing written."""
+        self.policy.check_payload(payload)
+        try:
+            parsed = adapter.parse(payload, self.contract.channels.get(channel, {}))
+        except FaultflowError:
+            raise
+        except RecursionError:
+            raise IntakeError(
+                f"payload: nested too deep to read (at most {self.contract.limits.depth} levels)"
+            ) from None
+        except Exception as err:  # a plugin's bug must read as a refused intake, not a crash
+            raise IntakeError(
+                f"channel {channel!r} could not read the payload: {type(err).__name__}: {err}"
+            ) from None
+        records = [parsed] if isinstance(parsed, IntakeRecord) else parsed
+        if not isinstance(records, list) or not all(isinstance(r, IntakeRecord) for r in records):
+            raise IntakeError(
+                f"channel {channel!r} returned {type(parsed).__name__}, "
+                "not an IntakeRecord or a list of them"
+            )
+        if overrides:
+            unknown = set(overrides) - set(IntakeRecord.__dataclass_fields__)
+            if unknown:
+                raise IntakeError(f"cannot override {', '.join(sorted(unknown))}")
+            given = {k: v for k, v in overrides.items() if v is not None}
+            records = [dataclasses.replace(r, **given) for r in records]
+        if len(records) > 1:
+            records = [
+                r if r.where else dataclasses.replace(r, where=f"faults[{i}]")
+                for i, r in enumerate(records)
+            ]
+        return records
+
+    def receive(
+        self,
+        channel: str,
+        records: list[IntakeRecord],
+        actor: str,
+        at: datetime | str | None,
+    ) -> list[Intake]:
+        """Every record of one payload, in one transaction: what happened to each."""
+        w, c, work = self.policy, self.contract, self.work
+        actor = w.actor_name(actor)
+        now = work.ctx.now()
+        prepared = []
+        for record in records:  # refuse the whole payload before writing any of it
+            try:
+                w.check_record(record)
+                classification = classify(c, record)
+                at_us, data = self._opening(record, at, now)
+            except InvalidInput as err:
+                if record.where is None:
+                    raise
+                raise IntakeError(f"{record.where}: {err}") from None
+            prepared.append((record, classification, at_us, data))
+        recorded_us = to_us(now)
+        for _ in range(RETRIES):
+            steps: list[tuple[str, Draft | None, str]] = []
+            try:
+                with work.ctx.store.unit() as u:
+                    plan = _Plan(self, u, channel, actor, recorded_us)
+                    for record, classification, at_us, data in prepared:
+                        steps.extend(plan.add(record, classification, at_us, data))
+                    for draft in plan.drafts.values():
+                        work.commit(u, draft)  # its breaches start their chains
+            except (TicketIdTaken, DuplicateExternalId):
+                continue  # a racer took the id or opened the same fault: read it all again
+            except ConcurrentUpdate:
+                continue  # a ticket noted on moved meanwhile: look again
+            return self._results(steps, plan, recorded_us)
+        raise ConcurrentUpdate(
+            f"the {channel} payload met changes by others {RETRIES} times in a row; nothing "
+            "was written: send it again"
+        )
+
+    def _results(
+        self, steps: list[tuple[str, Draft | None, str]], plan: _Plan, now_us: int
+    ) -> list[Intake]:
+        views: dict[str, Ticket] = {}
+        out = []
+        ctx = self.work.ctx
+        for outcome, _, tid in steps:
+            if tid not in views:
+                draft = plan.drafts.get(tid)
+                if draft is not None and draft.events:
+                    self.work.remember(draft.ticket, list(draft.clocks.values()))
+                    views[tid] = written(ctx.store, draft)
+                else:
+                    views[tid] = queries.ticket(ctx.store, ctx.contracts, tid, now_us)
+            out.append(Intake(outcome, views[tid]))
+        return out
+
+    def _opening(
+        self, record: IntakeRecord, at: datetime | str | None, now: datetime
+    ) -> tuple[int, dict[str, Any]]:
+        """When the fault was reported (µs), and what the intake event records about it.
+
+        ``at`` (the operator's word) wins. A reporter's time (an e-mail's Date, a call centre's
+        log) counts if it is at most the contract's ``max_report_delay`` before receipt; a
+        clock a little fast (within :data:`CLOCK_SKEW`) counts as now; beyond that, ahead is
+        refused, and too far back is replaced by the time of receipt (the reported time is
+        kept in the history)."""
+        c = self.contract
+        data: dict[str, Any] = {"channel_data": dict(record.data)} if record.data else {}
+        when = at if at is not None else record.occurred_at
+        if at is None and record.occurred_at is not None:
+            try:
+                reported = aware(record.occurred_at, now, c.timezone)
+            except InvalidInput as err:
+                raise IntakeError(f"occurred_at: {err}") from None
+            if now < reported <= now + CLOCK_SKEW:
+                data["reported_at"] = reported.isoformat()
+                when = now
+            elif to_us(reported) < to_us(now) - c.max_report_delay_us:
+                data["reported_at"] = reported.isoformat()
+                delay = span(timedelta(microseconds=c.max_report_delay_us))
+                data["reported_at_ignored"] = (
+                    f"more than {delay} before it was received (the contract's "
+                    "max_report_delay): counted from receipt"
+                )
+                when = now
+        try:
+            at_us = self.policy.moment(when, now, None, "at" if at is not None else "occurred_at")
+        except InvalidInput as err:
+            raise IntakeError(str(err)) from None
+        return at_us, data
+
+
+class _Plan:
+    """The drafts of one payload inside one unit of work, and what each fault came to."""
+
+    def __init__(self, r: Receiver, u: Unit, channel: str, actor: str, recorded_us: int) -> None:
+        self.r, self.u, self.channel, self.actor = r, u, channel, actor
+        self.recorded_us = recorded_us
+        self.contract = r.contract
+        self.drafts: dict[str, Draft] = {}  # ticket id -> its draft (new tickets and notes)
+        self.latest: dict[str, TicketRecord] = {}  # external id -> latest ticket, this unit
+
+    def add(
+        self,
+        record: IntakeRecord,
+        classification: tuple[str, str, str | None],
+        at_us: int,
+        data: dict[str, Any],
+    ) -> list[tuple[str, Draft | None, str]]:
+        answered = self._thread(record)
+        if answered is not None:  # a reply to a ticket: a note on it (a closed one: the rule)
+            final = answered.state in self.r.work.ctx.contracts.for_ticket(answered).finals
+            if final and self.contract.on_repeat(self.channel) == "new":
+                data = {**data, "recurs": answered.id, "replies_to": answered.id}
+                return [self._open(record, classification, at_us, data, after=answered)]
+            mark = f"reply:{record.external_id or record.title}"
+            return self._note(answered, record, mark, "a reply", record.description)
+        key = record.external_id
+        latest = None
+        if key is not None:
+            latest = self.latest.get(key) or self.u.latest_by_external(self.channel, key)
+        if record.follow_up:
+            return self._follow_up(record, latest)
+        if latest is None:
+            return [self._open(record, classification, at_us, data)]
+        final = latest.state in self.r.work.ctx.contracts.for_ticket(latest).finals
+        other_incident = (
+            record.incident is not None
+            and latest.incident is not None
+            and record.incident != latest.incident
+        )
+        if other_incident or (final and self.contract.on_repeat(self.channel) == "new"):
+            data = {**data, "recurs": latest.id}
+            return [self._open(record, classification, at_us, data, after=latest)]
+        if final:  # the channel says: a note on the final ticket
+            mark = f"repeat:{record.incident or ''}"
+            return self._note(latest, record, mark, "repeated after the ticket was closed")
+        return [("duplicate", None, latest.id)]
+
+    def _thread(self, record: IntakeRecord) -> TicketRecord | None:
+        """The ticket a reply answers: named by a ticket id, or by the external id (on this
+        channel) of a message it replies to."""
+        if record.ticket_ref is not None:
+            found = self.u.ticket(record.ticket_ref)
+            if found is not None:
+                return found
+        for ref in record.replies_to:
+            found = self.latest.get(ref) or self.u.latest_by_external(self.channel, ref)
+            if found is not None:
+                return found
+        return None
+
+    def _open(
+        self,
+        record: IntakeRecord,
+        classification: tuple[str, str, str | None],
+        at_us: int,
+        data: dict[str, Any],
+        after: TicketRecord | None = None,
+    ) -> tuple[str, Draft | None, str]:
+        draft = self.r.work.open(
+            new_ticket_id(),
+            self.channel,
+            record,
+            classification,
+            self.actor,
+            at_us,
+            self.recorded_us,
+            data,
+            # the n-th ticket of the same external id (a reply's new ticket has its own)
+            occurrence=(
+                after.occurrence + 1
+                if after is not None and after.external_id == record.external_id
+                else 1
+            ),
+            recurs=after.id if after is not None else None,
+        )
+        self.drafts[draft.ticket.id] = draft
+        if record.external_id is not None:
+            self.latest[record.external_id] = draft.ticket
+        return ("recurrence" if after is not None else "opened", draft, draft.ticket.id)
+
+    def _follow_up(
+        self, record: IntakeRecord, latest: TicketRecord | None
+    ) -> list[tuple[str, Draft | None, str]]:
+        if record.external_id is None:
+            raise IntakeError(
+                f"{record.where + ': ' if record.where else ''}a follow-up needs the external "
+                "id of its ticket"
+            )
+        if latest is None or (
+            record.incident is not None
+            and latest.incident is not None
+            and record.incident != latest.incident
+        ):
+            log.info(
+                "%s: follow-up of %s with no ticket for that incident; nothing to note",
+                self.channel,
+                record.external_id,
+            )
+            return []
+        status = str(record.data.get("status", "update"))
+        mark = f"{status}:{record.incident or ''}:{record.data.get('endsAt', '')}"
+        return self._note(latest, record, mark, status)
+
+    def _note(
+        self, ticket: TicketRecord, record: IntakeRecord, mark: str, what: str, text: str = ""
+    ) -> list[tuple[str, Draft | None, str]]:
+        """A note on ``ticket`` from a follow-up, unless one with the same ``mark`` is there."""
+        draft = self.drafts.get(ticket.id)
+        if draft is None:
+            loaded, clock_rows = self.u.load(ticket.id)
+            assert loaded is not None
+            draft = self.r.work.draft(loaded, clock_rows, self.recorded_us)  # its own version
+            history = self.u.events(ticket.id)
+        else:
+            history = []
+        events = [*history, *draft.events]
+        if any(_mark(e.data) == mark for e in events if e.trigger == "note"):
+            return [("duplicate", None, ticket.id)]
+        at_us = max(self.recorded_us, draft.ticket.last_us)
+        draft.fire_due(at_us)
+        draft.record(
+            "note",
+            draft.ticket.state,
+            at_us,
+            self.actor,
+            note=_clip(
+                f"{self.channel}: {record.title} — {what}" + (f"\n{text}" if text else ""),
+                self.contract.limits.note,
+            ),
+            data={"follow_up": mark, "channel_data": dict(record.data)},
+        )
+        self.drafts[ticket.id] = draft
+        return [("note", draft, ticket.id)]
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _mark(data: str) -> str | None:
+    if '"follow_up"' not in data:
+        return None
+    value = json.loads(data).get("follow_up")
+    return value if isinstance(value, str) else None
+
+
+def classify(c: Any, record: IntakeRecord) -> tuple[str, str, str | None]:
+    """The (tier, kind, cause) a record opens a ticket with; refuses unknown ones. A tier is
+    read in any case (``a`` is ``A``) when the contract has no tier spelt that way."""
+    from ..contract.model import member
+
+    tier = c.tier_named(record.tier) if record.tier else c.default_tier
+    kind = record.kind or c.default_kind
+    cause = record.cause or None
+    member("tier", tier, c.tiers, IntakeError)
+    member("kind", kind, c.kinds, IntakeError)
+    if cause is not None:
+        member("cause", cause, c.causes, IntakeError)
+    return tier, kind, cause

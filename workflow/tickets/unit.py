@@ -1,0 +1,300 @@
+"""The one door: every change of a ticket, whoever asks for it, is one unit of work.
+
+    load (or the row this engine wrote last) → the ticket's contract version → a draft with the
+    sealer and the chain hook → fire the alarms that fell due *before* the change → the
+    command → write, with the version check, in one transaction → start the escalation chains
+    the breaches call for → queue notifications → retry under one policy
+
+Operators (advance, hold, note, ack, ...), the timers, the escalation steps, intake follow-ups,
+contract migrations and bulk loads all give their change to :meth:`UnitOfWork.change` (or, for
+new tickets and a payload of several, :meth:`UnitOfWork.open` and :meth:`UnitOfWork.commit`)
+as a *command*: a function of a :class:`Step`. A command never loads, drafts or writes a ticket
+itself, so no writer can forget a step of the sequence.
+
+The retry policy, for every writer: a change decided on a version the caller saw (``version``,
+an HTTP ``If-Match``) is refused with :class:`ConcurrentUpdate` when the ticket moved; any other
+change is tried again from what the database says, up to :data:`RETRIES` times — the command and
+the machine's guards run again on the fresh ticket, so a trigger that no longer applies is
+refused by the machine rather than written twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..audit.chain import PLAIN, Sealer
+from ..contract.model import Contract
+from ..db.records import ClockRecord, EscalationRecord, EventRecord, TicketRecord
+from ..db.store import Store, Unit
+from ..errors import ConcurrentUpdate, FaultflowError, UnknownTicket
+from ..ids import normalize_ticket_id
+from ..intake import IntakeRecord
+from ..timekeeping.times import to_us
+from .draft import Draft, opened
+from .views import History, Ticket, ticket_view
+
+if TYPE_CHECKING:
+    from ..contract.versions import Contracts
+    from ..duty.people import People
+
+RETRIES = 10
+"""How often a change that met another writer's is tried again from the database."""
+
+RECENT = 512
+"""Tickets whose last written row this engine remembers (a guess that saves a read)."""
+
+Moment = Callable[[Unit, TicketRecord, int], "tuple[int, list[EventRecord] | None]"]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What every area of the core works with, passed once: the database, the contract
+    versions, the seal of the audit chain, the people (rosters and chains) and the clock."""
+
+    store: Store
+    contracts: Contracts
+    now: Callable[[], datetime]
+    sealer: Sealer = PLAIN
+    people: People | None = None
+
+    @property
+    def contract(self) -> Contract:
+        """The current contract (new tickets, the input policy)."""
+        return self.contracts.current
+
+
+@dataclass(slots=True)
+class Step:
+    """What a command sees: the draft (the ticket being changed, alarms due already fired), the
+    moment of the change, the open transaction (for the rows beside the ticket a command owns,
+    such as its escalation chain) and, when asked for, the history before the change."""
+
+    draft: Draft
+    at_us: int
+    tx: Unit
+    history: list[EventRecord] | None = None
+    result: Any = None
+    """What the command hands back to its caller (a page, a count)."""
+
+
+Command = Callable[[Step], None]
+
+
+@dataclass(slots=True)
+class Done:
+    """How a change ended: the draft as written (``None`` when the ticket was not there, for a
+    caller that allowed it), what the command handed back, whether anything was written, and
+    the history before the change when it was read."""
+
+    draft: Draft | None
+    result: Any = None
+    written: bool = False
+    history: list[EventRecord] | None = None
+
+
+class NothingToDo(Exception):
+    """Raised by a command that finds nothing to do (a step no longer due): what fell due is
+    still written, the command's change is not."""
+
+
+class UnitOfWork:
+    """The only code that writes a ticket (see the module's docstring)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.chained = frozenset(ctx.people.chains) if ctx.people is not None else frozenset()
+        # What this engine last wrote of a ticket: records are immutable, so no copies.
+        self._recent: dict[str, tuple[TicketRecord, list[ClockRecord]]] = {}
+
+    # -- drafts -------------------------------------------------------------------------------
+
+    def draft(
+        self,
+        record: TicketRecord,
+        clock_rows: Iterable[ClockRecord],
+        recorded_us: int,
+    ) -> Draft:
+        """A stored ticket's draft, under the contract version it runs under."""
+        pinned = self.ctx.contracts.for_ticket(record)
+        return Draft(
+            pinned, record, clock_rows, recorded_us, sealer=self.ctx.sealer, chained=self.chained
+        )
+
+    def open(
+        self,
+        ticket_id: str,
+        channel: str,
+        record: IntakeRecord,
+        classification: tuple[str, str, str | None],
+        actor: str,
+        at_us: int,
+        recorded_us: int,
+        data: dict[str, Any] | None = None,
+        *,
+        occurrence: int = 1,
+        recurs: str | None = None,
+    ) -> Draft:
+        """A new ticket's draft under the current contract (written by :meth:`commit`)."""
+        return opened(
+            self.ctx.contract, ticket_id, channel, record, classification, actor, at_us,
+            recorded_us, data, self.ctx.sealer, occurrence=occurrence, recurs=recurs,
+            chained=self.chained,
+        )  # fmt: skip
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def commit(self, tx: Unit, draft: Draft) -> None:
+        """Write a draft in ``tx`` (version-checked) and start the chains its breaches call for;
+        a draft with nothing in it is not written."""
+        self.chain(tx, draft)
+        if draft.dirty:
+            tx.write(draft.change())
+
+    def commit_many(self, tx: Unit, drafts: list[Draft]) -> None:
+        """Write many new tickets at once (one statement per table), with their chains."""
+        for draft in drafts:
+            self.chain(tx, draft)
+        tx.write_many([d.change() for d in drafts])
+
+    def chain(self, tx: Unit, draft: Draft) -> None:
+        """Start the escalation chain of a breach the draft fired since last looked at."""
+        people = self.ctx.people
+        fresh = draft.take_fired()
+        if people is None or not any(alarm == "breach" for _, alarm, _ in fresh):
+            return
+        t = draft.ticket
+        chain = people.chains.get(t.tier)
+        if chain is None:
+            return
+        old = tx.escalation(t.id)
+        if old is not None and old.status == "running":
+            return  # one chain at a time: the running one goes on
+        now_us = draft.recorded_us
+        tx.put_escalation(EscalationRecord(t.id, chain.name, 0, 1, "running", now_us, now_us), old)
+
+    def change(
+        self,
+        ticket_id: str,
+        command: Command,
+        *,
+        at_us: int | Moment | None = None,
+        version: int | None = None,
+        history: bool = False,
+        finish: Callable[[Draft, list[EventRecord]], None] | None = None,
+        missing_ok: bool = False,
+    ) -> Done:
+        """Change one ticket through ``command``, in one transaction; a refusal the command
+        raises writes nothing.
+
+        ``at_us``: when the change happened — a fixed µs, a function of (transaction, ticket,
+        now µs) giving the µs and, if it read it, the history (late entries), or ``None``: now
+        (never before the ticket's last event). ``version``: refuse unless the ticket is still
+        at it (and never retry). ``history``: the command needs the history before the change.
+        ``finish``: slow work on the finished draft (rendering a report into the event) done
+        outside any transaction; the write after it is refused if anyone changed the ticket
+        meanwhile. ``missing_ok``: an unknown ticket returns ``Done(None)`` (a timer
+        whose ticket is gone) instead of raising :class:`UnknownTicket`."""
+        tid = normalize_ticket_id(ticket_id)
+        now_us = to_us(self.ctx.now())
+        # The row this engine last wrote saves a read. It is only a guess: the version check
+        # decides, and a refusal met on a guess is tried again on what the database says.
+        known = self._recent.pop(tid, None)
+        tries = 0
+        while True:
+            guessed = known is not None
+            try:
+                with self.ctx.store.unit() as tx:
+                    done = self._once(
+                        tx, tid, ticket_id, known, command, now_us, at_us, version,
+                        history or finish is not None, missing_ok,
+                    )  # fmt: skip
+                    if finish is None and done.draft is not None:
+                        self.commit(tx, done.draft)
+                break
+            except ConcurrentUpdate as err:
+                tries += 1
+                if not (guessed or err.retry or version is None) or tries > RETRIES:
+                    raise
+                known = None
+            except FaultflowError:
+                if not guessed:
+                    raise
+                known = None  # refused on a stale guess: once more, from the database
+        draft = done.draft
+        if draft is None or not done.written:
+            return done
+        if finish is not None:
+            finish(draft, done.history or [])
+            with self.ctx.store.unit() as tx:
+                self.commit(tx, draft)
+        self.remember(draft.ticket, list(draft.clocks.values()))
+        return done
+
+    def _once(
+        self,
+        tx: Unit,
+        tid: str,
+        asked: str,
+        known: tuple[TicketRecord, list[ClockRecord]] | None,
+        command: Command,
+        now_us: int,
+        at: int | Moment | None,
+        version: int | None,
+        need_history: bool,
+        missing_ok: bool,
+    ) -> Done:
+        if known is not None:
+            record, clock_rows = known
+        else:
+            loaded, clock_rows = tx.load(tid)
+            if loaded is None:
+                if missing_ok:
+                    return Done(None)
+                raise UnknownTicket(asked)
+            record = loaded
+        if version is not None and version != record.version:
+            raise ConcurrentUpdate(
+                f"ticket {tid} is at version {record.version}, not {version}: look at it "
+                "again and retry"
+            )
+        past: list[EventRecord] | None = None
+        if at is None:  # a clock a little behind another host's: keep the order
+            at_us = max(now_us, record.last_us)
+        elif callable(at):
+            at_us, past = at(tx, record, now_us)
+        else:
+            at_us = at
+        draft = self.draft(record, clock_rows, now_us)
+        draft.fire_due(at_us)
+        self.chain(tx, draft)  # a breach found here pages as the sweep's would, before the change
+        if past is None and need_history:
+            past = tx.events(tid)
+        step = Step(draft, at_us, tx, past)
+        with contextlib.suppress(NothingToDo):  # what fell due is still written
+            command(step)
+        return Done(draft, step.result, draft.dirty, past)
+
+    def remember(self, record: TicketRecord, clock_rows: list[ClockRecord]) -> None:
+        """Keep the row just written as the guess for this ticket's next change."""
+        recent = self._recent
+        recent[record.id] = (record, clock_rows)
+        if len(recent) > RECENT:
+            del recent[next(iter(recent))]
+
+
+def written(store: Store, draft: Draft) -> Ticket:
+    """The view a change returns, as its draft wrote it; its history (up to the change) is read
+    when first used."""
+    record, rows = draft.ticket, list(draft.clocks.values())
+    tid, upto = record.id, record.last_seq
+
+    def load() -> list[EventRecord]:
+        with store.unit() as u:
+            return u.events(tid, upto)
+
+    history = History(load, draft.contract.timezone, upto)
+    return ticket_view(record, rows, history, draft.recorded_us, draft.contract)
