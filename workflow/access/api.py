@@ -1,0 +1,101 @@
+"""The Engine's API for the web's signed links and for API tokens (mixed into
+:class:`~faultflow.Engine`; each method delegates to signing.py and tokens.py)."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import threading
+
+    from ..access.signing import Signer
+    from ..access.tokens import Token
+    from ..audit.chain import Sealer
+    from ..contract.model import Contract
+    from ..contract.versions import Contracts
+    from ..db.store import Store
+    from ..duty.people import People
+    from ..registry import Registry
+    from ..tickets.unit import UnitOfWork
+    from ..tickets.views import Ticket
+    from ..tickets.writes import Changes
+
+
+At = datetime | str | None
+
+
+class AccessAPI:
+    """Part of the Engine's API (see the module's docstring)."""
+
+    if TYPE_CHECKING:  # what the Engine that mixes this in provides
+        store: Store
+        contracts: Contracts
+        sealer: Sealer
+        people: People | None
+        work: UnitOfWork
+        _changes: Changes
+        _stop: threading.Event
+
+        @property
+        def contract(self) -> Contract: ...
+        @property
+        def registry(self) -> Registry: ...
+        def now(self) -> datetime: ...
+        def _now_us(self) -> int: ...
+        def get(self, ticket_id: str) -> Ticket: ...
+        def contract_of(self, ticket: Ticket) -> Contract: ...
+
+    @cached_property
+    def signer(self) -> Signer:
+        """Signs the web's tracking links, sessions and form tokens under a key of the database
+        (the same in every process on it, and across restarts)."""
+        from ..access.signing import Signer
+
+        return Signer(self.store.site_key("web"))
+
+    def tracking_code(self, ticket_id: str) -> str:
+        """The reporter's private code for one ticket (the portal's ``/t/CODE``): the id with
+        128 bits of signature, so that no other ticket can be reached from it."""
+        return self.signer.sign("track", ticket_id)
+
+    def tracked(self, code: str) -> Ticket:
+        """The ticket a tracking code opens; :class:`UnknownTicket` for any code not ours."""
+        from ..access.signing import track
+
+        return self.get(track(self.signer, code))
+
+    def create_token(
+        self, name: str, scopes: Sequence[str], actor: str | None = None
+    ) -> tuple[Token, str]:
+        """Make an API token for ``faultflow serve``: the token, and its secret (shown this once,
+        never stored). ``actor``: whom the history names for what it does (default: its name)."""
+        from ..access import tokens
+
+        who = self._changes.policy.actor_name(actor or name)
+        channels = set(self.registry.channels)
+        zone = self.contract.timezone
+        return tokens.create(self.store, name, list(scopes), channels, who, self._now_us(), zone)
+
+    def tokens(self) -> builtins.list[Token]:
+        """Every token, revoked ones too (never their secrets)."""
+        from ..access import tokens
+
+        return tokens.listed(self.store, self.contract.timezone)
+
+    def revoke_token(self, name: str) -> Token:
+        """Revoke a token for good (it stays listed, revoked)."""
+        from ..access import tokens
+
+        return tokens.revoke(self.store, name, self._now_us(), self.contract.timezone)
+
+    def authenticate(self, secret: str | None = None, *, digest: str | None = None) -> Token | None:
+        """The active token whose secret this is (or whose secret has this SHA-256 ``digest``:
+        a board session keeps the digest, never the secret), or ``None``."""
+        from ..access import tokens
+
+        wanted = tokens.digest(secret) if secret is not None else digest or ""
+        return tokens.authenticate(self.store, wanted, self.contract.timezone)

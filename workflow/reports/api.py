@@ -1,0 +1,100 @@
+"""The Engine's API for reports and the audit chain (mixed into :class:`~faultflow.Engine`):
+monitoring counts, the compliance report, the customer's handling report, verify and the head."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..audit import chain as audit
+
+if TYPE_CHECKING:
+    import threading
+
+    from ..audit.chain import Sealer, Verification
+    from ..contract.model import Contract
+    from ..contract.versions import Contracts
+    from ..db.store import Store
+    from ..duty.people import People
+    from ..registry import Registry
+    from ..reports.census import Census
+    from ..reports.compliance import Report
+    from ..tickets.unit import UnitOfWork
+    from ..tickets.views import Ticket
+    from ..tickets.writes import Changes
+
+
+At = datetime | str | None
+
+
+class ReportsAPI:
+    """Part of the Engine's API (see the module's docstring)."""
+
+    if TYPE_CHECKING:  # what the Engine that mixes this in provides
+        store: Store
+        contracts: Contracts
+        sealer: Sealer
+        people: People | None
+        work: UnitOfWork
+        _changes: Changes
+        _stop: threading.Event
+
+        @property
+        def contract(self) -> Contract: ...
+        @property
+        def registry(self) -> Registry: ...
+        def now(self) -> datetime: ...
+        def _now_us(self) -> int: ...
+        def get(self, ticket_id: str) -> Ticket: ...
+        def contract_of(self, ticket: Ticket) -> Contract: ...
+
+    def census(self) -> Census:
+        """Counts for monitoring: open tickets by state and tier, alarms fired by clock, pending
+        notifications and failed delivery attempts, the next alarm due (census.py)."""
+        from ..reports.census import take
+
+        return take(self.store, self.contract)
+
+    def report(self, start: At = None, end: At = None) -> Report:
+        """SLA compliance of the clocks that started in [start, end); default: the 30 days
+        before now. Times without an offset are in the contract's time zone."""
+        from ..reports.compliance import for_period
+
+        return for_period(self.store, self.contract, self.now(), start, end)
+
+    def handling_report(self, ticket_id: str, fmt: str = "md") -> str:
+        """The customer's handling report of one ticket (P11), as ``md`` or ``html``."""
+        from ..reports.handling import render
+
+        ticket = self.get(ticket_id)
+        return render(ticket, self.contract_of(ticket), fmt)  # in the words of its version
+
+    def send_handling_report(self, ticket_id: str, actor: str | None = None) -> Ticket:
+        """Mail the handling report (P11) to the reporter through the contract's ``email``
+        notifier, now; the Message-ID goes into the history."""
+        from ..reports.handling import send
+
+        t = self.get(ticket_id)
+        notifiers = self.registry.notifiers
+
+        def sent(to: str, message_id: str) -> Ticket:
+            return self._changes.sent(t.id, to, message_id, actor)
+
+        return send(t, self.contract_of(t), self.contract, notifiers, sent)
+
+    def verify(
+        self, against: Mapping[str, tuple[int, str]] | audit.SavedHead | None = None,
+        workers: int = 1,
+    ) -> Verification:  # fmt: skip
+        """Recompute every ticket's hash chain and replay its history against its stored row
+        and clocks; name the first broken link of each. ``against``: a head saved earlier the
+        history must still hold. ``workers``: processes to check a big database with."""
+        from ..audit.verify import run
+
+        return run(self.store, self.contract, self.sealer, against, workers)
+
+    def head(self, tickets: bool = False) -> dict[str, Any]:
+        """The chain head: one digest over every ticket's last (seq, hash), to keep as proof;
+        with ``tickets``, also every ticket's (seq, hash), for ``verify --against``."""
+        return audit.head(self.store.heads(), self.now().isoformat(), tickets)

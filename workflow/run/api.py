@@ -1,0 +1,129 @@
+"""The Engine's API for the background work and the people on duty (mixed into
+:class:`~faultflow.Engine`): tick, deliver, the scheduler loop, rosters and overrides."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..timekeeping.times import aware, to_us
+from . import sweeps
+
+if TYPE_CHECKING:
+    import threading
+
+    from ..audit.chain import Sealer
+    from ..contract.model import Contract
+    from ..contract.versions import Contracts
+    from ..db.store import Store
+    from ..duty.people import OnDuty, People
+    from ..registry import Registry
+    from ..run.delivery import Attempt
+    from ..tickets.unit import UnitOfWork
+    from ..tickets.views import Fired, Ticket
+    from ..tickets.writes import Changes
+
+
+At = datetime | str | None
+
+
+class RunAPI:
+    """Part of the Engine's API (see the module's docstring)."""
+
+    if TYPE_CHECKING:  # what the Engine that mixes this in provides
+        store: Store
+        contracts: Contracts
+        sealer: Sealer
+        people: People | None
+        work: UnitOfWork
+        _changes: Changes
+        _stop: threading.Event
+
+        @property
+        def contract(self) -> Contract: ...
+        @property
+        def registry(self) -> Registry: ...
+        def now(self) -> datetime: ...
+        def _now_us(self) -> int: ...
+        def get(self, ticket_id: str) -> Ticket: ...
+        def contract_of(self, ticket: Ticket) -> Contract: ...
+
+    def tick(self, now: At = None, batch: int = 500, deliver: bool = True) -> builtins.list[Fired]:
+        """Fire every warning and breach due at ``now`` (default: the engine clock) once, then
+        the escalation steps due; with ``deliver``, then deliver the notifications due."""
+        moment = aware(now, self.now(), self.contract.timezone)
+        roster = self._roster if self.people is not None else None
+        fired = sweeps.fire(self.work, roster, to_us(moment), batch)
+        if deliver:
+            self.deliver(moment)
+        return fired
+
+    def deliver(self, now: At = None, budget_s: float = 20.0) -> builtins.list[Attempt]:
+        """Deliver the notifications due now for at most about ``budget_s`` s; every attempt.
+        Failures are recorded, logged and retried with backoff."""
+        now_us = to_us(aware(now, self.now(), self.contract.timezone))
+        told = (lambda a: sweeps.record_delivery(self.work, a)) if self.people else None
+        return sweeps.deliver(self.work, self.registry.notifiers, now_us, budget_s, told)
+
+    def next_due(self) -> datetime | None:
+        """When the next warning, breach or escalation step falls due, or ``None``."""
+        return sweeps.next_due(self.work, self.people is not None)
+
+    def maintain(self, integrity: bool = False) -> None:
+        """Housekeeping for long runs (hourly in ``run``): fold the SQLite WAL back into the
+        file; with ``integrity``, check the file first (:class:`DatabaseDamaged` if damaged)."""
+        self.store.maintain(integrity)
+
+    def stop(self) -> None:
+        """Ask a running :meth:`run` loop to return."""
+        self._stop.set()
+
+    def run(
+        self, max_sleep: float = 1.0,
+        on_fired: Callable[[builtins.list[Fired]], None] | None = None, handle_signals: bool = True,
+    ) -> None:  # fmt: skip
+        """Keep firing due alarms until :meth:`stop`, SIGINT or SIGTERM (scheduler.py). Sleeps
+        until the next due time, at most ``max_sleep`` s; errors are retried."""
+        from ..run import scheduler
+
+        scheduler.run(self, self._stop, max_sleep, on_fired, handle_signals)
+
+    def _roster(self) -> People:
+        """The people file with the overrides recorded in the database in force."""
+        from ..duty.overrides import required, roster
+
+        return roster(self.store, required(self.people))
+
+    def oncall(self, role: str | None = None, at: At = None) -> dict[str, builtins.list[OnDuty]]:
+        """Who holds each role (or ``role``) at ``at`` (default now), and until when."""
+        from ..duty.overrides import on_duty
+
+        moment = aware(at, self.now(), self.contract.timezone)
+        return on_duty(self.store, self.people, role, moment)
+
+    def override(
+        self, role: str, person: str, start: At, end: At, reason: str, actor: str | None = None
+    ) -> int:
+        """Put ``person`` in ``role`` from ``start`` to ``end`` (a swap, sick leave); its id.
+        Refused if it overlaps another override of the role."""
+        from ..duty.overrides import add_override, required
+
+        now, zone, policy = self.now(), self.contract.timezone, self._changes.policy
+        span = to_us(aware(start, now, zone)), to_us(aware(end, now, zone))
+        said, who = policy.checked("reason", reason), policy.actor_name(actor or "system")
+        return add_override(self.store, required(self.people), role, person, *span, said, who,
+                            to_us(now))  # fmt: skip
+
+    def overrides(self, removed: bool = False) -> builtins.list[dict[str, Any]]:
+        """The overrides recorded (``removed``: those removed too), as JSON-ready dicts."""
+        from ..duty.overrides import listed
+
+        return listed(self.store, self.contract.timezone, removed)
+
+    def remove_override(self, override_id: int) -> None:
+        """Remove an override (kept in the database, marked removed)."""
+        from ..duty.overrides import remove
+
+        remove(self.store, override_id, self._now_us())

@@ -1,0 +1,75 @@
+"""The Engine's API for contract versions (mixed into :class:`~faultflow.Engine`): what a new
+version would change, applying it, the versions kept."""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..contract.model import Contract, load_contract
+
+if TYPE_CHECKING:
+    import threading
+
+    from ..audit.chain import Sealer
+    from ..contract.versions import Contracts
+    from ..contract.versions import Diff as ContractDiff
+    from ..db.store import Store
+    from ..duty.people import People
+    from ..registry import Registry
+    from ..tickets.unit import UnitOfWork
+    from ..tickets.views import Ticket
+    from ..tickets.writes import Changes
+
+
+At = datetime | str | None
+
+
+class RolloutAPI:
+    """Part of the Engine's API (see the module's docstring)."""
+
+    if TYPE_CHECKING:  # what the Engine that mixes this in provides
+        store: Store
+        contracts: Contracts
+        sealer: Sealer
+        people: People | None
+        work: UnitOfWork
+        _changes: Changes
+        _stop: threading.Event
+
+        @property
+        def contract(self) -> Contract: ...
+        @property
+        def registry(self) -> Registry: ...
+        def now(self) -> datetime: ...
+        def _now_us(self) -> int: ...
+        def get(self, ticket_id: str) -> Ticket: ...
+        def contract_of(self, ticket: Ticket) -> Contract: ...
+
+    def contract_diff(self, new: str | Path | Contract) -> ContractDiff:
+        """What ``new`` (a file or a loaded contract) would change against the database's
+        current version for each open ticket: due times that move, states it lacks."""
+        from ..tickets.rollout import diff
+
+        contract = new if isinstance(new, Contract) else load_contract(new)
+        return diff(self.work, contract, self._now_us())
+
+    def apply_contract(
+        self, new: str | Path | Contract, migrate_open: bool = False, actor: str | None = None
+    ) -> tuple[ContractDiff, builtins.list[str]]:
+        """Record ``new`` as the current version (new tickets run under it); ``migrate_open``
+        moves each open ticket onto it too (refused, nothing written, if a ticket's state is
+        not in it). The diff, and the tickets moved."""
+        from ..tickets.rollout import apply
+
+        contract = new if isinstance(new, Contract) else load_contract(new)
+        who = self._changes.policy.actor_name(actor or "system")
+        return apply(self.work, contract, who, self._now_us(), migrate_open)
+
+    def contract_versions(self) -> builtins.list[dict[str, Any]]:
+        """Every version the database keeps, oldest first, with how many tickets run under it."""
+        from ..contract.versions import listed
+
+        return listed(self.store, self.contract.timezone)
