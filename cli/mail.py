@@ -56,17 +56,14 @@ def fetch(settings: Settings, actor: str, as_json: bool) -> None:
 @click.pass_obj
 def watch(settings: Settings, actor: str) -> None:
     """Keep reading: a pass, then IMAP IDLE until new mail (reconnecting with backoff)."""
-    import signal
     import threading
 
-    from faultflow.run.mailbox import watch as keep_reading
+    from faultflow.run import loop
+    from faultflow.run.modules import Mailbox
 
     log_like_run()
     box = _box(settings)
     engine = settings.engine(interactive=False)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     click.echo(f"faultflow mail: watching {box.user}@{box.host}/{box.folder}", err=True)
 
     def report(result: Any) -> None:
@@ -74,6 +71,6 @@ def watch(settings: Settings, actor: str) -> None:
             said = ", ".join(f"{n} {k}" for k, n in sorted(result.outcomes.items()))
             click.echo(f"mail: {result.read} read: {said}; {len(result.refused)} refused", err=True)
 
-    keep_reading(lambda raw: engine.intake_all("email", raw, actor), box, stop.is_set, report,
-                 idle_s=5.0)  # fmt: skip
+    reader = Mailbox(lambda raw: engine.intake_all("email", raw, actor), box, 5.0, report)
+    loop.run([loop.Lane("mailbox", [reader])], threading.Event(), max_sleep=5.0)
     click.echo("faultflow mail: stopped", err=True)

@@ -1,4 +1,5 @@
-"""``faultflow serve``: the HTTP API, with the scheduler and notification delivery beside it."""
+"""``faultflow serve``: the HTTP API, with the run loop (timers, escalation, delivery, the
+mailbox) beside it."""
 
 from __future__ import annotations
 
@@ -44,32 +45,27 @@ def serve(settings: Settings, host: str, port: int, no_scheduler: bool, max_slee
         timeout_graceful_shutdown=5,  # open board streams (SSE) do not hold up a stop
     )  # fmt: skip
     server = _server(config)
-    scheduler: threading.Thread | None = None
-    timers: Any = None
-    if not no_scheduler:
-        timers = settings.open_engine()
-        scheduler = threading.Thread(
-            target=timers.run,
-            kwargs={"max_sleep": max_sleep, "handle_signals": False},
-            name="faultflow-scheduler",
-        )
-        scheduler.start()
-    from faultflow.run.mailbox import configured, watch
+    # The run loop beside the API, on engines of its own (the HTTP requests keep theirs):
+    # timers, escalation and maintenance; delivery; the contract's mailbox, each a lane.
+    from faultflow.run import loop
+    from faultflow.run.mailbox import configured
+    from faultflow.run.modules import Mailbox
 
     box = None if no_scheduler else configured(engine.contract)
-    reader: threading.Thread | None = None
-    reading = threading.Event()
-    if box is not None:  # the mailbox of [channels.email.imap], read beside the API
-        mail_engine = settings.open_engine()
-        reader = threading.Thread(
-            target=watch,
-            args=(lambda raw: mail_engine.intake_all("email", raw, "mailbox"), box,
-                  reading.is_set),
-            kwargs={"idle_s": 10.0},
-            name="faultflow-mailbox",
-            daemon=True,  # an IMAP IDLE in progress must not hold the process at exit
-        )  # fmt: skip
-        reader.start()
+    background: threading.Thread | None = None
+    stopping = threading.Event()
+    if not no_scheduler:
+        timers = settings.open_engine()
+        lanes = timers.lanes()
+        if box is not None:  # [channels.email.imap], read beside the API
+            mail_engine = settings.open_engine()
+            reader = Mailbox(lambda raw: mail_engine.intake_all("email", raw, "mailbox"), box)
+            # daemon: an IMAP IDLE in progress must not hold the process at exit
+            lanes.append(loop.Lane("mailbox", [reader], daemon=True))
+        background = threading.Thread(
+            target=loop.run, args=(lanes, stopping, max_sleep, False), name="faultflow-run"
+        )
+        background.start()
     mailbox = f"; mailbox {box.user}@{box.host}" if box is not None else ""
     click.echo(
         f"faultflow serve: {engine.store.safe_url} on http://{host}:{port} "
@@ -79,10 +75,9 @@ def serve(settings: Settings, host: str, port: int, no_scheduler: bool, max_slee
     try:
         server.run()  # uvicorn handles SIGINT and SIGTERM: it finishes requests, then returns
     finally:
-        reading.set()
-        if scheduler is not None:
-            timers.stop()
-            scheduler.join()
+        stopping.set()
+        if background is not None:
+            background.join()
     click.echo("faultflow serve: stopped", err=True)
 
 

@@ -47,10 +47,10 @@ def _imports(path: Path) -> set[str]:
             continue
         if target and target[0] in ("cli", "plugins"):
             continue
-        if node.module is None or node.level and not node.module:
-            found |= {".".join([*target, a.name]) for a in node.names}
-        else:
-            found.add(".".join(target))
+        base = ".".join(target)
+        for alias in node.names:  # `from .audit import chain` imports the module audit.chain
+            sub = f"{base}.{alias.name}" if base else alias.name
+            found.add(sub if sub in MODULES else base)
     modules = set(MODULES)
     return {m if m in modules else m.rsplit(".", 1)[0] for m in found} & modules - {me}
 

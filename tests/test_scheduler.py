@@ -79,21 +79,23 @@ def test_run_fires_on_time_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_run_survives_a_database_outage_logging_it_once(
-    db_path: Path, travel: Any, caplog: pytest.LogCaptureFixture
+    db_path: Path, travel: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from faultflow.run import timers
+
     engine = Engine.open(db=db_path)
     calls = {"n": 0}
-    real_tick = engine.tick
+    real_sweep = timers.sweep
 
-    def flaky_tick(*args: Any, **kwargs: Any) -> Any:
+    def flaky_sweep(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] <= 7:  # an outage of seven sweeps
             raise DatabaseUnavailable("cannot connect to the database: connection refused")
         if calls["n"] >= 9:
             engine.stop()
-        return real_tick(*args, **kwargs)
+        return real_sweep(*args, **kwargs)
 
-    engine.tick = flaky_tick  # type: ignore[method-assign]
+    monkeypatch.setattr(timers, "sweep", flaky_sweep)
     waits: list[float] = []
     real_wait = engine._stop.wait
 
@@ -109,9 +111,11 @@ def test_run_survives_a_database_outage_logging_it_once(
     assert waits[:7] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]  # backoff, capped at 5 s
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2, lines  # one line when the outage starts, one when it ends
-    assert lines[0].startswith("tick failed (cannot connect to the database: connection refused)")
+    assert lines[0].startswith(
+        "timers failed (cannot connect to the database: connection refused)"
+    )
     assert "Traceback" not in caplog.text
-    assert lines[1].startswith("tick works again after") and "7 failed attempts" in lines[1]
+    assert lines[1].startswith("timers works again after") and "7 failed attempts" in lines[1]
 
 
 def test_stop_from_another_thread(db_path: Path) -> None:
@@ -140,17 +144,21 @@ def test_sigint_stops_run(tmp_path: Path) -> None:
     assert run.returncode == 0 and "Traceback" not in err
 
 
-def test_run_survives_an_unexpected_error(db_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_run_survives_an_unexpected_error(
+    db_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from faultflow.run import timers
+
     engine = Engine.open(db=db_path)
     calls = {"n": 0}
 
-    def broken_tick(*args: Any, **kwargs: Any) -> Any:
+    def broken_sweep(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] >= 2:
             engine.stop()
         raise sqlite3.DatabaseError("database disk image is malformed")
 
-    engine.tick = broken_tick  # type: ignore[method-assign]
+    monkeypatch.setattr(timers, "sweep", broken_sweep)
     real_wait = engine._stop.wait
     engine._stop.wait = lambda timeout=None: (  # type: ignore[method-assign]
         real_wait(timeout) if threading.current_thread() is not threading.main_thread() else False
@@ -158,7 +166,7 @@ def test_run_survives_an_unexpected_error(db_path: Path, caplog: pytest.LogCaptu
     with caplog.at_level("ERROR", logger="faultflow"):
         engine.run(max_sleep=0.5, handle_signals=False)
     assert calls["n"] == 2
-    assert "tick failed unexpectedly" in caplog.text
+    assert "timers failed unexpectedly" in caplog.text
 
 
 def test_a_broken_database_file_is_a_database_error(db_path: Path, travel: Any) -> None:

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import new_ticket
 from faultflow import ConfigError, Engine
-from faultflow.secrets import redact
 from faultflow.cli.app import cli
 from faultflow.contract.model import compile_contract, default_contract_path
+from faultflow.secrets import redact
 from test_notify import Receiver, open_engine
 
 SEED = tomllib.loads(default_contract_path().read_text(encoding="utf-8"))

@@ -64,8 +64,8 @@ class RunAPI:
         """Deliver the notifications due now for at most about ``budget_s`` s; every attempt.
         Failures are recorded, logged and retried with backoff."""
         now_us = to_us(aware(now, self.now(), self.contract.timezone))
-        told = (lambda a: sweeps.record_delivery(self.work, a)) if self.people else None
-        return sweeps.deliver(self.work, self.registry.notifiers, now_us, budget_s, told)
+        notifiers = self.registry.notifiers
+        return sweeps.deliver(self.work, notifiers, now_us, budget_s, self._recorded())
 
     def next_due(self) -> datetime | None:
         """When the next warning, breach or escalation step falls due, or ``None``."""
@@ -84,11 +84,27 @@ class RunAPI:
         self, max_sleep: float = 1.0,
         on_fired: Callable[[builtins.list[Fired]], None] | None = None, handle_signals: bool = True,
     ) -> None:  # fmt: skip
-        """Keep firing due alarms until :meth:`stop`, SIGINT or SIGTERM (scheduler.py). Sleeps
-        until the next due time, at most ``max_sleep`` s; errors are retried."""
-        from ..run import scheduler
+        """Keep firing due alarms, paging and delivering until :meth:`stop`, SIGINT or SIGTERM
+        (the run loop, loop.py). Sleeps until the next due time, at most ``max_sleep`` s;
+        errors are retried."""
+        from . import loop
 
-        scheduler.run(self, self._stop, max_sleep, on_fired, handle_signals)
+        loop.run(self.lanes(on_fired), self._stop, max_sleep, handle_signals)
+
+    def lanes(self, on_fired: Callable[[builtins.list[Fired]], None] | None = None) -> Any:
+        """The run loop's lanes for this engine: timers, escalation and maintenance on one,
+        delivery on another (modules.py); ``serve`` adds the mailbox's."""
+        from .modules import lanes
+
+        roster = self._roster if self.people is not None else None
+        return lanes(self.work, roster, lambda: self.registry.notifiers, self._recorded(),
+                     on_fired)  # fmt: skip
+
+    def _recorded(self) -> Callable[[Attempt], None] | None:
+        """Whether each page reached its people goes into the history (with people only)."""
+        if self.people is None:
+            return None
+        return lambda a: sweeps.record_delivery(self.work, a)
 
     def _roster(self) -> People:
         """The people file with the overrides recorded in the database in force."""

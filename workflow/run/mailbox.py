@@ -22,7 +22,6 @@ The mailbox is ``[channels.email.imap]`` in the contract (``imap-tools`` speaks 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,26 +162,8 @@ def _move(mb: Any, uids: list[str], folder: str) -> None:
         log.info("mailbox: %d messages not moved to %s (%s)", len(uids), folder, err)
 
 
-def watch(
-    intake: Callable[[bytes], list[Any]],
-    box: Mailbox,
-    stop: Callable[[], bool],
-    on_pass: Callable[[Pass], None] | None = None,
-    idle_s: float = 60.0,
-) -> None:
-    """Fetch, then wait for new mail with IMAP IDLE (at most ``idle_s`` s), until ``stop()``;
-    a lost connection is retried with backoff (1 s doubling to 60 s), logged once."""
-    backoff = 0.0
-    while not stop():
-        try:
-            result = fetch(intake, box)
-            if on_pass is not None:
-                on_pass(result)
-            backoff = 0.0
-            with _connect(box) as mb:
-                mb.idle.wait(timeout=idle_s)
-        except ConfigError as err:
-            if backoff == 0.0:
-                log.error("mailbox: %s (retrying)", err)
-            backoff = min(60.0, max(1.0, backoff * 2))
-            time.sleep(backoff)
+def wait_for_mail(box: Mailbox, idle_s: float) -> None:
+    """Wait for new mail with IMAP IDLE, at most ``idle_s`` seconds (the run loop's mailbox
+    module calls this between passes)."""
+    with _connect(box) as mb:
+        mb.idle.wait(timeout=idle_s)
