@@ -248,3 +248,22 @@ def log_like_run() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
+
+
+def write_out(text: str, out: str | None) -> None:
+    if out is None:
+        click.echo(text)
+        return
+    from faultflow.errors import InvalidInput
+
+    path = Path(out)
+    if not path.parent.is_dir():
+        raise InvalidInput(f"cannot write {path}: there is no folder {path.parent}")
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        tmp.replace(path)  # never a half-written report
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {path}: {err.strerror or err}") from None
+    click.echo(f"wrote {path}", err=True)

@@ -1,467 +1,225 @@
-"""``faultflow demo``: a simulated stretch of the seed contract, on a fresh database.
-
-Faults arrive through the six built-in channels at the rates of a municipal extranet; operators
-respond, work remotely, go on site, resolve or substitute a spare, and report — mostly in time,
-sometimes late. The engine's clock is the simulation's: nothing sleeps, and ``tick`` runs as
-simulated time passes. Everything goes through the public library API, as an integrator's code
-would.
-"""
+"""``faultflow demo``: a simulated month of the seed contract (simulation.py) on a fresh
+database, and the summary printed after it."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import heapq
-import math
-import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from email.header import Header
-from email.mime.text import MIMEText
-from email.utils import format_datetime, make_msgid
+import sys
+from pathlib import Path
 from typing import Any
 
-UNITS = [
-    "市财政局",
-    "市人社局",
-    "市公安局",
-    "市卫健委",
-    "市教育局",
-    "市自然资源局",
-    "行政审批局",
-    "市医保局",
-    "市住建局",
-    "市交通局",
-    "市市场监管局",
-    "长社街道办",
-]
-OPERATORS = ["li", "wang", "zhang", "zhao", "chen", "liu"]
-MANAGERS = ["zhao", "sun"]
-FAULTS = {
-    "A": [
-        "核心交换机宕机，业务全部中断",
-        "政务云节点宕机",
-        "出口防火墙故障，全部单位无法访问",
-        "core switch down, all units offline",
-    ],
-    "B": [
-        "VPN 部分用户无法接入",
-        "汇聚交换机端口故障，部分科室断网",
-        "视频会议系统卡顿",
-        "DNS resolution slow for some units",
-    ],
-    "C": [
-        "打印机共享异常",
-        "单台终端无法获取地址",
-        "网页访问缓慢",
-        "账号密码重置",
-        "一般咨询：如何申请新的接入",
-        "OA login page slow",
-    ],
-}
-LINE_FAULTS = ["光纤线路中断", "光缆被挖断", "光衰过大，线路时断时续"]
-# faults per day, by channel (P4): hotline, customer manager, web, chat, e-mail, monitoring
-RATES = {
-    "hotline": 3.0,
-    "customer_manager": 1.0,
-    "web": 2.0,
-    "chat": 2.0,
-    "email": 1.0,
-    "alertmanager": 1.5,
-}
+import click
+
+from .base import (
+    ENV_CONFIG,
+    ENV_DB,
+    ENV_NOW,
+    TIME_HELP,
+    FaultflowGroup,
+    Settings,
+    emit_json,
+    json_option,
+)
 
 
-@dataclass(order=True)
-class _Due:
-    at: datetime
-    seq: int
-    action: Callable[[], None] = field(compare=False)
+@click.group(cls=FaultflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    envvar=ENV_DB,
+    default="faultflow.db",
+    show_default=True,
+    metavar="URL|PATH",
+    help=f"Database: an SQLite file or a URL such as postgresql://host/db [{ENV_DB}].",
+)
+@click.option(
+    "--config",
+    envvar=ENV_CONFIG,
+    metavar="PATH",
+    help=f"Contract file [{ENV_CONFIG}]; default ./states.toml, else the packaged one.",
+)
+@click.option(
+    "--now",
+    envvar=ENV_NOW,
+    metavar="TIME",
+    help=f"The engine clock for this command, for drills and replays [{ENV_NOW}]: {TIME_HELP}.",
+)
+@click.option(
+    "--people",
+    envvar="FAULTFLOW_PEOPLE",
+    metavar="PATH",
+    help="Duty rosters and escalation chains [FAULTFLOW_PEOPLE]; default ./people.toml if any.",
+)
+@click.version_option(package_name="faultflow", prog_name="faultflow")
+@click.pass_context
+def cli(
+    ctx: click.Context, db: str, config: str | None, now: str | None, people: str | None
+) -> None:
+    """faultflow: fault tickets under a service-level contract.
+
+    \b
+    Start here:
+      faultflow demo                      a simulated month of the seed contract
+      faultflow init                      create the database (./faultflow.db)
+      faultflow intake --channel hotline --tier A --title "core switch down"
+      faultflow list                      open tickets, most urgent first
+      faultflow show ID                   one ticket: promises and timeline
+      faultflow advance ID respond        fire a trigger
+      faultflow run                       keep firing warnings and breaches
+
+    Every command that shows data takes --json. Exit codes: 0 done, 1 refused, 2 usage,
+    75 the database is busy or unreachable (nothing was written: try again later).
+    """
+    ctx.obj = Settings(db, config, now, people)
 
 
-@dataclass
-class Outcome:
-    """What the demo did, for the summary."""
-
-    db: str
-    start: datetime
-    end: datetime
-    opened: int = 0
-    duplicates: int = 0
-    resolved_alerts: int = 0
-    fired: int = 0
-    sample_breached: str | None = None
-    sample_met: str | None = None
-    escalated: set[str] = field(default_factory=set)  # tickets whose breach started a chain
-    acks: int = 0
-    handovers: int = 0
+# -- commands ------------------------------------------------------------------------------------
 
 
-class Simulation:
-    """A discrete-event simulation over an engine whose clock it owns."""
 
-    def __init__(
-        self, engine: Any, clock: list[datetime], start: datetime, end: datetime, seed: int
-    ) -> None:
-        self.engine = engine
-        self.clock = clock
-        self.rng = random.Random(seed)
-        self.start, self.end = start, end
-        self.queue: list[_Due] = []
-        self.seq = 0
-        self.outcome = Outcome(str(engine.store.url), start, end)
-        self.alerts: dict[str, dict[str, Any]] = {}  # ticket -> the alert that opened it
+@click.command()
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    default=30,
+    show_default=True,
+    help="How many days to simulate.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=2023,
+    show_default=True,
+    help="Random seed: the same seed gives the same month.",
+)
+@json_option
+@click.pass_context
+def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
+    """Simulate a month of the seed contract on a fresh database and print the SLA report.
 
-    # -- the event queue ----------------------------------------------------------------------
+    Faults arrive through every built-in channel; operators respond, work remotely, go on
+    site, resolve or substitute a spare and report, mostly in time. Nothing sleeps: the engine
+    runs on the simulation's clock. The database is left behind for you to look at (a new
+    temporary one unless you give --db).
+    """
+    import tempfile
+    from datetime import datetime
 
-    def at(self, moment: datetime, action: Callable[[], None]) -> None:
-        if moment < self.end:
-            self.seq += 1
-            heapq.heappush(self.queue, _Due(moment, self.seq, action))
+    from click.core import ParameterSource
+    from faultflow.contract.model import default_contract_path
+    from faultflow.duty.people import seed_people_path
+    from faultflow.engine import Engine
+    from faultflow.reports.render import table
 
-    def run(self, progress: Callable[[int], None] | None = None) -> Outcome:
-        self._schedule_arrivals()
-        day = 0
-        while self.queue:
-            due = heapq.heappop(self.queue)
-            self.clock[0] = due.at
-            self._fired(self.engine.tick())
-            due.action()
-            elapsed_days = int((due.at - self.start).total_seconds() // 86400)
-            if progress is not None and elapsed_days > day:
-                progress(elapsed_days - day)
-                day = elapsed_days
-        self.clock[0] = self.end
-        self._fired(self.engine.tick())
-        if progress is not None:
-            progress(max(0, int((self.end - self.start).days) - day))
-        return self.outcome
+    from .simulation import simulate
 
-    # -- people: pages are acknowledged by whoever is on duty; some tickets change hands -----
-
-    def _fired(self, fired: list[Any]) -> None:
-        self.outcome.fired += len(fired)
-        if self.engine.people is None:
-            return
-        for f in fired:
-            if f.event == "breach" and f.ticket not in self.outcome.escalated:
-                self.outcome.escalated.add(f.ticket)
-                # the duty engineer answers the page within minutes, now and then only after
-                # the chain has gone on to the managers
-                late = self.rng.random() < 0.2
-                wait = self.rng.randint(7, 20) if late else self.rng.randint(1, 4)
-                self.at(
-                    self.clock[0] + timedelta(minutes=wait), functools.partial(self._ack, f.ticket)
-                )
-
-    def _ack(self, tid: str) -> None:
-        from faultflow.errors import FaultflowError
-
-        duty = self.engine.oncall("duty-engineer")["duty-engineer"]
-        try:
-            self.engine.ack(tid, actor=duty[0].person.id, note="on it")
-            self.outcome.acks += 1
-        except FaultflowError:
-            pass  # closed meanwhile, or nothing running
-
-    def _hand_over(self, tid: str) -> None:
-        from faultflow.errors import FaultflowError
-
-        onsite = self.rng.choice(["sun", "zhao"])
-        try:
-            self.engine.assign(
-                tid, onsite, reason="the on-site engineer takes it over", actor="zhou"
+    settings: Settings = ctx.obj
+    given = ctx.parent.get_parameter_source("db") if ctx.parent else None
+    if given in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+        db = settings.db
+    else:
+        db = str(Path(tempfile.mkdtemp(prefix="faultflow-demo-")) / "demo.db")
+    contract = settings.contract()
+    real_clock = settings.clock()
+    end = real_clock() if real_clock else datetime.now(contract.timezone)
+    clock = [end]
+    people = settings.people_path()
+    if people is None and contract.source == str(default_contract_path()):
+        people = seed_people_path()  # the seed contract's roster, made-up people
+    engine = Engine.open(db=db, config=contract, clock=lambda: clock[0], create=True, people=people)
+    try:
+        if engine.list(limit=1):
+            raise click.UsageError(
+                f"{db} already has tickets; the demo needs a fresh database "
+                "(leave out --db for a temporary one)"
             )
-            self.outcome.handovers += 1
-        except FaultflowError:
-            pass
-
-    def _schedule_arrivals(self) -> None:
-        for channel, per_day in RATES.items():
-            moment = self.start
-            while True:
-                moment += timedelta(days=self.rng.expovariate(per_day))
-                if moment >= self.end:
-                    break
-                self.at(moment, functools.partial(self.arrive, channel))
-
-    # -- faults -------------------------------------------------------------------------------
-
-    def _tier(self, channel: str) -> str:
-        weights = {"web": (0.02, 0.13), "chat": (0.08, 0.30)}.get(channel, (0.12, 0.33))
-        r = self.rng.random()
-        return "A" if r < weights[0] else "B" if r < weights[0] + weights[1] else "C"
-
-    def arrive(self, channel: str) -> None:
-        rng = self.rng
-        now = self.clock[0]
-        tier = self._tier(channel)
-        line = channel in ("hotline", "customer_manager") and rng.random() < 0.15
-        title = rng.choice(LINE_FAULTS if line else FAULTS[tier])
-        unit = rng.choice(UNITS)
-        agent = rng.choice(MANAGERS if channel in ("customer_manager", "chat") else OPERATORS)
-        payload: Any
-        if channel == "hotline":
-            payload = {
-                "caller": f"{unit}值班员",
-                "number": f"0374-{rng.randint(6000000, 6999999)}",
-                "unit": unit,
-                "summary": title,
-                "tier": tier,
-                "call_start": (now - timedelta(minutes=rng.randint(1, 4))).isoformat(),
-                "call_id": f"CALL-{self.seq}",
-                **({"kind": "line"} if line else {}),
-                **({"cause": "external"} if line and rng.random() < 0.3 else {}),
-            }
-        elif channel == "customer_manager":
-            payload = {
-                "title": title,
-                "description": f"{unit}: {title}",
-                "tier": tier,
-                "manager": agent,
-                **({"kind": "line"} if line else {}),
-            }
-        elif channel == "web":
-            payload = {
-                "title": title,
-                "description": f"{unit} 网上报障: {title}",
-                "reporter": f"{unit}信息科",
-                "tier": tier if tier != "C" else None,
-            }
-            payload = {k: v for k, v in payload.items() if v is not None}
-        elif channel == "chat":
-            payload = {
-                "message_id": f"wx-{self.seq}",
-                "sender": f"{unit}-小王",
-                "group": "电子政务问题群",
-                "text": f"@客户经理 {title}",
-                "time": int(now.timestamp()),
-            }
-        elif channel == "email":
-            payload = self._email(title, unit, now)
+        if sys.stderr.isatty() and not as_json:
+            with click.progressbar(
+                length=days, label=f"simulating {days} days", file=sys.stderr
+            ) as bar:
+                outcome = simulate(engine, clock, days, seed, bar.update)
         else:
-            payload = self._alert(title, tier, now)
-        results = self.engine.intake_all(channel, payload, actor=agent)
-        for ticket in (r.ticket for r in results if r.outcome in ("opened", "recurrence")):
-            self.outcome.opened += 1
-            if channel == "alertmanager":
-                self.alerts[ticket.id] = payload
-            self._plan(ticket.id, ticket.tier, agent)
-        if channel in ("alertmanager", "chat") and rng.random() < 0.3:
-            # the same alert fires again, the same chat message is forwarded: no new ticket
-            self.at(
-                now + timedelta(minutes=rng.randint(2, 10)),
-                lambda: self._repeat(channel, payload, agent),
-            )
-
-    def _repeat(self, channel: str, payload: Any, agent: str) -> None:
-        results = self.engine.intake_all(channel, payload, actor=agent)
-        self.outcome.duplicates += sum(r.outcome == "duplicate" for r in results)
-
-    def _email(self, title: str, unit: str, now: datetime) -> bytes:
-        body = f"您好，{unit}报告故障：{title}。请尽快处理。\n联系人：{unit}网管"
-        charset = self.rng.choice(["gb2312", "gbk", "utf-8"])
-        try:
-            msg = MIMEText(body, "plain", charset)
-        except UnicodeEncodeError:
-            msg = MIMEText(body, "plain", "utf-8")
-        msg["Subject"] = Header(f"【故障报告】{title}", "utf-8").encode()
-        msg["From"] = f"{unit} <it@{abs(hash(unit)) % 1000}.gov.example>"
-        msg["To"] = "service@ops.example"
-        msg["Date"] = format_datetime(now)
-        msg["Message-ID"] = make_msgid(domain="gov.example")
-        return msg.as_bytes()
-
-    def _alert(self, title: str, tier: str, now: datetime) -> dict[str, Any]:
-        severity = {"A": "critical", "B": "major", "C": "warning"}[tier]
-        fingerprint = f"{self.rng.getrandbits(64):016x}"
-        return {
-            "version": "4",
-            "status": "firing",
-            "receiver": "faultflow",
-            "groupLabels": {"alertname": "NodeDown"},
-            "commonLabels": {},
-            "commonAnnotations": {},
-            "externalURL": "http://alertmanager.local",
-            "groupKey": "{}:{}",
-            "alerts": [
-                {
-                    "status": "firing",
-                    "fingerprint": fingerprint,
-                    "labels": {
-                        "alertname": "NodeDown",
-                        "severity": severity,
-                        "instance": f"10.20.{self.rng.randint(1, 254)}.{self.rng.randint(1, 254)}",
-                    },
-                    "annotations": {"summary": f"巡检发现: {title}"},
-                    "startsAt": now.isoformat(),
-                    "endsAt": "0001-01-01T00:00:00Z",
-                    "generatorURL": "http://prometheus.local/graph",
-                }
-            ],
-        }
-
-    # -- what the operators do ----------------------------------------------------------------
-
-    def _late(self, limit_min: float, late_share: float) -> timedelta:
-        """A handling time: mostly well within the limit, sometimes over it."""
-        rng = self.rng
-        if rng.random() < late_share:
-            return timedelta(minutes=limit_min * rng.uniform(1.05, 2.0))
-        share = min(0.97, rng.lognormvariate(math.log(0.45), 0.35))
-        return timedelta(minutes=limit_min * share)
-
-    def _plan(self, tid: str, tier: str, owner: str) -> None:
-        now = self.clock[0]
-        ticket = self.engine.get(tid)
-        if ticket.state != "received":
-            return  # an idempotent repeat: already planned
-        if self.rng.random() < 0.03:
-            self.at(
-                now + timedelta(minutes=self.rng.randint(3, 20)),
-                lambda: self._do(tid, "cancel", owner, reason="duplicate report"),
-            )
-            return
-        limit = ticket.clocks["response"].limit.total_seconds() / 60
-        respond = now + self._late(limit, 0.06)
-        self.at(respond, lambda: self._respond(tid, tier, owner))
-
-    def _do(self, tid: str, trigger: str, actor: str, **kw: Any) -> Any:
-        from faultflow.errors import FaultflowError
-
-        try:
-            return self.engine.advance(tid, trigger, actor=actor, **kw)
-        except FaultflowError:
-            return None  # e.g. cancelled meanwhile; the demo moves on as an operator would
-
-    def _respond(self, tid: str, tier: str, owner: str) -> None:
-        if self._do(tid, "respond", owner) is None:
-            return
-        now = self.clock[0]
-        rng = self.rng
-        if tier in ("A", "B") and rng.random() < 0.7:  # P7: straight on site
-            self.at(
-                now + timedelta(minutes=rng.randint(2, 10)),
-                lambda: self._dispatch(tid, owner, None),
-            )
-        else:
-            self.at(now + timedelta(minutes=rng.randint(1, 8)), lambda: self._remote(tid, owner))
-
-    def _remote(self, tid: str, owner: str) -> None:
-        if self._do(tid, "remote", owner, note="remote session with the unit's consent") is None:
-            return
-        now = self.clock[0]
-        if self.rng.random() < 0.72:
-            self.at(
-                now + timedelta(minutes=self.rng.randint(10, 180)),
-                lambda: self._resolve(tid, owner),
-            )
-        else:  # P6: remote could not solve it
-            self.at(
-                now + timedelta(minutes=self.rng.randint(15, 90)),
-                lambda: self._dispatch(tid, owner, "remote-failed"),
-            )
-
-    def _dispatch(self, tid: str, owner: str, reason: str | None) -> None:
-        t = self._do(tid, "dispatch", owner, reason=reason)
-        if t is None:
-            return
-        limit = t.clocks["arrival"].limit.total_seconds() / 60
-        engineer = self.rng.choice(OPERATORS)
-        if self.engine.people is not None and self.rng.random() < 0.3:
-            self.at(self.clock[0] + timedelta(minutes=2), lambda: self._hand_over(tid))
-        self.at(self.clock[0] + self._late(limit, 0.08), lambda: self._arrive(tid, engineer))
-
-    def _arrive(self, tid: str, engineer: str) -> None:
-        t = self._do(tid, "arrive", engineer)
-        if t is None:
-            return
-        now = self.clock[0]
-        limit = t.clocks["resolution"].limit.total_seconds() / 60
-        if self.rng.random() < 0.06:  # waiting for the machine room to open
-            self.at(now + timedelta(minutes=20), lambda: self._hold(tid, engineer))
-        took = self._late(limit, 0.10)
-        if took.total_seconds() / 60 > limit:  # P10: not fixed in time, a spare goes in
-            self.at(
-                now + timedelta(minutes=limit + self.rng.randint(5, 40)),
-                lambda: self._substitute(tid, engineer),
-            )
-        else:
-            self.at(now + took, lambda: self._resolve(tid, engineer))
-
-    def _hold(self, tid: str, engineer: str) -> None:
-        from faultflow.errors import FaultflowError
-
-        try:
-            self.engine.hold(
-                tid, reason="machine room locked; waiting for the unit's key", actor=engineer
-            )
-        except FaultflowError:
-            return
-        self.at(
-            self.clock[0] + timedelta(minutes=self.rng.randint(30, 120)),
-            lambda: self._resume(tid, engineer),
+            outcome = simulate(engine, clock, days, seed)
+        result = engine.report(outcome.start, outcome.end)
+        paging = _paging(engine, outcome)
+    finally:
+        engine.close()
+    if as_json:
+        emit_json(
+            {
+                "db": db,
+                "tickets": outcome.opened,
+                "repeats_absorbed": outcome.duplicates,
+                "alarms_fired": outcome.fired,
+                "people": paging,
+                "report": result.to_dict(),
+            }
         )
-
-    def _resume(self, tid: str, engineer: str) -> None:
-        from faultflow.errors import FaultflowError
-
-        with contextlib.suppress(FaultflowError):
-            self.engine.resume(tid, actor=engineer, note="key arrived")
-
-    def _substitute(self, tid: str, engineer: str) -> None:
-        t = self._do(tid, "substitute", engineer, note="spare of the same model installed")
-        if t is None:
-            self._resolve(tid, engineer)
-            return
-        self._schedule_report(tid, engineer)
-
-    def _resolve(self, tid: str, actor: str) -> None:
-        if self._do(tid, "resolve", actor, note="fault cleared; confirmed with the unit") is None:
-            return
-        alert = self.alerts.pop(tid, None)
-        if alert is not None:  # monitoring sees it clear too: a note on the ticket, no new one
-            self.at(
-                self.clock[0] + timedelta(minutes=self.rng.randint(1, 5)),
-                lambda: self._alert_resolved(alert),
-            )
-        self._schedule_report(tid, actor)
-
-    def _alert_resolved(self, alert: dict[str, Any]) -> None:
-        resolved = {
-            **alert,
-            "status": "resolved",
-            "alerts": [
-                {**a, "status": "resolved", "endsAt": self.clock[0].isoformat()}
-                for a in alert["alerts"]
-            ],
-        }
-        self.engine.intake_all("alertmanager", resolved, actor="monitor")
-        self.outcome.resolved_alerts += 1
-
-    def _schedule_report(self, tid: str, actor: str) -> None:
-        took = self._late(24 * 60, 0.05)
-        self.at(self.clock[0] + took, lambda: self._report(tid, actor))
-
-    def _report(self, tid: str, actor: str) -> None:
-        t = self._do(tid, "report", actor, note="handling result sent to the customer")
-        if t is None:
-            return
-        if any(c.breached for c in t.clocks.values()):
-            self.outcome.sample_breached = self.outcome.sample_breached or tid
-        else:
-            self.outcome.sample_met = self.outcome.sample_met or tid
+        return
+    click.echo(table(result))
+    prefix = f"faultflow --db {db}"
+    click.echo("")
+    click.echo(
+        f"{outcome.opened} tickets; {outcome.duplicates} repeated alerts and messages and "
+        f"{outcome.resolved_alerts} resolved alerts "
+        f"opened none; the scheduler fired {outcome.fired} warnings and breaches."
+    )
+    if paging:
+        most = ", ".join(f"{who} {n}" for who, n in paging["paged_most"])
+        click.echo(
+            f"People: {paging['chains']} escalation chains sent {paging['pages']} pages "
+            f"(most paged: {most}); {paging['acks']} acknowledged, a median "
+            f"{paging['median_ack_min']} min after the first page; {paging['handovers']} tickets "
+            f"handed over to the on-site engineers. Rotation: {paging['rotation']}."
+        )
+    click.echo(f"The demo database is {db}. Look around:")
+    hints = []
+    if outcome.sample_breached:
+        hints.append((f"show {outcome.sample_breached}", "a ticket with a broken promise"))
+    if outcome.sample_met:
+        hints.append((f"show {outcome.sample_met}", "a ticket handled in time"))
+    hints.append(("list", "what is still open, most urgent first"))
+    if paging:
+        roster = "" if settings.people_path() else f"--people {seed_people_path()} "
+        hints.append((f"{roster}oncall --week", "who is on duty, the coming week"))
+    hints.append(("report --format html --out report.html", "the report, for a browser"))
+    hints.append(("token create duty --scope operate", "a token to log in to the duty board"))
+    hints.append(("serve", "the portal on http://127.0.0.1:8000/, the board on /board"))
+    width = max(len(command) for command, _ in hints)
+    for command, what in hints:
+        click.echo(f"  {prefix} {command:<{width}}   {what}")
 
 
-def simulate(
-    engine: Any,
-    clock: list[datetime],
-    days: int,
-    seed: int,
-    progress: Callable[[int], None] | None = None,
-) -> Outcome:
-    """Run ``days`` of the seed contract ending at the current value of ``clock``."""
-    end = clock[0].replace(second=0, microsecond=0)
-    start = (end - timedelta(days=days)).replace(hour=0, minute=0)
-    clock[0] = start
-    return Simulation(engine, clock, start, end, seed).run(progress)
+def _paging(engine: Any, outcome: Any) -> dict[str, Any]:
+    """What the people side of the demo did: pages, whom, acknowledgements, handovers."""
+    if engine.people is None:
+        return {}
+    import statistics
+    from collections import Counter
+    from datetime import timedelta
+
+    paged: Counter[str] = Counter()
+    pages = 0
+    waits = []
+    for tid in sorted(outcome.escalated):
+        history = engine.history(tid)
+        first_page = next((e.at for e in history if e.trigger == "page"), None)
+        for e in history:
+            if e.trigger == "page":
+                pages += 1
+                paged.update(p["person"] for p in e.data.get("paged", []))
+            elif e.trigger == "ack" and first_page is not None:
+                waits.append((e.at - first_page).total_seconds() / 60)
+    holders = []
+    at = outcome.start
+    while at < outcome.start + timedelta(days=4):
+        (duty,) = engine.oncall("duty-engineer", at)["duty-engineer"]
+        holders.append(f"{duty.person.id} from {at:%m-%d %H:%M}")
+        at = duty.until
+    return {
+        "chains": len(outcome.escalated),
+        "pages": pages,
+        "paged_most": sorted(paged.items(), key=lambda kv: (-kv[1], kv[0]))[:3],
+        "acks": outcome.acks,
+        "median_ack_min": round(statistics.median(waits), 1) if waits else None,
+        "handovers": outcome.handovers,
+        "rotation": ", ".join(holders) + ", ...",
+    }

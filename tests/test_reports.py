@@ -62,7 +62,7 @@ def test_a_clock_belongs_to_the_period_it_started_in(engine: Engine, travel: Any
 @pytest.fixture
 def month(tmp_path: Path) -> tuple[Engine, datetime, datetime]:
     """A month of the demo on a fresh database (the same simulation `faultflow demo` runs)."""
-    from faultflow.cli.demo import simulate
+    from faultflow.cli.simulation import simulate
 
     end = datetime(2026, 3, 31, 18, 0, tzinfo=START.tzinfo)
     clock = [end]

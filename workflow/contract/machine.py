@@ -1,15 +1,19 @@
 """The ticket lifecycle as a ``transitions`` machine, built once per contract.
 
 The machine holds no ticket. To fire a trigger we hand it a small subject carrying the ticket's
-state and the facts the guards read; the machine moves the subject's state, or its guard
-condition raises :class:`GuardRefused` with the reason. This keeps the cost per trigger to one
-event dispatch: no ``Machine`` per ticket, no ``add_model`` per ticket. The effects of a
+state and the facts the guards read; the machine moves the subject's state, or a guard's
+condition returns False and the machine says the trigger did not pass — then one explain step
+asks the same guards why, for the refusal's words. This keeps the cost per trigger to one event
+dispatch: no ``Machine`` per ticket, no ``add_model`` per ticket. What a state allows (the duty
+board's buttons) is asked of the machine too: ``get_triggers`` and ``may_<trigger>`` on one
+probe model. One guard implementation (:func:`check_guard`) serves all three. The effects of a
 transition (clocks, alarms, notifications) are applied by the draft from the contract's clock
 declarations, not by machine callbacks: docs/concepts.md says why, with the measured costs.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,6 +124,15 @@ def check_guard(guard: Guard, facts: GuardFacts) -> str | None:
     return None
 
 
+class _Probe:
+    """The one model the machine knows (for ``may_<trigger>``): set to a state and facts, asked,
+    under the lifecycle's lock."""
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+        self.facts = GuardFacts(Classification("", "", "", None))
+
+
 class Lifecycle:
     """The contract's state machine. Build once; :meth:`fire` for any ticket, any thread."""
 
@@ -132,27 +145,18 @@ class Lifecycle:
             auto_transitions=False,
             send_event=True,
         )
+        # the contract's transitions by (trigger, source), in its order: for the explain step
+        self._ways: dict[tuple[str, str], list[Transition]] = {}
         for t in contract.transitions:
             conditions: list[str | Callable[..., bool | None]] = (
-                [self._condition(t)] if t.guard is not None else []
+                [_condition(t.guard)] if t.guard is not None else []
             )
             self._machine.add_transition(t.trigger, list(t.sources), t.dest, conditions=conditions)
-
-    @staticmethod
-    def _condition(t: Transition) -> Callable[[EventData], bool]:
-        guard = t.guard
-        assert guard is not None
-
-        def condition(event: EventData) -> bool:
-            subject = event.model
-            assert isinstance(subject, _Subject)
-            why = check_guard(guard, subject.facts)
-            if why is None:
-                return True
-            explain = f" ({t.explain})" if t.explain else ""
-            raise GuardRefused(f"{t.trigger} from {subject.state} refused{explain}: {why}")
-
-        return condition
+            for source in t.sources:
+                self._ways.setdefault((t.trigger, source), []).append(t)
+        self._probe = _Probe(contract.initial)
+        self._machine.add_model(self._probe)
+        self._lock = threading.Lock()
 
     def allowed(self, state: str) -> tuple[str, ...]:
         """The triggers the contract allows from ``state``, guards aside (asked of the machine,
@@ -164,14 +168,17 @@ class Lifecycle:
 
     def options(self, state: str, facts: GuardFacts) -> tuple[Option, ...]:
         """What can be done from ``state``: each allowed trigger with its destination and, when
-        its guard refuses with the facts as they are (no reason given yet), why — the buttons of
-        the duty board's ticket page."""
+        the machine says it may not pass with the facts as they are (no reason given yet), why
+        — the buttons of the duty board's ticket page."""
         found = []
-        for trigger in self.allowed(state):
-            t = next(x for x in self.contract.transitions
-                     if x.trigger == trigger and state in x.sources)  # fmt: skip
-            why = check_guard(t.guard, facts) if t.guard is not None else None
-            found.append(Option(trigger, t.dest, why, t.explain, _asks_reason(t.guard)))
+        with self._lock:
+            self._probe.state, self._probe.facts = state, facts
+            for trigger in self.allowed(state):
+                ways = self._ways[(trigger, state)]
+                may = getattr(self._probe, f"may_{trigger}")()
+                way = next((w for w in ways if _holds(w, facts)), ways[0]) if may else ways[0]
+                why = None if may else self._explain(ways, facts)
+                found.append(Option(trigger, way.dest, why, way.explain, _asks_reason(way.guard)))
         return tuple(found)
 
     def fire(self, state: str, trigger: str, facts: GuardFacts) -> str:
@@ -190,12 +197,38 @@ class Lifecycle:
                 f"cannot {trigger} a ticket that is {state}; {self._from(state)}",
                 self.allowed(state),
             ) from None
-        if not moved:  # pragma: no cover - every condition raises instead of saying no
-            raise GuardRefused(f"{trigger} from {state} refused")
+        if not moved:  # a guard said no: the explain step says why
+            ways = self._ways[(trigger, state)]
+            said = f" ({ways[0].explain})" if ways[0].explain else ""
+            raise GuardRefused(
+                f"{trigger} from {state} refused{said}: {self._explain(ways, facts)}"
+            )
         return subject.state
+
+    @staticmethod
+    def _explain(ways: list[Transition], facts: GuardFacts) -> str:
+        """Why none of the transitions of one trigger from one state may pass."""
+        said = [why for w in ways if w.guard is not None
+                if (why := check_guard(w.guard, facts)) is not None]  # fmt: skip
+        return "; ".join(dict.fromkeys(said)) or "its guard refuses"
 
     def _from(self, state: str) -> str:
         allowed = self.allowed(state)
         if not allowed:
             return f"{state} is final: nothing more can happen to it"
         return f"allowed from {state}: {', '.join(allowed)}"
+
+
+def _condition(guard: Guard) -> Callable[[EventData], bool]:
+    """A guard as the machine's condition: True when it holds."""
+
+    def condition(event: EventData) -> bool:
+        subject = event.model
+        assert isinstance(subject, _Subject | _Probe)
+        return check_guard(guard, subject.facts) is None
+
+    return condition
+
+
+def _holds(t: Transition, facts: GuardFacts) -> bool:
+    return t.guard is None or check_guard(t.guard, facts) is None

@@ -1,0 +1,219 @@
+"""Looking at what is installed and at a contract: ``channels``, ``check``, ``graph``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .base import (
+    ENV_CONFIG,
+    ENV_DB,
+    ENV_NOW,
+    TIME_HELP,
+    FaultflowGroup,
+    Settings,
+    emit_json,
+    json_option,
+    write_out,
+)
+
+
+@click.group(cls=FaultflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    envvar=ENV_DB,
+    default="faultflow.db",
+    show_default=True,
+    metavar="URL|PATH",
+    help=f"Database: an SQLite file or a URL such as postgresql://host/db [{ENV_DB}].",
+)
+@click.option(
+    "--config",
+    envvar=ENV_CONFIG,
+    metavar="PATH",
+    help=f"Contract file [{ENV_CONFIG}]; default ./states.toml, else the packaged one.",
+)
+@click.option(
+    "--now",
+    envvar=ENV_NOW,
+    metavar="TIME",
+    help=f"The engine clock for this command, for drills and replays [{ENV_NOW}]: {TIME_HELP}.",
+)
+@click.option(
+    "--people",
+    envvar="FAULTFLOW_PEOPLE",
+    metavar="PATH",
+    help="Duty rosters and escalation chains [FAULTFLOW_PEOPLE]; default ./people.toml if any.",
+)
+@click.version_option(package_name="faultflow", prog_name="faultflow")
+@click.pass_context
+def cli(
+    ctx: click.Context, db: str, config: str | None, now: str | None, people: str | None
+) -> None:
+    """faultflow: fault tickets under a service-level contract.
+
+    \b
+    Start here:
+      faultflow demo                      a simulated month of the seed contract
+      faultflow init                      create the database (./faultflow.db)
+      faultflow intake --channel hotline --tier A --title "core switch down"
+      faultflow list                      open tickets, most urgent first
+      faultflow show ID                   one ticket: promises and timeline
+      faultflow advance ID respond        fire a trigger
+      faultflow run                       keep firing warnings and breaches
+
+    Every command that shows data takes --json. Exit codes: 0 done, 1 refused, 2 usage,
+    75 the database is busy or unreachable (nothing was written: try again later).
+    """
+    ctx.obj = Settings(db, config, now, people)
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+
+@click.command()
+@json_option
+@click.pass_obj
+def channels(settings: Settings, as_json: bool) -> None:
+    """The installed intake channels and notifiers, and any plugin that failed to load."""
+    from faultflow.registry import discover
+
+    registry = discover()
+    if as_json:
+        emit_json(
+            {
+                "channels": {
+                    n: {"description": c.description, "plugin": registry.origin[n]}
+                    for n, c in sorted(registry.channels.items())
+                },
+                "notifiers": {
+                    n: {"plugin": registry.origin[n]} for n in sorted(registry.notifiers)
+                },
+                "broken": registry.broken,
+            }
+        )
+        return
+    click.echo(click.style("channels", bold=True))
+    for name, channel in sorted(registry.channels.items()):
+        click.echo(f"  {name:<17} {channel.description}")
+    click.echo(click.style("notifiers", bold=True))
+    for name in sorted(registry.notifiers):
+        click.echo(f"  {name}")
+    for plugin, problem in sorted(registry.broken.items()):
+        click.echo(click.style(f"broken plugin {plugin}: {problem}", fg="red"), err=True)
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@json_option
+@click.pass_obj
+def check(settings: Settings, path: str | None, as_json: bool) -> None:
+    """Validate a contract file (default: the one --config would use), and the people file
+    (--people, else ./people.toml) with it."""
+    from faultflow.contract.model import load_contract
+
+    contract = load_contract(Path(path) if path else settings.config_path())
+    summary: dict[str, Any] = {
+        "file": contract.source,
+        "name": contract.name,
+        "timezone": contract.timezone.key,
+        "tiers": list(contract.tiers),
+        "states": list(contract.states),
+        "triggers": list(contract.triggers),
+        "clocks": list(contract.clocks),
+        "notifiers": list(contract.notifiers),
+    }
+    # The people file of this setup (--people, FAULTFLOW_PEOPLE, ./people.toml) is checked with
+    # its contract; checking another contract file (PATH) checks it with that one only if
+    # --people names it.
+    people_file = settings.people_path() if path is None or settings.people_option else None
+    if people_file is not None:
+        from faultflow.duty.people import load
+
+        roster = load(people_file, contract)
+        summary["people"] = {
+            "file": roster.source,
+            "people": list(roster.people),
+            "roles": list(roster.roles),
+            "chains": list(roster.chains),
+        }
+    for warning in contract.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    against = _against_database(settings, contract)
+    if against is not None:
+        summary["database"] = against
+    if as_json:
+        emit_json({"ok": True, **summary, "warnings": list(contract.warnings)})
+        return
+    click.echo(f"ok: {contract.source}")
+    click.echo(f"  {contract.name} ({contract.timezone.key})")
+    click.echo(
+        f"  tiers {', '.join(contract.tiers)}; {len(contract.states)} states, "
+        f"{len(contract.transitions)} transitions; clocks {', '.join(contract.clocks)}"
+    )
+    if people_file is not None:
+        p = summary["people"]
+        click.echo(
+            f"ok: {p['file']}: {len(p['people'])} people, roles {', '.join(p['roles'])}; "
+            f"escalation chains for tiers {', '.join(p['chains']) or 'none'}"
+        )
+    if against is not None:
+        click.echo(f"ok: the database: {against['said']}")
+
+
+def _against_database(settings: Settings, contract: Any) -> dict[str, Any] | None:
+    """The contract against the database's open tickets, when there is a database: refused
+    (InvalidInput) if open tickets are in states it does not have; else what applying it
+    would mean. ``None`` when there is no database to look at."""
+    from faultflow.engine import Engine
+    from faultflow.errors import DatabaseError, InvalidInput
+
+    try:
+        engine = Engine.open(db=settings.db, config=contract, create=False, pinned=False,
+                             lock_timeout=5)  # fmt: skip
+    except DatabaseError:
+        return None  # no database here (or not one at our schema): the file alone is checked
+    try:
+        found = engine.contract_diff(contract)
+    finally:
+        engine.close()
+    if found.orphans:
+        named = ", ".join(f"{t.ticket} ({t.state})" for t in found.orphans[:10])
+        raise InvalidInput(
+            f"{len(found.orphans)} open ticket(s) of the database are in states "
+            f"{contract.source} does not have: {named} (see `faultflow contract diff`)"
+        )
+    if found.same:
+        said = f"runs this version ({contract.version})"
+    else:
+        moving = sum(1 for t in found.tickets if any(m.change != "same" for m in t.moves))
+        said = (
+            f"runs version {found.current}; this file is {contract.version}: "
+            f"`faultflow contract apply` takes it on ({moving} open ticket(s) would see due "
+            "times move with --migrate-open; `faultflow contract diff` shows them)"
+        )
+    return {"current": found.current, "version": contract.version, "said": said}
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "svg"]),
+    default="mermaid",
+    show_default=True,
+    help="Mermaid text (needs nothing) or SVG (needs Graphviz).",
+)
+@click.option("--out", metavar="FILE", help="Write to FILE instead of stdout.")
+@click.pass_obj
+def graph(settings: Settings, path: str | None, fmt: str, out: str | None) -> None:
+    """Draw the contract's lifecycle: states, triggers and guards (default: --config's)."""
+    from faultflow.contract.graph import draw
+    from faultflow.contract.model import load_contract
+
+    contract = load_contract(Path(path)) if path else settings.contract()
+    write_out(draw(contract, fmt), out)

@@ -1,0 +1,237 @@
+"""Reports and the audit chain: ``report`` (SLA compliance) and ``verify``."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from .base import (
+    ENV_CONFIG,
+    ENV_DB,
+    ENV_NOW,
+    TIME_HELP,
+    FaultflowGroup,
+    Settings,
+    emit_json,
+    json_option,
+    write_out,
+)
+
+
+@click.group(cls=FaultflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    envvar=ENV_DB,
+    default="faultflow.db",
+    show_default=True,
+    metavar="URL|PATH",
+    help=f"Database: an SQLite file or a URL such as postgresql://host/db [{ENV_DB}].",
+)
+@click.option(
+    "--config",
+    envvar=ENV_CONFIG,
+    metavar="PATH",
+    help=f"Contract file [{ENV_CONFIG}]; default ./states.toml, else the packaged one.",
+)
+@click.option(
+    "--now",
+    envvar=ENV_NOW,
+    metavar="TIME",
+    help=f"The engine clock for this command, for drills and replays [{ENV_NOW}]: {TIME_HELP}.",
+)
+@click.option(
+    "--people",
+    envvar="FAULTFLOW_PEOPLE",
+    metavar="PATH",
+    help="Duty rosters and escalation chains [FAULTFLOW_PEOPLE]; default ./people.toml if any.",
+)
+@click.version_option(package_name="faultflow", prog_name="faultflow")
+@click.pass_context
+def cli(
+    ctx: click.Context, db: str, config: str | None, now: str | None, people: str | None
+) -> None:
+    """faultflow: fault tickets under a service-level contract.
+
+    \b
+    Start here:
+      faultflow demo                      a simulated month of the seed contract
+      faultflow init                      create the database (./faultflow.db)
+      faultflow intake --channel hotline --tier A --title "core switch down"
+      faultflow list                      open tickets, most urgent first
+      faultflow show ID                   one ticket: promises and timeline
+      faultflow advance ID respond        fire a trigger
+      faultflow run                       keep firing warnings and breaches
+
+    Every command that shows data takes --json. Exit codes: 0 done, 1 refused, 2 usage,
+    75 the database is busy or unreachable (nothing was written: try again later).
+    """
+    ctx.obj = Settings(db, config, now, people)
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+
+@click.command()
+@click.option(
+    "--from",
+    "start",
+    metavar="TIME",
+    help="Start of the period (default: 30 days "
+    "before --to). A clock belongs to the period in which it started.",
+)
+@click.option("--to", "end", metavar="TIME", help="End of the period (default: now).")
+@click.option(
+    "--ticket",
+    "ticket_id",
+    metavar="ID",
+    help="Instead: the customer's handling report of one ticket (P11).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "html", "md"]),
+    help="table (default), json, csv or html; for --ticket: md (default) or html.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write to FILE instead of stdout.",
+)
+@click.pass_obj
+def report(
+    settings: Settings,
+    start: str | None,
+    end: str | None,
+    ticket_id: str | None,
+    fmt: str | None,
+    out: str | None,
+) -> None:
+    """SLA compliance per promise and tier: met, breached, median, p90, worst overrun.
+
+    With --ticket, the handling report to the customer instead: the fault, its owner, what was
+    done, each promise met or missed, the spare used.
+    """
+    engine = settings.engine()
+    if ticket_id is not None:
+        if start or end:
+            raise click.UsageError("--ticket reports one ticket; leave out --from and --to")
+        if fmt not in (None, "md", "html"):
+            raise click.UsageError("--ticket takes --format md or html")
+        write_out(engine.handling_report(ticket_id, fmt or "md"), out)
+        return
+    if fmt == "md":
+        raise click.UsageError("--format md is for --ticket; use table, json, csv or html")
+    result = engine.report(start, end)
+    from faultflow.reports import render as report_render
+
+    if fmt == "json":
+        text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2)
+    elif fmt == "csv":
+        text = report_render.to_csv(result)
+    elif fmt == "html":
+        from faultflow.contract.graph import lifecycle_html
+        from faultflow.reports import html as report_html
+
+        text = report_html.render(result, lifecycle=lifecycle_html(engine.contract))
+    else:
+        text = report_render.table(result)
+    write_out(text, out)
+
+
+@click.command()
+@click.option(
+    "--head",
+    "show_head",
+    is_flag=True,
+    help="Print the chain head to keep as proof (with --out, save every ticket's head).",
+)
+@click.option(
+    "--against",
+    type=click.File("r"),
+    metavar="FILE",
+    help="A head saved earlier with --head --out: prove nothing before it changed.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="With --head: where to save it.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=lambda: min(4, os.cpu_count() or 1),
+    show_default="the CPUs, at most 4",
+    help="Processes to check a big database with (from 20,000 tickets).",
+)
+@json_option
+@click.pass_obj
+def verify(
+    settings: Settings,
+    show_head: bool,
+    against: Any,
+    out: str | None,
+    workers: int,
+    as_json: bool,
+) -> None:
+    """Check the audit chain and what is stored beside it.
+
+    Every event is hashed over its content and its predecessor (sealed with an HMAC when
+    FAULTFLOW_AUDIT_KEY is set), and every ticket's row and clocks are replayed from its
+    history. Exit 0 with the number of events checked, or exit 1 naming the first broken link
+    (ticket, seq) of every ticket whose history or rows were edited, reordered or cut short.
+    See docs/reports.md for what each mode proves.
+    """
+    engine = settings.engine()
+    if show_head:
+        head = engine.head(tickets=out is not None)
+        if out is not None:
+            write_out(json.dumps(head, ensure_ascii=False), out)
+        summary = {k: v for k, v in head.items() if k != "heads"}
+        if as_json:
+            emit_json(summary)
+        else:
+            click.echo(
+                f"head {summary['head']}  ({summary['tickets']} tickets, "
+                f"{summary['events']} events, {summary['at']})"
+            )
+        return
+    saved = None
+    if against is not None:
+        from faultflow.audit.chain import SavedHead
+
+        try:
+            text = json.load(against)
+        except ValueError:
+            text = None  # refused below, naming the file: not a usage error
+        saved = SavedHead.load(text, against.name)
+    result = engine.verify(against=saved, workers=workers)
+    if as_json:
+        emit_json(result.to_dict())
+    elif result.ok:
+        sealed = f" ({result.sealed} sealed with the audit key)" if engine.sealer.keyed else ""
+        extra = ""
+        if saved is not None:
+            extra = (
+                f"; every ticket of head {saved.digest[:16]}… ({len(saved.heads)} tickets, "
+                f"{against.name}) still holds"
+            )
+        click.echo(
+            f"ok: {result.events} events of {result.tickets} tickets verified{sealed}{extra}"
+        )
+    if not result.ok:
+        first = result.broken[0]
+        click.echo(
+            f"error: the audit chain is broken at ticket {first.ticket} seq {first.seq}: "
+            f"{first.reason} ({len(result.broken)} ticket(s) affected)",
+            err=True,
+        )
+        if not as_json:
+            for b in result.broken[1:]:
+                click.echo(f"  also ticket {b.ticket} seq {b.seq}: {b.reason}", err=True)
+        raise SystemExit(1)

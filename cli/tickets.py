@@ -1,0 +1,328 @@
+"""Commands on tickets: ``intake``, ``advance``, ``reclassify``, ``hold``, ``resume``, ``note``,
+``show``, ``list``. Parse, call the engine, print."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .base import (
+    ENV_CONFIG,
+    ENV_DB,
+    ENV_NOW,
+    TIME_HELP,
+    FaultflowGroup,
+    Settings,
+    actor_option,
+    at_option,
+    emit_json,
+    json_option,
+    show_ticket,
+)
+
+
+@click.group(cls=FaultflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    envvar=ENV_DB,
+    default="faultflow.db",
+    show_default=True,
+    metavar="URL|PATH",
+    help=f"Database: an SQLite file or a URL such as postgresql://host/db [{ENV_DB}].",
+)
+@click.option(
+    "--config",
+    envvar=ENV_CONFIG,
+    metavar="PATH",
+    help=f"Contract file [{ENV_CONFIG}]; default ./states.toml, else the packaged one.",
+)
+@click.option(
+    "--now",
+    envvar=ENV_NOW,
+    metavar="TIME",
+    help=f"The engine clock for this command, for drills and replays [{ENV_NOW}]: {TIME_HELP}.",
+)
+@click.option(
+    "--people",
+    envvar="FAULTFLOW_PEOPLE",
+    metavar="PATH",
+    help="Duty rosters and escalation chains [FAULTFLOW_PEOPLE]; default ./people.toml if any.",
+)
+@click.version_option(package_name="faultflow", prog_name="faultflow")
+@click.pass_context
+def cli(
+    ctx: click.Context, db: str, config: str | None, now: str | None, people: str | None
+) -> None:
+    """faultflow: fault tickets under a service-level contract.
+
+    \b
+    Start here:
+      faultflow demo                      a simulated month of the seed contract
+      faultflow init                      create the database (./faultflow.db)
+      faultflow intake --channel hotline --tier A --title "core switch down"
+      faultflow list                      open tickets, most urgent first
+      faultflow show ID                   one ticket: promises and timeline
+      faultflow advance ID respond        fire a trigger
+      faultflow run                       keep firing warnings and breaches
+
+    Every command that shows data takes --json. Exit codes: 0 done, 1 refused, 2 usage,
+    75 the database is busy or unreachable (nothing was written: try again later).
+    """
+    ctx.obj = Settings(db, config, now, people)
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+
+@click.command()
+@click.option(
+    "--channel", required=True, metavar="NAME", help="Intake channel (see `faultflow channels`)."
+)
+@click.option(
+    "--file",
+    "file",
+    type=click.File("rb"),
+    metavar="PATH|-",
+    help="The payload as the channel delivers it (JSON, an e-mail, an alert); - reads stdin.",
+)
+@click.option("--title", help="Short description of the fault.")
+@click.option("--description", help="What was reported, in full.")
+@click.option("--tier", metavar="T", help="A tier of the contract (any case; `check` lists them).")
+@click.option("--kind", metavar="K", help="A kind of fault of the contract.")
+@click.option("--cause", metavar="C", help="A cause of the contract (e.g. external).")
+@click.option("--reporter", help="Who reported it.")
+@click.option("--contact", help="How to reach the reporter.")
+@click.option("--external-id", help="The channel's own id: the same id never opens two tickets.")
+@at_option
+@actor_option
+@json_option
+@click.pass_obj
+def intake(
+    settings: Settings,
+    channel: str,
+    file: Any,
+    title: str | None,
+    description: str | None,
+    tier: str | None,
+    kind: str | None,
+    cause: str | None,
+    reporter: str | None,
+    contact: str | None,
+    external_id: str | None,
+    at: str | None,
+    actor: str,
+    as_json: bool,
+) -> None:
+    """Open a ticket through a channel; you become its owner (first-ask responsibility).
+
+    Without --file the options are the payload; with --file they override what the payload
+    says (e.g. --tier A for an e-mail).
+    """
+    fields = {
+        "title": title,
+        "description": description,
+        "tier": tier,
+        "kind": kind,
+        "cause": cause,
+        "reporter": reporter,
+        "contact": contact,
+        "external_id": external_id,
+    }
+    engine = settings.engine()
+    if file is not None:
+        payload: Any = file.read()
+        overrides = {k: v for k, v in fields.items() if v is not None}
+    else:
+        payload = {k: v for k, v in fields.items() if v is not None}
+        overrides = {}
+    results = engine.intake_all(channel, payload, actor=actor, at=at, overrides=overrides)
+    if as_json:
+        if len(results) == 1:
+            emit_json(results[0].to_dict())
+        else:
+            emit_json({"results": [r.to_dict() for r in results]})
+        return
+    if not results:
+        click.echo("nothing to do: the payload only resolves alerts that have no ticket")
+    from .render import clock_phrase, outcome_line
+
+    for r in results:
+        click.echo(outcome_line(r))
+        if len(results) == 1 and r.outcome in ("opened", "recurrence"):
+            for name, clock in r.ticket.clocks.items():
+                click.echo(f"  {name}: {clock_phrase(clock, engine.now())}")
+
+
+@click.command()
+@click.argument("ticket_id", metavar="ID")
+@click.argument("trigger")
+@at_option
+@actor_option
+@click.option("--note", help="What was done.")
+@click.option("--reason", help="Why (required by some guards, e.g. cancel or a direct dispatch).")
+@click.option(
+    "--attach-report",
+    is_flag=True,
+    help="Store the customer's handling report in this event (e.g. with `report`).",
+)
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Then mail the customer's handling report to the reporter (the email notifier's SMTP).",
+)
+@json_option
+@click.pass_obj
+def advance(
+    settings: Settings,
+    ticket_id: str,
+    trigger: str,
+    at: str | None,
+    actor: str,
+    note: str | None,
+    reason: str | None,
+    attach_report: bool,
+    send: bool,
+    as_json: bool,
+) -> None:
+    """Fire TRIGGER on a ticket (respond, remote, dispatch, arrive, resolve, ...)."""
+    engine = settings.engine()
+    t = engine.advance(
+        ticket_id,
+        trigger,
+        actor=actor,
+        at=at,
+        note=note,
+        reason=reason,
+        attach_report=attach_report,
+    )
+    if send:  # after the step is committed: a mail server away refuses the mail, not the step
+        t = engine.send_handling_report(t.id, actor=actor)
+    show_ticket(settings, t, as_json)
+
+
+@click.command()
+@click.argument("ticket_id", metavar="ID")
+@click.option("--tier", metavar="T")
+@click.option("--kind", metavar="K")
+@click.option("--cause", metavar="C", help="A cause of the contract, or '' to clear it.")
+@click.option("--reason", required=True, help="Why the classification changes.")
+@at_option
+@actor_option
+@json_option
+@click.pass_obj
+def reclassify(
+    settings: Settings,
+    ticket_id: str,
+    tier: str | None,
+    kind: str | None,
+    cause: str | None,
+    reason: str,
+    at: str | None,
+    actor: str,
+    as_json: bool,
+) -> None:
+    """Change tier, kind or cause; every promise is recomputed from its start."""
+    t = settings.engine().reclassify(
+        ticket_id, tier=tier, kind=kind, cause=cause, reason=reason, actor=actor, at=at
+    )
+    show_ticket(settings, t, as_json)
+
+
+@click.command()
+@click.argument("ticket_id", metavar="ID")
+@click.option("--reason", required=True, help="Why the clocks stop (e.g. waiting for access).")
+@at_option
+@actor_option
+@json_option
+@click.pass_obj
+def hold(
+    settings: Settings, ticket_id: str, reason: str, at: str | None, actor: str, as_json: bool
+) -> None:
+    """Pause the ticket's pausable clocks (the contract says which: in the seed, on-site ones)."""
+    t = settings.engine().hold(ticket_id, reason=reason, actor=actor, at=at)
+    show_ticket(settings, t, as_json)
+
+
+@click.command()
+@click.argument("ticket_id", metavar="ID")
+@at_option
+@actor_option
+@click.option("--note")
+@json_option
+@click.pass_obj
+def resume(
+    settings: Settings, ticket_id: str, at: str | None, actor: str, note: str | None, as_json: bool
+) -> None:
+    """Restart the clocks a hold paused; their due times move by the pause."""
+    t = settings.engine().resume(ticket_id, actor=actor, at=at, note=note)
+    show_ticket(settings, t, as_json)
+
+
+@click.command()
+@click.argument("ticket_id", metavar="ID")
+@click.argument("text")
+@at_option
+@actor_option
+@json_option
+@click.pass_obj
+def note(
+    settings: Settings, ticket_id: str, text: str, at: str | None, actor: str, as_json: bool
+) -> None:
+    """Add a note to a ticket's history (closed tickets too); no state or clock moves."""
+    t = settings.engine().note(ticket_id, text, actor=actor, at=at)
+    show_ticket(settings, t, as_json)
+
+
+@click.command()
+@click.argument("ticket_id", metavar="ID")
+@json_option
+@click.pass_obj
+def show(settings: Settings, ticket_id: str, as_json: bool) -> None:
+    """One ticket: its promises (what is at risk) and its timeline."""
+    show_ticket(settings, settings.engine().get(ticket_id), as_json)
+
+
+@click.command(name="list")
+@click.option("--state", metavar="S")
+@click.option("--tier", metavar="T")
+@click.option("--owner", metavar="ACTOR")
+@click.option(
+    "--breached/--not-breached",
+    default=None,
+    help="Only tickets with (or without) a broken promise.",
+)
+@click.option("--all", "show_all", is_flag=True, help="Include reported and cancelled tickets.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N")
+@json_option
+@click.pass_obj
+def list_(
+    settings: Settings,
+    state: str | None,
+    tier: str | None,
+    owner: str | None,
+    breached: bool | None,
+    show_all: bool,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Tickets, most urgent first: broken promises on top, then the nearest due.
+
+    Without --state or --all, only open tickets (not in a final state) are listed.
+    """
+    engine = settings.engine()
+    tickets = engine.list(
+        state=state,
+        tier=tier,
+        breached=breached,
+        owner=owner,
+        limit=limit,
+        final=None if state is not None or show_all else False,
+    )
+    if as_json:
+        emit_json([t.to_dict() for t in tickets])
+        return
+    from .render import list_text
+
+    click.echo(list_text(tickets, engine.now()))
