@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from faultflow.timekeeping.times import show
 
 from .base import (
     ENV_CONFIG,
@@ -212,7 +213,7 @@ def _paging(engine: Any, outcome: Any) -> dict[str, Any]:
     at = outcome.start
     while at < outcome.start + timedelta(days=4):
         (duty,) = engine.oncall("duty-engineer", at)["duty-engineer"]
-        holders.append(f"{duty.person.id} from {at:%m-%d %H:%M}")
+        holders.append(f"{duty.person.id} from {show(at, 'day')}")
         at = duty.until
     return {
         "chains": len(outcome.escalated),

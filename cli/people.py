@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import click
+from faultflow.timekeeping.times import show as show_time
 
 from .base import TIME_HELP, Settings, actor_option, emit_json, json_option, show_ticket
 
@@ -66,7 +67,7 @@ def show(settings: Settings, role: str | None, at: str | None, week: bool, as_js
     for name, duty in found.items():
         who = "; ".join(
             f"{d.person.name} [{d.person.id}]"
-            + (f" until {d.until:%m-%d %H:%M}" if d.until else "")
+            + (f" until {show_time(d.until, 'day')}" if d.until else "")
             + (f" (override {d.override})" if d.override is not None else "")
             for d in duty
         )
@@ -105,11 +106,9 @@ def _week(engine: Any, role: str | None, start: Any, as_json: bool) -> None:
     for name, rows in table.items():
         click.echo(click.style(name, bold=True))
         for r in rows:
-            began = datetime.fromisoformat(r["from"])
-            ended = datetime.fromisoformat(r["to"])
-            click.echo(
-                f"  {began:%a %m-%d %H:%M} → {ended:%a %m-%d %H:%M}  {', '.join(r['people'])}"
-            )
+            began = show_time(datetime.fromisoformat(r["from"]), "weekday")
+            ended = show_time(datetime.fromisoformat(r["to"]), "weekday")
+            click.echo(f"  {began} → {ended}  {', '.join(r['people'])}")
 
 
 @oncall.command("override")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 from faultflow.timekeeping import durations
 from faultflow.timekeeping.durations import span
+from faultflow.timekeeping.times import show
 
 if TYPE_CHECKING:
     from faultflow.tickets.views import Clock, Fired, Intake, Ticket
@@ -22,14 +23,7 @@ COLOURS = {"breach": "red", "warn": "yellow", "ok": "green", "paused": "cyan", "
 
 def moment(value: datetime | None, now: datetime) -> str:
     """``10:15`` today, ``03-02 10:15`` another day, ``2025-12-31 10:15`` another year."""
-    if value is None:
-        return "-"
-    local = value.astimezone(now.tzinfo)
-    if local.date() == now.date():
-        return local.strftime("%H:%M")
-    if local.year == now.year:
-        return local.strftime("%m-%d %H:%M")
-    return local.strftime("%Y-%m-%d %H:%M")
+    return show(value, "near", now)
 
 
 def clock_state(clock: Clock) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from faultflow.timekeeping.times import show
 
 from .base import Settings, emit_json, json_option
 
@@ -61,10 +62,10 @@ def list_(settings: Settings, as_json: bool) -> None:
     if not found:
         click.echo("no tokens (make one with `faultflow token create NAME --scope ...`)")
     for t in found:
-        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
+        state = f"revoked {show(t.revoked_at)}" if t.revoked_at else "active"
         click.echo(
             f"{t.name:<20} {state:<24} as {t.actor:<16} {' '.join(t.scopes)}"
-            f"  (made {t.created_at:%Y-%m-%d %H:%M})"
+            f"  (made {show(t.created_at)})"
         )
 
 

@@ -224,3 +224,19 @@ def race(db: Any, now: Any, script: str, jobs: list[list[str]], timeout: float =
         for p in procs:
             if p.poll() is None:
                 p.kill()
+
+
+# -- the real-service tests, marked so the rest runs alone: pytest -m "not services" -----------
+
+SERVICE_FIXTURES = {"chromium", "pg_url", "smtp", "imap", "mail_system"}
+"""Fixtures that start or reach a real service (Chromium, PostgreSQL, Postfix, Dovecot)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a real service is marked ``services``: by its fixtures, its
+    ``postgres`` mark, or an explicit ``services`` mark (Alertmanager, the mail benchmark)."""
+    for item in items:
+        if item.get_closest_marker("postgres") or SERVICE_FIXTURES & set(
+            getattr(item, "fixturenames", ())
+        ):
+            item.add_marker(pytest.mark.services)

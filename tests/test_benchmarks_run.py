@@ -62,6 +62,7 @@ def test_the_package_namespace_is_complete() -> None:
         assert getattr(faultflow, name) is not None
 
 
+@pytest.mark.services
 def test_the_lifecycle_benchmark_runs_on_postgres() -> None:
     from conftest import _pg_base_url
 
@@ -81,6 +82,7 @@ def test_the_lifecycle_benchmark_runs_on_postgres() -> None:
     assert "raw psycopg" in done.stdout and "ratio" in done.stdout
 
 
+@pytest.mark.services
 def test_the_mail_benchmark_runs_against_a_private_dovecot() -> None:
     from dovecot import usable
 

@@ -185,6 +185,7 @@ def _until(what: str, check: Any, timeout: float = 30) -> Any:
         time.sleep(0.3)
 
 
+@pytest.mark.services
 def test_a_real_alertmanager_delivers_to_serve(tmp_path: Path) -> None:
     """Firing (grouped), resolved, firing again after resolution: the right tickets, notes
     and recurrence, and Alertmanager counts no failed notification."""

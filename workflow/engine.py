@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING, Any
 from .access.api import AccessAPI
 from .audit import chain as audit
 from .contract.model import Contract, load_contract
-from .contract.versions import Contracts
+from .contract.versions import Contracts, settle
 from .db.store import Store
+from .duty.people import People, load
+from .errors import IntakeError
 from .reports.api import ReportsAPI
 from .run.api import RunAPI
+from .run.escalation import acknowledged, escalated
 from .tickets import queries
 from .tickets.api import RolloutAPI
 from .tickets.unit import Context, UnitOfWork
@@ -95,14 +98,10 @@ class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI):
         contract = config if isinstance(config, Contract) else load_contract(config)
         roster = None
         if people is not None:
-            from .duty.people import People, load
-
             roster = people if isinstance(people, People) else load(people, contract)
         store = Store.open(db, create=create, lock_timeout=lock_timeout)
         engine = cls(store, contract, clock, registry, sealer, roster)
         try:
-            from .contract.versions import settle
-
             current = settle(store, contract, "faultflow", to_us(engine.now()), pinned)
             if current != contract.version:  # not pinned: run as the database does
                 engine.contracts.take(engine.contracts.of(current))
@@ -155,8 +154,6 @@ class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI):
         several faults, the first; :meth:`intake_all` says what happened to each."""
         results = self.intake_all(channel, payload, actor, at, overrides)
         if not results:
-            from .errors import IntakeError
-
             raise IntakeError(
                 f"the {channel} payload opened no ticket (it only resolves alerts that have none)"
             )
@@ -232,14 +229,10 @@ class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI):
 
     def ack(self, ticket_id: str, actor: str | None = None, note: str | None = None) -> Ticket:
         """Acknowledge the ticket's escalation: its chain of pages stops."""
-        from .run.escalation import acknowledged
-
         return acknowledged(self.work, self._changes.policy, ticket_id, actor, note)
 
     def escalate(self, ticket_id: str, reason: str, actor: str | None = None) -> Ticket:
         """Move the escalation up by hand (P5): the next step fires now, with the reason."""
-        from .run.escalation import escalated
-
         policy = self._changes.policy
         return escalated(self.work, policy, self._roster(), ticket_id, reason, actor)
 

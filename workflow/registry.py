@@ -16,6 +16,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .errors import IntakeError
 from .hookspecs import Channel, Notifier
 
 GROUP = "faultflow"
@@ -35,8 +36,6 @@ class Registry:
     def channel(self, name: str) -> Channel:
         """The channel adapter called ``name``; :class:`IntakeError` lists the installed ones."""
         if name not in self.channels:
-            from .errors import IntakeError
-
             known = ", ".join(sorted(self.channels)) or "none"
             raise IntakeError(f"unknown channel {name!r} (installed: {known})")
         return self.channels[name]

@@ -9,6 +9,9 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from ..access import tokens
+from ..access.signing import Signer, track
+
 if TYPE_CHECKING:
     import threading
 
@@ -53,8 +56,6 @@ class AccessAPI:
     def signer(self) -> Signer:
         """Signs the web's tracking links, sessions and form tokens under a key of the database
         (the same in every process on it, and across restarts)."""
-        from ..access.signing import Signer
-
         return Signer(self.store.site_key("web"))
 
     def tracking_code(self, ticket_id: str) -> str:
@@ -64,8 +65,6 @@ class AccessAPI:
 
     def tracked(self, code: str) -> Ticket:
         """The ticket a tracking code opens; :class:`UnknownTicket` for any code not ours."""
-        from ..access.signing import track
-
         return self.get(track(self.signer, code))
 
     def create_token(
@@ -73,8 +72,6 @@ class AccessAPI:
     ) -> tuple[Token, str]:
         """Make an API token for ``faultflow serve``: the token, and its secret (shown this once,
         never stored). ``actor``: whom the history names for what it does (default: its name)."""
-        from ..access import tokens
-
         who = self._changes.policy.actor_name(actor or name)
         channels = set(self.registry.channels)
         zone = self.contract.timezone
@@ -82,20 +79,14 @@ class AccessAPI:
 
     def tokens(self) -> builtins.list[Token]:
         """Every token, revoked ones too (never their secrets)."""
-        from ..access import tokens
-
         return tokens.listed(self.store, self.contract.timezone)
 
     def revoke_token(self, name: str) -> Token:
         """Revoke a token for good (it stays listed, revoked)."""
-        from ..access import tokens
-
         return tokens.revoke(self.store, name, self._now_us(), self.contract.timezone)
 
     def authenticate(self, secret: str | None = None, *, digest: str | None = None) -> Token | None:
         """The active token whose secret this is (or whose secret has this SHA-256 ``digest``:
         a board session keeps the digest, never the secret), or ``None``."""
-        from ..access import tokens
-
         wanted = tokens.digest(secret) if secret is not None else digest or ""
         return tokens.authenticate(self.store, wanted, self.contract.timezone)

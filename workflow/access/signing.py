@@ -10,6 +10,8 @@ import base64
 import hashlib
 import hmac
 
+from ..errors import UnknownTicket
+
 _SEP = "."
 
 
@@ -60,8 +62,6 @@ class Signer:
 
 def track(signer: Signer, code: str) -> str:
     """The ticket id a tracking code names; :class:`UnknownTicket` for any code not ours."""
-    from ..errors import UnknownTicket
-
     ticket_id = signer.unsign("track", code)
     if ticket_id is None:
         raise UnknownTicket("no ticket has this tracking link (check it was copied whole)")

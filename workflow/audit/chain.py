@@ -12,12 +12,14 @@ import hmac
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from json import encoder as _json
 from operator import itemgetter
 from typing import Any
 
 from ..db.records import HASHED, EventRecord
 from ..errors import InvalidInput
+from ..timekeeping.times import to_us
 
 KEY_ENV = "FAULTFLOW_AUDIT_KEY"
 """The environment variable the command line reads the audit keys from (first one seals)."""
@@ -188,10 +190,6 @@ class SavedHead:
     def load(cls, saved: Any, name: str) -> SavedHead:
         """Read and check a saved head (the parsed JSON of the file ``name``): its tickets must
         still give its digest and count, so a ticket taken out of the file is seen."""
-        from datetime import datetime
-
-        from ..timekeeping.times import to_us
-
         try:
             heads = {str(t): (int(v[0]), str(v[1])) for t, v in saved["heads"].items()}
             digest, tickets, events = str(saved["head"]), int(saved["tickets"]), saved["events"]

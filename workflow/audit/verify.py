@@ -15,9 +15,12 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
+from ..contract.versions import Contracts
+from ..db.store import Store
 from ..ids import ALPHABET
 from . import chain as audit
 from .chain import SavedHead, Sealer, Verification
+from .consistency import Replayer
 
 if TYPE_CHECKING:
     from ..contract.model import Contract
@@ -77,9 +80,6 @@ def check_span(
     span: Span,
 ) -> Verification:
     """Verify the tickets whose ids fall in ``span``."""
-    from ..contract.versions import Contracts
-    from .consistency import Replayer
-
     pinned = Contracts(store, contract)  # each ticket replays under the version it runs under
     replay = Replayer(pinned, store.ticket_rows(span), store.clock_rows(span))
     return audit.check(
@@ -113,8 +113,6 @@ def _worker(
     span: Span,
 ) -> Verification:
     """One range, in a worker process: its own connection, the same checks."""
-    from ..db.store import Store
-
     store = Store.open(url, create=False)
     try:
         return check_span(store, contract, Sealer(keys), saved, since, span)

@@ -8,6 +8,7 @@ guard written on its edge in words. Mermaid text needs nothing installed; SVG ne
 
 from __future__ import annotations
 
+import html
 import shutil
 from collections.abc import Callable
 from typing import Any
@@ -98,8 +99,6 @@ def _need_graphviz() -> None:
 def lifecycle_html(contract: Contract) -> str:
     """The lifecycle for an HTML page: the SVG drawing where Graphviz is installed, else a table
     of the same transitions (the page must not depend on what the host has installed)."""
-    import html
-
     if svg_available():
         svg = draw(contract, "svg")
         return svg[svg.index("<svg") :]

@@ -21,6 +21,7 @@ from datetime import datetime
 from transitions import EventData, Machine, MachineError
 
 from ..errors import GuardRefused, IllegalTransition
+from ..timekeeping.times import show
 from .model import Classification, Contract, Guard, Transition
 
 
@@ -106,7 +107,7 @@ def check_guard(guard: Guard, facts: GuardFacts) -> str | None:
         return f"{given} one of {', '.join(guard.reason)}"
     if guard.clock_breached is not None and guard.clock_breached not in facts.breached:
         due = facts.due.get(guard.clock_breached)
-        when = f" (due {due.strftime('%Y-%m-%d %H:%M')})" if due else ""
+        when = f" (due {show(due)})" if due else ""
         return f"the {guard.clock_breached} clock is not breached{when}"
     if guard.all is not None:
         for sub in guard.all:

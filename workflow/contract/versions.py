@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..db.records import ContractRecord, TicketRecord
 from ..errors import ConfigError, DatabaseDamaged
+from ..timekeeping.durations import span
+from ..timekeeping.times import from_us, show
+from .machine import Lifecycle
 from .model import Contract, contract_from_text
 
 if TYPE_CHECKING:
@@ -99,8 +102,6 @@ class Contracts:
         """The state machine of a version (built once per version)."""
         machine = self._machines.get(contract.version)
         if machine is None:
-            from .machine import Lifecycle
-
             machine = self._machines[contract.version] = Lifecycle(contract)
         return machine
 
@@ -249,26 +250,21 @@ def describe(d: Diff) -> list[str]:
 
 
 def _said(m: Move) -> str:
-    from ..timekeeping.durations import span
-
-    when = "%Y-%m-%d %H:%M"
     if m.change == "gone":
-        was = f" (was due {m.before:{when}})" if m.before else ""
+        was = f" (was due {show(m.before)})" if m.before else ""
         return f"{m.clock}: no longer kept{was}"
     if m.change == "new":
-        return f"{m.clock}: a new clock, due {m.after:{when}}" if m.after else f"{m.clock}: new"
+        return f"{m.clock}: a new clock, due {show(m.after)}" if m.after else f"{m.clock}: new"
     by = m.by
     if by is None:
         return f"{m.clock}: due time changes"
     direction = "later" if by > timedelta(0) else "earlier"
-    return f"{m.clock}: due {m.before:{when}} → {m.after:{when}} ({span(abs(by))} {direction})"
+    return f"{m.clock}: due {show(m.before)} → {show(m.after)} ({span(abs(by))} {direction})"
 
 
 def listed(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
     """Every version the database keeps, oldest first: version, name, source, recorded, by
     whom, whether current, how many tickets run under it."""
-    from ..timekeeping.times import from_us
-
     current = store.current_contract()
     counts = store.tickets_by_contract()
     return [

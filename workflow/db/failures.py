@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import exc
+
 from ..errors import (
     ConcurrentUpdate,
     DatabaseDamaged,
@@ -19,6 +21,7 @@ from ..errors import (
     DatabaseUnavailable,
     FaultflowError,
 )
+from ..secrets import redact
 
 # PostgreSQL: SQLSTATE classes and codes (Appendix A of its manual).
 _PG_RETRY = {"40001", "40P01"}  # serialization_failure, deadlock_detected
@@ -36,8 +39,6 @@ _SQLITE_TEMPORARY |= {SQLITE_CANTOPEN, SQLITE_PROTOCOL}
 
 def first_line(err: BaseException) -> str:
     """The driver's own message, first line (SQLAlchemy's wrapper says more than we want)."""
-    from ..secrets import redact
-
     text = str(getattr(err, "orig", None) or err).strip()
     return redact(text.splitlines()[0]) if text else type(err).__name__
 
@@ -76,8 +77,6 @@ def classify(err: BaseException, doing: str = "database error") -> FaultflowErro
 def _is_connection_failure(err: BaseException) -> bool:
     """A failure to reach the server that carries no SQLSTATE (psycopg's connection errors,
     SQLAlchemy's pool and disconnection errors)."""
-    from sqlalchemy import exc
-
     if isinstance(err, exc.DisconnectionError | exc.TimeoutError):
         return True
     if isinstance(err, exc.DBAPIError) and err.connection_invalidated:

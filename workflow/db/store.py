@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import secrets
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -45,7 +46,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from ..errors import ConcurrentUpdate, DatabaseDamaged, DatabaseError, DatabaseUnavailable
+from ..errors import (
+    ConcurrentUpdate,
+    DatabaseDamaged,
+    DatabaseError,
+    DatabaseUnavailable,
+    InvalidInput,
+)
+from ..secrets import redact
 from . import migrations
 from .failures import classify, first_line
 from .records import (
@@ -669,8 +677,6 @@ class Store:
 
     def add_token(self, token: TokenRecord) -> None:
         """Store a new token; :class:`InvalidInput` if the name is taken."""
-        from ..errors import InvalidInput
-
         try:
             self.execute(insert(TOKENS).values(token._asdict()))
         except DatabaseError:
@@ -765,8 +771,6 @@ class Store:
         """A secret of this database (256 random bits, made on first use and kept in ``meta``):
         the key that signs the web portal's tracking links and the board's sessions, the same
         in every process that uses the database and across restarts."""
-        import secrets
-
         key = f"key:{name}"
         for _ in range(2):
             value = self.meta(key)
@@ -1088,8 +1092,6 @@ WAL_LIMIT = 64 * 1024 * 1024
 
 def redact_url(url: str) -> str:
     """``url`` with its password (if any) masked as ``***``."""
-    from ..secrets import redact
-
     return redact(url)
 
 

@@ -18,14 +18,17 @@ import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from ..contract.model import describe_shape_error, read_toml
 from ..errors import ConfigError
 from ..timekeeping.durations import parse_duration
+from ..timekeeping.times import from_us, in_zone, to_us
 
 CONTACT_KINDS = ("wecom", "mobile", "email")
 
@@ -174,8 +177,6 @@ class People:
     def on_duty(self, role: str, at: datetime) -> list[OnDuty]:
         """Who holds ``role`` at ``at`` (an aware datetime), each with until when. An id that
         names a person rather than a role is that person, always."""
-        from ..timekeeping.times import from_us, to_us
-
         if role not in self.roles:
             if role in self.people:
                 return [OnDuty(self.people[role], None)]
@@ -217,8 +218,6 @@ def shift_at(role: Role, at: datetime) -> tuple[int, datetime]:
     Shifts are counted in wall-clock time of the role's zone from its first handoff: the k-th
     starts at ``start + k * shift`` read on the wall clock (so handoffs stay at the same time
     of day across daylight-saving changes)."""
-    from ..timekeeping.times import in_zone
-
     assert role.start is not None and role.zone is not None
     local = in_zone(at, role.zone).replace(tzinfo=None)  # a plain datetime (not pendulum's)
     k = (local - role.start) // role.shift
@@ -231,8 +230,6 @@ def shift_at(role: Role, at: datetime) -> tuple[int, datetime]:
 
 def seed_people_path() -> Path:
     """The roster that ships with the seed contract (people.toml, made-up people)."""
-    from importlib import resources
-
     return Path(str(resources.files("faultflow").joinpath("people.toml")))
 
 
@@ -248,15 +245,11 @@ def find(path: str | Path | None) -> Path | None:
 def load(path: str | Path, contract: Any) -> People:
     """Read, validate (against ``contract``: its time zone, tiers and the roles its tiers
     escalate to) and compile a people file; :class:`ConfigError` naming the key path."""
-    from ..contract.model import read_toml
-
     file = Path(path)
     return compile_people(read_toml(file, "people"), contract, str(file))
 
 
 def compile_people(data: Mapping[str, Any], contract: Any, source: str = "<people>") -> People:
-    from ..contract.model import describe_shape_error
-
     try:
         shape = msgspec.convert(data, PeopleShape)
     except msgspec.ValidationError as err:

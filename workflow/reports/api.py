@@ -8,6 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..audit import chain as audit
+from ..audit.verify import run
+from ..reports.census import take
+from ..reports.compliance import for_period
 
 if TYPE_CHECKING:
     import threading
@@ -52,15 +55,11 @@ class ReportsAPI:
     def census(self) -> Census:
         """Counts for monitoring: open tickets by state and tier, alarms fired by clock, pending
         notifications and failed delivery attempts, the next alarm due (census.py)."""
-        from ..reports.census import take
-
         return take(self.store, self.contract)
 
     def report(self, start: At = None, end: At = None) -> Report:
         """SLA compliance of the clocks that started in [start, end); default: the 30 days
         before now. Times without an offset are in the contract's time zone."""
-        from ..reports.compliance import for_period
-
         return for_period(self.store, self.contract, self.now(), start, end)
 
     def handling_report(self, ticket_id: str, fmt: str = "md") -> str:
@@ -90,8 +89,6 @@ class ReportsAPI:
         """Recompute every ticket's hash chain and replay its history against its stored row
         and clocks; name the first broken link of each. ``against``: a head saved earlier the
         history must still hold. ``workers``: processes to check a big database with."""
-        from ..audit.verify import run
-
         return run(self.store, self.contract, self.sealer, against, workers)
 
     def head(self, tickets: bool = False) -> dict[str, Any]:

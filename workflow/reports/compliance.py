@@ -24,6 +24,9 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, cast, func, literal, select
 
 from ..db.tables import CLOCKS, EVENTS, TICKETS
+from ..errors import InvalidInput
+from ..timekeeping import clocks as clk
+from ..timekeeping.times import aware, from_us, to_us
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +207,6 @@ def for_period(
     """The report of the clocks that started in [start, end) as seen at ``now``. Defaults:
     ``end`` now, ``start`` 30 days before ``end``; times without an offset are in the
     contract's time zone, a date alone means its midnight."""
-    from ..errors import InvalidInput
-    from ..timekeeping.times import aware, to_us
-
     zone = contract.timezone
     stop = aware(end, now, zone) if end is not None else now
     begin = aware(start, now, zone) if start is not None else stop - timedelta(days=30)
@@ -247,8 +247,6 @@ def working_time(
 ) -> WorkingTime:
     """Read the calendar clocks of the period row by row: their active time is working time,
     which SQL cannot count (clocks.active over the clock's calendar)."""
-    from ..timekeeping import clocks as clk
-
     c, t = CLOCKS, TICKETS
     rows = store.query(
         select(
@@ -297,8 +295,6 @@ def build(
     breach_limit: int = 1000,
 ) -> Report:
     """Aggregate the clocks that started in [start_us, end_us) as seen at ``now_us``."""
-    from ..timekeeping.times import from_us
-
     zone = contract.timezone
     c, t = CLOCKS, TICKETS
     finals_cancelled = sorted(contract.cancelled)

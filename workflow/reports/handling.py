@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from email.utils import make_msgid
 from typing import Any
 
 from ..contract.model import Contract
+from ..errors import ConfigError, DeliveryFailed, FaultflowError, InvalidInput
 from ..tickets.views import Ticket
 from ..timekeeping.durations import span, working
+from ..timekeeping.times import show
 
 SKIP = {"warning"}  # internal alarms are not the customer's business; breaches are shown
 
 
 def _t(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+    return show(value)
 
 
 def promises(ticket: Ticket, contract: Contract) -> list[dict[str, str]]:
@@ -169,8 +172,6 @@ FORMATS = ("md", "html")
 def render(ticket: Ticket, contract: Contract, fmt: str = "md") -> str:
     """The handling report as ``md`` (Markdown) or ``html``."""
     if fmt not in FORMATS:
-        from ..errors import InvalidInput
-
         raise InvalidInput(f"handling report format {fmt!r}: use md or html")
     return markdown(ticket, contract) if fmt == "md" else to_html(ticket, contract)
 
@@ -185,10 +186,6 @@ def send(
     """Mail the handling report of ``ticket`` (under its ``contract``) to its reporter now,
     through the ``email`` notifier of the ``current`` contract; ``sent(to, message_id)``
     records it in the history. Nothing is recorded if the mail did not go."""
-    from email.utils import make_msgid
-
-    from ..errors import ConfigError, DeliveryFailed, FaultflowError, InvalidInput
-
     target = next((n for n in current.notifiers.values() if n.use == "email"), None)
     mailer = notifiers.get("email")
     if target is None or mailer is None:

@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 
 from ..timekeeping import durations
+from ..timekeeping.times import show
 from .compliance import Line, Report
 
 
@@ -64,7 +65,7 @@ def table(report: Report, breaches: int = 10) -> str:
 
     out = [
         f"SLA compliance, {report.contract}",
-        f"clocks started {report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} "
+        f"clocks started {show(report.start)} to {show(report.end)} "
         f"({report.start.tzinfo})",
         f"{report.tickets} tickets opened ({report.cancelled} cancelled, not counted); "
         "by channel: " + (", ".join(f"{k} {v}" for k, v in report.channels.items()) or "-"),
@@ -77,7 +78,7 @@ def table(report: Report, breaches: int = 10) -> str:
     if totals:
         out += [fmt(["-" * w for w in widths])] + [fmt(r) for r in totals]
     # dates carry the year when the period spans more than one
-    day = "%m-%d %H:%M" if report.start.year == report.end.year else "%Y-%m-%d %H:%M"
+    day = "day" if report.start.year == report.end.year else "minute"
     if report.breaches:
         out += [
             "",
@@ -85,15 +86,15 @@ def table(report: Report, breaches: int = 10) -> str:
             f" shown, all in --format json/csv/html):",
         ]
         for b in report.breaches[:breaches]:
-            stopped = f"stopped {b.stopped_at.strftime(day)}" if b.stopped_at else "still open"
+            stopped = f"stopped {show(b.stopped_at, day)}" if b.stopped_at else "still open"
             out.append(
-                f"  {b.ticket}  {b.clock:<11} tier {b.tier}  due {b.due_at.strftime(day)}"
+                f"  {b.ticket}  {b.clock:<11} tier {b.tier}  due {show(b.due_at, day)}"
                 f"  {stopped}  over by {span(b.overrun)}  {b.title[:40]}"
             )
     if report.withdrawn:
         out += ["", f"alarms withdrawn after a late entry ({len(report.withdrawn)}):"]
         for w in report.withdrawn:
-            out.append(f"  {w.ticket}  {w.clock} {w.alarm}  {w.at.strftime(day)}  {w.note}")
+            out.append(f"  {w.ticket}  {w.clock} {w.alarm}  {show(w.at, day)}  {w.note}")
     return "\n".join(out)
 
 

@@ -17,13 +17,14 @@ import jinja2
 from markupsafe import Markup
 
 from ..timekeeping import durations
+from ..timekeeping.times import show
 
 TEMPLATES = Path(__file__).parent.parent / "templates"  # beside the package: report/ and web/
 
 
 def minute(value: datetime | None) -> str:
     """A moment to the minute, as reports print it (``-`` for none)."""
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+    return show(value)
 
 
 def compact(value: timedelta | None) -> str:

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..duty.overrides import add_override, listed, on_duty, remove, required, roster
 from ..timekeeping.times import aware, to_us
-from . import sweeps
+from . import loop, sweeps
+from .modules import lanes
 
 if TYPE_CHECKING:
     import threading
@@ -87,15 +89,11 @@ class RunAPI:
         """Keep firing due alarms, paging and delivering until :meth:`stop`, SIGINT or SIGTERM
         (the run loop, loop.py). Sleeps until the next due time, at most ``max_sleep`` s;
         errors are retried."""
-        from . import loop
-
         loop.run(self.lanes(on_fired), self._stop, max_sleep, handle_signals)
 
     def lanes(self, on_fired: Callable[[builtins.list[Fired]], None] | None = None) -> Any:
         """The run loop's lanes for this engine: timers, escalation and maintenance on one,
         delivery on another (modules.py); ``serve`` adds the mailbox's."""
-        from .modules import lanes
-
         roster = self._roster if self.people is not None else None
         return lanes(self.work, roster, lambda: self.registry.notifiers, self._recorded(),
                      on_fired)  # fmt: skip
@@ -108,14 +106,10 @@ class RunAPI:
 
     def _roster(self) -> People:
         """The people file with the overrides recorded in the database in force."""
-        from ..duty.overrides import required, roster
-
         return roster(self.store, required(self.people))
 
     def oncall(self, role: str | None = None, at: At = None) -> dict[str, builtins.list[OnDuty]]:
         """Who holds each role (or ``role``) at ``at`` (default now), and until when."""
-        from ..duty.overrides import on_duty
-
         moment = aware(at, self.now(), self.contract.timezone)
         return on_duty(self.store, self.people, role, moment)
 
@@ -124,8 +118,6 @@ class RunAPI:
     ) -> int:
         """Put ``person`` in ``role`` from ``start`` to ``end`` (a swap, sick leave); its id.
         Refused if it overlaps another override of the role."""
-        from ..duty.overrides import add_override, required
-
         now, zone, policy = self.now(), self.contract.timezone, self._changes.policy
         span = to_us(aware(start, now, zone)), to_us(aware(end, now, zone))
         said, who = policy.checked("reason", reason), policy.actor_name(actor or "system")
@@ -134,12 +126,8 @@ class RunAPI:
 
     def overrides(self, removed: bool = False) -> builtins.list[dict[str, Any]]:
         """The overrides recorded (``removed``: those removed too), as JSON-ready dicts."""
-        from ..duty.overrides import listed
-
         return listed(self.store, self.contract.timezone, removed)
 
     def remove_override(self, override_id: int) -> None:
         """Remove an override (kept in the database, marked removed)."""
-        from ..duty.overrides import remove
-
         remove(self.store, override_id, self._now_us())

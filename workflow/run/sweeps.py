@@ -15,6 +15,7 @@ from ..tickets.unit import Step, UnitOfWork
 from ..tickets.views import Fired
 from ..timekeeping.times import from_us
 from . import escalation, timers
+from .delivery import deliver as send
 
 if TYPE_CHECKING:
     from ..duty.people import People
@@ -50,7 +51,6 @@ def deliver(
     contract = work.ctx.contract
     if not contract.notifiers:
         return []
-    from .delivery import deliver as send
 
     attempts = send(work.ctx.store, contract, notifiers, now_us, budget_s)
     if recorded is not None:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..contract.model import Contract, load_contract
+from ..contract.versions import listed
+from ..tickets.rollout import apply, diff
 
 if TYPE_CHECKING:
     import threading
@@ -51,8 +53,6 @@ class RolloutAPI:
     def contract_diff(self, new: str | Path | Contract) -> ContractDiff:
         """What ``new`` (a file or a loaded contract) would change against the database's
         current version for each open ticket: due times that move, states it lacks."""
-        from ..tickets.rollout import diff
-
         contract = new if isinstance(new, Contract) else load_contract(new)
         return diff(self.work, contract, self._now_us())
 
@@ -62,14 +62,10 @@ class RolloutAPI:
         """Record ``new`` as the current version (new tickets run under it); ``migrate_open``
         moves each open ticket onto it too (refused, nothing written, if a ticket's state is
         not in it). The diff, and the tickets moved."""
-        from ..tickets.rollout import apply
-
         contract = new if isinstance(new, Contract) else load_contract(new)
         who = self._changes.policy.actor_name(actor or "system")
         return apply(self.work, contract, who, self._now_us(), migrate_open)
 
     def contract_versions(self) -> builtins.list[dict[str, Any]]:
         """Every version the database keeps, oldest first, with how many tickets run under it."""
-        from ..contract.versions import listed
-
         return listed(self.store, self.contract.timezone)

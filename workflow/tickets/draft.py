@@ -20,7 +20,7 @@ from ..intake import IntakeRecord
 from ..timekeeping import clocks as clk
 from ..timekeeping.clocks import ClockFacts, facts_of
 from ..timekeeping.replay import in_time_order, replay
-from ..timekeeping.times import from_us
+from ..timekeeping.times import from_us, show
 
 SYSTEM_ACTOR = "faultflow"
 # Encoders built once (json.dumps builds one per call): an event's data, a notification.
@@ -381,7 +381,7 @@ class Draft:
         at_us = max(moment, self.ticket.last_us)
         zone = self.contract.timezone
         due = from_us(due_us, zone)
-        due_text = due.strftime("%Y-%m-%d %H:%M")
+        due_text = show(due)
         data: dict[str, Any] = {"clock": spec.name, "due_at": due.isoformat()}
         if alarm == "warning":
             share = round(spec.warning_share * 100)
@@ -539,7 +539,7 @@ class Draft:
         self, clock: str, alarm: str, fired: EventRecord, late: EventRecord, now_us: int, actor: str
     ) -> None:
         zone = self.contract.timezone
-        when = from_us(late.at_us, zone).strftime("%Y-%m-%d %H:%M")
+        when = show(from_us(late.at_us, zone))
         note = (
             f"{clock}: the {alarm} recorded at seq {fired.seq} no longer holds: "
             f"{late.trigger} at {when} was entered late (seq {late.seq}, by {late.actor})"

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..contract.model import member
 from ..db.records import TicketRecord
 from ..db.store import DuplicateExternalId, TicketIdTaken, Unit
 from ..errors import ConcurrentUpdate, FaultflowError, IntakeError, InvalidInput
@@ -356,8 +357,6 @@ def _mark(data: str) -> str | None:
 def classify(c: Any, record: IntakeRecord) -> tuple[str, str, str | None]:
     """The (tier, kind, cause) a record opens a ticket with; refuses unknown ones. A tier is
     read in any case (``a`` is ``A``) when the contract has no tier spelt that way."""
-    from ..contract.model import member
-
     tier = c.tier_named(record.tier) if record.tier else c.default_tier
     kind = record.kind or c.default_kind
     cause = record.cause or None

@@ -14,6 +14,8 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, overload
 
 from ..db.records import ClockRecord, EventRecord, TicketRecord
+from ..timekeeping import clocks as clk
+from ..timekeeping.calendars import ALWAYS
 from ..timekeeping.times import from_us
 
 if TYPE_CHECKING:
@@ -307,9 +309,6 @@ def ticket_view(
 def clock_views(rows: list[ClockRecord], now_us: int, contract: Contract) -> dict[str, Clock]:
     """Each stored clock read at ``now_us``, in the order they started (contract order on a
     tie)."""
-    from ..timekeeping import clocks as clk
-    from ..timekeeping.calendars import ALWAYS
-
     zone = contract.timezone
     order = {name: i for i, name in enumerate(contract.clocks)}
     out = {}

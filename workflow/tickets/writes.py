@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..contract.machine import GuardFacts
 from ..contract.model import Contract, member
 from ..db.records import EventRecord, TicketRecord
 from ..db.store import Unit
@@ -118,7 +119,6 @@ class Changes:
 
         def apply(s: Step) -> None:
             draft, at_us, history = s.draft, s.at_us, s.history
-            from ..contract.machine import GuardFacts
 
             late = at_us < draft.ticket.last_us
             if late and not (said or reason):

@@ -103,3 +103,26 @@ def wall_clock() -> datetime:
     initialised has no ``now`` yet, and the plain wall clock is read instead.)"""
     now = getattr(sys.modules.get("pendulum"), "now", None)
     return now("UTC") if now is not None else datetime.now(UTC)
+
+
+STYLES = {
+    "minute": "%Y-%m-%d %H:%M",  # 2026-03-02 09:15: a due time in a note, a report, a page
+    "day": "%m-%d %H:%M",  # 03-02 09:15: within one year
+    "clock": "%H:%M",  # 09:15: today
+    "weekday": "%a %m-%d %H:%M",  # Mon 03-02 09:15: a roster's shifts
+}
+
+
+def show(moment: datetime | None, style: str = "minute", near: datetime | None = None) -> str:
+    """A moment as people read it, in one of :data:`STYLES` (``-`` for none). With style
+    ``"near"`` and ``near``: ``09:15`` on the same day, ``03-02 09:15`` in the same year, else
+    the full minute — in ``near``'s time zone."""
+    if moment is None:
+        return "-"
+    if style == "near":
+        assert near is not None, "style 'near' needs the moment it is near"
+        local = moment.astimezone(near.tzinfo)
+        if local.date() == near.date():
+            return local.strftime(STYLES["clock"])
+        return local.strftime(STYLES["day" if local.year == near.year else "minute"])
+    return moment.strftime(STYLES[style])
