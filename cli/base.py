@@ -58,7 +58,7 @@ class Settings:
 
     def contract(self) -> Contract:
         if self._contract is None:
-            from faultflow.contract.model import load_contract
+            from faultflow.contract.compile import load_contract
 
             self._contract = load_contract(self.config_path())
         return self._contract

@@ -113,7 +113,7 @@ def channels(settings: Settings, as_json: bool) -> None:
 def check(settings: Settings, path: str | None, as_json: bool) -> None:
     """Validate a contract file (default: the one --config would use), and the people file
     (--people, else ./people.toml) with it."""
-    from faultflow.contract.model import load_contract
+    from faultflow.contract.compile import load_contract
 
     contract = load_contract(Path(path) if path else settings.config_path())
     summary: dict[str, Any] = {
@@ -212,8 +212,8 @@ def _against_database(settings: Settings, contract: Any) -> dict[str, Any] | Non
 @click.pass_obj
 def graph(settings: Settings, path: str | None, fmt: str, out: str | None) -> None:
     """Draw the contract's lifecycle: states, triggers and guards (default: --config's)."""
+    from faultflow.contract.compile import load_contract
     from faultflow.contract.graph import draw
-    from faultflow.contract.model import load_contract
 
     contract = load_contract(Path(path)) if path else settings.contract()
     write_out(draw(contract, fmt), out)

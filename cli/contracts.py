@@ -32,7 +32,7 @@ def diff(settings: Settings, path: str | None, as_json: bool) -> None:
     """What PATH (default: the --config file) would change, against the database's version:
     for each open ticket, which due times move and by how much, and which states, triggers or
     clocks would no longer exist. A dry run: nothing is written."""
-    from faultflow.contract.model import load_contract
+    from faultflow.contract.compile import load_contract
     from faultflow.contract.versions import describe
 
     new = load_contract(_path(settings, path))
@@ -60,7 +60,7 @@ def apply(
 ) -> None:
     """Record PATH as the database's contract: new tickets run under it; open tickets keep
     the version they were opened under unless --migrate-open."""
-    from faultflow.contract.model import load_contract
+    from faultflow.contract.compile import load_contract
 
     new = load_contract(Path(path))
     engine = settings.engine(pinned=False)

@@ -105,7 +105,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
     from datetime import datetime
 
     from click.core import ParameterSource
-    from faultflow.contract.model import default_contract_path
+    from faultflow.contract.compile import default_contract_path
     from faultflow.duty.people import seed_people_path
     from faultflow.engine import Engine
     from faultflow.reports.render import table

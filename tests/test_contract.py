@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from faultflow import ConfigError, load_contract
-from faultflow.contract.model import Classification, compile_contract, default_contract_path
+from faultflow.contract.compile import compile_contract, default_contract_path
+from faultflow.contract.model import Classification
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

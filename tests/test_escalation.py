@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import START, new_ticket, race
 from faultflow import Engine, IllegalTransition, InvalidInput
-from faultflow.contract.model import compile_contract, default_contract_path
+from faultflow.contract.compile import compile_contract, default_contract_path
 from faultflow.duty.people import load
 
 SEED_PEOPLE = Path(__file__).parent.parent / "people.toml"

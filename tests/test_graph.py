@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from faultflow.cli.app import cli
+from faultflow.contract.compile import compile_contract, default_contract_path, load_contract
 from faultflow.contract.graph import describe, draw
-from faultflow.contract.model import compile_contract, default_contract_path, load_contract
 
 SEED = load_contract()
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import new_ticket, snapshot
 from faultflow import Engine, IllegalTransition, IntakeError, InvalidInput
 from faultflow.cli.app import cli
-from faultflow.contract.model import default_contract_path
+from faultflow.contract.compile import default_contract_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

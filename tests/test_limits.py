@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from conftest import new_ticket, snapshot
 from faultflow import ConfigError, Engine, IntakeError, InvalidInput
 from faultflow.cli.app import cli
-from faultflow.contract.model import compile_contract, default_contract_path
+from faultflow.contract.compile import compile_contract, default_contract_path
 
 
 def _refused(engine: Engine, db: Path, call: Any, error: type[Exception], words: str) -> None:

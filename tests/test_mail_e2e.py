@@ -18,7 +18,7 @@ import pytest
 from dovecot import PASSWORD, dovecot
 from dovecot import usable as dovecot_usable
 from faultflow import Engine
-from faultflow.contract.model import default_contract_path
+from faultflow.contract.compile import default_contract_path
 from faultflow.run.mailbox import configured, fetch
 from test_mail_out import _postfix, delivered
 

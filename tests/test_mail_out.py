@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from faultflow import Engine
-from faultflow.contract.model import compile_contract, default_contract_path
+from faultflow.contract.compile import compile_contract, default_contract_path
 
 MAILDIR = Path("/home/ffmail/Maildir")
 

@@ -16,7 +16,7 @@ from dovecot import PASSWORD, USER, dovecot
 from dovecot import usable as dovecot_usable
 from faultflow import Engine
 from faultflow.cli.app import cli
-from faultflow.contract.model import default_contract_path, load_contract
+from faultflow.contract.compile import default_contract_path, load_contract
 from faultflow.run.mailbox import DONE, REFUSED, configured, fetch
 from test_mail_reading import mail as message
 

@@ -70,7 +70,7 @@ def test_init_upgrades_a_schema_1_database_with_its_history_intact(tmp_path: Pat
     assert [row[:-4] for row in after["tickets"]] == before["tickets"]
     assert {row[-4:-1] for row in after["tickets"]} == {(1, None, None)}
     # 0005: the tickets from before versions run under the contract the database first meets
-    from faultflow.contract.model import load_contract
+    from faultflow.contract.compile import load_contract
 
     assert {row[-1] for row in after["tickets"]} == {load_contract().version}
     assert [r[0] for r in after["contracts"]] == [load_contract().version]

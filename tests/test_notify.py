@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import new_ticket
 from faultflow import Engine, hookimpl
-from faultflow.contract.model import compile_contract, default_contract_path
+from faultflow.contract.compile import compile_contract, default_contract_path
 from faultflow.registry import discover
 
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import START, new_ticket
 from faultflow import Engine
 from faultflow.bulk import BulkTicket, load
-from faultflow.contract.model import default_contract_path
+from faultflow.contract.compile import default_contract_path
 from faultflow.intake import IntakeRecord
 from test_mail_reading import mail
 

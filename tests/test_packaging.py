@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 CHECK = r"""
 import json, faultflow
 from faultflow import Engine
-from faultflow.contract.model import default_contract_path
+from faultflow.contract.compile import default_contract_path
 engine = Engine.open(db="t.db")
 t = engine.intake("hotline", {"summary": "core switch down", "tier": "A"}, actor="agent1")
 t = engine.advance(t.id, "respond", actor="li")

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from faultflow.contract.model import load_contract
+from faultflow.contract.compile import load_contract
 from faultflow.duty.people import Override, compile_people, load
 from faultflow.errors import ConfigError
 from faultflow.timekeeping.times import to_us

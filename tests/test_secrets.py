@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from conftest import new_ticket
 from faultflow import ConfigError, Engine
 from faultflow.cli.app import cli
-from faultflow.contract.model import compile_contract, default_contract_path
+from faultflow.contract.compile import compile_contract, default_contract_path
 from faultflow.secrets import redact
 from test_notify import Receiver, open_engine
 

@@ -250,7 +250,7 @@ def test_a_clock_dropped_from_the_contract_stops_firing_once_tickets_move(
     import copy
     import tomllib
 
-    from faultflow.contract.model import compile_contract, default_contract_path
+    from faultflow.contract.compile import compile_contract, default_contract_path
 
     with Engine.open(db=db_path) as engine:
         t = new_ticket(engine, "A")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import in_threads, snapshot
 from faultflow import Engine
-from faultflow.contract.model import default_contract_path, load_contract
+from faultflow.contract.compile import default_contract_path, load_contract
 from test_cli import ff
 
 SEED = default_contract_path().read_text(encoding="utf-8")

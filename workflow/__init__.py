@@ -18,7 +18,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .contract.model import Contract, load_contract
+    from .contract.compile import load_contract
+    from .contract.model import Contract
     from .engine import Engine
     from .errors import (
         ConcurrentUpdate,
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "Engine": "engine",
     "Contract": "contract.model",
-    "load_contract": "contract.model",
+    "load_contract": "contract.compile",
     "Channel": "hookspecs",
     "Notifier": "hookspecs",
     "hookimpl": "hookspecs",

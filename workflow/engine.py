@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from .access.api import AccessAPI
 from .audit import chain as audit
-from .contract.model import Contract, load_contract
+from .contract.compile import load_contract
+from .contract.model import Contract
 from .contract.versions import Contracts, settle
 from .db.store import Store
 from .duty.people import People, load

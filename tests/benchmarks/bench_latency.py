@@ -95,7 +95,7 @@ def main() -> int:
     if args.black_hole:
         hole = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
         config = folder / "states.toml"
-        from faultflow.contract.model import default_contract_path
+        from faultflow.contract.compile import default_contract_path
 
         config.write_text(
             default_contract_path().read_text(encoding="utf-8")

@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 def _working_time(ratios: list[float]) -> dict[str, float]:
     """The calendar run's ratio, and the per-call cost of one due time spanning a week of
     holidays (the days' working ranges are computed once per process, as in the engine)."""
-    from faultflow.contract.model import load_contract
+    from faultflow.contract.compile import load_contract
     from faultflow.timekeeping.calendars import ALWAYS
 
     office = load_contract(OFFICE).calendars["office"]

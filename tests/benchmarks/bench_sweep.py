@@ -115,7 +115,7 @@ def roster_lookups(overrides: int) -> tuple[float, float]:
     """(µs per `on_duty` with ``overrides`` overrides, µs per dict lookup)."""
     from datetime import UTC, datetime
 
-    from faultflow.contract.model import load_contract
+    from faultflow.contract.compile import load_contract
     from faultflow.duty.people import Override, load, seed_people_path
     from faultflow.timekeeping.times import to_us
 

@@ -25,8 +25,9 @@ from ..db.records import ContractRecord, TicketRecord
 from ..errors import ConfigError, DatabaseDamaged
 from ..timekeeping.durations import span
 from ..timekeeping.times import from_us, show
+from .compile import contract_from_text
 from .machine import Lifecycle
-from .model import Contract, contract_from_text
+from .model import Contract
 
 if TYPE_CHECKING:
     from ..db.store import Store

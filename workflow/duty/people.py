@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from ..contract.model import describe_shape_error, read_toml
+from ..contract.compile import describe_shape_error, read_toml
 from ..errors import ConfigError
 from ..timekeeping.durations import parse_duration
 from ..timekeeping.times import from_us, in_zone, to_us

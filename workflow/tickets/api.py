@@ -8,7 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..contract.model import Contract, load_contract
+from ..contract.compile import load_contract
+from ..contract.model import Contract
 from ..contract.versions import listed
 from ..tickets.rollout import apply, diff
 
