@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..access import tokens
 from ..access.signing import Signer, track
+from ..db import contracts
 
 if TYPE_CHECKING:
     import threading
@@ -56,7 +57,7 @@ class AccessAPI:
     def signer(self) -> Signer:
         """Signs the web's tracking links, sessions and form tokens under a key of the database
         (the same in every process on it, and across restarts)."""
-        return Signer(self.store.site_key("web"))
+        return Signer(contracts.site_key(self.store, "web"))
 
     def tracking_code(self, ticket_id: str) -> str:
         """The reporter's private code for one ticket (the portal's ``/t/CODE``): the id with

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from ..db import tokens as tables
 from ..db.records import TokenRecord
 from ..errors import InvalidInput
 from ..timekeeping.times import from_us
@@ -129,29 +130,29 @@ def create(
     given = checked_scopes(scopes, channels)
     secret = new_secret()
     record = TokenRecord(name, digest(secret), " ".join(given), actor, now_us, None)
-    store.add_token(record)
+    tables.add(store, record)
     return shown(record, zone), secret
 
 
 def listed(store: Store, zone: tzinfo) -> list[Token]:
     """Every token, revoked ones too."""
-    return [shown(r, zone) for r in store.tokens_all()]
+    return [shown(r, zone) for r in tables.every(store)]
 
 
 def revoke(store: Store, name: str, now_us: int, zone: tzinfo) -> Token:
     """Revoke a token for good (it stays listed, revoked)."""
-    if not store.revoke_token(name, now_us):
-        if store.token(name) is None:
+    if not tables.revoke(store, name, now_us):
+        if tables.named(store, name) is None:
             raise InvalidInput(f"no token named {name!r} (see `faultflow token list`)")
         raise InvalidInput(f"token {name!r} is already revoked")
-    record = store.token(name)
+    record = tables.named(store, name)
     assert record is not None
     return shown(record, zone)
 
 
 def authenticate(store: Store, wanted: str, zone: tzinfo) -> Token | None:
     """The active token whose secret's digest is ``wanted``, or ``None``."""
-    record = store.token_by_digest(wanted)
+    record = tables.by_digest(store, wanted)
     if record is None or not same(record.digest, wanted) or record.revoked_us:
         return None
     return shown(record, zone)

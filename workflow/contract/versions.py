@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from ..db import contracts
 from ..db.records import ContractRecord, TicketRecord
 from ..errors import ConfigError, DatabaseDamaged
 from ..timekeeping.durations import span
@@ -63,7 +64,7 @@ class Contracts:
         now = time.monotonic()
         if now - self._looked >= self.REFRESH_S:
             self._looked = now
-            found = self.store.current_contract()
+            found = contracts.current(self.store)
             if found is not None and found != self.current.version:
                 log.warning(
                     "the database's contract is now version %s (applied elsewhere; this "
@@ -80,7 +81,7 @@ class Contracts:
             return self.current
         found = self._known.get(version)
         if found is None:
-            kept = self.store.contract_record(version)
+            kept = contracts.version(self.store, version)
             if kept is None:
                 raise DatabaseDamaged(
                     f"a ticket runs under contract version {version}, which the database does "
@@ -117,13 +118,13 @@ def settle(store: Store, contract: Contract, actor: str, now_us: int, pinned: bo
     """At open: a database with no version yet takes this one (its tickets with it); one at
     another version refuses, with ``pinned``, naming the commands that help. The database's
     current version."""
-    current = store.current_contract()
+    current = contracts.current(store)
     if current is None:
-        store.record_contract(kept(contract, actor, now_us), pin_unversioned=True)
+        contracts.keep(store, kept(contract, actor, now_us), pin_unversioned=True)
         return contract.version
     if current == contract.version or not pinned:
         return current
-    record = store.contract_record(current)
+    record = contracts.version(store, current)
     was = f" ({record.source}, {record.name!r})" if record is not None else ""
     raise ContractChanged(
         f"{contract.source} (version {contract.version}) is not the contract this database "
@@ -266,7 +267,7 @@ def _said(m: Move) -> str:
 def listed(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
     """Every version the database keeps, oldest first: version, name, source, recorded, by
     whom, whether current, how many tickets run under it."""
-    current = store.current_contract()
+    current = contracts.current(store)
     counts = store.tickets_by_contract()
     return [
         {
@@ -275,5 +276,5 @@ def listed(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
             "actor": r.actor, "current": r.version == current,
             "tickets": counts.get(r.version, 0),
         }
-        for r in store.contract_records()
+        for r in contracts.every(store)
     ]  # fmt: skip

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import secrets
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,7 +27,6 @@ from sqlalchemy import (
     Integer,
     and_,
     bindparam,
-    case,
     cast,
     create_engine,
     delete,
@@ -44,14 +42,13 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import (
     ConcurrentUpdate,
     DatabaseDamaged,
     DatabaseError,
     DatabaseUnavailable,
-    InvalidInput,
 )
 from ..secrets import redact
 from . import migrations
@@ -59,25 +56,18 @@ from .failures import classify, first_line
 from .records import (
     Change,
     ClockRecord,
-    ContractRecord,
     EscalationRecord,
     EventRecord,
     OutboxRecord,
-    OverrideRecord,
     TicketRecord,
-    TokenRecord,
 )
 from .tables import (
     CLOCKS,
-    CONTRACTS,
-    DELIVERIES,
     ESCALATIONS,
     EVENTS,
     META,
     OUTBOX,
-    OVERRIDES,
     TICKETS,
-    TOKENS,
 )
 
 Span = tuple["str | None", "str | None"]  # a range of ticket ids: [from, to), open ends None
@@ -178,6 +168,7 @@ class Store:
         self._fairy: Any = None
         self._dbapi = sa_engine.dialect.loaded_dbapi
         self.migrated: list[str] = []  # the migrations opening this store applied
+        self._compiled_by: dict[str, Any] = {}  # statements the tables' modules compiled
         # When the unit of work now under way began (time.monotonic), for a caller that tells
         # its user "waiting for a lock" (see cli/app.py); None between units.
         self.busy_since: float | None = None
@@ -445,38 +436,6 @@ class Store:
             .values({n: bindparam(n) for n in EscalationRecord._fields if n != "ticket_id"}),
             d,
         )
-        # delivery (delivery.py): claim a notification, read its attempts, record the outcome
-        dl = DELIVERIES
-        self._claim_outbox = _Statement(
-            update(o)
-            .where(
-                o.c.id == bindparam("id"),
-                o.c.next_attempt_us == bindparam("seen"),
-                o.c.done.is_(False),
-            )
-            .values(next_attempt_us=bindparam("lease")),
-            d,
-        )
-        refused = case((dl.c.error.startswith(bindparam("refused_prefix")), 1), else_=0)
-        self._tried = _Statement(
-            select(dl.c.notifier, func.count(), func.max(cast(dl.c.ok, Integer)), func.max(refused))
-            .where(dl.c.outbox_id == bindparam("id"))
-            .group_by(dl.c.notifier),
-            d,
-        )
-        self._insert_delivery = _Statement(
-            insert(dl).values(
-                {n: bindparam(n) for n in ("outbox_id", "notifier", "attempt", "at_us", "ok",
-                                            "error")}
-            ),
-            d,
-        )  # fmt: skip
-        self._settle_outbox = _Statement(
-            update(o)
-            .where(o.c.id == bindparam("id"))
-            .values(done=bindparam("done"), next_attempt_us=bindparam("next_attempt_us")),
-            d,
-        )
         self._select_external = _Statement(
             select(*[t.c[n] for n in self._ticket_cols])
             .where(t.c.channel == bindparam("channel"), t.c.external_id == bindparam("external_id"))
@@ -569,6 +528,28 @@ class Store:
         """``ORDER BY`` a text column in byte order on every database (PostgreSQL's default
         collation may not be), so that two ordered streams can be merged."""
         return column.collate("C") if self.dialect == "postgresql" else column
+
+    @contextlib.contextmanager
+    def transaction(self, classified: bool = True) -> Iterator[Any]:
+        """One SQLAlchemy transaction under the store's lock, for the statements of the tables
+        beside the tickets (each in the module of its table); errors said as faultflow's
+        (``classified=False``: SQLAlchemy's, for a caller that handles a constraint itself)."""
+        with self._lock:
+            try:
+                with self.sa.begin() as conn:
+                    yield conn
+            except SQLAlchemyError as err:
+                if not classified:
+                    raise
+                raise classify(err) from None
+
+    def compiled(self, key: str, build: Any) -> Any:
+        """Statements compiled once per store for this dialect: ``build(Statement, dialect)``'s
+        result, kept under ``key`` (a table's module compiles its own)."""
+        found = self._compiled_by.get(key)
+        if found is None:
+            found = self._compiled_by[key] = build(_Statement, self.sa.dialect)
+        return found
 
     def execute(self, statement: Any) -> int:
         """Run one writing Core statement in its own transaction; the rows it touched."""
@@ -673,201 +654,41 @@ class Store:
         """How many tickets there are."""
         return int(self.query(select(func.count()).select_from(TICKETS))[0][0])
 
-    # -- API tokens ---------------------------------------------------------------------------
-
-    def add_token(self, token: TokenRecord) -> None:
-        """Store a new token; :class:`InvalidInput` if the name is taken."""
-        try:
-            self.execute(insert(TOKENS).values(token._asdict()))
-        except DatabaseError:
-            if self.token(token.name) is not None:
-                raise InvalidInput(
-                    f"a token named {token.name!r} exists (revoke it, or choose another name)"
-                ) from None
-            raise
-
-    def token(self, name: str) -> TokenRecord | None:
-        rows = self.query(select(*TOKENS.c).where(TOKENS.c.name == name))
-        return TokenRecord(*rows[0]) if rows else None
-
-    def token_by_digest(self, digest: str) -> TokenRecord | None:
-        rows = self.query(select(*TOKENS.c).where(TOKENS.c.digest == digest))
-        return TokenRecord(*rows[0]) if rows else None
-
-    def tokens_all(self) -> list[TokenRecord]:
-        return [TokenRecord(*r) for r in self.query(select(*TOKENS.c).order_by(TOKENS.c.name))]
-
-    def revoke_token(self, name: str, at_us: int) -> bool:
-        """Mark a token revoked (kept, for the record); whether it was active."""
-        t = TOKENS
-        done = update(t).where(t.c.name == name, t.c.revoked_us.is_(None)).values(revoked_us=at_us)
-        return self.execute(done) == 1
-
-    # -- contract versions (versions.py) -----------------------------------------------------
-
-    def meta(self, key: str) -> str | None:
-        """A value of the ``meta`` table (facts about the database itself), if set."""
-        rows = self.query(select(META.c.value).where(META.c.key == key))
-        return str(rows[0][0]) if rows else None
-
-    def current_contract(self) -> str | None:
-        """The version the database runs new tickets under, if one was recorded."""
-        return self.meta("contract")
-
-    def contract_record(self, version: str) -> ContractRecord | None:
-        rows = self.query(select(*CONTRACTS.c).where(CONTRACTS.c.version == version))
-        return ContractRecord(*rows[0]) if rows else None
+    def open_and_alarms(
+        self, finals: list[str]
+    ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+        """For monitoring: open tickets by (state, tier), and the alarms fired by (clock,
+        warning|breach)."""
+        t, c = TICKETS, CLOCKS
+        opened = {
+            (state, tier): int(n)
+            for state, tier, n in self.query(
+                select(t.c.state, t.c.tier, func.count())
+                .where(t.c.state.not_in(finals))
+                .group_by(t.c.state, t.c.tier)
+            )
+        }
+        alarms: dict[tuple[str, str], int] = {}
+        for name, warned, breached in self.query(
+            select(
+                c.c.name,
+                func.sum(cast(c.c.warned, Integer)),
+                func.sum(cast(c.c.breach_fired, Integer)),
+            ).group_by(c.c.name)
+        ):
+            alarms[(name, "warning")] = int(warned or 0)
+            alarms[(name, "breach")] = int(breached or 0)
+        return opened, alarms
 
     def tickets_by_contract(self) -> dict[str, int]:
-        """How many tickets run under each version."""
+        """How many tickets run under each contract version."""
         t = TICKETS
         rows = self.query(select(t.c.contract, func.count()).group_by(t.c.contract))
         return {str(v): int(n) for v, n in rows if v is not None}
 
-    def contract_records(self) -> list[ContractRecord]:
-        """Every version kept, oldest first."""
-        c = CONTRACTS
-        return [ContractRecord(*r) for r in self.query(select(*c.c).order_by(c.c.recorded_us))]
-
-    def record_contract(self, record: ContractRecord, pin_unversioned: bool = False) -> None:
-        """Keep ``record`` (once) and make it the current version, in one transaction; with
-        ``pin_unversioned``, tickets that name no version (from before versions) get it."""
-        for attempt in range(2):
-            try:
-                self._record_contract(record, pin_unversioned)
-                return
-            except IntegrityError:
-                if attempt:  # pragma: no cover - a second race in a row
-                    raise DatabaseError("could not record the contract version") from None
-                # another process recorded it (or the current pointer) first: look again
-            except SQLAlchemyError as err:
-                raise classify(err) from None
-
-    def _record_contract(self, record: ContractRecord, pin_unversioned: bool) -> None:
-        with self._lock, self.sa.begin() as conn:
-            known = conn.execute(
-                select(CONTRACTS.c.version).where(CONTRACTS.c.version == record.version)
-            ).first()
-            if known is None:
-                conn.execute(insert(CONTRACTS).values(record._asdict()))
-            had = conn.execute(select(META.c.value).where(META.c.key == "contract")).first()
-            if had is None:
-                conn.execute(insert(META).values(key="contract", value=record.version))
-            else:
-                conn.execute(
-                    update(META).where(META.c.key == "contract").values(value=record.version)
-                )
-            if pin_unversioned:
-                conn.execute(
-                    update(TICKETS).where(TICKETS.c.contract.is_(None))
-                    .values(contract=record.version)
-                )  # fmt: skip
-
     def stamp(self) -> int:
         """The sum of every ticket's version: it grows with each change and each new ticket."""
         return int(self.query(select(func.coalesce(func.sum(TICKETS.c.version), 0)))[0][0])
-
-    def site_key(self, name: str) -> bytes:
-        """A secret of this database (256 random bits, made on first use and kept in ``meta``):
-        the key that signs the web portal's tracking links and the board's sessions, the same
-        in every process that uses the database and across restarts."""
-        key = f"key:{name}"
-        for _ in range(2):
-            value = self.meta(key)
-            if value is not None:
-                return bytes.fromhex(value)
-            try:
-                self.execute(insert(META).values(key=key, value=secrets.token_hex(32)))
-            except DatabaseError:
-                continue  # another process made it first: read theirs
-        raise DatabaseError(f"could not make the site key {name!r}")
-
-    # -- duty overrides and escalation chains (people.py, escalation.py) -----------------------
-
-    def add_override(self, o: OverrideRecord) -> int:
-        """Record an override; its id."""
-        with self._lock:
-            try:
-                with self.sa.begin() as conn:
-                    done = conn.execute(insert(OVERRIDES).values(o._asdict()))
-                    key = done.inserted_primary_key
-                    assert key is not None
-                    return int(key[0])
-            except SQLAlchemyError as err:
-                raise classify(err) from None
-
-    def overrides(self, removed: bool = False) -> list[tuple[int, OverrideRecord]]:
-        """Every override (by start), with its id; removed ones only with ``removed``."""
-        v = OVERRIDES
-        query = select(v.c.id, *[v.c[n] for n in OverrideRecord._fields]).order_by(
-            v.c.role, v.c.start_us
-        )
-        if not removed:
-            query = query.where(v.c.removed_us.is_(None))
-        return [(int(row[0]), OverrideRecord(*row[1:])) for row in self.query(query)]
-
-    def remove_override(self, override_id: int, at_us: int) -> bool:
-        v = OVERRIDES
-        done = (
-            update(v)
-            .where(v.c.id == override_id, v.c.removed_us.is_(None))
-            .values(removed_us=at_us)
-        )
-        return self.execute(done) == 1
-
-    def due_escalations(self, now_us: int, limit: int) -> list[str]:
-        """Tickets with an escalation step due at or before ``now_us``, earliest first."""
-        e = ESCALATIONS
-        rows = self.query(
-            select(e.c.ticket_id)
-            .where(e.c.next_us.is_not(None), e.c.next_us <= now_us)
-            .order_by(e.c.next_us)
-            .limit(limit)
-        )
-        return [r[0] for r in rows]
-
-    def next_escalation(self) -> int | None:
-        e = ESCALATIONS
-        return self.query(select(func.min(e.c.next_us)))[0][0]
-
-    # -- delivery (delivery.py) ----------------------------------------------------------------
-
-    def claim_delivery(
-        self, outbox_id: int, seen: int, lease_until: int, refused_prefix: str
-    ) -> list[tuple[str, int, bool, bool]] | None:
-        """Lease a notification for delivery (``None``: another deliverer has it), with each
-        notifier's attempts so far: (notifier, count, delivered, refused for good)."""
-        with self.unit() as u:
-            claimed = u._run(
-                self._claim_outbox, {"id": outbox_id, "seen": seen, "lease": lease_until}
-            )
-            if claimed.rowcount != 1:
-                return None
-            rows = u._run(
-                self._tried, {"id": outbox_id, "refused_prefix": refused_prefix}
-            ).fetchall()
-        return [(name, int(n), bool(ok), bool(no)) for name, n, ok, no in rows]
-
-    def settle_delivery(
-        self,
-        outbox_id: int,
-        attempts: list[tuple[str, int, int, str | None]],
-        done: bool,
-        next_attempt_us: int,
-    ) -> None:
-        """Record a notification's attempts (notifier, attempt, at, error) and what follows:
-        delivered to all (``done``), or the next attempt's time."""
-        with self.unit() as u:
-            for notifier, attempt, at_us, error in attempts:
-                values = {
-                    "outbox_id": outbox_id, "notifier": notifier, "attempt": attempt,
-                    "at_us": at_us, "ok": error is None, "error": error,
-                }  # fmt: skip
-                u._run(self._insert_delivery, values)
-            u._run(
-                self._settle_outbox,
-                {"id": outbox_id, "done": done, "next_attempt_us": next_attempt_us},
-            )
 
     def taken_ids(self, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are ticket ids already."""
@@ -947,17 +768,17 @@ class Unit:
             store.busy_since = None
             store._lock.release()
 
-    def _run(self, stmt: _Statement, values: dict[str, Any]) -> Any:
+    def run(self, stmt: _Statement, values: dict[str, Any]) -> Any:
         self.cursor.execute(stmt.sql, stmt.params(values))
         return self.cursor
 
     def ticket(self, ticket_id: str) -> TicketRecord | None:
-        row = self._run(self.store._select_ticket, {"id": ticket_id}).fetchone()
+        row = self.run(self.store._select_ticket, {"id": ticket_id}).fetchone()
         return TicketRecord(*row) if row else None
 
     def load(self, ticket_id: str) -> tuple[TicketRecord | None, list[ClockRecord]]:
         """A ticket and its clocks, read together; ``(None, [])`` if there is no such ticket."""
-        rows = self._run(self.store._select_loaded, {"id": ticket_id}).fetchall()
+        rows = self.run(self.store._select_loaded, {"id": ticket_id}).fetchall()
         if not rows:
             return None, []
         split = len(self.store._ticket_cols)
@@ -965,7 +786,7 @@ class Unit:
         return TicketRecord(*rows[0][:split]), clocks
 
     def escalation(self, ticket_id: str) -> EscalationRecord | None:
-        row = self._run(self.store._select_escalation, {"ticket_id": ticket_id}).fetchone()
+        row = self.run(self.store._select_escalation, {"ticket_id": ticket_id}).fetchone()
         return EscalationRecord(*row) if row else None
 
     def put_escalation(self, new: EscalationRecord, old: EscalationRecord | None) -> None:
@@ -981,18 +802,18 @@ class Unit:
             "was_round": old.round,
             "was_status": old.status,
         }
-        if self._run(s._update_escalation, values).rowcount != 1:
+        if self.run(s._update_escalation, values).rowcount != 1:
             raise ConcurrentUpdate(f"the escalation of ticket {old.ticket_id} moved meanwhile")
 
     def events(self, ticket_id: str, upto: int | None = None) -> list[EventRecord]:
         """The ticket's events, oldest first; with ``upto``, only those with seq <= upto."""
         values = {"id": ticket_id, "upto": upto if upto is not None else 2**31 - 1}
-        rows = self._run(self.store._select_events, values).fetchall()
+        rows = self.run(self.store._select_events, values).fetchall()
         return [EventRecord(*row) for row in rows]
 
     def latest_by_external(self, channel: str, external_id: str) -> TicketRecord | None:
         """The latest ticket (highest occurrence) of a channel's external id, if any."""
-        row = self._run(
+        row = self.run(
             self.store._select_external, {"channel": channel, "external_id": external_id}
         ).fetchone()
         return TicketRecord(*row) if row else None
@@ -1021,7 +842,7 @@ class Unit:
         self._many(s._insert_clock, change.new_clocks)
         self._many(s._update_clock, change.changed_clocks)
         for name in change.dropped_clocks:
-            self._run(s._delete_clock, {"ticket_id": change.ticket.id, "name": name})
+            self.run(s._delete_clock, {"ticket_id": change.ticket.id, "name": name})
         self._many(s._insert_outbox, change.outbox)
 
     def write_many(self, changes: list[Change]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
+from ..db import overrides as table
 from ..db.records import OverrideRecord
 from ..db.store import Store
 from ..errors import ConfigError, InvalidInput
@@ -25,7 +26,7 @@ def roster(store: Store, people: People) -> People:
     """``people`` with the overrides recorded in ``store`` in force."""
     found = [
         Override(i, o.role, o.person, o.start_us, o.end_us, o.reason, o.actor)
-        for i, o in store.overrides()
+        for i, o in table.listed(store)
     ]
     return people.with_overrides(found)
 
@@ -44,13 +45,13 @@ def add_override(
         raise InvalidInput("an override needs a reason (--reason)")
     if end_us <= start_us:
         raise InvalidInput("the override ends before it starts")
-    for i, o in store.overrides():
+    for i, o in table.listed(store):
         if o.role == role and o.start_us < end_us and start_us < o.end_us:
             raise InvalidInput(
                 f"it overlaps override {i} ({o.person} in {role}); remove that one first"
             )
     record = OverrideRecord(role, person, start_us, end_us, reason, actor, now_us, None)
-    return store.add_override(record)
+    return table.add(store, record)
 
 
 def listed(store: Store, zone: tzinfo, removed: bool = False) -> list[dict[str, Any]]:
@@ -66,12 +67,12 @@ def listed(store: Store, zone: tzinfo, removed: bool = False) -> list[dict[str, 
             "by": o.actor,
             "removed": from_us(o.removed_us, zone).isoformat() if o.removed_us else None,
         }
-        for i, o in store.overrides(removed)
+        for i, o in table.listed(store, removed)
     ]
 
 
 def remove(store: Store, override_id: int, now_us: int) -> None:
-    if not store.remove_override(override_id, now_us):
+    if not table.remove(store, override_id, now_us):
         raise InvalidInput(f"no override {override_id} in force (see `faultflow oncall overrides`)")
 
 

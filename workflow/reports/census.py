@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Integer, cast, func, select
-
 from ..contract.model import Contract
+from ..db import outbox
 from ..db.store import Store
-from ..db.tables import CLOCKS, DELIVERIES, OUTBOX, TICKETS
 
 
 @dataclass(frozen=True)
@@ -24,24 +22,8 @@ class Census:
 
 
 def take(store: Store, contract: Contract) -> Census:
-    t, c, o, d = TICKETS, CLOCKS, OUTBOX, DELIVERIES
-    finals = sorted(contract.finals)
-    opened = {
-        (state, tier): int(n)
-        for state, tier, n in store.query(
-            select(t.c.state, t.c.tier, func.count())
-            .where(t.c.state.not_in(finals))
-            .group_by(t.c.state, t.c.tier)
-        )
-    }
-    alarms: dict[tuple[str, str], int] = {}
-    for name, warned, breached in store.query(
-        select(
-            c.c.name, func.sum(cast(c.c.warned, Integer)), func.sum(cast(c.c.breach_fired, Integer))
-        ).group_by(c.c.name)
-    ):
-        alarms[(name, "warning")] = int(warned or 0)
-        alarms[(name, "breach")] = int(breached or 0)
-    pending = store.query(select(func.count()).select_from(o).where(~o.c.done))[0][0]
-    failed = store.query(select(func.count()).select_from(d).where(~d.c.ok))[0][0]
-    return Census(opened, alarms, int(pending), int(failed), store.next_due())
+    """The counts as of now, each asked of the module of its table."""
+    opened, alarms = store.open_and_alarms(sorted(contract.finals))
+    return Census(
+        opened, alarms, outbox.pending(store), outbox.failures(store), store.next_due()
+    )

@@ -34,10 +34,9 @@ from concurrent.futures import TimeoutError as AttemptTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from ..contract.model import Contract
-from ..db.tables import OUTBOX
+from ..db import outbox
+from ..db.store import Store
 from ..errors import DeliveryRefused
 from ..hookspecs import Notifier
 from ..secrets import redact
@@ -76,7 +75,7 @@ def backoff_us(attempt: int) -> int:
 
 
 def deliver(
-    store: Any,
+    store: Store,
     contract: Contract,
     notifiers: Mapping[str, Notifier],
     now_us: int,
@@ -88,7 +87,7 @@ def deliver(
     attempts: list[Attempt] = []
     seen: set[int] = set()
     while time.monotonic() < deadline:
-        batch = [row for row in _due(store, now_us) if row[0] not in seen]
+        batch = [row for row in outbox.due(store, now_us, BATCH) if row[0] not in seen]
         if not batch:
             break
         for row in batch:
@@ -99,18 +98,8 @@ def deliver(
     return attempts
 
 
-def _due(store: Any, now_us: int) -> Any:
-    o = OUTBOX
-    return store.query(
-        select(o.c.id, o.c.ticket_id, o.c.kind, o.c.payload, o.c.next_attempt_us)
-        .where(o.c.done.is_(False), o.c.next_attempt_us <= now_us)
-        .order_by(o.c.next_attempt_us, o.c.id)
-        .limit(BATCH)
-    )
-
-
 def _deliver_row(
-    store: Any,
+    store: Store,
     contract: Contract,
     notifiers: Mapping[str, Notifier],
     now_us: int,
@@ -122,7 +111,7 @@ def _deliver_row(
 ) -> list[Attempt]:
     """One notification to every notifier that wants it and has not taken it yet."""
     attempts: list[Attempt] = []
-    history = store.claim_delivery(outbox_id, lease, now_us + LEASE_US, REFUSED)
+    history = outbox.claim(store, outbox_id, lease, now_us + LEASE_US, REFUSED)
     if history is None:
         return []  # another deliverer has it
     targets = [n for n in contract.notifiers.values() if kind in n.events]
@@ -186,7 +175,7 @@ def _deliver_row(
                 pending.append(count + 1)
     # the lease is released: the next attempt's time, or done
     next_us = now_us + backoff_us(max(pending)) if pending else now_us
-    store.settle_delivery(outbox_id, recorded, not pending, next_us)
+    outbox.settle(store, outbox_id, recorded, not pending, next_us)
     return attempts
 
 

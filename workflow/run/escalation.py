@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..db import escalations
 from ..db.records import EscalationRecord
 from ..errors import ConcurrentUpdate, IllegalTransition, InvalidInput
 from ..tickets.policy import Policy
@@ -54,7 +55,7 @@ class Page:
 def sweep(work: UnitOfWork, people: People, now_us: int, batch: int = 200) -> list[Page]:
     """Fire every escalation step due at ``now_us``; what was paged."""
     pages: list[Page] = []
-    for tid in each_due(lambda: work.ctx.store.due_escalations(now_us, batch)):
+    for tid in each_due(lambda: escalations.due(work.ctx.store, now_us, batch)):
         try:
             page = fire(work, people, tid, now_us)
         except ConcurrentUpdate as err:  # kept changing under us: the next pass looks again

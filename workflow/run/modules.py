@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..db import escalations
 from ..timekeeping.times import to_us
 from . import escalation, sweeps, timers
 from .loop import Lane
@@ -64,7 +65,7 @@ class Escalation:
 
     def run_once(self, deadline: float) -> float | None:
         escalation.sweep(self.work, self.roster(), to_us(self.work.ctx.now()))
-        return _until(self.work, self.work.ctx.store.next_escalation())
+        return _until(self.work, escalations.next_due(self.work.ctx.store))
 
 
 class Maintenance:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ..db import escalations
 from ..errors import FaultflowError
 from ..tickets.unit import Step, UnitOfWork
 from ..tickets.views import Fired
@@ -63,7 +64,7 @@ def deliver(
 def next_due(work: UnitOfWork, chains: bool) -> datetime | None:
     """When the next warning, breach or (with ``chains``) escalation step falls due."""
     due = timers.next_due(work)
-    step = work.ctx.store.next_escalation() if chains else None
+    step = escalations.next_due(work.ctx.store) if chains else None
     if step is None:
         return due
     at = from_us(step, work.ctx.contract.timezone)

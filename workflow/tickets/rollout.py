@@ -10,6 +10,7 @@ import logging
 
 from ..contract.model import Contract
 from ..contract.versions import Diff, Move, TicketChange, kept, names_gone
+from ..db import contracts as versions_kept
 from ..errors import InvalidInput
 from ..timekeeping.times import from_us
 from .draft import Draft
@@ -22,7 +23,7 @@ def diff(work: UnitOfWork, new: Contract, now_us: int) -> Diff:
     """For each open ticket not already on ``new``: would its state exist, and how would each
     clock's due time move (its clocks rebuilt from its history under ``new``)."""
     store, contracts = work.ctx.store, work.ctx.contracts
-    current_version = store.current_contract()
+    current_version = versions_kept.current(store)
     current = contracts.of(current_version) if current_version else contracts.current
     gone = names_gone(current, new)
     zone = new.timezone
@@ -74,7 +75,7 @@ def apply(
             f"{named}{more}; nothing was changed (close or move them first, or keep them on "
             "their version: apply without --migrate-open)"
         )
-    work.ctx.store.record_contract(kept(new, actor, now_us))
+    versions_kept.keep(work.ctx.store, kept(new, actor, now_us))
     work.ctx.contracts.take(new)
     moved = []
     if migrate_open:
