@@ -125,3 +125,13 @@ def test_only_the_unit_of_work_writes_a_ticket() -> None:
             ):
                 writing.add(module)
     assert writing == {"tickets.unit"}
+
+
+def test_only_the_database_area_touches_the_tables() -> None:
+    """Every table's statements live in db/ (the tickets, events and clocks with the store's
+    hot path, each other table in a module of its own): no other module imports the tables."""
+    outside = sorted(
+        m for m, p in MODULES.items()
+        if not m.startswith("db.") and "db.tables" in _imports(p)
+    )  # fmt: skip
+    assert outside == []

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, select
-
-from ..db.tables import CLOCKS, EVENTS, TICKETS
+from ..db.period import Period
+from ..db.store import Store
 from ..errors import InvalidInput
 from ..timekeeping import clocks as clk
 from ..timekeeping.times import aware, from_us, to_us
@@ -198,7 +197,7 @@ def _td(us: Any) -> timedelta | None:
 
 
 def for_period(
-    store: Any,
+    store: Store,
     contract: Any,
     now: datetime,
     start: datetime | str | None = None,
@@ -236,30 +235,10 @@ class WorkingTime:
     breaches: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def working_time(
-    store: Any,
-    contract: Any,
-    names: list[str],
-    start_us: int,
-    end_us: int,
-    now_us: int,
-    cancelled: list[str],
-) -> WorkingTime:
+def working_time(period: Period, contract: Any, names: list[str], now_us: int) -> WorkingTime:
     """Read the calendar clocks of the period row by row: their active time is working time,
     which SQL cannot count (clocks.active over the clock's calendar)."""
-    c, t = CLOCKS, TICKETS
-    rows = store.query(
-        select(
-            c.c.ticket_id, c.c.name, t.c.tier, t.c.channel, t.c.title, c.c.started_us,
-            c.c.limit_us, c.c.paused_us, c.c.paused_since_us, c.c.stopped_us,
-        )
-        .select_from(c.join(t, t.c.id == c.c.ticket_id))
-        .where(
-            c.c.started_us >= start_us, c.c.started_us < end_us, c.c.name.in_(names),
-            t.c.state.not_in(cancelled) if cancelled else literal(True),
-        )
-        .order_by(c.c.started_us, c.c.ticket_id, c.c.name)
-    )  # fmt: skip
+    rows = period.calendar_rows(names)
     groups: dict[tuple[str, str], list[tuple[int, int, bool]]] = {}
     out = WorkingTime()
     for tid, name, tier, channel, title, started, limit, paused, since, stopped in rows:
@@ -284,7 +263,7 @@ def working_time(
 
 
 def build(
-    store: Any,
+    store: Store,
     contract: Any,
     start_us: int,
     end_us: int,
@@ -294,48 +273,15 @@ def build(
     end: datetime,
     breach_limit: int = 1000,
 ) -> Report:
-    """Aggregate the clocks that started in [start_us, end_us) as seen at ``now_us``."""
+    """Aggregate the clocks that started in [start_us, end_us) as seen at ``now_us`` (the
+    statements are db/period.py's; the arithmetic is here)."""
     zone = contract.timezone
-    c, t = CLOCKS, TICKETS
-    finals_cancelled = sorted(contract.cancelled)
-    # Active time: to the stop, or to the start of an open pause, or to now.
-    end_expr = case(
-        (c.c.stopped_us.is_not(None), c.c.stopped_us),
-        (c.c.paused_since_us.is_not(None), c.c.paused_since_us),
-        else_=literal(now_us),
-    )
-    elapsed = (end_expr - c.c.started_us - c.c.paused_us).label("elapsed")
-    # Clocks over a business calendar count working time: they are read row by row below
+    # Clocks over a business calendar count working time: they are read row by row
     # (working_time); the SQL aggregates take the 24x7 clocks.
     on_calendar = sorted(n for n, s in contract.clocks.items() if s.calendar.name is not None)
-    in_period = and_(c.c.started_us >= start_us, c.c.started_us < end_us)
-    if on_calendar:
-        in_period = and_(in_period, c.c.name.not_in(on_calendar))
-    not_cancelled = t.c.state.not_in(finals_cancelled) if finals_cancelled else literal(True)
-    base = (
-        select(
-            c.c.name, t.c.tier, elapsed, c.c.limit_us, c.c.stopped_us.is_not(None).label("stopped")
-        )
-        .select_from(c.join(t, t.c.id == c.c.ticket_id))
-        .where(in_period, not_cancelled)
-        .subquery("b")
-    )
-    breached = base.c.elapsed > base.c.limit_us
-    decided = base.c.stopped | breached
-    name_col, tier_col = store.by_id(base.c.name), store.by_id(base.c.tier)
+    period = Period(store, start_us, end_us, now_us, on_calendar, sorted(contract.cancelled))
     # 1. counts per clock and tier, in the order the ranks below use
-    counts = store.query(
-        select(
-            base.c.name,
-            base.c.tier,
-            func.count(),
-            func.sum(case((and_(decided, ~breached), 1), else_=0)),
-            func.sum(case((breached, 1), else_=0)),
-            func.max(case((breached, base.c.elapsed - base.c.limit_us), else_=None)),
-        )
-        .group_by(base.c.name, base.c.tier)
-        .order_by(name_col, tier_col)
-    )
+    counts = list(period.counts())
     # 2. nearest-rank percentiles: one global ranking of the decided clocks by (clock, tier,
     #    elapsed); each group's ranks start where the groups before it end (a loop over the
     #    groups, not the rows), and the database returns only the rows at the wanted ranks.
@@ -350,22 +296,10 @@ def build(
         offset += n
     picked: dict[tuple[str, str, str], int] = {}
     if wanted:
-        ranked = (
-            select(
-                base.c.elapsed,
-                func.row_number().over(order_by=(name_col, tier_col, base.c.elapsed)).label("rn"),
-            )
-            .where(decided)
-            .subquery("r")
-        )
-        for elapsed_us, rn in store.query(
-            select(ranked.c.elapsed, ranked.c.rn).where(ranked.c.rn.in_(list(wanted)))
-        ):
+        for elapsed_us, rn in period.ranked(list(wanted)):
             for key in wanted[int(rn)]:
                 picked[key] = int(elapsed_us)
-    extra = working_time(
-        store, contract, on_calendar, start_us, end_us, now_us, finals_cancelled
-    ) if on_calendar else WorkingTime()  # fmt: skip
+    extra = working_time(period, contract, on_calendar, now_us) if on_calendar else WorkingTime()
     counts = [*counts, *extra.counts]
     picked.update(extra.picked)
     order = {name: i for i, name in enumerate(contract.clocks)}
@@ -387,46 +321,12 @@ def build(
             )
         )
     lines.sort(key=lambda x: (order.get(x.clock, len(order)), x.tier))
-
-    opened = and_(t.c.created_us >= start_us, t.c.created_us < end_us)
-    channels = {
-        ch: int(n)
-        for ch, n in store.query(
-            select(t.c.channel, func.count())
-            .where(opened)
-            .group_by(t.c.channel)
-            .order_by(func.count().desc(), t.c.channel)
-        )
-    }
+    channels = period.channels()
     tickets = sum(channels.values())
-    cancelled = int(
-        store.query(
-            select(func.count()).where(
-                opened, t.c.state.in_(finals_cancelled) if finals_cancelled else literal(False)
-            )
-        )[0][0]
+    cancelled = period.cancelled_count()
+    breach_rows = sorted(
+        [*period.breaches(breach_limit), *extra.breaches], key=lambda r: (r[5], r[0], r[1])
     )
-
-    b_elapsed = elapsed
-    breach_rows = store.query(
-        select(
-            c.c.ticket_id,
-            c.c.name,
-            t.c.tier,
-            t.c.channel,
-            t.c.title,
-            c.c.started_us,
-            c.c.limit_us,
-            c.c.paused_us,
-            c.c.stopped_us,
-            (b_elapsed - c.c.limit_us),
-        )
-        .select_from(c.join(t, t.c.id == c.c.ticket_id))
-        .where(in_period, not_cancelled, b_elapsed > c.c.limit_us)
-        .order_by(c.c.started_us, c.c.ticket_id, c.c.name)
-        .limit(breach_limit)
-    )
-    breach_rows = sorted([*breach_rows, *extra.breaches], key=lambda r: (r[5], r[0], r[1]))
     breaches = [
         Breach(
             tid,
@@ -444,16 +344,7 @@ def build(
         )
     ]
     week_us = 7 * 86400 * 1_000_000
-    week = (c.c.started_us - start_us) // week_us
-    weekly = {
-        int(w): int(n)
-        for w, n in store.query(
-            select(cast(week, Integer), func.count())
-            .select_from(c.join(t, t.c.id == c.c.ticket_id))
-            .where(in_period, not_cancelled, b_elapsed > c.c.limit_us)
-            .group_by(cast(week, Integer))
-        )
-    }
+    weekly = period.weekly_breaches(week_us)
     for row in extra.breaches:
         w = (row[5] - start_us) // week_us
         weekly[w] = weekly.get(w, 0) + 1
@@ -461,16 +352,9 @@ def build(
     weekly_breaches = [
         (from_us(start_us + i * week_us, zone), weekly.get(i, 0)) for i in range(weeks)
     ]
-    e = EVENTS
     withdrawn = [
         Withdrawn(tid, said.get("clock", ""), said.get("alarm", ""), from_us(at, zone), who, note)
-        for tid, at, who, note, data in store.query(
-            select(e.c.ticket_id, e.c.at_us, e.c.actor, e.c.note, e.c.data)
-            .select_from(e.join(t, t.c.id == e.c.ticket_id))
-            .where(opened, e.c.trigger == "withdrawn")
-            .order_by(e.c.at_us, e.c.ticket_id, e.c.seq)
-            .limit(breach_limit)
-        )
+        for tid, at, who, note, data in period.withdrawn(breach_limit)
         for said in [json.loads(data)]
     ]
     return Report(

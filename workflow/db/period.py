@@ -1,0 +1,171 @@
+"""The compliance report's reads: the clocks (with their tickets) that started in a period,
+aggregated in the database — the statements over the tickets, clocks and events tables that
+reports/compliance.py asks for, kept with the tables (the report does the arithmetic).
+
+A clock's *elapsed* time, as SQL computes it: to its stop, or to the start of an open pause, or
+to now, less the time it spent paused. Clocks over a business calendar count working time,
+which SQL cannot: :meth:`Period.calendar_rows` hands them over row by row instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, func, literal, select
+
+from .store import Store
+from .tables import CLOCKS, EVENTS, TICKETS
+
+
+class Period:
+    """The clocks that started in [``start_us``, ``end_us``), seen at ``now_us``, leaving out
+    the clocks named in ``on_calendar`` (read by :meth:`calendar_rows`) and the tickets in the
+    ``cancelled`` states."""
+
+    def __init__(
+        self, store: Store, start_us: int, end_us: int, now_us: int,
+        on_calendar: Sequence[str], cancelled: Sequence[str],
+    ) -> None:  # fmt: skip
+        self.store, self.start_us, self.end_us = store, start_us, end_us
+        self.cancelled = list(cancelled)
+        c, t = CLOCKS, TICKETS
+        end_expr = case(
+            (c.c.stopped_us.is_not(None), c.c.stopped_us),
+            (c.c.paused_since_us.is_not(None), c.c.paused_since_us),
+            else_=literal(now_us),
+        )
+        self.elapsed = (end_expr - c.c.started_us - c.c.paused_us).label("elapsed")
+        in_period = and_(c.c.started_us >= start_us, c.c.started_us < end_us)
+        if on_calendar:
+            in_period = and_(in_period, c.c.name.not_in(list(on_calendar)))
+        self.in_period = in_period
+        self.not_cancelled = t.c.state.not_in(self.cancelled) if self.cancelled else literal(True)
+        self.joined = c.join(t, t.c.id == c.c.ticket_id)
+        self.base = (
+            select(
+                c.c.name, t.c.tier, self.elapsed, c.c.limit_us,
+                c.c.stopped_us.is_not(None).label("stopped"),
+            )
+            .select_from(self.joined)
+            .where(self.in_period, self.not_cancelled)
+            .subquery("b")
+        )  # fmt: skip
+        b = self.base
+        self.breached = b.c.elapsed > b.c.limit_us
+        self.decided = b.c.stopped | self.breached
+        self.order = (store.by_id(b.c.name), store.by_id(b.c.tier))
+
+    def counts(self) -> Sequence[Any]:
+        """Per (clock, tier), in the order :meth:`ranked` ranks them: how many, met, breached,
+        the worst overrun (µs)."""
+        b, breached = self.base, self.breached
+        return self.store.query(
+            select(
+                b.c.name,
+                b.c.tier,
+                func.count(),
+                func.sum(case((and_(self.decided, ~breached), 1), else_=0)),
+                func.sum(case((breached, 1), else_=0)),
+                func.max(case((breached, b.c.elapsed - b.c.limit_us), else_=None)),
+            )
+            .group_by(b.c.name, b.c.tier)
+            .order_by(*self.order)
+        )
+
+    def ranked(self, ranks: Sequence[int]) -> Sequence[Any]:
+        """(elapsed, rank) of the decided clocks at the given ranks of one global ranking by
+        (clock, tier, elapsed): the database returns only those rows."""
+        b = self.base
+        ranking = (
+            select(
+                b.c.elapsed,
+                func.row_number().over(order_by=(*self.order, b.c.elapsed)).label("rn"),
+            )
+            .where(self.decided)
+            .subquery("r")
+        )
+        return self.store.query(
+            select(ranking.c.elapsed, ranking.c.rn).where(ranking.c.rn.in_(list(ranks)))
+        )
+
+    def calendar_rows(self, names: Sequence[str]) -> Sequence[Any]:
+        """The clocks named (those over a business calendar) of the period, one row each: id,
+        clock, tier, channel, title, started, limit, paused, paused since, stopped."""
+        c, t = CLOCKS, TICKETS
+        return self.store.query(
+            select(
+                c.c.ticket_id, c.c.name, t.c.tier, t.c.channel, t.c.title, c.c.started_us,
+                c.c.limit_us, c.c.paused_us, c.c.paused_since_us, c.c.stopped_us,
+            )
+            .select_from(self.joined)
+            .where(
+                c.c.started_us >= self.start_us, c.c.started_us < self.end_us,
+                c.c.name.in_(list(names)), self.not_cancelled,
+            )
+            .order_by(c.c.started_us, c.c.ticket_id, c.c.name)
+        )  # fmt: skip
+
+    def _opened(self) -> Any:
+        t = TICKETS
+        return and_(t.c.created_us >= self.start_us, t.c.created_us < self.end_us)
+
+    def channels(self) -> dict[str, int]:
+        """Tickets opened in the period, by channel, most first."""
+        t = TICKETS
+        return {
+            ch: int(n)
+            for ch, n in self.store.query(
+                select(t.c.channel, func.count())
+                .where(self._opened())
+                .group_by(t.c.channel)
+                .order_by(func.count().desc(), t.c.channel)
+            )
+        }
+
+    def cancelled_count(self) -> int:
+        """Tickets opened in the period that were cancelled."""
+        t = TICKETS
+        cancelled = t.c.state.in_(self.cancelled) if self.cancelled else literal(False)
+        return int(self.store.query(select(func.count()).where(self._opened(), cancelled))[0][0])
+
+    def breaches(self, limit: int) -> Sequence[Any]:
+        """The breached clocks, earliest started first, at most ``limit``: id, clock, tier,
+        channel, title, started, limit, paused, stopped, overrun."""
+        c, t = CLOCKS, TICKETS
+        return self.store.query(
+            select(
+                c.c.ticket_id, c.c.name, t.c.tier, t.c.channel, t.c.title, c.c.started_us,
+                c.c.limit_us, c.c.paused_us, c.c.stopped_us, (self.elapsed - c.c.limit_us),
+            )
+            .select_from(self.joined)
+            .where(self.in_period, self.not_cancelled, self.elapsed > c.c.limit_us)
+            .order_by(c.c.started_us, c.c.ticket_id, c.c.name)
+            .limit(limit)
+        )  # fmt: skip
+
+    def weekly_breaches(self, week_us: int) -> dict[int, int]:
+        """Breached clocks by week of the period (0 = the first)."""
+        c = CLOCKS
+        week = cast((c.c.started_us - self.start_us) // week_us, Integer)
+        return {
+            int(w): int(n)
+            for w, n in self.store.query(
+                select(week, func.count())
+                .select_from(self.joined)
+                .where(self.in_period, self.not_cancelled, self.elapsed > c.c.limit_us)
+                .group_by(week)
+            )
+        }
+
+    def withdrawn(self, limit: int) -> Sequence[Any]:
+        """Alarms withdrawn after a late entry on tickets opened in the period: id, at, actor,
+        note, data."""
+        e, t = EVENTS, TICKETS
+        return self.store.query(
+            select(e.c.ticket_id, e.c.at_us, e.c.actor, e.c.note, e.c.data)
+            .select_from(e.join(t, t.c.id == e.c.ticket_id))
+            .where(self._opened(), e.c.trigger == "withdrawn")
+            .order_by(e.c.at_us, e.c.ticket_id, e.c.seq)
+            .limit(limit)
+        )
