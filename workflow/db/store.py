@@ -7,6 +7,13 @@ it or none of it. A stale ticket version refuses the whole change (:class:`Concu
 The schema is SQLModel (``tables.py``). The few statements on the hot path are compiled from those
 tables once per database dialect and executed on the DBAPI connection: SQLAlchemy's per-call
 machinery costs more than the statements themselves (see docs/performance.md).
+
+Why this module is longer than the house's ~500 lines: it is the tickets', events' and clocks'
+module as well as the connection's. Those three tables are written together in every change
+(one :class:`Unit`, one kept DBAPI connection, prepared statements) and read together by every
+view, so their statements stay beside the transaction that runs them; every other table has its
+statements in a module of its own in this folder (outbox.py, tokens.py, overrides.py,
+contracts.py, escalations.py, period.py).
 """
 
 from __future__ import annotations

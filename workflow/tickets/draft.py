@@ -4,6 +4,12 @@ The engine loads a ticket into a :class:`Draft`, applies what the operator asked
 hold, a reclassification) and the alarms that fell due, and hands the resulting
 :class:`~faultflow.db.store.Change` to the store. Everything a trigger changes — state, history,
 clocks, timers, notifications — is decided here, in memory, and then committed at once.
+
+Why this module is longer than the house's ~500 lines: the incremental rules of a change (a
+transition stops and starts clocks, an alarm fires, a hold pauses) and their corrections (a
+reclassification recomputes, a late entry withdraws alarms that no longer hold) must agree to
+the microsecond; kept on one class they are read, and changed, together. The history-replay
+side of the same rules is timekeeping/replay.py.
 """
 
 from __future__ import annotations
