@@ -16,7 +16,13 @@ from typing import Any
 
 import pendulum
 import pytest
-from faultflow import Engine
+
+# These machines set PYTHONDONTWRITEBYTECODE: then every pytest worker (and every subprocess a
+# test starts) compiles the package and rewrites every test module's assertions from source
+# again, seconds per process. The suite keeps its bytecode (in __pycache__, ignored by git).
+sys.dont_write_bytecode = False
+
+from faultflow import Engine  # noqa: E402  (after the line above: its bytecode is kept too)
 
 # Monday 2026-03-02 09:00 in the seed contract's time zone.
 START = pendulum.datetime(2026, 3, 2, 9, 0, tz="Asia/Shanghai")
