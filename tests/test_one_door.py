@@ -219,3 +219,26 @@ def test_a_late_step_is_refused_on_a_ticket_the_caller_saw_at_another_version(
         paged.advance(t.id, "respond", actor="li", version=t.version)
     assert paged.advance(t.id, "respond", actor="li").state == "responded"
 
+
+
+def test_the_remembered_rows_are_shared_safely_between_threads(engine: Engine) -> None:
+    """The run loop's lanes share one unit of work: the sweeps and delivery (recording whether
+    a page arrived) remember and take rows at once, beyond the memory's bound (it once failed
+    with 'dictionary changed size during iteration')."""
+    from conftest import in_threads
+    from faultflow.tickets.unit import RECENT
+
+    t = new_ticket(engine, "C")
+    record, clocks = engine.work._recent[t.id]
+    fakes = [record._replace(id=f"X{i:06d}") for i in range(RECENT * 4)]
+
+    def churn() -> None:
+        for fake in fakes:
+            engine.work.remember(fake, clocks)
+            with engine.work._recent_lock:
+                engine.work._recent.pop(fake.id, None)
+            engine.work.remember(fake, clocks)
+
+    for _ in range(5):  # without the lock, one round in five or so raised RuntimeError
+        assert in_threads(churn, 4) == []
+    assert len(engine.work._recent) <= RECENT

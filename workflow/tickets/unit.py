@@ -21,6 +21,7 @@ refused by the machine rather than written twice.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,8 +108,10 @@ class UnitOfWork:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.chained = frozenset(ctx.people.chains) if ctx.people is not None else frozenset()
-        # What this engine last wrote of a ticket: records are immutable, so no copies.
+        # What this engine last wrote of a ticket: records are immutable, so no copies. The run
+        # loop's lanes (the sweeps, delivery recording its pages) share it: a lock keeps it whole.
         self._recent: dict[str, tuple[TicketRecord, list[ClockRecord]]] = {}
+        self._recent_lock = threading.Lock()
 
     # -- drafts -------------------------------------------------------------------------------
 
@@ -202,7 +205,8 @@ class UnitOfWork:
         now_us = to_us(self.ctx.now())
         # The row this engine last wrote saves a read. It is only a guess: the version check
         # decides, and a refusal met on a guess is tried again on what the database says.
-        known = self._recent.pop(tid, None)
+        with self._recent_lock:
+            known = self._recent.pop(tid, None)
         tries = 0
         while True:
             guessed = known is not None
@@ -280,10 +284,11 @@ class UnitOfWork:
 
     def remember(self, record: TicketRecord, clock_rows: list[ClockRecord]) -> None:
         """Keep the row just written as the guess for this ticket's next change."""
-        recent = self._recent
-        recent[record.id] = (record, clock_rows)
-        if len(recent) > RECENT:
-            del recent[next(iter(recent))]
+        with self._recent_lock:
+            recent = self._recent
+            recent[record.id] = (record, clock_rows)
+            if len(recent) > RECENT:
+                del recent[next(iter(recent))]
 
 
 def written(store: Store, draft: Draft) -> Ticket:
