@@ -166,3 +166,38 @@ def test_serve_reads_the_mailbox_beside_the_api(
     finally:
         code, err = server.stop()
     assert code == 0 and "mailbox faults@127.0.0.1" in err
+
+
+def test_a_poison_message_is_refused_and_blocks_nothing_behind_it(
+    imap: dict[str, Any], tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A multipart mail without its boundary (the parser reads it oddly, and re-serialising it
+    raised UnicodeEncodeError) once stopped every pass on it: now the poller hands the
+    server's bytes to the channel, and whatever cannot be read is moved aside with its reason."""
+    monkeypatch.setenv("FF_TEST_IMAP_PASSWORD", PASSWORD)
+    port = imap["port"]
+    poison = (
+        "From: 王工 <wang@czj.example>\r\nSubject: 机房停电\r\nMessage-ID: <poison@czj>\r\n"
+        "Content-Type: multipart/mixed\r\n\r\n--zzz\r\nContent-Type: text/plain; charset=utf-8"
+        "\r\n\r\n机房停电，交换机宕机\r\n--zzz--\r\n"
+    ).encode()
+    with mailbox(port) as mb:
+        mb.append(poison, "INBOX")
+        mb.append(message("打印机卡纸", "after@czj"), "INBOX")  # the mail behind it
+    config = contract_file(tmp_path, port)
+    db = tmp_path / "ff.db"
+    Engine.open(db=db, config=config).close()
+    args = ["--db", str(db), "--config", str(config), "mail", "fetch", "--json"]
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    import json
+
+    said = json.loads(done.stdout)
+    assert said["read"] == 2 and said["outcomes"].get("opened", 0) >= 1
+    engine = Engine.open(db=db, config=config)
+    titles = sorted(t.title for t in engine.list())
+    assert "打印机卡纸" in titles
+    with mailbox(port) as mb:
+        assert list(mb.uids()) == []  # nothing left in INBOX to block the next pass
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and json.loads(again.stdout)["read"] == 0

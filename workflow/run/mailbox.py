@@ -22,7 +22,8 @@ The mailbox is ``[channels.email.imap]`` in the contract (``imap-tools`` speaks 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,11 +114,10 @@ def fetch(intake: Callable[[bytes], list[Any]], box: Mailbox, chunk: int = 50) -
                 small.append(m.uid)
         try:
             for start in range(0, len(small), chunk):
-                uids = small[start : start + chunk]
-                for m in mb.fetch(mark_seen=False, bulk=True, uid_list=uids):
+                for uid, raw in _raw_messages(mb, small[start : start + chunk]):
                     done.read += 1
                     try:
-                        results = intake(m.obj.as_bytes())
+                        results = intake(raw)
                     except DatabaseUnavailable as err:
                         log.warning(
                             "mailbox: the database is unavailable (%s); mail left for later", err
@@ -125,16 +125,39 @@ def fetch(intake: Callable[[bytes], list[Any]], box: Mailbox, chunk: int = 50) -
                         done.left = len(small) - done.read + 1
                         return done
                     except FaultflowError as err:
-                        _refused(m.uid, str(err), done)
-                        moves[aside[REFUSED]].append(m.uid)
+                        _refused(uid, str(err), done)
+                        moves[aside[REFUSED]].append(uid)
+                        continue
+                    except Exception as err:
+                        log.exception("mailbox: message %s could not be read", uid)
+                        said = " ".join(str(err).split())[:200]
+                        _refused(uid, f"could not be read ({type(err).__name__}: {said})", done)
+                        moves[aside[REFUSED]].append(uid)
                         continue
                     for r in results:
                         done.outcomes[r.outcome] = done.outcomes.get(r.outcome, 0) + 1
-                    moves[aside[DONE]].append(m.uid)
+                    moves[aside[DONE]].append(uid)
         finally:
             for folder, uids in moves.items():
                 _move(mb, uids, folder)
     return done
+
+
+_UID = re.compile(rb"UID (\d+)")
+
+
+def _raw_messages(mb: Any, uids: list[str]) -> Iterator[tuple[str, bytes]]:
+    """The messages as the server holds them, byte for byte (never re-serialised from a parse:
+    a message the parser reads oddly — a multipart without its boundary — is still passed on
+    whole, for the channel to read or refuse), without marking them seen."""
+    status, data = mb.client.uid("FETCH", ",".join(uids), "(BODY.PEEK[])")
+    if status != "OK":
+        raise ConfigError(f"the mailbox did not hand over messages {','.join(uids)}: {status}")
+    for item in data:
+        if isinstance(item, tuple) and len(item) == 2:
+            found = _UID.search(item[0])
+            if found is not None:
+                yield found[1].decode(), bytes(item[1])
 
 
 def _ensure(mb: Any, name: str) -> None:
