@@ -44,6 +44,9 @@ class Email:
             raise IntakeError(f"not an RFC 5322 message: {err}") from None
         if not isinstance(message, EmailMessage) or not message.keys():
             raise IntakeError("not an RFC 5322 message: no header fields")
+        automatic = _automatic(message)
+        if automatic is not None:  # never a fault report; taking it in would loop or clutter
+            raise IntakeError(f"not a fault report: {automatic}; it was not taken in")
         subject = _header(message, "Subject")
         body = _body(message)
         forwarded = _forwarded(message)
@@ -82,7 +85,9 @@ class Email:
         replies = _message_ids(_header(message, "In-Reply-To")) + _message_ids(
             _header(message, "References")
         )
-        tag = _TICKET_TAG.search(subject)
+        tag = _TICKET_TAG.search(subject) or next(
+            (m for r in replies if (m := _OUR_MESSAGE_ID.search(r))), None
+        )
         return IntakeRecord(
             title=title.strip()[:MAX_TITLE],
             description=body.strip(),
@@ -93,6 +98,8 @@ class Email:
             occurred_at=occurred,
             data={"from": sender, "to": _header(message, "To"), **extra},
             replies_to=tuple(dict.fromkeys(replies)),
+            # the [FF-ID] tag, or a reply to a mail faultflow sent (its Message-ID names the
+            # ticket: In-Reply-To alone threads, whatever the client did to the subject)
             ticket_ref=normalize_ticket_id(tag[1]) if tag else None,
         )
 
@@ -100,6 +107,33 @@ class Email:
 _NARROW_LABEL = re.compile(rb"=\?(gb2312|gbk|x-gbk|cp936|euc-cn)\?", re.IGNORECASE)
 _TICKET_TAG = re.compile(r"\[FF-([0-9A-Za-z]{7})\]")
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+# faultflow's own Message-IDs: make_msgid("ff-ID") gives <time.pid.random.ff-ID@domain>
+_OUR_MESSAGE_ID = re.compile(r"\.ff-([0-9A-Za-z]{7})@")
+_BULK = {"bulk", "list", "junk"}
+
+
+def _automatic(message: Any) -> str | None:
+    """Why a message is not a person's report, or ``None``: faultflow's own mail (read back
+    from a mailbox it also writes to), an automatic reply (out of office), a bounce, or bulk
+    and list mail (RFC 3834; the headers Exchange and others use)."""
+    if _header(message, "X-Faultflow-Ticket"):
+        return "faultflow's own mail (X-Faultflow-Ticket)"
+    submitted = _header(message, "Auto-Submitted").lower()
+    if submitted and submitted != "no":
+        return f"an automatic message (Auto-Submitted: {submitted})"
+    precedence = _header(message, "Precedence").lower()
+    if precedence in _BULK:
+        return f"bulk or list mail (Precedence: {precedence})"
+    if _header(message, "X-Autoreply") or _header(message, "X-Autorespond"):
+        return "an automatic reply (X-Autoreply)"
+    suppress = _header(message, "X-Auto-Response-Suppress")
+    if suppress and "oof" in suppress.lower() and _header(message, "X-MS-Exchange-Generated"):
+        return "an out-of-office reply"
+    if message.get_content_type() == "multipart/report" or (
+        _header(message, "Return-Path").strip() == "<>"
+    ):
+        return "a delivery status report (a bounce)"
+    return None
 
 
 def _wider_labels(raw: bytes) -> bytes:

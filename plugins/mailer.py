@@ -90,6 +90,10 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
     if reply_to_report:
         mail["In-Reply-To"] = f"<{reply_to_report}>"
         mail["References"] = f"<{reply_to_report}>"
+    # Sent by a program (RFC 3834): auto-responders do not answer it, and faultflow's own
+    # mailbox poller does not take it in should it come back (a mailbox among the recipients)
+    mail["Auto-Submitted"] = "auto-generated"
+    mail["X-Faultflow-Ticket"] = str(ticket)
     mail.set_content(body)
     if html:
         mail.add_alternative(str(html), subtype="html")

@@ -87,6 +87,40 @@ def test_the_reporter_gets_an_acknowledgement_that_threads_and_replies_come_back
     assert (noted.outcome, noted.ticket.id) == ("note", t.id)
 
 
+
+def test_an_acknowledgement_read_back_is_not_taken_in_and_in_reply_to_alone_threads(
+    smtp: None, tmp_path: Path
+) -> None:
+    """faultflow's own mail, read back (the fault mailbox among the recipients, a forward),
+    opens nothing and adds nothing: it says it was sent by a program (RFC 3834). A reply that
+    carries only In-Reply-To (a client that rewrote the subject to 回复：… and dropped the
+    [FF-ID] tag and References) still threads to its ticket."""
+    from faultflow import IntakeError
+
+    engine = Engine.open(db=tmp_path / "ff.db", config=contract())
+    report = EmailMessage()
+    report["From"] = "王工 <ffmail@localhost>"
+    report["Subject"] = "财务系统无法登录"
+    report["Message-ID"] = f"<l{time.time_ns()}@czj.example>"
+    report.set_content("整个科室都登不上")
+    t = engine.intake("email", report.as_bytes(), "mailbox")
+    engine.deliver(budget_s=30)
+    (ack,) = delivered(f"[FF-{t.id}]")
+    assert ack["Auto-Submitted"] == "auto-generated" and ack["X-Faultflow-Ticket"] == t.id
+    before = len(engine.get(t.id).history)
+    with pytest.raises(IntakeError, match="not a fault report: faultflow's own mail"):
+        engine.intake_all("email", ack.as_bytes(), "mailbox")
+    assert len(engine.get(t.id).history) == before and len(engine.list()) == 1
+    reply = EmailMessage()
+    reply["From"] = "王工 <ffmail@localhost>"
+    reply["Subject"] = "回复：财务系统无法登录"
+    reply["Message-ID"] = f"<lr{time.time_ns()}@czj.example>"
+    reply["In-Reply-To"] = ack["Message-ID"]
+    reply.set_content("现在可以了")
+    (noted,) = engine.intake_all("email", reply.as_bytes(), "mailbox")
+    assert (noted.outcome, noted.ticket.id) == ("note", t.id)
+    assert len(engine.list()) == 1
+
 def test_a_page_reaches_a_person_by_mail(smtp: None, tmp_path: Path, travel: Any) -> None:
     import pendulum
     from faultflow.duty.people import compile_people

@@ -5,6 +5,7 @@ ticket instead of opening a new one."""
 from __future__ import annotations
 
 import base64
+import re
 from email.message import EmailMessage
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -12,6 +13,7 @@ from email.mime.text import MIMEText
 from email.utils import parseaddr
 from typing import Any
 
+import pytest
 from conftest import snapshot
 from faultflow import Engine
 
@@ -130,3 +132,43 @@ def test_a_reply_to_a_closed_ticket_follows_the_channel_rule(engine: Engine, tra
     reply = mail("Re: OA 慢", "c2@x", "又慢了", In_Reply_To="<c1@x>")
     (again,) = engine.intake_all("email", reply, "agent1")
     assert again.outcome == "recurrence" and again.ticket.recurs == first.ticket.id
+
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({"Auto_Submitted": "auto-replied"}, "an automatic message (Auto-Submitted: auto-replied)"),
+        ({"Precedence": "bulk"}, "bulk or list mail (Precedence: bulk)"),
+        ({"X_Autoreply": "yes"}, "an automatic reply"),
+        ({"Return_Path": "<>"}, "a delivery status report (a bounce)"),
+        ({"X_Faultflow_Ticket": "ABCDEFG"}, "faultflow's own mail"),
+    ],
+)
+def test_automatic_mail_is_not_a_fault_report(
+    engine: Engine, db_path: Any, headers: dict[str, str], why: str
+) -> None:
+    """Out-of-office replies, bounces, list mail and faultflow's own mail open nothing and add
+    nothing (a mail loop once added 13 notes in 30 s): refused in one line saying why."""
+    from faultflow import IntakeError
+
+    before = snapshot(db_path)
+    with pytest.raises(IntakeError, match=re.escape(f"not a fault report: {why}")):
+        engine.intake_all("email", mail("自动回复：我正在休假", "auto@czj", "下周一回", **headers))
+    assert snapshot(db_path) == before
+    people = mail("Re: 交换机", "person@czj", "已处理", Auto_Submitted="no")
+    assert engine.intake_all("email", people)[0].outcome == "opened"  # "no": a person wrote it
+
+
+def test_a_bounce_report_is_not_a_fault_report(engine: Engine) -> None:
+    from email.mime.multipart import MIMEMultipart as Multi
+
+    from faultflow import IntakeError
+
+    bounce = Multi("report", report_type="delivery-status")
+    bounce["From"] = "MAILER-DAEMON@localhost"
+    bounce["Subject"] = "Undelivered Mail Returned to Sender"
+    bounce["Message-ID"] = "<bounce1@localhost>"
+    bounce.attach(MIMEText("The mail system: host said 550 no such user", "plain"))
+    with pytest.raises(IntakeError, match="a delivery status report"):
+        engine.intake_all("email", bounce.as_bytes())
