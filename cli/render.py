@@ -6,6 +6,7 @@ dropped by ``click.echo`` when the output is not a terminal.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -88,29 +89,41 @@ def most_urgent(ticket: Ticket) -> Clock | None:
     return min(running, key=lambda c: (not c.breached, c.remaining))
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def safe(text: str | None) -> str:
+    """Text from the database as the terminal should show it: a control character (ESC, BEL,
+    CR, LF, ... — from a ticket taken in before intake stripped them) is written as its escape
+    (``\\x1b``), never sent to the terminal raw."""
+    if not text:
+        return ""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
+
+
 def ticket_text(ticket: Ticket, now: datetime) -> str:
     """``faultflow show``: header, owner, clocks, then the timeline."""
     lines = []
-    hold = f"  ON HOLD ({ticket.hold_reason})" if ticket.on_hold else ""
+    hold = f"  ON HOLD ({safe(ticket.hold_reason)})" if ticket.on_hold else ""
     cause = f" ({ticket.cause})" if ticket.cause else ""
     lines.append(
         click.style(f"{ticket.id}  {ticket.state}", bold=True)
         + f"  tier {ticket.tier}  {ticket.kind}{cause}  via {ticket.channel}"
-        + f"  owner {ticket.owner}  v{ticket.version}"
+        + f"  owner {safe(ticket.owner)}  v{ticket.version}"
         + (styled(hold, "paused") if hold else "")
     )
-    lines.append(f"  {ticket.title}")
+    lines.append(f"  {safe(ticket.title)}")
     if ticket.recurs:
         lines.append(f"  recurs {ticket.recurs} (the same alert or id, an earlier incident)")
     who = [
-        f"reporter {ticket.reporter}" if ticket.reporter else "",
-        f"contact {ticket.contact}" if ticket.contact else "",
+        f"reporter {safe(ticket.reporter)}" if ticket.reporter else "",
+        f"contact {safe(ticket.contact)}" if ticket.contact else "",
     ]
     if any(who):
         lines.append("  " + "  ".join(w for w in who if w))
     if ticket.description and ticket.description != ticket.title:
         for text in ticket.description.splitlines()[:6]:
-            lines.append(f"  | {text}")
+            lines.append(f"  | {safe(text)}")
     lines.append("")
     lines.append(click.style("promises", bold=True))
     if not ticket.clocks:
@@ -130,9 +143,10 @@ def ticket_text(ticket: Ticket, now: datetime) -> str:
         )
         state = {"breach": "breach", "warning": "warn"}.get(e.trigger, "done")
         head = styled(f"{e.trigger:<11}", state)
-        extra = f"  {e.note}" if e.note else ""
-        reason = f"  (reason: {e.reason})" if e.reason else ""
-        lines.append(f"  {moment(e.at, now):>11}  {head} {move:<26} {e.actor}{extra}{reason}")
+        extra = f"  {safe(e.note)}" if e.note else ""
+        reason = f"  (reason: {safe(e.reason)})" if e.reason else ""
+        actor = safe(e.actor)
+        lines.append(f"  {moment(e.at, now):>11}  {head} {move:<26} {actor}{extra}{reason}")
     return "\n".join(lines)
 
 
@@ -145,7 +159,7 @@ def outcome_line(result: Intake) -> str:
         "note": f"note added to {t.id}",
         "recurrence": f"recurrence of {t.recurs}",
     }[result.outcome]
-    return f"{said}: {t.id}  {t.state}  tier {t.tier}  owner {t.owner}  {t.title}"
+    return f"{said}: {t.id}  {t.state}  tier {t.tier}  owner {safe(t.owner)}  {safe(t.title)}"
 
 
 def list_text(tickets: Sequence[Ticket], now: datetime) -> str:
@@ -159,7 +173,7 @@ def list_text(tickets: Sequence[Ticket], now: datetime) -> str:
             risk, state = "-", "done"
         else:
             risk, state = f"{clock.name}: {clock_phrase(clock, now)}", clock_state(clock)
-        rows.append((t.id, t.state, t.tier, t.owner, risk, state, t.title))
+        rows.append((t.id, t.state, t.tier, safe(t.owner), risk, state, safe(t.title)))
     w_state = max(5, *(len(r[1]) for r in rows))
     w_owner = max(5, *(len(r[3]) for r in rows))
     w_risk = max(len("next promise"), *(len(r[4]) for r in rows))

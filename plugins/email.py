@@ -138,13 +138,10 @@ def _automatic(message: Any) -> str | None:
 
 def _wider_labels(raw: bytes) -> bytes:
     """Encoded words labelled GB2312 (or GBK) are read as GB18030, their superset: mail
-    clients label GBK text GB2312, and a strict GB2312 decoder garbles it (王�遥). Only the
-    header section is touched."""
-    end = raw.find(b"\r\n\r\n")
-    if end < 0:
-        end = raw.find(b"\n\n")
-    end = len(raw) if end < 0 else end
-    return _NARROW_LABEL.sub(b"=?gb18030?", raw[:end]) + raw[end:]
+    clients label GBK text GB2312, and a strict GB2312 decoder garbles it (王�遥). The whole
+    message is read so: the headers of a forwarded message (``message/rfc822``) sit in the
+    body, and decode like the outer ones (朱镕 in a forwarded From once read 赵�F)."""
+    return _NARROW_LABEL.sub(b"=?gb18030?", raw)
 
 
 def _message_ids(value: str) -> list[str]:

@@ -43,7 +43,10 @@ def _address(text: str | None) -> str | None:
 
 def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | None:
     """The mail for notification ``n``, or ``None`` when nobody is to get one."""
-    ticket, title = n.get("ticket"), n.get("title", "")
+    ticket = n.get("ticket")
+    # a header is one line: a title stored with a CR/LF (before intake made titles one line)
+    # would make every mail of the ticket fail, and be retried for ever
+    title = " ".join(str(n.get("title") or "").split())
     event = n.get("event")
     to: list[Address | str] = []
     reply_to_report = None

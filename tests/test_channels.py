@@ -234,3 +234,39 @@ def test_every_channel_accepts_the_common_fields(engine: Engine, name: str) -> N
     assert t.clocks["line_repair"].limit.days == 7
     again = engine.intake(name, json.dumps(common).encode(), actor="other")
     assert again.id == t.id  # as JSON bytes too, and idempotent
+
+
+def test_control_characters_never_reach_a_title_a_mail_or_the_terminal(
+    engine: Engine, db_path: Path
+) -> None:
+    """A CR/LF in a title (accepted from the API, the hotline, the chat, a webhook) once made
+    every mail about the ticket fail for ever; an ESC in a title reached the terminal raw. A
+    title is one line without control characters; the description keeps its lines."""
+    import sqlite3
+
+    from click.testing import CliRunner
+    from faultflow.cli.app import cli
+    from faultflow.plugins.mailer import message
+
+    t = engine.intake(
+        "hotline",
+        {"title": "核心交换机\r\n宕机\x1b[31m\x07", "description": "第一行\r\n第二行\x1b",
+         "reporter": "王工\x07", "tier": "B"},
+        actor="agent1",
+    )  # fmt: skip
+    assert (t.title, t.reporter) == ("核心交换机 宕机[31m", "王工")
+    assert engine.get(t.id).description == "第一行\n第二行"
+    mail = message(
+        {"event": "transition", "kind": "transition", "ticket": t.id,
+         "title": "stored before\r\nthe fix"},
+        {"to": ["duty@om.example"]},
+    )  # fmt: skip
+    assert mail is not None and "\n" not in str(mail["Subject"])
+    # a ticket stored before intake cleaned titles: the terminal gets escapes, not the raw bytes
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE tickets SET title = ? WHERE id = ?", ("机房\x1b]0;pwned\x07", t.id))
+    conn.commit()
+    conn.close()
+    for args in (["show", t.id], ["list"]):
+        out = CliRunner().invoke(cli, ["--db", str(db_path), *args]).stdout
+        assert "\x1b]" not in out and "\x07" not in out and "\\x1b]0;pwned\\x07" in out

@@ -172,3 +172,23 @@ def test_a_bounce_report_is_not_a_fault_report(engine: Engine) -> None:
     bounce.attach(MIMEText("The mail system: host said 550 no such user", "plain"))
     with pytest.raises(IntakeError, match="a delivery status report"):
         engine.intake_all("email", bounce.as_bytes())
+
+
+def test_a_forwarded_messages_gb2312_labelled_headers_read_as_gb18030(engine: Engine) -> None:
+    """The headers of a message forwarded as an attachment decode like the outer ones: 镕 (GBK,
+    not GB2312) in its From once read 赵�F."""
+    inner = (
+        b"From: " + word("朱镕", "gb2312", "gbk") + b" <zhu@czj.example>\r\n"
+        b"Subject: " + word(SUBJECT, "gb2312", "gbk") + b"\r\n"
+        b"Content-Type: text/plain; charset=gb2312\r\n\r\n" + "请尽快处理".encode("gbk")
+    )
+    outer = (
+        b"From: desk@om.example\r\nSubject: Fwd:\r\nMessage-ID: <fw-gb@x>\r\n"
+        b"Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + "转发".encode() + b"\r\n--b1\r\n"
+        b"Content-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--b1--\r\n"
+    )
+    t = engine.intake("email", outer, "agent1")
+    said = t.history[0].data["channel_data"]["forwarded"]
+    assert parseaddr(said["from"])[0] == "朱镕" and said["subject"] == SUBJECT
+    assert t.title == SUBJECT

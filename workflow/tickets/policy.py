@@ -6,6 +6,8 @@ except the history a late entry is checked against."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -58,9 +60,11 @@ class Policy:
         else:
             _check_depth("payload", payload, limits.depth)
 
-    def check_record(self, record: IntakeRecord) -> None:
+    def check_record(self, record: IntakeRecord) -> IntakeRecord:
         """Refuse a record whose text is not text, or is over the contract's limits, naming the
-        field."""
+        field; the record with its one-line fields on one line and without control characters
+        (a CR/LF in a title broke every mail about the ticket; an ESC reached the terminal)."""
+        record = one_line(record)
         limits = self.contract.limits
         for field, limit in (
             ("title", limits.title),
@@ -72,6 +76,7 @@ class Policy:
         ):
             checked_text(field, getattr(record, field), limit, IntakeError)
         _check_depth("data", record.data, limits.depth)
+        return record
 
     def moment(
         self, at: datetime | str | None, now: datetime, after_us: int | None, what: str = "at"
@@ -164,3 +169,33 @@ def checked_text(
             f"(the contract's [limits] {field.split('.')[-1]})"
         )
     return value.strip() or None
+
+
+# keeps \t \n \r, and NUL, which checked_text refuses in words
+_CONTROLS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+ONE_LINE_FIELDS = ("title", "reporter", "contact", "external_id", "incident")
+
+
+def clean_text(value: str, one_line: bool) -> str:
+    """``value`` without control characters (ESC, BEL, DEL, C1); with ``one_line``, every run
+    of white space (CR and LF included) a single space."""
+    value = _CONTROLS.sub("", value)
+    if one_line:
+        return " ".join(value.split())
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def one_line(record: IntakeRecord) -> IntakeRecord:
+    """The record as stored: one-line fields on one line, no control characters anywhere."""
+    changes: dict[str, Any] = {}
+    for field in ONE_LINE_FIELDS:
+        value = getattr(record, field)
+        if isinstance(value, str):
+            cleaned = clean_text(value, True)
+            if cleaned != value:
+                changes[field] = cleaned
+    if isinstance(record.description, str):
+        cleaned = clean_text(record.description, False)
+        if cleaned != record.description:
+            changes["description"] = cleaned
+    return dataclasses.replace(record, **changes) if changes else record

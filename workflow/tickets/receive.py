@@ -117,7 +117,7 @@ class Receiver:
         prepared = []
         for record in records:  # refuse the whole payload before writing any of it
             try:
-                w.check_record(record)
+                record = w.check_record(record)
                 classification = classify(c, record)
                 at_us, data = self._opening(record, at, now)
             except InvalidInput as err:
