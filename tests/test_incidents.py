@@ -451,3 +451,55 @@ def test_the_alertmanager_api_list_can_be_piped_in(db_path: Path) -> None:
     assert done.exit_code == 0, done.output
     said = json.loads(done.stdout)
     assert said["outcome"] == "opened" and said["ticket"]["tier"] == "A"
+
+
+def test_the_api_list_piped_back_matches_the_webhooks_alerts_to_the_millisecond(
+    engine: Engine,
+) -> None:
+    """Alertmanager's webhook gives startsAt to the nanosecond, its API to the millisecond: the
+    same alert read both ways is one incident (piping the API's list back in once opened a
+    'recurrence' for every alert already open)."""
+    def hook(starts: str, status: str = "firing") -> dict[str, Any]:
+        return {
+            "version": "4", "status": status, "receiver": "faultflow", "groupLabels": {},
+            "alerts": [{
+                "status": status, "fingerprint": "77aa00bb11cc22dd", "startsAt": starts,
+                "endsAt": "0001-01-01T00:00:00Z",
+                "labels": {"alertname": "LinkDown", "severity": "major"},
+                "annotations": {"summary": "专线 ZJ-0042 中断"},
+            }],
+        }  # fmt: skip
+
+    (opened,) = engine.intake_all("alertmanager", hook("2026-03-02T00:58:30.123456789Z"))
+    assert opened.outcome == "opened"
+    api = [{
+        "fingerprint": "77aa00bb11cc22dd", "startsAt": "2026-03-02T00:58:30.123Z",
+        "endsAt": "2026-03-02T01:13:30.123Z", "status": {"state": "active"},
+        "labels": {"alertname": "LinkDown", "severity": "major"},
+        "annotations": {"summary": "专线 ZJ-0042 中断"},
+    }]  # fmt: skip
+    (again,) = engine.intake_all("alertmanager", json.dumps(api))
+    assert (again.outcome, again.ticket.id) == ("duplicate", opened.ticket.id)
+    assert len(engine.list()) == 1
+
+
+def test_a_resolved_alert_of_another_incident_is_noted_not_dropped(engine: Engine) -> None:
+    """A 'resolved' whose startsAt matches no ticket of its fingerprint (an incident that fired
+    while faultflow was away) once vanished with 200 and no trace: it is noted on the newest
+    ticket of that alert, saying so."""
+    firing = {
+        "version": "4", "status": "firing", "receiver": "faultflow", "groupLabels": {},
+        "alerts": [{"status": "firing", "fingerprint": "0f0f0f0f0f0f0f0f",
+                    "startsAt": "2026-03-02T00:50:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                    "labels": {"alertname": "DiskFull", "severity": "warning"},
+                    "annotations": {"summary": "db2 磁盘将满"}}],
+    }  # fmt: skip
+    (opened,) = engine.intake_all("alertmanager", firing)
+    resolved = json.loads(json.dumps(firing))
+    resolved["status"] = resolved["alerts"][0]["status"] = "resolved"
+    resolved["alerts"][0]["startsAt"] = "2026-03-02T00:20:00Z"  # another, earlier incident
+    resolved["alerts"][0]["endsAt"] = "2026-03-02T00:40:00Z"
+    (noted,) = engine.intake_all("alertmanager", resolved)
+    assert (noted.outcome, noted.ticket.id) == ("note", opened.ticket.id)
+    note = engine.get(opened.ticket.id).history[-1].note or ""
+    assert "of an incident this ticket does not know" in note

@@ -23,7 +23,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..contract.model import member
@@ -232,11 +232,7 @@ class _Plan:
         if latest is None:
             return [self._open(record, classification, at_us, data)]
         final = latest.state in self.r.work.ctx.contracts.for_ticket(latest).finals
-        other_incident = (
-            record.incident is not None
-            and latest.incident is not None
-            and record.incident != latest.incident
-        )
+        other_incident = not same_incident(record.incident, latest.incident)
         if other_incident or (final and self.contract.on_repeat(self.channel) == "new"):
             data = {**data, "recurs": latest.id}
             return [self._open(record, classification, at_us, data, after=latest)]
@@ -296,19 +292,19 @@ class _Plan:
                 f"{record.where + ': ' if record.where else ''}a follow-up needs the external "
                 "id of its ticket"
             )
-        if latest is None or (
-            record.incident is not None
-            and latest.incident is not None
-            and record.incident != latest.incident
-        ):
-            log.info(
-                "%s: follow-up of %s with no ticket for that incident; nothing to note",
+        if latest is None:
+            log.warning(
+                "%s: follow-up of %s, which no ticket has; nothing to note it on",
                 self.channel,
                 record.external_id,
             )
             return []
         status = str(record.data.get("status", "update"))
         mark = f"{status}:{record.incident or ''}:{record.data.get('endsAt', '')}"
+        if not same_incident(record.incident, latest.incident):
+            # never dropped: said on the newest ticket of that id, for the operator to judge
+            what = f"{status}, of an incident this ticket does not know (began {record.incident})"
+            return self._note(latest, record, mark, what)
         return self._note(latest, record, mark, status)
 
     def _note(
@@ -341,6 +337,26 @@ class _Plan:
         )
         self.drafts[ticket.id] = draft
         return [("note", draft, ticket.id)]
+
+
+def same_incident(a: str | None, b: str | None) -> bool:
+    """Whether two incident keys name the same incident: unknown on either side counts as the
+    same; keys that are times (an alert's ``startsAt``) compare as instants to the millisecond
+    — Alertmanager's API gives milliseconds where its webhook gives more digits — other keys
+    as text."""
+    if a is None or b is None or a == b:
+        return True
+    try:
+        x, y = datetime.fromisoformat(a), datetime.fromisoformat(b)
+    except ValueError:
+        return False
+    if x.tzinfo is None or y.tzinfo is None:
+        return False
+    ms = timedelta(milliseconds=1)
+    return (x - _EPOCH) // ms == (y - _EPOCH) // ms
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _clip(text: str, limit: int) -> str:
