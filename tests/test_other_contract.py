@@ -53,8 +53,9 @@ def test_a_p1_through_its_life_alarms_remedy_report(desk: tuple[Engine, list[Any
     assert (totals["fix"].met, totals["fix"].breached) == (0, 1)
     handling = engine.handling_report(t.id)
     assert "## Remedy: service restored by a workaround" in handling
-    assert "work_around at 2026-03-02 13:30 by anna: failed over to the DR site" in handling
-    assert "Closed (resolved)" in handling
+    assert "at 2026-03-02 13:30: failed over to the DR site" in handling
+    assert "anna" not in handling  # the customer's report names no one of the staff
+    assert "Closed (resolved — fixed and confirmed with the user)" in handling
     assert engine.verify().ok
 
 

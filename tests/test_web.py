@@ -397,3 +397,52 @@ def test_the_report_page_for_a_period(site: Served, engine: Engine):
         assert page.status_code == 200 and "Promises kept" in page.text and "<svg" in page.text
         bad = c.get("/report?from=yesterday-ish")
         assert bad.status_code == 422 and "yesterday-ish" in alert_of(bad.text)
+
+
+def test_the_public_sees_only_what_is_meant_for_it(db_path: Any, travel: Any) -> None:
+    """The reporter's tracking page and the handling report (mailed to the reporter, embedded
+    in the tracking page) show states reached, promises kept or broken and the words written
+    for the customer — never who did what, staff notes and reasons, who was paged or how a
+    notification went (docs/web.md). A ticket goes through every kind of event."""
+    import pendulum
+
+    seed_people = Path(__file__).parent.parent / "people.toml"
+    engine = Engine.open(db=db_path, clock=pendulum.now, people=seed_people)
+    t = engine.intake("web", {"title": "核心交换机宕机", "tier": "A", "reporter": "张三"},
+                      actor="desk-agent-x7")  # fmt: skip
+    engine.note(t.id, "STAFF-NOTE: 客户态度不好", actor="desk-agent-x7")
+    travel(minutes=16)  # the response promise breaks: the chain pages the duty engineer
+    engine.tick()
+    engine.ack(t.id, actor="li", note="ACK-NOTE: 我来处理")
+    engine.advance(t.id, "respond", actor="li", note="RESPOND-NOTE: 已电话联系")
+    engine.assign(t.id, "wang", reason="HANDOVER-REASON: 李工去了另一个现场", actor="li")
+    engine.advance(t.id, "dispatch", actor="wang")
+    engine.hold(t.id, reason="HOLD-REASON: 等门禁", actor="wang")
+    travel(minutes=20)
+    engine.resume(t.id, actor="wang")
+    engine.advance(t.id, "arrive", actor="wang")
+    travel(minutes=40)
+    engine.advance(t.id, "resolve", actor="wang", note="更换了故障电源模块，业务已恢复")
+    engine.advance(t.id, "report", actor="zhao", reason="REPORT-REASON")
+    engine.tick()
+    kinds = {e.trigger for e in engine.get(t.id).history}
+    assert {"note", "breach", "page", "ack", "assign", "hold", "resume", "report"} <= kinds
+    served = Served(engine, portal_limit=(50, 60.0), live_interval=0.2)
+    try:
+        page = httpx.get(f"{served.url}/t/{engine.tracking_code(t.id)}", timeout=10).text
+    finally:
+        served.stop()
+    said = {"tracking page": unescape(page), "report (md)": engine.handling_report(t.id, "md"),
+            "report (html)": unescape(engine.handling_report(t.id, "html"))}  # fmt: skip
+    people = engine.people
+    assert people is not None
+    secret = [
+        "desk-agent-x7", "STAFF-NOTE", "ACK-NOTE", "RESPOND-NOTE", "HANDOVER-REASON",
+        "HOLD-REASON", "REPORT-REASON", "paged", "delivered", "escalat",
+        *(p.name for p in people.people.values()),  # 李工, 王工, ... the people on duty
+        *(c for p in people.people.values() for c in p.contacts.values()),
+    ]  # fmt: skip
+    for where, text in said.items():
+        leaks = [s for s in secret if s in text]
+        assert not leaks, f"the {where} shows {leaks}"
+        assert "更换了故障电源模块" in text  # the customer's account of the fix is there

@@ -18,7 +18,10 @@ from ..tickets.views import Ticket
 from ..timekeeping.durations import span, working
 from ..timekeeping.times import show
 
-SKIP = {"warning"}  # internal alarms are not the customer's business; breaches are shown
+# The customer's view of a ticket (the handling report, mailed to the reporter and embedded in
+# the portal's tracking page) shows the promises kept or broken, the states the ticket reached
+# and the words written for the customer on the steps that fixed it — never the staff's notes,
+# reasons, who did what, who was paged or how a notification went (docs/web.md).
 
 
 def _t(value: datetime | None) -> str:
@@ -57,6 +60,11 @@ def promises(ticket: Ticket, contract: Contract) -> list[dict[str, str]]:
     return rows
 
 
+def _state(contract: Contract, name: str) -> str:
+    state = contract.states.get(name)
+    return f"{name} — {state.description}" if state is not None and state.description else name
+
+
 def _remedy(event: Any, contract: Contract) -> str:
     """The remedy in the contract's words: the description of the state it leads to."""
     state = contract.states.get(event.to_state)
@@ -75,7 +83,7 @@ def facts(ticket: Ticket, contract: Contract) -> dict[str, Any]:
         "tier": f"{ticket.tier} ({tier.label})" if tier and tier.label else ticket.tier,
         "spare": spare[0] if spare else None,
         "closed": reported[0] if reported else None,
-        "timeline": [e for e in ticket.history if e.trigger not in SKIP],
+        "timeline": public_steps(ticket, contract),
         "calendars": sorted(
             {
                 contract.calendars[c.calendar].summary
@@ -84,6 +92,31 @@ def facts(ticket: Ticket, contract: Contract) -> dict[str, Any]:
             }
         ),
     }
+
+
+def public_steps(ticket: Ticket, contract: Contract) -> list[dict[str, Any]]:
+    """The ticket's history as the customer sees it: each state it reached, when, in the
+    contract's words; the note of the step that fixed the fault (or put in a spare) is the
+    customer's account of what was done."""
+    out = []
+    for e in ticket.history:
+        if e.from_state is not None and e.from_state == e.to_state:
+            continue  # notes, alarms, pages, holds: not a step the customer sees
+        state = contract.states.get(e.to_state)
+        said = state.description if state is not None and state.description else e.to_state
+        text = e.note if e.trigger in contract.remedies or _fixes(contract, e.to_state) else None
+        out.append({"at": e.at, "state": e.to_state, "what": said, "text": text})
+    return out
+
+
+def _fixes(contract: Contract, state: str) -> bool:
+    """Whether reaching ``state`` means the fault was dealt with: a state that is not final
+    and leads on to a final state other than a cancellation (the seed's resolved and
+    spare_substituted, from which the report follows)."""
+    return state not in contract.finals and any(
+        state in t.sources and t.dest in contract.finals and t.dest not in contract.cancelled
+        for t in contract.transitions
+    )
 
 
 def markdown(ticket: Ticket, contract: Contract) -> str:
@@ -100,8 +133,7 @@ def markdown(ticket: Ticket, contract: Contract) -> str:
         f"- Reported {_t(ticket.created_at)} via {ticket.channel}"
         + (f" by {ticket.reporter}" if ticket.reporter else "")
         + (f" ({ticket.contact})" if ticket.contact else ""),
-        f"- Owner (first-ask responsibility): {ticket.owner}",
-        f"- Status: {ticket.state}",
+        f"- Status: {_state(contract, ticket.state)}",
         *(f"- Working time: {c} (the promises count it)" for c in f["calendars"]),
         "",
     ]
@@ -124,26 +156,21 @@ def markdown(ticket: Ticket, contract: Contract) -> str:
             f"{p['done']} | {p['result']} |"
         )
     out += ["", "## What was done", ""]
-    for e in f["timeline"]:
-        what = (
-            e.trigger
-            if e.from_state in (None, e.to_state)
-            else f"{e.trigger} ({e.from_state} → {e.to_state})"
-        )
-        extra = "".join(f" — {x}" for x in (e.note, e.reason and f"reason: {e.reason}") if x)
-        out.append(f"- {_t(e.at)} {what}, {e.actor}{extra}")
+    for step in f["timeline"]:
+        text = f": {step['text']}" if step["text"] else ""
+        out.append(f"- {_t(step['at'])} {step['what']}{text}")
     if f["spare"] is not None:
-        s = f["spare"]
+        sp = f["spare"]
         out += [
             "",
-            f"## Remedy: {_remedy(s, contract)}",
+            f"## Remedy: {_remedy(sp, contract)}",
             "",
-            f"The fault could not be fixed within the limit; {s.trigger} at {_t(s.at)} by "
-            f"{s.actor}" + (f": {s.note}" if s.note else "."),
+            f"The fault could not be fixed within the limit; {_remedy(sp, contract)} at "
+            f"{_t(sp.at)}" + (f": {sp.note}" if sp.note else "."),
         ]
     if f["closed"] is not None:
         c = f["closed"]
-        out += ["", f"Closed ({c.to_state}) at {_t(c.at)} by {c.actor}."]
+        out += ["", f"Closed ({_state(contract, c.to_state)}) at {_t(c.at)}."]
     return "\n".join(out) + "\n"
 
 
@@ -156,6 +183,7 @@ def context(ticket: Ticket, contract: Contract) -> dict[str, Any]:
         "f": f,
         "promises": promises(ticket, contract),
         "remedy": _remedy(f["spare"], contract) if f["spare"] is not None else "",
+        "status": _state(contract, ticket.state),
     }
 
 
