@@ -24,9 +24,20 @@ from .base import Settings, log_like_run, max_sleep_option
     is_flag=True,
     help="Serve the API only (run `faultflow run` elsewhere to fire alarms and deliver).",
 )
+@click.option(
+    "--forwarded-allow-ips",
+    metavar="ADDRESSES",
+    default="",
+    help="Trust X-Forwarded-For/-Proto from these proxy addresses (comma-separated, or '*'), "
+    "so that the portal's per-address limit sees the real client. Off by default: no header "
+    "is trusted, from localhost neither.",
+)
 @max_sleep_option
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int, no_scheduler: bool, max_sleep: float) -> None:
+def serve(
+    settings: Settings, host: str, port: int, no_scheduler: bool, forwarded_allow_ips: str,
+    max_sleep: float,
+) -> None:  # fmt: skip
     """Serve the HTTP API (docs/http.md) until Ctrl-C or SIGTERM.
 
     Unless --no-scheduler, the same process fires warnings and breaches and delivers
@@ -40,9 +51,13 @@ def serve(settings: Settings, host: str, port: int, no_scheduler: bool, max_slee
     from faultflow.http import create_app
 
     app = create_app(engine)
+    trusted = forwarded_allow_ips.strip()
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", lifespan="off",
         timeout_graceful_shutdown=5,  # open board streams (SSE) do not hold up a stop
+        # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: anyone on the host could
+        # then pose as any address and slip past the portal's per-address limit
+        proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
     )  # fmt: skip
     server = _server(config)
     # The run loop beside the API, on engines of its own (the HTTP requests keep theirs):

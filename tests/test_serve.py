@@ -320,3 +320,34 @@ def test_two_serve_processes_on_one_postgres_behave_as_one(pg_url: str) -> None:
     finally:
         for s in servers:
             s.stop()
+
+
+def test_x_forwarded_for_is_trusted_only_from_the_proxies_named(tmp_path: Path) -> None:
+    """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: anyone on the host could pose
+    as a new address for every report and pass the portal's per-address limit (10 at once).
+    serve trusts no such header unless --forwarded-allow-ips names the proxy."""
+    from test_web import FORM, csrf_of
+
+    def reports(server: Serving, n: int) -> list[int]:
+        codes = []
+        with httpx.Client(base_url=server.url, timeout=10) as c:
+            for i in range(n):
+                token = csrf_of(c.get("/").text)
+                sent = c.post("/", data={"csrf": token, **FORM, "what": f"断网 {i}"},
+                              headers={"X-Forwarded-For": f"203.0.113.{i + 1}"})  # fmt: skip
+                codes.append(sent.status_code)
+        return codes
+
+    db = tmp_path / "ff.db"
+    Engine.open(db=db).close()
+    server = Serving(db, "--no-scheduler")
+    try:
+        assert reports(server, 12)[-2:] == [429, 429]  # one address, whatever the header says
+    finally:
+        server.stop()
+    Engine.open(db=tmp_path / "ff2.db").close()
+    behind = Serving(tmp_path / "ff2.db", "--no-scheduler", "--forwarded-allow-ips", "127.0.0.1")
+    try:
+        assert set(reports(behind, 12)) == {201}  # twelve clients behind the named proxy
+    finally:
+        behind.stop()

@@ -11,7 +11,8 @@ form, a per-address limit on the public forms, and reading a posted form.
   submission (the portal's report uses it as its external id, so the database refuses a replay
   even in another process; other forms remember the nonces used in this process).
 - The **limit** is a token bucket per client address (``request.client.host``; behind a proxy,
-  run uvicorn with ``--proxy-headers --forwarded-allow-ips`` so that it is the real address).
+  ``faultflow serve --forwarded-allow-ips PROXY`` makes it the real address; without that
+  option no X-Forwarded-For is trusted, from localhost neither).
 """
 
 from __future__ import annotations
