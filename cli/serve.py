@@ -32,11 +32,19 @@ from .base import Settings, log_like_run, max_sleep_option
     "so that the portal's per-address limit sees the real client. Off by default: no header "
     "is trusted, from localhost neither.",
 )
+@click.option(
+    "--base-url",
+    metavar="URL",
+    envvar="FAULTFLOW_BASE_URL",
+    help="Where people reach this service (https://faults.example.gov.cn): the tracking links "
+    "given to reporters start with it [FAULTFLOW_BASE_URL]. Without it they are paths, never "
+    "built from a request's Host header.",
+)
 @max_sleep_option
 @click.pass_obj
 def serve(
     settings: Settings, host: str, port: int, no_scheduler: bool, forwarded_allow_ips: str,
-    max_sleep: float,
+    base_url: str | None, max_sleep: float,
 ) -> None:  # fmt: skip
     """Serve the HTTP API (docs/http.md) until Ctrl-C or SIGTERM.
 
@@ -50,7 +58,11 @@ def serve(
     import uvicorn
     from faultflow.http import create_app
 
-    app = create_app(engine)
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise click.BadParameter(
+            f"{base_url!r} is not an http:// or https:// address", param_hint="--base-url"
+        )
+    app = create_app(engine, base_url=base_url)
     trusted = forwarded_allow_ips.strip()
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", lifespan="off",

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 from faultflow import Engine
@@ -84,7 +85,7 @@ def test_report_board_respond_track(chromium: Any, site: Served, engine: Engine,
         shot(board, "ticket")
 
         # the tracking page: responded, the promise kept
-        portal.goto(tracking)
+        portal.goto(urljoin(portal.url, tracking))  # as the browser resolves the link
         expect(portal.locator("#state")).to_have_text("已响应")
         expect(portal.locator("tr.kept-yes .kept").first).to_have_text("已按时完成")
         shot(portal, "tracking")

@@ -446,3 +446,20 @@ def test_the_public_sees_only_what_is_meant_for_it(db_path: Any, travel: Any) ->
         leaks = [s for s in secret if s in text]
         assert not leaks, f"the {where} shows {leaks}"
         assert "更换了故障电源模块" in text  # the customer's account of the fix is there
+
+
+
+def test_a_tracking_link_never_comes_from_the_host_header(engine: Engine) -> None:
+    """A forged Host header once went into the reporter's tracking link (a link to another
+    site). The link starts with the configured base URL, or is a path."""
+    for base, starts in ((None, "/t/"), ("https://faults.example.gov.cn", "https://faults.example.gov.cn/t/")):
+        served = Served(engine, portal_limit=(50, 60.0), base_url=base)
+        try:
+            with httpx.Client(base_url=served.url, timeout=10,
+                              headers={"Host": "evil.example"}) as c:  # fmt: skip
+                sent = report(c, what=f"断网 {base}")
+            assert sent.status_code == 201
+            link = tracking_link(sent.text)
+            assert link.startswith(starts) and "evil.example" not in sent.text
+        finally:
+            served.stop()

@@ -37,12 +37,15 @@ def create_app(
     web: bool = True,
     portal_limit: tuple[int, float] = PORTAL_LIMIT,
     live_interval: float = 1.0,
+    base_url: str | None = None,
 ) -> FastAPI:
     """The faultflow API over ``engine`` (which it shares with nothing it does not know of:
     calls are serialised by the engine, so one engine may serve every request). With ``web``,
     also the reporting portal (``/``, ``/t/CODE``) and the duty board (``/login``, ``/board``,
     ``/tickets/ID``, ``/report``): ``portal_limit`` is (burst, seconds per further report) for
-    each client address; ``live_interval`` how often the board looks for changes."""
+    each client address; ``live_interval`` how often the board looks for changes; ``base_url``
+    (``https://faults.example.gov.cn``) the start of the tracking links given to reporters —
+    without it they are paths, never built from a request's Host header."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -58,6 +61,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.engine = engine
+    app.state.base_url = base_url  # the links given to people to keep (tracking links)
     app.state.max_body = max_body
     app.state.metrics = Metrics(engine)
     app.state.tokens = Tokens(engine)

@@ -27,13 +27,37 @@ def page(
 ) -> HTMLResponse:  # fmt: skip
     """``templates/web/<template>`` as the answer; the language chosen by ``?lang=`` sticks."""
     w = context.pop("w", None) or words_for(request)
-    body = render(f"web/{template}", w=w, request=request, **context)
+    body = render(f"web/{template}", w=w, request=request, path_for=_paths(request), **context)
     response = HTMLResponse(body, status_code=status, headers=headers)
     if request.query_params.get("lang") == w.lang:
         response.set_cookie(COOKIE, w.lang, max_age=365 * 86400, samesite="lax", path="/")
     keep_browser(request, response)
     response.headers["Cache-Control"] = "no-store"  # pages show live state and private links
     return response
+
+
+def path_for(request: Request, name: str, **params: Any) -> str:
+    """A link within the site as a path (with the root path the app is mounted under): never
+    built from the request's Host header, which the client chooses."""
+    return str(request.scope.get("root_path", "")) + str(
+        request.app.url_path_for(name, **params)
+    )
+
+
+def link_for(request: Request, name: str, **params: Any) -> str:
+    """A link given to a person to keep (the reporter's tracking link): absolute under the
+    configured base URL (``serve --base-url``), else the path alone — never from the Host
+    header (a forged one would hand the reporter a link to another site)."""
+    base = getattr(request.app.state, "base_url", None)
+    path = path_for(request, name, **params)
+    return f"{base.rstrip('/')}{path}" if base else path
+
+
+def _paths(request: Request) -> Any:
+    def paths(name: str, **params: Any) -> str:
+        return path_for(request, name, **params)
+
+    return paths
 
 
 def state_words(engine: Any, ticket: Any, w: Words) -> str:

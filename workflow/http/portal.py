@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..errors import FaultflowError, UnknownTicket
-from .pages import page, refusal, said, words_for
+from .pages import link_for, page, path_for, refusal, said, words_for
 from .sessions import BadForm, call, check_form, client, form_token, read_form
 
 log = logging.getLogger("faultflow.http")
@@ -110,7 +110,7 @@ async def report(request: Request) -> Response:
         return refusal(request, BadForm("error.replay", 409), template="portal.html",
                        csrf=form_token(request), values={}, impacts=_impacts(request))  # fmt: skip
     code = await call(app.state.engine.tracking_code, result.ticket.id)
-    link = str(request.url_for("track", code=code))
+    link = link_for(request, "track", code=code)
     return page(request, "sent.html", 201, ticket=result.ticket, link=link)
 
 
@@ -199,4 +199,4 @@ async def add(code: str, request: Request) -> Response:
     except (BadForm, FaultflowError) as err:
         message, status = said(words_for(request), err)
         return _tracking(request, ticket, code, status, message)
-    return RedirectResponse(f"{request.url_for('track', code=code)}?added=1", status_code=303)
+    return RedirectResponse(f"{path_for(request, 'track', code=code)}?added=1", status_code=303)
