@@ -7,71 +7,12 @@ from typing import Any
 import click
 
 from .base import (
-    ENV_CONFIG,
-    ENV_DB,
-    ENV_NOW,
-    TIME_HELP,
-    FaultflowGroup,
     Settings,
     emit_json,
     json_option,
     log_like_run,
     max_sleep_option,
 )
-
-
-@click.group(cls=FaultflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--db",
-    envvar=ENV_DB,
-    default="faultflow.db",
-    show_default=True,
-    metavar="URL|PATH",
-    help=f"Database: an SQLite file or a URL such as postgresql://host/db [{ENV_DB}].",
-)
-@click.option(
-    "--config",
-    envvar=ENV_CONFIG,
-    metavar="PATH",
-    help=f"Contract file [{ENV_CONFIG}]; default ./states.toml, else the packaged one.",
-)
-@click.option(
-    "--now",
-    envvar=ENV_NOW,
-    metavar="TIME",
-    help=f"The engine clock for this command, for drills and replays [{ENV_NOW}]: {TIME_HELP}.",
-)
-@click.option(
-    "--people",
-    envvar="FAULTFLOW_PEOPLE",
-    metavar="PATH",
-    help="Duty rosters and escalation chains [FAULTFLOW_PEOPLE]; default ./people.toml if any.",
-)
-@click.version_option(package_name="faultflow", prog_name="faultflow")
-@click.pass_context
-def cli(
-    ctx: click.Context, db: str, config: str | None, now: str | None, people: str | None
-) -> None:
-    """faultflow: fault tickets under a service-level contract.
-
-    \b
-    Start here:
-      faultflow demo                      a simulated month of the seed contract
-      faultflow init                      create the database (./faultflow.db)
-      faultflow intake --channel hotline --tier A --title "core switch down"
-      faultflow list                      open tickets, most urgent first
-      faultflow show ID                   one ticket: promises and timeline
-      faultflow advance ID respond        fire a trigger
-      faultflow run                       keep firing warnings and breaches
-
-    Every command that shows data takes --json. Exit codes: 0 done, 1 refused, 2 usage,
-    75 the database is busy or unreachable (nothing was written: try again later).
-    """
-    ctx.obj = Settings(db, config, now, people)
-
-
-# -- commands ------------------------------------------------------------------------------------
-
 
 
 @click.command()

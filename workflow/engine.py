@@ -30,6 +30,7 @@ from .run.api import RunAPI
 from .run.escalation import acknowledged, escalated
 from .tickets import queries
 from .tickets.api import RolloutAPI
+from .tickets.parts import At
 from .tickets.unit import Context, UnitOfWork
 from .tickets.views import Event, Ticket
 from .tickets.writes import Changes
@@ -44,7 +45,6 @@ if TYPE_CHECKING:  # imported where used: `faultflow show` should not pay for th
     from .tickets.views import Intake
 
 Clockwork = Callable[[], datetime]
-At = datetime | str | None  # a moment: aware or naive datetime, ISO text, "HH:MM", "-15m"
 Payload = bytes | str | Mapping[str, Any]
 
 

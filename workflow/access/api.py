@@ -5,53 +5,22 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ..access import tokens
 from ..access.signing import Signer, track
 from ..db import contracts
+from ..tickets.parts import EngineParts
 
 if TYPE_CHECKING:
-    import threading
-
     from ..access.signing import Signer
     from ..access.tokens import Token
-    from ..audit.chain import Sealer
-    from ..contract.model import Contract
-    from ..contract.versions import Contracts
-    from ..db.store import Store
-    from ..duty.people import People
-    from ..registry import Registry
-    from ..tickets.unit import UnitOfWork
     from ..tickets.views import Ticket
-    from ..tickets.writes import Changes
 
 
-At = datetime | str | None
-
-
-class AccessAPI:
+class AccessAPI(EngineParts):
     """Part of the Engine's API (see the module's docstring)."""
-
-    if TYPE_CHECKING:  # what the Engine that mixes this in provides
-        store: Store
-        contracts: Contracts
-        sealer: Sealer
-        people: People | None
-        work: UnitOfWork
-        _changes: Changes
-        _stop: threading.Event
-
-        @property
-        def contract(self) -> Contract: ...
-        @property
-        def registry(self) -> Registry: ...
-        def now(self) -> datetime: ...
-        def _now_us(self) -> int: ...
-        def get(self, ticket_id: str) -> Ticket: ...
-        def contract_of(self, ticket: Ticket) -> Contract: ...
 
     @cached_property
     def signer(self) -> Signer:

@@ -4,53 +4,23 @@ monitoring counts, the compliance report, the customer's handling report, verify
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..audit import chain as audit
 from ..audit.verify import run
 from ..reports.census import take
 from ..reports.compliance import for_period
+from ..tickets.parts import At, EngineParts
 
 if TYPE_CHECKING:
-    import threading
-
-    from ..audit.chain import Sealer, Verification
-    from ..contract.model import Contract
-    from ..contract.versions import Contracts
-    from ..db.store import Store
-    from ..duty.people import People
-    from ..registry import Registry
+    from ..audit.chain import Verification
     from ..reports.census import Census
     from ..reports.compliance import Report
-    from ..tickets.unit import UnitOfWork
     from ..tickets.views import Ticket
-    from ..tickets.writes import Changes
 
 
-At = datetime | str | None
-
-
-class ReportsAPI:
+class ReportsAPI(EngineParts):
     """Part of the Engine's API (see the module's docstring)."""
-
-    if TYPE_CHECKING:  # what the Engine that mixes this in provides
-        store: Store
-        contracts: Contracts
-        sealer: Sealer
-        people: People | None
-        work: UnitOfWork
-        _changes: Changes
-        _stop: threading.Event
-
-        @property
-        def contract(self) -> Contract: ...
-        @property
-        def registry(self) -> Registry: ...
-        def now(self) -> datetime: ...
-        def _now_us(self) -> int: ...
-        def get(self, ticket_id: str) -> Ticket: ...
-        def contract_of(self, ticket: Ticket) -> Contract: ...
 
     def census(self) -> Census:
         """Counts for monitoring: open tickets by state and tier, alarms fired by clock, pending

@@ -9,48 +9,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..duty.overrides import add_override, listed, on_duty, remove, required, roster
+from ..tickets.parts import At, EngineParts
 from ..timekeeping.times import aware, to_us
 from . import loop, sweeps
 from .modules import lanes
 
 if TYPE_CHECKING:
-    import threading
-
-    from ..audit.chain import Sealer
-    from ..contract.model import Contract
-    from ..contract.versions import Contracts
-    from ..db.store import Store
     from ..duty.people import OnDuty, People
-    from ..registry import Registry
     from ..run.delivery import Attempt
-    from ..tickets.unit import UnitOfWork
-    from ..tickets.views import Fired, Ticket
-    from ..tickets.writes import Changes
+    from ..tickets.views import Fired
 
 
-At = datetime | str | None
-
-
-class RunAPI:
+class RunAPI(EngineParts):
     """Part of the Engine's API (see the module's docstring)."""
-
-    if TYPE_CHECKING:  # what the Engine that mixes this in provides
-        store: Store
-        contracts: Contracts
-        sealer: Sealer
-        people: People | None
-        work: UnitOfWork
-        _changes: Changes
-        _stop: threading.Event
-
-        @property
-        def contract(self) -> Contract: ...
-        @property
-        def registry(self) -> Registry: ...
-        def now(self) -> datetime: ...
-        def _now_us(self) -> int: ...
-        def get(self, ticket_id: str) -> Ticket: ...
-        def contract_of(self, ticket: Ticket) -> Contract: ...
 
     def tick(self, now: At = None, batch: int = 500, deliver: bool = True) -> builtins.list[Fired]:
         """Fire every warning and breach due at ``now`` (default: the engine clock) once, then

@@ -4,7 +4,6 @@ version would change, applying it, the versions kept."""
 from __future__ import annotations
 
 import builtins
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,44 +11,14 @@ from ..contract.compile import load_contract
 from ..contract.model import Contract
 from ..contract.versions import listed
 from ..tickets.rollout import apply, diff
+from .parts import EngineParts
 
 if TYPE_CHECKING:
-    import threading
-
-    from ..audit.chain import Sealer
-    from ..contract.versions import Contracts
     from ..contract.versions import Diff as ContractDiff
-    from ..db.store import Store
-    from ..duty.people import People
-    from ..registry import Registry
-    from ..tickets.unit import UnitOfWork
-    from ..tickets.views import Ticket
-    from ..tickets.writes import Changes
 
 
-At = datetime | str | None
-
-
-class RolloutAPI:
+class RolloutAPI(EngineParts):
     """Part of the Engine's API (see the module's docstring)."""
-
-    if TYPE_CHECKING:  # what the Engine that mixes this in provides
-        store: Store
-        contracts: Contracts
-        sealer: Sealer
-        people: People | None
-        work: UnitOfWork
-        _changes: Changes
-        _stop: threading.Event
-
-        @property
-        def contract(self) -> Contract: ...
-        @property
-        def registry(self) -> Registry: ...
-        def now(self) -> datetime: ...
-        def _now_us(self) -> int: ...
-        def get(self, ticket_id: str) -> Ticket: ...
-        def contract_of(self, ticket: Ticket) -> Contract: ...
 
     def contract_diff(self, new: str | Path | Contract) -> ContractDiff:
         """What ``new`` (a file or a loaded contract) would change against the database's

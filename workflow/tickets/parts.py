@@ -1,0 +1,50 @@
+"""What a part of the Engine's API may use of the Engine it is mixed into.
+
+The Engine's API on tokens and signed links, reports and the audit chain, the background work
+and rosters, and contract versions is written beside each area (``access/api.py``,
+``reports/api.py``, ``run/api.py``, ``tickets/api.py``) as classes that :class:`~faultflow.Engine`
+mixes in. Each part subclasses :class:`EngineParts`, which declares (for the type checker only)
+what the Engine provides them.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+At = datetime | str | None
+"""A moment: aware or naive datetime, ISO text, "HH:MM", "-15m"."""
+
+if TYPE_CHECKING:
+    from ..audit.chain import Sealer
+    from ..contract.model import Contract
+    from ..contract.versions import Contracts
+    from ..db.store import Store
+    from ..duty.people import People
+    from ..registry import Registry
+    from .unit import UnitOfWork
+    from .views import Ticket
+    from .writes import Changes
+
+
+class EngineParts:
+    """The base of every part of the Engine's API."""
+
+    if TYPE_CHECKING:  # what the Engine that mixes the parts in provides
+        store: Store
+        contracts: Contracts
+        sealer: Sealer
+        people: People | None
+        work: UnitOfWork
+        _changes: Changes
+        _stop: threading.Event
+
+        @property
+        def contract(self) -> Contract: ...
+        @property
+        def registry(self) -> Registry: ...
+        def now(self) -> datetime: ...
+        def _now_us(self) -> int: ...
+        def get(self, ticket_id: str) -> Ticket: ...
+        def contract_of(self, ticket: Ticket) -> Contract: ...
