@@ -9,6 +9,11 @@ checked by ``_Compiler``. Either way a bad file raises one
 
 (msgspec rather than pydantic: building pydantic models cost ~17 ms at every start of every
 command, a twentieth of `faultflow show`; msgspec's structs cost well under a millisecond.)
+
+Why this module is longer than the house's ~500 lines: it is the one compiler of the contract's
+meaning, table by table (machine, tiers, clocks, calendars, channels, notifiers, limits), each
+check naming its key path the same way; the file's shape is shape.py, the compiled model
+model.py.
 """
 
 
