@@ -337,6 +337,10 @@ def test_acting_from_the_ticket_page(site: Served, engine: Engine):
         assert refused, "the refused trigger shows no reason"
         why = unescape(refused.group(1))
         assert "tier" in why and "needs one of emergency, upgrade" in why, why
+        replayed = c.post(f"/tickets/{ticket.id}", data={
+            "csrf": token, "action": "note", "text": "sent twice"})  # fmt: skip
+        assert replayed.status_code == 409  # the page's token was spent by the respond above
+        token = csrf_of(page)  # each rendered page carries a token of its own, good once
         tried = c.post(f"/tickets/{ticket.id}", data={
             "csrf": token, "action": "advance", "trigger": "dispatch", "version": "2"})  # fmt: skip
         assert tried.status_code == 422 and "dispatch from responded refused" in alert_of(
@@ -350,6 +354,7 @@ def test_acting_from_the_ticket_page(site: Served, engine: Engine):
             {"action": "note", "text": "spare ordered"},
             {"action": "reclassify", "tier": "B", "reason": "two offices"},
         ):
+            token = csrf_of(c.get(f"/tickets/{ticket.id}").text)  # as the browser: a fresh page
             answer = c.post(f"/tickets/{ticket.id}", data={"csrf": token, **action})
             assert answer.status_code == 303, alert_of(answer.text)
     moved = engine.get(ticket.id)
@@ -463,3 +468,21 @@ def test_a_tracking_link_never_comes_from_the_host_header(engine: Engine) -> Non
             assert link.startswith(starts) and "evil.example" not in sent.text
         finally:
             served.stop()
+
+
+def test_logout_ends_the_session_on_the_server(site: Served, engine: Engine) -> None:
+    """Logout once only deleted the browser's cookie: a copy of it stayed good for 12 hours.
+    Now the session ends on the server: the old cookie, replayed, opens nothing."""
+    secret = engine.create_token("desk", ["operate"], "li")[1]
+    with login(site, secret) as c:
+        kept = c.cookies.get("ff_session")
+        board = c.get("/board")
+        assert board.status_code == 200 and kept
+        token = csrf_of(board.text)
+        assert c.post("/logout", data={"csrf": token}).status_code == 303
+    with browser(site, "en") as replay:
+        replay.cookies.set("ff_session", kept)
+        again = replay.get("/board")
+        assert again.status_code == 303 and again.headers["location"].startswith("/login")
+    with login(site, secret) as c:  # a new session is good
+        assert c.get("/board").status_code == 200

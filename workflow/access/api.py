@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -60,3 +61,14 @@ class AccessAPI(EngineParts):
         a board session keeps the digest, never the secret), or ``None``."""
         wanted = tokens.digest(secret) if secret is not None else digest or ""
         return tokens.authenticate(self.store, wanted, self.contract.timezone)
+
+    # -- board sessions ------------------------------------------------------------------------
+
+    def end_session(self, session_id: str) -> None:
+        """Log out one board session for good (``session_id``: a digest of its cookie): the
+        cookie is refused from now on, in every process, wherever a copy of it is."""
+        contracts.set_meta(self.store, f"session-ended:{session_id}", str(int(time.time())))
+
+    def session_ended(self, session_id: str) -> bool:
+        """Whether that board session was logged out."""
+        return contracts.meta(self.store, f"session-ended:{session_id}") is not None

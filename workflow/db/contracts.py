@@ -81,3 +81,11 @@ def site_key(store: Store, name: str) -> bytes:
         except DatabaseError:
             continue  # another process made it first: read theirs
     raise DatabaseError(f"could not make the site key {name!r}")
+
+
+def set_meta(store: Store, key: str, value: str) -> None:
+    """Set a value of the ``meta`` table (insert or replace)."""
+    with store.transaction() as conn:
+        done = conn.execute(update(META).where(META.c.key == key).values(value=value))
+        if done.rowcount == 0:
+            conn.execute(insert(META).values(key=key, value=value))

@@ -30,6 +30,7 @@ from .sessions import (
     login_cookie,
     read_form,
     session,
+    session_id,
     set_cookie,
 )
 
@@ -95,6 +96,8 @@ async def logout(request: Request) -> Response:
             found.check(request, await read_form(request))
         except BadForm as err:
             return refusal(request, err)
+        # on the server: the cookie is no good any more, wherever a copy of it is
+        await call(request.app.state.engine.end_session, session_id(found.cookie))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION, path="/")
     return response

@@ -17,6 +17,8 @@ form, a per-address limit on the public forms, and reading a posted form.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import time
 from collections import OrderedDict
@@ -175,32 +177,55 @@ class Session:
         return self.token.allows(scope)
 
     def csrf(self, request: Request) -> str:
-        """The token every board form carries: bound to this session."""
-        return str(request.app.state.engine.signer.mac("board-form", self.cookie))
+        """The token the board forms of one rendered page carry: bound to this session, with a
+        nonce of its own (a form sent twice — a double click, a replay — acts once)."""
+        signer = request.app.state.engine.signer
+        bound = signer.mac("board-form", self.cookie)
+        nonce = secrets.token_urlsafe(12)
+        return str(signer.stamped("board-form", (bound, nonce), int(time.time())))
 
     def check(self, request: Request, form: dict[str, str]) -> None:
-        import hmac
-
-        if not hmac.compare_digest(form.get("csrf", ""), self.csrf(request)):
+        signer = request.app.state.engine.signer
+        token = form.get("csrf", "")
+        now = int(time.time())
+        parts = signer.unstamped("board-form", token, now, SESSION_S) if token else None
+        bound = signer.mac("board-form", self.cookie)
+        if parts is None or len(parts) != 2 or not hmac.compare_digest(parts[0], bound):
             raise BadForm("error.form", 403, "the form's token is missing or not this session's")
+        used: Used = request.app.state.used_nonces
+        if not used.first(parts[1]):
+            raise BadForm("error.replay", 409, "this form was sent already")
 
 
 def login_cookie(request: Request, digest: str) -> str:
     signer = request.app.state.engine.signer
-    return str(signer.stamped("session", (digest,), int(time.time())))
+    # a nonce of its own: two logins with one token in one second are two sessions
+    nonce = secrets.token_urlsafe(9)
+    return str(signer.stamped("session", (digest, nonce), int(time.time())))
 
 
 async def session(request: Request) -> Session | None:
-    """The board session of this request, if it has a good one."""
+    """The board session of this request, if it has a good one: signed, younger than a shift,
+    its token active, and not logged out."""
     cookie = request.cookies.get(SESSION)
     if not cookie:
         return None
     engine: Any = request.app.state.engine
-    parts = engine.signer.unstamped("session", cookie, int(time.time()), SESSION_S)
-    if parts is None or len(parts) != 1:
+    now = int(time.time())
+    parts = engine.signer.unstamped("session", cookie, now, SESSION_S)
+    if parts is None or len(parts) != 2:
         return None
     token = await request.app.state.tokens.find_digest(parts[0])
-    return Session(token, cookie) if token is not None else None
+    if token is None:
+        return None
+    if await run_in_threadpool(engine.session_ended, session_id(cookie)):
+        return None  # logged out: a copy of the cookie is no good either
+    return Session(token, cookie)
+
+
+def session_id(cookie: str) -> str:
+    """What the database keeps of a logged-out session: a digest of its cookie."""
+    return hashlib.sha256(cookie.encode()).hexdigest()[:32]
 
 
 call = run_in_threadpool
