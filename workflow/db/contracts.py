@@ -41,9 +41,9 @@ def keep(store: Store, record: ContractRecord, pin_unversioned: bool = False) ->
     """Keep ``record`` (once) and make it the current version, in one transaction; with
     ``pin_unversioned``, tickets that name no version (from before versions) get it — the one
     statement on the tickets table here, so that it is in the same transaction."""
-    for attempt in range(2):
+    for _ in range(2):
         try:
-            with store.transaction(classified=attempt == 1) as conn:
+            with store.transaction(constraints=True) as conn:
                 known = conn.execute(
                     select(CONTRACTS.c.version).where(CONTRACTS.c.version == record.version)
                 ).first()

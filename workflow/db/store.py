@@ -49,7 +49,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import (
     ConcurrentUpdate,
@@ -537,16 +537,17 @@ class Store:
         return column.collate("C") if self.dialect == "postgresql" else column
 
     @contextlib.contextmanager
-    def transaction(self, classified: bool = True) -> Iterator[Any]:
+    def transaction(self, constraints: bool = False) -> Iterator[Any]:
         """One SQLAlchemy transaction under the store's lock, for the statements of the tables
-        beside the tickets (each in the module of its table); errors said as faultflow's
-        (``classified=False``: SQLAlchemy's, for a caller that handles a constraint itself)."""
+        beside the tickets (each in the module of its table); errors said as faultflow's —
+        except, with ``constraints``, a constraint violation (:class:`IntegrityError`), left
+        as it is for a caller that settles a race itself."""
         with self._lock:
             try:
                 with self.sa.begin() as conn:
                     yield conn
             except SQLAlchemyError as err:
-                if not classified:
+                if constraints and isinstance(err, IntegrityError):
                     raise
                 raise classify(err) from None
 
