@@ -242,3 +242,20 @@ def test_the_remembered_rows_are_shared_safely_between_threads(engine: Engine) -
     for _ in range(5):  # without the lock, one round in five or so raised RuntimeError
         assert in_threads(churn, 4) == []
     assert len(engine.work._recent) <= RECENT
+
+
+def test_a_breach_inside_a_report_with_its_handling_report_attached_starts_its_chain(
+    paged: Engine, db_path: Path, travel: Any
+) -> None:
+    """`advance ID report --attach-report` renders the report outside the transaction and
+    writes in a second one: the breach that fell due and its chain are written together there."""
+    t = new_ticket(paged, "A")
+    for step in ("respond", "remote", "resolve"):
+        travel(minutes=1)
+        paged.advance(t.id, step, actor="li")
+    travel(hours=25)  # the report promise (24 h) broke
+    done = paged.advance(t.id, "report", actor="li", attach_report=True)
+    assert [e.trigger for e in done.history][-2:] == ["breach", "report"]
+    assert breaches(paged, t.id) == ["report"]
+    assert chain(db_path, t.id) == ("A", "running")
+    assert paged.verify().ok

@@ -214,7 +214,7 @@ class UnitOfWork:
                 with self.ctx.store.unit() as tx:
                     done = self._once(
                         tx, tid, ticket_id, known, command, now_us, at_us, version,
-                        history or finish is not None, missing_ok,
+                        history or finish is not None, missing_ok, finish is not None,
                     )  # fmt: skip
                     if finish is None and done.draft is not None:
                         self.commit(tx, done.draft)
@@ -250,6 +250,7 @@ class UnitOfWork:
         version: int | None,
         need_history: bool,
         missing_ok: bool,
+        deferred: bool,
     ) -> Done:
         if known is not None:
             record, clock_rows = known
@@ -274,7 +275,8 @@ class UnitOfWork:
             at_us = at
         draft = self.draft(record, clock_rows, now_us)
         draft.fire_due(at_us)
-        self.chain(tx, draft)  # a breach found here pages as the sweep's would, before the change
+        if not deferred:  # a breach found here pages as the sweep's would, before the change
+            self.chain(tx, draft)  # (deferred: in the transaction that writes the breach)
         if past is None and need_history:
             past = tx.events(tid)
         step = Step(draft, at_us, tx, past)
