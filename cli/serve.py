@@ -40,37 +40,73 @@ from .base import Settings, log_like_run, max_sleep_option
     "given to reporters start with it [FAULTFLOW_BASE_URL]. Without it they are paths, never "
     "built from a request's Host header.",
 )
+@click.option(
+    "--intake-queue",
+    type=click.IntRange(0, 100_000),
+    default=64,
+    show_default=True,
+    help="Intake requests that may wait for the intake lane; one more is answered 503 with "
+    "Retry-After at once (Alertmanager retries it).",
+)
+@click.option(
+    "--token-rate",
+    metavar="PER_SECOND",
+    type=click.FloatRange(0),
+    default=200.0,
+    show_default=True,
+    help="Intake requests a second each token may send (bursts of 5 seconds' worth); past it, "
+    "429 with Retry-After. 0: no limit.",
+)
+@click.option(
+    "--read-timeout",
+    metavar="SECONDS",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds a client has to send a request's headers and body; slower ones are cut off.",
+)
 @max_sleep_option
 @click.pass_obj
 def serve(
     settings: Settings, host: str, port: int, no_scheduler: bool, forwarded_allow_ips: str,
-    base_url: str | None, max_sleep: float,
+    base_url: str | None, intake_queue: int, token_rate: float, read_timeout: float,
+    max_sleep: float,
 ) -> None:  # fmt: skip
     """Serve the HTTP API (docs/http.md) until Ctrl-C or SIGTERM.
 
     Unless --no-scheduler, the same process fires warnings and breaches and delivers
     notifications, as `faultflow run` does: one systemd unit is the whole service. Requests
     need a token (`faultflow token create`). Several `serve` processes may share a database.
+    Intake runs in a bounded lane of its own, so that /healthz, /metrics and the board are
+    answered through any flood (docs/http.md, "Storms and sizing").
     """
     log_like_run()
     engine = settings.engine(interactive=False)
     engine.ready()  # a missing or old schema is said now, not at the first request
     import uvicorn
     from faultflow.http import create_app
+    from faultflow.http.admission import Bounds
+    from faultflow.http.serving import hush, open_files, protocol
 
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         raise click.BadParameter(
             f"{base_url!r} is not an http:// or https:// address", param_hint="--base-url"
         )
-    app = create_app(engine, base_url=base_url)
+    bounds = Bounds(queue=intake_queue, rate=token_rate, burst=max(1, int(token_rate * 5)))
+    # intake on an engine of its own: a flood of it never holds the engine of the board,
+    # /readyz and /metrics
+    app = create_app(engine, base_url=base_url, intake_engine=settings.open_engine(), bounds=bounds)
     trusted = forwarded_allow_ips.strip()
+    open_files()  # a storm opens a connection per sender
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", lifespan="off",
+        http=protocol(read_timeout), backlog=4096,
         timeout_graceful_shutdown=5,  # open board streams (SSE) do not hold up a stop
         # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: anyone on the host could
         # then pose as any address and slip past the portal's per-address limit
         proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
     )  # fmt: skip
+    hush()  # after uvicorn.Config, which sets up its log handlers
     server = _server(config)
     # The run loop beside the API, on engines of its own (the HTTP requests keep theirs):
     # timers, escalation and maintenance; delivery; the contract's mailbox, each a lane.

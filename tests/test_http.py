@@ -31,7 +31,9 @@ def free_port() -> int:
 class Served:
     """An app on a real socket, in a thread of this process (so the test keeps the clock)."""
 
-    def __init__(self, engine: Engine, **options: Any) -> None:
+    def __init__(self, engine: Engine, http: Any = "auto", **options: Any) -> None:
+        """``http``: uvicorn's protocol (``serve`` gives its own, :mod:`faultflow.http.serving`);
+        ``options`` go to ``create_app``."""
         import uvicorn
         from faultflow.http import create_app
 
@@ -43,6 +45,7 @@ class Served:
             port=self.port,
             log_level="warning",
             lifespan="off",
+            http=http,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

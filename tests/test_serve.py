@@ -67,15 +67,24 @@ def test_a_token_secret_is_printed_once_alone_on_the_last_line(tmp_path: Path) -
 class Serving:
     """`faultflow serve` in a process of its own, on a free port of 127.0.0.1."""
 
-    def __init__(self, db: Path | str, *args: str) -> None:
+    def __init__(
+        self, db: Path | str, *args: str, log: Path | None = None, config: Path | None = None
+    ) -> None:
+        """``log``: where its output goes (a file does not fill up as an unread pipe does); by
+        default pipes, read by :meth:`stop`. ``config``: the contract (FAULTFLOW_CONFIG)."""
         self.port = free_port()
+        self.log = log
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "FAULTFLOW_DB": str(db)}
         env.pop("FAULTFLOW_NOW", None)
+        if config is not None:
+            env["FAULTFLOW_CONFIG"] = str(config)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "faultflow.cli", "serve", "--port", str(self.port),
              "--max-sleep", "0.2", *args],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env, text=True,
+            stdout=subprocess.PIPE if log is None else log.open("w", encoding="utf-8"),
+            stderr=subprocess.PIPE if log is None else subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while True:
@@ -97,6 +106,8 @@ class Serving:
         except subprocess.TimeoutExpired:
             self.process.kill()
             _, err = self.process.communicate()
+        if self.log is not None:
+            err = self.log.read_text(encoding="utf-8", errors="replace")
         return self.process.returncode, err
 
 

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from ..engine import Engine
 from ..errors import FaultflowError
+from .admission import Bounds, Busy, Lane, TooMany
 from .auth import Forbidden, Tokens, Unauthorized
 from .errors import body_of, headers_of, one_line, status_of
 from .intake import TooLarge
@@ -38,6 +39,8 @@ def create_app(
     portal_limit: tuple[int, float] = PORTAL_LIMIT,
     live_interval: float = 1.0,
     base_url: str | None = None,
+    intake_engine: Engine | None = None,
+    bounds: Bounds | None = None,
 ) -> FastAPI:
     """The faultflow API over ``engine`` (which it shares with nothing it does not know of:
     calls are serialised by the engine, so one engine may serve every request). With ``web``,
@@ -45,7 +48,11 @@ def create_app(
     ``/tickets/ID``, ``/report``): ``portal_limit`` is (burst, seconds per further report) for
     each client address; ``live_interval`` how often the board looks for changes; ``base_url``
     (``https://faults.example.gov.cn``) the start of the tracking links given to reporters —
-    without it they are paths, never built from a request's Host header."""
+    without it they are paths, never built from a request's Host header.
+
+    Intake runs in a bounded lane of its own (``admission.py``; ``bounds``), on
+    ``intake_engine`` when given (``serve`` opens one, so that a flood of intake never holds
+    the engine the board and ``/readyz`` use), else on ``engine``."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -64,6 +71,8 @@ def create_app(
     app.state.base_url = base_url  # the links given to people to keep (tracking links)
     app.state.max_body = max_body
     app.state.metrics = Metrics(engine)
+    app.state.intake = Lane(bounds or Bounds())
+    app.state.intake_engine = intake_engine or engine
     app.state.tokens = Tokens(engine)
     _errors(app)
     from . import intake, reports, tickets
@@ -83,8 +92,9 @@ def _web(app: FastAPI, portal_limit: tuple[int, float], live_interval: float) ->
     from starlette.staticfiles import StaticFiles
 
     from . import board, portal
+    from .admission import Limit
     from .live import Live
-    from .sessions import Limit, Used
+    from .sessions import Used
 
     app.state.engine.signer  # noqa: B018 (the database's web key made now, not by a first visitor)
     app.state.portal_limit = Limit(*portal_limit)
@@ -96,8 +106,9 @@ def _web(app: FastAPI, portal_limit: tuple[int, float], live_interval: float) ->
 
 
 def _service(app: FastAPI) -> None:
+    # async: answered on the event loop itself, never queued behind work in a thread pool
     @app.get("/healthz", tags=["service"], summary="The process is up")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["service"], summary="The database answers, at our schema")
@@ -135,6 +146,16 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(TooLarge)
     async def too_large(request: Request, err: TooLarge) -> JSONResponse:
         return JSONResponse({"error": str(err)}, status_code=413)
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, err: Busy) -> JSONResponse:
+        headers = {"Retry-After": str(err.retry_after)}
+        return JSONResponse({"error": str(err)}, status_code=503, headers=headers)
+
+    @app.exception_handler(TooMany)
+    async def too_many(request: Request, err: TooMany) -> JSONResponse:
+        headers = {"Retry-After": str(err.retry_after)}
+        return JSONResponse({"error": str(err)}, status_code=429, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:

@@ -3,6 +3,9 @@
 The body is JSON (``application/json``), an e-mail (``message/rfc822``) for the ``email`` channel,
 or a web form (``application/x-www-form-urlencoded``). The answer is the JSON of ``intake --json``
 (SPEC §8): 201 when a ticket was opened (or a recurrence), 200 for a duplicate or a note.
+
+The work runs in the intake lane (``admission.py``): 503 when the lane is full, 429 past the
+token's share, both with ``Retry-After`` and before the body is read.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from ..errors import FaultflowError, IntakeError
+from .admission import Busy, Gone, TooMany
 from .auth import Intaker
 from .errors import status_of
 
@@ -23,6 +27,8 @@ router = APIRouter(tags=["intake"])
 
 class TooLarge(Exception):
     """413: the body is over the size limit."""
+
+    status = 413
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"the body is over the limit of {limit:,} bytes")
@@ -35,11 +41,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise Gone() from None
     return b"".join(chunks)
 
 
@@ -61,17 +70,25 @@ async def intake(
     channel: str,
     request: Request,
     token: Intaker,
-) -> JSONResponse:
+) -> Response:
     app = request.app
-    body = await read_body(request, app.state.max_body)
-    payload = payload_of(body, request.headers.get("content-type", "application/json"))
-    metrics = app.state.metrics
+    metrics, lane = app.state.metrics, app.state.intake
     try:
-        results = await run_in_threadpool(
-            app.state.engine.intake_all, channel, payload, token.actor
-        )
+        lane.share(token.name)
+        with lane.admit():
+            body = await read_body(request, app.state.max_body)
+            payload = payload_of(body, request.headers.get("content-type", "application/json"))
+            results = await lane.run(
+                request, app.state.intake_engine.intake_all, channel, payload, token.actor
+            )
+    except Gone:
+        metrics.gone()
+        return Response(status_code=499)  # nobody reads it: the client has gone
     except FaultflowError as err:
         metrics.intake(channel, "refused", status_of(err))
+        raise
+    except (Busy, TooMany, TooLarge) as err:
+        metrics.intake(channel, "refused", err.status)
         raise
     opened = any(r.outcome in ("opened", "recurrence") for r in results)
     status = 201 if opened else 200

@@ -1,6 +1,9 @@
 """``GET /metrics`` in Prometheus' text format: what the database says at the scrape (open
 tickets, alarms, notifications, how late the next alarm is) and what this process saw (intake
-requests by channel, outcome and status)."""
+requests by channel, outcome and status; clients that hung up before their work began).
+
+Every label set is bounded: a channel that is not installed is counted as ``other`` (a token with
+``intake:*`` cannot mint series), outcomes and statuses are the engine's own few."""
 
 from __future__ import annotations
 
@@ -25,10 +28,20 @@ class Metrics:
             ["channel", "outcome", "status"],
             registry=self.registry,
         )
+        self._gone = Counter(
+            "faultflow_http_clients_gone",
+            "Intake requests whose client hung up before their work began (dropped, not done)",
+            registry=self.registry,
+        )
         self.registry.register(_FromDatabase(engine))
+        self._channels = frozenset(engine.registry.channels)
 
     def intake(self, channel: str, outcome: str, status: int) -> None:
-        self._intakes.labels(channel, outcome, str(status)).inc()
+        label = channel if channel in self._channels else "other"
+        self._intakes.labels(label, outcome, str(status)).inc()
+
+    def gone(self) -> None:
+        self._gone.inc()
 
 
 class _FromDatabase(Collector):

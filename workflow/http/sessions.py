@@ -135,28 +135,6 @@ class Used:
 # -- the public forms' limit ----------------------------------------------------------------
 
 
-class Limit:
-    """A token bucket per client address: ``burst`` submissions at once, then one every
-    ``every`` seconds."""
-
-    def __init__(self, burst: int = 10, every: float = 60.0) -> None:
-        self.burst, self.every = burst, every
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, address: str, now: float | None = None) -> float:
-        """0 when ``address`` may submit now (and it is counted), else the seconds to wait."""
-        now = time.monotonic() if now is None else now
-        tokens, since = self._buckets.get(address, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - since) / self.every)
-        if tokens < 1:
-            self._buckets[address] = (tokens, now)
-            return (1 - tokens) * self.every
-        self._buckets[address] = (tokens - 1, now)
-        if len(self._buckets) > 50_000:  # forget full buckets: they are the default
-            self._buckets = {k: v for k, v in self._buckets.items() if v[0] < self.burst - 1}
-        return 0.0
-
-
 def client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
