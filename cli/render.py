@@ -115,6 +115,12 @@ def ticket_text(ticket: Ticket, now: datetime) -> str:
     lines.append(f"  {safe(ticket.title)}")
     if ticket.recurs:
         lines.append(f"  recurs {ticket.recurs} (the same alert or id, an earlier incident)")
+    carried = ticket.occurrences
+    if carried is not None:
+        lines.append(
+            f"  carries {carried.faults} fault(s) of a group or storm: {carried.firing} firing "
+            f"now; fired {carried.fired} time(s), resolved {carried.resolved}"
+        )
     who = [
         f"reporter {safe(ticket.reporter)}" if ticket.reporter else "",
         f"contact {safe(ticket.contact)}" if ticket.contact else "",
@@ -137,7 +143,12 @@ def ticket_text(ticket: Ticket, now: datetime) -> str:
         )
     lines.append("")
     lines.append(click.style("timeline", bold=True))
+    shown_occurrences = 0
     for e in ticket.history:
+        if e.trigger == "occurrence":
+            shown_occurrences += 1
+            if shown_occurrences > OCCURRENCES_SHOWN:
+                continue  # said once, below
         move = (
             e.to_state if e.from_state in (None, e.to_state) else f"{e.from_state} → {e.to_state}"
         )
@@ -147,7 +158,16 @@ def ticket_text(ticket: Ticket, now: datetime) -> str:
         reason = f"  (reason: {safe(e.reason)})" if e.reason else ""
         actor = safe(e.actor)
         lines.append(f"  {moment(e.at, now):>11}  {head} {move:<26} {actor}{extra}{reason}")
+    if shown_occurrences > OCCURRENCES_SHOWN:
+        lines.append(
+            f"  … and {shown_occurrences - OCCURRENCES_SHOWN} more occurrence(s): "
+            f"faultflow show {ticket.id} --json has them all"
+        )
     return "\n".join(lines)
+
+
+OCCURRENCES_SHOWN = 10
+"""Occurrences a storm's timeline lists before it says how many more there are."""
 
 
 def outcome_line(result: Intake) -> str:
@@ -158,6 +178,7 @@ def outcome_line(result: Intake) -> str:
         "duplicate": f"already open as {t.id}",
         "note": f"note added to {t.id}",
         "recurrence": f"recurrence of {t.recurs}",
+        "occurrence": f"an occurrence on {t.id}",
     }[result.outcome]
     return f"{said}: {t.id}  {t.state}  tier {t.tier}  owner {safe(t.owner)}  {safe(t.title)}"
 

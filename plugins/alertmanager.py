@@ -3,7 +3,9 @@
 One ticket per incident: an alert's fingerprint (which the same alert on the same host keeps
 for ever) and its ``startsAt``. A repeated firing notification of the incident opens nothing;
 its ``resolved`` notification becomes a note on the ticket, once; the alert firing again later
-(a new ``startsAt``) opens a new ticket that recurs the earlier one. The tier comes from the
+(a new ``startsAt``) opens a new ticket that recurs the earlier one. With ``tickets = "group"``,
+one ticket per Alertmanager group (``groupKey``) instead, each alert an occurrence on it. The
+tier comes from the
 ``severity`` label through ``[channels.alertmanager] severity`` (e.g. ``critical = "A"``); a
 severity it does not map takes ``default_tier`` there (else the contract's), and the ticket
 records why.
@@ -11,6 +13,7 @@ records why.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -50,7 +53,15 @@ class Alertmanager:
         labels = hook.get("commonLabels")
         common: Mapping[str, Any] = labels if isinstance(labels, Mapping) else {}
         default = config.get("default_tier")
-        return [self._alert(i, a, severities, default, common, hook) for i, a in enumerate(alerts)]
+        group, group_title = _group(hook, common)
+        return [
+            dataclasses.replace(
+                self._alert(i, a, severities, default, common, hook),
+                group=group,
+                group_title=group_title,
+            )
+            for i, a in enumerate(alerts)
+        ]
 
     @staticmethod
     def _alert(
@@ -119,6 +130,19 @@ class Alertmanager:
             incident=began.astimezone(UTC).isoformat(),
             where=where,
         )
+
+
+def _group(hook: Mapping[str, Any], common: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The group's key and a title for it: ``LinkDown (instance=sw-1, job=snmp)`` from its
+    group labels (the alert name first), or from the common labels."""
+    key = hook.get("groupKey")
+    if not isinstance(key, str) or not key.strip():
+        return None, None
+    labels = hook.get("groupLabels")
+    shown = labels if isinstance(labels, Mapping) and labels else common
+    name = str(shown.get("alertname") or common.get("alertname") or "alerts")
+    rest = ", ".join(f"{k}={v}" for k, v in sorted(shown.items()) if k != "alertname")
+    return key.strip(), (f"{name} ({rest})" if rest else name)[:MAX_TITLE]
 
 
 def _api_list(raw: bytes | str | Mapping[str, Any]) -> list[Any] | None:

@@ -41,6 +41,7 @@ class Outcome:
     alerts: int
     accounted: int = 0  # alerts whose fingerprint is a ticket or an occurrence on one
     tickets: int = 0
+    occurrences: int = 0  # alerts carried by a group's or a storm's ticket
     doubled: int = 0  # fingerprints with more than one ticket for the same incident
     seconds_to_account: float = 0.0
     healthz_ms: list[float] = field(default_factory=list)
@@ -65,8 +66,9 @@ class Outcome:
         late = self.p(self.lateness_ms, 0.99)
         return (
             f"{self.accounted}/{self.alerts} alerts accounted ({self.tickets} tickets, "
-            f"{self.doubled} doubled) in {self.seconds_to_account:.1f} s; healthz p99 "
-            f"{self.p(self.healthz_ms, 0.99):.0f} ms over {len(self.healthz_ms)} probes; breach "
+            f"{self.occurrences} occurrences, {self.doubled} doubled) in "
+            f"{self.seconds_to_account:.1f} s; healthz p99 {self.p(self.healthz_ms, 0.99):.0f} "
+            f"ms over {len(self.healthz_ms)} probes; breach "
             f"lateness p99 {late:.0f} ms ({self.breaches}/{self.timers}); peak RSS "
             f"{self.peak_rss_mb:.0f} MB; answers {dict(sorted(self.statuses.items()))}; "
             f"Alertmanager failed notifications {self.am_failed}; log lines {self.log_lines}, "
@@ -344,16 +346,26 @@ def _sql(db: str, query: str) -> list[Any]:
 def _accounted(db: str) -> set[str]:
     """The alerts (by instance) that are a ticket; Alertmanager computes fingerprints of its
     own, so the instance named in the title is what ties a ticket to the alert sent."""
-    rows = _sql(db, "SELECT title FROM tickets WHERE channel = 'alertmanager'")
+    rows = _sql(
+        db,
+        "SELECT title FROM tickets WHERE channel = 'alertmanager' UNION ALL "
+        "SELECT title FROM occurrences WHERE channel = 'alertmanager'",
+    )
     return {m.group(0) for (title,) in rows if (m := INSTANCE.search(title))}
 
 
 def _read(db: str, outcome: Outcome) -> None:
     outcome.tickets = _sql(db, "SELECT count(*) FROM tickets WHERE channel = 'alertmanager'")[0][0]
+    outcome.occurrences = _sql(
+        db, "SELECT count(*) FROM occurrences WHERE channel = 'alertmanager'"
+    )[0][0]
+    # an alert twice: two tickets of its own, or a ticket and an occurrence
     outcome.doubled = len(
         _sql(
             db,
-            "SELECT external_id FROM tickets WHERE channel = 'alertmanager' "
+            "SELECT external_id FROM (SELECT external_id FROM tickets WHERE channel = "
+            "'alertmanager' AND external_id NOT LIKE 'group:%' AND external_id <> 'storm' "
+            "UNION ALL SELECT external_id FROM occurrences WHERE channel = 'alertmanager') a "
             "GROUP BY external_id HAVING count(*) > 1",
         )
     )

@@ -168,7 +168,7 @@ def test_a_client_that_hangs_up_mid_body_is_counted_without_a_traceback(
             raw.sendall(
                 b"POST /v1/intake/web HTTP/1.1\r\nHost: x\r\n"
                 + f"Authorization: Bearer {secret}\r\n".encode()
-                + b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"title\""
+                + b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"title"'
             )
             time.sleep(0.2)
         _until(lambda: "faultflow_http_clients_gone_total 1.0" in _metrics(served))
@@ -255,7 +255,8 @@ def test_log_lines_of_one_kind_are_held_back_past_a_burst_and_counted() -> None:
 @pytest.mark.services
 def test_a_real_alertmanager_storm_is_absorbed_whole(tmp_path: Path) -> None:
     """2,000 alerts in 20 s, each its own group, through a real Alertmanager into a real
-    `faultflow serve`: every alert accounted for, none doubled; /healthz p99 ≤ 250 ms and
+    `faultflow serve` under the default contract: every alert accounted for (100 tickets, then
+    one storm ticket carrying the rest as occurrences), none doubled; /healthz p99 ≤ 250 ms and
     breach lateness p99 ≤ 1 s through it; no traceback in serve's log."""
     from storm import ALERTMANAGER, storm
 
@@ -266,7 +267,147 @@ def test_a_real_alertmanager_storm_is_absorbed_whole(tmp_path: Path) -> None:
     outcome = storm(tmp_path, str(tmp_path / "ff.db"), alerts=2000, seconds=20, timers=50)
     print(outcome.summary())
     assert outcome.accounted == 2000 and outcome.doubled == 0, outcome.summary()
-    assert outcome.tickets == 2000, outcome.summary()
+    # the contract's storm rule: 100 tickets, then one storm ticket carrying the rest
+    assert (outcome.tickets, outcome.occurrences) == (101, 1900), outcome.summary()
     assert outcome.p(outcome.healthz_ms, 0.99) <= 250, outcome.summary()
     assert outcome.breaches == 50 and outcome.p(outcome.lateness_ms, 0.99) <= 1000
     assert outcome.tracebacks == 0, outcome.summary()
+
+
+# -- storms become incidents ---------------------------------------------------------------------
+
+
+def _contract(tmp_path: Path, settings: str) -> Path:
+    from faultflow.contract.compile import default_contract_path
+
+    text = default_contract_path().read_text(encoding="utf-8")
+    text = text.replace('storm = { tickets = 100, within = "10m", tier = "A" }\n', "")
+    path = tmp_path / "states.toml"
+    path.write_text(
+        text.replace("[channels.alertmanager]\n", f"[channels.alertmanager]\n{settings}\n"),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _group(key: str, *alerts: tuple[str, str, str]) -> dict[str, Any]:
+    """An Alertmanager webhook of one group: (fingerprint, status, startsAt) per alert."""
+    return {
+        "version": "4",
+        "groupKey": key,
+        "status": "firing",
+        "receiver": "faultflow",
+        "groupLabels": {"alertname": "LinkDown", "site": "dc1"},
+        "commonLabels": {"alertname": "LinkDown", "site": "dc1", "severity": "critical"},
+        "alerts": [
+            {
+                "status": status,
+                "labels": {"alertname": "LinkDown", "instance": fp, "severity": "critical"},
+                "annotations": {"summary": f"{fp} 链路中断"},
+                "startsAt": starts,
+                "endsAt": "2026-03-02T01:10:00Z" if status == "resolved" else "",
+                "fingerprint": fp,
+            }
+            for fp, status, starts in alerts
+        ],
+    }
+
+
+T1, T2 = "2026-03-02T00:50:00Z", "2026-03-02T00:59:30Z"
+
+
+def test_a_group_is_one_ticket_and_its_alerts_occurrences_on_it(
+    tmp_path: Path, travel: Any
+) -> None:
+    engine = Engine.open(db=tmp_path / "ff.db", config=_contract(tmp_path, 'tickets = "group"'))
+    first = engine.intake_all(
+        "alertmanager", _group("g1", ("a", "firing", T1), ("b", "firing", T1))
+    )
+    assert [r.outcome for r in first] == ["opened", "occurrence"]
+    group = first[0].ticket
+    assert {r.ticket.id for r in first} == {group.id}
+    assert group.title == "LinkDown (site=dc1)" and group.tier == "A"
+    # the same notification again (Alertmanager's repeat): nothing new
+    again = engine.intake_all(
+        "alertmanager", _group("g1", ("a", "firing", T1), ("b", "firing", T1))
+    )
+    assert [r.outcome for r in again] == ["duplicate", "duplicate"]
+    # a third alert joins; a resolves; then a fires again (a new startsAt)
+    engine.intake_all("alertmanager", _group("g1", ("a", "resolved", T1), ("c", "firing", T1)))
+    engine.intake_all("alertmanager", _group("g1", ("a", "resolved", T1)))  # resent: no change
+    engine.intake_all("alertmanager", _group("g1", ("a", "firing", T2)))
+    shown = engine.get(group.id)
+    assert shown.occurrences is not None
+    assert shown.occurrences.to_dict() == {"faults": 3, "firing": 3, "fired": 4, "resolved": 1}
+    said = [e.note for e in shown.history if e.trigger == "occurrence"]
+    assert said == [
+        "alertmanager: a 链路中断 — fired",
+        "alertmanager: b 链路中断 — fired",
+        "alertmanager: a 链路中断 — resolved",
+        "alertmanager: c 链路中断 — fired",
+        "alertmanager: a 链路中断 — fired again",
+    ]
+    assert shown.to_dict()["occurrences"]["faults"] == 3
+    assert len(engine.list()) == 1
+    # another group is another ticket
+    other = engine.intake_all("alertmanager", _group("g2", ("d", "firing", T1)))
+    assert other[0].outcome == "opened" and other[0].ticket.id != group.id
+    # once the group's ticket is final, its alert firing anew opens the group's next ticket
+    _close(engine, group.id)
+    later = engine.intake_all("alertmanager", _group("g1", ("b", "firing", T2)))
+    assert later[0].outcome == "recurrence" and later[0].ticket.recurs == group.id
+    assert engine.verify().ok
+    engine.close()
+
+
+def test_past_the_storm_rule_new_faults_gather_on_one_storm_ticket(
+    tmp_path: Path, travel: Any
+) -> None:
+    rule = 'storm = { tickets = 3, within = "10m", tier = "A" }'
+    engine = Engine.open(db=tmp_path / "ff.db", config=_contract(tmp_path, rule))
+    now = engine.now().isoformat()
+    outcomes = []
+    for i in range(10):
+        hook = _group(f"g{i}", (f"fp{i}", "firing", now))
+        outcomes.append(engine.intake_all("alertmanager", hook)[0])
+    assert [o.outcome for o in outcomes] == ["opened"] * 4 + ["occurrence"] * 6
+    storm = outcomes[3].ticket
+    assert storm.title.startswith("Alert storm on alertmanager") and storm.tier == "A"
+    assert {o.ticket.id for o in outcomes[3:]} == {storm.id}
+    carried = engine.get(storm.id).occurrences
+    assert carried is not None and carried.faults == 7
+    # every alert is accounted for: a ticket, or an occurrence on the storm's
+    assert len(engine.list()) == 4
+    # a fault the storm carries resolves on it
+    done = engine.intake_all("alertmanager", _group("g5", ("fp5", "resolved", now)))
+    assert done[0].outcome == "occurrence" and done[0].ticket.id == storm.id
+    # only the storm ticket's own clocks run: one page, not one per fault
+    assert sum(len(t.clocks) > 0 for t in engine.list()) == 4
+    # the storm passes: after the window, new faults are tickets of their own again
+    travel(minutes=11)
+    _close(engine, storm.id)
+    fresh = engine.intake_all(
+        "alertmanager", _group("g99", ("fp99", "firing", engine.now().isoformat()))
+    )
+    assert fresh[0].outcome == "opened" and fresh[0].ticket.id != storm.id
+    engine.close()
+
+
+def _close(engine: Engine, ticket_id: str) -> None:
+    engine.advance(ticket_id, "respond")
+    engine.advance(ticket_id, "cancel", reason="the links came back by themselves")
+
+
+def test_a_storm_rule_that_is_wrong_is_refused_with_its_key_path(tmp_path: Path) -> None:
+    from faultflow.errors import ConfigError
+
+    for rule, words in (
+        ('storm = { tickets = 0, within = "1m" }', "channels.alertmanager.storm.tickets"),
+        ('storm = { tickets = 5, within = "soon" }', "channels.alertmanager.storm.within"),
+        ('storm = { tickets = 5, within = "1m", tier = "Z" }', "unknown tier 'Z'"),
+        ('storm = { tickets = 5, within = "1m", pages = 1 }', "storm.pages"),
+        ('tickets = "each"', "channels.alertmanager.tickets"),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            Engine.open(db=tmp_path / "ff.db", config=_contract(tmp_path, rule))
+        assert words in str(refused.value), (rule, str(refused.value))

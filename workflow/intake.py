@@ -61,6 +61,8 @@ class IntakeRecord:
     where: str | None = None
     replies_to: tuple[str, ...] = ()
     ticket_ref: str | None = None
+    group: str | None = None
+    group_title: str | None = None
 
     def with_defaults(self, **values: Any) -> IntakeRecord:
         """A copy where the given fields are filled in only if they are still empty."""

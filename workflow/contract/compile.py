@@ -57,6 +57,7 @@ from .model import (
     Guard,
     Notifying,
     State,
+    Storm,
     Tier,
     Transition,
 )
@@ -198,8 +199,11 @@ class _Compiler:
         }
         for i, t in enumerate(transitions):
             self._guard_clocks(f"machine.transitions[{i}].guard", t.guard, clocks)
+        storms = {}
         for name, table in m.channels.items():
-            self._channel(name, table, m.tiers)
+            storm = self._channel(name, table, m.tiers)
+            if storm is not None:
+                storms[name] = storm
         return Contract(
             source=self.source,
             name=header.name,
@@ -226,6 +230,10 @@ class _Compiler:
                 for name, table in m.notifiers.items()
             },
             calendars=calendars,
+            storms=storms,
+            grouped=frozenset(
+                name for name, table in m.channels.items() if table.get("tickets") == "group"
+            ),
             warnings=tuple(
                 f"{where} holds what looks like a literal secret: name an environment variable "
                 'instead, e.g. { env = "WECOM_WEBHOOK_URL" }'
@@ -289,8 +297,10 @@ class _Compiler:
     def _us(self, path: str, text: str) -> int:
         return int(self._duration(path, text) / timedelta(microseconds=1))
 
-    def _channel(self, name: str, table: Mapping[str, Any], tiers: Mapping[str, Any]) -> None:
-        """The keys every channel understands (the adapters read the rest)."""
+    def _channel(
+        self, name: str, table: Mapping[str, Any], tiers: Mapping[str, Any]
+    ) -> Storm | None:
+        """The keys every channel understands (the adapters read the rest); its storm rule."""
         path = f"channels.{name}"
         repeat = table.get("on_repeat_after_final", "new")
         if repeat not in ("new", "note"):
@@ -302,6 +312,32 @@ class _Compiler:
             if not isinstance(default, str):
                 raise Invalid(f"{path}.default_tier", "must name a tier")
             self._member(f"{path}.default_tier", default, tiers, "tier")
+        tickets = table.get("tickets", "alert")
+        if tickets not in ("alert", "group"):
+            raise Invalid(f"{path}.tickets", f'must be "alert" or "group", not {tickets!r}')
+        storm = table.get("storm")
+        if storm is None:
+            return None
+        where = f"{path}.storm"
+        if not isinstance(storm, Mapping):
+            raise Invalid(where, 'must be a table: { tickets = 50, within = "1m", tier = "A" }')
+        unknown = sorted(set(storm) - {"tickets", "within", "tier"})
+        if unknown:
+            raise Invalid(f"{where}.{unknown[0]}", "unknown key (known: tickets, within, tier)")
+        count = storm.get("tickets")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise Invalid(f"{where}.tickets", f"must be a whole number ≥ 1, not {count!r}")
+        within = storm.get("within")
+        if not isinstance(within, str):
+            raise Invalid(f"{where}.within", 'must be a duration such as "1m"')
+        within_us = self._us(f"{where}.within", within)
+        if within_us <= 0:
+            raise Invalid(f"{where}.within", "must be longer than 0")
+        tier = storm.get("tier", next(iter(tiers)))
+        if not isinstance(tier, str):
+            raise Invalid(f"{where}.tier", "must name a tier")
+        self._member(f"{where}.tier", tier, tiers, "tier")
+        return Storm(count, within_us, tier)
 
     @staticmethod
     def _secrets(path: str, table: Mapping[str, Any]) -> dict[str, Any]:

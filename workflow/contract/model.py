@@ -37,6 +37,7 @@ RESERVED_TRIGGERS = frozenset(
         "assign",
         "delivered",
         "contract",
+        "occurrence",
     }
 )
 LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
@@ -171,6 +172,17 @@ class Notifying:
     config: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Storm:
+    """A channel's storm rule (``[channels.NAME] storm``): past ``tickets`` new tickets
+    reported within ``within_us``, the channel's further faults become occurrences on one
+    storm ticket (opened, or the open one reused) of ``tier``, instead of tickets of their own."""
+
+    tickets: int
+    within_us: int
+    tier: str
+
+
 @dataclass(frozen=True)
 class Contract:
     """A validated contract. Build one with :func:`load_contract`."""
@@ -192,6 +204,11 @@ class Contract:
     channels: Mapping[str, Mapping[str, Any]]
     notifiers: Mapping[str, Notifying]
     calendars: Mapping[str, Calendar] = field(default_factory=dict)
+    storms: Mapping[str, Storm] = field(default_factory=dict)
+    """The channels with a storm rule (``[channels.NAME] storm``)."""
+    grouped: frozenset[str] = frozenset()
+    """The channels whose faults come in groups and open a ticket per group
+    (``[channels.NAME] tickets = "group"``): each fault an occurrence on it."""
     limits: Limits = field(default_factory=lambda: Limits())
     backdate_limit_us: int = DAY_US
     """How far before now a late entry (``--at``) may be recorded."""

@@ -77,6 +77,25 @@ class ClockRecord(NamedTuple):
     next_kind: str | None
 
 
+class OccurrenceRecord(NamedTuple):
+    """One alert (a channel's external id) carried by a ticket that is not its own: an alert of
+    a group, or one that came in a storm. The row follows the alert — the ticket it is on now,
+    its incident (``startsAt``) and status, how often it fired and resolved — and is what an
+    intake of that alert finds it by; each change is also an ``occurrence`` event in the
+    ticket's history."""
+
+    channel: str
+    external_id: str
+    ticket_id: str
+    title: str
+    incident: str | None
+    status: str  # firing | resolved
+    fired: int  # times it fired (the first, and each new incident after a resolution)
+    resolved: int
+    first_us: int
+    last_us: int
+
+
 class OutboxRecord(NamedTuple):
     """A notification to deliver, written in the same transaction as the event it tells of."""
 

@@ -65,6 +65,7 @@ from .records import (
     ClockRecord,
     EscalationRecord,
     EventRecord,
+    OccurrenceRecord,
     OutboxRecord,
     TicketRecord,
 )
@@ -73,6 +74,7 @@ from .tables import (
     ESCALATIONS,
     EVENTS,
     META,
+    OCCURRENCES,
     OUTBOX,
     TICKETS,
 )
@@ -450,6 +452,37 @@ class Store:
             .limit(1),
             d,
         )
+        occ = OCCURRENCES
+        occ_cols = list(OccurrenceRecord._fields)
+        self._select_occurrence = _Statement(
+            select(*[occ.c[n] for n in occ_cols]).where(
+                occ.c.channel == bindparam("channel"),
+                occ.c.external_id == bindparam("external_id"),
+            ),
+            d,
+        )
+        self._insert_occurrence = insert_all(occ, occ_cols)
+        self._update_occurrence = _Statement(
+            update(occ)
+            .where(
+                occ.c.channel == bindparam("channel"),
+                occ.c.external_id == bindparam("external_id"),
+            )
+            .values({n: bindparam(n) for n in occ_cols if n not in ("channel", "external_id")}),
+            d,
+        )
+        self._select_occurrences = _Statement(
+            select(*[occ.c[n] for n in occ_cols])
+            .where(occ.c.ticket_id == bindparam("ticket_id"))
+            .order_by(occ.c.first_us, occ.c.external_id),
+            d,
+        )
+        self._count_opened = _Statement(
+            select(func.count())
+            .select_from(t)
+            .where(t.c.channel == bindparam("channel"), t.c.created_us >= bindparam("since")),
+            d,
+        )
         self._select_due = _Statement(
             select(c.c.ticket_id, c.c.next_us)
             .where(c.c.next_us <= bindparam("now"))
@@ -825,6 +858,36 @@ class Unit:
             self.store._select_external, {"channel": channel, "external_id": external_id}
         ).fetchone()
         return TicketRecord(*row) if row else None
+
+    def occurrence(self, channel: str, external_id: str) -> OccurrenceRecord | None:
+        """The alert ``external_id`` of ``channel`` if a ticket carries it as an occurrence."""
+        values = {"channel": channel, "external_id": external_id}
+        row = self.run(self.store._select_occurrence, values).fetchone()
+        return OccurrenceRecord(*row) if row else None
+
+    def put_occurrence(self, new: OccurrenceRecord, old: OccurrenceRecord | None) -> None:
+        """Write an alert's occurrence row (insert it when ``old`` is ``None``). Rows are
+        written beside their ticket's change, whose version check settles races; two
+        processes inserting the same alert meet the primary key (:class:`DuplicateExternalId`,
+        and the payload is read again)."""
+        s = self.store
+        if old is None:
+            try:
+                self.cursor.execute(s._insert_occurrence.sql, s._insert_occurrence.bind(new))
+            except s._dbapi.IntegrityError:
+                raise DuplicateExternalId(new.ticket_id) from None
+            return
+        self.run(s._update_occurrence, new._asdict())
+
+    def occurrences(self, ticket_id: str) -> list[OccurrenceRecord]:
+        """The alerts ``ticket_id`` carries, in the order they first came."""
+        rows = self.run(self.store._select_occurrences, {"ticket_id": ticket_id}).fetchall()
+        return [OccurrenceRecord(*row) for row in rows]
+
+    def opened_since(self, channel: str, since_us: int) -> int:
+        """How many tickets ``channel`` opened at or after ``since_us`` (the storm rule)."""
+        values = {"channel": channel, "since": since_us}
+        return int(self.run(self.store._count_opened, values).fetchone()[0])
 
     def write(self, change: Change) -> None:
         """Write a change; raise :class:`ConcurrentUpdate` if the ticket moved under us."""

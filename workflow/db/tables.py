@@ -29,6 +29,7 @@ from .records import (
     ContractRecord,
     EscalationRecord,
     EventRecord,
+    OccurrenceRecord,
     OutboxRecord,
     OverrideRecord,
     TicketRecord,
@@ -104,6 +105,8 @@ TicketRow = _table(
             "channel", "external_id", "occurrence", name="uq_tickets_channel_external"
         ),
         Index("ix_tickets_state", "state"),
+        # What a storm rule counts: the tickets a channel opened lately.
+        Index("ix_tickets_channel_created", "channel", "created_us"),
         # Clustered on the primary key: one B-tree less to write per trigger.
         {"sqlite_with_rowid": False},
     ),
@@ -137,6 +140,18 @@ ClockRow = _table(
         ),
         {"sqlite_with_rowid": False},
     ),
+)
+
+OccurrenceRow = _table(
+    OccurrenceRecord,
+    "occurrences",
+    columns={
+        "channel": Field(primary_key=True),
+        "external_id": Field(primary_key=True),
+        "ticket_id": _owned(primary_key=False),
+        "title": _text(nullable=False),
+    },
+    args=(Index("ix_occurrences_ticket", "ticket_id"),),
 )
 
 OutboxRow = _table(
@@ -211,6 +226,7 @@ TICKETS = _core(TicketRow)
 EVENTS = _core(EventRow)
 CLOCKS = _core(ClockRow)
 OUTBOX = _core(OutboxRow)
+OCCURRENCES = _core(OccurrenceRow)
 DELIVERIES = _core(DeliveryRow)
 TOKENS = _core(TokenRow)
 OVERRIDES = _core(OverrideRow)

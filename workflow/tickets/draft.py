@@ -85,7 +85,9 @@ def opened(
     return draft
 
 
-PASSIVE = frozenset({"warning", "breach", "note", "withdrawn", "page", "ack", "delivered"})
+PASSIVE = frozenset(
+    {"warning", "breach", "note", "withdrawn", "page", "ack", "delivered", "occurrence"}
+)
 """Events that change no state and no clock's course: a late entry may be recorded before them."""
 
 

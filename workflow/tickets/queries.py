@@ -5,22 +5,36 @@ from __future__ import annotations
 from ..contract.machine import GuardFacts, Option
 from ..contract.model import Classification, member
 from ..contract.versions import Contracts
+from ..db.records import EventRecord
 from ..db.store import Store
 from ..errors import UnknownTicket
 from ..ids import normalize_ticket_id
-from .views import Ticket, ticket_view, urgency
+from .views import History, Ticket, ticket_view, urgency
 
 
-def ticket(store: Store, contracts: Contracts, ticket_id: str, now_us: int) -> Ticket:
+def ticket(
+    store: Store, contracts: Contracts, ticket_id: str, now_us: int, *, lazy: bool = False
+) -> Ticket:
     """One ticket with its clocks (read at ``now_us``, under the contract version it runs
-    under) and its whole history."""
+    under) and its whole history (with ``lazy``, read when first used)."""
     tid = normalize_ticket_id(ticket_id)
     with store.unit() as u:
         record, clock_rows = u.load(tid)
         if record is None:
             raise UnknownTicket(ticket_id)
-        events = u.events(record.id)
-    return ticket_view(record, clock_rows, events, now_us, contracts.for_ticket(record))
+        if not lazy:
+            events = u.events(record.id)
+    contract = contracts.for_ticket(record)
+    if lazy:
+        upto = record.last_seq
+
+        def load() -> list[EventRecord]:
+            with store.unit() as u:
+                return u.events(tid, upto)
+
+        history = History(load, contract.timezone, upto)
+        return ticket_view(record, clock_rows, history, now_us, contract)
+    return ticket_view(record, clock_rows, events, now_us, contract)
 
 
 def listing(

@@ -12,6 +12,16 @@ Each fault is matched against the latest ticket of its channel and external id:
 - a follow-up (an alert's ``resolved``) of that incident: a **note**, once (a second identical
   one, as from a redundant Alertmanager pair or a retry, is a duplicate and writes nothing).
 
+Faults may also be carried by a ticket that is not their own, as **occurrences** (a row each in
+``occurrences``, and an ``occurrence`` event in the ticket's history when one fires, resolves or
+fires again):
+
+- a channel with ``tickets = "group"`` opens one ticket per group (an Alertmanager
+  ``groupKey``) and each fault of the group is an occurrence on it;
+- a channel with a ``storm`` rule, once it has opened more than ``storm.tickets`` tickets
+  reported within ``storm.within``, opens (or reuses, while it is open) one storm ticket and
+  carries every further new fault on it — paging once, not once per fault.
+
 Races are settled by the database: a second process that opens the same (channel, external id,
 occurrence) meets the unique constraint, and its whole payload is read again and answered from
 what is stored.
@@ -27,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..contract.model import member
-from ..db.records import TicketRecord
+from ..db.records import OccurrenceRecord, TicketRecord
 from ..db.store import DuplicateExternalId, TicketIdTaken, Unit
 from ..errors import ConcurrentUpdate, FaultflowError, IntakeError, InvalidInput
 from ..ids import new_ticket_id
@@ -37,7 +47,7 @@ from ..timekeeping.times import aware, to_us
 from . import queries
 from .draft import Draft
 from .unit import UnitOfWork, written
-from .views import Intake, Ticket
+from .views import GROUP, STORM, Intake, Ticket
 
 if TYPE_CHECKING:
     from ..hookspecs import Channel
@@ -135,6 +145,8 @@ class Receiver:
                         steps.extend(plan.add(record, classification, at_us, data))
                     for draft in plan.drafts.values():
                         work.commit(u, draft)  # its breaches start their chains
+                    for new, old in plan.rows:  # after the tickets they name
+                        u.put_occurrence(new, old)
             except (TicketIdTaken, DuplicateExternalId):
                 continue  # a racer took the id or opened the same fault: read it all again
             except ConcurrentUpdate:
@@ -157,8 +169,8 @@ class Receiver:
                 if draft is not None and draft.events:
                     self.work.remember(draft.ticket, list(draft.clocks.values()))
                     views[tid] = written(ctx.store, draft)
-                else:
-                    views[tid] = queries.ticket(ctx.store, ctx.contracts, tid, now_us)
+                else:  # its history read only if the answer shows it
+                    views[tid] = queries.ticket(ctx.store, ctx.contracts, tid, now_us, lazy=True)
             out.append(Intake(outcome, views[tid]))
         return out
 
@@ -207,6 +219,9 @@ class _Plan:
         self.contract = r.contract
         self.drafts: dict[str, Draft] = {}  # ticket id -> its draft (new tickets and notes)
         self.latest: dict[str, TicketRecord] = {}  # external id -> latest ticket, this unit
+        self.carried: dict[str, OccurrenceRecord] = {}  # external id -> occurrence, this unit
+        self.opened = 0  # tickets this unit opened (the storm rule counts them)
+        self.rows: list[tuple[OccurrenceRecord, OccurrenceRecord | None]] = []  # to write
 
     def add(
         self,
@@ -224,13 +239,20 @@ class _Plan:
             mark = f"reply:{record.external_id or record.title}"
             return self._note(answered, record, mark, "a reply", record.description)
         key = record.external_id
+        carried = None
+        if key is not None and self._gathers(record):
+            carried = self.carried.get(key) or self.u.occurrence(self.channel, key)
+            if carried is not None:
+                answered_here = self._carried(record, carried)
+                if answered_here is not None:
+                    return answered_here
         latest = None
         if key is not None:
             latest = self.latest.get(key) or self.u.latest_by_external(self.channel, key)
         if record.follow_up:
             return self._follow_up(record, latest)
         if latest is None:
-            return [self._open(record, classification, at_us, data)]
+            return [self._new(record, classification, at_us, data, carried)]
         final = latest.state in self.r.work.ctx.contracts.for_ticket(latest).finals
         other_incident = not same_incident(record.incident, latest.incident)
         if other_incident or (final and self.contract.on_repeat(self.channel) == "new"):
@@ -240,6 +262,148 @@ class _Plan:
             mark = f"repeat:{record.incident or ''}"
             return self._note(latest, record, mark, "repeated after the ticket was closed")
         return [("duplicate", None, latest.id)]
+
+    # -- occurrences: faults carried by a group's or a storm's ticket ---------------------------
+
+    def _gathers(self, record: IntakeRecord) -> bool:
+        """Whether faults of this channel may be carried by a ticket not their own."""
+        grouped = self.channel in self.contract.grouped and record.group is not None
+        return grouped or self.channel in self.contract.storms
+
+    def _new(
+        self,
+        record: IntakeRecord,
+        classification: tuple[str, str, str | None],
+        at_us: int,
+        data: dict[str, Any],
+        carried: OccurrenceRecord | None,
+    ) -> tuple[str, Draft | None, str]:
+        """A fault no ticket has: a ticket of its own, or an occurrence on its group's ticket or
+        on the storm's."""
+        storm = self.contract.storms.get(self.channel)
+        grouped = self.channel in self.contract.grouped and record.group is not None
+        if grouped:
+            key = _group_key(record.group or "")
+            group = self.latest.get(key) or self.u.latest_by_external(self.channel, key)
+            if group is not None and not self._final(group):
+                return self._occur(group, record, carried, "fired")
+        if storm is not None and self._storming(storm):
+            found = self.latest.get(STORM) or self.u.latest_by_external(self.channel, STORM)
+            if found is not None and not self._final(found):
+                return self._occur(found, record, carried, "fired")
+            span_text = span(timedelta(microseconds=storm.within_us))
+            opening = dataclasses.replace(
+                record,
+                title=f"Alert storm on {self.channel}: more than {storm.tickets} new tickets "
+                f"within {span_text}",
+                description="The faults of the storm are its occurrences (faultflow show).",
+                external_id=STORM,
+                incident=None,
+                tier=storm.tier,
+            )
+            storm_class = classify(self.contract, opening)
+            said = {**data, "storm": True, **({"recurs": found.id} if found else {})}
+            done = self._open(opening, storm_class, at_us, said, after=found)
+            self._occur(self.drafts[done[2]].ticket, record, carried, "fired")
+            return done
+        if grouped:
+            opening = dataclasses.replace(
+                record,
+                title=record.group_title or record.title,
+                external_id=_group_key(record.group or ""),
+                incident=None,
+            )
+            said = {**data, "group": record.group, **({"recurs": group.id} if group else {})}
+            done = self._open(opening, classification, at_us, said, after=group)
+            self._occur(self.drafts[done[2]].ticket, record, carried, "fired")
+            return done
+        return self._open(record, classification, at_us, data)
+
+    def _final(self, ticket: TicketRecord) -> bool:
+        return ticket.state in self.r.work.ctx.contracts.for_ticket(ticket).finals
+
+    def _storming(self, storm: Any) -> bool:
+        """Whether the channel has opened ``storm.tickets`` tickets reported within
+        ``storm.within`` (this payload's included)."""
+        since = self.recorded_us - storm.within_us
+        return self.u.opened_since(self.channel, since) + self.opened >= storm.tickets
+
+    def _carried(
+        self, record: IntakeRecord, carried: OccurrenceRecord
+    ) -> list[tuple[str, Draft | None, str]] | None:
+        """A fault a ticket already carries: a duplicate, or what became of it on that ticket;
+        ``None`` when it fires anew and its ticket is final (it needs a ticket again)."""
+        ticket = self.u.ticket(carried.ticket_id)
+        draft = self.drafts.get(carried.ticket_id)
+        if draft is not None:
+            ticket = draft.ticket
+        assert ticket is not None
+        same = same_incident(record.incident, carried.incident)
+        if record.follow_up:
+            if carried.status == "resolved" and same:
+                return [("duplicate", None, ticket.id)]
+            return [self._occur(ticket, record, carried, "resolved")]
+        if same and carried.status == "firing":
+            return [("duplicate", None, ticket.id)]
+        if same:  # a firing of an incident already resolved (a late resend): nothing new
+            return [("duplicate", None, ticket.id)]
+        if self._final(ticket):
+            return None
+        return [self._occur(ticket, record, carried, "fired again")]
+
+    def _occur(
+        self,
+        ticket: TicketRecord,
+        record: IntakeRecord,
+        old: OccurrenceRecord | None,
+        what: str,
+    ) -> tuple[str, Draft | None, str]:
+        """Record on ``ticket`` that the fault ``record`` fired, resolved or fired again."""
+        assert record.external_id is not None
+        draft = self._draft(ticket)
+        at_us = max(self.recorded_us, draft.ticket.last_us)
+        resolved = what == "resolved"
+        new = OccurrenceRecord(
+            channel=self.channel,
+            external_id=record.external_id,
+            ticket_id=ticket.id,
+            title=record.title,
+            incident=record.incident if not resolved or old is None else old.incident,
+            status="resolved" if resolved else "firing",
+            fired=(old.fired if old is not None else 0) + (0 if resolved else 1),
+            resolved=(old.resolved if old is not None else 0) + (1 if resolved else 0),
+            first_us=old.first_us if old is not None else self.recorded_us,
+            last_us=self.recorded_us,
+        )
+        if old is not None and old.ticket_id != ticket.id:
+            new = new._replace(fired=old.fired + 1)  # moved on to a new ticket: fired anew
+        self.rows.append((new, old))
+        self.carried[record.external_id] = new
+        draft.fire_due(at_us)
+        draft.record(
+            "occurrence",
+            draft.ticket.state,
+            at_us,
+            self.actor,
+            note=_clip(f"{self.channel}: {record.title} — {what}", self.contract.limits.note),
+            data={
+                "occurrence": what,
+                "external_id": record.external_id,
+                "incident": record.incident,
+                "channel_data": dict(record.data),
+            },
+        )
+        return ("occurrence", draft, ticket.id)
+
+    def _draft(self, ticket: TicketRecord) -> Draft:
+        """This unit's draft of ``ticket`` (loaded once)."""
+        draft = self.drafts.get(ticket.id)
+        if draft is None:
+            loaded, clock_rows = self.u.load(ticket.id)
+            assert loaded is not None
+            draft = self.r.work.draft(loaded, clock_rows, self.recorded_us)
+            self.drafts[ticket.id] = draft
+        return draft
 
     def _thread(self, record: IntakeRecord) -> TicketRecord | None:
         """The ticket a reply answers: named by a ticket id, or by the external id (on this
@@ -280,6 +444,7 @@ class _Plan:
             recurs=after.id if after is not None else None,
         )
         self.drafts[draft.ticket.id] = draft
+        self.opened += 1
         if record.external_id is not None:
             self.latest[record.external_id] = draft.ticket
         return ("recurrence" if after is not None else "opened", draft, draft.ticket.id)
@@ -337,6 +502,13 @@ class _Plan:
         )
         self.drafts[ticket.id] = draft
         return [("note", draft, ticket.id)]
+
+
+def _group_key(group: str) -> str:
+    """The external id of a group's ticket: a digest, since a group key may be long."""
+    import hashlib
+
+    return GROUP + hashlib.sha256(group.encode("utf-8")).hexdigest()[:32]
 
 
 def same_incident(a: str | None, b: str | None) -> bool:

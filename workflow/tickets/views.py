@@ -216,8 +216,29 @@ class Ticket:
         """Whether any promise on this ticket is broken."""
         return any(c.breached for c in self.clocks.values())
 
-    def to_dict(self) -> dict[str, Any]:
-        """The ticket as SPEC §6 JSON."""
+    @property
+    def gathers(self) -> bool:
+        """Whether this is a group's or a storm's ticket: one that carries faults not its own
+        (its history may be long; an intake's answer leaves it out)."""
+        key = self.external_id or ""
+        return key == STORM or key.startswith(GROUP)
+
+    @property
+    def occurrences(self) -> Occurrences | None:
+        """The faults this ticket carries that are not its own (a group's alerts, a storm's),
+        counted from its history; ``None`` when it carries none."""
+        return Occurrences.of(self.history)
+
+    def to_dict(self, *, history: bool = True) -> dict[str, Any]:
+        """The ticket as SPEC §6 JSON; without ``history``, no history (nor the occurrences
+        counted from it)."""
+        if not history:
+            return {
+                k: v for k, v in self._dict(False).items() if k not in ("history", "occurrences")
+            }
+        return self._dict(True)
+
+    def _dict(self, history: bool) -> dict[str, Any]:
         return {
             "id": self.id,
             "state": self.state,
@@ -228,15 +249,64 @@ class Ticket:
             "title": self.title,
             "version": self.version,
             **({"recurs": self.recurs} if self.recurs is not None else {}),
+            **(
+                {"occurrences": carried.to_dict()}
+                if history and (carried := self.occurrences)
+                else {}
+            ),
             "clocks": {name: clock.to_dict() for name, clock in self.clocks.items()},
-            "history": [event.to_dict() for event in self.history],
+            **({"history": [event.to_dict() for event in self.history]} if history else {}),
         }
 
 
-OUTCOMES = ("opened", "duplicate", "note", "recurrence")
+STORM = "storm"
+"""The external id of a channel's storm tickets (each storm the next occurrence of it)."""
+GROUP = "group:"
+"""How the external id of a group's ticket begins (then a digest of the group's key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrences:
+    """What a ticket's occurrences came to: how many faults it carries, how many of them are
+    firing now, and how often they fired and resolved in all."""
+
+    faults: int
+    firing: int
+    fired: int
+    resolved: int
+
+    @classmethod
+    def of(cls, history: Sequence[Event]) -> Occurrences | None:
+        last: dict[str, str] = {}
+        fired = resolved = 0
+        for e in history:
+            if e.trigger != "occurrence":
+                continue
+            what = str(e.data.get("occurrence", ""))
+            last[str(e.data.get("external_id"))] = what
+            if what == "resolved":
+                resolved += 1
+            else:
+                fired += 1
+        if not last:
+            return None
+        firing = sum(1 for what in last.values() if what != "resolved")
+        return cls(len(last), firing, fired, resolved)
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "faults": self.faults,
+            "firing": self.firing,
+            "fired": self.fired,
+            "resolved": self.resolved,
+        }
+
+
+OUTCOMES = ("opened", "duplicate", "note", "recurrence", "occurrence")
 """What an intake did with one fault (SPEC §8): opened a ticket; found it already open (the
 existing ticket); added a note to an existing ticket; opened a new ticket that recurs a final
-one (its ``recurs``)."""
+one (its ``recurs``); recorded it as an occurrence on a ticket that carries it (its group's,
+or a storm's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +317,10 @@ class Intake:
     ticket: Ticket
 
     def to_dict(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "ticket": self.ticket.to_dict()}
+        """The outcome and the ticket; a group's or storm's ticket without its history, which
+        every fault it carries lengthens (``show`` and ``GET /v1/tickets/ID`` have it)."""
+        ticket = self.ticket.to_dict(history=not self.ticket.gathers)
+        return {"outcome": self.outcome, "ticket": ticket}
 
 
 @dataclass(frozen=True, slots=True)
