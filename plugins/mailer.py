@@ -14,6 +14,8 @@ What is sent, by notification:
   report's Message-ID, so that the reporter's mail client threads it, and replies come back
   (by the tag, or by References) as notes on the ticket;
 - an escalation step (``event = "page"``): to each paged person's ``email``;
+- a digest of what waited while the notifier's ``coalesce`` window was open (``kind =
+  "digest"``): one mail to ``to``, a line per notification;
 - anything else: to ``to``, if given.
 
 A refused login or recipient is given up at once (:class:`faultflow.DeliveryRefused`); anything
@@ -77,6 +79,10 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
                 to.append(Address(display_name=person.get("name", ""), addr_spec=addr))
         subject = f"[FF-{ticket}] 升级 escalation: {title}"
         body = f"{n.get('note', '')}\n\n{title}\n级别 tier: {n.get('tier')}\n"
+    elif n.get("kind") == "digest":
+        to = list(config.get("to") or ())
+        subject = f"faultflow 汇总 digest: {title}"
+        body = f"{n.get('note') or ''}\n"
     else:
         to = list(config.get("to") or ())
         subject = f"[FF-{ticket}] {n.get('kind')}: {title}"
@@ -89,14 +95,16 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
     mail["Subject"] = subject
     mail["Date"] = formatdate(localtime=True)
     sender_domain = str(mail["From"].addresses[0].domain or "localhost")
-    mail["Message-ID"] = n.get("message_id") or make_msgid(f"ff-{ticket}", domain=sender_domain)
+    mail["Message-ID"] = n.get("message_id") or make_msgid(
+        f"ff-{ticket}" if ticket else "ff-digest", domain=sender_domain
+    )
     if reply_to_report:
         mail["In-Reply-To"] = f"<{reply_to_report}>"
         mail["References"] = f"<{reply_to_report}>"
     # Sent by a program (RFC 3834): auto-responders do not answer it, and faultflow's own
     # mailbox poller does not take it in should it come back (a mailbox among the recipients)
     mail["Auto-Submitted"] = "auto-generated"
-    mail["X-Faultflow-Ticket"] = str(ticket)
+    mail["X-Faultflow-Ticket"] = str(ticket) if ticket else "digest"
     mail.set_content(body)
     if html:
         mail.add_alternative(str(html), subtype="html")

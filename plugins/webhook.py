@@ -33,6 +33,9 @@ TITLES = {
 def wecom_markdown(n: Mapping[str, Any]) -> dict[str, Any]:
     """A WeCom group-robot message: ``{"msgtype": "markdown", "markdown": {"content": ...}}``."""
     kind = str(n.get("kind"))
+    if kind == "digest":  # what waited while the notifier's coalesce window was open
+        content = f"**汇总 digest** {n.get('title', '')}\n{n.get('note', '')}"
+        return {"msgtype": "markdown", "markdown": {"content": cut(content, WECOM_LIMIT)}}
     colour = {"breach": "warning", "escalation": "warning", "warning": "comment"}.get(kind, "info")
     lines = [
         f'**{TITLES.get(kind, kind)}** 工单 <font color="{colour}">{n.get("ticket")}</font>',

@@ -411,3 +411,79 @@ def test_a_storm_rule_that_is_wrong_is_refused_with_its_key_path(tmp_path: Path)
         with pytest.raises(ConfigError) as refused:
             Engine.open(db=tmp_path / "ff.db", config=_contract(tmp_path, rule))
         assert words in str(refused.value), (rule, str(refused.value))
+
+
+# -- notifications coalesce ----------------------------------------------------------------------
+
+
+def test_a_coalescing_notifier_sends_one_message_then_one_digest_per_interval(
+    db_path: Path, travel: Any
+) -> None:
+    from conftest import new_ticket
+    from test_notify import Receiver, attempts, open_engine
+
+    receiver = Receiver()
+    try:
+        engine = open_engine(
+            db_path,
+            {
+                "group": {
+                    "use": "webhook",
+                    "url": receiver.url,
+                    "events": ["transition", "breach"],
+                    "coalesce": "5m",
+                }
+            },
+        )
+        first = new_ticket(engine, "A", title="core switch down")
+        engine.tick()
+        assert [b["ticket"] for b in receiver.bodies] == [first.id]  # the window opens
+        storm = [new_ticket(engine, "C", title=f"link {i} down") for i in range(30)]
+        travel(minutes=1)
+        engine.tick()
+        assert len(receiver.bodies) == 1  # within the window: they wait
+        travel(minutes=15)  # the window is over; tier A's response promise broke meanwhile
+        engine.tick()
+        assert len(receiver.bodies) == 2
+        sent = receiver.bodies[1]
+        assert sent["kind"] == "digest" and sent["count"] == 31
+        assert sent["kinds"] == {"breach": 1, "transition": 30}
+        assert sent["items"][0]["kind"] == "breach"  # the most urgent first
+        assert set(sent["tickets"]) == {first.id, *(t.id for t in storm)}
+        assert "[breach]" in sent["note"].splitlines()[0]
+        # each notification is recorded as delivered once, and nothing is left waiting
+        assert sorted(set(attempts(engine))) == [("group", 1, 1)]
+        assert len(attempts(engine)) == 32
+        assert engine.census().notifications_pending == 0
+        engine.tick()
+        assert len(receiver.bodies) == 2
+        engine.close()
+    finally:
+        receiver.close()
+
+
+def test_the_outbox_drains_breaches_before_transitions(db_path: Path, travel: Any) -> None:
+    from conftest import new_ticket
+    from faultflow.db import outbox
+    from test_notify import open_engine
+
+    engine = open_engine(db_path, {"log": {"events": ["transition", "breach"]}})
+    new_ticket(engine, "A", title="core switch down")
+    travel(minutes=16)
+    engine.tick(deliver=False)
+    for i in range(3):
+        new_ticket(engine, "C", title=f"link {i}")
+    from faultflow.timekeeping.times import to_us
+
+    kinds = [row[2] for row in outbox.due(engine.store, to_us(engine.now()), 100)]
+    assert kinds[0] == "breach" and kinds[1:] == ["transition"] * 4
+    engine.close()
+
+
+def test_a_coalesce_that_is_not_a_duration_is_refused(tmp_path: Path) -> None:
+    from faultflow.errors import ConfigError
+    from test_notify import contract_with
+
+    with pytest.raises(ConfigError) as refused:
+        contract_with({"log": {"coalesce": "a while"}})
+    assert "notifiers.log.coalesce" in str(refused.value)

@@ -371,8 +371,16 @@ class _Compiler:
                     f"{path}.events",
                     f"unknown kind {kind!r} (kinds: {', '.join(NOTIFICATION_KINDS)})",
                 )
-        config = {k: v for k, v in table.items() if k not in ("use", "events")}
-        return Notifying(name, use, frozenset(events), config)
+        config = {k: v for k, v in table.items() if k not in ("use", "events", "coalesce")}
+        coalesce = table.get("coalesce")
+        coalesce_us = None
+        if coalesce is not None:
+            if not isinstance(coalesce, str):
+                raise Invalid(f"{path}.coalesce", 'must be a duration such as "5m"')
+            coalesce_us = self._us(f"{path}.coalesce", coalesce)
+            if coalesce_us <= 0:
+                raise Invalid(f"{path}.coalesce", "must be longer than 0")
+        return Notifying(name, use, frozenset(events), config, coalesce_us)
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -170,6 +170,9 @@ class Notifying:
     use: str
     events: frozenset[str]
     config: Mapping[str, Any]
+    coalesce_us: int | None = None
+    """``coalesce``: at most one message per this interval; what comes meanwhile waits and goes
+    out as one digest when it ends (messages to a person by name are never held)."""
 
 
 @dataclass(frozen=True, slots=True)

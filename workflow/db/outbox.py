@@ -55,17 +55,63 @@ def _compile(statement: Any, dialect: Any) -> _Statements:
     )
 
 
+PRIORITY = {"breach": 0, "escalation": 0, "warning": 1}
+"""The order the outbox drains in: breaches and escalations first, then warnings, then the
+rest (transitions); oldest first within each."""
+
+
+def _priority() -> Any:
+    return case(
+        *((OUTBOX.c.kind == kind, rank) for kind, rank in PRIORITY.items()),
+        else_=len(set(PRIORITY.values())),
+    )
+
+
 def due(store: Store, now_us: int, limit: int) -> list[tuple[int, str, str, str, int]]:
-    """The notifications due at ``now_us`` (id, ticket, kind, payload, next attempt), oldest
-    first, at most ``limit``."""
+    """The notifications due at ``now_us`` (id, ticket, kind, payload, next attempt), most
+    urgent first (:data:`PRIORITY`), at most ``limit``."""
     o = OUTBOX
     rows = store.query(
         select(o.c.id, o.c.ticket_id, o.c.kind, o.c.payload, o.c.next_attempt_us)
         .where(o.c.done.is_(False), o.c.next_attempt_us <= now_us)
-        .order_by(o.c.next_attempt_us, o.c.id)
+        .order_by(_priority(), o.c.next_attempt_us, o.c.id)
         .limit(limit)
     )
     return [(int(i), str(t), str(k), str(p), int(n)) for i, t, k, p, n in rows]
+
+
+def waiting(
+    store: Store, notifier: str, kinds: frozenset[str], now_us: int, limit: int
+) -> list[tuple[int, str, str, str, int]]:
+    """Notifications due at ``now_us`` of ``kinds`` that ``notifier`` has not delivered yet
+    (what a coalescing notifier's digest gathers), most urgent first."""
+    o, dl = OUTBOX, DELIVERIES
+    sent = (
+        select(dl.c.id)
+        .where(dl.c.outbox_id == o.c.id, dl.c.notifier == notifier, dl.c.ok.is_(True))
+        .exists()
+    )
+    rows = store.query(
+        select(o.c.id, o.c.ticket_id, o.c.kind, o.c.payload, o.c.next_attempt_us)
+        .where(
+            o.c.done.is_(False),
+            o.c.next_attempt_us <= now_us,
+            o.c.kind.in_(sorted(kinds)),
+            ~sent,
+        )
+        .order_by(_priority(), o.c.next_attempt_us, o.c.id)
+        .limit(limit)
+    )
+    return [(int(i), str(t), str(k), str(p), int(n)) for i, t, k, p, n in rows]
+
+
+def last_sent(store: Store, notifier: str) -> int | None:
+    """When ``notifier`` last delivered a message (µs), or ``None``."""
+    dl = DELIVERIES
+    value = store.query(
+        select(func.max(dl.c.at_us)).where(dl.c.notifier == notifier, dl.c.ok.is_(True))
+    )[0][0]
+    return int(value) if value is not None else None
 
 
 def claim(

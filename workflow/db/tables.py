@@ -197,6 +197,8 @@ class DeliveryRow(SQLModel, table=True):
     """Every attempt to deliver one notification to one notifier."""
 
     __tablename__ = "deliveries"
+    # When a notifier last sent (a coalescing notifier's window).
+    __table_args__ = (Index("ix_deliveries_notifier", "notifier", "at_us"),)
 
     id: int | None = Field(default=None, primary_key=True)
     outbox_id: int = Field(sa_column=Column(ForeignKey("outbox.id"), nullable=False, index=True))

@@ -1,6 +1,7 @@
 """Occurrences: the alerts a ticket carries that are not its own (an Alertmanager group's
 alerts, a storm's), one row per alert, found by (channel, external id); and an index on
-(channel, created_us) for the storm rule's count of a channel's recent tickets.
+(channel, created_us) for the storm rule's count of a channel's recent tickets; and one on
+deliveries (notifier, at_us), for when a coalescing notifier last sent.
 
 Revision ID: 0006
 Revises: 0005
@@ -36,9 +37,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_occurrences_ticket", "occurrences", ["ticket_id"])
     op.create_index("ix_tickets_channel_created", "tickets", ["channel", "created_us"])
+    op.create_index("ix_deliveries_notifier", "deliveries", ["notifier", "at_us"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_notifier", table_name="deliveries")
     op.drop_index("ix_tickets_channel_created", table_name="tickets")
     op.drop_index("ix_occurrences_ticket", table_name="occurrences")
     op.drop_table("occurrences")
