@@ -21,6 +21,11 @@ BENCH = Path(__file__).parent / "benchmarks"
         ("bench_cli.py", ["--runs", "1"]),
         ("bench_web.py", ["--tickets", "200", "--repeat", "1"]),
         (
+            "bench_storm.py",
+            ["--via", "webhook", "--alerts", "150", "--seconds", "1", "--senders", "20",
+             "--timers", "3"],
+        ),
+        (
             "bench_http.py",
             [
                 "--faults",
