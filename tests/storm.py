@@ -45,6 +45,8 @@ class Outcome:
     doubled: int = 0  # fingerprints with more than one ticket for the same incident
     seconds_to_account: float = 0.0
     healthz_ms: list[float] = field(default_factory=list)
+    readyz_ms: list[float] = field(default_factory=list)
+    metrics_ms: list[float] = field(default_factory=list)
     lateness_ms: list[float] = field(default_factory=list)
     breaches: int = 0
     timers: int = 0
@@ -68,7 +70,8 @@ class Outcome:
             f"{self.accounted}/{self.alerts} alerts accounted ({self.tickets} tickets, "
             f"{self.occurrences} occurrences, {self.doubled} doubled) in "
             f"{self.seconds_to_account:.1f} s; healthz p99 {self.p(self.healthz_ms, 0.99):.0f} "
-            f"ms over {len(self.healthz_ms)} probes; breach "
+            f"ms over {len(self.healthz_ms)} probes (readyz {self.p(self.readyz_ms, 0.99):.0f}, "
+            f"metrics {self.p(self.metrics_ms, 0.99):.0f}); breach "
             f"lateness p99 {late:.0f} ms ({self.breaches}/{self.timers}); peak RSS "
             f"{self.peak_rss_mb:.0f} MB; answers {dict(sorted(self.statuses.items()))}; "
             f"Alertmanager failed notifications {self.am_failed}; log lines {self.log_lines}, "
@@ -136,19 +139,27 @@ def prepare(db: str, config: Path | None, timers: int, start: float, seconds: fl
 
 
 class Prober(threading.Thread):
+    """Asks /healthz every 50 ms, and /readyz and /metrics every 250 ms, timing each answer
+    (none within 5 s counts as 5 s)."""
+
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
-        self.url, self.stop, self.ms = url, threading.Event(), []
+        self.url, self.stop = url, threading.Event()
+        self.ms: dict[str, list[float]] = {"/healthz": [], "/readyz": [], "/metrics": []}
 
     def run(self) -> None:
         with httpx.Client(timeout=5) as client:
+            tick = 0
             while not self.stop.is_set():
-                t = time.perf_counter()
-                try:
-                    client.get(f"{self.url}/healthz").raise_for_status()
-                    self.ms.append((time.perf_counter() - t) * 1000)
-                except httpx.HTTPError:
-                    self.ms.append(5000.0)  # no answer within 5 s counts as 5 s
+                paths = ["/healthz"] + (["/readyz", "/metrics"] if tick % 5 == 0 else [])
+                for path in paths:
+                    t = time.perf_counter()
+                    try:
+                        client.get(f"{self.url}{path}").raise_for_status()
+                        self.ms[path].append((time.perf_counter() - t) * 1000)
+                    except httpx.HTTPError:
+                        self.ms[path].append(5000.0)
+                tick += 1
                 self.stop.wait(0.05)
 
 
@@ -311,7 +322,9 @@ def storm(
         time.sleep(max(0.0, start + seconds + 2 - time.time()))
         prober.stop.set()
         prober.join()
-        outcome.healthz_ms = prober.ms
+        outcome.healthz_ms = prober.ms["/healthz"]
+        outcome.readyz_ms = prober.ms["/readyz"]
+        outcome.metrics_ms = prober.ms["/metrics"]
         outcome.peak_rss_mb = _rss_peak(server.process.pid)
         if am is not None:
             outcome.am_failed = _am_failed(am_port)

@@ -94,6 +94,8 @@ def test_a_full_intake_lane_answers_503_at_once_and_the_service_still_answers(
         'faultflow_intake_requests_total{channel="alertmanager",outcome="refused",status="503"}'
         " 1.0" in metrics
     )
+    assert "faultflow_intake_admitted 2.0" in metrics
+    assert "faultflow_intake_capacity 2.0" in metrics
     gate.gate.set()
     for s in senders:
         s.join()
@@ -256,7 +258,8 @@ def test_log_lines_of_one_kind_are_held_back_past_a_burst_and_counted() -> None:
 def test_a_real_alertmanager_storm_is_absorbed_whole(tmp_path: Path) -> None:
     """2,000 alerts in 20 s, each its own group, through a real Alertmanager into a real
     `faultflow serve` under the default contract: every alert accounted for (100 tickets, then
-    one storm ticket carrying the rest as occurrences), none doubled; /healthz p99 ≤ 250 ms and
+    one storm ticket carrying the rest as occurrences), none doubled; /healthz, /readyz and
+    /metrics p99 ≤ 250 ms and
     breach lateness p99 ≤ 1 s through it; no traceback in serve's log."""
     from storm import ALERTMANAGER, storm
 
@@ -270,6 +273,8 @@ def test_a_real_alertmanager_storm_is_absorbed_whole(tmp_path: Path) -> None:
     # the contract's storm rule: 100 tickets, then one storm ticket carrying the rest
     assert (outcome.tickets, outcome.occurrences) == (101, 1900), outcome.summary()
     assert outcome.p(outcome.healthz_ms, 0.99) <= 250, outcome.summary()
+    assert outcome.p(outcome.readyz_ms, 0.99) <= 250, outcome.summary()
+    assert outcome.p(outcome.metrics_ms, 0.99) <= 250, outcome.summary()
     assert outcome.breaches == 50 and outcome.p(outcome.lateness_ms, 0.99) <= 1000
     assert outcome.tracebacks == 0, outcome.summary()
 

@@ -72,6 +72,7 @@ def create_app(
     app.state.max_body = max_body
     app.state.metrics = Metrics(engine)
     app.state.intake = Lane(bounds or Bounds())
+    app.state.metrics.watch(app.state.intake)
     app.state.intake_engine = intake_engine or engine
     app.state.tokens = Tokens(engine)
     _errors(app)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -35,6 +35,20 @@ class Metrics:
         )
         self.registry.register(_FromDatabase(engine))
         self._channels = frozenset(engine.registry.channels)
+
+    def watch(self, lane: Any) -> None:
+        """Expose how full the intake lane is (``admission.Lane``)."""
+        admitted = Gauge(
+            "faultflow_intake_admitted",
+            "Intake requests admitted to this process's lane now (at work or waiting)",
+            registry=self.registry,
+        )
+        admitted.set_function(lambda: lane.admitted)
+        Gauge(
+            "faultflow_intake_capacity",
+            "Intake requests the lane admits at once; past it, 503",
+            registry=self.registry,
+        ).set(lane.capacity)
 
     def intake(self, channel: str, outcome: str, status: int) -> None:
         label = channel if channel in self._channels else "other"
