@@ -78,8 +78,8 @@ async def intake(
         with lane.admit():
             body = await read_body(request, app.state.max_body)
             payload = payload_of(body, request.headers.get("content-type", "application/json"))
-            results = await lane.run(
-                request, app.state.intake_engine.intake_all, channel, payload, token.actor
+            outcomes, content = await lane.run(
+                request, _intake, app.state.intake_engine, channel, payload, token.actor
             )
     except Gone:
         metrics.gone()
@@ -90,13 +90,18 @@ async def intake(
     except (Busy, TooMany, TooLarge) as err:
         metrics.intake(channel, "refused", err.status)
         raise
-    opened = any(r.outcome in ("opened", "recurrence") for r in results)
+    opened = any(outcome in ("opened", "recurrence") for outcome in outcomes)
     status = 201 if opened else 200
-    for r in results:
-        metrics.intake(channel, r.outcome, status)
-    content: dict[str, Any]
-    if len(results) == 1:
-        content = results[0].to_dict()
-    else:
-        content = {"results": [r.to_dict() for r in results]}
+    for outcome in outcomes:
+        metrics.intake(channel, outcome, status)
     return JSONResponse(content, status_code=status)
+
+
+def _intake(engine: Any, channel: str, payload: Any, actor: str) -> tuple[list[str], Any]:
+    """The intake and its answer's JSON, both on the lane's thread: building the answer may
+    read a ticket's history, which must not happen on the event loop."""
+    results = engine.intake_all(channel, payload, actor)
+    outcomes = [r.outcome for r in results]
+    if len(results) == 1:
+        return outcomes, results[0].to_dict()
+    return outcomes, {"results": [r.to_dict() for r in results]}
