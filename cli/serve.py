@@ -52,10 +52,10 @@ from .base import Settings, log_like_run, max_sleep_option
     "--token-rate",
     metavar="PER_SECOND",
     type=click.FloatRange(0),
-    default=200.0,
+    default=500.0,
     show_default=True,
     help="Intake requests a second each token may send (bursts of 5 seconds' worth); past it, "
-    "429 with Retry-After. 0: no limit.",
+    "429 with Retry-After, so that no one token takes the intake lane. 0: no limit.",
 )
 @click.option(
     "--read-timeout",

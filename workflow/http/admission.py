@@ -31,8 +31,8 @@ T = TypeVar("T")
 
 WORKERS = 1
 QUEUE = 64
-RATE = 200.0
-BURST = 1000
+RATE = 500.0
+BURST = 2500
 
 
 class Limit:
@@ -137,23 +137,25 @@ class Lane:
             self._executor = ThreadPoolExecutor(
                 self.bounds.workers, thread_name_prefix="faultflow-intake"
             )
-        cancelled = False
+        gone = False
 
         def job() -> T:
-            if cancelled:
+            if gone:
                 raise Gone()
             return fn(*args)
 
+        def hung_up(task: asyncio.Task[None]) -> None:
+            nonlocal gone
+            if not task.cancelled():
+                gone = True  # read by job() if it has not begun; if it has, it finishes
+
         loop = asyncio.get_running_loop()
-        work = asyncio.ensure_future(loop.run_in_executor(self._executor, job))
-        hangup = asyncio.ensure_future(_hangup(request))
+        hangup = loop.create_task(_hangup(request))
+        hangup.add_done_callback(hung_up)
         try:
-            await asyncio.wait((work, hangup), return_when=asyncio.FIRST_COMPLETED)
-            if not work.done():
-                cancelled = True  # read by job() if it has not begun; if it has, it finishes
+            return await loop.run_in_executor(self._executor, job)
         finally:
             hangup.cancel()
-        return await work
 
     def close(self) -> None:
         if self._executor is not None:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from ..errors import FaultflowError, IntakeError
@@ -65,17 +65,20 @@ def payload_of(body: bytes, content_type: str) -> Any:
     return body
 
 
-@router.post("/v1/intake/{channel}", summary="Deliver faults through a channel")
+@router.post(
+    "/v1/intake/{channel}",
+    summary="Deliver faults through a channel",
+)
 async def intake(
     channel: str,
     request: Request,
     token: Intaker,
-) -> Response:
+) -> JSONResponse:
     app = request.app
     metrics, lane = app.state.metrics, app.state.intake
     try:
-        lane.share(token.name)
         with lane.admit():
+            lane.share(token.name)  # counted only for what the lane admits (a 503 is free)
             body = await read_body(request, app.state.max_body)
             payload = payload_of(body, request.headers.get("content-type", "application/json"))
             outcomes, content = await lane.run(
@@ -83,7 +86,7 @@ async def intake(
             )
     except Gone:
         metrics.gone()
-        return Response(status_code=499)  # nobody reads it: the client has gone
+        return JSONResponse(None, status_code=499)  # nobody reads it: the client has gone
     except FaultflowError as err:
         metrics.intake(channel, "refused", status_of(err))
         raise

@@ -295,9 +295,11 @@ class UnitOfWork:
 
 def written(store: Store, draft: Draft) -> Ticket:
     """The view a change returns, as its draft wrote it; its history (up to the change) is read
-    when first used."""
+    when first used — or, for a ticket the draft opened, is the draft's own events."""
     record, rows = draft.ticket, list(draft.clocks.values())
     tid, upto = record.id, record.last_seq
+    if draft.expected_version is None and draft.events and draft.events[0].seq == 1:
+        return ticket_view(record, rows, draft.events, draft.recorded_us, draft.contract)
 
     def load() -> list[EventRecord]:
         with store.unit() as u:
