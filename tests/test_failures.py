@@ -284,3 +284,54 @@ def test_a_server_restarted_under_load_shows_library_callers_only_faultflow_erro
         for tid, seq in written:
             assert len(engine.get(tid).history) >= seq, tid
         assert engine.verify().ok
+
+
+@pytest.mark.postgres
+def test_a_server_that_refuses_us_is_permanent_and_one_that_is_away_temporary(
+    pg_url: str,
+) -> None:
+    """SQLSTATE classes 28 (a wrong password) and 3D (no such database) are the operator's to
+    mend: exit 1. A server that is not there (nothing listens) may come back: exit 75."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from test_http import free_port
+
+    parts = urlsplit(pg_url)
+    user = parts.username or "faultflow"
+    host = f"{parts.hostname}:{parts.port or 5432}"
+    cases = {
+        "wrong password": (
+            urlunsplit((parts.scheme, f"{user}:wrong-password@{host}", parts.path, "", "")),
+            1,
+            "password authentication failed",
+        ),
+        "no such database": (
+            urlunsplit((parts.scheme, parts.netloc, "/no_such_database_here", "", "")),
+            1,
+            "does not exist",
+        ),
+        "nobody listening": (
+            urlunsplit(
+                (
+                    parts.scheme,
+                    f"{parts.netloc.rsplit(':', 1)[0]}:{free_port()}",
+                    parts.path,
+                    "",
+                    "",
+                )
+            ),
+            75,
+            "try again later",
+        ),
+    }
+    for what, (url, code, words) in cases.items():
+        done = subprocess.run(
+            [sys.executable, "-m", "faultflow.cli", "--db", url, "list"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == code, (what, done.returncode, done.stderr)
+        assert words in done.stderr and "Traceback" not in done.stderr, (what, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, (what, done.stderr)
+        assert "wrong-password" not in done.stderr  # the password is masked

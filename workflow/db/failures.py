@@ -70,8 +70,33 @@ def classify(err: BaseException, doing: str = "database error") -> FaultflowErro
             return DatabaseDamaged(f"{message}; restore a backup (docs/operations.md)")
         return DatabaseError(message)
     if _is_connection_failure(err):
+        if _refused_by_server(err):  # the server answered: wrong password, no such database
+            return DatabaseError(f"{message}; check the database URL, user and password")
         return DatabaseUnavailable(f"{message}; nothing was written: try again later")
     return DatabaseError(message)
+
+
+_PG_BUSY_PHRASES = (
+    "starting up",  # 57P03 cannot_connect_now
+    "shutting down",  # 57P01 admin_shutdown
+    "in recovery mode",
+    "too many clients",  # 53300 too_many_connections
+    "connection slots are reserved",
+    "not yet accepting connections",
+)
+
+
+def _refused_by_server(err: BaseException) -> bool:
+    """A connection the PostgreSQL server itself refused for good (SQLSTATE class 28, invalid
+    authorization — a wrong password, an unknown role, no pg_hba.conf entry — or 3D, no such
+    database). psycopg gives no SQLSTATE for a failure while connecting, but libpq keeps the
+    server's ``FATAL:`` line; a server that is starting, stopping or full says so there, and
+    stays temporary."""
+    text = str(getattr(err, "orig", None) or err)
+    if "FATAL:" not in text:
+        return False  # not reached: refused, timed out, no route — temporary
+    reason = text.split("FATAL:", 1)[1].lower()
+    return not any(phrase in reason for phrase in _PG_BUSY_PHRASES)
 
 
 def _is_connection_failure(err: BaseException) -> bool:
