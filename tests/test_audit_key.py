@@ -104,18 +104,65 @@ def test_an_event_forged_without_the_key_fails_even_with_a_valid_plain_chain(
     assert "does not hold" in broken[1].reason
 
 
+def _forger(monkeypatch: Any) -> None:
+    """What a forger's own build of faultflow does: write without the key, as if the database
+    did not seal (the check at open skipped)."""
+    from faultflow.audit import sealing
+
+    monkeypatch.setattr(sealing, "settle", lambda store, sealer, now_us: sealer)
+
+
 def test_a_whole_ticket_forged_after_the_key_was_in_use_fails(
-    db_path: Path, keyed: tuple[Engine, list[str]], travel: Any
+    db_path: Path, keyed: tuple[Engine, list[str]], travel: Any, monkeypatch: Any
 ) -> None:
     """A new ticket with a plain chain: each link is right, but it was recorded when every
     writer sealed with the key."""
     engine, _ = keyed
     travel(minutes=5)
-    plain = _open(db_path, key=None)  # a writer without the key: what a forger can run
+    _forger(monkeypatch)
+    plain = _open(db_path, key=None)
     forged = new_ticket(plain, "C")
     broken = engine.verify().broken
     assert [(b.ticket, b.seq) for b in broken] == [(forged.id, 1)]
     assert "written after the key was in use" in broken[0].reason
+
+
+def test_a_writer_without_the_key_is_refused_once_sealing_is_in_force(
+    db_path: Path, keyed: tuple[Engine, list[str]]
+) -> None:
+    """Reading is fine; the first write is refused in one line, and nothing is written."""
+    from conftest import snapshot
+
+    plain = _open(db_path, key=None)
+    assert len(plain.list()) == 2  # reads work
+    before = snapshot(db_path)
+    with pytest.raises(InvalidInput) as refused:
+        new_ticket(plain, "C")
+    assert str(refused.value) == (
+        "this database seals its history with an audit key (since 2026-03-02 01:00 UTC): set "
+        "FAULTFLOW_AUDIT_KEY to write; nothing was written"
+    )
+    assert snapshot(db_path) == before
+    done = CliRunner().invoke(
+        cli, ["--db", str(db_path), "intake", "--channel", "web", "--title", "x"]
+    )
+    assert done.exit_code == 1 and done.stderr.startswith("error: this database seals")
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_sealing_is_in_force_from_the_first_keyed_process_and_stays(
+    db_path: Path, travel: Any, monkeypatch: Any
+) -> None:
+    """A keyed process opened the database before any event was written: from then on every
+    event must be sealed, whatever the events themselves say (a forger who wrote every event
+    plain would otherwise leave no sealed event to date the key by)."""
+    _open(db_path).close()  # the service starts with its key; nothing written yet
+    travel(minutes=1)
+    _forger(monkeypatch)
+    forged = new_ticket(_open(db_path, key=None), "C")
+    result = _open(db_path).verify()
+    assert [(b.ticket, b.seq) for b in result.broken] == [(forged.id, 1)]
+    assert "written after the key was in use" in result.broken[0].reason
 
 
 def test_an_edited_sealed_event_fails(db_path: Path, keyed: tuple[Engine, list[str]]) -> None:
@@ -161,8 +208,8 @@ def test_cli_without_the_key_says_what_to_set(
     done = CliRunner().invoke(cli, ["--db", str(db_path), "verify"])
     assert done.exit_code == 1
     assert done.stderr == (
-        f"error: the history is sealed with audit key {key_id(KEY)}: "
-        "set FAULTFLOW_AUDIT_KEY to verify it\n"
+        "error: this database seals its history with an audit key (since 2026-03-02 01:00 "
+        "UTC): set FAULTFLOW_AUDIT_KEY to verify it\n"
     )
     monkeypatch.setenv("FAULTFLOW_AUDIT_KEY", KEY)
     done = CliRunner().invoke(cli, ["--db", str(db_path), "verify"])

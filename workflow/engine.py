@@ -10,6 +10,7 @@ refused call changes nothing.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .access.api import AccessAPI
 from .audit import chain as audit
+from .audit import sealing
 from .contract.compile import load_contract
 from .contract.model import Contract
 from .contract.versions import Contracts, settle
@@ -106,10 +108,17 @@ class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI):
             current = settle(store, contract, "faultflow", to_us(engine.now()), pinned)
             if current != contract.version:  # not pinned: run as the database does
                 engine.contracts.take(engine.contracts.of(current))
+            engine._seal_with(sealing.settle(store, sealer, to_us(engine.now())))
         except BaseException:
             store.close()
             raise
         return engine
+
+    def _seal_with(self, sealer: audit.Sealer) -> None:
+        """Seal (or refuse to write, audit/sealing.py) with ``sealer`` from now on."""
+        if sealer is not self.sealer:
+            self.sealer = sealer
+            self.work.ctx = dataclasses.replace(self.work.ctx, sealer=sealer)
 
     def close(self) -> None:
         """Release the database connections."""

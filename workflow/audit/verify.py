@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 
 from ..contract.versions import Contracts
 from ..db.store import Store
+from ..errors import InvalidInput
 from ..ids import ALPHABET
 from . import chain as audit
+from . import sealing
 from .chain import SavedHead, Sealer, Verification
 from .consistency import Replayer
 
@@ -49,7 +51,17 @@ def run(
     """Verify the whole database; with ``workers`` > 1 and at least ``parallel_from`` tickets,
     in that many processes at once. The result is the same either way."""
     saved = against if isinstance(against, SavedHead) else SavedHead(dict(against or {}))
-    since = store.first_sealed_us() if sealer.keyed else None
+    in_force = sealing.in_force(store)
+    if not sealer.keyed and in_force is not None:
+        raise InvalidInput(
+            f"this database seals its history with an audit key (since "
+            f"{sealing.since_text(in_force)}): set {audit.KEY_ENV} to verify it"
+        )
+    since = None
+    if sealer.keyed:
+        first = store.first_sealed_us()
+        known = [t for t in (in_force, first) if t is not None]
+        since = min(known) if known else None
     if workers <= 1 or store.count_tickets() < parallel_from:
         return check_span(store, contract, sealer, saved, since, (None, None))
     parts = spans(workers)
