@@ -46,6 +46,9 @@ class Email:
             raise IntakeError("not an RFC 5322 message: no header fields")
         automatic = _automatic(message)
         if automatic is not None:  # never a fault report; taking it in would loop or clutter
+            report = _delivery_report(message, automatic)
+            if report is not None:  # a bounce or an auto-reply to faultflow's own mail
+                return report
             raise IntakeError(f"not a fault report: {automatic}; it was not taken in")
         subject = _header(message, "Subject")
         body = _body(message)
@@ -134,6 +137,89 @@ def _automatic(message: Any) -> str | None:
     ):
         return "a delivery status report (a bounce)"
     return None
+
+
+def _delivery_report(message: Any, why: str) -> IntakeRecord | None:
+    """A bounce (a delivery status notification) of a mail faultflow sent, or an automatic
+    reply (out of office) to one: what became of that mail, for its ticket's history — never a
+    note, never a fault. ``None`` when it answers no mail of ours."""
+    if why.startswith("faultflow's own"):
+        return None
+    if message.get_content_type() == "multipart/report" or why.startswith("a delivery status"):
+        original = _returned_headers(message)
+        ticket = _ticket_of(original) if original is not None else None
+        ticket = ticket or _ticket_of(message)
+        failed = _failed_recipients(message)
+        said = ", ".join(f"{r} ({status})" for r, status in failed) or "a recipient"
+        what = f"mail NOT delivered: bounced for {said}"
+        kind = "bounced"
+    elif "auto-replied" in why or why.startswith(("an automatic reply", "an out-of-office")):
+        ticket = _ticket_of(message)
+        what = f"automatic reply from {_header(message, 'From')}: {_header(message, 'Subject')}"
+        kind = "auto-reply"
+        failed = []
+    else:
+        return None  # a robot's mail (auto-generated), or list mail: no answer to ours
+    if ticket is None:
+        return None
+    return IntakeRecord(
+        title=what[:MAX_TITLE],
+        external_id=_header(message, "Message-ID").strip("<> ") or None,
+        ticket_ref=ticket,
+        follow_up=True,
+        data={
+            "delivery": kind,
+            "from": _header(message, "From"),
+            **({"failed": [{"recipient": r, "status": s} for r, s in failed]} if failed else {}),
+        },
+    )
+
+
+def _ticket_of(message: Any) -> str | None:
+    """The ticket a mail of faultflow's names, or a reply to one refers to: its
+    X-Faultflow-Ticket, its [FF-ID] subject tag, or one of our Message-IDs it carries or
+    answers."""
+    marked = _header(message, "X-Faultflow-Ticket")
+    if marked and marked != "digest":
+        return normalize_ticket_id(marked)
+    tag = _TICKET_TAG.search(_header(message, "Subject"))
+    if tag:
+        return normalize_ticket_id(tag[1])
+    for name in ("Message-ID", "In-Reply-To", "References"):
+        for ref in _message_ids(_header(message, name)):
+            found = _OUR_MESSAGE_ID.search(ref)
+            if found:
+                return normalize_ticket_id(found[1])
+    return None
+
+
+def _returned_headers(report: Any) -> Any:
+    """The returned message (or its headers) of a delivery status notification (RFC 3464)."""
+    for part in report.walk():
+        kind = part.get_content_type()
+        if kind == "message/rfc822":
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner:
+                return inner[0]
+        if kind == "text/rfc822-headers":
+            return email.message_from_string(_decode(part), policy=email.policy.default)
+    return None
+
+
+def _failed_recipients(report: Any) -> list[tuple[str, str]]:
+    """(recipient, status) of each recipient a delivery status notification says failed."""
+    out = []
+    for part in report.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        blocks = part.get_payload()
+        for block in blocks if isinstance(blocks, list) else []:
+            action = str(block.get("Action", "")).strip().lower()
+            recipient = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
+            if action == "failed" and recipient:
+                address = recipient.split(";", 1)[-1].strip()
+                out.append((address, str(block.get("Status", "")).strip()))
+    return out
 
 
 def _wider_labels(raw: bytes) -> bytes:

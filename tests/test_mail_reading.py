@@ -174,6 +174,95 @@ def test_a_bounce_report_is_not_a_fault_report(engine: Engine) -> None:
         engine.intake_all("email", bounce.as_bytes())
 
 
+POSTFIX_BOUNCE = """\
+Return-Path: <>
+From: MAILER-DAEMON@mail.czj.example (Mail Delivery System)
+Subject: Undelivered Mail Returned to Sender
+To: faultflow@czj.example
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status;
+	boundary="4A1C2180.1733470000/mail.czj.example"
+Message-Id: <20261206073000.4A1C2180@mail.czj.example>
+
+This is a MIME-encapsulated message.
+
+--4A1C2180.1733470000/mail.czj.example
+Content-Description: Notification
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host mail.czj.example.
+
+I'm sorry to have to inform you that your message could not
+be delivered to one or more recipients.
+
+<nobody@czj.example>: unknown user: "nobody"
+
+--4A1C2180.1733470000/mail.czj.example
+Content-Description: Delivery report
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mail.czj.example
+X-Postfix-Queue-ID: 4A1C2180
+Arrival-Date: Sun,  6 Dec 2026 15:30:00 +0800 (CST)
+
+Final-Recipient: rfc822; nobody@czj.example
+Original-Recipient: rfc822;nobody@czj.example
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: X-Postfix; unknown user: "nobody"
+
+--4A1C2180.1733470000/mail.czj.example
+Content-Description: Undelivered Message
+Content-Type: message/rfc822
+
+From: faultflow@czj.example
+To: nobody@czj.example
+Subject: [FF-{tid}] breach: core switch down
+Message-ID: <176500.1234.5678.ff-{tid}@czj.example>
+Auto-Submitted: auto-generated
+X-Faultflow-Ticket: {tid}
+
+response: breached
+
+--4A1C2180.1733470000/mail.czj.example--
+"""
+
+
+def test_a_bounce_of_our_mail_is_its_failed_delivery_on_the_ticket(
+    engine: Engine, db_path: Any
+) -> None:
+    """Postfix's bounce of a mail faultflow sent: a `delivered` event (NOT delivered, to whom,
+    why) on the ticket it was about — not a note, not a fault; the same bounce twice, once."""
+    (first,) = engine.intake_all("email", mail("交换机宕机", "m1@czj.example"), "agent1")
+    tid = first.ticket.id
+    bounce = POSTFIX_BOUNCE.replace("{tid}", tid).encode()
+    (done,) = engine.intake_all("email", bounce, "mailbox")
+    assert (done.outcome, done.ticket.id) == ("note", tid)
+    last = engine.get(tid).history[-1]
+    assert last.trigger == "delivered"
+    assert last.note == "email: mail NOT delivered: bounced for nobody@czj.example (5.1.1)"
+    assert len(engine.list()) == 1
+    before = snapshot(db_path)
+    (again,) = engine.intake_all("email", bounce, "mailbox")
+    assert again.outcome == "duplicate" and snapshot(db_path) == before
+
+
+def test_an_out_of_office_reply_to_our_mail_is_a_delivery_event(engine: Engine) -> None:
+    (first,) = engine.intake_all("email", mail("OA 无法登录", "m1@czj.example"), "agent1")
+    tid = first.ticket.id
+    away = mail(
+        f"自动回复: [FF-{tid}] 已受理 received: OA 无法登录", "oof1@czj.example",
+        "我正在休假，下周一回", Auto_Submitted="auto-replied",
+        In_Reply_To=f"<176500.1.2.ff-{tid}@czj.example>",
+    )  # fmt: skip
+    (done,) = engine.intake_all("email", away, "mailbox")
+    assert done.ticket.id == tid
+    history = engine.get(tid).history
+    assert history[-1].trigger == "delivered" and "automatic reply from" in (history[-1].note or "")
+    assert [e.trigger for e in history].count("note") == 0  # not a note an operator must read
+
+
 def test_a_forwarded_messages_gb2312_labelled_headers_read_as_gb18030(engine: Engine) -> None:
     """The headers of a message forwarded as an attachment decode like the outer ones: 镕 (GBK,
     not GB2312) in its From once read 赵�F."""

@@ -231,6 +231,11 @@ class _Plan:
         data: dict[str, Any],
     ) -> list[tuple[str, Draft | None, str]]:
         answered = self._thread(record)
+        if answered is not None and record.data.get("delivery"):
+            # what became of a mail faultflow sent (a bounce, an out-of-office reply): its
+            # delivery, in the history — not a note, and never a new ticket
+            mark = f"delivery:{record.external_id or record.title}"
+            return self._note(answered, record, mark, "", trigger="delivered")
         if answered is not None:  # a reply to a ticket: a note on it (a closed one: the rule)
             final = answered.state in self.r.work.ctx.contracts.for_ticket(answered).finals
             if final and self.contract.on_repeat(self.channel) == "new":
@@ -473,9 +478,16 @@ class _Plan:
         return self._note(latest, record, mark, status)
 
     def _note(
-        self, ticket: TicketRecord, record: IntakeRecord, mark: str, what: str, text: str = ""
+        self,
+        ticket: TicketRecord,
+        record: IntakeRecord,
+        mark: str,
+        what: str,
+        text: str = "",
+        trigger: str = "note",
     ) -> list[tuple[str, Draft | None, str]]:
-        """A note on ``ticket`` from a follow-up, unless one with the same ``mark`` is there."""
+        """A note (or another passive event: ``trigger``) on ``ticket`` from a follow-up,
+        unless one with the same ``mark`` is there."""
         draft = self.drafts.get(ticket.id)
         if draft is None:
             loaded, clock_rows = self.u.load(ticket.id)
@@ -485,19 +497,17 @@ class _Plan:
         else:
             history = []
         events = [*history, *draft.events]
-        if any(_mark(e.data) == mark for e in events if e.trigger == "note"):
+        if any(_mark(e.data) == mark for e in events if e.trigger == trigger):
             return [("duplicate", None, ticket.id)]
         at_us = max(self.recorded_us, draft.ticket.last_us)
         draft.fire_due(at_us)
+        said = f"{self.channel}: {record.title}" + (f" — {what}" if what else "")
         draft.record(
-            "note",
+            trigger,
             draft.ticket.state,
             at_us,
             self.actor,
-            note=_clip(
-                f"{self.channel}: {record.title} — {what}" + (f"\n{text}" if text else ""),
-                self.contract.limits.note,
-            ),
+            note=_clip(said + (f"\n{text}" if text else ""), self.contract.limits.note),
             data={"follow_up": mark, "channel_data": dict(record.data)},
         )
         self.drafts[ticket.id] = draft
