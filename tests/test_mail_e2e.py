@@ -47,17 +47,16 @@ def send(msg: EmailMessage) -> None:
         s.send_message(msg)
 
 
-def test_a_mail_through_postfix_to_a_ticket_its_reply_to_a_note_and_the_report_back(
-    mail_system: int, tmp_path: Path, monkeypatch: Any
-) -> None:
-    monkeypatch.setenv("FF_E2E_IMAP_PASSWORD", PASSWORD)
+def _contract(tmp_path: Path, port: int, to: str = "") -> Path:
+    """The seed contract reading the fault mailbox on the private Dovecot at ``port``, and
+    mailing through Postfix (``to``: a TOML list for the notifier's ``to``)."""
     config = tmp_path / "states.toml"
     config.write_text(
         default_contract_path().read_text(encoding="utf-8")
         + f"""
 [channels.email.imap]
 host = "127.0.0.1"
-port = {mail_system}
+port = {port}
 tls = "none"
 user = "faults"
 password = {{ env = "FF_E2E_IMAP_PASSWORD" }}
@@ -69,9 +68,18 @@ port = 25
 tls = "none"
 from = "运维服务台 <faults@localhost>"
 events = ["transition"]
+{f"to = {to}" if to else ""}
 """,
         encoding="utf-8",
     )
+    return config
+
+
+def test_a_mail_through_postfix_to_a_ticket_its_reply_to_a_note_and_the_report_back(
+    mail_system: int, tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("FF_E2E_IMAP_PASSWORD", PASSWORD)
+    config = _contract(tmp_path, mail_system)
     engine = Engine.open(db=tmp_path / "ff.db", config=config)
     box = configured(engine.contract)
     assert box is not None
@@ -115,3 +123,91 @@ events = ["transition"]
     engine.send_handling_report(t.id, actor="li")
     (sent,) = delivered(f"[FF-{t.id}] 故障处理报告")
     assert sent.get_body(("html",)) is not None
+
+
+def test_own_mail_bounces_out_of_office_and_poison_never_loop_nor_block(
+    mail_system: int, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The fault mailbox is among the notifier's own `to`, beside an address that does not
+    exist: faultflow's copy comes back and is refused (no loop), Postfix's bounce becomes the
+    failed delivery on the ticket, a reporter's out-of-office reply a delivery event, a reply
+    with In-Reply-To alone a note, and a multipart without a boundary blocks nothing."""
+    monkeypatch.setenv("FF_E2E_IMAP_PASSWORD", PASSWORD)
+    to = '["faults@localhost", "nobody-here@localhost"]'
+    engine = Engine.open(db=tmp_path / "ff.db", config=_contract(tmp_path, mail_system, to))
+    box = configured(engine.contract)
+    assert box is not None
+    stamp = time.time_ns()
+    # a mail no parser can split (multipart, no boundary), then a real report after it
+    with smtplib.SMTP("127.0.0.1", 25, timeout=10) as s:
+        s.sendmail(
+            "ffmail@localhost", ["faults@localhost"],
+            (f"From: ffmail@localhost\r\nTo: faults@localhost\r\nSubject: poison {stamp}\r\n"
+             f"Message-ID: <poison-{stamp}@czj.example>\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: multipart/mixed\r\n\r\n--\r\nno boundary at all\r\n").encode(),
+        )  # fmt: skip
+    report = EmailMessage()
+    report["From"] = "王工 <ffmail@localhost>"
+    report["To"] = "faults@localhost"
+    report["Subject"] = f"档案馆 OA 无法登录 {stamp}"
+    report["Message-ID"] = f"<loop-{stamp}@czj.example>"
+    report.set_content("全员无法登录")
+    send(report)
+
+    def read_all(until: Any, timeout: float = 40) -> None:
+        deadline = time.monotonic() + timeout
+        while not until():
+            fetch(lambda raw: engine.intake_all("email", raw, "mailbox"), box)
+            engine.deliver(budget_s=10)
+            assert time.monotonic() < deadline, "timed out reading the fault mailbox"
+            time.sleep(0.5)
+
+    def ours() -> list[Any]:
+        return [t for t in engine.list() if str(stamp) in t.title and "poison" not in t.title]
+
+    read_all(lambda: len(ours()) == 1)
+    (t,) = ours()
+    engine.advance(t.id, "respond", actor="li")  # a transition: mailed to the `to` list
+
+    def delivered_events() -> list[Any]:
+        return [e for e in engine.get(t.id).history if e.trigger == "delivered"]
+
+    read_all(lambda: any("NOT delivered" in (e.note or "") for e in delivered_events()))
+    (bounced,) = [e for e in delivered_events() if "NOT delivered" in (e.note or "")]
+    assert "nobody-here@localhost" in (bounced.note or "")
+    # the acknowledgement's out-of-office answer, and a reply that threads by In-Reply-To alone
+    (ack,) = delivered(f"[FF-{t.id}] 已受理")
+    away = EmailMessage()
+    away["From"] = "王工 <ffmail@localhost>"
+    away["To"] = "faults@localhost"
+    away["Subject"] = f"自动回复: {ack['Subject']}"
+    away["Message-ID"] = f"<oof-{stamp}@czj.example>"
+    away["In-Reply-To"] = ack["Message-ID"]
+    away["Auto-Submitted"] = "auto-replied"
+    away.set_content("我正在休假，下周一回来。")
+    send(away)
+    reply = EmailMessage()
+    reply["From"] = "王工 <ffmail@localhost>"
+    reply["To"] = "faults@localhost"
+    reply["Subject"] = "Re: 登录问题"  # no tag: the client dropped it
+    reply["Message-ID"] = f"<reply-{stamp}@czj.example>"
+    reply["In-Reply-To"] = ack["Message-ID"]
+    reply.set_content("补充：只有档案科")
+    send(reply)
+    read_all(
+        lambda: any("automatic reply" in (e.note or "") for e in delivered_events())
+        and any(e.trigger == "note" for e in engine.get(t.id).history)
+    )
+    # keep the mailbox running a while: faultflow's own copies come back and go nowhere
+    settle = time.monotonic() + 8
+    while time.monotonic() < settle:
+        fetch(lambda raw: engine.intake_all("email", raw, "mailbox"), box)
+        engine.deliver(budget_s=10)
+        time.sleep(0.5)
+    history = engine.get(t.id).history
+    notes = [e for e in history if e.trigger == "note"]
+    assert len(notes) == 1 and "只有档案科" in (notes[0].note or "")
+    # two mails went to the `to` list (the respond step, the note): two bounces, no more —
+    # recording a bounce announces nothing, so it cannot bounce in its turn
+    assert len([e for e in delivered_events() if "NOT delivered" in (e.note or "")]) == 2
+    assert len(ours()) == 1  # no ticket from our own mail, the bounce or the auto-reply

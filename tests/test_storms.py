@@ -492,3 +492,22 @@ def test_a_coalesce_that_is_not_a_duration_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as refused:
         contract_with({"log": {"coalesce": "a while"}})
     assert "notifiers.log.coalesce" in str(refused.value)
+
+
+def test_a_storms_occurrences_announce_nothing_its_ticket_once(tmp_path: Path, travel: Any) -> None:
+    """Each fault a storm's ticket carries is in its history, but no notification tells of it:
+    a chat group that hears transitions hears of the storm's ticket once, not of every alert."""
+    rule = 'storm = { tickets = 3, within = "10m", tier = "A" }'
+    config = _contract(tmp_path, rule)
+    config.write_text(
+        config.read_text(encoding="utf-8") + '\n[notifiers.chat]\nuse = "log"\n'
+        'events = ["transition"]\n',
+        encoding="utf-8",
+    )
+    engine = Engine.open(db=tmp_path / "ff.db", config=config)
+    now = engine.now().isoformat()
+    for i in range(20):
+        engine.intake_all("alertmanager", _group(f"g{i}", (f"fp{i}", "firing", now)))
+    assert len(engine.list()) == 4  # three of their own, and the storm's
+    assert engine.census().notifications_pending == 4  # each ticket's opening, told once
+    engine.close()

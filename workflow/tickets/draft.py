@@ -85,6 +85,11 @@ def opened(
     return draft
 
 
+UNANNOUNCED = frozenset({"delivered", "occurrence"})
+"""Events no notification tells of: what became of a notification (telling of it would make
+another, and a bounce of that another — a loop), and each fault a storm's ticket carries (the
+ticket's own opening is told, once)."""
+
 PASSIVE = frozenset(
     {"warning", "breach", "note", "withdrawn", "page", "ack", "delivered", "occurrence"}
 )
@@ -269,6 +274,8 @@ class Draft:
             version=self._version,
         )
         if kind is None:
+            if trigger in UNANNOUNCED:
+                return
             kind = trigger if trigger in ("warning", "breach") else "transition"
         if kind not in self._subscribed:
             return
