@@ -137,6 +137,7 @@ def test_own_mail_bounces_out_of_office_and_poison_never_loop_nor_block(
     engine = Engine.open(db=tmp_path / "ff.db", config=_contract(tmp_path, mail_system, to))
     box = configured(engine.contract)
     assert box is not None
+    _, refused_before = engine.mail_tally()
     stamp = time.time_ns()
     # a mail no parser can split (multipart, no boundary), then a real report after it
     with smtplib.SMTP("127.0.0.1", 25, timeout=10) as s:
@@ -211,3 +212,4 @@ def test_own_mail_bounces_out_of_office_and_poison_never_loop_nor_block(
     # recording a bounce announces nothing, so it cannot bounce in its turn
     assert len([e for e in delivered_events() if "NOT delivered" in (e.note or "")]) == 2
     assert len(ours()) == 1  # no ticket from our own mail, the bounce or the auto-reply
+    assert engine.mail_tally()[1] >= refused_before + 2  # our own copies, counted (/metrics)

@@ -220,6 +220,7 @@ def test_metric_labels_are_bounded_whatever_channel_is_named(engine: Engine) -> 
     finally:
         served.stop()
     assert "nope" not in text
+    assert "faultflow_mail_refused_total" in text and "faultflow_mail_read_total" in text
     assert 'channel="other",outcome="refused",status="422"} 3.0' in text
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ..timekeeping.times import to_us
@@ -82,6 +82,17 @@ class _FromDatabase(Collector):
             "faultflow_notifications_pending",
             "Notifications not yet delivered to every notifier",
             value=census.notifications_pending,
+        )
+        read, refused = self.engine.mail_tally()
+        yield CounterMetricFamily(
+            "faultflow_mail_read",
+            "Messages this process's mailbox poller read ([channels.email.imap])",
+            value=read,
+        )
+        yield CounterMetricFamily(
+            "faultflow_mail_refused",
+            "Messages it refused: moved to faultflow/refused, the reason in the log",
+            value=refused,
         )
         yield GaugeMetricFamily(
             "faultflow_delivery_failures",

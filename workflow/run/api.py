@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 class RunAPI(EngineParts):
     """Part of the Engine's API (see the module's docstring)."""
 
+    def mail_tally(self) -> tuple[int, int]:
+        """Messages the mailbox read, and refused (moved to ``faultflow/refused``), in this
+        process since it started."""
+        from .mailbox import TALLY
+
+        return TALLY.read, TALLY.refused
+
     def tick(self, now: At = None, batch: int = 500, deliver: bool = True) -> builtins.list[Fired]:
         """Fire every warning and breach due at ``now`` (default: the engine clock) once, then
         the escalation steps due; with ``deliver``, then deliver the notifications due."""

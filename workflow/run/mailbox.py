@@ -56,6 +56,17 @@ class Pass:
     left: int = 0  # left in the folder for the next pass (the database was unavailable)
 
 
+@dataclass
+class Tally:
+    """What the mailbox did in this process since it started (``/metrics`` shows it)."""
+
+    read: int = 0
+    refused: int = 0
+
+
+TALLY = Tally()
+
+
 def configured(contract: Any) -> Mailbox | None:
     """The contract's ``[channels.email.imap]``, checked; ``None`` when there is none."""
     table = contract.channels.get("email", {}).get("imap")
@@ -116,6 +127,7 @@ def fetch(intake: Callable[[bytes], list[Any]], box: Mailbox, chunk: int = 50) -
             for start in range(0, len(small), chunk):
                 for uid, raw in _raw_messages(mb, small[start : start + chunk]):
                     done.read += 1
+                    TALLY.read += 1
                     try:
                         results = intake(raw)
                     except DatabaseUnavailable as err:
@@ -174,6 +186,7 @@ def _ensure(mb: Any, name: str) -> None:
 def _refused(uid: str, reason: str, done: Pass) -> None:
     log.warning("mailbox: message %s refused (moved to %s): %s", uid, REFUSED, reason)
     done.refused.append(f"{uid}: {reason}")
+    TALLY.refused += 1
 
 
 def _move(mb: Any, uids: list[str], folder: str) -> None:
