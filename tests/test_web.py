@@ -486,3 +486,42 @@ def test_logout_ends_the_session_on_the_server(site: Served, engine: Engine) -> 
         assert again.status_code == 303 and again.headers["location"].startswith("/login")
     with login(site, secret) as c:  # a new session is good
         assert c.get("/board").status_code == 200
+
+
+def test_a_board_form_is_good_once_across_processes(
+    site: Served, engine: Engine, db_path: Path
+) -> None:
+    """Two `serve` processes behind one load balancer share the database: a board form sent to
+    one and replayed to the other acts once (each rendered form's nonce is spent in the
+    database, not only in the process that took it)."""
+    secret = engine.create_token("desk", ["operate"], "li")[1]
+    ticket = engine.intake("hotline", {"title": "printer", "tier": "C"}, actor="desk")
+    other_engine = Engine.open(db=db_path)  # the second process: its own engine and app
+    other = Served(other_engine)
+    try:
+        with login(site, secret) as c:
+            token = csrf_of(c.get(f"/tickets/{ticket.id}").text)
+            form = {"csrf": token, "action": "note", "text": "sent twice, once"}
+            assert c.post(f"/tickets/{ticket.id}", data=form).status_code == 303
+            c.base_url = httpx.URL(other.url)  # the same cookies, the other process
+            replayed = c.post(f"/tickets/{ticket.id}", data=form)
+            assert replayed.status_code == 409
+    finally:
+        other.stop()
+        other_engine.close()
+    notes = [e for e in engine.get(ticket.id).history if e.trigger == "note"]
+    assert len(notes) == 1
+
+
+def test_spent_form_nonces_are_forgotten_once_their_tokens_expire(engine: Engine) -> None:
+    import time as clock
+
+    from faultflow.db import contracts
+    from faultflow.run.modules import Maintenance
+
+    now = int(clock.time())
+    assert engine.spend_form("old", now - 1) and engine.spend_form("fresh", now + 3600)
+    assert not engine.spend_form("fresh", now + 3600)  # spent is spent
+    Maintenance(engine.store).run_once(clock.monotonic() + 5)
+    assert contracts.meta(engine.store, f"{contracts.SPENT}old") is None
+    assert contracts.meta(engine.store, f"{contracts.SPENT}fresh") is not None

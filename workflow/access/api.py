@@ -69,6 +69,11 @@ class AccessAPI(EngineParts):
         cookie is refused from now on, in every process, wherever a copy of it is."""
         contracts.set_meta(self.store, f"session-ended:{session_id}", str(int(time.time())))
 
+    def spend_form(self, nonce: str, expires_s: int) -> bool:
+        """Use up one web form's nonce (good until ``expires_s``, a Unix time): ``True`` the
+        first time, in whichever process, ``False`` ever after."""
+        return contracts.claim(self.store, f"{contracts.SPENT}{nonce}", str(expires_s))
+
     def session_ended(self, session_id: str) -> bool:
         """Whether that board session was logged out."""
         return contracts.meta(self.store, f"session-ended:{session_id}") is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import DatabaseError
@@ -81,6 +81,31 @@ def site_key(store: Store, name: str) -> bytes:
         except DatabaseError:
             continue  # another process made it first: read theirs
     raise DatabaseError(f"could not make the site key {name!r}")
+
+
+SPENT = "form-used:"
+"""The ``meta`` keys of spent web form nonces (``claim``; their value: when the form's token
+expires, after which the run loop's maintenance forgets them)."""
+
+
+def claim(store: Store, key: str, value: str) -> bool:
+    """Write ``key`` in ``meta`` if no one has: ``True`` for the first writer, in any process
+    (the primary key settles a race), ``False`` after."""
+    try:
+        with store.transaction(constraints=True) as conn:
+            conn.execute(insert(META).values(key=key, value=value))
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_claims(store: Store, prefix: str, before: int) -> int:
+    """Delete the claims under ``prefix`` whose value (a Unix time) is before ``before``."""
+    found = store.query(select(META.c.key, META.c.value).where(META.c.key.startswith(prefix)))
+    stale = [k for k, v in found if v.isdigit() and int(v) < before]
+    for start in range(0, len(stale), 500):
+        store.execute(delete(META).where(META.c.key.in_(stale[start : start + 500])))
+    return len(stale)
 
 
 def set_meta(store: Store, key: str, value: str) -> None:

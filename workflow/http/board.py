@@ -72,7 +72,7 @@ async def login(request: Request) -> Response:
     form: dict[str, str] = {}
     try:
         form = await read_form(request)
-        check_form(request, form)
+        await check_form(request, form)
     except BadForm as err:
         return refusal(request, err, template="login.html", csrf=form_token(request), next="/board")
     target = _safe_next(form.get("next", "/board"))
@@ -93,7 +93,7 @@ async def logout(request: Request) -> Response:
     found = await session(request)
     if found is not None:
         try:
-            found.check(request, await read_form(request))
+            await found.check(request, await read_form(request))
         except BadForm as err:
             return refusal(request, err)
         # on the server: the cookie is no good any more, wherever a copy of it is
@@ -279,7 +279,7 @@ async def change(ticket_id: str, request: Request) -> Response:
     w = words_for(request)
     try:
         form = await read_form(request)
-        found.check(request, form)
+        await found.check(request, form)
         if not found.allows("operate"):
             raise BadForm("board.read_only", 403)
         await call(act, engine, ticket_id, form, found.actor)

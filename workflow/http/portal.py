@@ -95,7 +95,7 @@ async def report(request: Request) -> Response:
     try:
         form = await read_form(request)
         values = {k: v for k, v in form.items() if k in FIELDS}
-        nonce = check_form(request, form, once=False)
+        nonce = await check_form(request, form, once=False)
         checked = _checked(form)
         results = await call(app.state.engine.intake_all, "web", _payload(checked, nonce), ACTOR)
     except BadForm as err:
@@ -189,7 +189,7 @@ async def add(code: str, request: Request) -> Response:
         return _tracking(request, ticket, code, 429, words_for(request)["error.rate"])
     try:
         form = await read_form(request)
-        check_form(request, form)
+        await check_form(request, form)
         text = form.get("text", "").strip()
         if not text:
             raise BadForm("error.missing", 422, words_for(request)["add"])

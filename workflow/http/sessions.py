@@ -8,8 +8,9 @@ form, a per-address limit on the public forms, and reading a posted form.
 - A **form token** binds a form to the browser that loaded it: a random browser id in an
   HttpOnly cookie, and in the form a signed (browser id, nonce, time). A token from another
   browser, older than :data:`FORM_S`, or altered, is refused. Each nonce is good for one
-  submission (the portal's report uses it as its external id, so the database refuses a replay
-  even in another process; other forms remember the nonces used in this process).
+  submission, in every process: a spent nonce is claimed in the database (``meta``, forgotten by
+  the run loop's maintenance once its token has expired), with a memory of this process's
+  before it to spare the database a replay it has seen.
 - The **limit** is a token bucket per client address (``request.client.host``; behind a proxy,
   ``faultflow serve --forwarded-allow-ips PROXY`` makes it the real address; without that
   option no X-Forwarded-For is trusted, from localhost neither).
@@ -100,9 +101,19 @@ def form_token(request: Request) -> str:
     return str(signer.stamped("form", (browser_id(request), nonce), int(time.time())))
 
 
-def check_form(request: Request, form: dict[str, str], once: bool = True) -> str:
-    """The form's nonce, if its token is good for this browser (and, with ``once``, not used in
-    this process before); :class:`BadForm` otherwise."""
+async def spend(request: Request, nonce: str, expires_s: int) -> None:
+    """Use a form's nonce up, in every process that shares the database; :class:`BadForm`
+    (409) when it was used before."""
+    used: Used = request.app.state.used_nonces
+    if not used.first(nonce):
+        raise BadForm("error.replay", 409, "this form was sent already")
+    if not await call(request.app.state.engine.spend_form, nonce, expires_s):
+        raise BadForm("error.replay", 409, "this form was sent already")
+
+
+async def check_form(request: Request, form: dict[str, str], once: bool = True) -> str:
+    """The form's nonce, if its token is good for this browser (and, with ``once``, not used
+    before, in any process); :class:`BadForm` otherwise."""
     signer = request.app.state.engine.signer
     token = form.get("csrf", "")
     parts = signer.unstamped("form", token, int(time.time()), FORM_S) if token else None
@@ -110,9 +121,7 @@ def check_form(request: Request, form: dict[str, str], once: bool = True) -> str
         raise BadForm("error.form", 403, "the form's token is missing, stale or not this browser's")
     nonce = parts[1]
     if once:
-        used: Used = request.app.state.used_nonces
-        if not used.first(nonce):
-            raise BadForm("error.replay", 409, "this form was sent already")
+        await spend(request, nonce, int(time.time()) + FORM_S)
     return nonce
 
 
@@ -162,7 +171,7 @@ class Session:
         nonce = secrets.token_urlsafe(12)
         return str(signer.stamped("board-form", (bound, nonce), int(time.time())))
 
-    def check(self, request: Request, form: dict[str, str]) -> None:
+    async def check(self, request: Request, form: dict[str, str]) -> None:
         signer = request.app.state.engine.signer
         token = form.get("csrf", "")
         now = int(time.time())
@@ -170,9 +179,7 @@ class Session:
         bound = signer.mac("board-form", self.cookie)
         if parts is None or len(parts) != 2 or not hmac.compare_digest(parts[0], bound):
             raise BadForm("error.form", 403, "the form's token is missing or not this session's")
-        used: Used = request.app.state.used_nonces
-        if not used.first(parts[1]):
-            raise BadForm("error.replay", 409, "this form was sent already")
+        await spend(request, parts[1], now + SESSION_S)
 
 
 def login_cookie(request: Request, digest: str) -> str:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..db import escalations
+from ..db import contracts, escalations
 from ..timekeeping.times import to_us
 from . import escalation, sweeps, timers
 from .loop import Lane
@@ -70,7 +70,8 @@ class Escalation:
 
 class Maintenance:
     """Housekeeping for long runs: the WAL folded back hourly, the file checked daily (a
-    damaged file stops the loop: writing on would spread the damage)."""
+    damaged file stops the loop: writing on would spread the damage), the spent nonces of web
+    forms whose tokens have expired forgotten hourly."""
 
     name, budget, polls = "maintenance", 60.0, False
 
@@ -83,6 +84,7 @@ class Maintenance:
         if moment - self.maintained >= MAINTAIN_EVERY:
             integrity = moment - self.checked >= CHECK_EVERY
             self.store.maintain(integrity=integrity)
+            contracts.forget_claims(self.store, contracts.SPENT, int(time.time()))
             self.maintained = moment
             if integrity:
                 self.checked = moment
