@@ -234,7 +234,7 @@ def race(db: Any, now: Any, script: str, jobs: list[list[str]], timeout: float =
 
 # -- the real-service tests, marked so the rest runs alone: pytest -m "not services" -----------
 
-SERVICE_FIXTURES = {"chromium", "pg_url", "smtp", "imap", "mail_system"}
+SERVICE_FIXTURES = {"chromium", "pg_url", "smtp", "imap", "mail_system", "watched"}
 """Fixtures that start or reach a real service (Chromium, PostgreSQL, Postfix, Dovecot)."""
 
 

@@ -47,9 +47,10 @@ def send(msg: EmailMessage) -> None:
         s.send_message(msg)
 
 
-def _contract(tmp_path: Path, port: int, to: str = "") -> Path:
-    """The seed contract reading the fault mailbox on the private Dovecot at ``port``, and
-    mailing through Postfix (``to``: a TOML list for the notifier's ``to``)."""
+def _contract(tmp_path: Path, port: int, to: str = "", user: str = "faults") -> Path:
+    """The seed contract reading the fault mailbox (``user``'s) on the private Dovecot at
+    ``port``, and mailing through Postfix as it (``to``: a TOML list for the notifier's
+    ``to``)."""
     config = tmp_path / "states.toml"
     config.write_text(
         default_contract_path().read_text(encoding="utf-8")
@@ -58,7 +59,7 @@ def _contract(tmp_path: Path, port: int, to: str = "") -> Path:
 host = "127.0.0.1"
 port = {port}
 tls = "none"
-user = "faults"
+user = "{user}"
 password = {{ env = "FF_E2E_IMAP_PASSWORD" }}
 
 [notifiers.mail]
@@ -66,7 +67,7 @@ use = "email"
 host = "127.0.0.1"
 port = 25
 tls = "none"
-from = "运维服务台 <faults@localhost>"
+from = "运维服务台 <{user}@localhost>"
 events = ["transition"]
 {f"to = {to}" if to else ""}
 """,
@@ -213,3 +214,4 @@ def test_own_mail_bounces_out_of_office_and_poison_never_loop_nor_block(
     assert len([e for e in delivered_events() if "NOT delivered" in (e.note or "")]) == 2
     assert len(ours()) == 1  # no ticket from our own mail, the bounce or the auto-reply
     assert engine.mail_tally()[1] >= refused_before + 2  # our own copies, counted (/metrics)
+
