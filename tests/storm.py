@@ -265,10 +265,12 @@ def storm(
     config: Path | None = None,
     settle: float = 180.0,
     serve_args: tuple[str, ...] = (),
+    lead: float = 6.0,
 ) -> Outcome:
-    """One storm; the figures. ``db`` a SQLite path or a PostgreSQL URL."""
+    """One storm; the figures. ``db`` a SQLite path or a PostgreSQL URL; ``lead``: seconds
+    to start serve (and Alertmanager) before the storm and the first breach."""
     outcome = Outcome(alerts=alerts, timers=timers)
-    start = time.time() + 6  # time to start serve (and Alertmanager)
+    start = time.time() + lead
     secret = prepare(db, config, timers, start, seconds)
     server = Serving(db, *serve_args, log=folder / "serve.log", config=config)
     prober = Prober(server.url)

@@ -23,7 +23,7 @@ BENCH = Path(__file__).parent / "benchmarks"
         (
             "bench_storm.py",
             ["--via", "webhook", "--alerts", "150", "--seconds", "1", "--senders", "20",
-             "--timers", "3"],
+             "--timers", "3", "--lead", "3"],
         ),
         (
             "bench_http.py",

@@ -101,6 +101,9 @@ def main() -> int:
     parser.add_argument("--senders", type=int, default=1000)
     parser.add_argument("--timers", type=int, default=100)
     parser.add_argument("--db", help="a PostgreSQL URL (an empty database); default SQLite")
+    parser.add_argument(
+        "--lead", type=float, default=6.0, help="s to start serve before the storm"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="ff-storm-"))
     db = args.db or str(folder / "ff.db")
@@ -108,6 +111,7 @@ def main() -> int:
     o = storm(
         folder, db, alerts=args.alerts, seconds=args.seconds, timers=args.timers,
         via=args.via, senders=args.senders, config=contract(folder, recipient.url),
+        lead=args.lead,
     )  # fmt: skip
     rate = o.accounted / max(o.seconds_to_account, 1e-9)
     floor = raw_floor(db, min(args.alerts, 5000))
