@@ -164,8 +164,11 @@ class Lane:
 
 async def _hangup(request: Request) -> None:
     """Returns when the client disconnects (the body has been read: the next message an ASGI
-    server gives is ``http.disconnect``)."""
+    server gives is ``http.disconnect``). A connection that fails under it counts as gone."""
     while True:
-        message = await request.receive()
+        try:
+            message = await request.receive()
+        except Exception:  # the server lost the connection some other way
+            return
         if message["type"] == "http.disconnect":
             return
