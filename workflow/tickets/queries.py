@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..contract.machine import GuardFacts, Option
-from ..contract.model import Classification, member
+from ..contract.model import Classification, Contract, member
 from ..contract.versions import Contracts
 from ..db.records import EventRecord
 from ..db.store import Store
@@ -22,19 +22,22 @@ def ticket(
         record, clock_rows = u.load(tid)
         if record is None:
             raise UnknownTicket(ticket_id)
-        if not lazy:
-            events = u.events(record.id)
+        events = None if lazy else u.events(record.id)
     contract = contracts.for_ticket(record)
-    if lazy:
-        upto = record.last_seq
-
-        def load() -> list[EventRecord]:
-            with store.unit() as u:
-                return u.events(tid, upto)
-
-        history = History(load, contract.timezone, upto)
+    if events is None:
+        history = stored_history(store, record.id, record.last_seq, contract)
         return ticket_view(record, clock_rows, history, now_us, contract)
     return ticket_view(record, clock_rows, events, now_us, contract)
+
+
+def stored_history(store: Store, ticket_id: str, upto: int, contract: Contract) -> History:
+    """A ticket's history up to ``upto``, read from the store when first used."""
+
+    def load() -> list[EventRecord]:
+        with store.unit() as u:
+            return u.events(ticket_id, upto)
+
+    return History(load, contract.timezone, upto)
 
 
 def listing(

@@ -237,8 +237,7 @@ class _Plan:
             mark = f"delivery:{record.external_id or record.title}"
             return self._note(answered, record, mark, "", trigger="delivered")
         if answered is not None:  # a reply to a ticket: a note on it (a closed one: the rule)
-            final = answered.state in self.r.work.ctx.contracts.for_ticket(answered).finals
-            if final and self.contract.on_repeat(self.channel) == "new":
+            if self._final(answered) and self.contract.on_repeat(self.channel) == "new":
                 data = {**data, "recurs": answered.id, "replies_to": answered.id}
                 return [self._open(record, classification, at_us, data, after=answered)]
             mark = f"reply:{record.external_id or record.title}"
@@ -251,14 +250,12 @@ class _Plan:
                 answered_here = self._carried(record, carried)
                 if answered_here is not None:
                     return answered_here
-        latest = None
-        if key is not None:
-            latest = self.latest.get(key) or self.u.latest_by_external(self.channel, key)
+        latest = self._latest(key) if key is not None else None
         if record.follow_up:
             return self._follow_up(record, latest)
         if latest is None:
             return [self._new(record, classification, at_us, data, carried)]
-        final = latest.state in self.r.work.ctx.contracts.for_ticket(latest).finals
+        final = self._final(latest)
         other_incident = not same_incident(record.incident, latest.incident)
         if other_incident or (final and self.contract.on_repeat(self.channel) == "new"):
             data = {**data, "recurs": latest.id}
@@ -272,8 +269,15 @@ class _Plan:
 
     def _gathers(self, record: IntakeRecord) -> bool:
         """Whether faults of this channel may be carried by a ticket not their own."""
-        grouped = self.channel in self.contract.grouped and record.group is not None
-        return grouped or self.channel in self.contract.storms
+        return self._grouped(record) or self.channel in self.contract.storms
+
+    def _grouped(self, record: IntakeRecord) -> bool:
+        """Whether ``record`` came in a group, on a channel that opens a ticket per group."""
+        return self.channel in self.contract.grouped and record.group is not None
+
+    def _latest(self, external_id: str) -> TicketRecord | None:
+        """The latest ticket of ``external_id`` on this channel: this unit's, else stored."""
+        return self.latest.get(external_id) or self.u.latest_by_external(self.channel, external_id)
 
     def _new(
         self,
@@ -286,14 +290,13 @@ class _Plan:
         """A fault no ticket has: a ticket of its own, or an occurrence on its group's ticket or
         on the storm's."""
         storm = self.contract.storms.get(self.channel)
-        grouped = self.channel in self.contract.grouped and record.group is not None
+        grouped = self._grouped(record)
         if grouped:
-            key = _group_key(record.group or "")
-            group = self.latest.get(key) or self.u.latest_by_external(self.channel, key)
+            group = self._latest(_group_key(record.group or ""))
             if group is not None and not self._final(group):
                 return self._occur(group, record, carried, "fired")
         if storm is not None and self._storming(storm):
-            found = self.latest.get(STORM) or self.u.latest_by_external(self.channel, STORM)
+            found = self._latest(STORM)
             if found is not None and not self._final(found):
                 return self._occur(found, record, carried, "fired")
             span_text = span(timedelta(microseconds=storm.within_us))
@@ -338,19 +341,15 @@ class _Plan:
     ) -> list[tuple[str, Draft | None, str]] | None:
         """A fault a ticket already carries: a duplicate, or what became of it on that ticket;
         ``None`` when it fires anew and its ticket is final (it needs a ticket again)."""
-        ticket = self.u.ticket(carried.ticket_id)
         draft = self.drafts.get(carried.ticket_id)
-        if draft is not None:
-            ticket = draft.ticket
+        ticket = draft.ticket if draft is not None else self.u.ticket(carried.ticket_id)
         assert ticket is not None
         same = same_incident(record.incident, carried.incident)
         if record.follow_up:
             if carried.status == "resolved" and same:
                 return [("duplicate", None, ticket.id)]
             return [self._occur(ticket, record, carried, "resolved")]
-        if same and carried.status == "firing":
-            return [("duplicate", None, ticket.id)]
-        if same:  # a firing of an incident already resolved (a late resend): nothing new
+        if same:  # still firing, or a late resend of an incident already resolved
             return [("duplicate", None, ticket.id)]
         if self._final(ticket):
             return None
@@ -380,8 +379,6 @@ class _Plan:
             first_us=old.first_us if old is not None else self.recorded_us,
             last_us=self.recorded_us,
         )
-        if old is not None and old.ticket_id != ticket.id:
-            new = new._replace(fired=old.fired + 1)  # moved on to a new ticket: fired anew
         self.rows.append((new, old))
         self.carried[record.external_id] = new
         draft.fire_due(at_us)
@@ -404,11 +401,14 @@ class _Plan:
         """This unit's draft of ``ticket`` (loaded once)."""
         draft = self.drafts.get(ticket.id)
         if draft is None:
-            loaded, clock_rows = self.u.load(ticket.id)
-            assert loaded is not None
-            draft = self.r.work.draft(loaded, clock_rows, self.recorded_us)
-            self.drafts[ticket.id] = draft
+            draft = self.drafts[ticket.id] = self._load(ticket)
         return draft
+
+    def _load(self, ticket: TicketRecord) -> Draft:
+        """A draft of ``ticket`` as stored (its own version), not yet this unit's."""
+        loaded, clock_rows = self.u.load(ticket.id)
+        assert loaded is not None
+        return self.r.work.draft(loaded, clock_rows, self.recorded_us)
 
     def _thread(self, record: IntakeRecord) -> TicketRecord | None:
         """The ticket a reply answers: named by a ticket id, or by the external id (on this
@@ -418,7 +418,7 @@ class _Plan:
             if found is not None:
                 return found
         for ref in record.replies_to:
-            found = self.latest.get(ref) or self.u.latest_by_external(self.channel, ref)
+            found = self._latest(ref)
             if found is not None:
                 return found
         return None
@@ -488,14 +488,10 @@ class _Plan:
     ) -> list[tuple[str, Draft | None, str]]:
         """A note (or another passive event: ``trigger``) on ``ticket`` from a follow-up,
         unless one with the same ``mark`` is there."""
+        # the stored history the first time this unit takes the ticket; then its draft's events
         draft = self.drafts.get(ticket.id)
-        if draft is None:
-            loaded, clock_rows = self.u.load(ticket.id)
-            assert loaded is not None
-            draft = self.r.work.draft(loaded, clock_rows, self.recorded_us)  # its own version
-            history = self.u.events(ticket.id)
-        else:
-            history = []
+        history = [] if draft is not None else self.u.events(ticket.id)
+        draft = draft or self._load(ticket)
         events = [*history, *draft.events]
         if any(_mark(e.data) == mark for e in events if e.trigger == trigger):
             return [("duplicate", None, ticket.id)]

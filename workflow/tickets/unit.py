@@ -36,7 +36,8 @@ from ..ids import normalize_ticket_id
 from ..intake import IntakeRecord
 from ..timekeeping.times import to_us
 from .draft import Draft, opened
-from .views import History, Ticket, ticket_view
+from .queries import stored_history
+from .views import Ticket, ticket_view
 
 if TYPE_CHECKING:
     from ..contract.versions import Contracts
@@ -297,13 +298,7 @@ def written(store: Store, draft: Draft) -> Ticket:
     """The view a change returns, as its draft wrote it; its history (up to the change) is read
     when first used — or, for a ticket the draft opened, is the draft's own events."""
     record, rows = draft.ticket, list(draft.clocks.values())
-    tid, upto = record.id, record.last_seq
     if draft.expected_version is None and draft.events and draft.events[0].seq == 1:
         return ticket_view(record, rows, draft.events, draft.recorded_us, draft.contract)
-
-    def load() -> list[EventRecord]:
-        with store.unit() as u:
-            return u.events(tid, upto)
-
-    history = History(load, draft.contract.timezone, upto)
+    history = stored_history(store, record.id, record.last_seq, draft.contract)
     return ticket_view(record, rows, history, draft.recorded_us, draft.contract)

@@ -232,13 +232,6 @@ class Ticket:
     def to_dict(self, *, history: bool = True) -> dict[str, Any]:
         """The ticket as SPEC §6 JSON; without ``history``, no history (nor the occurrences
         counted from it)."""
-        if not history:
-            return {
-                k: v for k, v in self._dict(False).items() if k not in ("history", "occurrences")
-            }
-        return self._dict(True)
-
-    def _dict(self, history: bool) -> dict[str, Any]:
         return {
             "id": self.id,
             "state": self.state,
@@ -257,7 +250,6 @@ class Ticket:
             "clocks": {name: clock.to_dict() for name, clock in self.clocks.items()},
             **({"history": [event.to_dict() for event in self.history]} if history else {}),
         }
-
 
 STORM = "storm"
 """The external id of a channel's storm tickets (each storm the next occurrence of it)."""
