@@ -17,7 +17,6 @@ import hashlib
 import json
 import random
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -31,9 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_http import free_port
-from test_serve import Serving
-
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+from test_serve import ALERTMANAGER, Serving, alertmanager_config, until, up
 
 
 @dataclass
@@ -173,31 +170,6 @@ def _rss_peak(pid: int) -> float:
     return 0.0
 
 
-def _am_config(folder: Path, url: str, secret: str, group_interval: str) -> Path:
-    config = folder / "alertmanager.yml"
-    config.write_text(
-        f"""
-route:
-  receiver: faultflow
-  group_by: ['...']
-  group_wait: 1s
-  group_interval: {group_interval}
-  repeat_interval: 4h
-receivers:
-  - name: faultflow
-    webhook_configs:
-      - url: {url}/v1/intake/alertmanager
-        send_resolved: false
-        http_config:
-          authorization:
-            type: Bearer
-            credentials: {secret}
-""",
-        encoding="utf-8",
-    )
-    return config
-
-
 def _am_failed(port: int) -> int:
     try:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -279,7 +251,11 @@ def storm(
     try:
         if via == "alertmanager":
             assert ALERTMANAGER is not None, "no prometheus-alertmanager binary"
-            am_config = _am_config(folder, server.url, secret, "5s")
+            am_config = alertmanager_config(
+                folder, f"{server.url}/v1/intake/alertmanager", secret,
+                group_by="['...']", group_interval="5s", repeat_interval="4h",
+                send_resolved=False,
+            )  # fmt: skip
             am = subprocess.Popen(
                 [ALERTMANAGER, f"--config.file={am_config}",
                  f"--storage.path={folder / 'am-data'}",
@@ -288,15 +264,7 @@ def storm(
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
             )  # fmt: skip
             api = f"http://127.0.0.1:{am_port}/api/v2"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{api}/status", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "Alertmanager did not start"
-                time.sleep(0.2)
+            until("Alertmanager", lambda: up(f"{api}/status"))
         time.sleep(max(0.0, start - time.time()))
         prober.start()
         t0 = time.monotonic()

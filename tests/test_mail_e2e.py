@@ -42,6 +42,22 @@ def mail_system() -> Any:
         yield port
 
 
+def reporter_mail(
+    subject: str, message_id: str, body: str, to: str = "faults@localhost", **headers: str
+) -> EmailMessage:
+    """A mail from the reporter (the ffmail account), as a client writes it; ``headers`` by
+    their names with ``_`` for ``-`` (``In_Reply_To=...``)."""
+    msg = EmailMessage()
+    msg["From"] = "王工 <ffmail@localhost>"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{message_id}@czj.example>"
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg
+
+
 def send(msg: EmailMessage) -> None:
     with smtplib.SMTP("127.0.0.1", 25, timeout=10) as s:
         s.send_message(msg)
@@ -85,12 +101,9 @@ def test_a_mail_through_postfix_to_a_ticket_its_reply_to_a_note_and_the_report_b
     box = configured(engine.contract)
     assert box is not None
     stamp = time.time_ns()
-    report = EmailMessage()
-    report["From"] = "王工 <ffmail@localhost>"
-    report["To"] = "faults@localhost"
-    report["Subject"] = f"财政局机房交换机宕机 {stamp}"
-    report["Message-ID"] = f"<e2e-{stamp}@czj.example>"
-    report.set_content("全部科室断网，请尽快处理")
+    report = reporter_mail(
+        f"财政局机房交换机宕机 {stamp}", f"e2e-{stamp}", "全部科室断网，请尽快处理"
+    )
     send(report)
 
     def poll(what: str) -> Any:
@@ -107,14 +120,10 @@ def test_a_mail_through_postfix_to_a_ticket_its_reply_to_a_note_and_the_report_b
     engine.deliver(budget_s=30)  # the acknowledgement
     (ack,) = delivered(f"[FF-{t.id}]")
     assert ack["In-Reply-To"] == report["Message-ID"]
-    reply = EmailMessage()
-    reply["From"] = "王工 <ffmail@localhost>"
-    reply["To"] = "faults@localhost"
-    reply["Subject"] = f"Re: {ack['Subject']}"
-    reply["Message-ID"] = f"<e2e-re-{stamp}@czj.example>"
-    reply["In-Reply-To"] = ack["Message-ID"]
-    reply["References"] = f"{report['Message-ID']} {ack['Message-ID']}"
-    reply.set_content("补充：3 楼机房也断了")
+    reply = reporter_mail(
+        f"Re: {ack['Subject']}", f"e2e-re-{stamp}", "补充：3 楼机房也断了",
+        In_Reply_To=ack["Message-ID"], References=f"{report['Message-ID']} {ack['Message-ID']}",
+    )  # fmt: skip
     send(reply)
     poll("the reply")
     history = engine.get(t.id).history
@@ -148,13 +157,7 @@ def test_own_mail_bounces_out_of_office_and_poison_never_loop_nor_block(
              f"Message-ID: <poison-{stamp}@czj.example>\r\nMIME-Version: 1.0\r\n"
              "Content-Type: multipart/mixed\r\n\r\n--\r\nno boundary at all\r\n").encode(),
         )  # fmt: skip
-    report = EmailMessage()
-    report["From"] = "王工 <ffmail@localhost>"
-    report["To"] = "faults@localhost"
-    report["Subject"] = f"档案馆 OA 无法登录 {stamp}"
-    report["Message-ID"] = f"<loop-{stamp}@czj.example>"
-    report.set_content("全员无法登录")
-    send(report)
+    send(reporter_mail(f"档案馆 OA 无法登录 {stamp}", f"loop-{stamp}", "全员无法登录"))
 
     def read_all(until: Any, timeout: float = 40) -> None:
         deadline = time.monotonic() + timeout
@@ -179,23 +182,18 @@ def test_own_mail_bounces_out_of_office_and_poison_never_loop_nor_block(
     assert "nobody-here@localhost" in (bounced.note or "")
     # the acknowledgement's out-of-office answer, and a reply that threads by In-Reply-To alone
     (ack,) = delivered(f"[FF-{t.id}] 已受理")
-    away = EmailMessage()
-    away["From"] = "王工 <ffmail@localhost>"
-    away["To"] = "faults@localhost"
-    away["Subject"] = f"自动回复: {ack['Subject']}"
-    away["Message-ID"] = f"<oof-{stamp}@czj.example>"
-    away["In-Reply-To"] = ack["Message-ID"]
-    away["Auto-Submitted"] = "auto-replied"
-    away.set_content("我正在休假，下周一回来。")
-    send(away)
-    reply = EmailMessage()
-    reply["From"] = "王工 <ffmail@localhost>"
-    reply["To"] = "faults@localhost"
-    reply["Subject"] = "Re: 登录问题"  # no tag: the client dropped it
-    reply["Message-ID"] = f"<reply-{stamp}@czj.example>"
-    reply["In-Reply-To"] = ack["Message-ID"]
-    reply.set_content("补充：只有档案科")
-    send(reply)
+    send(
+        reporter_mail(
+            f"自动回复: {ack['Subject']}", f"oof-{stamp}", "我正在休假，下周一回来。",
+            In_Reply_To=ack["Message-ID"], Auto_Submitted="auto-replied",
+        )
+    )  # fmt: skip
+    # no tag in the subject (the client dropped it): In-Reply-To alone threads it
+    send(
+        reporter_mail(
+            "Re: 登录问题", f"reply-{stamp}", "补充：只有档案科", In_Reply_To=ack["Message-ID"]
+        )
+    )
     read_all(
         lambda: any("automatic reply" in (e.note or "") for e in delivered_events())
         and any(e.trigger == "note" for e in engine.get(t.id).history)

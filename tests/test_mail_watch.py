@@ -10,7 +10,6 @@ import os
 import pwd
 import time
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from dovecot import PASSWORD, dovecot
 from dovecot import usable as dovecot_usable
 from faultflow import Engine
-from test_mail_e2e import _contract, send
+from test_mail_e2e import _contract, reporter_mail, send
 from test_mail_out import _postfix
 
 
@@ -70,13 +69,12 @@ def test_a_minute_of_mail_watch_and_run_with_the_mailbox_in_its_own_to_makes_no_
     ]
     try:
         stamp = time.time_ns()
-        report = EmailMessage()
-        report["From"] = "王工 <ffmail@localhost>"
-        report["To"] = "faults2@localhost"
-        report["Subject"] = f"社保局打印机卡纸 {stamp}"
-        report["Message-ID"] = f"<watch-{stamp}@czj.example>"
-        report.set_content("三楼打印机卡纸")
-        send(report)
+        send(
+            reporter_mail(
+                f"社保局打印机卡纸 {stamp}", f"watch-{stamp}", "三楼打印机卡纸",
+                to="faults2@localhost",
+            )
+        )  # fmt: skip
         deadline = time.monotonic() + 60
         while not [t for t in engine.list() if str(stamp) in t.title]:
             assert time.monotonic() < deadline, "mail watch never opened the ticket"

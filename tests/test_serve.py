@@ -161,21 +161,31 @@ def test_serve_refuses_to_start_on_a_database_without_a_schema(tmp_path: Path) -
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
 
-def _alertmanager_config(folder: Path, webhook: str, secret: str) -> Path:
+def alertmanager_config(
+    folder: Path,
+    webhook: str,
+    secret: str,
+    *,
+    group_by: str = "[alertname]",
+    group_interval: str = "1s",
+    repeat_interval: str = "1h",
+    send_resolved: bool = True,
+) -> Path:
+    """An alertmanager.yml that sends every alert to ``webhook`` with ``secret`` as Bearer."""
     config = folder / "alertmanager.yml"
     config.write_text(
         f"""
 route:
   receiver: faultflow
-  group_by: [alertname]
+  group_by: {group_by}
   group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
+  group_interval: {group_interval}
+  repeat_interval: {repeat_interval}
 receivers:
   - name: faultflow
     webhook_configs:
       - url: {webhook}
-        send_resolved: true
+        send_resolved: {str(send_resolved).lower()}
         http_config:
           authorization:
             type: Bearer
@@ -186,7 +196,7 @@ receivers:
     return config
 
 
-def _until(what: str, check: Any, timeout: float = 30) -> Any:
+def until(what: str, check: Any, timeout: float = 30) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         found = check()
@@ -211,7 +221,7 @@ def test_a_real_alertmanager_delivers_to_serve(tmp_path: Path) -> None:
     secret = engine.create_token("alertmanager", ["intake:alertmanager"], "alertmanager")[1]
     server = Serving(db)
     am_port = free_port()
-    config = _alertmanager_config(tmp_path, f"{server.url}/v1/intake/alertmanager", secret)
+    config = alertmanager_config(tmp_path, f"{server.url}/v1/intake/alertmanager", secret)
     am = subprocess.Popen(
         [ALERTMANAGER,
          f"--config.file={config}",
@@ -222,7 +232,7 @@ def test_a_real_alertmanager_delivers_to_serve(tmp_path: Path) -> None:
     )  # fmt: skip
     api = f"http://127.0.0.1:{am_port}/api/v2"
     try:
-        _until("Alertmanager", lambda: _up(f"{api}/status"))
+        until("Alertmanager", lambda: up(f"{api}/status"))
 
         def post(name: str, starts: datetime, ends: datetime | None = None) -> None:
             alert = {
@@ -240,18 +250,18 @@ def test_a_real_alertmanager_delivers_to_serve(tmp_path: Path) -> None:
         t0 = datetime.now(UTC) - timedelta(minutes=1)
         post("db1", t0)
         post("db2", t0)
-        first = _until("two tickets", lambda: len(tickets()) == 2 and tickets())
+        first = until("two tickets", lambda: len(tickets()) == 2 and tickets())
         assert {t.tier for t in first} == {"A"}
         db1 = next(t for t in first if "db1" in t.title)
         post("db1", t0, ends=datetime.now(UTC))  # resolved
-        _until(
+        until(
             "the resolved note",
             lambda: any(e.trigger == "note" for e in engine.get(db1.id).history),
         )
         time.sleep(2.5)  # a group interval or two: no second note for the same resolution
         assert [e.trigger for e in engine.get(db1.id).history].count("note") == 1
         post("db1", datetime.now(UTC))  # fires again, a new incident
-        again = _until("the recurrence", lambda: [t for t in tickets() if t.recurs == db1.id])
+        again = until("the recurrence", lambda: [t for t in tickets() if t.recurs == db1.id])
         assert len(again) == 1 and len(tickets()) == 3
         metrics = httpx.get(f"http://127.0.0.1:{am_port}/metrics", timeout=5).text
         failed = [
@@ -270,7 +280,7 @@ def test_a_real_alertmanager_delivers_to_serve(tmp_path: Path) -> None:
         server.stop()
 
 
-def _up(url: str) -> bool:
+def up(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
