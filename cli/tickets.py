@@ -235,7 +235,12 @@ def show(settings: Settings, ticket_id: str, as_json: bool) -> None:
     help="Only tickets with (or without) a broken promise.",
 )
 @click.option("--all", "show_all", is_flag=True, help="Include reported and cancelled tickets.")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N tickets.")
+@click.option(
+    "--after",
+    metavar="ID",
+    help="Start behind ticket ID (the last of the page before): page with --limit.",
+)
 @json_option
 @click.pass_obj
 def list_(
@@ -246,6 +251,7 @@ def list_(
     breached: bool | None,
     show_all: bool,
     limit: int | None,
+    after: str | None,
     as_json: bool,
 ) -> None:
     """Tickets, most urgent first: broken promises on top, then the nearest due.
@@ -260,6 +266,7 @@ def list_(
         owner=owner,
         limit=limit,
         final=None if state is not None or show_all else False,
+        after=after,
     )
     if as_json:
         emit_json([t.to_dict() for t in tickets])

@@ -20,6 +20,7 @@ BENCH = Path(__file__).parent / "benchmarks"
         ("bench_reports.py", ["--tickets", "2000", "--lived", "100", "--workers", "2"]),
         ("bench_cli.py", ["--runs", "1"]),
         ("bench_web.py", ["--tickets", "200", "--repeat", "1"]),
+        ("bench_list.py", ["--sizes", "30,300", "--runs", "1"]),
         (
             "bench_storm.py",
             ["--via", "webhook", "--alerts", "150", "--seconds", "1", "--senders", "20",

@@ -14,6 +14,7 @@ from conftest import snapshot
 from faultflow import DatabaseError, Engine
 from faultflow.cli.app import cli
 from faultflow.db.migrations import HEAD, script_head
+from faultflow.db.records import OPEN_IDLE_US
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
@@ -62,17 +63,25 @@ def test_init_upgrades_a_schema_1_database_with_its_history_intact(tmp_path: Pat
     done = faultflow(db, "init")
     assert done.exit_code == 0, done.output
     assert "applied migration 0001 (adopted: schema 1 from before migrations)" in done.output
-    assert all(f"applied migration {r}" in done.output for r in ("0002", "0003", "0004", "0005"))
+    applied = ("0002", "0003", "0004", "0005", "0006", "0007")
+    assert all(f"applied migration {r}" in done.output for r in applied)
     after = snapshot(db)
     for table in ("events", "clocks", "outbox"):
         assert after[table] == before[table], table
     # 0002: every ticket is the first occurrence of its external id, recurring none
-    assert [row[:-4] for row in after["tickets"]] == before["tickets"]
-    assert {row[-4:-1] for row in after["tickets"]} == {(1, None, None)}
+    assert [row[:-5] for row in after["tickets"]] == before["tickets"]
+    assert {row[-5:-2] for row in after["tickets"]} == {(1, None, None)}
     # 0005: the tickets from before versions run under the contract the database first meets
     from faultflow.contract.compile import load_contract
 
-    assert {row[-1] for row in after["tickets"]} == {load_contract().version}
+    assert {row[-2] for row in after["tickets"]} == {load_contract().version}
+    # 0007: each ticket's place in the urgency order, from its clocks (none once final)
+    finals = load_contract().finals
+    for row in after["tickets"]:
+        running = [c[7] for c in after["clocks"] if c[0] == row[0] and c[8] == "running"]
+        expected = None if row[1] in finals else min(running, default=OPEN_IDLE_US)
+        assert row[-1] == expected, row[0]
+    assert {row[-1] is None for row in after["tickets"]} == {True, False}  # both kinds seen
     assert [r[0] for r in after["contracts"]] == [load_contract().version]
     with Engine.open(db=db, create=False) as engine:
         assert engine.verify().ok

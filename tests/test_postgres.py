@@ -103,3 +103,28 @@ def test_verify_on_postgres_keyed_and_in_several_processes(pg_url: str, travel: 
         (breached, "its response clock says breached False, its history True"),
         (edited, "the ticket's owner is mallory, its history says agent1 took it in"),
     ]
+
+
+def test_lists_are_ordered_cut_and_paged_by_postgres(pg_url: str, travel: Any) -> None:
+    """The urgency order, the count and keyset pages on PostgreSQL (row values, the partial
+    index): the same as SQLite's."""
+    with Engine.open(db=pg_url) as engine:
+        late = new_ticket(engine, "A").id
+        travel(minutes=20)  # its response promise is broken
+        made = [new_ticket(engine, tier).id for tier in "CBAC"]
+        done = new_ticket(engine, "B").id
+        for step in ("respond", "remote", "resolve"):
+            engine.advance(done, step)
+        engine.advance(done, "report", note="fixed remotely")
+        listed = [t.id for t in engine.list(final=False)]
+        assert listed[0] == late and done not in listed and set(listed) == {late, *made}
+        dues = [min(c.due_at for c in t.clocks.values() if c.status == "running")
+                for t in engine.list(final=False)]  # fmt: skip
+        assert dues == sorted(dues)
+        assert engine.count(final=False) == 5 and engine.count() == 6
+        paged: list[str] = []
+        while page := engine.list(final=False, limit=2, after=paged[-1] if paged else None):
+            paged += [t.id for t in page]
+        assert paged == listed
+        assert [t.id for t in engine.list(final=True)] == [done]
+        assert engine.verify().ok

@@ -6,7 +6,8 @@ Measures, on one database and in one run:
 - the server's work per board render: reading the open tickets through the engine and
   rendering the rows (what GET /board and each server-sent update do);
 - the server's work per SSE update: the change stamp (one aggregate) plus that render;
-- the raw floor: the same rows (open tickets with their clocks) read with plain sqlite3.
+- the raw floor: the same rows (the most urgent open tickets shown, with their clocks) read
+  with plain sqlite3 along the same index.
 Prints each and the ratio raw / engine.
 
     python tests/benchmarks/bench_web.py [--tickets 5000] [--repeat 7]
@@ -32,19 +33,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def raw_rows(db: Path) -> float:
-    """The floor: the open tickets and their clocks, as plain sqlite3 reads them."""
-    finals = ("reported", "cancelled")
+def raw_rows(db: Path, shown: int) -> float:
+    """The floor: the rows the board shows (the most urgent open tickets, along the same
+    index) and their clocks, as plain sqlite3 reads them."""
 
     def read() -> None:
         conn = sqlite3.connect(db)
         try:
-            conn.execute("SELECT * FROM tickets WHERE state NOT IN (?, ?)", finals).fetchall()
-            conn.execute(
-                "SELECT c.* FROM clocks c JOIN tickets t ON t.id = c.ticket_id "
-                "WHERE t.state NOT IN (?, ?)",
-                finals,
-            ).fetchall()
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT * FROM tickets WHERE urgent_us IS NOT NULL AND state NOT IN "
+                    "('reported', 'cancelled') ORDER BY urgent_us, created_us, id LIMIT ?",
+                    (shown,),
+                )
+            ]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                conn.execute(f"SELECT * FROM clocks WHERE ticket_id IN ({marks})", chunk).fetchall()
         finally:
             conn.close()
 
@@ -78,7 +85,7 @@ def main() -> None:
         lambda: (engine.stamp(), rows_html(engine, everything, words)), repeat=args.repeat
     )
     stamp_s = timed(engine.stamp, repeat=args.repeat)
-    raw_s = raw_rows(db)
+    raw_s = raw_rows(db, SHOWN)
 
     port = free_port()
     server = uvicorn.Server(

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..contract.model import Classification, ClockSpec, Contract
-from ..db.records import ClockRecord, EventRecord, TicketRecord
+from ..db.records import ClockRecord, EventRecord, TicketRecord, urgency
 from ..timekeeping import clocks as clk
 from ..timekeeping.replay import in_time_order, replay
 
@@ -161,6 +161,8 @@ def differences(
             return (
                 f"its {spec.name} clock says breached {bool(row.breached)}, its history {breached}"
             )
+    if ticket.urgent_us != urgency(ticket.state in finals, clocks):
+        return "its place in the urgency order (urgent_us) is not what its clocks give"
     return None
 
 

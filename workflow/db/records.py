@@ -9,6 +9,7 @@ in fields ending ``_us``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 
@@ -38,6 +39,26 @@ class TicketRecord(NamedTuple):
     recurs: str | None = None  # the earlier ticket of the same external id, when final
     incident: str | None = None  # what tells incidents of one external id apart (startsAt)
     contract: str | None = None  # the contract version it runs under (ContractRecord.version)
+    urgent_us: int | None = None  # its place in the urgency order: see ``urgency``
+
+
+UrgencyKey = tuple[int, int, str]
+"""Where a ticket stands in "most urgent first": (urgent_us, created_us, id)."""
+
+OPEN_IDLE_US = 2**62
+"""The urgency of an open ticket with no running promise (after every due time)."""
+
+
+def urgency(final: bool, clocks: Iterable[ClockRecord]) -> int | None:
+    """A ticket's place in "most urgent first", kept on its row (``urgent_us``, indexed) so
+    that lists read only the rows they show: the earliest due time of its running clocks —
+    a breached clock's due time is past, so broken promises come first — or
+    :data:`OPEN_IDLE_US` when nothing runs; ``None`` once the ticket is final (it leaves the
+    index of open tickets). Ties go to the oldest ticket (``created_us``, then ``id``)."""
+    if final:
+        return None
+    dues = [c.due_us for c in clocks if c.status == "running" and c.due_us is not None]
+    return min(dues) if dues else OPEN_IDLE_US
 
 
 class EventRecord(NamedTuple):
@@ -174,3 +195,4 @@ class Change(NamedTuple):
     changed_clocks: list[ClockRecord]
     dropped_clocks: list[str]
     outbox: list[OutboxRecord]
+    urgency_moved: bool = True  # whether ``ticket.urgent_us`` differs from the stored one

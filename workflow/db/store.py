@@ -47,6 +47,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -61,6 +62,7 @@ from ..secrets import redact
 from . import migrations
 from .failures import classify, first_line
 from .records import (
+    OPEN_IDLE_US,
     Change,
     ClockRecord,
     EscalationRecord,
@@ -68,6 +70,7 @@ from .records import (
     OccurrenceRecord,
     OutboxRecord,
     TicketRecord,
+    UrgencyKey,
 )
 from .tables import (
     CLOCKS,
@@ -388,14 +391,20 @@ class Store:
         ]
         self._insert_ticket = insert_all(t, self._ticket_cols)
         # Optimistic concurrency: the row must still be at the version before this change.
-        self._update_ticket = _Statement(
-            update(t)
-            .where(
-                t.c.id == bindparam("id"), t.c.version + literal_column("1") == bindparam("version")
+        def update_ticket(columns: list[str]) -> _Statement:
+            return _Statement(
+                update(t)
+                .where(
+                    t.c.id == bindparam("id"),
+                    t.c.version + literal_column("1") == bindparam("version"),
+                )
+                .values({**{n: bindparam(n) for n in columns}, "version": bindparam("version")}),
+                d,
             )
-            .values({**{n: bindparam(n) for n in mutable}, "version": bindparam("version")}),
-            d,
-        )
+
+        self._update_ticket = update_ticket(mutable)
+        # The urgency key is indexed: written only by the changes that move it.
+        self._update_ticket_urgent = update_ticket([*mutable, "urgent_us"])
         self._insert_event = insert_all(e, self._event_cols)
         self._insert_clock = insert_all(c, self._clock_cols)
         clock_mutable = [n for n in self._clock_cols if n not in ("ticket_id", "name")]
@@ -611,30 +620,94 @@ class Store:
         finals: Iterable[str] = (),
         final: bool | None = None,
         breached: bool | None = None,
+        limit: int | None = None,
+        after: UrgencyKey | None = None,
     ) -> list[tuple[TicketRecord, list[ClockRecord]]]:
-        """Tickets (oldest first) with their clocks, filtered in the database. ``final`` keeps
-        the tickets in (``True``) or out of (``False``) the ``finals`` states; ``breached``
-        those with (or without) a broken promise at ``now_us``."""
+        """Tickets with their clocks, most urgent first (``records.urgency``, ties oldest
+        first), filtered, ordered and cut in the database: only the rows returned are read.
+        ``final`` keeps the tickets in (``True``) or out of (``False``) the ``finals`` states;
+        ``breached`` those with (or without) a broken promise at ``now_us``; ``after`` starts
+        behind the ticket with that key (:meth:`urgency_key`), for the next page."""
+        t = TICKETS
+        key, query = self._listed(
+            now_us, state, tier, owner, finals, final, breached,
+            select(*[t.c[n] for n in self._ticket_cols]),
+        )  # fmt: skip
+        if after is not None:
+            query = query.where(tuple_(key, t.c.created_us, t.c.id) > tuple_(*after))
+        query = query.order_by(key, t.c.created_us, t.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        records = [TicketRecord(*row) for row in self.query(query)]
+        clocks = self.clock_records(r.id for r in records)
+        return [(r, clocks[r.id]) for r in records]
+
+    def count_listed(
+        self,
+        now_us: int,
+        *,
+        state: str | None = None,
+        tier: str | None = None,
+        owner: str | None = None,
+        finals: Iterable[str] = (),
+        final: bool | None = None,
+        breached: bool | None = None,
+    ) -> int:
+        """How many tickets :meth:`tickets` would list without a limit."""
+        _, query = self._listed(
+            now_us, state, tier, owner, finals, final, breached,
+            select(func.count()).select_from(TICKETS),
+        )
+        return int(self.query(query)[0][0])
+
+    def urgency_key(self, ticket_id: str) -> UrgencyKey | None:
+        """Where ``ticket_id`` stands in the urgency order now (``None``: no such ticket)."""
+        t = TICKETS
+        rows = self.query(
+            select(t.c.urgent_us, t.c.created_us, t.c.id).where(t.c.id == ticket_id)
+        )
+        if not rows:
+            return None
+        urgent, created, tid = rows[0]
+        return (OPEN_IDLE_US if urgent is None else int(urgent), int(created), str(tid))
+
+    def _listed(
+        self,
+        now_us: int,
+        state: str | None,
+        tier: str | None,
+        owner: str | None,
+        finals: Iterable[str],
+        final: bool | None,
+        breached: bool | None,
+        query: Any,
+    ) -> tuple[Any, Any]:
+        """The sort key and ``query`` with the filters of a list. The open tickets are read
+        along their index (``ix_tickets_urgent``); a list that takes in final tickets sorts
+        them after the open ones' due times, by age, in the database."""
         t, k = TICKETS, CLOCKS
-        query = select(*[t.c[n] for n in self._ticket_cols])
+        if final is False:
+            # Open = not final under its own contract version: exactly the partial index
+            # (counted from the index alone).
+            key: Any = t.c.urgent_us
+            query = query.where(key.is_not(None))
+        else:
+            key = func.coalesce(t.c.urgent_us, OPEN_IDLE_US)
+            if final:
+                query = query.where(t.c.state.in_(sorted(finals)))
         if state is not None:
             query = query.where(t.c.state == state)
         if tier is not None:
             query = query.where(t.c.tier == tier)
         if owner is not None:
             query = query.where(t.c.owner == owner)
-        if final is not None:
-            closed = t.c.state.in_(sorted(finals))
-            query = query.where(closed if final else ~closed)
         if breached is not None:
             broken = exists().where(
                 k.c.ticket_id == t.c.id,
                 or_(k.c.breached, and_(k.c.status == "running", k.c.due_us < now_us)),
             )
             query = query.where(broken if breached else ~broken)
-        records = [TicketRecord(*row) for row in self.query(query.order_by(t.c.created_us))]
-        clocks = self.clock_records(r.id for r in records)
-        return [(r, clocks[r.id]) for r in records]
+        return key, query
 
     def _in(self, column: Any, span: Span) -> Any:
         """``column`` (a ticket id) within ``span`` = (from, to), either end open when ``None``,
@@ -902,7 +975,8 @@ class Unit:
         else:
             if change.ticket.version != change.expected_version + 1:
                 raise ValueError("a change moves a ticket one version up")  # a bug, not input
-            cur.execute(s._update_ticket.sql, s._update_ticket.bind(change.ticket))
+            stmt = s._update_ticket_urgent if change.urgency_moved else s._update_ticket
+            cur.execute(stmt.sql, stmt.bind(change.ticket))
             if cur.rowcount != 1:
                 raise ConcurrentUpdate(
                     f"ticket {change.ticket.id} was changed by someone else meanwhile "

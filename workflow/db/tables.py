@@ -105,6 +105,15 @@ TicketRow = _table(
             "channel", "external_id", "occurrence", name="uq_tickets_channel_external"
         ),
         Index("ix_tickets_state", "state"),
+        # The open tickets, most urgent first (records.urgency): a list reads only the rows
+        # it shows. Final tickets (urgent_us NULL) are not in it.
+        Index(
+            "ix_tickets_urgent",
+            "urgent_us",
+            "created_us",
+            "id",
+            sqlite_where=text("urgent_us IS NOT NULL"),
+        ),
         # What a storm rule counts: the tickets a channel opened lately.
         Index("ix_tickets_channel_created", "channel", "created_us"),
         # Clustered on the primary key: one B-tree less to write per trigger.

@@ -124,8 +124,9 @@ def rows(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[list[dict
     """The board's rows (the open tickets, most urgent first, at most :data:`SHOWN`, with each
     promise's times) and how many open tickets match."""
     out = []
-    found = engine.list(final=False, **filters)
-    for t in found[:SHOWN]:
+    found = engine.list(final=False, limit=SHOWN, **filters)
+    total = len(found) if len(found) < SHOWN else engine.count(final=False, **filters)
+    for t in found:
         clocks = []
         for name, c in t.clocks.items():
             if c.status == "stopped":
@@ -140,7 +141,7 @@ def rows(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[list[dict
         out.append({"t": t, "state": state_words(engine, t, w),
                     "clocks": clocks, "breached": t.breached,
                     "warned": any(c["warned"] for c in clocks)})  # fmt: skip
-    return out, len(found)
+    return out, total
 
 
 def rows_html(engine: Any, filters: dict[str, str | None], w: Any) -> str:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, UnknownTicket
 from .auth import Operator, Reader
 
 router = APIRouter(tags=["tickets"])
@@ -88,20 +88,21 @@ def _ticket(ticket: Any, status: int = 200) -> JSONResponse:
     )
 
 
-def _cursor(value: str | None) -> int:
+def _cursor(value: str | None) -> str | None:
+    """The ticket a page starts behind (``None``: the first page)."""
     if value is None:
-        return 0
+        return None
     try:
-        offset = json.loads(base64.urlsafe_b64decode(value.encode()).decode())["offset"]
+        after = json.loads(base64.urlsafe_b64decode(value.encode()).decode())["after"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InvalidInput("cursor: not one this API gave (use next_cursor as it is)") from None
-    if not isinstance(offset, int) or offset < 0:
+        after = None
+    if not isinstance(after, str) or not after:
         raise InvalidInput("cursor: not one this API gave (use next_cursor as it is)")
-    return offset
+    return after
 
 
-def _next(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+def _next(after: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode()
 
 
 @router.get("/v1/tickets", summary="Tickets, most urgent first")
@@ -116,16 +117,22 @@ def tickets(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Without history (``GET /v1/tickets/{id}`` has it). The order is by urgency as of the
-    request (breached first, then the nearest due): ``next_cursor`` pages through it."""
-    offset = _cursor(cursor)
+    request (breached first, then the nearest due): ``next_cursor`` pages through it by keyset
+    (each page starts behind the last ticket of the one before, where that ticket stands
+    now), and only the rows of a page are read."""
+    after = _cursor(cursor)
     final = None if open is None else not open
     engine = request.app.state.engine
-    found = engine.list(state=state, tier=tier, breached=breached, final=final)
-    page = found[offset : offset + limit]
-    more = offset + limit < len(found)
+    try:
+        found = engine.list(
+            state=state, tier=tier, breached=breached, final=final, limit=limit + 1, after=after
+        )
+    except UnknownTicket:
+        raise InvalidInput("cursor: not one this API gave (use next_cursor as it is)") from None
+    page, more = found[:limit], len(found) > limit
     return {
         "tickets": [t.to_dict() for t in page],
-        "next_cursor": _next(offset + limit) if more else None,
+        "next_cursor": _next(page[-1].id) if more else None,
     }
 
 

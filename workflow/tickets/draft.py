@@ -21,7 +21,14 @@ from typing import Any
 
 from ..audit.chain import PLAIN, Sealer, genesis
 from ..contract.model import Classification, ClockSpec, Contract
-from ..db.records import Change, ClockRecord, EventRecord, OutboxRecord, TicketRecord
+from ..db.records import (
+    Change,
+    ClockRecord,
+    EventRecord,
+    OutboxRecord,
+    TicketRecord,
+    urgency,
+)
 from ..intake import IntakeRecord
 from ..timekeeping import clocks as clk
 from ..timekeeping.clocks import ClockFacts, facts_of
@@ -162,6 +169,7 @@ class Draft:
         self._subscribed = contract.notify_kinds
         self.expected_version = None if new else ticket.version
         self._prev_hash = ticket.last_hash  # the stored head, for attach()
+        self._stored_urgency = ticket.urgent_us
         self.events: list[EventRecord] = []
         self.outbox: list[OutboxRecord] = []
         self._new: set[str] = set()
@@ -581,6 +589,9 @@ class Draft:
         """What to commit: the ticket row, the new events, clocks and notifications."""
         if self.ticket.version != self._version:  # a change of clocks alone
             self.ticket = self.ticket._replace(version=self._version)
+        urgent = urgency(self.ticket.state in self.contract.finals, self.clocks.values())
+        if urgent != self.ticket.urgent_us:
+            self.ticket = self.ticket._replace(urgent_us=urgent)
         return Change(
             ticket=self.ticket,
             expected_version=self.expected_version,
@@ -589,4 +600,5 @@ class Draft:
             changed_clocks=[self.clocks[n] for n in self._changed],
             dropped_clocks=sorted(self._dropped),
             outbox=self.outbox,
+            urgency_moved=urgent != self._stored_urgency or self.expected_version is None,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..contract.machine import GuardFacts, Option
 from ..contract.model import Classification, Contract, member
 from ..contract.versions import Contracts
@@ -9,7 +11,7 @@ from ..db.records import EventRecord
 from ..db.store import Store
 from ..errors import UnknownTicket
 from ..ids import normalize_ticket_id
-from .views import History, Ticket, ticket_view, urgency
+from .views import History, Ticket, ticket_view
 
 
 def ticket(
@@ -51,27 +53,58 @@ def listing(
     owner: str | None = None,
     limit: int | None = None,
     final: bool | None = None,
+    after: str | None = None,
 ) -> list[Ticket]:
-    """Tickets, most urgent first, without history; the filters run in the database (by
-    the current contract's names and final states)."""
+    """Tickets, most urgent first, without history: filtered, ordered and cut in the database
+    (by the current contract's names and final states), so only the rows shown are read.
+    ``after`` (a ticket id) starts behind that ticket, where it stands now: the next page."""
+    filters = _filters(contracts, state, tier, breached, owner, final)
+    key = None
+    if after is not None:
+        key = store.urgency_key(normalize_ticket_id(after))
+        if key is None:
+            raise UnknownTicket(after)
+    found = store.tickets(now_us, **filters, limit=limit, after=key)
+    pinned = contracts.for_ticket
+    return [ticket_view(r, rows, (), now_us, pinned(r)) for r, rows in found]
+
+
+def counting(
+    store: Store,
+    contracts: Contracts,
+    now_us: int,
+    *,
+    state: str | None = None,
+    tier: str | None = None,
+    breached: bool | None = None,
+    owner: str | None = None,
+    final: bool | None = None,
+) -> int:
+    """How many tickets :func:`listing` would return without a limit (counted in the
+    database)."""
+    return store.count_listed(now_us, **_filters(contracts, state, tier, breached, owner, final))
+
+
+def _filters(
+    contracts: Contracts,
+    state: str | None,
+    tier: str | None,
+    breached: bool | None,
+    owner: str | None,
+    final: bool | None,
+) -> dict[str, Any]:
     contract = contracts.current
     for what, value, known in (("state", state, contract.states), ("tier", tier, contract.tiers)):
         if value is not None:
             member(what, value, known)
-    found = store.tickets(
-        now_us,
-        state=state,
-        tier=tier,
-        owner=owner,
-        finals=contract.finals,
-        final=final,
-        breached=breached,
-    )
-    pinned = contracts.for_ticket
-    tickets = sorted(
-        (ticket_view(r, rows, (), now_us, pinned(r)) for r, rows in found), key=urgency
-    )
-    return tickets[:limit] if limit is not None else tickets
+    return {
+        "state": state,
+        "tier": tier,
+        "owner": owner,
+        "finals": contract.finals,
+        "final": final,
+        "breached": breached,
+    }
 
 
 def options(contracts: Contracts, ticket: Ticket) -> tuple[Option, ...]:

@@ -403,15 +403,3 @@ def clock_views(rows: list[ClockRecord], now_us: int, contract: Contract) -> dic
 
 def _moment(us: int | None, zone: tzinfo) -> datetime | None:
     return from_us(us, zone) if us is not None else None
-
-
-def urgency(ticket: Ticket) -> tuple[int, float, float]:
-    """Sort key, most urgent first: breached running promises, then the nearest due time,
-    then the oldest."""
-    running = [c for c in ticket.clocks.values() if c.status == "running"]
-    dues = [c.due_at.timestamp() for c in running if c.due_at is not None]
-    return (
-        0 if any(c.breached for c in running) else 1,
-        min(dues) if dues else float("inf"),
-        ticket.created_at.timestamp(),
-    )
