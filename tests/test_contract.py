@@ -343,3 +343,55 @@ def test_a_year_the_holiday_library_does_not_know_is_a_warning() -> None:
     if unknown:
         assert str(datetime.now().year + 1) in said[0] and "only the weekdays" in said[0]
     assert not compile_contract(_with_calendar(), source="t.toml").warnings
+
+
+# -- the compiled lifecycle fires as the transitions machine does ------------------------------
+
+
+class _Model:
+    """A model the ``transitions`` machine moves (the oracle of the compiled table)."""
+
+    def __init__(self, state: str, facts: Any) -> None:
+        self.state, self.facts = state, facts
+
+
+@pytest.mark.parametrize("name", ["seed", "office-hours.toml", "service-desk.toml"])
+def test_fire_takes_the_transition_the_machine_takes(name: str) -> None:
+    """Every state x trigger x guard situation of a contract: the compiled table (the hot
+    path) and the ``transitions`` machine it was compiled from agree — same destination, or
+    both refuse (illegal, or a guard)."""
+    from faultflow import GuardRefused, IllegalTransition
+    from faultflow.contract.machine import GuardFacts, Lifecycle
+    from faultflow.contract.model import Classification
+    from transitions import MachineError
+
+    examples = Path(__file__).parent.parent / "docs" / "examples"
+    contract = load_contract() if name == "seed" else load_contract(examples / name)
+    lifecycle = Lifecycle(contract)
+    machine = lifecycle._machine
+    checked = 0
+    for state in contract.states:
+        for trigger in contract.triggers:
+            for tier in contract.tiers:
+                for reason in (None, "remote failed", "the unit asked"):
+                    for breached in (frozenset(), frozenset(contract.clocks)):
+                        facts = GuardFacts(
+                            Classification(tier, "equipment", "hotline", None),
+                            reason,
+                            lambda b=breached: b,  # type: ignore[misc]
+                        )
+                        model = _Model(state, facts)
+                        try:
+                            moved = machine.events[trigger].trigger(model)
+                            expected: str | None = model.state if moved else "guard"
+                        except MachineError:
+                            expected = None
+                        try:
+                            got: str | None = lifecycle.fire(state, trigger, facts)
+                        except IllegalTransition:
+                            got = None
+                        except GuardRefused:
+                            got = "guard"
+                        assert got == expected, (state, trigger, tier, reason, breached)
+                        checked += 1
+    assert checked > 100

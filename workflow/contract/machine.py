@@ -1,13 +1,14 @@
 """The ticket lifecycle as a ``transitions`` machine, built once per contract.
 
-The machine holds no ticket. To fire a trigger we hand it a small subject carrying the ticket's
-state and the facts the guards read; the machine moves the subject's state, or a guard's
-condition returns False and the machine says the trigger did not pass — then one explain step
-asks the same guards why, for the refusal's words. This keeps the cost per trigger to one event
-dispatch: no ``Machine`` per ticket, no ``add_model`` per ticket. What a state allows (the duty
-board's buttons) is asked of the machine too: ``get_triggers`` and ``may_<trigger>`` on one
-probe model. One guard implementation (:func:`check_guard`) serves all three. The effects of a
-transition (clocks, alarms, notifications) are applied by the draft from the contract's clock
+The machine holds no ticket and is the machine of record: it is built from the contract's
+states and transitions, and it answers what a state allows (the duty board's buttons:
+``get_triggers`` and ``may_<trigger>`` on one probe model). Firing a trigger is the hot path,
+so the machine's transitions are compiled once into a table — (trigger, source) to its
+destinations with their guards, in the machine's order — and :meth:`Lifecycle.fire` takes the
+first whose guard holds, as the machine would, without an event dispatch, event data or log
+line per call; when none holds, one explain step asks the same guards why, for the refusal's
+words. One guard implementation (:func:`check_guard`) serves all. The effects of a transition
+(clocks, alarms, notifications) are applied by the draft from the contract's clock
 declarations, not by machine callbacks: docs/concepts.md says why, with the measured costs.
 """
 
@@ -18,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from transitions import EventData, Machine, MachineError
+from transitions import EventData, Machine
 
 from ..errors import GuardRefused, IllegalTransition
 from ..timekeeping.times import show
@@ -55,16 +56,6 @@ class GuardFacts:
     def due(self) -> Mapping[str, datetime]:
         """Due time of each clock that has one."""
         return self._due()
-
-
-class _Subject:
-    """The stand-in model the machine moves; one per firing, thrown away after."""
-
-    __slots__ = ("facts", "state")
-
-    def __init__(self, state: str, facts: GuardFacts) -> None:
-        self.state = state
-        self.facts = facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +149,16 @@ class Lifecycle:
         self._probe = _Probe(contract.initial)
         self._machine.add_model(self._probe)
         self._lock = threading.Lock()
+        # Compiled once from the machine: each (trigger, source) to its transitions in the
+        # machine's order — the first whose guard holds is taken, as the machine takes it.
+        # :meth:`fire` looks here, with no event dispatch, no event data, no logging per call.
+        self._compiled: dict[tuple[str, str], tuple[tuple[str, Guard | None], ...]] = {}
+        for trigger, event in self._machine.events.items():
+            for source, made in event.transitions.items():
+                ways = self._ways[(trigger, source)]
+                if [w.dest for w in ways] != [m.dest for m in made]:  # a bug, not input
+                    raise AssertionError(f"the machine and the contract differ on {trigger}")
+                self._compiled[(trigger, source)] = tuple((w.dest, w.guard) for w in ways)
 
     def allowed(self, state: str) -> tuple[str, ...]:
         """The triggers the contract allows from ``state``, guards aside (asked of the machine,
@@ -184,27 +185,24 @@ class Lifecycle:
 
     def fire(self, state: str, trigger: str, facts: GuardFacts) -> str:
         """The state after ``trigger`` from ``state``; raise if illegal or a guard refuses."""
-        event = self._machine.events.get(trigger)
-        if event is None:
-            raise IllegalTransition(
-                f"unknown trigger {trigger!r}; {self._from(state)}",
-                self.allowed(state),
-            )
-        subject = _Subject(state, facts)
-        try:
-            moved = event.trigger(subject)
-        except MachineError:
+        compiled = self._compiled.get((trigger, state))
+        if compiled is None:
+            if trigger not in self._machine.events:
+                raise IllegalTransition(
+                    f"unknown trigger {trigger!r}; {self._from(state)}",
+                    self.allowed(state),
+                )
             raise IllegalTransition(
                 f"cannot {trigger} a ticket that is {state}; {self._from(state)}",
                 self.allowed(state),
-            ) from None
-        if not moved:  # a guard said no: the explain step says why
-            ways = self._ways[(trigger, state)]
-            said = f" ({ways[0].explain})" if ways[0].explain else ""
-            raise GuardRefused(
-                f"{trigger} from {state} refused{said}: {self._explain(ways, facts)}"
             )
-        return subject.state
+        for dest, guard in compiled:
+            if guard is None or check_guard(guard, facts) is None:
+                return dest
+        # every guard said no: the explain step says why
+        ways = self._ways[(trigger, state)]
+        said = f" ({ways[0].explain})" if ways[0].explain else ""
+        raise GuardRefused(f"{trigger} from {state} refused{said}: {self._explain(ways, facts)}")
 
     @staticmethod
     def _explain(ways: list[Transition], facts: GuardFacts) -> str:
@@ -224,9 +222,8 @@ def _condition(guard: Guard) -> Callable[[EventData], bool]:
     """A guard as the machine's condition: True when it holds."""
 
     def condition(event: EventData) -> bool:
-        subject = event.model
-        assert isinstance(subject, _Subject | _Probe)
-        return check_guard(guard, subject.facts) is None
+        facts: GuardFacts = getattr(event.model, "facts")  # noqa: B009  (any model with facts)
+        return check_guard(guard, facts) is None
 
     return condition
 
