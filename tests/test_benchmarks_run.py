@@ -43,6 +43,8 @@ BENCH = Path(__file__).parent / "benchmarks"
                 "1",
                 "--spread",
                 "0.5",
+                "--runs",
+                "1",
             ],
         ),
     ],

@@ -23,8 +23,9 @@ from test_http import Served, alert_body
 
 
 class Held:
-    """The engine's intake, held at a gate the test opens: what a slow database looks like
-    from the HTTP side (the intake itself is the real one, on the real database)."""
+    """An intake engine (as serve opens one beside the board's), held at a gate the test
+    opens: what a slow database looks like from the HTTP side (the intake itself is the real
+    one, on the real database)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine, self.gate, self.calls = engine, threading.Event(), 0
@@ -36,17 +37,21 @@ class Held:
         assert self.gate.wait(30), "the test never opened the gate"
         return self.engine.intake_all(*args)
 
+    def together(self) -> Any:
+        return self.engine.together()
+
 
 @pytest.fixture
-def held(engine: Engine) -> Iterator[tuple[Served, Held, str]]:
+def held(engine: Engine, db_path: Path) -> Iterator[tuple[Served, Held, str]]:
     secret = engine.create_token("monitoring", ["intake:*"], "prometheus")[1]
-    gate = Held(engine)
+    gate = Held(Engine.open(db=db_path, create=False))
     served = Served(engine, intake_engine=gate, bounds=Bounds(workers=1, queue=1))
     try:
         yield served, gate, secret
     finally:
         gate.gate.set()
         served.stop()
+        gate.engine.close()
 
 
 def _post(url: str, secret: str, out: list[httpx.Response], body: bytes | None = None) -> None:

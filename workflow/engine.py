@@ -10,9 +10,10 @@ refused call changes nothing.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -290,6 +291,20 @@ class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI):
         tickets again only when it moved)."""
         return self.store.stamp()
 
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Group commit: the calls this thread makes inside the block share one transaction,
+        committed when it ends (one write of the database's log for a burst of small changes;
+        ``serve``'s intake lane batches what is queued this way). Each call is still all or
+        nothing on its own: one that raises leaves the others. Nothing is committed before the
+        block ends; if the commit fails the block raises and none of it was written."""
+        try:
+            with self.store.together():
+                yield
+        except BaseException:
+            self.work.forget()  # the rows it remembers from the block were not committed
+            raise
+
     def ready(self) -> None:
         """Raise (:class:`DatabaseUnavailable`, :class:`DatabaseError`) unless the database
         answers and its schema is the one this faultflow needs."""
@@ -300,7 +315,6 @@ class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI):
     def contract_of(self, ticket: Ticket) -> Contract:
         """The contract version ``ticket`` runs under (its states, clocks and words)."""
         return self.contracts.of(ticket.contract)
-
 
 
 def _handling_markdown(ticket: Ticket, contract: Contract) -> str:

@@ -184,6 +184,7 @@ class Store:
         # When the unit of work now under way began (time.monotonic), for a caller that tells
         # its user "waiting for a lock" (see cli/app.py); None between units.
         self.busy_since: float | None = None
+        self._outer: Unit | None = None  # the transaction of together(), while one is open
         self._compile()
 
     # -- opening ------------------------------------------------------------------------------
@@ -390,6 +391,7 @@ class Store:
             "contract",
         ]
         self._insert_ticket = insert_all(t, self._ticket_cols)
+
         # Optimistic concurrency: the row must still be at the version before this change.
         def update_ticket(columns: list[str]) -> _Statement:
             return _Statement(
@@ -520,6 +522,22 @@ class Store:
         """One unit of work, as a context manager: reads and at most one :class:`Change`,
         committed together when the block ends, rolled back if it raises."""
         return Unit(self)
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Group commit: the units of work this thread runs inside the block share one
+        transaction, committed when the block ends — one write of the log for many small
+        changes (a burst of intake). Each unit is a savepoint: one that raises is undone
+        alone, and the others stay. Nothing of the block is committed before it ends, and
+        none of it is if the commit fails (the block raises). Other threads wait for the
+        block, as they wait for any unit of work."""
+        with Unit(self) as outer:
+            outer.begin()
+            self._outer = outer
+            try:
+                yield
+            finally:
+                self._outer = None
 
     # -- reads outside the hot path -----------------------------------------------------------
 
@@ -655,7 +673,13 @@ class Store:
     ) -> int:
         """How many tickets :meth:`tickets` would list without a limit."""
         _, query = self._listed(
-            now_us, state, tier, owner, finals, final, breached,
+            now_us,
+            state,
+            tier,
+            owner,
+            finals,
+            final,
+            breached,
             select(func.count()).select_from(TICKETS),
         )
         return int(self.query(query)[0][0])
@@ -663,9 +687,7 @@ class Store:
     def urgency_key(self, ticket_id: str) -> UrgencyKey | None:
         """Where ``ticket_id`` stands in the urgency order now (``None``: no such ticket)."""
         t = TICKETS
-        rows = self.query(
-            select(t.c.urgent_us, t.c.created_us, t.c.id).where(t.c.id == ticket_id)
-        )
+        rows = self.query(select(t.c.urgent_us, t.c.created_us, t.c.id).where(t.c.id == ticket_id))
         if not rows:
             return None
         urgent, created, tid = rows[0]
@@ -825,16 +847,21 @@ class Store:
 
 
 class Unit:
-    """Reads and writes inside one transaction; made by :meth:`Store.unit`."""
+    """Reads and writes inside one transaction; made by :meth:`Store.unit`. Inside
+    :meth:`Store.together`, a savepoint of the shared transaction."""
 
-    __slots__ = ("_conn", "cursor", "store")
+    __slots__ = ("_conn", "_lost", "_outer", "cursor", "store")
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._lost: BaseException | None = None  # a savepoint of together() failed to end
 
     def __enter__(self) -> Unit:
         store = self.store
         store._lock.acquire()
+        outer = self._outer = store._outer  # set by this thread: the lock is held
+        if outer is not None:
+            return self._save(outer)
         store.busy_since = time.monotonic()
         try:
             # The DBAPI connection under SQLAlchemy's pooled one: its commit and cursor skip
@@ -852,13 +879,61 @@ class Unit:
             raise
         return self
 
+    def begin(self) -> None:
+        """Open the transaction now, as a writer. On SQLite, ``BEGIN IMMEDIATE``: the write
+        lock is waited for here (with the busy timeout), not met at the first write after a
+        read — where SQLite refuses at once when another connection wrote meanwhile."""
+        if getattr(self._conn, "in_transaction", True) is False:
+            self.cursor.execute("BEGIN IMMEDIATE")
+
+    def _save(self, outer: Unit) -> Unit:
+        self._conn = outer._conn
+        try:
+            self.cursor = self._conn.cursor()
+            self.cursor.execute("SAVEPOINT unit")
+        except self.store._dbapi.Error as err:
+            self.store._lock.release()
+            raise classify(err, "cannot use the database connection") from None
+        except BaseException:
+            self.store._lock.release()
+            raise
+        return self
+
+    def _restore(self, kind: type[BaseException] | None, err: BaseException | None) -> None:
+        """The end of a unit inside :meth:`Store.together`: its savepoint kept, or undone."""
+        store = self.store
+        try:
+            try:
+                if kind is None:
+                    self.cursor.execute("RELEASE SAVEPOINT unit")
+                    return
+                self.cursor.execute("ROLLBACK TO SAVEPOINT unit")
+                self.cursor.execute("RELEASE SAVEPOINT unit")
+            except store._dbapi.Error as failed:
+                # the shared transaction is lost: the block's commit must fail, not keep half
+                assert self._outer is not None
+                self._outer._lost = failed
+                raise classify(failed) from None
+            if isinstance(err, store._dbapi.Error) and not isinstance(
+                err, store._dbapi.IntegrityError
+            ):
+                raise classify(err) from None
+        finally:
+            with contextlib.suppress(store._dbapi.Error):
+                self.cursor.close()
+            store._lock.release()
+
     def __exit__(
         self, kind: type[BaseException] | None, err: BaseException | None, tb: Any
     ) -> None:
+        if self._outer is not None:
+            return self._restore(kind, err)
         store = self.store
         broken = False
         try:
-            if kind is None:
+            if kind is None and self._lost is not None:
+                err = self._lost  # a savepoint inside together() could not end: undo it all
+            elif kind is None:
                 try:
                     self._conn.commit()
                     return

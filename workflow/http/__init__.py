@@ -71,17 +71,18 @@ def create_app(
     app.state.base_url = base_url  # the links given to people to keep (tracking links)
     app.state.max_body = max_body
     app.state.metrics = Metrics(engine)
-    app.state.intake = Lane(bounds or Bounds())
-    app.state.metrics.watch(app.state.intake)
     app.state.intake_engine = intake_engine or engine
+    app.state.intake = Lane(bounds or Bounds(), together=app.state.intake_engine.together)
+    app.state.metrics.watch(app.state.intake)
     app.state.tokens = Tokens(engine)
     _errors(app)
     from . import intake, reports, tickets
 
-    app.include_router(intake.router)
+    app.router.routes.insert(0, intake.route())  # the hot path: first, and not a FastAPI route
     app.include_router(tickets.router)
     app.include_router(reports.router)
     _service(app)
+    _document(app, intake.PATH, intake.openapi_operation())
     if web:
         _web(app, portal_limit, live_interval)
     return app
@@ -123,6 +124,19 @@ def _service(app: FastAPI) -> None:
 
         body = generate_latest(request.app.state.metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _document(app: FastAPI, path: str, operation: dict[str, Any]) -> None:
+    """Add a route that is not FastAPI's own to ``/openapi.json``."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # FastAPI's, cached until the routes change
+        if path not in schema["paths"]:
+            schema["paths"] = {path: operation, **schema["paths"]}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _errors(app: FastAPI) -> None:

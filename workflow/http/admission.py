@@ -3,7 +3,9 @@ own, bounded, and refused at once when the lane is full.
 
 - **The lane.** Intake calls run on a few threads of their own (and, in ``serve``, an engine of
   their own), never on the thread pool that answers the board, ``/readyz`` and ``/metrics``.
-  The engine serialises its calls, so more threads would only queue inside it.
+  The engine serialises its calls, so more threads would only queue inside it. What waits is
+  run together when the lane is free: one transaction (group commit) for up to :data:`BATCH`
+  requests, each still all or nothing on its own.
 - **The bound.** At most ``workers + queue`` intake requests are admitted at once (their bodies
   read, their work queued or under way). One more is answered ``503`` with ``Retry-After`` before
   its body is read: Alertmanager (and any sane sender) retries a 5xx, and the process holds no
@@ -19,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -96,13 +99,22 @@ class Bounds:
 
 
 class Lane:
-    """The intake lane of one app."""
+    """The intake lane of one app. With ``together`` (an engine's :meth:`~Engine.together`),
+    each worker takes what is queued when it is free — up to :data:`BATCH` requests — and runs
+    them in one transaction (group commit); each request is still all or nothing on its own,
+    and none is answered before the commit that holds it."""
 
-    def __init__(self, bounds: Bounds | None = None) -> None:
+    def __init__(
+        self,
+        bounds: Bounds | None = None,
+        together: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+    ) -> None:
         bounds = bounds or Bounds()
         self.bounds = bounds
         self.admitted = 0  # touched on the event loop only
-        self._executor: ThreadPoolExecutor | None = None
+        self._together = together
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []
         self._shares = Limit(bounds.burst, 1 / bounds.rate) if bounds.rate else None
 
     @property
@@ -133,33 +145,115 @@ class Lane:
     async def run(self, request: Request, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the lane's threads; :class:`Gone` (and ``fn`` never called) when the
         client hangs up while it waits for a thread."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                self.bounds.workers, thread_name_prefix="faultflow-intake"
-            )
-        gone = False
-
-        def job() -> T:
-            if gone:
-                raise Gone()
-            return fn(*args)
+        if not self._workers:
+            self._start()
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, args, loop, loop.create_future())
 
         def hung_up(task: asyncio.Task[None]) -> None:
-            nonlocal gone
             if not task.cancelled():
-                gone = True  # read by job() if it has not begun; if it has, it finishes
+                job.gone = True  # read by the worker if it has not begun; if it has, it ends
 
-        loop = asyncio.get_running_loop()
         hangup = loop.create_task(_hangup(request))
         hangup.add_done_callback(hung_up)
+        self._queue.put(job)
         try:
-            return await loop.run_in_executor(self._executor, job)
+            return await job.future
         finally:
             hangup.cancel()
 
+    def _start(self) -> None:
+        for i in range(self.bounds.workers):
+            worker = threading.Thread(target=self._work, name=f"faultflow-intake_{i}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+
+    def _work(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < BATCH:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                batch.append(job)
+            live = [job for job in batch if not (job.gone and job.settle(Gone()))]
+            if len(live) > 1 and self._together is not None:
+                self._run_together(live)
+            else:
+                for job in live:
+                    job.run()
+            if stop:
+                return
+
+    def _run_together(self, jobs: list[_Job]) -> None:
+        assert self._together is not None
+        done: list[tuple[_Job, bool, Any]] = []
+        try:
+            with self._together():
+                for job in jobs:
+                    try:
+                        done.append((job, True, job.fn(*job.args)))
+                    except Exception as err:  # its own savepoint was undone; the rest stay
+                        done.append((job, False, err))
+        except Exception as err:  # the commit failed: nothing of the batch was written
+            done = [(job, False, err if ok else value) for job, ok, value in done]
+            done += [(job, False, err) for job in jobs[len(done) :]]
+        for job, ok, value in done:
+            job.settle(value, ok)
+
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+        """Finish what is queued, then stop the workers."""
+        for _ in self._workers:
+            self._queue.put(None)
+        for worker in self._workers:
+            worker.join()
+        self._workers = []
+
+
+BATCH = 64
+"""The most intake requests one transaction of the lane holds."""
+
+
+class _Job:
+    """One request's work, queued for the lane; its answer is set on the event loop."""
+
+    __slots__ = ("args", "fn", "future", "gone", "loop")
+
+    def __init__(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], loop: Any, future: Any
+    ) -> None:
+        self.fn, self.args, self.loop, self.future = fn, args, loop, future
+        self.gone = False
+
+    def run(self) -> None:
+        try:
+            value = self.fn(*self.args)
+        except Exception as err:
+            self.settle(err)
+        else:
+            self.settle(value, True)
+
+    def settle(self, value: Any, ok: bool = False) -> bool:
+        """Hand the answer (or, unless ``ok``, the exception) to the waiting request."""
+        self.loop.call_soon_threadsafe(_settle, self.future, value, ok)
+        return True
+
+
+def _settle(future: asyncio.Future[Any], value: Any, ok: bool) -> None:
+    if future.done():  # the request was cancelled (its server stopped)
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 async def _hangup(request: Request) -> None:

@@ -285,6 +285,11 @@ class UnitOfWork:
             command(step)
         return Done(draft, step.result, draft.dirty, past)
 
+    def forget(self) -> None:
+        """Drop every remembered row (they may not have been committed)."""
+        with self._recent_lock:
+            self._recent.clear()
+
     def remember(self, record: TicketRecord, clock_rows: list[ClockRecord]) -> None:
         """Keep the row just written as the guess for this ticket's next change."""
         with self._recent_lock:

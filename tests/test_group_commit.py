@@ -1,0 +1,135 @@
+"""Group commit (``Engine.together``, the batches of serve's intake lane): many calls in one
+transaction, each still all or nothing on its own, nothing visible before the block ends and
+nothing written when it fails — on the SQLite file and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faultflow import Engine, IntakeError, UnknownTicket
+from faultflow.http.admission import Bounds, Lane
+from starlette.requests import Request
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, db_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(db_path)
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def two(url: str, travel: Any) -> Iterator[tuple[Engine, Engine]]:
+    """An engine, and another on the same database (what a second process sees)."""
+    import pendulum
+
+    with (
+        Engine.open(db=url, clock=pendulum.now) as one,
+        Engine.open(db=url, clock=pendulum.now, create=False) as other,
+    ):
+        yield one, other
+
+
+def titles(engine: Engine) -> set[str]:
+    return {t.title for t in engine.list()}
+
+
+def test_together_commits_once_and_undoes_only_the_call_that_failed(
+    two: tuple[Engine, Engine],
+) -> None:
+    engine, other = two
+    with engine.together():
+        first = engine.intake("web", {"title": "first"})
+        with pytest.raises(IntakeError):  # refused before it wrote
+            engine.intake("web", {"title": ""})
+        broken = engine.store._dbapi.IntegrityError
+        with pytest.raises(broken), engine.store.unit() as u:  # refused by the database
+            u.cursor.execute("INSERT INTO tickets (id) VALUES (NULL)")
+        second = engine.intake("web", {"title": "second"})
+        engine.advance(first.id, "respond", actor="li")  # a change of a ticket of the block
+        assert titles(other) == set()  # nothing is committed before the block ends
+    assert titles(other) == {"first", "second"}
+    assert other.get(first.id).state == "responded" and other.get(second.id).version == 1
+    assert other.verify().ok
+
+
+def test_a_block_that_fails_writes_nothing_and_the_engine_goes_on(
+    two: tuple[Engine, Engine],
+) -> None:
+    engine, other = two
+    with pytest.raises(RuntimeError), engine.together():
+        lost = engine.intake("web", {"title": "lost"})
+        raise RuntimeError("before the commit")
+    assert titles(engine) == titles(other) == set()
+    with pytest.raises(UnknownTicket):  # not a remembered row that was never committed
+        engine.advance(lost.id, "respond")
+    kept = engine.intake("web", {"title": "kept"})
+    assert [t.id for t in other.list()] == [kept.id]
+
+
+class Counted:
+    """An engine's ``together``, counting the blocks and the calls inside each."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.blocks = engine, 0
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        self.blocks += 1
+        with self.engine.together():
+            yield
+
+
+def test_the_lane_runs_what_is_queued_in_one_transaction_and_answers_each(
+    engine: Engine,
+) -> None:
+    """Requests queued behind a busy worker run together; a refused one is answered with its
+    own error and the others are written."""
+    counted = Counted(engine)
+    lane = Lane(Bounds(workers=1, queue=16), together=counted.together)
+    gate, began = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        began.set()
+        assert gate.wait(30)
+        return "slow"
+
+    def intake(title: str) -> str:
+        return engine.intake("web", {"title": title}).id
+
+    async def main() -> list[Any]:
+        busy = asyncio.ensure_future(lane.run(_request(), slow))
+        await asyncio.get_running_loop().run_in_executor(None, began.wait, 30)
+        queued = [
+            asyncio.ensure_future(lane.run(_request(), intake, title))
+            for title in ("a", "b", "", "c")
+        ]
+        await asyncio.sleep(0.05)  # all four are queued behind the gate
+        gate.set()
+        return await asyncio.gather(busy, *queued, return_exceptions=True)
+
+    try:
+        answers = asyncio.run(main())
+    finally:
+        lane.close()
+    assert answers[0] == "slow"
+    assert isinstance(answers[3], IntakeError)
+    opened = [answers[1], answers[2], answers[4]]
+    assert sorted(engine.get(tid).title for tid in opened) == ["a", "b", "c"]
+    assert counted.blocks == 1  # the four queued requests: one transaction
+
+
+def _request() -> Request:
+    """A request whose client stays (its receive waits for ever)."""
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()
+        return {"type": "http.disconnect"}  # pragma: no cover
+
+    return Request({"type": "http", "method": "POST", "headers": []}, receive)
