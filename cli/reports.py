@@ -105,6 +105,8 @@ def report(
 )
 @click.option(
     "--workers",
+    "--jobs",
+    "workers",
     type=click.IntRange(1, 64),
     default=lambda: min(4, os.cpu_count() or 1),
     show_default="the CPUs, at most 4",

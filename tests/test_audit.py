@@ -90,6 +90,9 @@ def test_cli_verify_and_the_saved_head(
     base = ["--db", str(db_path)]
     ok = runner.invoke(cli, [*base, "verify"])
     assert ok.exit_code == 0 and ok.output == "ok: 12 events of 3 tickets verified\n"
+    jobs = runner.invoke(cli, [*base, "verify", "--jobs", "2"])  # --workers' other name
+    assert jobs.exit_code == 0 and jobs.output == ok.output
+    assert runner.invoke(cli, [*base, "verify", "--jobs", "0"]).exit_code == 2
     saved = tmp_path / "head.json"
     head = runner.invoke(cli, [*base, "verify", "--head", "--out", str(saved), "--json"])
     assert head.exit_code == 0
