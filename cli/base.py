@@ -248,6 +248,9 @@ def log_like_run() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
+    # transitions logs each event it processes at INFO ("Finished processing state ...
+    # callbacks"): noise in a service's log; its warnings still show
+    logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
 def write_out(text: str, out: str | None) -> None:

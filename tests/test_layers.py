@@ -19,7 +19,7 @@ RINGS: list[set[str]] = [
     {"run", "reports", "access"},  # areas that use the core
     {"tickets"},  # the one unit of work and what goes through it
     {"duty", "registry", "hookspecs", "audit"},  # people, plugins, the audit chain
-    {"contract", "db", "timekeeping", "intake", "errors", "ids", "secrets"},  # the ground
+    {"contract", "db", "timekeeping", "intake", "errors", "ids", "secrets", "words"},  # ground
 ]
 
 

@@ -158,11 +158,14 @@ def _refused(site: Served, db: Path, send: Any, status: int, says: str) -> None:
 @pytest.mark.parametrize(
     ("fields", "says"),
     [
-        ({"unit": "", "name": "", "phone": "", "what": ""}, "请填写：unit, name, phone, what"),
-        ({"what": "   "}, "请填写：what"),
+        (
+            {"unit": "", "name": "", "phone": "", "what": ""},
+            "请填写：单位、联系人、联系电话、故障描述",  # the labels, not the field names
+        ),
+        ({"what": "   "}, "请填写：故障描述"),
         ({"what": "x" * 9000}, "内容过长"),
-        ({"unit": "a\x00b"}, "表单已过期或无效"),
-        ({"what": "fault\x1b[31m"}, "表单已过期或无效"),
+        ({"unit": "a\x00b"}, "不可见的控制字符"),  # not "the form is stale"
+        ({"what": "fault\x1b[31m"}, "不可见的控制字符"),
         ({"impact": "banana"}, "impact 'banana': not one of the contract's answers"),
     ],
 )
@@ -336,7 +339,8 @@ def test_acting_from_the_ticket_page(site: Served, engine: Engine):
         refused = re.search(r'data-trigger="dispatch".*?class="why">([^<]*)<', page, re.S)
         assert refused, "the refused trigger shows no reason"
         why = unescape(refused.group(1))
-        assert "tier" in why and "needs one of emergency, upgrade" in why, why
+        assert "only for tier A or B (this ticket: C)" in why, why  # in words, no --flag
+        assert "the reason must be one of: emergency, upgraded fault" in why, why
         replayed = c.post(f"/tickets/{ticket.id}", data={
             "csrf": token, "action": "note", "text": "sent twice"})  # fmt: skip
         assert replayed.status_code == 409  # the page's token was spent by the respond above

@@ -501,7 +501,10 @@ class _Compiler:
             guard = self._guard(f"{path}.guard", t.guard) if t.guard is not None else None
             if t.role is not None:
                 self._member(f"{path}.role", t.role, TRANSITION_ROLES, "transition role")
-            out.append(Transition(t.trigger, tuple(sources), t.dest, guard, t.explain, t.role))
+            labels = self._labels(f"{path}.labels", t.labels)
+            out.append(
+                Transition(t.trigger, tuple(sources), t.dest, guard, t.explain, t.role, labels)
+            )
         return tuple(out)
 
     def _guard(self, path: str, g: GuardShape) -> Guard:

@@ -67,6 +67,7 @@ class Option:
     refused: str | None  # why the guard says no as things stand, or None
     explain: str  # the contract's words for the transition
     reasons: tuple[str, ...] | None  # the reasons its guard names; () any reason; None: none
+    why: tuple[Why, ...] = ()  # why the guard says no, as data (for words in any language)
 
 
 def _asks_reason(guard: Guard | None) -> tuple[str, ...] | None:
@@ -85,35 +86,63 @@ def _asks_reason(guard: Guard | None) -> tuple[str, ...] | None:
     return () if anything else None
 
 
-def check_guard(guard: Guard, facts: GuardFacts) -> str | None:
-    """``None`` when the guard holds, else why it does not (in an operator's words)."""
+@dataclass(frozen=True, slots=True)
+class Why:
+    """One reason a guard refuses, as data: the command line says it in the operator's words
+    (:meth:`text`), the web pages in the reader's language (``Words.why``)."""
+
+    kind: str  # condition | reason_required | reason_one_of | clock_not_breached
+    field: str = ""  # condition: tier, kind, channel or cause; clock_not_breached: the clock
+    value: str | None = None  # condition: the ticket's value; reason_one_of: the reason given
+    allowed: tuple[str, ...] = ()  # condition: the values; reason_one_of: the reasons
+    due: datetime | None = None  # clock_not_breached: the clock's due time
+
+    def text(self) -> str:
+        if self.kind == "condition":
+            return f"{self.field} is {self.value or 'not set'}, needs {' or '.join(self.allowed)}"
+        if self.kind == "reason_required":
+            return "a reason is required (--reason)"
+        if self.kind == "reason_one_of":
+            given = f"reason {self.value!r} is not" if self.value else "no reason given; needs"
+            return f"{given} one of {', '.join(self.allowed)}"
+        when = f" (due {show(self.due)})" if self.due else ""
+        return f"the {self.field} clock is not breached{when}"
+
+
+def why_not(guard: Guard, facts: GuardFacts) -> tuple[Why, ...]:
+    """Why the guard refuses as things stand: ``()`` when it holds; for ``any``, the reasons
+    of every alternative."""
     if guard.condition is not None:
-        why = guard.condition.explain(facts.classification)
-        if why is not None:
-            return why
+        failed = guard.condition.failing(facts.classification)
+        if failed is not None:
+            return (Why("condition", failed[0], failed[1], failed[2]),)
     if guard.reason_required and not (facts.reason and facts.reason.strip()):
-        return "a reason is required (--reason)"
+        return (Why("reason_required"),)
     if guard.reason is not None and facts.reason not in guard.reason:
-        given = f"reason {facts.reason!r} is not" if facts.reason else "no reason given; needs"
-        return f"{given} one of {', '.join(guard.reason)}"
+        return (Why("reason_one_of", value=facts.reason or None, allowed=guard.reason),)
     if guard.clock_breached is not None and guard.clock_breached not in facts.breached:
-        due = facts.due.get(guard.clock_breached)
-        when = f" (due {show(due)})" if due else ""
-        return f"the {guard.clock_breached} clock is not breached{when}"
+        return (Why("clock_not_breached", guard.clock_breached,
+                    due=facts.due.get(guard.clock_breached)),)  # fmt: skip
     if guard.all is not None:
         for sub in guard.all:
-            why = check_guard(sub, facts)
-            if why:
-                return why
+            found = why_not(sub, facts)
+            if found:
+                return found
     if guard.any is not None:
-        reasons = []
+        reasons: list[Why] = []
         for sub in guard.any:
-            why = check_guard(sub, facts)
-            if why is None:
-                return None
-            reasons.append(why)
-        return "; ".join(reasons)
-    return None
+            found = why_not(sub, facts)
+            if not found:
+                return ()
+            reasons.extend(found)
+        return tuple(reasons)
+    return ()
+
+
+def check_guard(guard: Guard, facts: GuardFacts) -> str | None:
+    """``None`` when the guard holds, else why it does not (in an operator's words)."""
+    why = why_not(guard, facts)
+    return "; ".join(w.text() for w in why) if why else None
 
 
 class _Probe:
@@ -180,7 +209,10 @@ class Lifecycle:
                 may = getattr(self._probe, f"may_{trigger}")()
                 way = next((w for w in ways if _holds(w, facts)), ways[0]) if may else ways[0]
                 why = None if may else self._explain(ways, facts)
-                found.append(Option(trigger, way.dest, why, way.explain, _asks_reason(way.guard)))
+                reasons = () if may else self._reasons(ways, facts)
+                found.append(
+                    Option(trigger, way.dest, why, way.explain, _asks_reason(way.guard), reasons)
+                )
         return tuple(found)
 
     def fire(self, state: str, trigger: str, facts: GuardFacts) -> str:
@@ -210,6 +242,12 @@ class Lifecycle:
         said = [why for w in ways if w.guard is not None
                 if (why := check_guard(w.guard, facts)) is not None]  # fmt: skip
         return "; ".join(dict.fromkeys(said)) or "its guard refuses"
+
+    @staticmethod
+    def _reasons(ways: list[Transition], facts: GuardFacts) -> tuple[Why, ...]:
+        """Why none of the transitions of one trigger from one state may pass, as data."""
+        found = [why for w in ways if w.guard is not None for why in why_not(w.guard, facts)]
+        return tuple(dict.fromkeys(found))
 
     def _from(self, state: str) -> str:
         allowed = self.allowed(state)

@@ -76,13 +76,22 @@ class Condition:
         named = ((n, getattr(self, n)) for n in ("tier", "kind", "channel", "cause"))
         object.__setattr__(self, "checks", tuple((n, a) for n, a in named if a is not None))
 
-    def explain(self, c: Classification) -> str | None:
-        """``None`` when ``c`` meets the condition, else which attribute does not (in words)."""
+    def failing(self, c: Classification) -> tuple[str, str | None, tuple[str, ...]] | None:
+        """``None`` when ``c`` meets the condition, else the first attribute that does not:
+        (its name, ``c``'s value, the values allowed)."""
         for name, allowed in self.checks:
             value = getattr(c, name)
             if value not in allowed:
-                return f"{name} is {value or 'not set'}, needs {' or '.join(sorted(allowed))}"
+                return name, value, tuple(sorted(allowed))
         return None
+
+    def explain(self, c: Classification) -> str | None:
+        """``None`` when ``c`` meets the condition, else which attribute does not (in words)."""
+        failed = self.failing(c)
+        if failed is None:
+            return None
+        name, value, allowed = failed
+        return f"{name} is {value or 'not set'}, needs {' or '.join(allowed)}"
 
     def matches(self, c: Classification) -> bool:
         return self.explain(c) is None
@@ -109,6 +118,7 @@ class Transition:
     guard: Guard | None
     explain: str
     role: str | None = None  # one of TRANSITION_ROLES
+    labels: Mapping[str, str] = field(default_factory=dict)  # by language (the duty board)
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ class TransitionShape(_Table, kw_only=True):
     guard: GuardShape | None = None
     explain: str = ""
     role: str | None = None
+    labels: dict[str, str] = {}  # the trigger as a button says it, by language
 
 
 class MachineShape(_Table, kw_only=True):

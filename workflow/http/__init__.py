@@ -102,7 +102,15 @@ def _web(app: FastAPI, portal_limit: tuple[int, float], live_interval: float) ->
     app.state.portal_limit = Limit(*portal_limit)
     app.state.used_nonces = Used()
     app.state.live = Live(app.state.engine, live_interval)
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    static = Path(__file__).parent / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:  # browsers ask for it whatever the page says
+        body = (static / "favicon.svg").read_bytes()
+        cached = {"Cache-Control": "max-age=86400"}
+        return Response(body, media_type="image/svg+xml", headers=cached)
+
     app.include_router(portal.router)
     app.include_router(board.router)
 

@@ -18,7 +18,8 @@ from markupsafe import Markup
 
 from ..errors import ConcurrentUpdate, FaultflowError, InvalidInput
 from ..reports.templating import render, trusted
-from .pages import page, refusal, said, state_words, words_for
+from ..timekeeping.times import show
+from .pages import link_for, page, refusal, said, state_words, words_for
 from .sessions import (
     SESSION,
     SESSION_S,
@@ -126,14 +127,17 @@ def rows(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[list[dict
     out = []
     found = engine.list(final=False, limit=SHOWN, **filters)
     total = len(found) if len(found) < SHOWN else engine.count(final=False, **filters)
+    now = engine.now()
     for t in found:
+        contract = engine.contract_of(t)
         clocks = []
         for name, c in t.clocks.items():
             if c.status == "stopped":
                 continue
             warn = c.warns_at  # the engine's own alarm time (working time over a calendar)
             clocks.append({
-                "name": name, "label": name,  # the staff know the promises by name
+                "name": name, "label": w.clock(contract, name),
+                "due_text": show(c.due_at, "near", now) if c.due_at is not None else "",
                 "status": c.status, "due": _ms(c.due_at), "warn": _ms(warn),
                 "remaining_ms": int(c.remaining.total_seconds() * 1000),
                 "breached": c.breached, "warned": c.warned,
@@ -212,17 +216,38 @@ async def events(request: Request) -> Response:
 # -- one ticket -----------------------------------------------------------------------------
 
 
+def clock_rows(ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
+    """A ticket's promises as the ticket page shows them: the contract's words, the limit and
+    due time, and a stopped clock's outcome in a sentence ("met at 14:43, 12 min before due")."""
+    out = []
+    for name, c in ticket.clocks.items():
+        if c.status == "stopped" and c.stopped_at is not None:
+            said = w.stopped(c.stopped_at, c.due_at, show(c.stopped_at))
+        else:
+            said = w[f"clock.{c.status}"]
+        out.append({
+            "label": w.clock(contract, name), "limit": w.duration(c.limit),
+            "due": show(c.due_at), "status": c.status, "said": said,
+            "due_ms": _ms(c.due_at) if c.due_at and c.status == "running" else "",
+            "remaining_ms": int(c.remaining.total_seconds() * 1000),
+            "breached": c.breached, "warned": c.warned,
+        })  # fmt: skip
+    return out
+
+
 def _ticket_page(request: Request, found: Session, ticket: Any, status: int = 200,
                  message: str | None = None) -> Response:  # fmt: skip
     engine = request.app.state.engine
     contract = engine.contract_of(ticket)
     w = words_for(request)
+    tracking = link_for(request, "track", code=engine.tracking_code(ticket.id))
     return page(
         request, "ticket.html", status, w=w, ticket=ticket, session=found, message=message,
-        state=state_words(engine, ticket, w),
+        state=state_words(engine, ticket, w), clocks=clock_rows(ticket, contract, w),
         options=engine.options(ticket), contract=contract, now=_ms(engine.now()),
         people=sorted(engine.people.people) if engine.people is not None else None,
         final=ticket.state in contract.finals, csrf=found.csrf(request),
+        may_act=found.allows("operate"), tracking=tracking,
     )  # fmt: skip
 
 

@@ -69,8 +69,13 @@ def state_words(engine: Any, ticket: Any, w: Words) -> str:
 def said(w: Words, err: FaultflowError | BadForm) -> tuple[str, int]:
     """What a page says of an error, and its status."""
     if isinstance(err, BadForm):
-        # the detail names the fields (error.missing), or is the technical why (for the log)
-        return w[err.key] + (err.detail if err.key == "error.missing" else ""), err.status
+        # the detail names the fields (error.missing: said by their labels), or is the
+        # technical why (for the log)
+        if err.key == "error.missing":
+            fields = (f.strip() for f in err.detail.split(","))
+            named = w["list.sep"].join(w.get(f, f) for f in fields)
+            return w[err.key] + named, err.status
+        return w[err.key], err.status
     return one_line(str(err)), status_of(err)
 
 

@@ -50,7 +50,7 @@ def _checked(form: dict[str, str]) -> dict[str, str]:
         if len(values[name]) > limit:
             raise BadForm("error.size", 422, f"{name}: over {limit} characters")
         if _controls(values[name]):
-            raise BadForm("error.form", 422, f"{name}: control characters")
+            raise BadForm("error.controls", 422, f"{name}: control characters")
     return values
 
 
@@ -132,6 +132,10 @@ def _timeline(ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
 
 
 def _promises(ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
+    """Every promise of the ticket: those running or kept or broken, and — while the ticket is
+    open — those still to come, with what starts them ("within 1 h, counted from …")."""
+    from ..contract.model import Classification
+
     rows = []
     for name, clock in ticket.clocks.items():
         spec = contract.clocks.get(name)
@@ -142,8 +146,21 @@ def _promises(ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
         else:
             kept = "paused" if clock.status == "paused" else "open"
         rows.append({
-            "what": w.of(spec.labels, spec.description or name) if spec else name,
-            "limit": clock.limit, "due": clock.due_at, "done": clock.stopped_at, "kept": kept,
+            "what": w.clock(contract, name) if spec else name,
+            "limit": w.duration(clock.limit), "due": clock.due_at, "done": clock.stopped_at,
+            "kept": kept,
+        })  # fmt: skip
+    if ticket.state in contract.finals:
+        return rows
+    c = Classification(ticket.tier, ticket.kind, ticket.channel, ticket.cause)
+    for name, spec in contract.clocks.items():
+        if name in ticket.clocks or not spec.applies_to(c):
+            continue
+        starts = w["list.sep"].join(w.action(contract, t) for t in sorted(spec.start))
+        rows.append({
+            "what": w.clock(contract, name),
+            "limit": w.format("promise.from", limit=w.duration(spec.limit_for(c)), start=starts),
+            "due": None, "done": None, "kept": "later",
         })  # fmt: skip
     return rows
 
@@ -158,7 +175,7 @@ def _tracking(request: Request, ticket: Any, code: str, status: int = 200,
     state = contract.states.get(ticket.state)
     facts = handling.facts(ticket, contract)
     cancelled = state is not None and state.role == "cancelled"
-    report = handling.context(ticket, contract) if facts["closed"] and not cancelled else None
+    report = handling.context(ticket, contract, w) if facts["closed"] and not cancelled else None
     return page(
         request, "track.html", status, w=w, ticket=ticket, code=code,
         state=w.of(state.labels, ticket.state) if state else ticket.state,
@@ -192,9 +209,9 @@ async def add(code: str, request: Request) -> Response:
         await check_form(request, form)
         text = form.get("text", "").strip()
         if not text:
-            raise BadForm("error.missing", 422, words_for(request)["add"])
+            raise BadForm("error.missing", 422, "add")
         if _controls(text):
-            raise BadForm("error.form", 422, "text: control characters")
+            raise BadForm("error.controls", 422, "text: control characters")
         await call(engine.note, ticket.id, text, ACTOR)
     except (BadForm, FaultflowError) as err:
         message, status = said(words_for(request), err)

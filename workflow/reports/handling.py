@@ -17,6 +17,7 @@ from ..errors import ConfigError, DeliveryFailed, FaultflowError, InvalidInput
 from ..tickets.views import Ticket
 from ..timekeeping.durations import span, working
 from ..timekeeping.times import show
+from ..words import DEFAULT, Words
 
 # The customer's view of a ticket (the handling report, mailed to the reporter and embedded in
 # the portal's tracking page) shows the promises kept or broken, the states the ticket reached
@@ -174,24 +175,52 @@ def markdown(ticket: Ticket, contract: Contract) -> str:
     return "\n".join(out) + "\n"
 
 
-def context(ticket: Ticket, contract: Contract) -> dict[str, Any]:
-    """What templates/report/handling_body.html reads."""
+def _worded(ticket: Ticket, contract: Contract, w: Words) -> list[dict[str, str]]:
+    """The promises' rows in the words of ``w`` (the HTML report, the tracking page)."""
+    rows = []
+    for name, clock in ticket.clocks.items():
+        if clock.status == "stopped":
+            result = (
+                w.format("handling.missed", late=w.duration(-clock.remaining))
+                if clock.breached
+                else w.format("handling.met", spare=w.duration(clock.remaining))
+            )
+        elif clock.breached:
+            result = w.format("handling.missed_open", late=w.duration(-clock.remaining))
+        else:
+            result = w.format("handling.open", left=w.duration(clock.remaining))
+        rows.append({
+            "promise": w.clock(contract, name), "limit": w.duration(clock.limit),
+            "started": _t(clock.started_at), "due": _t(clock.due_at),
+            "done": _t(clock.stopped_at), "result": result,
+            "kept": "no" if clock.breached else ("yes" if clock.status == "stopped" else "open"),
+        })  # fmt: skip
+    return rows
+
+
+def context(ticket: Ticket, contract: Contract, w: Words | None = None) -> dict[str, Any]:
+    """What templates/report/handling_body.html reads, in the words of ``w`` (default: the
+    default language's, Chinese: the customer is a Chinese office, P11)."""
+    w = w or Words(DEFAULT)
     f = facts(ticket, contract)
+    f["timeline"] = [{**step, "what": w.state(contract, step["state"])} for step in f["timeline"]]
+    spare = f["spare"]
     return {
         "ticket": ticket,
         "contract": contract,
         "f": f,
-        "promises": promises(ticket, contract),
-        "remedy": _remedy(f["spare"], contract) if f["spare"] is not None else "",
-        "status": _state(contract, ticket.state),
+        "w": w,
+        "promises": _worded(ticket, contract, w),
+        "remedy": w.state(contract, spare.to_state) if spare is not None else "",
+        "status": w.state(contract, ticket.state),
     }
 
 
-def to_html(ticket: Ticket, contract: Contract) -> str:
+def to_html(ticket: Ticket, contract: Contract, lang: str = DEFAULT) -> str:
     """The handling report as one self-contained, printable HTML page."""
     from .templating import render as render_template
 
-    return render_template("report/handling.html", **context(ticket, contract))
+    return render_template("report/handling.html", **context(ticket, contract, Words(lang)))
 
 
 FORMATS = ("md", "html")

@@ -3,6 +3,16 @@
 // pushes them (server-sent events). No framework, no build step.
 (function () {
   "use strict";
+  // a button that copies a field (the reporter's tracking link on a ticket page)
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var field = document.getElementById(button.dataset.copy);
+      if (!field) return;
+      field.select();
+      if (navigator.clipboard) navigator.clipboard.writeText(field.value);
+      else document.execCommand("copy");
+    });
+  });
   var table = document.querySelector("[data-now]");
   if (!table) return;
   var offset = Number(table.dataset.now) - Date.now(); // server time minus this browser's
