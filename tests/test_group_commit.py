@@ -73,6 +73,25 @@ def test_a_block_that_fails_writes_nothing_and_the_engine_goes_on(
     assert [t.id for t in other.list()] == [kept.id]
 
 
+def test_an_id_taken_inside_the_block_undoes_that_call_only(
+    two: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new ticket id that is taken (a race another process won) is explained and retried
+    inside its own savepoint: the block's earlier work stays (it once rolled back it all)."""
+    from faultflow.ids import new_ticket_id
+    from faultflow.tickets import receive
+
+    engine, other = two
+    taken = other.intake("web", {"title": "taken"}).id
+    ids = iter([taken])
+    monkeypatch.setattr(receive, "new_ticket_id", lambda: next(ids, None) or new_ticket_id())
+    with engine.together():
+        engine.intake("web", {"title": "first"})
+        again = engine.intake("web", {"title": "second"})  # met the taken id, then took another
+    assert again.id != taken
+    assert titles(other) == {"taken", "first", "second"}
+
+
 class Counted:
     """An engine's ``together``, counting the blocks and the calls inside each."""
 
@@ -123,6 +142,52 @@ def test_the_lane_runs_what_is_queued_in_one_transaction_and_answers_each(
     opened = [answers[1], answers[2], answers[4]]
     assert sorted(engine.get(tid).title for tid in opened) == ["a", "b", "c"]
     assert counted.blocks == 1  # the four queued requests: one transaction
+
+
+def test_a_request_that_meets_a_database_error_in_a_batch_runs_again_alone(
+    engine: Engine,
+) -> None:
+    """A deadlock between two processes' batches (PostgreSQL picks a victim) fails one
+    request's savepoint: it is run again in a transaction of its own, not answered 500."""
+    from faultflow.errors import DatabaseError
+
+    counted = Counted(engine)
+    lane = Lane(Bounds(workers=1, queue=16), together=counted.together)
+    gate, began = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def slow() -> str:
+        began.set()
+        assert gate.wait(30)
+        return "slow"
+
+    def victim() -> str:
+        calls.append("victim")
+        if len(calls) == 1:
+            raise DatabaseError("deadlock detected")  # as classify() says it
+        return engine.intake("web", {"title": "victim"}).id
+
+    def intake(title: str) -> str:
+        return engine.intake("web", {"title": title}).id
+
+    async def main() -> list[Any]:
+        busy = asyncio.ensure_future(lane.run(_request(), slow))
+        await asyncio.get_running_loop().run_in_executor(None, began.wait, 30)
+        queued = [
+            asyncio.ensure_future(lane.run(_request(), intake, "a")),
+            asyncio.ensure_future(lane.run(_request(), victim)),
+            asyncio.ensure_future(lane.run(_request(), intake, "b")),
+        ]
+        await asyncio.sleep(0.05)
+        gate.set()
+        return await asyncio.gather(busy, *queued, return_exceptions=True)
+
+    try:
+        answers = asyncio.run(main())
+    finally:
+        lane.close()
+    assert calls == ["victim", "victim"] and counted.blocks == 1
+    assert sorted(engine.get(tid).title for tid in answers[1:]) == ["a", "b", "victim"]
 
 
 def _request() -> Request:

@@ -175,6 +175,8 @@ def test_the_handling_report_is_mailed_on_the_operators_word(
     sent = engine.history(t.id)[-1]
     assert sent.data["message_id"] == mail["Message-ID"]
     assert sent.data["handling_report_sent_to"] == "ffmail@localhost"
+    said = f"handling report mailed to ffmail@localhost (Message-ID {mail['Message-ID']})"
+    assert sent.note == said  # the note shown by show, the API and the board says it too
 
 
 def test_a_report_that_cannot_be_sent_says_so_in_one_line(tmp_path: Path) -> None:

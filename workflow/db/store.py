@@ -1086,7 +1086,12 @@ class Unit:
             self.cursor.executemany(stmt.sql, [stmt.bind(r) for r in records])
 
     def _explain_insert_conflict(self, ticket: TicketRecord) -> None:
-        self.store._connection().rollback()
+        # undo this unit's work so far (PostgreSQL refuses every statement after an error until
+        # then) — inside together(), only this unit's: the batch's other changes stay
+        if self._outer is not None:
+            self.cursor.execute("ROLLBACK TO SAVEPOINT unit")
+        else:
+            self.store._connection().rollback()
         if ticket.external_id is not None:
             latest = self.latest_by_external(ticket.channel, ticket.external_id)
             if latest is not None and latest.occurrence >= ticket.occurrence:

@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from ..errors import ConcurrentUpdate, DatabaseError
+
 T = TypeVar("T")
 
 WORKERS = 1
@@ -196,6 +198,7 @@ class Lane:
     def _run_together(self, jobs: list[_Job]) -> None:
         assert self._together is not None
         done: list[tuple[_Job, bool, Any]] = []
+        failed: Exception | None = None
         try:
             with self._together():
                 for job in jobs:
@@ -203,11 +206,20 @@ class Lane:
                         done.append((job, True, job.fn(*job.args)))
                     except Exception as err:  # its own savepoint was undone; the rest stay
                         done.append((job, False, err))
-        except Exception as err:  # the commit failed: nothing of the batch was written
-            done = [(job, False, err if ok else value) for job, ok, value in done]
-            done += [(job, False, err) for job in jobs[len(done) :]]
+        except Exception as err:  # the commit (or the transaction) failed: nothing was written
+            failed = err
+        done += [(job, True, None) for job in jobs[len(done) :]]  # never begun
         for job, ok, value in done:
-            job.settle(value, ok)
+            if ok and failed is None:
+                job.settle(value, True)
+            elif not ok and not _again(value):
+                job.settle(value)  # its own refusal: it would be the same alone
+            elif ok and failed is not None and not _again(failed):
+                job.settle(failed)
+            else:
+                # a deadlock between two processes' batches, a lock, a conflict: group commit
+                # is only a speed-up, so the request runs again alone, as it would without it
+                job.run()
 
     def close(self) -> None:
         """Finish what is queued, then stop the workers."""
@@ -220,6 +232,11 @@ class Lane:
 
 BATCH = 64
 """The most intake requests one transaction of the lane holds."""
+
+
+def _again(err: BaseException) -> bool:
+    """Whether a request that met ``err`` inside a batch may succeed alone."""
+    return isinstance(err, DatabaseError | ConcurrentUpdate)
 
 
 class _Job:

@@ -293,7 +293,7 @@ class Changes:
     def sent(self, ticket_id: str, to: str, message_id: str, actor: str | None) -> Ticket:
         """Record that the handling report was mailed (to whom, under which Message-ID)."""
         who = self.policy.actor_name(actor or "system")
-        note = f"handling report mailed to {to}"
+        note = f"handling report mailed to {to} (Message-ID {message_id})"
         data = {"handling_report_sent_to": to, "message_id": message_id}
 
         def apply(s: Step) -> None:
