@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,43 +105,50 @@ class Counted:
             yield
 
 
+def queued_behind_a_busy_worker(
+    engine: Engine, jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]]
+) -> tuple[list[Any], int]:
+    """Run ``jobs`` (fn, args) on a lane of one worker while it is busy, so that they queue and
+    are taken together: their answers (or exceptions), and how many blocks ``together`` ran."""
+    counted = Counted(engine)
+    lane = Lane(Bounds(workers=1, queue=16), together=counted.together)
+    gate, began = threading.Event(), threading.Event()
+
+    def busy() -> None:
+        began.set()
+        assert gate.wait(30)
+
+    async def main() -> list[Any]:
+        first = asyncio.ensure_future(lane.run(_request(), busy))
+        await asyncio.get_running_loop().run_in_executor(None, began.wait, 30)
+        queued = [asyncio.ensure_future(lane.run(_request(), fn, *args)) for fn, args in jobs]
+        await asyncio.sleep(0.05)  # all of them are queued behind the gate
+        gate.set()
+        await first
+        return await asyncio.gather(*queued, return_exceptions=True)
+
+    try:
+        return asyncio.run(main()), counted.blocks
+    finally:
+        lane.close()
+
+
 def test_the_lane_runs_what_is_queued_in_one_transaction_and_answers_each(
     engine: Engine,
 ) -> None:
     """Requests queued behind a busy worker run together; a refused one is answered with its
     own error and the others are written."""
-    counted = Counted(engine)
-    lane = Lane(Bounds(workers=1, queue=16), together=counted.together)
-    gate, began = threading.Event(), threading.Event()
-
-    def slow() -> str:
-        began.set()
-        assert gate.wait(30)
-        return "slow"
 
     def intake(title: str) -> str:
         return engine.intake("web", {"title": title}).id
 
-    async def main() -> list[Any]:
-        busy = asyncio.ensure_future(lane.run(_request(), slow))
-        await asyncio.get_running_loop().run_in_executor(None, began.wait, 30)
-        queued = [
-            asyncio.ensure_future(lane.run(_request(), intake, title))
-            for title in ("a", "b", "", "c")
-        ]
-        await asyncio.sleep(0.05)  # all four are queued behind the gate
-        gate.set()
-        return await asyncio.gather(busy, *queued, return_exceptions=True)
-
-    try:
-        answers = asyncio.run(main())
-    finally:
-        lane.close()
-    assert answers[0] == "slow"
-    assert isinstance(answers[3], IntakeError)
-    opened = [answers[1], answers[2], answers[4]]
+    answers, blocks = queued_behind_a_busy_worker(
+        engine, [(intake, (title,)) for title in ("a", "b", "", "c")]
+    )
+    assert isinstance(answers[2], IntakeError)
+    opened = [answers[0], answers[1], answers[3]]
     assert sorted(engine.get(tid).title for tid in opened) == ["a", "b", "c"]
-    assert counted.blocks == 1  # the four queued requests: one transaction
+    assert blocks == 1  # the four queued requests: one transaction
 
 
 def test_a_request_that_meets_a_database_error_in_a_batch_runs_again_alone(
@@ -151,15 +158,7 @@ def test_a_request_that_meets_a_database_error_in_a_batch_runs_again_alone(
     request's savepoint: it is run again in a transaction of its own, not answered 500."""
     from faultflow.errors import DatabaseError
 
-    counted = Counted(engine)
-    lane = Lane(Bounds(workers=1, queue=16), together=counted.together)
-    gate, began = threading.Event(), threading.Event()
     calls: list[str] = []
-
-    def slow() -> str:
-        began.set()
-        assert gate.wait(30)
-        return "slow"
 
     def victim() -> str:
         calls.append("victim")
@@ -170,24 +169,11 @@ def test_a_request_that_meets_a_database_error_in_a_batch_runs_again_alone(
     def intake(title: str) -> str:
         return engine.intake("web", {"title": title}).id
 
-    async def main() -> list[Any]:
-        busy = asyncio.ensure_future(lane.run(_request(), slow))
-        await asyncio.get_running_loop().run_in_executor(None, began.wait, 30)
-        queued = [
-            asyncio.ensure_future(lane.run(_request(), intake, "a")),
-            asyncio.ensure_future(lane.run(_request(), victim)),
-            asyncio.ensure_future(lane.run(_request(), intake, "b")),
-        ]
-        await asyncio.sleep(0.05)
-        gate.set()
-        return await asyncio.gather(busy, *queued, return_exceptions=True)
-
-    try:
-        answers = asyncio.run(main())
-    finally:
-        lane.close()
-    assert calls == ["victim", "victim"] and counted.blocks == 1
-    assert sorted(engine.get(tid).title for tid in answers[1:]) == ["a", "b", "victim"]
+    answers, blocks = queued_behind_a_busy_worker(
+        engine, [(intake, ("a",)), (victim, ()), (intake, ("b",))]
+    )
+    assert calls == ["victim", "victim"] and blocks == 1
+    assert sorted(engine.get(tid).title for tid in answers) == ["a", "b", "victim"]
 
 
 def _request() -> Request:
