@@ -65,12 +65,29 @@ from .base import Settings, log_like_run, max_sleep_option
     show_default=True,
     help="Seconds a client has to send a request's headers and body; slower ones are cut off.",
 )
+@click.option(
+    "--portal-limit",
+    metavar="BURST/SECONDS",
+    default="10/60",
+    show_default=True,
+    callback=lambda ctx, param, value: _portal_limit(value),
+    help="Reports the public portal accepts from one client address at once, then one every "
+    "SECONDS (refused forms do not count); past it, 429 with Retry-After.",
+)
+@click.option(
+    "--portal-trust",
+    metavar="NETWORK",
+    multiple=True,
+    callback=lambda ctx, param, value: _networks(value),
+    help="A network whose addresses the portal does not limit (e.g. 10.20.0.0/16: the units "
+    "behind one extranet NAT share an address). Repeat for several.",
+)
 @max_sleep_option
 @click.pass_obj
 def serve(
     settings: Settings, host: str, port: int, no_scheduler: bool, forwarded_allow_ips: str,
     base_url: str | None, intake_queue: int, token_rate: float, read_timeout: float,
-    max_sleep: float,
+    portal_limit: tuple[int, float], portal_trust: tuple[str, ...], max_sleep: float,
 ) -> None:  # fmt: skip
     """Serve the HTTP API (docs/http.md) until Ctrl-C or SIGTERM.
 
@@ -95,7 +112,8 @@ def serve(
     bounds = Bounds(queue=intake_queue, rate=token_rate, burst=max(1, int(token_rate * 5)))
     # intake on an engine of its own: a flood of it never holds the engine of the board,
     # /readyz and /metrics
-    app = create_app(engine, base_url=base_url, intake_engine=settings.open_engine(), bounds=bounds)
+    app = create_app(engine, base_url=base_url, intake_engine=settings.open_engine(), bounds=bounds,
+                     portal_limit=portal_limit, portal_trusted=portal_trust)  # fmt: skip
     trusted = forwarded_allow_ips.strip()
     open_files()  # a storm opens a connection per sender
     config = uvicorn.Config(
@@ -164,3 +182,29 @@ def _server(config: Any) -> Any:
                     signal.signal(sig, handler)
 
     return Server(config)
+
+
+def _portal_limit(value: str) -> tuple[int, float]:
+    burst, _, seconds = value.partition("/")
+    try:
+        limit = int(burst), float(seconds)
+    except ValueError:
+        limit = (0, 0.0)
+    if limit[0] < 1 or limit[1] <= 0:
+        raise click.BadParameter(
+            f"{value!r}: give BURST/SECONDS, e.g. 10/60 (ten at once, then one a minute)"
+        )
+    return limit
+
+
+def _networks(values: tuple[str, ...]) -> tuple[str, ...]:
+    import ipaddress
+
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r} is not a network (e.g. 10.20.0.0/16 or 192.0.2.7)"
+            ) from None
+    return values

@@ -406,3 +406,19 @@ def test_a_reader_that_goes_away_stops_the_output_quietly(home: Path) -> None:
     reader.stdout.close()
     _, err = reader.communicate(timeout=60)
     assert (reader.returncode, err) == (0, b"")  # no "internal error", no traceback
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        (["--portal-limit", "0/60"], "give BURST/SECONDS, e.g. 10/60"),
+        (["--portal-limit", "ten"], "give BURST/SECONDS"),
+        (["--portal-trust", "10.0.0.300"], "is not a network"),
+    ],
+)
+def test_serve_refuses_a_bad_portal_limit_before_it_starts(
+    tmp_path: Path, option: list[str], says: str
+) -> None:
+    done = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "serve", *option])
+    assert done.exit_code == 2 and says in done.output
+    assert not (tmp_path / "none.db").exists()  # nothing was opened or made

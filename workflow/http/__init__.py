@@ -9,6 +9,7 @@ health, readiness and metrics. docs/http.md has every endpoint with a curl examp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,7 +19,7 @@ from starlette.exceptions import HTTPException
 
 from ..engine import Engine
 from ..errors import FaultflowError
-from .admission import Bounds, Busy, Lane, TooMany
+from .admission import Bounds, Busy, Lane, Limit, TooMany
 from .auth import Forbidden, Tokens, Unauthorized
 from .errors import body_of, headers_of, one_line, status_of
 from .intake import TooLarge
@@ -37,6 +38,7 @@ def create_app(
     max_body: int = MAX_BODY,
     web: bool = True,
     portal_limit: tuple[int, float] = PORTAL_LIMIT,
+    portal_trusted: Sequence[str] = (),
     live_interval: float = 1.0,
     base_url: str | None = None,
     intake_engine: Engine | None = None,
@@ -46,7 +48,9 @@ def create_app(
     calls are serialised by the engine, so one engine may serve every request). With ``web``,
     also the reporting portal (``/``, ``/t/CODE``) and the duty board (``/login``, ``/board``,
     ``/tickets/ID``, ``/report``): ``portal_limit`` is (burst, seconds per further report) for
-    each client address; ``live_interval`` how often the board looks for changes; ``base_url``
+    each client address (only accepted reports count; addresses in the ``portal_trusted``
+    networks, e.g. ``10.20.0.0/16`` behind one extranet NAT, are not limited);
+    ``live_interval`` how often the board looks for changes; ``base_url``
     (``https://faults.example.gov.cn``) the start of the tracking links given to reporters —
     without it they are paths, never built from a request's Host header.
 
@@ -84,22 +88,21 @@ def create_app(
     _service(app)
     _document(app, intake.PATH, intake.openapi_operation())
     if web:
-        _web(app, portal_limit, live_interval)
+        _web(app, Limit(*portal_limit, trusted=portal_trusted), live_interval)
     return app
 
 
-def _web(app: FastAPI, portal_limit: tuple[int, float], live_interval: float) -> None:
+def _web(app: FastAPI, portal_limit: Limit, live_interval: float) -> None:
     from pathlib import Path
 
     from starlette.staticfiles import StaticFiles
 
     from . import board, portal
-    from .admission import Limit
     from .live import Live
     from .sessions import Used
 
     app.state.engine.signer  # noqa: B018 (the database's web key made now, not by a first visitor)
-    app.state.portal_limit = Limit(*portal_limit)
+    app.state.portal_limit = portal_limit
     app.state.used_nonces = Used()
     app.state.live = Live(app.state.engine, live_interval)
     static = Path(__file__).parent / "static"

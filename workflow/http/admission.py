@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -42,17 +43,41 @@ BURST = 2500
 
 class Limit:
     """A token bucket per key (a client's address for the public forms, a token's name for
-    intake): ``burst`` at once, then one every ``every`` seconds."""
+    intake): ``burst`` at once, then one every ``every`` seconds. Addresses in ``trusted``
+    networks (the units behind one extranet NAT) are not limited."""
 
-    def __init__(self, burst: int = 10, every: float = 60.0) -> None:
+    def __init__(self, burst: int = 10, every: float = 60.0, trusted: Sequence[str] = ()) -> None:
         self.burst, self.every = burst, every
+        self.trusted = tuple(ipaddress.ip_network(n, strict=False) for n in trusted)
         self._buckets: dict[str, tuple[float, float]] = {}
+
+    def _exempt(self, address: str) -> bool:
+        if not self.trusted:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted)
+
+    def _tokens(self, address: str, now: float) -> float:
+        tokens, since = self._buckets.get(address, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - since) / self.every)
+
+    def peek(self, address: str, now: float | None = None) -> float:
+        """0 when ``address`` may go now, else the seconds to wait; nothing is counted (the
+        portal counts a report only once it is accepted: :meth:`take`)."""
+        if self._exempt(address):
+            return 0.0
+        tokens = self._tokens(address, time.monotonic() if now is None else now)
+        return 0.0 if tokens >= 1 else (1 - tokens) * self.every
 
     def take(self, address: str, now: float | None = None) -> float:
         """0 when ``address`` may go now (and it is counted), else the seconds to wait."""
+        if self._exempt(address):
+            return 0.0
         now = time.monotonic() if now is None else now
-        tokens, since = self._buckets.get(address, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - since) / self.every)
+        tokens = self._tokens(address, now)
         if tokens < 1:
             self._buckets[address] = (tokens, now)
             return (1 - tokens) * self.every

@@ -85,7 +85,7 @@ async def portal(request: Request) -> Response:
 @router.post("/")
 async def report(request: Request) -> Response:
     app = request.app
-    wait = app.state.portal_limit.take(client(request))
+    wait = app.state.portal_limit.peek(client(request))  # counted once accepted, below
     if wait:
         w = words_for(request)
         return page(request, "portal.html", 429, {"Retry-After": str(int(wait) + 1)},
@@ -105,6 +105,7 @@ async def report(request: Request) -> Response:
     except FaultflowError as err:
         return refusal(request, err, template="portal.html", csrf=form_token(request),
                        values=values, impacts=_impacts(request))  # fmt: skip
+    app.state.portal_limit.take(client(request))
     result = results[0]
     if result.outcome == "duplicate":
         return refusal(request, BadForm("error.replay", 409), template="portal.html",
@@ -201,8 +202,8 @@ async def add(code: str, request: Request) -> Response:
         ticket = await call(engine.tracked, code)
     except UnknownTicket:
         return refusal(request, BadForm("error.track", 404))
-    wait = request.app.state.portal_limit.take(client(request))
-    if wait:
+    limit = request.app.state.portal_limit
+    if limit.peek(client(request)):
         return _tracking(request, ticket, code, 429, words_for(request)["error.rate"])
     try:
         form = await read_form(request)
@@ -213,6 +214,7 @@ async def add(code: str, request: Request) -> Response:
         if _controls(text):
             raise BadForm("error.controls", 422, "text: control characters")
         await call(engine.note, ticket.id, text, ACTOR)
+        limit.take(client(request))  # counted once taken
     except (BadForm, FaultflowError) as err:
         message, status = said(words_for(request), err)
         return _tracking(request, ticket, code, status, message)
