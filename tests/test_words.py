@@ -35,6 +35,8 @@ def test_durations_and_stopped_clocks_in_words() -> None:
     assert zh.duration(timedelta(hours=1, minutes=5)) == "1 小时 5 分钟"
     assert en.duration(timedelta(days=1, minutes=7)) == "1 d 7 min"
     assert en.duration(timedelta(seconds=40)) == "40 s"
+    assert en.limit(timedelta(hours=4), "office") == "4 h of working time (office)"
+    assert zh.limit(timedelta(hours=4)) == "4 小时"  # a 24x7 clock
     due = pytest.importorskip("datetime").datetime(2026, 1, 5, 15, 0)
     early, late = due - timedelta(minutes=12), due + timedelta(minutes=7)
     assert en.stopped(early, due, "14:48") == "met at 14:48, 12 min before due"

@@ -141,3 +141,7 @@ def test_show_and_the_handling_report_say_working_time(office: Any, tmp_path: Pa
     assert handling.exit_code == 0, handling.output
     assert f"- Working time: {office}" in handling.output
     assert "| 4 working hours (office) |" in handling.output
+    as_html = CliRunner().invoke(cli, ["report", "--ticket", t.id, "--format", "html"], env=env,
+                                 prog_name="faultflow")  # fmt: skip
+    assert as_html.exit_code == 0, as_html.output
+    assert "<td>4 小时工作时间（office）</td>" in as_html.output  # the limit counts working time

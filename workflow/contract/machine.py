@@ -208,8 +208,8 @@ class Lifecycle:
                 ways = self._ways[(trigger, state)]
                 may = getattr(self._probe, f"may_{trigger}")()
                 way = next((w for w in ways if _holds(w, facts)), ways[0]) if may else ways[0]
-                why = None if may else self._explain(ways, facts)
                 reasons = () if may else self._reasons(ways, facts)
+                why = None if may else self._explain(reasons)
                 found.append(
                     Option(trigger, way.dest, why, way.explain, _asks_reason(way.guard), reasons)
                 )
@@ -234,20 +234,19 @@ class Lifecycle:
         # every guard said no: the explain step says why
         ways = self._ways[(trigger, state)]
         said = f" ({ways[0].explain})" if ways[0].explain else ""
-        raise GuardRefused(f"{trigger} from {state} refused{said}: {self._explain(ways, facts)}")
-
-    @staticmethod
-    def _explain(ways: list[Transition], facts: GuardFacts) -> str:
-        """Why none of the transitions of one trigger from one state may pass."""
-        said = [why for w in ways if w.guard is not None
-                if (why := check_guard(w.guard, facts)) is not None]  # fmt: skip
-        return "; ".join(dict.fromkeys(said)) or "its guard refuses"
+        why = self._explain(self._reasons(ways, facts))
+        raise GuardRefused(f"{trigger} from {state} refused{said}: {why}")
 
     @staticmethod
     def _reasons(ways: list[Transition], facts: GuardFacts) -> tuple[Why, ...]:
         """Why none of the transitions of one trigger from one state may pass, as data."""
         found = [why for w in ways if w.guard is not None for why in why_not(w.guard, facts)]
         return tuple(dict.fromkeys(found))
+
+    @staticmethod
+    def _explain(reasons: tuple[Why, ...]) -> str:
+        """Those reasons in the operator's words."""
+        return "; ".join(why.text() for why in reasons) or "its guard refuses"
 
     def _from(self, state: str) -> str:
         allowed = self.allowed(state)

@@ -85,16 +85,8 @@ class Condition:
                 return name, value, tuple(sorted(allowed))
         return None
 
-    def explain(self, c: Classification) -> str | None:
-        """``None`` when ``c`` meets the condition, else which attribute does not (in words)."""
-        failed = self.failing(c)
-        if failed is None:
-            return None
-        name, value, allowed = failed
-        return f"{name} is {value or 'not set'}, needs {' or '.join(allowed)}"
-
     def matches(self, c: Classification) -> bool:
-        return self.explain(c) is None
+        return self.failing(c) is None
 
 
 @dataclass(frozen=True, slots=True)

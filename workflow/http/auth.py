@@ -71,22 +71,24 @@ class Tokens:
         return token
 
 
-def requires(scope: str | Callable[[Request], str]) -> Callable[[Request], Any]:
-    """A FastAPI dependency: the calling token, if it has ``scope`` (or the scope that
-    ``scope(request)`` names, e.g. ``intake:CHANNEL``)."""
+async def authorized(request: Request, needed: str) -> Token:
+    """The calling token, if it has the scope ``needed`` (:class:`Unauthorized`,
+    :class:`Forbidden` otherwise); kept on ``request.state.token``."""
+    secret = secret_of(request)
+    token = None if secret is None else await request.app.state.tokens.find(secret)
+    if token is None:
+        raise Unauthorized()
+    if not token.allows(needed):
+        raise Forbidden(needed)
+    request.state.token = token
+    return token
+
+
+def requires(scope: str) -> Callable[[Request], Any]:
+    """A FastAPI dependency: the calling token, if it has ``scope``."""
 
     async def check(request: Request) -> Token:
-        secret = secret_of(request)
-        if secret is None:
-            raise Unauthorized()
-        token = await request.app.state.tokens.find(secret)
-        if token is None:
-            raise Unauthorized()
-        needed = scope(request) if callable(scope) else scope
-        if not token.allows(needed):
-            raise Forbidden(needed)
-        request.state.token = token
-        return token
+        return await authorized(request, scope)
 
     return check
 
@@ -95,4 +97,3 @@ def requires(scope: str | Callable[[Request], str]) -> Callable[[Request], Any]:
 Reader = Annotated[Token, Depends(requires("read"))]
 Operator = Annotated[Token, Depends(requires("operate"))]
 Admin = Annotated[Token, Depends(requires("admin"))]
-Intaker = Annotated[Token, Depends(requires(lambda r: f"intake:{r.path_params['channel']}"))]

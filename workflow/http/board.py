@@ -226,7 +226,7 @@ def clock_rows(ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
         else:
             said = w[f"clock.{c.status}"]
         out.append({
-            "label": w.clock(contract, name), "limit": w.duration(c.limit),
+            "label": w.clock(contract, name), "limit": w.limit(c.limit, c.calendar),
             "due": show(c.due_at), "status": c.status, "said": said,
             "due_ms": _ms(c.due_at) if c.due_at and c.status == "running" else "",
             "remaining_ms": int(c.remaining.total_seconds() * 1000),

@@ -18,10 +18,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..access.tokens import Token
 from ..errors import FaultflowError, IntakeError
 from .admission import Busy, Gone, TooMany
-from .auth import Forbidden, Unauthorized, secret_of
+from .auth import authorized
 from .errors import status_of
 
 PATH = "/v1/intake/{channel}"
@@ -76,7 +75,7 @@ def route() -> Route:
 async def intake(request: Request) -> Response:
     app = request.app
     channel: str = request.path_params["channel"]
-    token = await _token(request, f"intake:{channel}")
+    token = await authorized(request, f"intake:{channel}")
     metrics, lane = app.state.metrics, app.state.intake
     try:
         with lane.admit():
@@ -100,18 +99,6 @@ async def intake(request: Request) -> Response:
     for outcome in outcomes:
         metrics.intake(channel, outcome, status)
     return Response(content, status_code=status, media_type="application/json")
-
-
-async def _token(request: Request, needed: str) -> Token:
-    """The calling token, if it may deliver to this channel (401/403 otherwise)."""
-    secret = secret_of(request)
-    token = None if secret is None else await request.app.state.tokens.find(secret)
-    if token is None:
-        raise Unauthorized()
-    if not token.allows(needed):
-        raise Forbidden(needed)
-    request.state.token = token
-    return token
 
 
 def _intake(engine: Any, channel: str, payload: Any, actor: str) -> tuple[list[str], bytes]:

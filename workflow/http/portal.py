@@ -148,8 +148,8 @@ def _promises(ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
             kept = "paused" if clock.status == "paused" else "open"
         rows.append({
             "what": w.clock(contract, name) if spec else name,
-            "limit": w.duration(clock.limit), "due": clock.due_at, "done": clock.stopped_at,
-            "kept": kept,
+            "limit": w.limit(clock.limit, clock.calendar),
+            "due": clock.due_at, "done": clock.stopped_at, "kept": kept,
         })  # fmt: skip
     if ticket.state in contract.finals:
         return rows
@@ -158,9 +158,10 @@ def _promises(ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
         if name in ticket.clocks or not spec.applies_to(c):
             continue
         starts = w["list.sep"].join(w.action(contract, t) for t in sorted(spec.start))
+        limit = w.limit(spec.limit_for(c), spec.calendar.name)
         rows.append({
             "what": w.clock(contract, name),
-            "limit": w.format("promise.from", limit=w.duration(spec.limit_for(c)), start=starts),
+            "limit": w.format("promise.from", limit=limit, start=starts),
             "due": None, "done": None, "kept": "later",
         })  # fmt: skip
     return rows

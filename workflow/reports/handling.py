@@ -190,7 +190,7 @@ def _worded(ticket: Ticket, contract: Contract, w: Words) -> list[dict[str, str]
         else:
             result = w.format("handling.open", left=w.duration(clock.remaining))
         rows.append({
-            "promise": w.clock(contract, name), "limit": w.duration(clock.limit),
+            "promise": w.clock(contract, name), "limit": w.limit(clock.limit, clock.calendar),
             "started": _t(clock.started_at), "due": _t(clock.due_at),
             "done": _t(clock.stopped_at), "result": result,
             "kept": "no" if clock.breached else ("yes" if clock.status == "stopped" else "open"),

@@ -173,6 +173,13 @@ class Words:
         ]
         return " ".join(parts)
 
+    def limit(self, value: timedelta, calendar: str | None = None) -> str:
+        """A promise's limit: wall time on a 24x7 clock, working time over a calendar
+        (``4 小时工作时间（office）``, ``4 h of working time (office)``)."""
+        if calendar is None:
+            return self.duration(value)
+        return self.format("promise.working", limit=self.duration(value), calendar=calendar)
+
     def stopped(self, stopped_at: datetime, due_at: datetime | None, shown: str) -> str:
         """A stopped clock in words: met with time to spare, or broken by how much."""
         if due_at is None:
