@@ -38,6 +38,12 @@ from .base import (
     help="table (default), json, csv or html; for --ticket: md (default) or html.",
 )
 @click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    help="The language of the html report and the handling report (default: the contract's "
+    "`language`).",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True),
     metavar="FILE",
@@ -50,6 +56,7 @@ def report(
     end: str | None,
     ticket_id: str | None,
     fmt: str | None,
+    lang: str | None,
     out: str | None,
 ) -> None:
     """SLA compliance per promise and tier: met, breached, median, p90, worst overrun.
@@ -63,10 +70,12 @@ def report(
             raise click.UsageError("--ticket reports one ticket; leave out --from and --to")
         if fmt not in (None, "md", "html"):
             raise click.UsageError("--ticket takes --format md or html")
-        write_out(engine.handling_report(ticket_id, fmt or "md"), out)
+        write_out(engine.handling_report(ticket_id, fmt or "md", lang), out)
         return
     if fmt == "md":
         raise click.UsageError("--format md is for --ticket; use table, json, csv or html")
+    if lang is not None and fmt != "html":
+        raise click.UsageError("--lang is for --format html and for --ticket")
     result = engine.report(start, end)
     from faultflow.reports import render as report_render
 
@@ -77,8 +86,11 @@ def report(
     elif fmt == "html":
         from faultflow.contract.graph import lifecycle_html
         from faultflow.reports import html as report_html
+        from faultflow.words import Words
 
-        text = report_html.render(result, lifecycle=lifecycle_html(engine.contract))
+        w = Words(lang or engine.contract.language)
+        drawing = lifecycle_html(engine.contract, w)
+        text = report_html.render(result, lifecycle=drawing, contract=engine.contract, words=w)
     else:
         text = report_render.table(result)
     write_out(text, out)

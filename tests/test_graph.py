@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import tomllib
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from faultflow.cli.app import cli
 from faultflow.contract.compile import compile_contract, default_contract_path, load_contract
 from faultflow.contract.graph import describe, draw
+from faultflow.words import Words
 
 SEED = load_contract()
 
@@ -83,9 +85,14 @@ def test_the_html_report_shows_the_lifecycle(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["--db", db, "init"]).exit_code == 0
     done = runner.invoke(cli, ["--db", db, "report", "--format", "html"])
     assert done.exit_code == 0, done.output
+    page = done.output[done.output.index("<h2>工单生命周期</h2>") :]  # the contract's language
+    zh = Words("zh")
+    for t in SEED.transitions:  # each step in the reader's words, top to bottom to fit a page
+        assert escape(zh.action(SEED, t.trigger)) in page
+    done = runner.invoke(cli, ["--db", db, "report", "--format", "html", "--lang", "en"])
     page = done.output[done.output.index("<h2>The lifecycle</h2>") :]
     for t in SEED.transitions:
-        assert t.trigger in page
+        assert escape(Words("en").action(SEED, t.trigger)) in page
 
 
 def test_docs_show_the_seed_lifecycle_as_drawn_today() -> None:

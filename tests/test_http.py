@@ -233,7 +233,7 @@ def test_reports_verify_health_metrics_openapi(api: tuple[Served, dict[str, str]
         assert viewer.get("/v1/report", params={"format": "pdf"}).status_code == 422
         md = viewer.get(f"/v1/tickets/{tid}/handling-report")
         assert md.status_code == 200 and md.text.startswith(
-            f"# 故障处理报告 Handling report — {tid}"
+            f"# 故障处理报告 — {tid}"
         )
         assert viewer.get("/v1/verify").status_code == 403
     with client(served, s["root"]) as root:

@@ -52,10 +52,11 @@ def test_a_p1_through_its_life_alarms_remedy_report(desk: tuple[Engine, list[Any
     assert (totals["ack"].met, totals["ack"].breached) == (1, 0)
     assert (totals["fix"].met, totals["fix"].breached) == (0, 1)
     handling = engine.handling_report(t.id)
+    assert handling.startswith("# Handling report")  # its language = "en"
     assert "## Remedy: service restored by a workaround" in handling
     assert "at 2026-03-02 13:30: failed over to the DR site" in handling
     assert "anna" not in handling  # the customer's report names no one of the staff
-    assert "Closed (resolved — fixed and confirmed with the user)" in handling
+    assert "Status: fixed and confirmed with the user" in handling
     assert engine.verify().ok
 
 

@@ -102,6 +102,9 @@ def test_the_wheel_holds_the_contract_the_plugins_and_the_migrations(
         "faultflow/db/migrations/versions/0001_schema_1.py",
     ):
         assert name in names
+    for area in (ROOT / "workflow").glob("*/__init__.py"):  # every area ships (words once did not)
+        assert f"faultflow/{area.parent.name}/__init__.py" in names, area.parent.name
+    assert "faultflow/words/zh.po" in names and "faultflow/words/en.po" in names
     packaged = zipfile.ZipFile(installed.wheel).read("faultflow/states.toml")
     assert packaged == (ROOT / "states.toml").read_bytes()
 

@@ -199,22 +199,26 @@ def test_handling_report_reads_well(engine: Engine, travel: Any) -> None:
     engine.advance(t.id, "substitute", actor="li", note="spare S5720 of the same model")
     travel(hours=2)
     engine.advance(t.id, "report", actor="zhao", attach_report=True)
-    md = engine.handling_report(t.id)
-    assert md.startswith(f"# 故障处理报告 Handling report — {t.id}")
-    # the customer's report names no one of the staff (docs/web.md)
-    assert not re.search(r"\b(agent1|li|zhao)\b", md)
-    assert "| respond to the reporter (P2; P3 for the customer manager) | 15 min |" in md
-    assert "met (10 min to spare)" in md and "missed by 10 min" in md
-    assert (
-        "## Remedy: not fixed in time: a spare of the same model keeps the system running (P10)"
-        in md
-    )
-    assert "spare S5720 of the same model" in md
-    assert "Closed (reported — handling result reported to the customer (P11))" in md
+    md = engine.handling_report(t.id)  # in the contract's language: Chinese (P11)
+    assert md.startswith(f"# 故障处理报告 — {t.id}")
+    assert "| 承诺 | 时限 | 开始 | 期限 | 完成 | 结果 |" in md
+    assert "按时完成（提前 10 分钟）" in md and "超时 10 分钟" in md
+    assert "## 补救措施：已替换备件" in md
+    en = engine.handling_report(t.id, lang="en")
+    assert en.startswith(f"# Handling report — {t.id}")
+    assert "| respond to you | 15 min |" in en and "## Remedy: spare part in place" in en
+    assert "met (10 min to spare)" in en and "missed by 10 min" in en
+    assert not re.search(r"\b(respond|received|resolution|stopped|running)\b", md)
+    for said in (md, en):
+        # the customer's report names no one of the staff (docs/web.md)
+        assert not re.search(r"\b(agent1|li|zhao)\b", said)
+        assert "spare S5720 of the same model" in said
+    with pytest.raises(InvalidInput, match="language 'fr'"):
+        engine.handling_report(t.id, lang="fr")
     page = engine.handling_report(t.id, "html")
     assert "<table>" in page and "spare S5720" in page
     attached = engine.get(t.id).history[-1].data["handling_report"]
-    assert "## Remedy: not fixed in time" in attached  # the report as sent, inside the hash chain
+    assert "## 补救措施：已替换备件" in attached  # the report as sent, inside the hash chain
     assert engine.verify().ok
 
 

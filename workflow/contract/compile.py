@@ -44,6 +44,7 @@ from ..timekeeping.calendars import (
     uncovered,
 )
 from ..timekeeping.durations import parse_duration
+from ..words import LANGUAGES
 from .model import (
     LANGUAGE,
     NOTIFICATION_KINDS,
@@ -245,7 +246,14 @@ class _Compiler:
             limits=self._limits_table(m.limits),
             backdate_limit_us=self._us("contract.backdate_limit", header.backdate_limit),
             max_report_delay_us=self._us("contract.max_report_delay", header.max_report_delay),
+            language=self._language(header.language),
         )
+
+    def _language(self, language: str) -> str:
+        if language not in LANGUAGES:
+            said = " or ".join(LANGUAGES)
+            raise Invalid("contract.language", f"no words for {language!r}: use {said}")
+        return language
 
     def _calendar(self, name: str, c: CalendarShape, default: ZoneInfo) -> Calendar:
         path = f"calendars.{name}"

@@ -219,6 +219,9 @@ class Contract:
     """How far before now a late entry (``--at``) may be recorded."""
     max_report_delay_us: int = DAY_US
     """How long before receipt a reporter's own time of the fault is believed."""
+    language: str = "zh"
+    """The language of what the customer reads unasked: the handling report and its mail,
+    the compliance report (one of ``words.LANGUAGES``)."""
     warnings: tuple[str, ...] = ()
     """What ``faultflow check`` warns about (the file still loads): e.g. a literal secret."""
     text: str = ""

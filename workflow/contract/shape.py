@@ -34,6 +34,7 @@ class HeaderShape(_Table, kw_only=True):
     default_kind: str
     backdate_limit: str = "24h"
     max_report_delay: str = "24h"
+    language: str = "zh"  # of the handling report, its mail and the compliance report
 
 
 class TierShape(_Table, kw_only=True):

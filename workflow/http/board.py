@@ -329,6 +329,7 @@ async def report(request: Request) -> Response:
     found = await session(request)
     if found is None:
         return _back(request)
+    from ..contract.graph import lifecycle_html
     from ..reports.html import context
 
     engine = request.app.state.engine
@@ -339,6 +340,9 @@ async def report(request: Request) -> Response:
     except FaultflowError as err:
         return refusal(request, err, template="report.html", body=None, session=found,
                        start=start or "", end=end or "")  # fmt: skip
-    return page(request, "report.html", body=context(result), session=found,
+    w = words_for(request)
+    drawing = await call(lifecycle_html, engine.contract, w)
+    body = context(result, lifecycle=drawing, contract=engine.contract, words=w)
+    return page(request, "report.html", body=body, session=found, w=w,
                 start=start or result.start.date().isoformat(),
                 end=end or result.end.date().isoformat(), message=None)  # fmt: skip

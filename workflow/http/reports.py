@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import InvalidInput
+from ..words import LANGUAGES, Words
 from .auth import Admin, Reader
 
 router = APIRouter(tags=["reports"])
@@ -24,8 +25,11 @@ def report(
     ] = None,
     end: Annotated[str | None, Query(alias="to", description="default: now")] = None,
     format: str = "json",
+    lang: str | None = None,
 ) -> Response:
     engine = request.app.state.engine
+    if lang is not None and lang not in LANGUAGES:
+        raise InvalidInput(f"language {lang!r}: use {' or '.join(LANGUAGES)}")
     if format not in ("json", "csv", "html"):
         raise InvalidInput(f"format {format!r}: use json, csv or html")
     result = engine.report(start, end)
@@ -38,7 +42,9 @@ def report(
     from ..contract.graph import lifecycle_html
     from ..reports.html import render
 
-    return HTMLResponse(render(result, lifecycle=lifecycle_html(engine.contract)))
+    w = Words(lang or engine.contract.language)
+    drawing = lifecycle_html(engine.contract, w)
+    return HTMLResponse(render(result, lifecycle=drawing, contract=engine.contract, words=w))
 
 
 @router.get("/v1/tickets/{ticket_id}/handling-report", summary="The customer's report (P11)")
@@ -47,8 +53,9 @@ def handling_report(
     request: Request,
     token: Reader,
     format: str = "md",
+    lang: str | None = None,
 ) -> Response:
-    text = request.app.state.engine.handling_report(ticket_id, format)
+    text = request.app.state.engine.handling_report(ticket_id, format, lang)
     if format == "html":
         return HTMLResponse(text)
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")

@@ -32,12 +32,13 @@ class ReportsAPI(EngineParts):
         before now. Times without an offset are in the contract's time zone."""
         return for_period(self.store, self.contract, self.now(), start, end)
 
-    def handling_report(self, ticket_id: str, fmt: str = "md") -> str:
-        """The customer's handling report of one ticket (P11), as ``md`` or ``html``."""
+    def handling_report(self, ticket_id: str, fmt: str = "md", lang: str | None = None) -> str:
+        """The customer's handling report of one ticket (P11), as ``md`` or ``html``, in
+        ``lang`` (``zh``, ``en``; default: the contract's ``language``)."""
         from ..reports.handling import render
 
         ticket = self.get(ticket_id)
-        return render(ticket, self.contract_of(ticket), fmt)  # in the words of its version
+        return render(ticket, self.contract_of(ticket), fmt, lang)  # in its version's words
 
     def send_handling_report(self, ticket_id: str, actor: str | None = None) -> Ticket:
         """Mail the handling report (P11) to the reporter through the contract's ``email``

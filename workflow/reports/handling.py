@@ -15,9 +15,8 @@ from typing import Any
 from ..contract.model import Contract
 from ..errors import ConfigError, DeliveryFailed, FaultflowError, InvalidInput
 from ..tickets.views import Ticket
-from ..timekeeping.durations import span, working
 from ..timekeeping.times import show
-from ..words import DEFAULT, Words
+from ..words import DEFAULT, LANGUAGES, Words
 
 # The customer's view of a ticket (the handling report, mailed to the reporter and embedded in
 # the portal's tracking page) shows the promises kept or broken, the states the ticket reached
@@ -27,49 +26,6 @@ from ..words import DEFAULT, Words
 
 def _t(value: datetime | None) -> str:
     return show(value)
-
-
-def promises(ticket: Ticket, contract: Contract) -> list[dict[str, str]]:
-    """One row per clock: what was promised, the times, and whether it was kept."""
-    rows = []
-    for name, clock in ticket.clocks.items():
-        spec = contract.clocks.get(name)
-        if clock.status == "stopped":
-            result = (
-                f"missed by {span(-clock.remaining, 'exact')}"
-                if clock.breached
-                else f"met ({span(clock.remaining, 'exact')} to spare)"
-            )
-        elif clock.breached:
-            result = f"missed, still open ({span(-clock.remaining, 'exact')} over)"
-        else:
-            result = f"open, {span(clock.remaining, 'exact')} left"
-        rows.append(
-            {
-                "promise": spec.description if spec else name,
-                "clock": name,
-                "limit": working(clock.limit, clock.calendar, "exact"),
-                "started": _t(clock.started_at),
-                "due": _t(clock.due_at),
-                "done": _t(clock.stopped_at),
-                "result": result,
-                "kept": "no"
-                if clock.breached
-                else ("yes" if clock.status == "stopped" else "open"),
-            }
-        )
-    return rows
-
-
-def _state(contract: Contract, name: str) -> str:
-    state = contract.states.get(name)
-    return f"{name} — {state.description}" if state is not None and state.description else name
-
-
-def _remedy(event: Any, contract: Contract) -> str:
-    """The remedy in the contract's words: the description of the state it leads to."""
-    state = contract.states.get(event.to_state)
-    return state.description if state is not None and state.description else event.to_state
 
 
 def facts(ticket: Ticket, contract: Contract) -> dict[str, Any]:
@@ -120,63 +76,59 @@ def _fixes(contract: Contract, state: str) -> bool:
     )
 
 
-def markdown(ticket: Ticket, contract: Contract) -> str:
-    """The handling report as Markdown."""
-    f = facts(ticket, contract)
+def markdown(ticket: Ticket, contract: Contract, lang: str | None = None) -> str:
+    """The handling report as Markdown (the mail's text part, ``handling-report --format md``)
+    in ``lang`` (default: the contract's language)."""
+    c = context(ticket, contract, Words(lang or contract.language))
+    w, f = c["w"], c["f"]
+    channel = w.channel(ticket.channel)
+    reported = w.format("handling.reported", at=_t(ticket.created_at), channel=channel)
+    if ticket.reporter:
+        reported += w.format("handling.by", who=ticket.reporter)
+    if ticket.contact:
+        reported += f" ({ticket.contact})"
+    classed = f"{f['tier']} · {w.kind(ticket.kind)}"
+    if ticket.cause:
+        classed += f" · {w['field.cause']}: {w.cause(ticket.cause)}"
     out = [
-        f"# 故障处理报告 Handling report — {ticket.id}",
+        f"# {w['handling.title']} — {ticket.id}",
         "",
         f"**{ticket.title}**",
         "",
-        f"- Contract: {contract.name}",
-        f"- Tier: {f['tier']}; kind: {ticket.kind}"
-        + (f"; cause: {ticket.cause}" if ticket.cause else ""),
-        f"- Reported {_t(ticket.created_at)} via {ticket.channel}"
-        + (f" by {ticket.reporter}" if ticket.reporter else "")
-        + (f" ({ticket.contact})" if ticket.contact else ""),
-        f"- Status: {_state(contract, ticket.state)}",
-        *(f"- Working time: {c} (the promises count it)" for c in f["calendars"]),
+        f"- {w['handling.contract']}: {contract.name}",
+        f"- {w['handling.tier']}: {classed}",
+        f"- {reported}",
+        f"- {w['handling.status']}: {c['status']}",
+        *(f"- {w.format('handling.working', calendar=cal)}" for cal in f["calendars"]),
         "",
     ]
     if ticket.description and ticket.description != ticket.title:
-        out += [
-            "## The fault as reported",
-            "",
-            *[f"> {line}" for line in ticket.description.splitlines()],
-            "",
-        ]
+        out += [*[f"> {line}" for line in ticket.description.splitlines()], ""]
+    cols = ("promise", "limit", "started", "due", "done", "result")
     out += [
-        "## Promises",
+        f"## {w['handling.promises']}",
         "",
-        "| promise | limit | started | due | done | result |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| " + " | ".join(w[f"handling.col.{col}"] for col in cols) + " |",
+        "|" + " --- |" * len(cols),
+        *("| " + " | ".join(p[col] for col in cols) + " |" for p in c["promises"]),
+        "",
+        f"## {w['handling.steps']}",
+        "",
     ]
-    for p in promises(ticket, contract):
-        out.append(
-            f"| {p['promise']} | {p['limit']} | {p['started']} | {p['due']} | "
-            f"{p['done']} | {p['result']} |"
-        )
-    out += ["", "## What was done", ""]
     for step in f["timeline"]:
         text = f": {step['text']}" if step["text"] else ""
         out.append(f"- {_t(step['at'])} {step['what']}{text}")
     if f["spare"] is not None:
-        sp = f["spare"]
-        out += [
-            "",
-            f"## Remedy: {_remedy(sp, contract)}",
-            "",
-            f"The fault could not be fixed within the limit; {_remedy(sp, contract)} at "
-            f"{_t(sp.at)}" + (f": {sp.note}" if sp.note else "."),
-        ]
-    if f["closed"] is not None:
-        c = f["closed"]
-        out += ["", f"Closed ({_state(contract, c.to_state)}) at {_t(c.at)}."]
+        sp, remedy = f["spare"], c["remedy"]
+        said = w.format("handling.remedy_text", remedy=remedy, at=_t(sp.at))
+        out += ["", f"## {w.format('handling.remedy', remedy=remedy)}", "",
+                said + (f": {sp.note}" if sp.note else "")]  # fmt: skip
     return "\n".join(out) + "\n"
 
 
-def _worded(ticket: Ticket, contract: Contract, w: Words) -> list[dict[str, str]]:
-    """The promises' rows in the words of ``w`` (the HTML report, the tracking page)."""
+def promises(ticket: Ticket, contract: Contract, w: Words) -> list[dict[str, str]]:
+    """One row per promise in the words of ``w``: what was promised, its limit, the times,
+    and whether it was kept (``kept``: yes, no or open)."""
     rows = []
     for name, clock in ticket.clocks.items():
         if clock.status == "stopped":
@@ -210,27 +162,32 @@ def context(ticket: Ticket, contract: Contract, w: Words | None = None) -> dict[
         "contract": contract,
         "f": f,
         "w": w,
-        "promises": _worded(ticket, contract, w),
+        "promises": promises(ticket, contract, w),
         "remedy": w.state(contract, spare.to_state) if spare is not None else "",
         "status": w.state(contract, ticket.state),
     }
 
 
-def to_html(ticket: Ticket, contract: Contract, lang: str = DEFAULT) -> str:
-    """The handling report as one self-contained, printable HTML page."""
+def to_html(ticket: Ticket, contract: Contract, lang: str | None = None) -> str:
+    """The handling report as one self-contained, printable HTML page in ``lang`` (default:
+    the contract's language)."""
     from .templating import render as render_template
 
-    return render_template("report/handling.html", **context(ticket, contract, Words(lang)))
+    words = Words(lang or contract.language)
+    return render_template("report/handling.html", **context(ticket, contract, words))
 
 
 FORMATS = ("md", "html")
 
 
-def render(ticket: Ticket, contract: Contract, fmt: str = "md") -> str:
-    """The handling report as ``md`` (Markdown) or ``html``."""
+def render(ticket: Ticket, contract: Contract, fmt: str = "md", lang: str | None = None) -> str:
+    """The handling report as ``md`` (Markdown) or ``html``, in ``lang`` (default: the
+    contract's language)."""
     if fmt not in FORMATS:
         raise InvalidInput(f"handling report format {fmt!r}: use md or html")
-    return markdown(ticket, contract) if fmt == "md" else to_html(ticket, contract)
+    if lang is not None and lang not in LANGUAGES:
+        raise InvalidInput(f"language {lang!r}: use {' or '.join(LANGUAGES)}")
+    return markdown(ticket, contract, lang) if fmt == "md" else to_html(ticket, contract, lang)
 
 
 def send(

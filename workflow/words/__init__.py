@@ -4,7 +4,8 @@ message id is a key (``board.title``), its string the text; ``{name}`` marks a p
 
 The contract supplies the words for its own states, transitions and promises (``labels = { zh,
 en }``): :meth:`Words.state`, :meth:`Words.action` and :meth:`Words.clock` take those first,
-then the catalogue (``trigger.<name>``, ``event.<name>``), and only then the identifier — which
+then the catalogue (``trigger.<name>``, ``event.<name>``), then a state's or promise's
+``description`` (in the one language its author wrote), and only then the identifier — which
 the page test (tests/test_words.py) fails on. Chinese is the default language: a key missing
 from another language falls back to it, never to the key.
 """
@@ -83,11 +84,11 @@ class Words:
         if not name:
             return ""
         state = contract.states.get(name)
-        return self.of(state.labels, name) if state is not None else name
+        return self.of(state.labels, state.description or name) if state is not None else name
 
     def clock(self, contract: Any, name: str) -> str:
         spec = contract.clocks.get(name)
-        return self.of(spec.labels, name) if spec is not None else name
+        return self.of(spec.labels, spec.description or name) if spec is not None else name
 
     def action(self, contract: Any, trigger: str) -> str:
         """A trigger as a button says it: the contract's labels for it, else the catalogue's
