@@ -100,6 +100,16 @@ def leaks(text: str, names: set[str], lang: str) -> list[str]:
     return sorted(set(found))
 
 
+def html_report(engine: Engine, lang: str) -> str:
+    from faultflow.contract.graph import lifecycle_html
+    from faultflow.reports.html import render
+    from faultflow.words import Words
+
+    w = Words(lang)
+    drawing = lifecycle_html(engine.contract, w)
+    return render(engine.report(), lifecycle=drawing, contract=engine.contract, words=w)
+
+
 @pytest.fixture
 def site(engine: Engine) -> Iterator[Served]:
     served = Served(engine, portal_limit=(50, 60.0))
@@ -138,6 +148,8 @@ def test_no_page_shows_an_identifier(site: Served, engine: Engine, travel: Any, 
         engine.advance(tid, "arrive", actor="li")
         travel(hours=30)  # the resolution promise breaks
         engine.tick()
+        token = csrf_of(c.get("/login").text)  # the session ran out meanwhile
+        c.post("/login", data={"csrf": token, "token": secret, "next": "/board"})
         engine.note(tid, "spare on its way", actor="li")
         engine.advance(tid, "substitute", actor="li", note="a spare switch of the same model")
         seen["ticket, spare in place"] = c.get(f"/tickets/{tid}").text
@@ -145,5 +157,14 @@ def test_no_page_shows_an_identifier(site: Served, engine: Engine, travel: Any, 
         engine.advance(tid, "report", actor="li", note="the switch is replaced")
         seen["ticket, reported"] = c.get(f"/tickets/{tid}").text
         seen["tracking, reported"] = c.get(track).text
+        seen["report"] = c.get("/report").text
+    seen["report (html file)"] = html_report(engine, lang)
+    seen["handling report (md)"] = engine.handling_report(tid, "md", lang)
+    for page, html in seen.items():  # each a page of its own, not the login form
+        assert 'name="token"' not in html or page == "portal", page
+    said = Words(lang)  # the board's report page: the file's body, lifecycle and breach included
+    for part in ("report.lifecycle", "report.per_tier"):
+        assert said[part] in seen["report"] and said[part] in seen["report (html file)"]
+    assert said.format("report.breaches", n=1) in seen["report"]
     problems = {page: leaks(visible(html), names, lang) for page, html in seen.items()}
     assert not {p: found for p, found in problems.items() if found}, problems

@@ -139,7 +139,8 @@ def test_show_and_the_handling_report_say_working_time(office: Any, tmp_path: Pa
     assert f"response, arrival, resolution, report count working time: {office}" in report.output
     handling = CliRunner().invoke(cli, ["report", "--ticket", t.id], env=env, prog_name="faultflow")
     assert handling.exit_code == 0, handling.output
-    assert f"- 工作时间：{office}（承诺按工作时间计算）" in handling.output  # the contract's language
+    # in the contract's language
+    assert f"- 工作时间：{office}（承诺按工作时间计算）" in handling.output
     assert "| 4 小时工作时间（office） |" in handling.output
     english = CliRunner().invoke(cli, ["report", "--ticket", t.id, "--lang", "en"], env=env)
     assert f"- Working time: {office}" in english.output

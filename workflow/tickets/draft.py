@@ -414,6 +414,7 @@ class Draft:
             note = f"{spec.name}: breached, was due {due_text}"
             if spec.escalate and self.ticket.tier in self._chained:
                 note += f"; escalation chain {self.ticket.tier} starts"
+                data["chain"] = self.ticket.tier
             elif spec.escalate:
                 contacts = self.contract.tiers[self.ticket.tier].escalate_to
                 recipients = list(dict.fromkeys([self.ticket.owner, *contacts]))

@@ -155,6 +155,25 @@ class Words:
                 said.append(self["why.guard"])
         return self["why.either"].join(said) or self["why.guard"]
 
+    def alarm(self, contract: Any, event: Any) -> str | None:
+        """An alarm of the history (``warning``, ``breach``) in words, from its data; None for
+        any other event (its note is what a person wrote)."""
+        data = event.data or {}
+        if event.trigger not in ("warning", "breach") or "clock" not in data:
+            return None
+        clock = self.clock(contract, data["clock"])
+        due = show(datetime.fromisoformat(data["due_at"])) if data.get("due_at") else "-"
+        if event.trigger == "warning":
+            spec = contract.clocks.get(data["clock"])
+            share = round(spec.warning_share * 100) if spec is not None else 80
+            return self.format("alarm.warning", clock=clock, share=share, due=due)
+        said = self.format("alarm.breach", clock=clock, due=due)
+        if data.get("chain"):
+            said += self.format("alarm.chain", tier=data["chain"])
+        elif data.get("escalated_to"):
+            said += self.format("alarm.escalated", who=self["list.sep"].join(data["escalated_to"]))
+        return said
+
     # -- time --------------------------------------------------------------------------------
 
     def duration(self, value: timedelta | None) -> str:
