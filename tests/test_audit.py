@@ -106,7 +106,8 @@ def test_cli_verify_and_the_saved_head(
         db_path,
         f"DELETE FROM events WHERE ticket_id = '{tid}' AND seq > 1",
         f"UPDATE tickets SET last_seq = 1, last_hash = (SELECT hash FROM events WHERE "
-        f"ticket_id = '{tid}' AND seq = 1), state = 'received' WHERE id = '{tid}'",
+        f"ticket_id = '{tid}' AND seq = 1), state = 'received', owner = (SELECT actor FROM "
+        f"events WHERE ticket_id = '{tid}' AND seq = 1) WHERE id = '{tid}'",
     )
     plain = runner.invoke(cli, [*base, "verify"])
     # the chain is self-consistent, but the clocks stored beside it are not what it gives

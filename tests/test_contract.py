@@ -160,6 +160,16 @@ def test_seed_contract_holds_every_promise() -> None:
             "between 0 and 1",
         ),
         (
+            lambda d: d["contract"].update(owner="whoever"),
+            "contract.owner",
+            "'whoever': use responder or intake",
+        ),
+        (
+            lambda d: d["contract"].update(language="fr"),
+            "contract.language",
+            "no words for 'fr'",
+        ),
+        (
             lambda d: d["contract"].update(default_tier="D"),
             "contract.default_tier",
             "unknown tier 'D'",

@@ -117,6 +117,8 @@ def differences(
             reclassified = e
         elif trigger == "assign":
             owner = json.loads(e.data).get("to", owner)
+        elif '"owner"' in e.data:  # a first answer that took the ticket over (P5)
+            owner = json.loads(e.data).get("owner", {}).get("to", owner)
     timeline = (
         [(e.trigger, e.to_state, e.at_us) for e in events] if ordered else in_time_order(events)
     )

@@ -16,7 +16,6 @@ check naming its key path the same way; the file's shape is shape.py, the compil
 model.py.
 """
 
-
 from __future__ import annotations
 
 import hashlib
@@ -64,6 +63,7 @@ from .model import (
 )
 from .shape import (
     GUARD_KEYS,
+    OWNER_RULES,
     CalendarShape,
     ClockShape,
     ConditionShape,
@@ -247,7 +247,13 @@ class _Compiler:
             backdate_limit_us=self._us("contract.backdate_limit", header.backdate_limit),
             max_report_delay_us=self._us("contract.max_report_delay", header.max_report_delay),
             language=self._language(header.language),
+            owner=self._one_of("contract.owner", header.owner, OWNER_RULES),
         )
+
+    def _one_of(self, path: str, value: str, allowed: tuple[str, ...]) -> str:
+        if value not in allowed:
+            raise Invalid(path, f"{value!r}: use {' or '.join(allowed)}")
+        return value
 
     def _language(self, language: str) -> str:
         if language not in LANGUAGES:
@@ -353,9 +359,7 @@ class _Compiler:
         try:
             resolved: dict[str, Any] = resolve(table, path)
         except MissingSecret as err:
-            raise Invalid(
-                err.path, f"the environment variable {err.variable} is not set"
-            ) from None
+            raise Invalid(err.path, f"the environment variable {err.variable} is not set") from None
         return resolved
 
     def _limits_table(self, shape: LimitsShape) -> Limits:

@@ -219,6 +219,11 @@ class Contract:
     """How far before now a late entry (``--at``) may be recorded."""
     max_report_delay_us: int = DAY_US
     """How long before receipt a reporter's own time of the fault is believed."""
+    owner: str = "responder"
+    """Who owns a ticket once it is answered (P5, first-ask responsibility): ``responder`` —
+    whoever takes the first step out of the initial state, unless a person of the people
+    file took the fault in (they were asked first and keep it); ``intake`` — whoever took
+    it in, always."""
     language: str = "zh"
     """The language of what the customer reads unasked: the handling report and its mail,
     the compliance report (one of ``words.LANGUAGES``)."""

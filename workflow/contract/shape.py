@@ -26,6 +26,9 @@ Names = tuple[str, ...]
 Limit = str | dict[str, str]  # one duration for every tier, or a table of tier = duration
 
 
+OWNER_RULES = ("responder", "intake")  # [contract] owner: who owns a ticket once it is answered
+
+
 class HeaderShape(_Table, kw_only=True):
     name: str
     timezone: str = "Asia/Shanghai"
@@ -35,6 +38,7 @@ class HeaderShape(_Table, kw_only=True):
     backdate_limit: str = "24h"
     max_report_delay: str = "24h"
     language: str = "zh"  # of the handling report, its mail and the compliance report
+    owner: str = "responder"  # who owns a ticket after its first step: responder | intake
 
 
 class TierShape(_Table, kw_only=True):
@@ -238,7 +242,6 @@ def shape_error(
     if m := _EXPECTED.fullmatch(text):
         return Invalid(where(m[3]), f"must be {_words(m[1])}, not {_words(m[2])}")
     return Invalid("(top level)", text)
-
 
 
 class Invalid(Exception):

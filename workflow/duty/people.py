@@ -53,6 +53,7 @@ class RoleShape(_Table, kw_only=True):
     timezone: str | None = None
     start: date | None = None
     description: str = ""
+    labels: dict[str, str] = {}  # what the duty board calls the role, by language
 
 
 class StepShape(_Table, kw_only=True):
@@ -94,6 +95,7 @@ class Role:
     shift: timedelta = timedelta(days=1)
     start: datetime | None = None  # naive wall-clock time of the first handoff
     zone: ZoneInfo | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)  # by language (the duty board)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +304,7 @@ def _compile(shape: PeopleShape, contract: Any, source: str) -> People:
                 key = "people" if r.people is not None else "rotation"
                 raise _Bad(f"{path}.{key}[{i}]", f"unknown person {pid!r}")
         if r.rotation is None:
-            roles[name] = Role(name, r.description, tuple(members), False)
+            roles[name] = Role(name, r.description, tuple(members), False, labels=r.labels)
             continue
         zone = _zone(f"{path}.timezone", r.timezone) if r.timezone else default_zone
         try:
@@ -323,7 +325,9 @@ def _compile(shape: PeopleShape, contract: Any, source: str) -> People:
         if r.start is None:
             raise _Bad(f"{path}.start", "a rotation needs the date of its first handoff")
         start = datetime.combine(r.start, handoff)
-        roles[name] = Role(name, r.description, tuple(members), True, shift, start, zone)
+        roles[name] = Role(
+            name, r.description, tuple(members), True, shift, start, zone, labels=r.labels
+        )
     for tier_name, tier in contract.tiers.items():
         for i, role in enumerate(tier.escalate_to):
             if role not in roles and role not in people:

@@ -128,6 +128,7 @@ def rows(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[list[dict
     found = engine.list(final=False, limit=SHOWN, **filters)
     total = len(found) if len(found) < SHOWN else engine.count(final=False, **filters)
     now = engine.now()
+    chains = engine.paging([t.id for t in found])
     for t in found:
         contract = engine.contract_of(t)
         clocks = []
@@ -143,9 +144,55 @@ def rows(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[list[dict
                 "breached": c.breached, "warned": c.warned,
             })  # fmt: skip
         out.append({"t": t, "state": state_words(engine, t, w),
+                    "paging": paging_words(chains.get(t.id), w, now),
                     "clocks": clocks, "breached": t.breached,
                     "warned": any(c["warned"] for c in clocks)})  # fmt: skip
     return out, total
+
+
+def paging_words(p: Any, w: Any, now: Any) -> dict[str, str] | None:
+    """A ticket's escalation in the board's words: where the chain stands, whom the last step
+    paged and by what, whether it was delivered, who acknowledged (``status`` for the style)."""
+    if p is None:
+        return None
+    who = w["list.sep"].join(p.paged) or w["paging.nobody"]
+    how = w["list.sep"].join(w.get(f"contact.{k}", k) for k in p.by)
+    by = w.format("paging.by", how=how) if how else ""
+    out = {
+        "status": p.status,
+        "step": w.format("paging.step", step=p.step, steps=p.steps or "?", round=p.round),
+        "paged": w.format("paging.paged", who=who) + by,
+        "delivery": "" if not p.paged else w["paging.delivered"] if p.delivered
+        else w["paging.failed"] if p.delivered is False else w["paging.sending"],
+        "delivered": "ok" if p.delivered else ("failed" if p.delivered is False else "sending"),
+        "outcome": "",
+    }  # fmt: skip
+    if p.status == "acknowledged" and p.acked_by:
+        out["outcome"] = w.format("paging.acked", who=p.acked_by, at=show(p.acked_at, "near", now))
+    elif p.status == "finished":
+        out["outcome"] = w["paging.finished"]
+    elif p.next_at is not None:
+        out["outcome"] = w.format("paging.next", at=show(p.next_at, "near", now))
+    return out
+
+
+def on_duty(engine: Any, w: Any) -> list[dict[str, str]]:
+    """Who holds each role now (the board's header): the role in words, the people, until when;
+    nothing when the engine has no people file."""
+    if engine.people is None:
+        return []
+    now = engine.now()
+    out = []
+    for name, held in engine.oncall().items():
+        role = engine.people.roles.get(name)
+        said = w.of(role.labels, name) if role is not None else name
+        people = [
+            d.person.name + (f" {w.format('board.until', at=show(d.until, 'near', now))}"
+                             if d.until is not None else "")
+            for d in held
+        ]  # fmt: skip
+        out.append({"role": said, "people": w["list.sep"].join(people) or w["paging.nobody"]})
+    return out
 
 
 def rows_html(engine: Any, filters: dict[str, str | None], w: Any) -> str:
@@ -167,14 +214,16 @@ async def board(request: Request) -> Response:
     filters = _filters(request)
     try:
         html = await call(_rows_markup, engine, filters, w)
+        duty = await call(on_duty, engine, w)
     except FaultflowError as err:
         message, status = said(w, err)
         filters, html = {"tier": None, "state": None, "owner": None}, trusted("")
         return page(request, "board.html", status, w=w, rows_html=html, filters=filters,
-                    session=found, now=_ms(engine.now()), message=message,
+                    session=found, now=_ms(engine.now()), message=message, duty=[],
                     contract=engine.contract)  # fmt: skip
     return page(request, "board.html", w=w, rows_html=html, filters=filters, session=found,
-                now=_ms(engine.now()), contract=engine.contract, message=None)  # fmt: skip
+                now=_ms(engine.now()), contract=engine.contract, message=None,
+                duty=duty)  # fmt: skip
 
 
 @router.get("/board/events")

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from ..duty.overrides import add_override, listed, on_duty, remove, required, roster
 from ..tickets.parts import At, EngineParts
 from ..timekeeping.times import aware, to_us
-from . import loop, sweeps
+from . import escalation, loop, sweeps
+from .escalation import Paging
 from .modules import lanes
 
 if TYPE_CHECKING:
@@ -90,6 +91,11 @@ class RunAPI(EngineParts):
         """Who holds each role (or ``role``) at ``at`` (default now), and until when."""
         moment = aware(at, self.now(), self.contract.timezone)
         return on_duty(self.store, self.people, role, moment)
+
+    def paging(self, ticket_ids: builtins.list[str]) -> dict[str, Paging]:
+        """Where the escalation of each of ``ticket_ids`` stands (those that have one): the
+        step that last paged, whom and by what, delivered or not, acknowledged by whom."""
+        return escalation.paging(self.store, self.people, ticket_ids, self.contract.timezone)
 
     def override(
         self, role: str, person: str, start: At, end: At, reason: str, actor: str | None = None

@@ -17,13 +17,15 @@ conditional update of the chain's row; a second scheduler's attempt writes nothi
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..db import escalations
 from ..db.records import EscalationRecord
+from ..db.store import Store
 from ..errors import ConcurrentUpdate, IllegalTransition, InvalidInput
 from ..tickets.policy import Policy
 from ..tickets.queries import ticket
@@ -197,7 +199,6 @@ def escalate(work: UnitOfWork, people: People, tid: str, actor: str, reason: str
     return page
 
 
-
 def acknowledged(
     work: UnitOfWork, policy: Policy, tid: str, actor: str | None, note: str | None
 ) -> Ticket:
@@ -216,3 +217,64 @@ def escalated(
         raise InvalidInput("an escalation by hand needs a reason (--reason)")
     escalate(work, people, tid, policy.actor_name(actor or "system"), said)
     return ticket(work.ctx.store, work.ctx.contracts, tid, to_us(work.ctx.now()))
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """Where a ticket's escalation stands, as the duty board shows it: the chain, its status
+    (running, acknowledged, finished), the step and round that last paged, whom it paged
+    (names) and by what (contact kinds), whether that page was delivered (``True``), failed
+    everywhere (``False``) or is on its way (``None``), who acknowledged and when, and when the
+    next step falls due."""
+
+    chain: str
+    status: str
+    step: int
+    steps: int
+    round: int
+    paged: tuple[str, ...]
+    by: tuple[str, ...]
+    delivered: bool | None
+    acked_by: str | None
+    acked_at: datetime | None
+    next_at: datetime | None
+
+
+def _name(people: People | None, actor: str) -> str:
+    """A person's name for their id (the login of who acknowledged), else the id."""
+    person = people.people.get(actor) if people is not None else None
+    return person.name if person is not None else actor
+
+
+def paging(
+    store: Store, people: People | None, ticket_ids: list[str], zone: Any
+) -> dict[str, Paging]:
+    """The escalation of each ticket of ``ticket_ids`` that has one (:class:`Paging`)."""
+    out = {}
+    for tid, (esc, events) in escalations.paging(store, ticket_ids).items():
+        last_page: tuple[int, dict[str, Any]] | None = None
+        outcomes: list[bool] = []
+        acked: tuple[str, int] | None = None
+        for seq, trigger, at_us, actor, text in events:
+            data = json.loads(text) if text else {}
+            if trigger == "page" and not data.get("stopped"):
+                last_page, outcomes, acked = (seq, data), [], None
+            elif trigger == "delivered" and last_page and data.get("page") == last_page[0]:
+                outcomes.append(bool(data.get("ok")))
+            elif trigger == "ack":
+                acked = (actor, at_us)
+        page = last_page[1] if last_page else {}
+        chain = people.chains.get(esc.chain) if people is not None else None
+        paged = page.get("paged", [])
+        out[tid] = Paging(
+            chain=esc.chain, status=esc.status, step=int(page.get("step", esc.step + 1)),
+            steps=len(chain.steps) if chain is not None else 0,
+            round=int(page.get("round", esc.round)),
+            paged=tuple(p.get("name") or p.get("person", "") for p in paged),
+            by=tuple(dict.fromkeys(k for p in paged for k in p.get("contacts", {}))),
+            delivered=True if any(outcomes) else (False if outcomes else None),
+            acked_by=_name(people, acked[0]) if acked else None,
+            acked_at=from_us(acked[1], zone) if acked else None,
+            next_at=from_us(esc.next_us, zone) if esc.next_us is not None else None,
+        )  # fmt: skip
+    return out

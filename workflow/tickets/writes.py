@@ -132,8 +132,11 @@ class Changes:
             )
             # the machine of the version the ticket runs under
             lifecycle = self.work.ctx.contracts.lifecycle(draft.contract)
-            dest = lifecycle.fire(draft.ticket.state, trigger, facts)
-            draft.transition(trigger, dest, at_us, actor, note=said, reason=reason)
+            source = draft.ticket.state
+            dest = lifecycle.fire(source, trigger, facts)
+            first = source == draft.contract.initial and dest not in draft.contract.finals
+            owner = self._first_ask(draft, actor) if first else None
+            draft.transition(trigger, dest, at_us, actor, note=said, reason=reason, data=owner)
             if late:
                 assert history is not None
                 draft.correct(history, draft.recorded_us, actor)
@@ -155,6 +158,18 @@ class Changes:
             finish=report if attach_report else None,
             late=True,
         )
+
+    def _first_ask(self, draft: Draft, actor: str) -> dict[str, Any] | None:
+        """P5: whoever answers a ticket owns it (``[contract] owner = "responder"``), unless a
+        person of the people file took it in — asked first, they keep it. The handover, if
+        any, for the step's event (``{"owner": {"from", "to"}}``)."""
+        t, people = draft.ticket, self.work.ctx.people
+        if draft.contract.owner != "responder" or t.owner == actor:
+            return None
+        if people is not None and t.owner in people.people:
+            return None
+        draft.update(owner=actor)
+        return {"owner": {"from": t.owner, "to": actor}}
 
     def reclassify(
         self,
