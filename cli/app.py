@@ -45,11 +45,18 @@ from .base import (
     metavar="PATH",
     help="Duty rosters and escalation chains [FAULTFLOW_PEOPLE]; default ./people.toml if any.",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Services (run, serve, mail watch) log debug lines too, the state machine's included.",
+)
 @click.version_option(package_name="faultflow", prog_name="faultflow")
 @click.pass_context
 def cli(
-    ctx: click.Context, db: str, config: str | None, now: str | None, people: str | None
-) -> None:
+    ctx: click.Context, db: str, config: str | None, now: str | None, people: str | None,
+    verbose: bool,
+) -> None:  # fmt: skip
     """faultflow: fault tickets under a service-level contract.
 
     \b
@@ -65,7 +72,7 @@ def cli(
     Every command that shows data takes --json. Exit codes: 0 done, 1 refused, 2 usage,
     75 the database is busy or unreachable (nothing was written: try again later).
     """
-    ctx.obj = Settings(db, config, now, people)
+    ctx.obj = Settings(db, config, now, people, verbose)
 
 
 # -- commands ------------------------------------------------------------------------------------

@@ -34,9 +34,11 @@ class Settings:
     """The global options, and the engine they describe (opened on first use)."""
 
     def __init__(
-        self, db: str, config: str | None, now: str | None, people: str | None = None
-    ) -> None:
+        self, db: str, config: str | None, now: str | None, people: str | None = None,
+        verbose: bool = False,
+    ) -> None:  # fmt: skip
         self.db = db
+        self.verbose = verbose
         self.config = config
         self.people_option = people
         self.now_text = now
@@ -240,17 +242,22 @@ def show_ticket(settings: Settings, ticket: Any, as_json: bool) -> None:
     click.echo(ticket_text(ticket, engine.now()))
 
 
-def log_like_run() -> None:
+def log_like_run(verbose: bool = False) -> None:
     """Log lines (the `log` notifier's, failed deliveries) to stderr, as `run` does: under
-    cron they are mailed, not lost."""
+    cron they are mailed, not lost. ``verbose`` (``faultflow --verbose``): every library's
+    debug lines too, the state machine's included."""
     import logging
 
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        if verbose
+        else "%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
     )
     # transitions logs each event it processes at INFO ("Finished processing state ...
-    # callbacks"): noise in a service's log; its warnings still show
-    logging.getLogger("transitions").setLevel(logging.WARNING)
+    # callbacks"): noise in a service's log; its warnings still show (all of it with --verbose)
+    logging.getLogger("transitions").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def write_out(text: str, out: str | None) -> None:

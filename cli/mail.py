@@ -61,7 +61,7 @@ def watch(settings: Settings, actor: str) -> None:
     from faultflow.run import loop
     from faultflow.run.modules import Mailbox
 
-    log_like_run()
+    log_like_run(settings.verbose)
     box = _box(settings)
     engine = settings.engine(interactive=False)
     click.echo(f"faultflow mail: watching {box.user}@{box.host}/{box.folder}", err=True)

@@ -20,7 +20,7 @@ from .base import (
 @click.pass_obj
 def tick(settings: Settings, as_json: bool) -> None:
     """Fire every warning and breach due now, once (safe to run from several hosts)."""
-    log_like_run()
+    log_like_run(settings.verbose)
     engine = settings.engine(interactive=False)  # a sweep waits like `run` does
     fired = engine.tick(deliver=False)
     attempts = engine.deliver()  # every notification due, these alarms' included
@@ -49,7 +49,7 @@ def run(settings: Settings, max_sleep: float) -> None:
 
     Several `run` processes may share one database: each alarm fires once.
     """
-    log_like_run()
+    log_like_run(settings.verbose)
     engine = settings.engine(interactive=False)
     from .render import fired_text
 

@@ -97,7 +97,7 @@ def serve(
     Intake runs in a bounded lane of its own, so that /healthz, /metrics and the board are
     answered through any flood (docs/http.md, "Storms and sizing").
     """
-    log_like_run()
+    log_like_run(settings.verbose)
     engine = settings.engine(interactive=False)
     engine.ready()  # a missing or old schema is said now, not at the first request
     import uvicorn

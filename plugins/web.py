@@ -1,5 +1,5 @@
-"""``web``: the web form — consulting and faults that do not stop the business (the channel's
-``default_tier``, else the contract's, unless the form gives one).
+"""``web``: the web form and the reporting portal — any fault; its tier from the answer to "is
+the business stopped?" (``impact``), else the channel's ``default_tier``, else the contract's.
 
 The reporting portal (``faultflow serve``, ``/``) asks whether the business is stopped; the
 answer arrives as ``impact`` and sets the tier through the contract's ``[channels.web] impact``
@@ -42,7 +42,10 @@ def _attachments(value: Any) -> list[str]:
 
 class WebForm:
     name = "web"
-    description = "web form: consulting and faults that do not stop the business"
+    description = (
+        "web form and portal: any fault; the answer to 'is the business stopped?' sets the "
+        "tier ([channels.web] impact)"
+    )
 
     def parse(
         self, raw: bytes | str | Mapping[str, Any], config: Mapping[str, Any]

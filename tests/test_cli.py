@@ -422,3 +422,18 @@ def test_serve_refuses_a_bad_portal_limit_before_it_starts(
     done = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "serve", *option])
     assert done.exit_code == 2 and says in done.output
     assert not (tmp_path / "none.db").exists()  # nothing was opened or made
+
+
+def test_verbose_lets_the_state_machine_log(tmp_path: Path) -> None:
+    import logging
+
+    runner, db = CliRunner(), str(tmp_path / "v.db")
+    assert runner.invoke(cli, ["--db", db, "init"]).exit_code == 0
+    machine = logging.getLogger("transitions")
+    try:
+        assert runner.invoke(cli, ["--db", db, "tick"]).exit_code == 0
+        assert machine.level == logging.WARNING  # "Finished processing state …" is noise
+        assert runner.invoke(cli, ["--db", db, "--verbose", "tick"]).exit_code == 0
+        assert machine.level == logging.DEBUG
+    finally:
+        machine.setLevel(logging.WARNING)
