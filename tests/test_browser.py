@@ -102,3 +102,94 @@ def test_report_board_respond_track(chromium: Any, site: Served, engine: Engine,
     finally:
         unit.close()
         duty.close()
+
+
+SIZES = {"desk": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_page_in_each_language_on_desk_and_phone(
+    chromium: Any, db_path: Path, travel: Any, lang: str
+) -> None:
+    """The duty room and the unit read only their language: the portal, the tracking page,
+    the board (with who is on duty and a paged chain), a ticket and the report, as Chromium
+    renders them on a desk screen and a phone, hold no identifier of the contract or the
+    engine. Screenshots of each (tests/artifacts/<page>-<lang>-<size>.png; docs/web.md)."""
+    import pendulum
+    from playwright.sync_api import expect
+    from test_words import identifiers, leaks
+
+    people = Path(__file__).parent.parent / "people.toml"
+    engine = Engine.open(db=db_path, clock=pendulum.now, people=people)
+    served = Served(engine, live_interval=0.25)
+    names = identifiers(engine)
+    secret = engine.create_token("duty", ["operate"], "li")[1]
+    locale = {"zh": "zh-CN", "en": "en-US"}[lang]
+    try:
+        t = engine.intake("hotline", {"summary": "核心交换机宕机", "tier": "A"}, actor="root")
+        travel(minutes=16)  # the response promise breaks: tier A's chain pages the duty engineer
+        engine.tick()
+        engine.advance(t.id, "respond", actor="li", note="已电话联系")
+        tracking = f"/t/{engine.tracking_code(t.id)}"
+        for size, viewport in SIZES.items():
+            context = chromium.new_context(locale=locale, viewport=viewport)
+            try:
+                page = context.new_page()
+                seen = {}
+                page.goto(served.url)
+                seen["portal"] = page.inner_text("body")
+                shot(page, f"portal-{lang}-{size}")
+                page.goto(served.url + tracking)
+                seen["tracking"] = page.inner_text("body")
+                shot(page, f"tracking-{lang}-{size}")
+                page.goto(f"{served.url}/board")
+                page.fill("input[name=token]", secret)
+                page.click("button[type=submit]")
+                expect(page.locator("#live")).to_have_class("live on")
+                expect(page.locator("#duty")).to_be_visible()
+                expect(page.locator(f"tr[data-id='{t.id}'] .paging")).not_to_be_empty()
+                seen["board"] = page.inner_text("body")
+                shot(page, f"board-{lang}-{size}")
+                page.goto(f"{served.url}/tickets/{t.id}")
+                seen["ticket"] = page.inner_text("body")
+                shot(page, f"ticket-{lang}-{size}")
+                page.goto(f"{served.url}/report")
+                seen["report"] = page.inner_text("body")
+                shot(page, f"report-{lang}-{size}")
+                wide = page.evaluate("document.documentElement.scrollWidth > innerWidth + 1")
+                assert not wide or size == "phone", "the report scrolls sideways on a desk"
+            finally:
+                context.close()
+            problems = {p: leaks(text, names, lang) for p, text in seen.items()}
+            assert not {p: found for p, found in problems.items() if found}, (size, problems)
+    finally:
+        served.stop()
+        engine.close()
+
+
+def test_alerts_ring_and_flash_the_title_once_turned_on(
+    chromium: Any, site: Served, engine: Engine
+) -> None:
+    from playwright.sync_api import expect
+
+    secret = engine.create_token("duty", ["read"], "li")[1]
+    context = chromium.new_context(locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(f"{site.url}/board")
+        page.fill("input[name=token]", secret)
+        page.click("button[type=submit]")
+        expect(page.locator("#live")).to_have_class("live on")
+        button = page.locator("#alerts")
+        expect(button).to_have_attribute("aria-pressed", "false")  # opt-in: off at first
+        engine.intake("hotline", {"title": "quiet", "tier": "C"}, actor="desk")
+        expect(page.locator("#rows")).to_contain_text("quiet")
+        assert "【" not in page.title()
+        button.click()
+        expect(button).to_have_attribute("aria-pressed", "true")
+        engine.intake("hotline", {"title": "core switch down", "tier": "A"}, actor="desk")
+        expect(page).to_have_title(re.compile("^【New ticket】"), timeout=3000)
+        page.reload()  # the choice is kept in this browser
+        expect(page.locator("#alerts")).to_have_attribute("aria-pressed", "true")
+    finally:
+        context.close()

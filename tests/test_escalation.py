@@ -177,18 +177,18 @@ def test_the_wecom_message_mentions_the_people_paged(db_path: Path, travel: Any)
 
         (p,) = engine.paging([t.id]).values()
         assert (p.chain, p.status, p.step, p.steps, p.round) == ("A", "running", 1, 3, 1)
-        li = ("李工 (line technician)",)
+        li = ("李工",)
         assert (p.paged, p.by, p.delivered) == (li, ("mobile", "wecom"), True)
         (row,), _ = rows(engine, {}, Words("zh"))
         assert row["paging"]["step"] == "第 1/3 步 · 第 1 轮"
-        assert row["paging"]["paged"] == "已呼叫 李工 (line technician)（电话、企业微信）"
+        assert row["paging"]["paged"] == "已呼叫 李工（电话、企业微信）"
         assert row["paging"]["delivery"] == "已送达" and row["paging"]["outcome"] == "下一步 09:21"
         engine.ack(t.id, actor="zhou")
         (row,), _ = rows(engine, {}, Words("en"))
-        assert row["paging"]["outcome"] == "acknowledged by 周经理 (customer manager) at 09:16"
+        assert row["paging"]["outcome"] == "acknowledged by 周经理 at 09:16"
         duty = {d["role"]: d["people"] for d in on_duty(engine, Words("zh"))}
-        assert duty["值班工程师"] == "李工 (line technician) 至 03-03 09:00"
-        assert duty["客户经理"] == "周经理 (customer manager)、吴经理 (customer manager)"
+        assert duty["值班工程师"] == "李工 至 03-03 09:00"
+        assert duty["客户经理"] == "周经理、吴经理"
         assert engine.verify().ok
     finally:
         receiver.close()

@@ -170,7 +170,7 @@ def test_html_report_renders_in_headless_chromium(
     shot = tmp_path / "shot.png"
     tab = chromium.new_page(viewport={"width": 1100, "height": 1400})
     tab.goto(page.as_uri())
-    assert tab.locator("h1").inner_text() == "SLA compliance"
+    assert tab.locator("h1").inner_text() == "SLA 合规报告"  # the contract's language
     assert tab.locator("svg").count() >= 6 and tab.locator("svg").first.bounding_box()
     tab.screenshot(path=str(shot))
     width, height, raw = png_pixels(shot)

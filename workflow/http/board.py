@@ -164,7 +164,7 @@ def paging_words(p: Any, w: Any, now: Any) -> dict[str, str] | None:
         "paged": w.format("paging.paged", who=who) + by,
         "delivery": "" if not p.paged else w["paging.delivered"] if p.delivered
         else w["paging.failed"] if p.delivered is False else w["paging.sending"],
-        "delivered": "ok" if p.delivered else ("failed" if p.delivered is False else "sending"),
+        "delivered": "done" if p.delivered else ("failed" if p.delivered is False else "sending"),
         "outcome": "",
     }  # fmt: skip
     if p.status == "acknowledged" and p.acked_by:

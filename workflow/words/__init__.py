@@ -155,15 +155,41 @@ class Words:
                 said.append(self["why.guard"])
         return self["why.either"].join(said) or self["why.guard"]
 
-    def alarm(self, contract: Any, event: Any) -> str | None:
-        """An alarm of the history (``warning``, ``breach``) in words, from its data; None for
-        any other event (its note is what a person wrote)."""
-        data = event.data or {}
-        if event.trigger not in ("warning", "breach") or "clock" not in data:
-            return None
+    def said(self, contract: Any, event: Any) -> str | None:
+        """What the engine itself wrote on a history entry — an alarm, a page, a delivery, an
+        acknowledgement or handover in its own words — said in this language from the entry's
+        data; None where the note is what a person wrote (shown as written)."""
+        data, note = event.data or {}, event.note or ""
+        kind = event.trigger
+        if kind in ("warning", "breach") and "clock" in data:
+            return self._alarm(contract, kind, data)
+        if kind == "page" and "chain" in data:
+            if data.get("stopped"):
+                return self.format("said.page_stopped", chain=data["chain"])
+            who = self["list.sep"].join(p.get("name", "") for p in data.get("paged", []))
+            said = self.format(
+                "said.page", chain=data["chain"], step=data.get("step", "?"),
+                round=data.get("round", "?"), who=who or self["paging.nobody"],
+            )  # fmt: skip
+            if data.get("gaps"):
+                said += self.format("said.gaps", roles=self["list.sep"].join(data["gaps"]))
+            return said
+        if kind == "delivered" and "ok" in data:
+            outcome = self["paging.delivered"] if data["ok"] else self["paging.failed"]
+            if data.get("error"):
+                outcome += f" ({data['error']})"
+            return self.format("said.delivered", seq=data.get("page") or "-",
+                               via=data.get("notifier", ""), outcome=outcome)  # fmt: skip
+        if kind == "ack" and note == f"acknowledged: escalation {data.get('chain')} stopped":
+            return self.format("said.ack", chain=data.get("chain", ""))
+        if kind == "assign" and note == f"handed over from {data.get('from')} to {data.get('to')}":
+            return self.format("said.assign", source=data["from"], to=data["to"])
+        return None
+
+    def _alarm(self, contract: Any, kind: str, data: Mapping[str, Any]) -> str:
         clock = self.clock(contract, data["clock"])
         due = show(datetime.fromisoformat(data["due_at"])) if data.get("due_at") else "-"
-        if event.trigger == "warning":
+        if kind == "warning":
             spec = contract.clocks.get(data["clock"])
             share = round(spec.warning_share * 100) if spec is not None else 80
             return self.format("alarm.warning", clock=clock, share=share, due=due)
