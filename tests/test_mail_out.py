@@ -171,7 +171,8 @@ def test_the_handling_report_is_mailed_on_the_operators_word(
     assert done.exit_code == 0, done.output
     (mail,) = delivered(f"[FF-{t.id}] 故障处理报告")
     assert mail.get_body(("html",)) is not None and mail.get_body(("plain",)) is not None
-    assert f"Handling report — {t.id}" in mail.get_body(("plain",)).get_content()
+    text = mail.get_body(("plain",)).get_content()
+    assert f"# 故障处理报告 — {t.id}" in text  # in the contract's language
     sent = engine.history(t.id)[-1]
     assert sent.data["message_id"] == mail["Message-ID"]
     assert sent.data["handling_report_sent_to"] == "ffmail@localhost"
