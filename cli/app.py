@@ -101,6 +101,7 @@ def _register() -> None:
     from .contracts import contract
     from .demo import demo
     from .mail import mail
+    from .network import groups
     from .people import ack, assign, escalate, oncall
     from .reports import report, verify
     from .running import run, tick
@@ -111,7 +112,7 @@ def _register() -> None:
     for command in (
         intake, advance, reclassify, hold, resume, note, show, list_, tick, run, channels,
         check, graph, report, verify, demo, token, serve, oncall, ack, escalate, assign, mail,
-        contract,
+        contract, *groups(),
     ):  # fmt: skip
         cli.add_command(command)
 

@@ -28,6 +28,7 @@ from .contract.versions import Contracts, settle
 from .db.store import Store
 from .duty.people import People, load
 from .errors import IntakeError
+from .network.api import NetworkAPI
 from .reports.api import ReportsAPI
 from .run.api import RunAPI
 from .run.escalation import acknowledged, escalated
@@ -51,14 +52,14 @@ Clockwork = Callable[[], datetime]
 Payload = bytes | str | Mapping[str, Any]
 
 
-class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI):
+class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI):
     """A fault-ticket workflow engine over one database and one contract.
 
     Build it with :meth:`open`. An Engine may be shared between threads (calls are serialised);
     several processes or hosts may open the same database at once. Its API on tokens and signed
     links, reports and the audit chain, the background work and duty rosters, and contract
     versions is written beside each area (``access/api.py``, ``reports/api.py``,
-    ``run/api.py``, ``tickets/api.py``) and mixed in here.
+    ``run/api.py``, ``tickets/api.py``, ``network/api.py``) and mixed in here.
     """
 
     def __init__(

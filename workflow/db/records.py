@@ -154,6 +154,92 @@ class OverrideRecord(NamedTuple):
     removed_us: int | None
 
 
+# -- the network the contract maintains (the registry, network/) --------------------------------
+# Each row names who changed it last and when; ``archived_us`` keeps a retired one (a unit with
+# tickets is archived, never deleted). Contacts are JSON lists of {name, phone, email}.
+
+
+class VendorRecord(NamedTuple):
+    """A hardware or software vendor: whom to call before going on site."""
+
+    code: str
+    name: str
+    hotline: str | None
+    contacts: str  # JSON
+    archived_us: int | None
+    changed_us: int
+    changed_by: str
+
+
+class UnitRecord(NamedTuple):
+    """A connected unit (an office, a hall, a bureau), with its own customer manager."""
+
+    code: str
+    name: str
+    address: str | None
+    contacts: str  # JSON
+    manager: str | None  # a person of people.toml
+    archived_us: int | None
+    changed_us: int
+    changed_by: str
+
+
+class SiteRecord(NamedTuple):
+    """A place of a unit where its lines end and its devices stand."""
+
+    code: str
+    unit: str
+    name: str
+    address: str | None
+    archived_us: int | None
+    changed_us: int
+    changed_by: str
+
+
+class LineRecord(NamedTuple):
+    """A leased line, by its circuit id."""
+
+    code: str
+    unit: str
+    site: str | None
+    carrier: str | None
+    kind: str | None
+    a_end: str | None
+    b_end: str | None
+    archived_us: int | None
+    changed_us: int
+    changed_by: str
+
+
+class DeviceRecord(NamedTuple):
+    """A device, by its serial number; ``name`` is what the monitoring calls it."""
+
+    serial: str
+    name: str | None
+    model: str
+    unit: str
+    site: str | None
+    vendor: str | None
+    warranty_end: str | None  # ISO date
+    address: str | None
+    archived_us: int | None
+    changed_us: int
+    changed_by: str
+
+
+class RegistryLogRecord(NamedTuple):
+    """One change of the registry, hash-chained to the change before it (tamper-evident like
+    the tickets' history): what was added, changed, archived or removed, by whom, when."""
+
+    kind: str
+    code: str
+    action: str  # created | updated | archived | removed
+    data: str  # JSON: the values after the change (for removed: before)
+    actor: str
+    at_us: int
+    hash: str
+
+
 class ContractRecord(NamedTuple):
     """One version of the contract file, kept whole: the tickets pinned to it run under it."""
 

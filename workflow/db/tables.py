@@ -27,13 +27,19 @@ from sqlmodel.main import SQLModelMetaclass
 from .records import (
     ClockRecord,
     ContractRecord,
+    DeviceRecord,
     EscalationRecord,
     EventRecord,
+    LineRecord,
     OccurrenceRecord,
     OutboxRecord,
     OverrideRecord,
+    RegistryLogRecord,
+    SiteRecord,
     TicketRecord,
     TokenRecord,
+    UnitRecord,
+    VendorRecord,
 )
 
 
@@ -228,6 +234,43 @@ class MetaRow(SQLModel, table=True):
     value: str
 
 
+# -- the registry: the network the contract maintains ---------------------------------------------
+
+
+def _key() -> Any:
+    return Field(primary_key=True)
+
+
+def _of(table: str, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(ForeignKey(f"{table}.code"), nullable=nullable))
+
+
+VendorRow = _table(
+    VendorRecord, "vendors", columns={"code": _key(), "contacts": _text(nullable=False)}
+)
+UnitRow = _table(UnitRecord, "units", columns={"code": _key(), "contacts": _text(nullable=False)})
+SiteRow = _table(
+    SiteRecord, "sites", columns={"code": _key(), "unit": _of("units", nullable=False)},
+    args=(Index("ix_sites_unit", "unit"),),
+)  # fmt: skip
+LineRow = _table(
+    LineRecord, "lines",
+    columns={"code": _key(), "unit": _of("units", nullable=False), "site": _of("sites")},
+    args=(Index("ix_lines_unit", "unit"),),
+)  # fmt: skip
+DeviceRow = _table(
+    DeviceRecord, "devices",
+    columns={"serial": _key(), "unit": _of("units", nullable=False), "site": _of("sites"),
+             "vendor": _of("vendors")},
+    args=(Index("ix_devices_unit", "unit"), Index("ix_devices_name", "name")),
+)  # fmt: skip
+RegistryLogRow = _table(
+    RegistryLogRecord, "registry_log",
+    first={"seq": (int | None, Field(default=None, primary_key=True))},
+    columns={"data": _text(nullable=False)},
+)  # fmt: skip
+
+
 def _core(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined]
 
@@ -244,3 +287,9 @@ OVERRIDES = _core(OverrideRow)
 ESCALATIONS = _core(EscalationRow)
 CONTRACTS = _core(ContractRow)
 META = _core(MetaRow)
+VENDORS = _core(VendorRow)
+UNITS = _core(UnitRow)
+SITES = _core(SiteRow)
+LINES = _core(LineRow)
+DEVICES = _core(DeviceRow)
+REGISTRY_LOG = _core(RegistryLogRow)

@@ -1,0 +1,214 @@
+"""The Engine's API for the registry (mixed into :class:`~faultflow.Engine`): the entries of
+each kind, adding, editing, archiving and removing one, and importing whole spreadsheets —
+checked row by row, all or nothing."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..db import network as table
+from ..errors import InvalidInput
+from ..tickets.parts import EngineParts
+from ..words import Words
+from .model import KINDS, ORDER, Kind, Problem, differing, read
+from .sheets import Sheet
+
+
+@dataclass
+class Plan:
+    """What an import does (or would do, dry): how many entries it creates, updates and leaves
+    as they are, what changes in each updated one, and the problems that refuse it — each
+    said where it is (file, sheet, row, column) in the reader's words."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changed: list[str] = field(default_factory=list)  # "devices 2102351: model, site"
+    problems: list[str] = field(default_factory=list)
+    changes: list[table.Change] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+        }  # fmt: skip
+        if self.changed:
+            out["changes"] = self.changed
+        if self.problems:
+            out["problems"] = self.problems
+        return out
+
+
+def _worded(p: Problem, w: Words) -> tuple[str, str]:
+    """A problem in the words of ``w``: the column as its heading says it, and what is wrong."""
+    values = dict(p.values)
+    if "kind" in values:
+        values["kind"] = w[f"registry.one.{values['kind']}"]
+    return w.get(f"column.{p.field}", p.field), w.format(f"registry.err.{p.what}", **values)
+
+
+def _where(w: Words, where: Mapping[str, str], row: int, column: str, problem: str) -> str:
+    """A problem said where it is: file, sheet (none for a CSV file), row, column."""
+    said = w.format("registry.where", **where, row=row, column=column, problem=problem)
+    return said.replace("  ", " ")
+
+
+def _kind(name: str) -> Kind:
+    found = KINDS.get(name)
+    if found is None:
+        raise InvalidInput(f"unknown kind {name!r} (known: {', '.join(ORDER)})")
+    return found
+
+
+class NetworkAPI(EngineParts):
+    """Part of the Engine's API (see the module's docstring)."""
+
+    def _person(self) -> Any:
+        people = self.people
+        return None if people is None else (lambda pid: pid in people.people)
+
+    def entries(
+        self, kind: str, archived: bool = False, **where: str
+    ) -> builtins.list[dict[str, Any]]:
+        """The entries of ``kind`` (units, sites, lines, devices, vendors) by code (devices by
+        serial); ``where`` narrows to equal fields (``unit="CG01"``)."""
+        _kind(kind)
+        return table.listed(self.store, kind, archived, **where)
+
+    def entry(self, kind: str, code: str) -> dict[str, Any]:
+        """One entry; refused if there is none."""
+        found = table.get(self.store, _kind(kind).name, code)
+        if found is None:
+            raise InvalidInput(f"no {kind[:-1]} {code!r} (see `faultflow {kind} list`)")
+        return found
+
+    def _said(self, problems: Sequence[Problem], w: Words) -> str:
+        return "; ".join(": ".join(_worded(p, w)) for p in problems)
+
+    def add_entry(
+        self, kind: str, values: Mapping[str, str | None], actor: str | None = None,
+        lang: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Add an entry of ``kind``; refused, with every problem named, if one is wrong or the
+        key exists already. The entry as stored."""
+        k, w = _kind(kind), Words(lang or self.contract.language)
+        known = table.everything(self.store)
+        code = (values.get(k.key) or "").strip()
+        if code in known[kind]:
+            said = w.format("registry.err.exists", kind=w[f"registry.one.{kind}"], value=code)
+            raise InvalidInput(said)
+        entry, problems = read(k, values, known, self._person())
+        if problems:
+            raise InvalidInput(self._said(problems, w))
+        self._write([table.Change(kind, code, "created", entry)], actor)
+        return self.entry(kind, code)
+
+    def edit_entry(
+        self, kind: str, code: str, values: Mapping[str, str | None], actor: str | None = None,
+        lang: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Change fields of an entry (an empty value clears an optional field); its key stays."""
+        k, w = _kind(kind), Words(lang or self.contract.language)
+        before = self.entry(kind, code)
+        if k.key in values and values[k.key] != code:
+            raise InvalidInput(f"the {k.key} of an entry does not change: add another instead")
+        entry, problems = read(k, values, table.everything(self.store), self._person(), before)
+        if problems:
+            raise InvalidInput(self._said(problems, w))
+        if differing(k, before, entry):
+            self._write([table.Change(kind, code, "updated", entry)], actor)
+        return self.entry(kind, code)
+
+    def archive_entry(self, kind: str, code: str, actor: str | None = None) -> dict[str, Any]:
+        """Retire an entry that tickets or other entries still name: kept, out of the lists."""
+        entry = self.entry(kind, code)
+        if entry["archived_us"] is None:
+            archived = {**entry, "archived_us": self._now_us()}
+            self._write([table.Change(kind, code, "archived", archived)], actor)
+        return self.entry(kind, code)
+
+    def remove_entry(
+        self, kind: str, code: str, actor: str | None = None, lang: str | None = None
+    ) -> None:
+        """Delete an entry nothing names; refused otherwise (archive it instead)."""
+        w = Words(lang or self.contract.language)
+        entry = self.entry(kind, code)
+        named = table.referrers(self.store, kind, code)
+        if named:
+            by = w["list.sep"].join(
+                f"{n} {w['registry.kind.' + other]}" for other, n in named.items()
+            )
+            raise InvalidInput(w.format("registry.err.referred", kind=w[f"registry.one.{kind}"],
+                                        value=code, by=by))  # fmt: skip
+        self._write([table.Change(kind, code, "removed", entry)], actor)
+
+    def _write(self, changes: Sequence[table.Change], actor: str | None) -> None:
+        who = self._changes.policy.actor_name(actor or "system")
+        table.write(self.store, changes, who, self._now_us())
+
+    def import_registry(
+        self, sheets: Sequence[Sheet], dry_run: bool = False, actor: str | None = None,
+        lang: str | None = None, source: str = "",
+    ) -> Plan:  # fmt: skip
+        """Import spreadsheets (:func:`faultflow.network.sheets.read`): each row creates or
+        updates the entry its key names. Every row is checked — against the database and the
+        rows before it — before anything is written; any problem refuses the whole import
+        (the plan lists them). ``dry_run``: say what would change, write nothing."""
+        w = Words(lang or self.contract.language)
+        known = table.everything(self.store)
+        person = self._person()
+        plan = Plan()
+        for sheet in sorted(sheets, key=lambda s: ORDER.index(s.kind)):
+            k = KINDS[sheet.kind]
+            where = {"file": source or sheet.label, "sheet": sheet.label}
+            if where["file"] == sheet.label:  # a CSV file: no sheet to name
+                where["sheet"] = ""
+            if sheet.rows and k.key not in sheet.columns:
+                column = w[f"column.{k.key}"]
+                said = w.format("registry.err.no_key", column=column)
+                plan.problems.append(_where(w, where, 1, column, said))
+                continue
+            seen: dict[str, int] = {}
+            for number, row in sheet.rows:
+                code = (row.get(k.key) or "").strip()
+                before = known[sheet.kind].get(code)
+                problems = []
+                if code in seen:
+                    problems.append(
+                        Problem(k.key, "duplicate", {"value": code, "other": seen[code]})
+                    )
+                elif code:
+                    seen[code] = number
+                entry, found = read(k, row, known, person)
+                problems += found
+                if problems:
+                    for p in problems:
+                        column, problem = _worded(p, w)
+                        plan.problems.append(_where(w, where, number, column, problem))
+                    continue
+                if before is None:
+                    plan.created += 1
+                    plan.changes.append(table.Change(sheet.kind, code, "created", entry))
+                else:
+                    entry = {**entry, "archived_us": before.get("archived_us")}
+                    differ = differing(k, before, entry)
+                    if differ:
+                        plan.updated += 1
+                        plan.changed.append(f"{sheet.kind} {code}: {', '.join(differ)}")
+                        plan.changes.append(table.Change(sheet.kind, code, "updated", entry))
+                    else:
+                        plan.unchanged += 1
+                known[sheet.kind][code] = entry  # later rows may name it
+        if not plan.problems and not dry_run:
+            self._write(plan.changes, actor)
+        return plan
+
+    def export_registry(self, archived: bool = False) -> dict[str, builtins.list[dict[str, Any]]]:
+        """Every entry, by kind (what :func:`faultflow.network.sheets.to_xlsx` writes)."""
+        return {kind: table.listed(self.store, kind, archived) for kind in ORDER}
+
+    def registry_log(self, kind: str | None = None, code: str | None = None) -> builtins.list[Any]:
+        """The registry's changes, oldest first (of one kind, or one entry)."""
+        return table.log(self.store, kind, code)
