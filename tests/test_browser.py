@@ -31,6 +31,16 @@ def site(engine: Engine) -> Iterator[Served]:
         served.stop()
 
 
+def board_of(page: Any, url: str, secret: str) -> None:
+    """Log in to the board with a token and wait until its live updates are on."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/board")
+    page.fill("input[name=token]", secret)
+    page.click("button[type=submit]")
+    expect(page.locator("#live")).to_have_class("live on")
+
+
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -45,10 +55,7 @@ def test_report_board_respond_track(chromium: Any, site: Served, engine: Engine,
     try:
         # the operator opens the board first
         board = duty.new_page()
-        board.goto(f"{site.url}/board")
-        board.fill("input[name=token]", secret)
-        board.click("button[type=submit]")
-        expect(board.locator("#live")).to_have_class("live on")
+        board_of(board, site.url, secret)
         expect(board.locator("#rows")).to_contain_text("No open tickets")
 
         # a unit reports a fault, in Chinese, on a phone-sized screen
@@ -142,10 +149,7 @@ def test_every_page_in_each_language_on_desk_and_phone(
                 page.goto(served.url + tracking)
                 seen["tracking"] = page.inner_text("body")
                 shot(page, f"tracking-{lang}-{size}")
-                page.goto(f"{served.url}/board")
-                page.fill("input[name=token]", secret)
-                page.click("button[type=submit]")
-                expect(page.locator("#live")).to_have_class("live on")
+                board_of(page, served.url, secret)
                 expect(page.locator("#duty")).to_be_visible()
                 expect(page.locator(f"tr[data-id='{t.id}'] .paging")).not_to_be_empty()
                 seen["board"] = page.inner_text("body")
@@ -176,10 +180,7 @@ def test_alerts_ring_and_flash_the_title_once_turned_on(
     context = chromium.new_context(locale="en-US")
     try:
         page = context.new_page()
-        page.goto(f"{site.url}/board")
-        page.fill("input[name=token]", secret)
-        page.click("button[type=submit]")
-        expect(page.locator("#live")).to_have_class("live on")
+        board_of(page, site.url, secret)
         button = page.locator("#alerts")
         expect(button).to_have_attribute("aria-pressed", "false")  # opt-in: off at first
         engine.intake("hotline", {"title": "quiet", "tier": "C"}, actor="desk")

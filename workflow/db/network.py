@@ -112,19 +112,26 @@ def write(store: Store, changes: Sequence[Change], actor: str, at_us: int) -> No
         )
         head = next(iter(last), (GENESIS,))[0]
         log = []
+        created: dict[str, list[dict[str, Any]]] = {}  # new rows by kind, inserted together
+        later = []
         for c in changes:
-            table, _, key = TABLES[c.kind]
             row = _row(c.kind, c.values, actor, at_us)
             if c.action == "created":
-                conn.execute(insert(table).values(row))
-            elif c.action == "removed":
+                created.setdefault(c.kind, []).append(row)
+            else:
+                later.append((c, row))
+            data = json.dumps(row, ensure_ascii=False, sort_keys=True)
+            head = chained(head, c.kind, c.code, c.action, data, actor, at_us)
+            log.append(RegistryLogRecord(c.kind, c.code, c.action, data, actor, at_us, head))
+        for kind in TABLES:  # new entries first, in the order references allow (an updated
+            if kind in created:  # device may name a unit created in the same import)
+                conn.execute(insert(TABLES[kind][0]), created[kind])
+        for c, row in later:
+            table, _, key = TABLES[c.kind]
+            if c.action == "removed":
                 conn.execute(delete(table).where(table.c[key] == c.code))
             else:
                 conn.execute(update(table).where(table.c[key] == c.code).values(row))
-            data = json.dumps(_row(c.kind, c.values, actor, at_us), ensure_ascii=False,
-                              sort_keys=True)  # fmt: skip
-            head = chained(head, c.kind, c.code, c.action, data, actor, at_us)
-            log.append(RegistryLogRecord(c.kind, c.code, c.action, data, actor, at_us, head))
         conn.execute(insert(REGISTRY_LOG), [r._asdict() for r in log])
 
 
