@@ -158,15 +158,16 @@ def paging_words(p: Any, w: Any, now: Any) -> dict[str, str] | None:
     who = w["list.sep"].join(p.paged) or w["paging.nobody"]
     how = w["list.sep"].join(w.get(f"contact.{k}", k) for k in p.by)
     by = w.format("paging.by", how=how) if how else ""
+    sent = "done" if p.delivered else ("failed" if p.delivered is False else "sending")
+    said = {"done": "paging.delivered", "failed": "paging.failed", "sending": "paging.sending"}
     out = {
         "status": p.status,
         "step": w.format("paging.step", step=p.step, steps=p.steps or "?", round=p.round),
         "paged": w.format("paging.paged", who=who) + by,
-        "delivery": "" if not p.paged else w["paging.delivered"] if p.delivered
-        else w["paging.failed"] if p.delivered is False else w["paging.sending"],
-        "delivered": "done" if p.delivered else ("failed" if p.delivered is False else "sending"),
+        "delivery": w[said[sent]] if p.paged else "",
+        "delivered": sent,
         "outcome": "",
-    }  # fmt: skip
+    }
     if p.status == "acknowledged" and p.acked_by:
         out["outcome"] = w.format("paging.acked", who=p.acked_by, at=show(p.acked_at, "near", now))
     elif p.status == "finished":
