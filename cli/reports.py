@@ -176,9 +176,19 @@ def verify(
                 f"; every ticket of head {saved.digest[:16]}… ({len(saved.heads)} tickets, "
                 f"{against.name}) still holds"
             )
+        registry = f"; {result.registry} registry changes" if result.registry else ""
         click.echo(
             f"ok: {result.events} events of {result.tickets} tickets verified{sealed}{extra}"
+            f"{registry}"
         )
+    if result.registry_broken is not None:
+        click.echo(
+            f"error: the registry's log is broken at change {result.registry_broken}: it was "
+            "changed after it was written (or a change before it was taken out)",
+            err=True,
+        )
+        if not result.broken:
+            raise SystemExit(1)
     if not result.ok:
         first = result.broken[0]
         click.echo(

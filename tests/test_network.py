@@ -69,6 +69,7 @@ def test_the_example_imports_and_comes_back_unchanged(net: Engine, tmp_path: Pat
     log = net.registry_log()
     assert len(log) == 15 and {e.action for e in log} == {"created"} and log[0].actor == "li"
     assert table.broken_log(log) is None
+    assert net.verify().registry == 15 and net.verify().ok
 
 
 def test_a_bad_row_refuses_the_whole_file_naming_each_problem(
@@ -176,7 +177,12 @@ def test_a_tampered_log_is_found(net: Engine, db_path: Path, tmp_path: Path) -> 
         conn.execute("UPDATE registry_log SET actor = 'mallory' WHERE seq = 3")
     again = Engine.open(db=db_path)
     assert table.broken_log(again.registry_log()) == 2
+    found = again.verify()
+    assert not found.ok and (found.registry, found.registry_broken) == (15, 3)
     again.close()
+    done = CliRunner().invoke(cli, ["--db", str(db_path), "verify"])
+    assert done.exit_code == 1
+    assert "the registry's log is broken at change 3" in done.stderr
 
 
 def test_the_registry_on_postgresql(pg_url: str, tmp_path: Path) -> None:

@@ -163,10 +163,12 @@ class Verification:
     tickets: int
     broken: list[Broken]
     sealed: int = 0  # events sealed with an audit key (and checked with it)
+    registry: int = 0  # changes of the registry's log checked (its own hash chain)
+    registry_broken: int | None = None  # the first change (1-based) whose hash does not chain
 
     @property
     def ok(self) -> bool:
-        return not self.broken
+        return not self.broken and self.registry_broken is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -175,6 +177,7 @@ class Verification:
             "tickets": self.tickets,
             "sealed": self.sealed,
             "broken": [{"ticket": b.ticket, "seq": b.seq, "reason": b.reason} for b in self.broken],
+            "registry": {"changes": self.registry, "broken_at": self.registry_broken},
         }
 
 

@@ -59,8 +59,17 @@ class ReportsAPI(EngineParts):
     ) -> Verification:  # fmt: skip
         """Recompute every ticket's hash chain and replay its history against its stored row
         and clocks; name the first broken link of each. ``against``: a head saved earlier the
-        history must still hold. ``workers``: processes to check a big database with."""
-        return run(self.store, self.contract, self.sealer, against, workers)
+        history must still hold. ``workers``: processes to check a big database with. The
+        registry's log of changes is checked too (its own hash chain)."""
+        import dataclasses
+
+        from ..db import network
+
+        found = run(self.store, self.contract, self.sealer, against, workers)
+        log = network.log(self.store)
+        broken = network.broken_log(log)
+        at = broken + 1 if broken is not None else None
+        return dataclasses.replace(found, registry=len(log), registry_broken=at)
 
     def head(self, tickets: bool = False) -> dict[str, Any]:
         """The chain head: one digest over every ticket's last (seq, hash), to keep as proof;
