@@ -47,9 +47,15 @@ def test_the_least_privilege_role_of_the_docs_runs_a_ticket_and_cannot_rewrite_h
             travel(minutes=1)
             for step in ("respond", "dispatch", "arrive", "resolve", "report"):
                 engine.advance(t.id, step, actor="li")
+            engine.add_entry("vendors", {"code": "HUAWEI", "name": "华为"}, actor="li")
+            engine.edit_entry("vendors", "HUAWEI", {"hotline": "400-822-9999"}, actor="li")
             assert engine.get(t.id).state == "reported" and engine.verify().ok
-        with psycopg.connect(app_url) as app, pytest.raises(psycopg.errors.InsufficientPrivilege):
-            app.execute("DELETE FROM events")
+        for rewrite in ("DELETE FROM events", "UPDATE registry_log SET actor = 'x'"):
+            with (
+                psycopg.connect(app_url) as app,
+                pytest.raises(psycopg.errors.InsufficientPrivilege),
+            ):
+                app.execute(rewrite)
     finally:
         with psycopg.connect(pg_url, autocommit=True) as owner:
             owner.execute(f'DROP OWNED BY "{role}"')
