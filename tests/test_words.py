@@ -168,3 +168,20 @@ def test_no_page_shows_an_identifier(site: Served, engine: Engine, travel: Any, 
     assert said.format("report.breaches", n=1) in seen["report"]
     problems = {page: leaks(visible(html), names, lang) for page, html in seen.items()}
     assert not {p: found for p, found in problems.items() if found}, problems
+
+
+def test_the_engines_own_notes_are_said_in_words_and_a_persons_as_written(engine: Engine) -> None:
+    from types import SimpleNamespace
+
+    from faultflow.words import NOTES
+
+    def event(trigger: str, note: str, **data: Any) -> Any:
+        return SimpleNamespace(trigger=trigger, note=note, data=data)
+
+    zh = Words("zh")
+    ack = event("ack", NOTES["ack"].format(chain="A"), chain="A", step=1, round=1)
+    assert zh.said(engine.contract, ack) == "已确认：A 级升级链停止"
+    assert zh.said(engine.contract, event("ack", "我来处理", chain="A")) is None
+    handover = event("assign", NOTES["assign"].format(source="li", to="wang"), **{"from": "li"},
+                     to="wang")  # fmt: skip
+    assert zh.said(engine.contract, handover) == "由 li 转交给 wang"

@@ -32,6 +32,7 @@ from ..tickets.queries import ticket
 from ..tickets.unit import NothingToDo, Step, UnitOfWork
 from ..tickets.views import Ticket
 from ..timekeeping.times import from_us, to_us
+from ..words import NOTES
 from .due import each_due
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ def ack(work: UnitOfWork, tid: str, actor: str, note: str | None = None) -> None
         esc = s.tx.escalation(s.draft.ticket.id)
         if esc is None or esc.status != "running":
             raise IllegalTransition(f"ticket {tid} has no escalation running to acknowledge")
-        said = note or f"acknowledged: escalation {esc.chain} stopped"
+        said = note or NOTES["ack"].format(chain=esc.chain)
         where = {"chain": esc.chain, "step": esc.step + 1, "round": esc.round}
         s.draft.record("ack", s.draft.ticket.state, s.at_us, actor, note=said, data=where)
         s.tx.put_escalation(esc._replace(status="acknowledged", next_us=None), esc)

@@ -18,6 +18,7 @@ from ..db.store import Unit
 from ..errors import IllegalTransition, IntakeError, InvalidInput
 from ..intake import IntakeRecord
 from ..timekeeping.times import from_us
+from ..words import NOTES
 from .draft import Draft
 from .policy import Policy
 from .receive import Receiver
@@ -342,7 +343,7 @@ class Changes:
             if t.owner == owner:
                 raise InvalidInput(f"ticket {t.id} is {owner}'s already")
             draft.update(owner=owner)
-            note = f"handed over from {t.owner} to {owner}"
+            note = NOTES["assign"].format(source=t.owner, to=owner)
             data = {"from": t.owner, "to": owner}
             draft.record("assign", t.state, at_us, who, note=note, reason=said, data=data)
 

@@ -24,6 +24,14 @@ LANGUAGES = ("zh", "en")
 DEFAULT = "zh"
 HERE = Path(__file__).parent
 
+NOTES = {
+    "ack": "acknowledged: escalation {chain} stopped",
+    "assign": "handed over from {source} to {to}",
+}
+"""The engine's own notes as the history keeps them (English, inside the hash chain): the
+writers format them from here and :meth:`Words.said` recognises them here, to say them in the
+reader's words (a note a person wrote instead is shown as written)."""
+
 
 @functools.cache
 def catalogue(lang: str) -> Mapping[str, str]:
@@ -180,10 +188,11 @@ class Words:
                 outcome += f" ({data['error']})"
             return self.format("said.delivered", seq=data.get("page") or "-",
                                via=data.get("notifier", ""), outcome=outcome)  # fmt: skip
-        if kind == "ack" and note == f"acknowledged: escalation {data.get('chain')} stopped":
+        if kind == "ack" and note == NOTES["ack"].format(chain=data.get("chain")):
             return self.format("said.ack", chain=data.get("chain", ""))
-        if kind == "assign" and note == f"handed over from {data.get('from')} to {data.get('to')}":
-            return self.format("said.assign", source=data["from"], to=data["to"])
+        handover = {"source": data.get("from"), "to": data.get("to")}
+        if kind == "assign" and note == NOTES["assign"].format(**handover):
+            return self.format("said.assign", **handover)
         return None
 
     def _alarm(self, contract: Any, kind: str, data: Mapping[str, Any]) -> str:
