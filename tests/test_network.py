@@ -141,6 +141,8 @@ def test_by_hand_from_the_command_line(db_path: Path, tmp_path: Path) -> None:
     assert said["devices"] == ["2102351931DMH4000123", "219801A0TS9173E00012"]
     added = run("units", "add", "--code", "CG-EDU", "--name", "长葛市教育局", "--manager", "wu")
     assert added.exit_code == 0, added.output
+    again = run("units", "add", "--code", "CG-EDU", "--name", "又一个")
+    assert again.exit_code == 1 and again.stderr.strip() == "error: 单位“CG-EDU”已存在"
     refused = run("units", "add", "--code", "CG-X", "--name", "x", "--manager", "nobody")
     assert refused.exit_code == 1
     assert refused.stderr.strip() == "error: 客户经理: people.toml 中没有“nobody”"

@@ -34,6 +34,8 @@ REFERS = {"units": ("sites", "lines", "devices"), "sites": ("lines", "devices"),
 """Which kinds name an entry of a kind (a unit is named by its sites, lines and devices)."""
 
 STAMP = ("archived_us", "changed_us", "changed_by")
+Known = dict[str, dict[str, dict[str, Any]]]
+"""Entries by kind and key."""
 GENESIS = hashlib.sha256(b"faultflow:registry").hexdigest()
 
 
@@ -44,10 +46,14 @@ def _values(row: Any) -> dict[str, Any]:
     return out
 
 
-def everything(store: Store, archived: bool = True) -> dict[str, dict[str, dict[str, Any]]]:
-    """Every entry of every kind, by kind and key (``archived``: the archived ones too)."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+def everything(store: Store, archived: bool = True, kinds: Iterable[str] | None = None) -> Known:
+    """Every entry of every kind (or of ``kinds``), by kind and key (``archived``: the archived
+    ones too)."""
+    out: Known = {}
+    wanted = set(TABLES if kinds is None else kinds)
     for kind, (table, _, key) in TABLES.items():
+        if kind not in wanted:
+            continue
         query = select(table).order_by(table.c[key])
         if not archived:
             query = query.where(table.c.archived_us.is_(None))

@@ -84,6 +84,11 @@ class NetworkAPI(EngineParts):
             raise InvalidInput(f"no {kind[:-1]} {code!r} (see `faultflow {kind} list`)")
         return found
 
+    def _named_by(self, k: Kind) -> table.Known:
+        """The entries one entry of ``k`` may name (its units, sites, vendors), to check it
+        against: not the whole registry (an import, which may name any, loads that)."""
+        return table.everything(self.store, kinds={f.ref for f in k.fields if f.ref})
+
     def _said(self, problems: Sequence[Problem], w: Words) -> str:
         return "; ".join(": ".join(_worded(p, w)) for p in problems)
 
@@ -94,9 +99,9 @@ class NetworkAPI(EngineParts):
         """Add an entry of ``kind``; refused, with every problem named, if one is wrong or the
         key exists already. The entry as stored."""
         k, w = _kind(kind), Words(lang or self.contract.language)
-        known = table.everything(self.store)
+        known = self._named_by(k)
         code = (values.get(k.key) or "").strip()
-        if code in known[kind]:
+        if table.get(self.store, kind, code) is not None:
             said = w.format("registry.err.exists", kind=w[f"registry.one.{kind}"], value=code)
             raise InvalidInput(said)
         entry, problems = read(k, values, known, self._person())
@@ -114,7 +119,7 @@ class NetworkAPI(EngineParts):
         before = self.entry(kind, code)
         if k.key in values and values[k.key] != code:
             raise InvalidInput(f"the {k.key} of an entry does not change: add another instead")
-        entry, problems = read(k, values, table.everything(self.store), self._person(), before)
+        entry, problems = read(k, values, self._named_by(k), self._person(), before)
         if problems:
             raise InvalidInput(self._said(problems, w))
         if differing(k, before, entry):
