@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .base import Settings, actor_option, emit_json, json_option
+from .base import Settings, actor_option, emit_json, json_option, show_ticket
 
 LANG = click.option(
     "--lang",
@@ -275,5 +275,30 @@ def export(settings: Settings, out: Path, archived: bool, lang: str | None) -> N
     click.echo(f"wrote {said} to {out}")
 
 
-def groups() -> list[click.Group]:
-    return [_group(kind) for kind in ("units", "sites", "lines", "devices", "vendors")] + [registry]
+@click.command()
+@click.argument("ticket_id", metavar="ID")
+@click.option("--unit", metavar="CODE", help="The unit it is at.")
+@click.option("--site", metavar="CODE", help="The site (gives its unit).")
+@click.option("--line", metavar="CODE", help="The line, by circuit id (gives its unit and site).")
+@click.option("--device", metavar="SERIAL", help="The device (gives its unit and site).")
+@click.option("--note", help="Why (the history says it; default: the place).")
+@actor_option
+@LANG
+@json_option
+@click.pass_obj
+def locate(settings: Settings, ticket_id: str, unit: str | None, site: str | None,
+           line: str | None, device: str | None, note: str | None, actor: str,
+           lang: str | None, as_json: bool) -> None:  # fmt: skip
+    """Set or correct where a ticket is: its unit, site, line or device of the registry
+    (an event in its history; the broader parts follow from the narrower)."""
+    t = settings.engine().locate(ticket_id, unit=unit, site=site, line=line, device=device,
+                                 actor=actor, note=note, lang=lang)  # fmt: skip
+    show_ticket(settings, t, as_json)
+
+
+def groups() -> list[click.Command]:
+    return [
+        *(_group(kind) for kind in ("units", "sites", "lines", "devices", "vendors")),
+        registry,
+        locate,
+    ]

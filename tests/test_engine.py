@@ -31,6 +31,10 @@ TICKET_KEYS = {
     "owner",
     "title",
     "version",
+    "unit",  # SPEC §9: where it is (null when the registry does not know)
+    "site",
+    "line",
+    "device",
     "clocks",
     "history",
 }

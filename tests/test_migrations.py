@@ -63,11 +63,14 @@ def test_init_upgrades_a_schema_1_database_with_its_history_intact(tmp_path: Pat
     done = faultflow(db, "init")
     assert done.exit_code == 0, done.output
     assert "applied migration 0001 (adopted: schema 1 from before migrations)" in done.output
-    applied = ("0002", "0003", "0004", "0005", "0006", "0007")
+    applied = ("0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
     assert all(f"applied migration {r}" in done.output for r in applied)
     after = snapshot(db)
     for table in ("events", "clocks", "outbox"):
         assert after[table] == before[table], table
+    # 0009: the tickets from before are not placed (unit, site, line, device)
+    assert {row[-4:] for row in after["tickets"]} == {(None, None, None, None)}
+    after["tickets"] = [row[:-4] for row in after["tickets"]]
     # 0002: every ticket is the first occurrence of its external id, recurring none
     assert [row[:-5] for row in after["tickets"]] == before["tickets"]
     assert {row[-5:-2] for row in after["tickets"]} == {(1, None, None)}

@@ -29,6 +29,7 @@ from .db.store import Store
 from .duty.people import People, load
 from .errors import IntakeError
 from .network.api import NetworkAPI
+from .network.places import Places
 from .reports.api import ReportsAPI
 from .run.api import RunAPI
 from .run.escalation import acknowledged, escalated
@@ -73,7 +74,11 @@ class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI):
         if registry is not None:
             self.__dict__["registry"] = registry
         self._stop = threading.Event()
-        self.work = UnitOfWork(Context(store, self.contracts, self.now, sealer, people))
+        self.places = Places(store)
+        """Where intake finds a fault's unit, site, line and device (the registry)."""
+        self.work = UnitOfWork(
+            Context(store, self.contracts, self.now, sealer, people, self.places)
+        )
         """The one door every change of a ticket goes through (unit.py)."""
         self._changes = Changes(self.work, _handling_markdown)
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..contract.model import Classification, ClockSpec, Contract
-from ..db.records import ClockRecord, EventRecord, TicketRecord, urgency
+from ..db.records import ClockRecord, EventRecord, TicketRecord, place_of, urgency
 from ..timekeeping import clocks as clk
 from ..timekeeping.replay import in_time_order, replay
 
@@ -95,6 +95,7 @@ def differences(
     ordered = True
     last_at = events[0].at_us
     owner = first.actor  # who took it in (P5), until a handover
+    place = json.loads(first.data).get("place") or {} if '"place"' in first.data else {}
     for e in events:
         trigger = e.trigger
         triggers.add(trigger)
@@ -117,6 +118,8 @@ def differences(
             reclassified = e
         elif trigger == "assign":
             owner = json.loads(e.data).get("to", owner)
+        elif trigger == "locate":
+            place = json.loads(e.data).get("place", {}).get("to") or {}
         elif '"owner"' in e.data:  # a first answer that took the ticket over (P5)
             owner = json.loads(e.data).get("owner", {}).get("to", owner)
     timeline = (
@@ -126,6 +129,8 @@ def differences(
         if owner == first.actor:
             return f"the ticket's owner is {ticket.owner}, its history says {owner} took it in"
         return f"the ticket's owner is {ticket.owner}, its history hands it to {owner}"
+    if place_of(ticket) != place:
+        return f"the ticket is placed at {place_of(ticket) or 'nowhere'}, its history says {place}"
     stored = (ticket.tier, ticket.kind, ticket.cause)
     expected = _classification(first, reclassified, stored)
     if expected is not None and stored != expected:

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from ..db.records import PLACES
 from ..errors import ConfigError
 from ..secrets import MissingSecret, looks_secret, resolve
 from ..timekeeping.calendars import (
@@ -326,6 +327,16 @@ class _Compiler:
             if not isinstance(default, str):
                 raise Invalid(f"{path}.default_tier", "must name a tier")
             self._member(f"{path}.default_tier", default, tiers, "tier")
+        locate = table.get("locate", {})
+        if not isinstance(locate, Mapping):
+            raise Invalid(f"{path}.locate", 'must be a table: { device = ["hostname"] }')
+        for part, names in locate.items():
+            if part not in PLACES:
+                raise Invalid(
+                    f"{path}.locate.{part}", f"unknown place (known: {', '.join(PLACES)})"
+                )
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                raise Invalid(f"{path}.locate.{part}", "must be a list of field or label names")
         tickets = table.get("tickets", "alert")
         if tickets not in ("alert", "group"):
             raise Invalid(f"{path}.tickets", f'must be "alert" or "group", not {tickets!r}')

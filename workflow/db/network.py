@@ -147,6 +147,13 @@ def chained(prev: str, *content: Any) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+def head(store: Store) -> int | None:
+    """The number of the registry's last change (``None`` before the first): what tells a
+    reader that its copy of the registry is out of date."""
+    found = store.query(select(func.max(REGISTRY_LOG.c.seq)))
+    return found[0][0] if found else None
+
+
 def log(store: Store, kind: str | None = None, code: str | None = None) -> list[RegistryLogRecord]:
     """The log of changes, oldest first (of one kind, or one entry)."""
     v = REGISTRY_LOG

@@ -40,6 +40,20 @@ class TicketRecord(NamedTuple):
     incident: str | None = None  # what tells incidents of one external id apart (startsAt)
     contract: str | None = None  # the contract version it runs under (ContractRecord.version)
     urgent_us: int | None = None  # its place in the urgency order: see ``urgency``
+    # Where it is (codes of the registry, a device by its serial), see ``PLACES``.
+    unit: str | None = None
+    site: str | None = None
+    line: str | None = None
+    device: str | None = None
+
+
+PLACES = ("unit", "site", "line", "device")
+"""The fields of a ticket that say where the fault is, broadest first."""
+
+
+def place_of(ticket: TicketRecord) -> dict[str, str]:
+    """Where ``ticket`` is, as its history records it: the known fields of :data:`PLACES`."""
+    return {name: value for name in PLACES if (value := getattr(ticket, name)) is not None}
 
 
 UrgencyKey = tuple[int, int, str]
@@ -282,3 +296,4 @@ class Change(NamedTuple):
     dropped_clocks: list[str]
     outbox: list[OutboxRecord]
     urgency_moved: bool = True  # whether ``ticket.urgent_us`` differs from the stored one
+    placed: bool = False  # whether the ticket's place (``PLACES``) differs from the stored one

@@ -63,6 +63,7 @@ from . import migrations
 from .failures import classify, first_line
 from .records import (
     OPEN_IDLE_US,
+    PLACES,
     Change,
     ClockRecord,
     EscalationRecord,
@@ -407,6 +408,8 @@ class Store:
         self._update_ticket = update_ticket(mutable)
         # The urgency key is indexed: written only by the changes that move it.
         self._update_ticket_urgent = update_ticket([*mutable, "urgent_us"])
+        # So is the place (the unit): written by the changes that move it (intake, locate).
+        self._update_ticket_placed = update_ticket([*mutable, "urgent_us", *PLACES])
         self._insert_event = insert_all(e, self._event_cols)
         self._insert_clock = insert_all(c, self._clock_cols)
         clock_mutable = [n for n in self._clock_cols if n not in ("ticket_id", "name")]
@@ -1050,7 +1053,12 @@ class Unit:
         else:
             if change.ticket.version != change.expected_version + 1:
                 raise ValueError("a change moves a ticket one version up")  # a bug, not input
-            stmt = s._update_ticket_urgent if change.urgency_moved else s._update_ticket
+            if change.placed:
+                stmt = s._update_ticket_placed
+            elif change.urgency_moved:
+                stmt = s._update_ticket_urgent
+            else:
+                stmt = s._update_ticket
             cur.execute(stmt.sql, stmt.bind(change.ticket))
             if cur.rowcount != 1:
                 raise ConcurrentUpdate(

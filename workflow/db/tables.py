@@ -122,6 +122,8 @@ TicketRow = _table(
         ),
         # What a storm rule counts: the tickets a channel opened lately.
         Index("ix_tickets_channel_created", "channel", "created_us"),
+        # A unit's tickets: its history, what is down now, the report by unit.
+        Index("ix_tickets_unit", "unit", "created_us"),
         # Clustered on the primary key: one B-tree less to write per trigger.
         {"sqlite_with_rowid": False},
     ),

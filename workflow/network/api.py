@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..db import network as table
+from ..db.records import PLACES
 from ..errors import InvalidInput
 from ..tickets.parts import EngineParts
+from ..tickets.views import Ticket
 from ..words import Words
 from .model import KINDS, ORDER, Kind, Problem, differing, read
+from .places import Places
 from .sheets import Sheet
 
 
@@ -64,6 +67,8 @@ def _kind(name: str) -> Kind:
 
 class NetworkAPI(EngineParts):
     """Part of the Engine's API (see the module's docstring)."""
+
+    places: Places  # the Engine's directory of the registry (intake reads it)
 
     def _person(self) -> Any:
         people = self.people
@@ -152,6 +157,7 @@ class NetworkAPI(EngineParts):
     def _write(self, changes: Sequence[table.Change], actor: str | None) -> None:
         who = self._changes.policy.actor_name(actor or "system")
         table.write(self.store, changes, who, self._now_us())
+        self.places.invalidate()
 
     def import_registry(
         self, sheets: Sequence[Sheet], dry_run: bool = False, actor: str | None = None,
@@ -209,6 +215,40 @@ class NetworkAPI(EngineParts):
         if not plan.problems and not dry_run:
             self._write(plan.changes, actor)
         return plan
+
+    def locate(
+        self, ticket_id: str, unit: str | None = None, site: str | None = None,
+        line: str | None = None, device: str | None = None, actor: str | None = None,
+        note: str | None = None, version: int | None = None, lang: str | None = None,
+    ) -> Ticket:  # fmt: skip
+        """Set or correct where a ticket is (an event in its history). Each code must be in
+        the registry (not archived); the broader parts follow from the narrower (a device
+        gives its site and unit), and a part that contradicts them is refused."""
+        w = Words(lang or self.contract.language)
+        given = {p: v.strip() for p, v in zip(PLACES, (unit, site, line, device), strict=True)
+                 if v is not None and v.strip()}  # fmt: skip
+        if not given:
+            raise InvalidInput("say where it is: --unit, --site, --line or --device")
+        self.places.invalidate()
+        self.places.refresh()
+        d = self.places.directory
+        entries = {"unit": d.units, "site": d.sites, "line": d.lines, "device": d.devices}
+        for part, code in given.items():
+            if code not in entries[part]:
+                kind = f"{part}s"
+                raise InvalidInput(
+                    w.format("registry.err.unknown", kind=w[f"registry.one.{kind}"], value=code)
+                    + f" (see `faultflow {kind} list`)"
+                )
+        place = d.place(**given)
+        for part, code in given.items():
+            if place.get(part) != code:
+                narrower = next(p for p in reversed(PLACES) if p in given and place.get(p))
+                raise InvalidInput(
+                    f"{narrower} {given[narrower]} is in {part} {place.get(part) or 'none'}, "
+                    f"not {code}"
+                )
+        return self._changes.locate(ticket_id, place, actor, note, version)
 
     def export_registry(self, archived: bool = False) -> dict[str, builtins.list[dict[str, Any]]]:
         """Every entry, by kind (what :func:`faultflow.network.sheets.to_xlsx` writes)."""

@@ -15,7 +15,7 @@ side of the same rules is timekeeping/replay.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from ..db.records import (
     EventRecord,
     OutboxRecord,
     TicketRecord,
+    place_of,
     urgency,
 )
 from ..intake import IntakeRecord
@@ -56,8 +57,10 @@ def opened(
     occurrence: int = 1,
     recurs: str | None = None,
     chained: frozenset[str] = frozenset(),
+    place: Mapping[str, str] | None = None,
 ) -> Draft:
-    """The draft of a new ticket: its row, and the intake event with the clocks it starts."""
+    """The draft of a new ticket: its row, and the intake event with the clocks it starts
+    (``place``: where it is, found from what the channel carried, recorded in the event)."""
     tier, kind, cause = classification
     ticket = TicketRecord(
         id=ticket_id,
@@ -83,11 +86,17 @@ def opened(
         recurs=recurs,
         incident=record.incident,
         contract=contract.version,  # pinned: it runs under this version to the end
+        unit=(where := place or {}).get("unit"),
+        site=where.get("site"),
+        line=where.get("line"),
+        device=where.get("device"),
     )
     draft = Draft(contract, ticket, (), recorded_us, new=True, sealer=sealer, chained=chained)
     # The classification the ticket opened with, inside the hash chain: `verify` replays it.
     opened_as = {"tier": tier, "kind": kind, "cause": cause}
     data = {**(data or {}), "opened_as": opened_as}
+    if place:
+        data["place"] = dict(place)
     draft.transition(contract.intake, contract.initial, at_us, actor, note=record.title, data=data)
     return draft
 
@@ -98,7 +107,7 @@ another, and a bounce of that another — a loop), and each fault a storm's tick
 ticket's own opening is told, once)."""
 
 PASSIVE = frozenset(
-    {"warning", "breach", "note", "withdrawn", "page", "ack", "delivered", "occurrence"}
+    {"warning", "breach", "note", "withdrawn", "page", "ack", "delivered", "occurrence", "locate"}
 )
 """Events that change no state and no clock's course: a late entry may be recorded before them."""
 
@@ -170,6 +179,7 @@ class Draft:
         self.expected_version = None if new else ticket.version
         self._prev_hash = ticket.last_hash  # the stored head, for attach()
         self._stored_urgency = ticket.urgent_us
+        self._stored_place = place_of(ticket)
         self.events: list[EventRecord] = []
         self.outbox: list[OutboxRecord] = []
         self._new: set[str] = set()
@@ -602,4 +612,5 @@ class Draft:
             dropped_clocks=sorted(self._dropped),
             outbox=self.outbox,
             urgency_moved=urgent != self._stored_urgency or self.expected_version is None,
+            placed=place_of(self.ticket) != self._stored_place,
         )

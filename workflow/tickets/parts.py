@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..db.store import Store
     from ..duty.people import People
     from ..registry import Registry
-    from .unit import UnitOfWork
+    from .unit import Locator, UnitOfWork
     from .views import Ticket
     from .writes import Changes
 
@@ -37,6 +37,7 @@ class EngineParts:
         sealer: Sealer
         people: People | None
         work: UnitOfWork
+        places: Locator
         _changes: Changes
         _stop: threading.Event
 

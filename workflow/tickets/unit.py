@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..audit.chain import PLAIN, Sealer
 from ..contract.model import Contract
@@ -52,6 +52,19 @@ RECENT = 512
 Moment = Callable[[Unit, TicketRecord, int], "tuple[int, list[EventRecord] | None]"]
 
 
+class Locator(Protocol):
+    """Where a new fault is, from what its channel carried (the registry's directory,
+    ``network/places.py``): codes by the names of ``records.PLACES``, the unknown left out."""
+
+    def refresh(self) -> None:
+        """Make sure what it answers is the registry as it stands (called before intake)."""
+
+    def invalidate(self) -> None:
+        """The registry was changed by this engine: read it again at the next refresh."""
+
+    def __call__(self, record: IntakeRecord, config: Mapping[str, Any]) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """What every area of the core works with, passed once: the database, the contract
@@ -62,6 +75,7 @@ class Context:
     now: Callable[[], datetime]
     sealer: Sealer = PLAIN
     people: People | None = None
+    locate: Locator | None = None
 
     @property
     def contract(self) -> Contract:
@@ -142,11 +156,14 @@ class UnitOfWork:
         occurrence: int = 1,
         recurs: str | None = None,
     ) -> Draft:
-        """A new ticket's draft under the current contract (written by :meth:`commit`)."""
+        """A new ticket's draft under the current contract (written by :meth:`commit`), placed
+        where the registry says its channel's data puts it."""
+        contract, locate = self.ctx.contract, self.ctx.locate
+        place = locate(record, contract.channels.get(channel, {})) if locate else None
         return opened(
-            self.ctx.contract, ticket_id, channel, record, classification, actor, at_us,
+            contract, ticket_id, channel, record, classification, actor, at_us,
             recorded_us, data, self.ctx.sealer, occurrence=occurrence, recurs=recurs,
-            chained=self.chained,
+            chained=self.chained, place=place,
         )  # fmt: skip
 
     # -- writing ------------------------------------------------------------------------------

@@ -205,6 +205,10 @@ class Ticket:
     hold_reason: str | None
     recurs: str | None  # the earlier ticket of the same alert or external id, if it recurs one
     contract: str | None  # the contract version it runs under
+    unit: str | None  # where it is: codes of the registry (a device by its serial), or None
+    site: str | None
+    line: str | None
+    device: str | None
     # Below: what the view derives; above, what it copies from the record, by name.
     on_hold: bool
     created_at: datetime
@@ -241,6 +245,10 @@ class Ticket:
             "owner": self.owner,
             "title": self.title,
             "version": self.version,
+            "unit": self.unit,
+            "site": self.site,
+            "line": self.line,
+            "device": self.device,
             **({"recurs": self.recurs} if self.recurs is not None else {}),
             **(
                 {"occurrences": carried.to_dict()}

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..contract.machine import GuardFacts
 from ..contract.model import Contract, member
-from ..db.records import EventRecord, TicketRecord
+from ..db.records import PLACES, EventRecord, TicketRecord, place_of
 from ..db.store import Unit
 from ..errors import IllegalTransition, IntakeError, InvalidInput
 from ..intake import IntakeRecord
 from ..timekeeping.times import from_us
-from ..words import NOTES
+from ..words import NOTES, place_text
 from .draft import Draft
 from .policy import Policy
 from .receive import Receiver
@@ -55,7 +55,7 @@ class Changes:
         overrides: Mapping[str, Any] | None,
     ) -> list[Intake]:
         """Every fault of a channel's payload, in one transaction (``receive.py``)."""
-        self.work.ctx.contracts.refresh()  # new tickets: the version the database runs now
+        self._refresh()
         self.policy.actor_name(actor)
         records = self.receiver.parse(channel, adapter, payload, overrides)
         return self.receiver.receive(channel, records, actor, at)
@@ -64,13 +64,19 @@ class Changes:
         self, channel: str, record: IntakeRecord, actor: str, at: datetime | str | None
     ) -> Intake:
         """One parsed record: opened, or what else it came to (a duplicate, a recurrence)."""
-        self.work.ctx.contracts.refresh()
+        self._refresh()
         results = self.receiver.receive(channel, [record], actor, at)
         if not results:
             raise IntakeError(
                 f"the {channel} record opened no ticket (a follow-up of an alert that has none)"
             )
         return results[0]
+
+    def _refresh(self) -> None:
+        """New tickets: the contract version the database runs now, the registry as it is."""
+        self.work.ctx.contracts.refresh()
+        if self.work.ctx.locate is not None:
+            self.work.ctx.locate.refresh()
 
     # -- one change ---------------------------------------------------------------------------
 
@@ -346,6 +352,34 @@ class Changes:
             note = NOTES["assign"].format(source=t.owner, to=owner)
             data = {"from": t.owner, "to": owner}
             draft.record("assign", t.state, at_us, who, note=note, reason=said, data=data)
+
+        return self._change(ticket_id, None, apply, version=version)
+
+    def locate(
+        self,
+        ticket_id: str,
+        place: Mapping[str, str],
+        actor: str | None,
+        note: str | None = None,
+        version: int | None = None,
+    ) -> Ticket:
+        """Set or correct where the ticket is (``place``: registry codes by the names of
+        ``PLACES``, checked by the caller against the registry); a final ticket too, so that
+        the reports by unit count it where it was."""
+        who = self.policy.actor_name(actor or "system")
+        said = self.policy.checked("note", note)
+        to = {p: place[p] for p in PLACES if place.get(p)}
+
+        def apply(s: Step) -> None:
+            draft, at_us = s.draft, s.at_us
+            t = draft.ticket
+            before = place_of(t)
+            if before == to:
+                raise InvalidInput(f"ticket {t.id} is there already ({place_text(to)})")
+            draft.update(**{p: to.get(p) for p in PLACES})
+            text = said or NOTES["locate"].format(place=place_text(to))
+            data = {"place": {"from": before, "to": to}}
+            draft.record("locate", t.state, at_us, who, note=text, data=data)
 
         return self._change(ticket_id, None, apply, version=version)
 

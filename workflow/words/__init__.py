@@ -27,6 +27,7 @@ HERE = Path(__file__).parent
 NOTES = {
     "ack": "acknowledged: escalation {chain} stopped",
     "assign": "handed over from {source} to {to}",
+    "locate": "located at {place}",
 }
 """The engine's own notes as the history keeps them (English, inside the hash chain): the
 writers format them from here and :meth:`Words.said` recognises them here, to say them in the
@@ -41,6 +42,11 @@ def catalogue(lang: str) -> Mapping[str, str]:
     with (HERE / f"{lang}.po").open("rb") as f:
         read = read_po(f, locale=lang)
     return {str(m.id): str(m.string) for m in read if m.id and m.string}
+
+
+def place_text(place: Mapping[str, Any]) -> str:
+    """A place as one line of codes, broadest first: ``CG01 / CG01-A / 2102351``."""
+    return " / ".join(str(place[k]) for k in ("unit", "site", "line", "device") if place.get(k))
 
 
 class Words:
@@ -193,6 +199,10 @@ class Words:
         handover = {"source": data.get("from"), "to": data.get("to")}
         if kind == "assign" and note == NOTES["assign"].format(**handover):
             return self.format("said.assign", **handover)
+        if kind == "locate" and "place" in data:
+            to = (data["place"] or {}).get("to") or {}
+            if note == NOTES["locate"].format(place=place_text(to)):
+                return self.format("said.locate", place=place_text(to) or "-")
         return None
 
     def _alarm(self, contract: Any, kind: str, data: Mapping[str, Any]) -> str:

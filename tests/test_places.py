@@ -1,0 +1,205 @@
+"""Tickets know where they are: intake finds the unit, site, line and device in what the channel
+carries (a caller's number or mail among a unit's contacts, a unit named on the portal, an
+alert's labels naming a device); an operator corrects it with `locate`, an event like any
+other, replayed by `verify`."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+from click.testing import CliRunner
+from faultflow import Engine, InvalidInput
+from faultflow.cli.app import cli
+from faultflow.db.records import PLACES
+from faultflow.intake import IntakeRecord
+from faultflow.network.places import Directory
+from faultflow.network.sheets import read
+from hypothesis import given
+from hypothesis import strategies as st
+from test_network import EXAMPLE, KINDS, PEOPLE
+
+CORE = "2102351931DMH4000123"  # cg-gov-core, at CG-GOV-MAIN of CG-GOV (the example)
+
+
+@pytest.fixture
+def net(db_path: Path, travel: Any) -> Engine:
+    engine = Engine.open(db=db_path, clock=pendulum.now, people=PEOPLE)
+    engine.import_registry([s for k in KINDS for s in read(EXAMPLE / f"{k}.csv")], actor="li")
+    return engine
+
+
+def where(t: Any) -> tuple[Any, ...]:
+    return tuple(getattr(t, p) for p in PLACES)
+
+
+def opened(net: Engine, channel: str, payload: dict[str, Any]) -> Any:
+    return net.intake(channel, payload, actor="agent1")
+
+
+def alert(labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "version": "4", "receiver": "faultflow", "status": "firing",
+        "alerts": [{"status": "firing", "labels": {"alertname": "Down", **labels},
+                    "annotations": {"summary": "down"}, "fingerprint": "f1",
+                    "startsAt": "2026-03-02T01:00:00Z"}],
+    }  # fmt: skip
+
+
+def test_intake_finds_the_unit_from_what_each_channel_carries(net: Engine) -> None:
+    call = opened(
+        net, "hotline", {"caller": "张主任", "number": "0374 610 0001", "summary": "断网"}
+    )
+    assert where(call) == ("CG-GOV", None, None, None)
+    mail = opened(net, "web", {"title": "x", "contact": "ZHANG@cg-gov.example"})
+    assert mail.unit == "CG-GOV"
+    mobile = opened(net, "hotline", {"number": "+86 138 0000 1001", "summary": "慢"})
+    assert mobile.unit == "CG-GOV"  # the country code is not part of the number
+    named = opened(net, "web", {"title": "x", "unit": "长葛市财政局"})  # the portal's choice
+    assert named.unit == "CG-FIN"
+    by_code = opened(net, "customer_manager", {"title": "x", "unit": "cg-fin"})
+    assert by_code.unit == "CG-FIN"
+    nobody = opened(net, "hotline", {"number": "0374-9999999", "summary": "?"})
+    assert where(nobody) == (None, None, None, None)
+    # the history records where intake found it, and the ticket JSON says it
+    assert call.history[0].data["place"] == {"unit": "CG-GOV"}
+    assert "place" not in nobody.history[0].data
+    assert call.to_dict()["unit"] == "CG-GOV" and call.to_dict()["device"] is None
+
+
+def test_an_alert_names_its_device_and_the_device_its_site_and_unit(net: Engine) -> None:
+    hit = opened(net, "alertmanager", alert({"instance": "cg-gov-core:9100"}))
+    assert where(hit) == ("CG-GOV", "CG-GOV-MAIN", None, CORE)
+    line = alert({"circuit": "CGZW-0002"})
+    line["alerts"][0]["fingerprint"] = "f2"
+    circuit = opened(net, "alertmanager", line)
+    assert where(circuit) == ("CG-FIN", "CG-FIN-MAIN", "CGZW-0002", None)
+
+
+def test_the_contract_maps_labels_of_its_own(net: Engine, tmp_path: Path) -> None:
+    contract = (
+        Path(net.contract.source)
+        .read_text(encoding="utf-8")
+        .replace(
+            "[channels.alertmanager]\n",
+            '[channels.alertmanager]\nlocate = { device = ["hostname"] }\n',
+        )
+    )
+    path = tmp_path / "states.toml"
+    path.write_text(contract, encoding="utf-8")
+    engine = Engine.open(db=tmp_path / "other.db", clock=pendulum.now, config=path, people=PEOPLE)
+    engine.import_registry([s for k in KINDS for s in read(EXAMPLE / f"{k}.csv")])
+    hit = engine.intake("alertmanager", alert({"hostname": "CG-FIN-SW"}), actor="am")
+    assert hit.device == "2102351931DMH4000456" and hit.unit == "CG-FIN"
+    bad = contract.replace('locate = { device = ["hostname"] }', 'locate = { room = ["x"] }')
+    path.write_text(bad, encoding="utf-8")
+    done = CliRunner().invoke(cli, ["check", str(path)])
+    assert done.exit_code == 1
+    assert "channels.alertmanager.locate.room: unknown place" in done.stderr
+
+
+def test_intake_sees_a_registry_change_made_elsewhere(net: Engine, db_path: Path) -> None:
+    other = Engine.open(db=db_path, clock=pendulum.now, people=PEOPLE)  # another process
+    other.add_entry("units", {"code": "CG-EDU", "name": "长葛市教育局",
+                              "contacts": "钱主任 0374-6100009"})  # fmt: skip
+    net.places.invalidate()  # a second later, as far as net's directory is concerned
+    t = opened(net, "hotline", {"number": "0374-6100009", "summary": "断网"})
+    assert t.unit == "CG-EDU"
+    other.close()
+
+
+def test_locate_corrects_the_place_as_an_event(net: Engine, db_path: Path) -> None:
+    t = opened(net, "web", {"title": "core switch down"})
+    assert t.unit is None
+    moved = net.locate(t.id, device=CORE, actor="li")
+    assert where(moved) == ("CG-GOV", "CG-GOV-MAIN", None, CORE)
+    last = moved.history[-1]
+    assert (last.trigger, last.actor, last.note) == (
+        "locate",
+        "li",
+        f"located at CG-GOV / CG-GOV-MAIN / {CORE}",
+    )
+    assert last.data["place"] == {"from": {}, "to": {"unit": "CG-GOV", "site": "CG-GOV-MAIN",
+                                                     "device": CORE}}  # fmt: skip
+    assert net.verify().ok
+    # refusals: unknown, contradicting, no change — nothing written
+    before = net.get(t.id).version
+    for kwargs, words in (
+        ({"unit": "CG-NOPE"}, "no such unit: 'CG-NOPE' (see `faultflow units list`)"),
+        ({"unit": "CG-FIN", "device": CORE}, f"device {CORE} is in unit CG-GOV, not CG-FIN"),
+        ({"device": CORE}, "is there already"),
+        ({}, "say where it is"),
+    ):
+        with pytest.raises(InvalidInput, match=words.replace("(", r"\(").replace(")", r"\)")):
+            net.locate(t.id, **kwargs, actor="li", lang="en")
+    assert net.get(t.id).version == before
+    # an edit of the row behind the engine's back is found by verify
+    net.close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE tickets SET unit = 'CG-FIN' WHERE id = ?", (t.id,))
+    found = Engine.open(db=db_path).verify()
+    assert not found.ok
+    assert "placed at {'unit': 'CG-FIN', 'site': 'CG-GOV-MAIN'" in found.broken[0].reason
+
+
+def test_locate_from_the_command_line(net: Engine, db_path: Path) -> None:
+    t = opened(net, "web", {"title": "line down"})
+    net.close()
+    run = CliRunner()
+    done = run.invoke(cli, ["--db", str(db_path), "locate", t.id, "--line", "CGZW-0001",
+                            "--as", "li", "--json"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert '"line": "CGZW-0001"' in done.output and '"unit": "CG-GOV"' in done.output
+    bad = run.invoke(cli, ["--db", str(db_path), "locate", t.id, "--site", "NOWHERE"])
+    assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "NOWHERE" in bad.stderr
+
+
+codes = st.sampled_from(["U1", "U2", "U3"])
+
+
+@given(st.lists(st.tuples(st.sampled_from(["D1", "D2", "D3", "D4"]), codes), max_size=4),
+       st.dictionaries(st.sampled_from(PLACES), st.sampled_from(["U1", "U2", "S1", "L1", "D1",
+                                                                  "D2", "x"])))  # fmt: skip
+def test_a_place_always_agrees_with_itself(
+    devices: list[tuple[str, str]], parts: dict[str, str]
+) -> None:
+    known = {
+        "units": {u: {"code": u, "name": u.lower(), "contacts": []} for u in ("U1", "U2", "U3")},
+        "sites": {"S1": {"code": "S1", "unit": "U2"}},
+        "lines": {"L1": {"code": "L1", "unit": "U1", "site": None}},
+        "devices": {d: {"serial": d, "unit": u, "site": "S1" if u == "U2" else None}
+                    for d, u in devices},
+    }  # fmt: skip
+    place = Directory.of(known).place(**parts)
+    # every part it names exists, and each narrower part lies within the broader ones
+    if "device" in place:
+        device = known["devices"][place["device"]]
+        assert place["unit"] == device["unit"] and place.get("site") == (
+            device["site"] or place.get("site")
+        )
+    if "line" in place:
+        assert place["unit"] == known["lines"]["L1"]["unit"]
+    if "site" in place:
+        assert place["unit"] == known["sites"][place["site"]]["unit"]
+    assert set(place) <= set(PLACES) and (not place or "unit" in place)
+    # the narrowest part given that exists is kept as given (the broader ones follow from it)
+    exists = {p: v for p, v in parts.items() if v in known[f"{p}s"]}
+    if exists:
+        narrowest = [p for p in PLACES if p in exists][-1]
+        assert place[narrowest] == exists[narrowest]
+    else:
+        assert place == {}
+
+
+def test_an_ambiguous_contact_says_nothing() -> None:
+    known = {"units": {
+        "A": {"code": "A", "name": "a", "contacts": [{"phone": "0374-1111111"}]},
+        "B": {"code": "B", "name": "b", "contacts": [{"phone": "03741111111", "email": "x@b.cn"}]},
+    }}  # fmt: skip
+    d = Directory.of(known)
+    assert d.contact("0374-1111111") is None and d.contact("Bee <X@b.cn>") == "B"
+    record = IntakeRecord(title="t", contact="0374 1111111")
+    assert d.locate(record, {}) == {}
