@@ -203,3 +203,48 @@ def test_an_ambiguous_contact_says_nothing() -> None:
     assert d.contact("0374-1111111") is None and d.contact("Bee <X@b.cn>") == "B"
     record = IntakeRecord(title="t", contact="0374 1111111")
     assert d.locate(record, {}) == {}
+
+
+def pages(engine: Engine, tid: str) -> list[list[str]]:
+    return [[p["person"] for p in e.data["paged"]] for e in engine.get(tid).history
+            if e.trigger == "page"]  # fmt: skip
+
+
+def test_the_units_own_manager_is_paged_for_its_faults(net: Engine, travel: Any) -> None:
+    fin = opened(net, "hotline", {"number": "0374-6100002", "summary": "宕机", "tier": "A"})
+    gov = opened(net, "hotline", {"number": "0374-6100001", "summary": "宕机", "tier": "A"})
+    nowhere = opened(net, "hotline", {"number": "0374-9999999", "summary": "宕机", "tier": "A"})
+    travel(minutes=16)  # the response promise broke: step 1, the duty engineer
+    net.tick()
+    travel(minutes=5, seconds=1)  # step 2: unit-manager (people.toml)
+    net.tick()
+    assert pages(net, fin.id) == [["li"], ["wu"]]  # CG-FIN's manager is wu
+    assert pages(net, gov.id) == [["li"], ["zhou"]]
+    assert pages(net, nowhere.id) == [["li"], ["zhou", "wu"]]  # no unit: the role of the file
+    # the registry changes the unit's manager: the next page follows it
+    net.edit_entry("units", "CG-FIN", {"manager": "zhou"})
+    travel(minutes=10, seconds=1)
+    net.tick()
+    assert pages(net, fin.id)[-1] == ["zheng"]  # step 3: the project director
+    net.escalate(fin.id, reason="again", actor="li")  # round 2 starts over: step 1
+    net.escalate(fin.id, reason="again", actor="li")
+    assert pages(net, fin.id)[-1] == ["zhou"]
+    assert net.verify().ok
+
+
+def test_without_a_fallback_role_a_unit_without_manager_is_a_gap(tmp_path: Path) -> None:
+    from faultflow.duty.people import compile_people, load
+
+    seed = load(PEOPLE, Engine.open(db=tmp_path / "x.db").contract)
+    assert "unit-manager" in seed.roles
+    data = {"people": {"li": {"name": "李工"}}, "roles": {"duty-engineer": {"people": ["li"]},
+            "customer-manager": {"people": ["li"]}, "project-director": {"people": ["li"]}},
+            "escalation": {"A": {"steps": [{"notify": ["unit-manager", "li"]}]}}}  # fmt: skip
+    people = compile_people(data, Engine.open(db=tmp_path / "y.db").contract)
+    at = pendulum.datetime(2026, 3, 2, 10, tz="Asia/Shanghai")
+    assert people.resolve(["unit-manager", "li"], at) == (
+        people.on_duty("li", at),
+        ["unit-manager"],
+    )
+    found, gaps = people.resolve(["unit-manager"], at, {"unit-manager": "li"})
+    assert [d.person.id for d in found] == ["li"] and gaps == []

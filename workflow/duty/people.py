@@ -31,6 +31,10 @@ from ..timekeeping.durations import parse_duration
 from ..timekeeping.times import from_us, in_zone, to_us
 
 CONTACT_KINDS = ("wecom", "mobile", "email")
+UNIT_MANAGER = "unit-manager"
+"""The role each ticket fills for itself: its unit's own customer manager (the registry's
+``manager`` of the ticket's unit). A role of that name in people.toml is who is paged when the
+ticket's unit is not known or names no manager; without one, that is a gap, recorded."""
 
 
 class _Table(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -197,14 +201,18 @@ class People:
         end = cap if cap is not None and to_us(cap) < to_us(until) else until
         return [OnDuty(self.people[holder], end)]
 
-    def resolve(self, names: Sequence[str], at: datetime) -> tuple[list[OnDuty], list[str]]:
+    def resolve(
+        self, names: Sequence[str], at: datetime, bound: Mapping[str, str] | None = None
+    ) -> tuple[list[OnDuty], list[str]]:
         """The people the roles (or person ids) ``names`` reach at ``at``, without repeats, and
-        the roles nobody holds (a gap: the caller records it)."""
+        the roles nobody holds (a gap: the caller records it). ``bound``: roles a ticket fills
+        for itself (:data:`UNIT_MANAGER`), role → person id; they win over the file's."""
         seen: dict[str, OnDuty] = {}
         empty = []
         for name in names:
+            person = self.people.get((bound or {}).get(name, ""))
             try:
-                found = self.on_duty(name, at)
+                found = [OnDuty(person, None)] if person else self.on_duty(name, at)
             except ConfigError:  # a role the file no longer has: a gap, said, never silence
                 found = []
             if not found:
@@ -330,7 +338,7 @@ def _compile(shape: PeopleShape, contract: Any, source: str) -> People:
         )
     for tier_name, tier in contract.tiers.items():
         for i, role in enumerate(tier.escalate_to):
-            if role not in roles and role not in people:
+            if role not in roles and role not in people and role != UNIT_MANAGER:
                 raise _Bad(
                     "roles",
                     f"the contract's tier {tier_name} escalates to {role!r} "
@@ -350,7 +358,7 @@ def _compile(shape: PeopleShape, contract: Any, source: str) -> People:
         steps = []
         for i, s in enumerate(c.steps):
             for j, who in enumerate(s.notify):
-                if who not in roles and who not in people:
+                if who not in roles and who not in people and who != UNIT_MANAGER:
                     raise _Bad(f"{path}.steps[{i}].notify[{j}]", f"unknown role or person {who!r}")
             wait = None
             if s.wait is not None:

@@ -222,3 +222,7 @@ class Places:
 
     def __call__(self, record: IntakeRecord, config: Mapping[str, Any]) -> dict[str, str]:
         return self.directory.locate(record, config)
+
+    def manager(self, unit: str) -> str | None:
+        found = self.directory.units.get(unit)
+        return (found.get("manager") or None) if found is not None else None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..db import escalations
 from ..db.records import EscalationRecord
 from ..db.store import Store
+from ..duty.people import UNIT_MANAGER
 from ..errors import ConcurrentUpdate, IllegalTransition, InvalidInput
 from ..tickets.policy import Policy
 from ..tickets.queries import ticket
@@ -58,6 +60,8 @@ class Page:
 def sweep(work: UnitOfWork, people: People, now_us: int, batch: int = 200) -> list[Page]:
     """Fire every escalation step due at ``now_us``; what was paged."""
     pages: list[Page] = []
+    if work.ctx.locate is not None:
+        work.ctx.locate.refresh()  # the units' managers as the registry names them now
     for tid in each_due(lambda: escalations.due(work.ctx.store, now_us, batch)):
         try:
             page = fire(work, people, tid, now_us)
@@ -76,17 +80,23 @@ def fire(work: UnitOfWork, people: People, tid: str, now_us: int) -> Page | None
         esc = s.tx.escalation(s.draft.ticket.id)
         if esc is None or esc.status != "running" or esc.next_us is None or esc.next_us > now_us:
             raise NothingToDo  # another scheduler fired it, or someone acknowledged
-        s.result = _page(s, people, esc, now_us, SYSTEM)
+        s.result = _page(s, people, esc, now_us, SYSTEM, managers=_managers(work))
 
     return work.change(tid, step_due, missing_ok=True).result
 
 
+def _managers(work: UnitOfWork) -> Callable[[str], str | None] | None:
+    """Who manages a unit, by the registry as the engine last read it."""
+    return work.ctx.locate.manager if work.ctx.locate is not None else None
+
+
 def _page(
     s: Step, people: People, esc: EscalationRecord, now_us: int, actor: str,
-    reason: str | None = None,
+    reason: str | None = None, managers: Callable[[str], str | None] | None = None,
 ) -> Page:  # fmt: skip
     """Page the people of the chain's current step (recorded on the draft) and move the chain
-    on (its row, in the same transaction)."""
+    on (its row, in the same transaction). ``managers``: a unit's customer manager, who
+    the role :data:`UNIT_MANAGER` reaches on a ticket of that unit."""
     draft, at_us = s.draft, s.at_us
     record = draft.ticket
     chain = people.chains.get(esc.chain)
@@ -97,7 +107,9 @@ def _page(
         s.tx.put_escalation(esc._replace(status="finished", next_us=None), esc)
         return Page(esc.ticket_id, esc.chain, esc.step, esc.round, (), ())
     step = chain.steps[esc.step]
-    found, gaps = people.resolve(step.notify, from_us(now_us, people.zone))
+    manager = managers(record.unit) if managers is not None and record.unit else None
+    bound = {UNIT_MANAGER: manager} if manager else None
+    found, gaps = people.resolve(step.notify, from_us(now_us, people.zone), bound)
     paged = [
         {"person": d.person.id, "name": d.person.name, "contacts": dict(d.person.contacts)}
         for d in found
@@ -194,8 +206,10 @@ def escalate(work: UnitOfWork, people: People, tid: str, actor: str, reason: str
             resumed = esc._replace(status="running", next_us=now_us)
             s.tx.put_escalation(resumed, esc)
             esc = resumed
-        s.result = _page(s, people, esc, now_us, actor, reason)
+        s.result = _page(s, people, esc, now_us, actor, reason, _managers(work))
 
+    if work.ctx.locate is not None:
+        work.ctx.locate.refresh()
     page: Page = work.change(tid, upward).result
     return page
 

@@ -64,6 +64,9 @@ class Locator(Protocol):
 
     def __call__(self, record: IntakeRecord, config: Mapping[str, Any]) -> dict[str, str]: ...
 
+    def manager(self, unit: str) -> str | None:
+        """The unit's customer manager (a person id of people.toml), if it names one."""
+
 
 @dataclass(frozen=True, slots=True)
 class Context:
