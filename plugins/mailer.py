@@ -71,6 +71,10 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
             f"Your report was received as ticket {ticket}. Reply to this mail to add to it.\n\n"
             f"{title}\n级别 tier: {n.get('tier')}  负责人 owner: {n.get('owner')}\n"
         )
+        manager = n.get("manager") or {}
+        if manager.get("name"):
+            reach = " ".join(str(manager[k]) for k in ("mobile", "email") if manager.get(k))
+            body += f"对口客户经理 your customer manager: {manager['name']} {reach}".rstrip() + "\n"
         reply_to_report = n.get("external_id")
     elif event == "page":
         for person in n.get("people") or ():

@@ -248,3 +248,47 @@ def test_without_a_fallback_role_a_unit_without_manager_is_a_gap(tmp_path: Path)
     )
     found, gaps = people.resolve(["unit-manager"], at, {"unit-manager": "li"})
     assert [d.person.id for d in found] == ["li"] and gaps == []
+
+
+def test_the_reporter_is_told_their_units_manager(net: Engine, db_path: Path) -> None:
+    import json
+
+    from faultflow.plugins.mailer import message
+    from test_http import Served
+    from test_web import FORM, browser, csrf_of, tracking_link
+
+    site = Served(net, portal_limit=(50, 60.0))
+    try:
+        with browser(site) as c:
+            form = c.get("/").text
+            assert '<option value="长葛市财政局">' in form  # the registry's units, offered
+            sent = c.post("/", data={"csrf": csrf_of(form), **FORM, "unit": "长葛市财政局"})
+            assert sent.status_code == 201
+            assert "贵单位的对口客户经理" in sent.text and "吴经理" in sent.text
+            assert "13800000012" in sent.text and "WuJL" not in sent.text  # no internal ids
+            assert "吴经理" in c.get(tracking_link(sent.text)).text
+            other = c.post("/", data={"csrf": csrf_of(c.get("/").text), **FORM})
+            assert other.status_code == 201 and "对口客户经理" not in other.text  # unknown unit
+    finally:
+        site.stop()
+    # a mailed report is acknowledged with the manager's name
+    config = db_path.parent / "mailing.toml"
+    config.write_text(
+        Path(net.contract.source).read_text(encoding="utf-8")
+        + '\n[notifiers.mail]\nuse = "email"\nhost = "127.0.0.1"\nevents = ["transition"]\n',
+        encoding="utf-8",
+    )
+    mailing = Engine.open(db=db_path.parent / "mailing.db", config=config, people=PEOPLE)
+    mailing.import_registry([s for k in KINDS for s in read(EXAMPLE / f"{k}.csv")])
+    mail = mailing.intake("email", {"title": "断网", "contact": "zhang@cg-gov.example",
+                                    "external_id": "<m1@cg-gov.example>"})  # fmt: skip
+    assert mail.unit == "CG-GOV"
+    with sqlite3.connect(db_path.parent / "mailing.db") as conn:
+        [(payload,)] = conn.execute(
+            "SELECT payload FROM outbox WHERE ticket_id = ? AND seq = 1", (mail.id,)
+        ).fetchall()
+    said = message(json.loads(payload), {"from": "desk@om.example"})
+    assert said is not None
+    assert "对口客户经理 your customer manager: 周经理 13800000011 zhou@om.example" in str(
+        said.get_content()
+    )

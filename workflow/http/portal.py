@@ -71,15 +71,33 @@ def _payload(values: dict[str, str], nonce: str) -> dict[str, Any]:
     return payload
 
 
-def _form(request: Request, status: int = 200, values: dict[str, str] | None = None,
-          message: str | None = None) -> Response:  # fmt: skip
+def _units(request: Request) -> list[str]:
+    """The registry's units by name, offered as the reporter types (any text is still taken)."""
+    return sorted(u["name"] for u in request.app.state.engine.entries("units"))
+
+
+def _form(
+    request: Request, units: list[str], status: int = 200,
+    values: dict[str, str] | None = None, message: str | None = None,
+) -> Response:  # fmt: skip
     return page(request, "portal.html", status, csrf=form_token(request),
-                values=values or {}, impacts=_impacts(request), message=message)  # fmt: skip
+                values=values or {}, impacts=_impacts(request), message=message,
+                units=units)  # fmt: skip
+
+
+def _manager(request: Request, ticket: Any) -> dict[str, str] | None:
+    """The customer manager of the ticket's unit, named to the reporter (name, phone, mail)."""
+    if ticket.unit is None:
+        return None
+    manager: dict[str, str] | None = (
+        request.app.state.engine.whereabouts(ticket).get("unit", {}).get("manager")
+    )
+    return manager
 
 
 @router.get("/")
 async def portal(request: Request) -> Response:
-    return _form(request)
+    return _form(request, await call(_units, request))
 
 
 @router.post("/")
@@ -90,7 +108,7 @@ async def report(request: Request) -> Response:
         w = words_for(request)
         return page(request, "portal.html", 429, {"Retry-After": str(int(wait) + 1)},
                     csrf=form_token(request), values={}, impacts=_impacts(request),
-                    message=w["error.rate"])  # fmt: skip
+                    message=w["error.rate"], units=[])  # fmt: skip
     values: dict[str, str] = {}
     try:
         form = await read_form(request)
@@ -101,18 +119,22 @@ async def report(request: Request) -> Response:
     except BadForm as err:
         log.info("portal: refused a report from %s: %s", client(request), err)
         return refusal(request, err, template="portal.html", csrf=form_token(request),
-                       values=values, impacts=_impacts(request))  # fmt: skip
+                       values=values, impacts=_impacts(request),
+                       units=await call(_units, request))  # fmt: skip
     except FaultflowError as err:
         return refusal(request, err, template="portal.html", csrf=form_token(request),
-                       values=values, impacts=_impacts(request))  # fmt: skip
+                       values=values, impacts=_impacts(request),
+                       units=await call(_units, request))  # fmt: skip
     app.state.portal_limit.take(client(request))
     result = results[0]
     if result.outcome == "duplicate":
         return refusal(request, BadForm("error.replay", 409), template="portal.html",
-                       csrf=form_token(request), values={}, impacts=_impacts(request))  # fmt: skip
+                       csrf=form_token(request), values={}, impacts=_impacts(request),
+                       units=await call(_units, request))  # fmt: skip
     code = await call(app.state.engine.tracking_code, result.ticket.id)
     link = link_for(request, "track", code=code)
-    return page(request, "sent.html", 201, ticket=result.ticket, link=link)
+    manager = await call(_manager, request, result.ticket)
+    return page(request, "sent.html", 201, ticket=result.ticket, link=link, manager=manager)
 
 
 def _timeline(ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
@@ -167,8 +189,8 @@ def _promises(ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _tracking(request: Request, ticket: Any, code: str, status: int = 200,
-              message: str | None = None) -> Response:  # fmt: skip
+async def _tracking(request: Request, ticket: Any, code: str, status: int = 200,
+                    message: str | None = None) -> Response:  # fmt: skip
     from ..reports import handling
 
     engine = request.app.state.engine
@@ -184,6 +206,7 @@ def _tracking(request: Request, ticket: Any, code: str, status: int = 200,
         promises=_promises(ticket, contract, w), timeline=_timeline(ticket, contract, w),
         report=report, csrf=form_token(request), message=message,
         added=request.query_params.get("added") == "1",
+        manager=await call(_manager, request, ticket),
     )  # fmt: skip
 
 
@@ -193,7 +216,7 @@ async def track(code: str, request: Request) -> Response:
         ticket = await call(request.app.state.engine.tracked, code)
     except UnknownTicket:
         return refusal(request, BadForm("error.track", 404))
-    return _tracking(request, ticket, code)
+    return await _tracking(request, ticket, code)
 
 
 @router.post("/t/{code}/notes")
@@ -205,7 +228,7 @@ async def add(code: str, request: Request) -> Response:
         return refusal(request, BadForm("error.track", 404))
     limit = request.app.state.portal_limit
     if limit.peek(client(request)):
-        return _tracking(request, ticket, code, 429, words_for(request)["error.rate"])
+        return await _tracking(request, ticket, code, 429, words_for(request)["error.rate"])
     try:
         form = await read_form(request)
         await check_form(request, form)
@@ -218,5 +241,5 @@ async def add(code: str, request: Request) -> Response:
         limit.take(client(request))  # counted once taken
     except (BadForm, FaultflowError) as err:
         message, status = said(words_for(request), err)
-        return _tracking(request, ticket, code, status, message)
+        return await _tracking(request, ticket, code, status, message)
     return RedirectResponse(f"{path_for(request, 'track', code=code)}?added=1", status_code=303)

@@ -250,6 +250,32 @@ class NetworkAPI(EngineParts):
                 )
         return self._changes.locate(ticket_id, place, actor, note, version)
 
+    def whereabouts(self, ticket: Ticket) -> dict[str, Any]:
+        """What the registry says of where ``ticket`` is, for the people who handle it: its
+        unit (name, customer manager with name and contacts), site, line and device — the
+        device with its model, vendor (name, hotline, contacts) and warranty end, and whether
+        the warranty has run out by now. Empty when the ticket is not placed."""
+        out: dict[str, Any] = {}
+        for part in PLACES:
+            code = getattr(ticket, part)
+            if code is None:
+                continue
+            found = table.get(self.store, f"{part}s", code)
+            out[part] = {**(found or {}), "code": code} if found else {"code": code}
+        unit = out.get("unit")
+        if unit is not None and unit.get("manager"):
+            pid = unit["manager"]
+            unit["manager"] = self.work.reachable(pid) or {"person": pid, "name": pid}
+        device = out.get("device")
+        if device is not None:
+            if device.get("vendor"):
+                device["vendor"] = table.get(self.store, "vendors", device["vendor"]) or {
+                    "code": device["vendor"]}  # fmt: skip
+            end = device.get("warranty_end")
+            if end:
+                device["under_warranty"] = self.now().date().isoformat() <= end
+        return out
+
     def export_registry(self, archived: bool = False) -> dict[str, builtins.list[dict[str, Any]]]:
         """Every entry, by kind (what :func:`faultflow.network.sheets.to_xlsx` writes)."""
         return {kind: table.listed(self.store, kind, archived) for kind in ORDER}

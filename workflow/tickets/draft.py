@@ -58,9 +58,11 @@ def opened(
     recurs: str | None = None,
     chained: frozenset[str] = frozenset(),
     place: Mapping[str, str] | None = None,
+    manager: Mapping[str, str] | None = None,
 ) -> Draft:
     """The draft of a new ticket: its row, and the intake event with the clocks it starts
-    (``place``: where it is, found from what the channel carried, recorded in the event)."""
+    (``place``: where it is, found from what the channel carried, recorded in the event;
+    ``manager``: its unit's customer manager, whom the reporter's acknowledgement names)."""
     tier, kind, cause = classification
     ticket = TicketRecord(
         id=ticket_id,
@@ -97,7 +99,11 @@ def opened(
     data = {**(data or {}), "opened_as": opened_as}
     if place:
         data["place"] = dict(place)
-    draft.transition(contract.intake, contract.initial, at_us, actor, note=record.title, data=data)
+    notify = {"unit": place.get("unit"), "manager": manager} if place else None
+    draft.transition(
+        contract.intake, contract.initial, at_us, actor, note=record.title, data=data,
+        notify=notify,
+    )  # fmt: skip
     return draft
 
 
@@ -360,8 +366,10 @@ class Draft:
         note: str | None = None,
         reason: str | None = None,
         data: dict[str, Any] | None = None,
+        notify: dict[str, Any] | None = None,
     ) -> None:
-        """Move to ``dest`` by ``trigger``: stop and start clocks, record the event."""
+        """Move to ``dest`` by ``trigger``: stop and start clocks, record the event
+        (``notify``: what its notification says beside the ticket's fields)."""
         at = at_us
         final = dest in self.contract.finals
         specs = self.contract.clocks
@@ -379,7 +387,7 @@ class Draft:
                     self._start(spec, at)
         if final and self.ticket.on_hold:
             self.update(on_hold=False, hold_reason=None)
-        self.record(trigger, dest, at_us, actor, note=note, reason=reason, data=data)
+        self.record(trigger, dest, at_us, actor, note=note, reason=reason, data=data, notify=notify)
 
     def fire_due(self, upto_us: int) -> None:
         """Fire, in time order, every warning and breach due at or before ``upto_us``."""

@@ -166,8 +166,23 @@ class UnitOfWork:
         return opened(
             contract, ticket_id, channel, record, classification, actor, at_us,
             recorded_us, data, self.ctx.sealer, occurrence=occurrence, recurs=recurs,
-            chained=self.chained, place=place,
+            chained=self.chained, place=place, manager=self.manager(place),
         )  # fmt: skip
+
+    def manager(self, place: Mapping[str, str] | None) -> dict[str, str] | None:
+        """The customer manager of the unit at ``place`` as a reporter may read it: name,
+        mobile, mail (people.toml); ``None`` when the unit names none."""
+        unit, locate = (place or {}).get("unit"), self.ctx.locate
+        return self.reachable(locate.manager(unit)) if unit and locate is not None else None
+
+    def reachable(self, person_id: str | None) -> dict[str, str] | None:
+        """A person of people.toml as someone outside may reach them: name, mobile, mail."""
+        people = self.ctx.people
+        person = people.people.get(person_id or "") if people is not None else None
+        if person is None:
+            return None
+        shown = {k: v for k, v in person.contacts.items() if k in ("mobile", "email")}
+        return {"person": person.id, "name": person.name, **shown}
 
     # -- writing ------------------------------------------------------------------------------
 
