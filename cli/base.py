@@ -239,7 +239,8 @@ def show_ticket(settings: Settings, ticket: Any, as_json: bool) -> None:
         return
     from .render import ticket_text
 
-    click.echo(ticket_text(ticket, engine.now()))
+    where = engine.whereabouts(ticket) if ticket.unit else None
+    click.echo(ticket_text(ticket, engine.now(), where))
 
 
 def log_like_run(verbose: bool = False) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from faultflow.timekeeping import durations
@@ -101,8 +101,40 @@ def safe(text: str | None) -> str:
     return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
-def ticket_text(ticket: Ticket, now: datetime) -> str:
-    """``faultflow show``: header, owner, clocks, then the timeline."""
+def place_lines(where: dict[str, Any]) -> list[str]:
+    """Where the ticket is, as the registry knows it (``Engine.whereabouts``): the unit and its
+    manager, site, line, and the device with its vendor and warranty."""
+    parts = []
+    unit = where.get("unit")
+    if unit:
+        manager = unit.get("manager") or {}
+        reach = " ".join(manager.get(k, "") for k in ("name", "mobile") if manager.get(k))
+        parts.append(f"unit {unit['code']} {unit.get('name', '')}".rstrip()
+                     + (f" (manager {reach})" if reach else ""))  # fmt: skip
+    site, line = where.get("site"), where.get("line")
+    if site:
+        parts.append(f"site {site['code']} {site.get('name', '')}".rstrip())
+    if line:
+        parts.append(
+            f"line {line['code']} {line.get('carrier') or ''} {line.get('kind') or ''}".rstrip()
+        )
+    lines = ["  at " + " · ".join(safe(p) for p in parts)] if parts else []
+    device = where.get("device")
+    if device:
+        said = [f"device {device['code']} {device.get('name') or ''} {device.get('model') or ''}"]
+        vendor = device.get("vendor")
+        if isinstance(vendor, dict):
+            said.append(f"vendor {vendor.get('name') or vendor['code']} "
+                        f"{vendor.get('hotline') or ''}".rstrip())  # fmt: skip
+        if device.get("warranty_end"):
+            state = "in force" if device.get("under_warranty") else "RUN OUT"
+            said.append(f"warranty to {device['warranty_end']} ({state})")
+        lines.append("  " + " · ".join(safe(" ".join(p.split())) for p in said))
+    return lines
+
+
+def ticket_text(ticket: Ticket, now: datetime, where: dict[str, Any] | None = None) -> str:
+    """``faultflow show``: header, owner, where it is, clocks, then the timeline."""
     lines = []
     hold = f"  ON HOLD ({safe(ticket.hold_reason)})" if ticket.on_hold else ""
     cause = f" ({ticket.cause})" if ticket.cause else ""
@@ -127,6 +159,7 @@ def ticket_text(ticket: Ticket, now: datetime) -> str:
     ]
     if any(who):
         lines.append("  " + "  ".join(w for w in who if w))
+    lines += place_lines(where or {})
     if ticket.description and ticket.description != ticket.title:
         for text in ticket.description.splitlines()[:6]:
             lines.append(f"  | {safe(text)}")

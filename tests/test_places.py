@@ -153,6 +153,15 @@ def test_locate_from_the_command_line(net: Engine, db_path: Path) -> None:
                             "--as", "li", "--json"])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert '"line": "CGZW-0001"' in done.output and '"unit": "CG-GOV"' in done.output
+    shown = run.invoke(cli, ["--db", str(db_path), "--people", str(PEOPLE), "show", t.id])
+    assert "at unit CG-GOV 长葛市人民政府办公室 (manager 周经理 13800000011)" in shown.output
+    assert "line CGZW-0001 中国电信 MSTP 100M" in shown.output
+    device = run.invoke(cli, ["--db", str(db_path), "locate", t.id, "--device", CORE])
+    assert device.exit_code == 0, device.output
+    assert (
+        f"device {CORE} cg-gov-core S5720-28X-SI-AC · vendor 华为技术有限公司 400-822-9999 · "
+        "warranty to 2028-06-30 (in force)" in device.output
+    )
     bad = run.invoke(cli, ["--db", str(db_path), "locate", t.id, "--site", "NOWHERE"])
     assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "NOWHERE" in bad.stderr
 

@@ -298,6 +298,7 @@ def _ticket_page(request: Request, found: Session, ticket: Any, status: int = 20
         people=sorted(engine.people.people) if engine.people is not None else None,
         final=ticket.state in contract.finals, csrf=found.csrf(request),
         may_act=found.allows("operate"), tracking=tracking,
+        where=engine.whereabouts(ticket) if ticket.unit else {},
     )  # fmt: skip
 
 
