@@ -92,9 +92,11 @@ def _group(kind: str) -> click.Group:
 
     @group.command("show")
     @click.argument("code")
+    @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
+                  help="How many of its latest tickets to list.")  # fmt: skip
     @json_option
     @click.pass_obj
-    def show(settings: Settings, code: str, as_json: bool) -> None:
+    def show(settings: Settings, code: str, limit: int, as_json: bool) -> None:
         engine = settings.engine()
         entry = engine.entry(kind, code)
         parts = {
@@ -102,17 +104,27 @@ def _group(kind: str) -> click.Group:
             for other in ("sites", "lines", "devices")
             if one in KINDS[other].names
         }
+        served = engine.served(kind, code, limit) if kind != "vendors" else []
         if as_json:
-            emit_json(_shown(entry) | {k: v for k, v in parts.items()})
+            tickets = {"tickets": [t.to_dict() for t in served]} if kind != "vendors" else {}
+            emit_json(_shown(entry) | {k: v for k, v in parts.items()} | tickets)
             return
         click.echo(f"{one} {code}")
         click.echo(_text(entry, kind))
         for other, codes in parts.items():
             if codes:
                 click.echo(f"  {other:<13} {', '.join(codes)}")
+        if kind != "vendors":
+            from .render import served_lines
 
-    show.help = f"One {one}: its fields" + (
-        ", and what belongs to it." if kind in ("units", "sites") else "."
+            click.echo(f"tickets (latest {limit})" if served else "no tickets")
+            for line in served_lines(served, engine.now()):
+                click.echo(line)
+
+    show.help = (
+        f"One {one}: its fields"
+        + (", what belongs to it" if kind in ("units", "sites") else "")
+        + ("" if kind == "vendors" else ", and its latest tickets with how long each fault lasted.")
     )
 
     def option(field: Any, required: bool = False) -> click.Option:
@@ -296,9 +308,25 @@ def locate(settings: Settings, ticket_id: str, unit: str | None, site: str | Non
     show_ticket(settings, t, as_json)
 
 
+@click.command()
+@json_option
+@click.pass_obj
+def status(settings: Settings, as_json: bool) -> None:
+    """What is down now: the units with open tickets of a tier that stops a unit's business
+    (the contract's `stops_business`), longest down first — the duty room's wall."""
+    found = settings.engine().status()
+    if as_json:
+        emit_json(found.to_dict())
+        return
+    from .render import status_text
+
+    click.echo(status_text(found))
+
+
 def groups() -> list[click.Command]:
     return [
         *(_group(kind) for kind in ("units", "sites", "lines", "devices", "vendors")),
         registry,
         locate,
+        status,
     ]

@@ -268,3 +268,38 @@ def tick_summary(counts: dict[str, int]) -> str:
     if counts["failed"]:
         sent += f", {counts['failed']} failed (retried later)"
     return f"tick: {fired}; {sent}"
+
+
+def status_text(status: Any) -> str:
+    """``faultflow status``: the units down now, longest first, each with since when."""
+    now = status.at
+    if not status.down:
+        return f"{moment(now, now)}  no unit is down"
+    lines = [click.style(f"{moment(now, now)}  {len(status.down)} unit(s) down", bold=True)]
+    width = max(len(d.unit) for d in status.down)
+    for d in status.down:
+        since = f"down since {moment(d.since, now)} ({span(now - d.since)})"
+        lines.append(
+            f"  {d.unit:<{width}}  {safe(d.name)}  {styled(since, 'breach')}  "
+            f"tickets {', '.join(d.tickets)}"
+        )
+    return "\n".join(lines)
+
+
+def served_lines(served: Sequence[Any], now: datetime) -> list[str]:
+    """A place's tickets (``Engine.served``), newest first: opened, and how long the fault
+    lasted (or has lasted, while open)."""
+    lines = []
+    for t in served:
+        if t.restored is not None:
+            lasted = f"restored after {span(t.duration)}"
+        elif t.open:
+            lasted = styled(f"open for {span(now - t.opened)}", "breach" if t.outage else "warn")
+        else:
+            lasted = "closed"
+        mark = " outage" if t.outage else ""
+        lines.append(
+            f"  {t.id}  {moment(t.opened, now)}  tier {t.tier}{mark}  {t.state:<17} {lasted}  "
+            f"{safe(t.title)}"
+        )
+    return lines

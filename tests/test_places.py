@@ -5,6 +5,7 @@ other, replayed by `verify`."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -301,3 +302,52 @@ def test_the_reporter_is_told_their_units_manager(net: Engine, db_path: Path) ->
     assert "对口客户经理 your customer manager: 周经理 13800000011 zhou@om.example" in str(
         said.get_content()
     )
+
+
+def test_status_names_the_units_down_longest_first(net: Engine, db_path: Path, travel: Any) -> None:
+    assert net.status().to_dict() == {"at": "2026-03-02T09:00:00+08:00", "down": []}
+    gov = opened(net, "hotline", {"number": "0374-6100001", "summary": "宕机", "tier": "A"})
+    travel(minutes=10)
+    hall = opened(net, "web", {"title": "大厅断网", "unit": "CG-HALL", "tier": "A"})
+    opened(net, "hotline", {"number": "0374-6100002", "summary": "慢", "tier": "B"})  # not down
+    opened(net, "hotline", {"number": "0374-9999999", "summary": "宕机", "tier": "A"})  # nowhere
+    travel(minutes=5)
+    gov2 = opened(net, "web", {"title": "又断了", "unit": "CG-GOV", "tier": "A"})
+    assert net.status().to_dict() == {
+        "at": "2026-03-02T09:15:00+08:00",
+        "down": [
+            {"unit": "CG-GOV", "name": "长葛市人民政府办公室", "since": "2026-03-02T09:00:00+08:00",
+             "tickets": [gov.id, gov2.id]},
+            {"unit": "CG-HALL", "name": "长葛市行政服务中心", "since": "2026-03-02T09:10:00+08:00",
+             "tickets": [hall.id]},
+        ],
+    }  # fmt: skip
+    for trigger in ("respond", "remote", "resolve"):
+        net.advance(
+            hall.id, trigger, actor="li", note="换了光模块" if trigger == "resolve" else None
+        )
+    assert [d.unit for d in net.status().down] == ["CG-GOV"]  # resolved: up again
+    net.close()
+    run = CliRunner()
+    text = run.invoke(cli, ["--db", str(db_path), "status"])
+    assert text.exit_code == 0, text.output
+    assert "1 unit(s) down" in text.output
+    assert (
+        f"CG-GOV  长葛市人民政府办公室  down since 09:00 (15 min)  tickets {gov.id}, {gov2.id}"
+        in (click_plain(text.output))
+    )
+    shown = run.invoke(cli, ["--db", str(db_path), "units", "show", "CG-HALL", "--json"])
+    [ticket] = json.loads(shown.output)["tickets"]
+    assert (ticket["id"], ticket["open"], ticket["outage"], ticket["duration_s"]) == (
+        hall.id, True, True, 300
+    )  # resolved after 5 minutes, open until reported  # fmt: skip
+    plain = run.invoke(cli, ["--db", str(db_path), "units", "show", "CG-GOV"])
+    assert f"{gov2.id}  09:15  tier A outage  received" in plain.output
+    none = run.invoke(cli, ["--db", str(db_path), "vendors", "show", "HUAWEI", "--json"])
+    assert "tickets" not in json.loads(none.output)
+
+
+def click_plain(text: str) -> str:
+    import click
+
+    return click.unstyle(text)

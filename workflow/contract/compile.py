@@ -213,10 +213,7 @@ class _Compiler:
             warning_share=header.warning_share,
             default_tier=header.default_tier,
             default_kind=header.default_kind,
-            tiers={
-                name: Tier(name, t.label, t.description, t.escalate_to)
-                for name, t in m.tiers.items()
-            },
+            tiers=self._tiers(m.tiers),
             kinds={name: k.description for name, k in m.kinds.items()},
             causes={name: c.description for name, c in m.causes.items()},
             states=states,
@@ -308,6 +305,17 @@ class _Compiler:
                     "make-up workdays, or upgrade the chinesecalendar package)"
                 )
         return tuple(out)
+
+    @staticmethod
+    def _tiers(tiers: Mapping[str, Any]) -> dict[str, Tier]:
+        """The tiers; which stop a unit's business: those that say so, or — when none says
+        either way — the first (the most severe)."""
+        said = any(t.stops_business is not None for t in tiers.values())
+        out = {}
+        for i, (name, t) in enumerate(tiers.items()):
+            stops = bool(t.stops_business) if said else i == 0
+            out[name] = Tier(name, t.label, t.description, t.escalate_to, stops)
+        return out
 
     def _us(self, path: str, text: str) -> int:
         return int(self._duration(path, text) / timedelta(microseconds=1))

@@ -153,6 +153,7 @@ class Tier:
     label: str
     description: str
     escalate_to: tuple[str, ...]
+    stops_business: bool = False  # a fault of this tier puts its unit down (`faultflow status`)
 
 
 @dataclass(frozen=True, slots=True)

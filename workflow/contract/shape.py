@@ -45,6 +45,7 @@ class TierShape(_Table, kw_only=True):
     label: str = ""
     description: str = ""
     escalate_to: Names = ()
+    stops_business: bool | None = None
 
 
 class NamedShape(_Table, kw_only=True):

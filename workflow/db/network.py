@@ -78,6 +78,17 @@ def get(store: Store, kind: str, code: str) -> dict[str, Any] | None:
     return _values(found[0]) if found else None
 
 
+def names(store: Store, kind: str, codes: Iterable[str]) -> dict[str, str]:
+    """The names of the entries ``codes`` of ``kind`` (archived too), by code."""
+    table, _, key = TABLES[kind]
+    wanted = sorted(set(codes))
+    out: dict[str, str] = {}
+    for i in range(0, len(wanted), 500):  # bounded IN lists
+        query = select(table.c[key], table.c.name).where(table.c[key].in_(wanted[i : i + 500]))
+        out.update({code: name for code, name in store.query(query)})
+    return out
+
+
 def referrers(store: Store, kind: str, code: str) -> dict[str, int]:
     """How many entries of each kind name the entry ``code`` of ``kind`` (archived included)."""
     out = {}

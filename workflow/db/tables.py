@@ -124,6 +124,7 @@ TicketRow = _table(
         Index("ix_tickets_channel_created", "channel", "created_us"),
         # A unit's tickets: its history, what is down now, the report by unit.
         Index("ix_tickets_unit", "unit", "created_us"),
+        Index("ix_tickets_device", "device", "created_us"),  # has this device failed before?
         # Clustered on the primary key: one B-tree less to write per trigger.
         {"sqlite_with_rowid": False},
     ),

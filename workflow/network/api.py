@@ -7,13 +7,17 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..db import network as table
+from ..db import places
 from ..db.records import PLACES
 from ..errors import InvalidInput
+from ..reports import handling
 from ..tickets.parts import EngineParts
 from ..tickets.views import Ticket
+from ..timekeeping.times import from_us
 from ..words import Words
 from .model import KINDS, ORDER, Kind, Problem, differing, read
 from .places import Places
@@ -42,6 +46,61 @@ class Plan:
         if self.problems:
             out["problems"] = self.problems
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Down:
+    """A unit whose business stands still: its open tickets of the tiers that stop a unit's
+    business (``[tiers.X] stops_business``), oldest first, and since when."""
+
+    unit: str
+    name: str
+    since: datetime
+    tickets: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unit": self.unit, "name": self.name, "since": self.since.isoformat(),
+                "tickets": self.tickets}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What is down now (``faultflow status``): the units, longest down first."""
+
+    at: datetime
+    down: list[Down]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "down": [d.to_dict() for d in self.down]}
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """One ticket at a place, for its history: when it opened, when the fault was dealt with
+    (resolved, or a spare put in; ``None`` while it is not), and whether it is still open."""
+
+    id: str
+    state: str
+    tier: str
+    title: str
+    opened: datetime
+    restored: datetime | None
+    open: bool
+    outage: bool  # of a tier that stops the unit's business
+
+    @property
+    def duration(self) -> timedelta | None:
+        return self.restored - self.opened if self.restored is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.duration
+        return {
+            "id": self.id, "state": self.state, "tier": self.tier, "title": self.title,
+            "opened": self.opened.isoformat(),
+            "restored": self.restored.isoformat() if self.restored else None,
+            "duration_s": int(d.total_seconds()) if d is not None else None,
+            "open": self.open, "outage": self.outage,
+        }  # fmt: skip
 
 
 def _worded(p: Problem, w: Words) -> tuple[str, str]:
@@ -274,6 +333,51 @@ class NetworkAPI(EngineParts):
             end = device.get("warranty_end")
             if end:
                 device["under_warranty"] = self.now().date().isoformat() <= end
+        return out
+
+    def status(self) -> Status:
+        """The units down now: those with open tickets of a tier that stops a unit's business
+        (the contract's ``stops_business``) whose fault is not yet dealt with (resolved, or a
+        spare in place), with since when, longest down first."""
+        contract = self.contract
+        tiers = [n for n, t in contract.tiers.items() if t.stops_business]
+        fixed = [s for s in contract.states if handling.fixes(contract, s)]
+        by_unit: dict[str, list[tuple[str, int]]] = {}
+        for unit, tid, created_us in places.down(self.store, tiers, fixed):
+            by_unit.setdefault(unit, []).append((tid, created_us))
+        names = table.names(self.store, "units", by_unit)
+        zone = contract.timezone
+        down = [
+            Down(unit, names.get(unit, unit), from_us(rows[0][1], zone), [t for t, _ in rows])
+            for unit, rows in by_unit.items()
+        ]
+        down.sort(key=lambda d: (d.since, d.unit))
+        return Status(self.now(), down)
+
+    def served(self, kind: str, code: str, limit: int = 50) -> builtins.list[Served]:
+        """The latest ``limit`` tickets of a unit, site, line or device (``kind`` plural, as
+        the registry says it), newest first, each with how long its fault lasted."""
+        k = _kind(kind)
+        part = kind[:-1]
+        if part not in PLACES:
+            raise InvalidInput(
+                f"tickets are placed at units, sites, lines and devices, not {k.name}"
+            )
+        self.entry(kind, code)  # refused if there is none
+        rows = places.placed(self.store, part, code, limit)
+        contract = self.contract
+        fixing = [s for s in contract.states if handling.fixes(contract, s)]
+        done = places.restored(self.store, [r[0] for r in rows], fixing)
+        stopping = {n for n, t in contract.tiers.items() if t.stops_business}
+        zone = contract.timezone
+        out = []
+        for tid, state, tier, title, created_us, last_us, is_open in rows:
+            at = done.get(tid)
+            if at is None and not is_open and state not in contract.cancelled:
+                at = last_us  # closed without a fixing step (another contract's lifecycle)
+            out.append(Served(tid, state, tier, title, from_us(created_us, zone),
+                              from_us(at, zone) if at is not None else None, bool(is_open),
+                              tier in stopping))  # fmt: skip
         return out
 
     def export_registry(self, archived: bool = False) -> dict[str, builtins.list[dict[str, Any]]]:

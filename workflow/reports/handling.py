@@ -61,12 +61,12 @@ def public_steps(ticket: Ticket, contract: Contract) -> list[dict[str, Any]]:
             continue  # notes, alarms, pages, holds: not a step the customer sees
         state = contract.states.get(e.to_state)
         said = state.description if state is not None and state.description else e.to_state
-        text = e.note if e.trigger in contract.remedies or _fixes(contract, e.to_state) else None
+        text = e.note if e.trigger in contract.remedies or fixes(contract, e.to_state) else None
         out.append({"at": e.at, "state": e.to_state, "what": said, "text": text})
     return out
 
 
-def _fixes(contract: Contract, state: str) -> bool:
+def fixes(contract: Contract, state: str) -> bool:
     """Whether reaching ``state`` means the fault was dealt with: a state that is not final
     and leads on to a final state other than a cancellation (the seed's resolved and
     spare_substituted, from which the report follows)."""

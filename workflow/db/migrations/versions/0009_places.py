@@ -1,6 +1,7 @@
 """Where a ticket is: ``tickets.unit``, ``site``, ``line``, ``device`` (codes of the registry,
 a device by its serial; NULL when not known), found at intake or set by ``faultflow locate``,
-and an index of the tickets of a unit (a unit's history, ``status``, the report by unit).
+an index of the tickets of a unit (a unit's history, ``status``, the report by unit) and one of
+a device's ("has this switch failed before?").
 
 Tickets from before stay unplaced (NULL): their history names no place.
 
@@ -27,9 +28,11 @@ def upgrade() -> None:
     for name in PLACES:
         op.add_column("tickets", sa.Column(name, sa.String(), nullable=True))
     op.create_index("ix_tickets_unit", "tickets", ["unit", "created_us"])
+    op.create_index("ix_tickets_device", "tickets", ["device", "created_us"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tickets_device", table_name="tickets")
     op.drop_index("ix_tickets_unit", table_name="tickets")
     for name in reversed(PLACES):
         op.drop_column("tickets", name)
