@@ -351,3 +351,58 @@ def click_plain(text: str) -> str:
     import click
 
     return click.unstyle(text)
+
+
+def test_the_registry_and_places_over_http(net: Engine, tmp_path: Path) -> None:
+    import httpx
+    from test_http import Served
+
+    _, reader = net.create_token("wall", ["read"])
+    _, operator = net.create_token("desk", ["operate"], actor="li")
+    _, keeper = net.create_token("keeper", ["registry"], actor="li")
+    site = Served(net)
+    try:
+        with httpx.Client(base_url=site.url, timeout=10) as c:
+
+            def as_(secret: str) -> dict[str, str]:
+                return {"authorization": f"Bearer {secret}"}
+
+            units = c.get("/v1/units", headers=as_(reader)).json()["units"]
+            assert [u["code"] for u in units] == ["CG-FIN", "CG-GOV", "CG-HALL"]
+            assert c.get("/v1/units").status_code == 401
+            # the registry scope changes entries; read and operate may not
+            new = {"code": "CG-EDU", "name": "长葛市教育局", "manager": "wu"}
+            assert c.post("/v1/units", json=new, headers=as_(operator)).status_code == 403
+            made = c.post("/v1/units", json=new, headers=as_(keeper))
+            assert made.status_code == 201 and made.json()["manager"] == "wu"
+            bad = c.post("/v1/units", json={**new, "code": "X", "manager": "nobody"},
+                          headers=as_(keeper))  # fmt: skip
+            assert bad.status_code == 422 and "nobody" in bad.text
+            edited = c.patch("/v1/units/CG-EDU", json={"address": "教育大楼"}, headers=as_(keeper))
+            assert edited.json()["address"] == "教育大楼"
+            # a spreadsheet, dry and then for real; a bad one refused whole
+            csv = "编码,单位,名称,地址\nCG-EDU-MAIN,CG-EDU,教育局机房,\n".encode()
+            dry = c.post("/v1/registry/import?name=sites.csv&dry_run=true", content=csv,
+                         headers=as_(keeper))  # fmt: skip
+            assert dry.json() == {"created": 1, "updated": 0, "unchanged": 0, "dry_run": True}
+            assert c.get("/v1/sites/CG-EDU-MAIN", headers=as_(reader)).status_code == 404
+            done = c.post("/v1/registry/import?name=sites.csv", content=csv, headers=as_(keeper))
+            assert done.status_code == 200 and done.json()["created"] == 1
+            broken = c.post("/v1/registry/import?name=sites.csv", headers=as_(keeper),
+                            content="编码,单位,名称\nS9,NOPE,x\n".encode())  # fmt: skip
+            assert broken.status_code == 422 and "NOPE" in str(broken.json()["problems"])
+            # locate a ticket (operate), and see the unit down (read)
+            t = net.intake("web", {"title": "断网", "tier": "A"}, actor="desk")
+            placed = c.post(f"/v1/tickets/{t.id}/locate", json={"unit": "CG-EDU"},
+                            headers=as_(operator))  # fmt: skip
+            assert placed.status_code == 200 and placed.json()["unit"] == "CG-EDU"
+            down = c.get("/v1/status", headers=as_(reader)).json()["down"]
+            assert [(d["unit"], d["tickets"]) for d in down] == [("CG-EDU", [t.id])]
+            unit = c.get("/v1/units/CG-EDU", headers=as_(reader)).json()
+            assert [x["id"] for x in unit["tickets"]] == [t.id]
+            assert c.delete("/v1/units/CG-EDU", headers=as_(keeper)).status_code == 422
+            assert c.post("/v1/units/CG-EDU/archive", headers=as_(keeper)).json()["archived"]
+            # the other /v1 routes are not shadowed
+            assert c.get("/v1/tickets", headers=as_(reader)).status_code == 200
+    finally:
+        site.stop()

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         IllegalTransition,
         IntakeError,
         InvalidInput,
+        UnknownEntry,
         UnknownTicket,
     )
     from .hookspecs import Channel, Notifier, hookimpl
@@ -64,6 +65,7 @@ _WHERE = {
             "IllegalTransition",
             "IntakeError",
             "InvalidInput",
+            "UnknownEntry",
             "UnknownTicket",
         ],
         "errors",
@@ -96,6 +98,7 @@ __all__ = [
     "InvalidInput",
     "Notifier",
     "Ticket",
+    "UnknownEntry",
     "UnknownTicket",
     "__version__",
     "common_record",

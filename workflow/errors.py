@@ -52,6 +52,10 @@ class InvalidInput(FaultflowError):
     """A value given by the caller cannot be used (a time, a tier, a missing reason)."""
 
 
+class UnknownEntry(InvalidInput):
+    """No entry of the registry has the given code (a unit, site, line, device or vendor)."""
+
+
 class IntakeError(InvalidInput):
     """A channel adapter could not turn the payload into a ticket."""
 

@@ -149,7 +149,8 @@ class TokenRecord(NamedTuple):
 
     name: str
     digest: str
-    scopes: str  # space-separated: intake:CHANNEL, intake:*, read, operate, admin
+    scopes: str  # space-separated: intake:CHANNEL, intake:*, read, operate, registry,
+    # admin
     actor: str
     created_us: int
     revoked_us: int | None

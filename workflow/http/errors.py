@@ -14,6 +14,7 @@ from ..errors import (
     GuardRefused,
     IllegalTransition,
     InvalidInput,
+    UnknownEntry,
     UnknownTicket,
 )
 
@@ -21,7 +22,7 @@ RETRY_AFTER_S = 5
 
 
 def status_of(err: FaultflowError) -> int:
-    if isinstance(err, UnknownTicket):
+    if isinstance(err, UnknownTicket | UnknownEntry):
         return 404
     if isinstance(err, ConcurrentUpdate):
         return 409

@@ -13,7 +13,7 @@ from typing import Any
 from ..db import network as table
 from ..db import places
 from ..db.records import PLACES
-from ..errors import InvalidInput
+from ..errors import InvalidInput, UnknownEntry
 from ..reports import handling
 from ..tickets.parts import EngineParts
 from ..tickets.views import Ticket
@@ -145,7 +145,7 @@ class NetworkAPI(EngineParts):
         """One entry; refused if there is none."""
         found = table.get(self.store, _kind(kind).name, code)
         if found is None:
-            raise InvalidInput(f"no {kind[:-1]} {code!r} (see `faultflow {kind} list`)")
+            raise UnknownEntry(f"no {kind[:-1]} {code!r} (see `faultflow {kind} list`)")
         return found
 
     def _named_by(self, k: Kind) -> table.Known:
