@@ -26,6 +26,11 @@ from .base import (
 )
 @click.option("--to", "end", metavar="TIME", help="End of the period (default: now).")
 @click.option(
+    "--unit",
+    metavar="CODE",
+    help="Only the tickets of this unit of the registry (`faultflow units list`).",
+)
+@click.option(
     "--ticket",
     "ticket_id",
     metavar="ID",
@@ -54,20 +59,22 @@ def report(
     settings: Settings,
     start: str | None,
     end: str | None,
+    unit: str | None,
     ticket_id: str | None,
     fmt: str | None,
     lang: str | None,
     out: str | None,
 ) -> None:
-    """SLA compliance per promise and tier: met, breached, median, p90, worst overrun.
+    """SLA compliance per promise and tier: met, breached, median, p90, worst overrun; and per
+    unit of the registry (or, with --unit, of one unit's tickets only).
 
     With --ticket, the handling report to the customer instead: the fault, its owner, what was
     done, each promise met or missed, the spare used.
     """
     engine = settings.engine()
     if ticket_id is not None:
-        if start or end:
-            raise click.UsageError("--ticket reports one ticket; leave out --from and --to")
+        if start or end or unit:
+            raise click.UsageError("--ticket reports one ticket; leave out --from, --to and --unit")
         if fmt not in (None, "md", "html"):
             raise click.UsageError("--ticket takes --format md or html")
         write_out(engine.handling_report(ticket_id, fmt or "md", lang), out)
@@ -76,7 +83,7 @@ def report(
         raise click.UsageError("--format md is for --ticket; use table, json, csv or html")
     if lang is not None and fmt != "html":
         raise click.UsageError("--lang is for --format html and for --ticket")
-    result = engine.report(start, end)
+    result = engine.report(start, end, unit)
     from faultflow.reports import render as report_render
 
     if fmt == "json":

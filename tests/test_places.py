@@ -406,3 +406,45 @@ def test_the_registry_and_places_over_http(net: Engine, tmp_path: Path) -> None:
             assert c.get("/v1/tickets", headers=as_(reader)).status_code == 200
     finally:
         site.stop()
+
+
+def test_the_report_by_unit_and_of_one_unit(net: Engine, db_path: Path, travel: Any) -> None:
+    gov = opened(net, "hotline", {"number": "0374-6100001", "summary": "宕机", "tier": "A"})
+    fin = opened(net, "hotline", {"number": "0374-6100002", "summary": "慢", "tier": "B"})
+    opened(net, "web", {"title": "咨询", "unit": "CG-GOV", "tier": "C"})
+    opened(net, "hotline", {"number": "0374-9999999", "summary": "?"})  # nowhere: not by unit
+    travel(minutes=10)
+    net.advance(gov.id, "respond", actor="li")  # kept (15 min)
+    travel(minutes=30)
+    net.advance(fin.id, "respond", actor="li")  # broken (30 min for B)
+    report = net.report("2026-03-01", "2026-03-03")
+    by = {u.unit: u.to_dict() for u in report.units}
+    assert list(by) == ["CG-GOV", "CG-FIN"]  # most tickets first
+    # the tier C ticket's response (45 min) is still open after 40: not decided yet
+    assert by["CG-GOV"] == {
+        "unit": "CG-GOV",
+        "name": "长葛市人民政府办公室",
+        "tickets": 2,
+        "outages": 1,
+        "met": 1,
+        "breached": 0,
+        "compliance_pct": 100.0,
+    }
+    assert (by["CG-FIN"]["met"], by["CG-FIN"]["breached"], by["CG-FIN"]["outages"]) == (0, 1, 0)
+    one = net.report("2026-03-01", "2026-03-03", unit="CG-FIN").to_dict()
+    assert one["unit"] == "CG-FIN" and one["tickets"] == 1
+    assert [b["ticket"] for b in one["breaches"]] == [fin.id]
+    with pytest.raises(InvalidInput, match="no unit 'NOPE'"):
+        net.report(unit="NOPE")
+    net.close()
+    run = CliRunner()
+    text = run.invoke(cli, ["--db", str(db_path), "report", "--from", "2026-03-01"])
+    assert "by unit (tickets, outages, promises met / broken, compliance):" in text.output
+    assert "CG-GOV     2 tickets    1 outages     1 met    0 broken  100.0%" in text.output
+    html = run.invoke(cli, ["--db", str(db_path), "report", "--from", "2026-03-01",
+                            "--unit", "CG-FIN", "--format", "html"])  # fmt: skip
+    assert html.exit_code == 0 and "长葛市财政局 (CG-FIN)" in html.output
+    assert "按单位" not in html.output  # one unit: no table by unit
+    whole = run.invoke(cli, ["--db", str(db_path), "report", "--from", "2026-03-01",
+                             "--format", "html"])  # fmt: skip
+    assert "按单位" in whole.output and "长葛市人民政府办公室" in whole.output

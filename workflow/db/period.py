@@ -21,13 +21,15 @@ from .tables import CLOCKS, EVENTS, TICKETS
 class Period:
     """The clocks that started in [``start_us``, ``end_us``), seen at ``now_us``, leaving out
     the clocks named in ``on_calendar`` (read by :meth:`calendar_rows`) and the tickets in the
-    ``cancelled`` states."""
+    ``cancelled`` states; of the tickets of ``unit`` only, if given."""
 
     def __init__(
         self, store: Store, start_us: int, end_us: int, now_us: int,
-        on_calendar: Sequence[str], cancelled: Sequence[str],
+        on_calendar: Sequence[str], cancelled: Sequence[str], unit: str | None = None,
     ) -> None:  # fmt: skip
         self.store, self.start_us, self.end_us = store, start_us, end_us
+        # a unit's report: only its tickets count
+        self.of_unit = TICKETS.c.unit == unit if unit is not None else literal(True)
         self.cancelled = list(cancelled)
         c, t = CLOCKS, TICKETS
         end_expr = case(
@@ -40,7 +42,10 @@ class Period:
         if on_calendar:
             in_period = and_(in_period, c.c.name.not_in(list(on_calendar)))
         self.in_period = in_period
-        self.not_cancelled = t.c.state.not_in(self.cancelled) if self.cancelled else literal(True)
+        # the tickets counted: not cancelled (and, for a unit's report, of that unit)
+        self.not_cancelled = and_(
+            t.c.state.not_in(self.cancelled) if self.cancelled else literal(True), self.of_unit
+        )
         self.joined = c.join(t, t.c.id == c.c.ticket_id)
         self.base = (
             select(
@@ -91,12 +96,12 @@ class Period:
 
     def calendar_rows(self, names: Sequence[str]) -> Sequence[Any]:
         """The clocks named (those over a business calendar) of the period, one row each: id,
-        clock, tier, channel, title, started, limit, paused, paused since, stopped."""
+        clock, tier, channel, title, started, limit, paused, paused since, stopped, unit."""
         c, t = CLOCKS, TICKETS
         return self.store.query(
             select(
                 c.c.ticket_id, c.c.name, t.c.tier, t.c.channel, t.c.title, c.c.started_us,
-                c.c.limit_us, c.c.paused_us, c.c.paused_since_us, c.c.stopped_us,
+                c.c.limit_us, c.c.paused_us, c.c.paused_since_us, c.c.stopped_us, t.c.unit,
             )
             .select_from(self.joined)
             .where(
@@ -108,7 +113,38 @@ class Period:
 
     def _opened(self) -> Any:
         t = TICKETS
-        return and_(t.c.created_us >= self.start_us, t.c.created_us < self.end_us)
+        return and_(t.c.created_us >= self.start_us, t.c.created_us < self.end_us, self.of_unit)
+
+    def by_unit(self) -> Sequence[Any]:
+        """Per unit (placed tickets only), the 24x7 clocks of the period: how many, met,
+        breached."""
+        c, t = CLOCKS, TICKETS
+        breached = self.elapsed > c.c.limit_us
+        return self.store.query(
+            select(
+                t.c.unit,
+                func.count(),
+                func.sum(case((and_(c.c.stopped_us.is_not(None), ~breached), 1), else_=0)),
+                func.sum(case((breached, 1), else_=0)),
+            )
+            .select_from(self.joined)
+            .where(self.in_period, self.not_cancelled, t.c.unit.is_not(None))
+            .group_by(t.c.unit)
+        )
+
+    def opened_by_unit(self, stopping: Sequence[str]) -> Sequence[Any]:
+        """Per unit, the tickets opened in the period (cancelled ones aside) and how many of
+        them were of the ``stopping`` tiers (outages)."""
+        t = TICKETS
+        return self.store.query(
+            select(
+                t.c.unit,
+                func.count(),
+                func.sum(case((t.c.tier.in_(list(stopping) or [""]), 1), else_=0)),
+            )
+            .where(self._opened(), self.not_cancelled, t.c.unit.is_not(None))
+            .group_by(t.c.unit)
+        )
 
     def channels(self) -> dict[str, int]:
         """Tickets opened in the period, by channel, most first."""

@@ -26,13 +26,14 @@ def report(
     end: Annotated[str | None, Query(alias="to", description="default: now")] = None,
     format: str = "json",
     lang: str | None = None,
+    unit: Annotated[str | None, Query(description="only the tickets of this unit")] = None,
 ) -> Response:
     engine = request.app.state.engine
     if lang is not None and lang not in LANGUAGES:
         raise InvalidInput(f"language {lang!r}: use {' or '.join(LANGUAGES)}")
     if format not in ("json", "csv", "html"):
         raise InvalidInput(f"format {format!r}: use json, csv or html")
-    result = engine.report(start, end)
+    result = engine.report(start, end, unit)
     if format == "json":
         return JSONResponse(result.to_dict())
     if format == "csv":

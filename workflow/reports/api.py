@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..audit import chain as audit
 from ..audit.verify import run
+from ..db import network
+from ..errors import UnknownEntry
 from ..reports.census import take
 from ..reports.compliance import for_period
 from ..tickets.parts import At, EngineParts
@@ -27,10 +29,13 @@ class ReportsAPI(EngineParts):
         notifications and failed delivery attempts, the next alarm due (census.py)."""
         return take(self.store, self.contract)
 
-    def report(self, start: At = None, end: At = None) -> Report:
+    def report(self, start: At = None, end: At = None, unit: str | None = None) -> Report:
         """SLA compliance of the clocks that started in [start, end); default: the 30 days
-        before now. Times without an offset are in the contract's time zone."""
-        return for_period(self.store, self.contract, self.now(), start, end)
+        before now. Times without an offset are in the contract's time zone. ``unit``: of the
+        tickets of that unit only (refused if the registry has no such unit)."""
+        if unit is not None and network.get(self.store, "units", unit) is None:
+            raise UnknownEntry(f"no unit {unit!r} (see `faultflow units list`)")
+        return for_period(self.store, self.contract, self.now(), start, end, unit)
 
     def handling_report(self, ticket_id: str, fmt: str = "md", lang: str | None = None) -> str:
         """The customer's handling report of one ticket (P11), as ``md`` or ``html``, in

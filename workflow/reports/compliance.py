@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..db import network
 from ..db.period import Period
 from ..db.store import Store
 from ..errors import InvalidInput
@@ -105,6 +106,30 @@ class Withdrawn:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class UnitLine:
+    """One unit over the period: its tickets (cancelled aside), how many were outages (of a
+    tier that stops its business), and its promises met and broken."""
+
+    unit: str
+    name: str
+    tickets: int
+    outages: int
+    met: int
+    breached: int
+
+    @property
+    def compliance(self) -> float | None:
+        return _pct(self.met, self.breached)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit, "name": self.name, "tickets": self.tickets,
+            "outages": self.outages, "met": self.met, "breached": self.breached,
+            "compliance_pct": self.compliance,
+        }  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Report:
     """The compliance report of one period; ``to_dict()`` is the JSON form."""
@@ -122,6 +147,10 @@ class Report:
     withdrawn: list[Withdrawn] = field(default_factory=list)
     calendars: dict[str, str] = field(default_factory=dict)
     """The clocks that count working time, each with its calendar in words."""
+    units: list[UnitLine] = field(default_factory=list)
+    """Each unit with tickets in the period, most tickets first (placed tickets only)."""
+    unit: str | None = None
+    """The unit the report is of (``report --unit``), or ``None`` for every ticket."""
 
     @property
     def working_time(self) -> list[str]:
@@ -166,6 +195,7 @@ class Report:
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
             "generated_at": self.generated_at.isoformat(),
+            **({"unit": self.unit} if self.unit is not None else {}),
             "tickets": self.tickets,
             "cancelled": self.cancelled,
             "channels": self.channels,
@@ -173,6 +203,7 @@ class Report:
             "totals": [line.to_dict() for line in self.totals().values()],
             "breaches": [b.to_dict() for b in self.breaches],
             "withdrawn": [w.to_dict() for w in self.withdrawn],
+            "units": [u.to_dict() for u in self.units],
             **({"calendars": self.calendars} if self.calendars else {}),
             "weekly_breaches": [
                 {"week": w.date().isoformat(), "breaches": n} for w, n in self.weekly_breaches
@@ -202,10 +233,12 @@ def for_period(
     now: datetime,
     start: datetime | str | None = None,
     end: datetime | str | None = None,
+    unit: str | None = None,
 ) -> Report:
-    """The report of the clocks that started in [start, end) as seen at ``now``. Defaults:
-    ``end`` now, ``start`` 30 days before ``end``; times without an offset are in the
-    contract's time zone, a date alone means its midnight."""
+    """The report of the clocks that started in [start, end) as seen at ``now`` (of the
+    tickets of ``unit`` only, if given). Defaults: ``end`` now, ``start`` 30 days before
+    ``end``; times without an offset are in the contract's time zone, a date alone means its
+    midnight."""
     zone = contract.timezone
     stop = aware(end, now, zone) if end is not None else now
     begin = aware(start, now, zone) if start is not None else stop - timedelta(days=30)
@@ -222,6 +255,7 @@ def for_period(
         now,
         begin.astimezone(zone),
         stop.astimezone(zone),
+        unit=unit,
     )
 
 
@@ -233,6 +267,7 @@ class WorkingTime:
     counts: list[tuple[str, str, int, int, int, int | None]] = field(default_factory=list)
     picked: dict[tuple[str, str, str], int] = field(default_factory=dict)
     breaches: list[tuple[Any, ...]] = field(default_factory=list)
+    units: dict[str, list[int]] = field(default_factory=dict)  # unit → [total, met, breached]
 
 
 def working_time(period: Period, contract: Any, names: list[str], now_us: int) -> WorkingTime:
@@ -241,11 +276,16 @@ def working_time(period: Period, contract: Any, names: list[str], now_us: int) -
     rows = period.calendar_rows(names)
     groups: dict[tuple[str, str], list[tuple[int, int, bool]]] = {}
     out = WorkingTime()
-    for tid, name, tier, channel, title, started, limit, paused, since, stopped in rows:
+    for tid, name, tier, channel, title, started, limit, paused, since, stopped, unit in rows:
         facts = clk.ClockFacts(started, limit, paused, since, stopped,
                                contract.clocks[name].calendar)  # fmt: skip
         active = clk.active(facts, now_us)
         groups.setdefault((name, tier), []).append((active, limit, stopped is not None))
+        if unit is not None:
+            tally = out.units.setdefault(unit, [0, 0, 0])
+            tally[0] += 1
+            tally[1] += stopped is not None and active <= limit
+            tally[2] += active > limit
         if active > limit:
             due = facts.cal.add(started, limit + paused)  # as the SQL path: the open pause aside
             out.breaches.append((tid, name, tier, channel, title, started, due, stopped,
@@ -272,14 +312,16 @@ def build(
     start: datetime,
     end: datetime,
     breach_limit: int = 1000,
+    unit: str | None = None,
 ) -> Report:
     """Aggregate the clocks that started in [start_us, end_us) as seen at ``now_us`` (the
-    statements are db/period.py's; the arithmetic is here)."""
+    statements are db/period.py's; the arithmetic is here); of ``unit``'s tickets only, if
+    given."""
     zone = contract.timezone
     # Clocks over a business calendar count working time: they are read row by row
     # (working_time); the SQL aggregates take the 24x7 clocks.
     on_calendar = sorted(n for n, s in contract.clocks.items() if s.calendar.name is not None)
-    period = Period(store, start_us, end_us, now_us, on_calendar, sorted(contract.cancelled))
+    period = Period(store, start_us, end_us, now_us, on_calendar, sorted(contract.cancelled), unit)
     # 1. counts per clock and tier, in the order the ranks below use
     counts = list(period.counts())
     # 2. nearest-rank percentiles: one global ranking of the decided clocks by (clock, tier,
@@ -374,4 +416,27 @@ def build(
             for n, s in contract.clocks.items()
             if s.calendar.name is not None
         },
+        _units(store, period, contract, extra),
+        unit,
     )
+
+
+def _units(store: Store, period: Period, contract: Any, extra: WorkingTime) -> list[UnitLine]:
+    """Each unit with tickets or clocks in the period, most tickets first."""
+    stopping = [n for n, t in contract.tiers.items() if t.stops_business]
+    opened = {u: (int(n), int(o or 0)) for u, n, o in period.opened_by_unit(stopping)}
+    kept: dict[str, list[int]] = {u: [int(n), int(m or 0), int(b or 0)]
+                                  for u, n, m, b in period.by_unit()}  # fmt: skip
+    for u, (n, m, b) in extra.units.items():
+        tally = kept.setdefault(u, [0, 0, 0])
+        tally[0] += n
+        tally[1] += m
+        tally[2] += b
+    codes = set(opened) | set(kept)
+    names = network.names(store, "units", codes)
+    lines = [
+        UnitLine(u, names.get(u, u), *opened.get(u, (0, 0)), *kept.get(u, [0, 0, 0])[1:])
+        for u in codes
+    ]
+    lines.sort(key=lambda x: (-x.tickets, -x.breached, x.unit))
+    return lines

@@ -64,9 +64,9 @@ def table(report: Report, breaches: int = 10) -> str:
         )
 
     out = [
-        f"SLA compliance, {report.contract}",
-        f"clocks started {show(report.start)} to {show(report.end)} "
-        f"({report.start.tzinfo})",
+        f"SLA compliance, {report.contract}"
+        + (f", unit {report.unit}" if report.unit is not None else ""),
+        f"clocks started {show(report.start)} to {show(report.end)} ({report.start.tzinfo})",
         f"{report.tickets} tickets opened ({report.cancelled} cancelled, not counted); "
         "by channel: " + (", ".join(f"{k} {v}" for k, v in report.channels.items()) or "-"),
         *report.working_time,
@@ -90,6 +90,14 @@ def table(report: Report, breaches: int = 10) -> str:
             out.append(
                 f"  {b.ticket}  {b.clock:<11} tier {b.tier}  due {show(b.due_at, day)}"
                 f"  {stopped}  over by {span(b.overrun)}  {b.title[:40]}"
+            )
+    if report.units and report.unit is None:
+        width = max(len(u.unit) for u in report.units)
+        out += ["", "by unit (tickets, outages, promises met / broken, compliance):"]
+        for u in report.units:
+            out.append(
+                f"  {u.unit:<{width}}  {u.tickets:>4} tickets  {u.outages:>3} outages  "
+                f"{u.met:>4} met  {u.breached:>3} broken  {pct(u.compliance):>6}  {u.name}"
             )
     if report.withdrawn:
         out += ["", f"alarms withdrawn after a late entry ({len(report.withdrawn)}):"]
