@@ -229,6 +229,7 @@ def show(settings: Settings, ticket_id: str, as_json: bool) -> None:
 @click.option("--state", metavar="S")
 @click.option("--tier", metavar="T")
 @click.option("--owner", metavar="ACTOR")
+@click.option("--unit", metavar="CODE", help="Only the tickets at this unit of the registry.")
 @click.option(
     "--breached/--not-breached",
     default=None,
@@ -248,6 +249,7 @@ def list_(
     state: str | None,
     tier: str | None,
     owner: str | None,
+    unit: str | None,
     breached: bool | None,
     show_all: bool,
     limit: int | None,
@@ -267,6 +269,7 @@ def list_(
         limit=limit,
         final=None if state is not None or show_all else False,
         after=after,
+        unit=unit,
     )
     if as_json:
         emit_json([t.to_dict() for t in tickets])

@@ -448,3 +448,28 @@ def test_the_report_by_unit_and_of_one_unit(net: Engine, db_path: Path, travel: 
     whole = run.invoke(cli, ["--db", str(db_path), "report", "--from", "2026-03-01",
                              "--format", "html"])  # fmt: skip
     assert "按单位" in whole.output and "长葛市人民政府办公室" in whole.output
+
+
+def test_the_board_shows_what_is_down_and_filters_by_unit(net: Engine, travel: Any) -> None:
+    from test_http import Served
+    from test_web import login
+
+    gov = opened(net, "hotline", {"number": "0374-6100001", "summary": "宕机", "tier": "A"})
+    fin = opened(net, "hotline", {"number": "0374-6100002", "summary": "慢", "tier": "B"})
+    net.locate(gov.id, device=CORE, actor="li")
+    _, secret = net.create_token("duty", ["operate"], actor="li")
+    travel(minutes=20)
+    site = Served(net, live_interval=0.2)
+    try:
+        with login(site, secret) as c:
+            board = c.get("/board").text
+            assert "Down now: 1 unit(s)" in board
+            assert "长葛市人民政府办公室 <small>CG-GOV</small></a> · since 09:00 (20 min)" in board
+            only = c.get("/board?unit=CG-FIN").text
+            assert fin.id in only and gov.id not in only
+            page = c.get(f"/tickets/{gov.id}").text
+            assert 'id="place"' in page and "S5720-28X-SI-AC" in page
+            assert "华为技术有限公司 400-822-9999" in page and "2028-06-30" in page
+            assert "周经理 13800000011" in page  # the unit's customer manager
+    finally:
+        site.stop()

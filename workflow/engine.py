@@ -266,25 +266,25 @@ class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI):
     def list(
         self, state: str | None = None, tier: str | None = None, breached: bool | None = None,
         owner: str | None = None, limit: int | None = None, final: bool | None = None,
-        after: str | None = None,
+        after: str | None = None, unit: str | None = None,
     ) -> builtins.list[Ticket]:  # fmt: skip
         """Tickets, most urgent first (breached on top, then nearest due), without history.
-        ``final=False`` keeps the open ones only (``True`` the closed ones). Only the rows
-        returned are read: ``limit`` with ``after`` (the id of the last ticket of the page
-        before) pages through any number of tickets."""
+        ``final=False`` keeps the open ones only (``True`` the closed ones); ``unit`` those
+        at a unit of the registry. Only the rows returned are read: ``limit`` with ``after``
+        (the id of the last ticket of the page before) pages through any number of tickets."""
         return queries.listing(
             self.store, self.contracts, self._now_us(), state=state, tier=tier,
-            breached=breached, owner=owner, limit=limit, final=final, after=after,
+            breached=breached, owner=owner, limit=limit, final=final, after=after, unit=unit,
         )  # fmt: skip
 
     def count(
         self, state: str | None = None, tier: str | None = None, breached: bool | None = None,
-        owner: str | None = None, final: bool | None = None,
+        owner: str | None = None, final: bool | None = None, unit: str | None = None,
     ) -> int:  # fmt: skip
         """How many tickets :meth:`list` would return without a limit."""
         return queries.counting(
             self.store, self.contracts, self._now_us(), state=state, tier=tier,
-            breached=breached, owner=owner, final=final,
+            breached=breached, owner=owner, final=final, unit=unit,
         )  # fmt: skip
 
     def options(self, ticket: Ticket) -> tuple[Option, ...]:

@@ -643,6 +643,7 @@ class Store:
         breached: bool | None = None,
         limit: int | None = None,
         after: UrgencyKey | None = None,
+        unit: str | None = None,
     ) -> list[tuple[TicketRecord, list[ClockRecord]]]:
         """Tickets with their clocks, most urgent first (``records.urgency``, ties oldest
         first), filtered, ordered and cut in the database: only the rows returned are read.
@@ -652,7 +653,7 @@ class Store:
         t = TICKETS
         key, query = self._listed(
             now_us, state, tier, owner, finals, final, breached,
-            select(*[t.c[n] for n in self._ticket_cols]),
+            select(*[t.c[n] for n in self._ticket_cols]), unit,
         )  # fmt: skip
         if after is not None:
             query = query.where(tuple_(key, t.c.created_us, t.c.id) > tuple_(*after))
@@ -673,6 +674,7 @@ class Store:
         finals: Iterable[str] = (),
         final: bool | None = None,
         breached: bool | None = None,
+        unit: str | None = None,
     ) -> int:
         """How many tickets :meth:`tickets` would list without a limit."""
         _, query = self._listed(
@@ -684,6 +686,7 @@ class Store:
             final,
             breached,
             select(func.count()).select_from(TICKETS),
+            unit,
         )
         return int(self.query(query)[0][0])
 
@@ -706,6 +709,7 @@ class Store:
         final: bool | None,
         breached: bool | None,
         query: Any,
+        unit: str | None = None,
     ) -> tuple[Any, Any]:
         """The sort key and ``query`` with the filters of a list. The open tickets are read
         along their index (``ix_tickets_urgent``); a list that takes in final tickets sorts
@@ -726,6 +730,8 @@ class Store:
             query = query.where(t.c.tier == tier)
         if owner is not None:
             query = query.where(t.c.owner == owner)
+        if unit is not None:
+            query = query.where(t.c.unit == unit)
         if breached is not None:
             broken = exists().where(
                 k.c.ticket_id == t.c.id,

@@ -109,7 +109,7 @@ async def logout(request: Request) -> Response:
 
 def _filters(request: Request) -> dict[str, str | None]:
     q = request.query_params
-    return {k: (q.get(k) or None) for k in ("tier", "state", "owner")}
+    return {k: (q.get(k) or None) for k in ("tier", "state", "owner", "unit")}
 
 
 def _ms(value: Any) -> int | None:
@@ -196,6 +196,18 @@ def on_duty(engine: Any, w: Any) -> list[dict[str, str]]:
     return out
 
 
+def down_html(engine: Any, w: Any) -> str:
+    """The units down now (``Engine.status``), longest first, each a link to its tickets."""
+    status = engine.status()
+    now = status.at
+    down = [
+        {"unit": d.unit, "name": d.name, "since": show(d.since, "near", now),
+         "lasted": w.duration(now - d.since), "tickets": len(d.tickets)}
+        for d in status.down
+    ]  # fmt: skip
+    return render("web/board_down.html", down=down, w=w)
+
+
 def rows_html(engine: Any, filters: dict[str, str | None], w: Any) -> str:
     shown, total = rows(engine, filters, w)
     return render("web/board_rows.html", rows=shown, total=total, w=w)
@@ -216,15 +228,17 @@ async def board(request: Request) -> Response:
     try:
         html = await call(_rows_markup, engine, filters, w)
         duty = await call(on_duty, engine, w)
+        down = trusted(await call(down_html, engine, w))
     except FaultflowError as err:
         message, status = said(w, err)
         filters, html = {"tier": None, "state": None, "owner": None}, trusted("")
+        filters["unit"] = None
         return page(request, "board.html", status, w=w, rows_html=html, filters=filters,
                     session=found, now=_ms(engine.now()), message=message, duty=[],
-                    contract=engine.contract)  # fmt: skip
+                    contract=engine.contract, down=trusted(""))  # fmt: skip
     return page(request, "board.html", w=w, rows_html=html, filters=filters, session=found,
                 now=_ms(engine.now()), contract=engine.contract, message=None,
-                duty=duty)  # fmt: skip
+                duty=duty, down=down)  # fmt: skip
 
 
 @router.get("/board/events")
@@ -241,6 +255,7 @@ async def events(request: Request) -> Response:
     async def stream() -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
         seen, sent, until = live.stamp, None, time.monotonic() + STREAM_S
+        sent_down = None
         while time.monotonic() < until:
             stamp = await live.changed(seen, 15.0)
             if await request.is_disconnected():
@@ -258,6 +273,15 @@ async def events(request: Request) -> Response:
                 sent = html
                 data = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
                 yield f"event: now\ndata: {_ms(engine.now())}\n\nevent: rows\n{data}\n"
+            try:
+                down = await call(down_html, engine, w)
+            except FaultflowError as err:
+                log.warning("board: cannot read what is down: %s", err)
+                continue
+            if down != sent_down:
+                sent_down = down
+                data = "".join(f"data: {line}\n" for line in down.splitlines() or [""])
+                yield f"event: down\n{data}\n"
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy buffering
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

@@ -115,6 +115,7 @@ def tickets(
     open: Annotated[bool | None, Query(description="true: not final; false: final")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: str | None = None,
+    unit: Annotated[str | None, Query(description="only the tickets at this unit")] = None,
 ) -> dict[str, Any]:
     """Without history (``GET /v1/tickets/{id}`` has it). The order is by urgency as of the
     request (breached first, then the nearest due): ``next_cursor`` pages through it by keyset
@@ -125,8 +126,9 @@ def tickets(
     engine = request.app.state.engine
     try:
         found = engine.list(
-            state=state, tier=tier, breached=breached, final=final, limit=limit + 1, after=after
-        )
+            state=state, tier=tier, breached=breached, final=final, limit=limit + 1,
+            after=after, unit=unit,
+        )  # fmt: skip
     except UnknownTicket:
         raise InvalidInput("cursor: not one this API gave (use next_cursor as it is)") from None
     page, more = found[:limit], len(found) > limit

@@ -54,11 +54,12 @@ def listing(
     limit: int | None = None,
     final: bool | None = None,
     after: str | None = None,
+    unit: str | None = None,
 ) -> list[Ticket]:
     """Tickets, most urgent first, without history: filtered, ordered and cut in the database
     (by the current contract's names and final states), so only the rows shown are read.
     ``after`` (a ticket id) starts behind that ticket, where it stands now: the next page."""
-    filters = _filters(contracts, state, tier, breached, owner, final)
+    filters = _filters(contracts, state, tier, breached, owner, final, unit)
     key = None
     if after is not None:
         key = store.urgency_key(normalize_ticket_id(after))
@@ -79,10 +80,12 @@ def counting(
     breached: bool | None = None,
     owner: str | None = None,
     final: bool | None = None,
+    unit: str | None = None,
 ) -> int:
     """How many tickets :func:`listing` would return without a limit (counted in the
     database)."""
-    return store.count_listed(now_us, **_filters(contracts, state, tier, breached, owner, final))
+    filters = _filters(contracts, state, tier, breached, owner, final, unit)
+    return store.count_listed(now_us, **filters)
 
 
 def _filters(
@@ -92,6 +95,7 @@ def _filters(
     breached: bool | None,
     owner: str | None,
     final: bool | None,
+    unit: str | None = None,
 ) -> dict[str, Any]:
     contract = contracts.current
     for what, value, known in (("state", state, contract.states), ("tier", tier, contract.tiers)):
@@ -104,6 +108,7 @@ def _filters(
         "finals": contract.finals,
         "final": final,
         "breached": breached,
+        "unit": unit,
     }
 
 

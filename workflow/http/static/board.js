@@ -121,4 +121,6 @@
   source.addEventListener("error", function () { live.textContent = live.dataset.offline; live.className = "live off"; });
   source.addEventListener("now", function (e) { offset = Number(e.data) - Date.now(); });
   source.addEventListener("rows", function (e) { rows.innerHTML = e.data; tick(); check(); });
+  var down = document.getElementById("down");
+  source.addEventListener("down", function (e) { if (down) down.innerHTML = e.data; });
 })();
