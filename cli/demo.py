@@ -73,6 +73,10 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
                 f"{db} already has tickets; the demo needs a fresh database "
                 "(leave out --db for a temporary one)"
             )
+        if not engine.entries("units"):  # the network it maintains: the example registry
+            from faultflow.network.sheets import example
+
+            engine.import_registry(example(), actor="demo", source="example registry")
         if sys.stderr.isatty() and not as_json:
             with click.progressbar(
                 length=days, label=f"simulating {days} days", file=sys.stderr
@@ -82,6 +86,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
             outcome = simulate(engine, clock, days, seed)
         result = engine.report(outcome.start, outcome.end)
         paging = _paging(engine, outcome)
+        down = engine.status()
     finally:
         engine.close()
     if as_json:
@@ -92,6 +97,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
                 "repeats_absorbed": outcome.duplicates,
                 "alarms_fired": outcome.fired,
                 "people": paging,
+                "down": down.to_dict()["down"],
                 "report": result.to_dict(),
             }
         )
@@ -112,6 +118,12 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
             f"{paging['median_ack_min']} min after the first page; {paging['handovers']} tickets "
             f"handed over to the on-site engineers. Rotation: {paging['rotation']}."
         )
+    placed = sum(u.tickets for u in result.units)
+    click.echo(
+        f"Units: {placed} of the tickets were placed at the {len(result.units)} units of the "
+        f"example registry (by the caller's number or mail, the unit named, the alerting "
+        f"device); {len(down.down)} unit(s) down at the end."
+    )
     click.echo(f"The demo database is {db}. Look around:")
     hints = []
     if outcome.sample_breached:
@@ -119,6 +131,11 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
     if outcome.sample_met:
         hints.append((f"show {outcome.sample_met}", "a ticket handled in time"))
     hints.append(("list", "what is still open, most urgent first"))
+    hints.append(("status", "which units are down now"))
+    if result.units:
+        busiest = result.units[0].unit
+        hints.append((f"units show {busiest}", "a unit: its manager, sites, lines, tickets"))
+        hints.append((f"report --unit {busiest}", "one unit's month"))
     if paging:
         roster = "" if settings.people_path() else f"--people {seed_people_path()} "
         hints.append((f"{roster}oncall --week", "who is on duty, the coming week"))

@@ -97,6 +97,33 @@ class Outcome:
     handovers: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A unit that reports faults: its name, and (from the registry) a contact's number and
+    mail, and the name the monitoring knows one of its devices by."""
+
+    name: str
+    phone: str | None = None
+    mail: str | None = None
+    device: str | None = None
+
+
+def callers(engine: Any) -> list[Caller]:
+    """The registry's units as callers (intake then finds each fault's unit from what the
+    channel carries); made-up units when the registry is empty."""
+    devices: dict[str, str] = {}
+    for d in engine.entries("devices"):
+        if d.get("name"):
+            devices.setdefault(d["unit"], d["name"])
+    found = []
+    for u in engine.entries("units"):
+        people = u.get("contacts") or [{}]
+        phone = next((c["phone"] for c in people if c.get("phone")), None)
+        mail = next((c["email"] for c in people if c.get("email")), None)
+        found.append(Caller(u["name"], phone, mail, devices.get(u["code"])))
+    return found or [Caller(name) for name in UNITS]
+
+
 class Simulation:
     """A discrete-event simulation over an engine whose clock it owns."""
 
@@ -111,6 +138,7 @@ class Simulation:
         self.seq = 0
         self.outcome = Outcome(str(engine.store.url), start, end)
         self.alerts: dict[str, dict[str, Any]] = {}  # ticket -> the alert that opened it
+        self.units = callers(engine)
 
     # -- the event queue ----------------------------------------------------------------------
 
@@ -198,13 +226,14 @@ class Simulation:
         tier = self._tier(channel)
         line = channel in ("hotline", "customer_manager") and rng.random() < 0.15
         title = rng.choice(LINE_FAULTS if line else FAULTS[tier])
-        unit = rng.choice(UNITS)
+        caller = rng.choice(self.units)
+        unit = caller.name
         agent = rng.choice(MANAGERS if channel in ("customer_manager", "chat") else OPERATORS)
         payload: Any
         if channel == "hotline":
             payload = {
                 "caller": f"{unit}值班员",
-                "number": f"0374-{rng.randint(6000000, 6999999)}",
+                "number": caller.phone or f"0374-{rng.randint(6000000, 6999999)}",
                 "unit": unit,
                 "summary": title,
                 "tier": tier,
@@ -217,6 +246,7 @@ class Simulation:
             payload = {
                 "title": title,
                 "description": f"{unit}: {title}",
+                "unit": unit,
                 "tier": tier,
                 "manager": agent,
                 **({"kind": "line"} if line else {}),
@@ -226,6 +256,7 @@ class Simulation:
                 "title": title,
                 "description": f"{unit} 网上报障: {title}",
                 "reporter": f"{unit}信息科",
+                "unit": unit,  # as the portal sends it
                 "tier": tier if tier != "C" else None,
             }
             payload = {k: v for k, v in payload.items() if v is not None}
@@ -238,9 +269,9 @@ class Simulation:
                 "time": int(now.timestamp()),
             }
         elif channel == "email":
-            payload = self._email(title, unit, now)
+            payload = self._email(title, caller, now)
         else:
-            payload = self._alert(title, tier, now)
+            payload = self._alert(title, tier, now, caller)
         results = self.engine.intake_all(channel, payload, actor=agent)
         for ticket in (r.ticket for r in results if r.outcome in ("opened", "recurrence")):
             self.outcome.opened += 1
@@ -258,7 +289,8 @@ class Simulation:
         results = self.engine.intake_all(channel, payload, actor=agent)
         self.outcome.duplicates += sum(r.outcome == "duplicate" for r in results)
 
-    def _email(self, title: str, unit: str, now: datetime) -> bytes:
+    def _email(self, title: str, caller: Caller, now: datetime) -> bytes:
+        unit = caller.name
         body = f"您好，{unit}报告故障：{title}。请尽快处理。\n联系人：{unit}网管"
         charset = self.rng.choice(["gb2312", "gbk", "utf-8"])
         try:
@@ -266,15 +298,17 @@ class Simulation:
         except UnicodeEncodeError:
             msg = MIMEText(body, "plain", "utf-8")
         msg["Subject"] = Header(f"【故障报告】{title}", "utf-8").encode()
-        msg["From"] = f"{unit} <it@{abs(hash(unit)) % 1000}.gov.example>"
+        msg["From"] = f"{unit} <{caller.mail or f'it@{abs(hash(unit)) % 1000}.gov.example'}>"
         msg["To"] = "service@ops.example"
         msg["Date"] = format_datetime(now)
         msg["Message-ID"] = make_msgid(domain="gov.example")
         return msg.as_bytes()
 
-    def _alert(self, title: str, tier: str, now: datetime) -> dict[str, Any]:
+    def _alert(self, title: str, tier: str, now: datetime, caller: Caller) -> dict[str, Any]:
         severity = {"A": "critical", "B": "major", "C": "warning"}[tier]
         fingerprint = f"{self.rng.getrandbits(64):016x}"
+        address = f"10.20.{self.rng.randint(1, 254)}.{self.rng.randint(1, 254)}"
+        instance = f"{caller.device}:9100" if caller.device else address
         return {
             "version": "4",
             "status": "firing",
@@ -291,7 +325,7 @@ class Simulation:
                     "labels": {
                         "alertname": "NodeDown",
                         "severity": severity,
-                        "instance": f"10.20.{self.rng.randint(1, 254)}.{self.rng.randint(1, 254)}",
+                        "instance": instance,
                     },
                     "annotations": {"summary": f"巡检发现: {title}"},
                     "startsAt": now.isoformat(),

@@ -67,6 +67,8 @@ class Email:
             raise IntakeError("Subject: missing, and the message has no text")
         sender = _header(message, "From")
         name, address = email.utils.parseaddr(sender)
+        if not _ADDRESS.fullmatch(address):
+            sender, name, address = _whole_address(message, sender, name, address)
         date = _header(message, "Date")
         occurred = None
         if date:
@@ -238,6 +240,26 @@ def _is_json(raw: bytes | str) -> bool:
     """Text that is a JSON object rather than a message (it starts with ``{``)."""
     head = raw[:64].lstrip()
     return head[:1] in (b"{", "{")
+
+
+def _whole_address(message: Any, sender: str, name: str, address: str) -> tuple[str, str, str]:
+    """A From header whose address sits inside an encoded word (``=?utf-8?b?...?=`` around
+    ``name <addr>``, as some mailers write it): the header parser reads it all as a display
+    name; decoded as text first, it gives the address back."""
+    from email.header import decode_header, make_header
+
+    raw = next((v for k, v in message.raw_items() if k.lower() == "from"), None)
+    if not isinstance(raw, str):
+        return sender, name, address
+    try:
+        text = str(make_header(decode_header(raw)))
+    except (UnicodeDecodeError, LookupError, ValueError):
+        return sender, name, address
+    found_name, found = email.utils.parseaddr(text)
+    return (text, found_name, found) if _ADDRESS.fullmatch(found) else (sender, name, address)
+
+
+_ADDRESS = re.compile(r"[^\s<>@]+@[^\s<>@]+")
 
 
 def _header(message: Any, name: str) -> str:

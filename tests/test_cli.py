@@ -324,6 +324,13 @@ def test_demo_finishes_with_the_compliance_summary(tmp_path: Path) -> None:
     on_duty = ok(ff(tmp_path, "--db", db, "--people", week, "oncall", now=None))
     assert on_duty.startswith("duty-engineer")
     refused(ff(tmp_path, "--db", db, "demo", now=None), code=2)  # not on a used database
+    # the example registry: tickets found their units; a unit's own page lists them
+    units = out.split("Units: ")[1].split("\n")[0]
+    placed = int(units.split()[0])
+    assert placed > 0 and "at the 11 units of the example registry" in units
+    busiest = out.split(f"faultflow --db {db} units show ")[1].split()[0]
+    unit = json.loads(ok(ff(tmp_path, "--db", db, "units", "show", busiest, "--json", now=None)))
+    assert unit["tickets"] and unit["manager"] in ("zhou", "wu")
 
 
 def test_demo_is_repeatable(tmp_path: Path) -> None:
@@ -334,6 +341,7 @@ def test_demo_is_repeatable(tmp_path: Path) -> None:
     assert a["report"]["clocks"] == b["report"]["clocks"]
     assert a["tickets"] > 0
     assert a["people"] == b["people"] and a["people"]["pages"] > 0
+    assert a["report"]["units"] == b["report"]["units"] and a["report"]["units"]
 
 
 def test_cli_runner_help_lists_every_command() -> None:
@@ -348,6 +356,10 @@ def test_cli_runner_help_lists_every_command() -> None:
         "resume",
         "show",
         "list",
+        "locate",
+        "status",
+        "units",
+        "registry",
         "tick",
         "run",
         "report",

@@ -48,6 +48,17 @@ def test_raw_8bit_headers_in_utf8_and_in_gbk(engine: Engine) -> None:
         assert engine.intake("email", mail, "agent1").title == SUBJECT
 
 
+def test_an_address_inside_an_encoded_word_is_still_the_sender(engine: Engine) -> None:
+    # some mailers encode "name <addr>" whole: the parser reads it all as a name
+    whole = base64.b64encode("长葛市财政局 <it@czj.example>".encode()).decode()
+    mail = (
+        f"From: =?utf-8?b?{whole}?=\r\nSubject: net down\r\n"
+        "Message-ID: <whole@czj.example>\r\n\r\nbody\r\n"
+    ).encode()
+    t = engine.intake("email", mail, "agent1")
+    assert (t.contact, t.reporter) == ("it@czj.example", "长葛市财政局")
+
+
 def test_an_html_only_mail_reads_as_its_text_without_style_or_script(engine: Engine) -> None:
     msg = MIMEText(
         "<html><head><style>p { color: red; } .x { display:none }</style>"

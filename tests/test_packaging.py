@@ -105,6 +105,8 @@ def test_the_wheel_holds_the_contract_the_plugins_and_the_migrations(
     for area in (ROOT / "workflow").glob("*/__init__.py"):  # every area ships (words once did not)
         assert f"faultflow/{area.parent.name}/__init__.py" in names, area.parent.name
     assert "faultflow/words/zh.po" in names and "faultflow/words/en.po" in names
+    for kind in ("vendors", "units", "sites", "lines", "devices"):  # the demo imports them
+        assert f"faultflow/network/example/{kind}.csv" in names, kind
     packaged = zipfile.ZipFile(installed.wheel).read("faultflow/states.toml")
     assert packaged == (ROOT / "states.toml").read_bytes()
 

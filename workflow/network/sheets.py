@@ -111,6 +111,16 @@ def read(path: Path, kind: str | None = None) -> list[Sheet]:
     raise InvalidInput(f"{path.name}: a registry file is .xlsx or .csv")
 
 
+EXAMPLE = Path(__file__).resolve().parent / "example"
+"""The example registry: made-up units of a city's e-government extranet, their sites, lines
+and devices of a few real models, two vendors (docs/examples/registry links here)."""
+
+
+def example() -> list[Sheet]:
+    """The example registry's sheets, ready for :meth:`Engine.import_registry`."""
+    return [s for kind in ORDER for s in read(EXAMPLE / f"{kind}.csv")]
+
+
 def _workbook(path: Path) -> list[Sheet]:
     import zipfile
 
