@@ -196,6 +196,16 @@ def verify(
         )
         if not result.broken:
             raise SystemExit(1)
+    if result.registry_differs:
+        named = ", ".join(result.registry_differs[:5])
+        more = len(result.registry_differs) - 5
+        click.echo(
+            f"error: the registry's rows of {named}{f' and {more} more' if more > 0 else ''} "
+            "are not what its log wrote: changed behind faultflow's back",
+            err=True,
+        )
+        if not result.broken:
+            raise SystemExit(1)
     if not result.ok:
         first = result.broken[0]
         click.echo(

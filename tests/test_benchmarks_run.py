@@ -21,6 +21,12 @@ BENCH = Path(__file__).parent / "benchmarks"
         ("bench_cli.py", ["--runs", "1"]),
         ("bench_web.py", ["--tickets", "200", "--repeat", "1"]),
         ("bench_list.py", ["--sizes", "30,300", "--runs", "1"]),
+        ("bench_registry.py", ["--devices", "300", "--units", "20"]),
+        (
+            "bench_places.py",
+            ["--units", "50", "--tickets", "400", "--open", "100", "--down", "20",
+             "--intakes", "100", "--runs", "1"],
+        ),
         (
             "bench_storm.py",
             ["--via", "webhook", "--alerts", "150", "--seconds", "1", "--senders", "20",

@@ -185,6 +185,26 @@ def test_a_tampered_log_is_found(net: Engine, db_path: Path, tmp_path: Path) -> 
     assert "the registry's log is broken at change 3" in done.stderr
 
 
+def test_a_row_changed_behind_the_logs_back_is_found(net: Engine, db_path: Path) -> None:
+    import sqlite3
+
+    net.import_registry([s for k in KINDS for s in read(EXAMPLE / f"{k}.csv")])
+    net.archive_entry("units", "CG-FIN")  # changes through faultflow stay in step
+    assert net.verify().ok and net.verify().registry_differs == ()
+    net.close()
+    with sqlite3.connect(db_path) as conn:  # someone with the file: a manager changed, a unit
+        conn.execute("UPDATE units SET manager = 'zheng' WHERE code = 'CG-GOV'")  # slipped in
+        conn.execute("INSERT INTO vendors VALUES ('ZTE', '中兴', NULL, '[]', NULL, 0, 'x')")
+        conn.execute("DELETE FROM lines WHERE code = 'CGZW-0002'")
+    found = Engine.open(db=db_path).verify()
+    assert not found.ok and found.registry_broken is None  # the log itself is whole
+    assert found.registry_differs == ("vendors ZTE", "units CG-GOV", "lines CGZW-0002")
+    assert found.to_dict()["registry"]["differs"] == list(found.registry_differs)
+    done = CliRunner().invoke(cli, ["--db", str(db_path), "verify"])
+    assert done.exit_code == 1 and done.stderr.count("\n") == 1
+    assert "vendors ZTE, units CG-GOV, lines CGZW-0002 are not what its log wrote" in done.stderr
+
+
 def test_the_registry_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     engine = Engine.open(db=pg_url, create=True, people=PEOPLE)
     book = example(tmp_path)
@@ -193,6 +213,7 @@ def test_the_registry_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="archive it instead"):
         engine.remove_entry("vendors", "HUAWEI", lang="en")
     assert table.broken_log(engine.registry_log()) is None
+    assert engine.verify().ok  # every row what its last change wrote, on PostgreSQL too
     engine.close()
 
 

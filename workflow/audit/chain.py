@@ -165,10 +165,11 @@ class Verification:
     sealed: int = 0  # events sealed with an audit key (and checked with it)
     registry: int = 0  # changes of the registry's log checked (its own hash chain)
     registry_broken: int | None = None  # the first change (1-based) whose hash does not chain
+    registry_differs: tuple[str, ...] = ()  # entries whose row is not what its last change wrote
 
     @property
     def ok(self) -> bool:
-        return not self.broken and self.registry_broken is None
+        return not self.broken and self.registry_broken is None and not self.registry_differs
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -177,7 +178,11 @@ class Verification:
             "tickets": self.tickets,
             "sealed": self.sealed,
             "broken": [{"ticket": b.ticket, "seq": b.seq, "reason": b.reason} for b in self.broken],
-            "registry": {"changes": self.registry, "broken_at": self.registry_broken},
+            "registry": {
+                "changes": self.registry,
+                "broken_at": self.registry_broken,
+                "differs": list(self.registry_differs),
+            },
         }
 
 

@@ -176,6 +176,24 @@ def log(store: Store, kind: str | None = None, code: str | None = None) -> list[
     return [RegistryLogRecord(*r) for r in store.query(query)]
 
 
+def differing_rows(store: Store, entries: Iterable[RegistryLogRecord]) -> list[str]:
+    """The entries (``"units CG-GOV"``) whose row is not what the last change of the log wrote
+    — edited, added or deleted behind faultflow's back — in kind order, then key order."""
+    last: dict[tuple[str, str], RegistryLogRecord] = {}
+    for e in entries:
+        last[(e.kind, e.code)] = e
+    out = []
+    for kind, (table, _, key) in TABLES.items():
+        for row in store.query(select(table).order_by(table.c[key])):
+            values = dict(row._mapping)
+            found = (kind, str(values[key]))
+            change = last.pop(found) if found in last else None
+            if change is None or change.action == "removed" or json.loads(change.data) != values:
+                out.append(f"{kind} {values[key]}")
+    out += [f"{kind} {code}" for (kind, code), e in sorted(last.items()) if e.action != "removed"]
+    return out
+
+
 def broken_log(entries: Iterable[RegistryLogRecord]) -> int | None:
     """The position (0-based) of the first log entry whose hash does not chain, or None."""
     head = GENESIS

@@ -15,9 +15,10 @@ from .tables import EVENTS, TICKETS
 
 def down(store: Store, tiers: Sequence[str], restored: Sequence[str]) -> Sequence[Any]:
     """(unit, ticket id, created_us) of every open ticket of ``tiers`` that is placed and not
-    in one of the ``restored`` states (fixed, or a spare in place, not yet reported), by unit
-    and then oldest first. Open tickets are those in the urgency index (``urgent_us`` set):
-    the read grows with what is open, not with the history."""
+    in one of the ``restored`` states (fixed, or a spare in place, not yet reported), in no
+    particular order. Open tickets are those in the urgency index (``urgent_us`` set), read
+    along it: the read grows with what is open, not with the history (ordered by unit, the
+    planner would walk the unit index over every ticket ever placed)."""
     t = TICKETS
     return store.query(
         select(t.c.unit, t.c.id, t.c.created_us)
@@ -27,7 +28,7 @@ def down(store: Store, tiers: Sequence[str], restored: Sequence[str]) -> Sequenc
             t.c.tier.in_(list(tiers)),
             t.c.state.not_in(list(restored)),
         )
-        .order_by(t.c.unit, t.c.created_us, t.c.id)
+        .order_by(t.c.urgent_us)
     )
 
 

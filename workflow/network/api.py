@@ -345,6 +345,8 @@ class NetworkAPI(EngineParts):
         by_unit: dict[str, list[tuple[str, int]]] = {}
         for unit, tid, created_us in places.down(self.store, tiers, fixed):
             by_unit.setdefault(unit, []).append((tid, created_us))
+        for rows in by_unit.values():
+            rows.sort(key=lambda row: (row[1], row[0]))  # oldest first
         names = table.names(self.store, "units", by_unit)
         zone = contract.timezone
         down = [

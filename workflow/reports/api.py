@@ -65,7 +65,8 @@ class ReportsAPI(EngineParts):
         """Recompute every ticket's hash chain and replay its history against its stored row
         and clocks; name the first broken link of each. ``against``: a head saved earlier the
         history must still hold. ``workers``: processes to check a big database with. The
-        registry's log of changes is checked too (its own hash chain)."""
+        registry's log of changes is checked too (its own hash chain), and each entry's row
+        against the last change the log wrote of it."""
         import dataclasses
 
         from ..db import network
@@ -74,7 +75,10 @@ class ReportsAPI(EngineParts):
         log = network.log(self.store)
         broken = network.broken_log(log)
         at = broken + 1 if broken is not None else None
-        return dataclasses.replace(found, registry=len(log), registry_broken=at)
+        differs = tuple(network.differing_rows(self.store, log))
+        return dataclasses.replace(
+            found, registry=len(log), registry_broken=at, registry_differs=differs
+        )
 
     def head(self, tickets: bool = False) -> dict[str, Any]:
         """The chain head: one digest over every ticket's last (seq, hash), to keep as proof;
