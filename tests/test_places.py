@@ -432,6 +432,12 @@ def test_the_report_by_unit_and_of_one_unit(net: Engine, db_path: Path, travel: 
         "compliance_pct": 100.0,
     }
     assert (by["CG-FIN"]["met"], by["CG-FIN"]["breached"], by["CG-FIN"]["outages"]) == (0, 1, 0)
+    # a fault at a device counts for its model, one at a line for the line's kind
+    net.locate(gov.id, device=CORE, actor="li")
+    net.locate(fin.id, line="CGZW-0002", actor="li")
+    kinds = net.report("2026-03-01", "2026-03-03").to_dict()
+    assert kinds["models"] == [{"model": "S5720-28X-SI-AC", "tickets": 1, "outages": 1}]
+    assert kinds["line_kinds"] == [{"kind": "MSTP 50M", "tickets": 1, "outages": 0}]
     one = net.report("2026-03-01", "2026-03-03", unit="CG-FIN").to_dict()
     assert one["unit"] == "CG-FIN" and one["tickets"] == 1
     assert [b["ticket"] for b in one["breaches"]] == [fin.id]
@@ -442,6 +448,7 @@ def test_the_report_by_unit_and_of_one_unit(net: Engine, db_path: Path, travel: 
     text = run.invoke(cli, ["--db", str(db_path), "report", "--from", "2026-03-01"])
     assert "by unit (tickets, outages, promises met / broken, compliance):" in text.output
     assert "CG-GOV     2 tickets    1 outages     1 met    0 broken  100.0%" in text.output
+    assert "tickets by device model: S5720-28X-SI-AC 1 (1 outages)" in text.output
     html = run.invoke(cli, ["--db", str(db_path), "report", "--from", "2026-03-01",
                             "--unit", "CG-FIN", "--format", "html"])  # fmt: skip
     assert html.exit_code == 0 and "长葛市财政局 (CG-FIN)" in html.output
@@ -449,6 +456,7 @@ def test_the_report_by_unit_and_of_one_unit(net: Engine, db_path: Path, travel: 
     whole = run.invoke(cli, ["--db", str(db_path), "report", "--from", "2026-03-01",
                              "--format", "html"])  # fmt: skip
     assert "按单位" in whole.output and "长葛市人民政府办公室" in whole.output
+    assert "按设备型号" in whole.output and "按线路类型" in whole.output
 
 
 def test_the_board_shows_what_is_down_and_filters_by_unit(net: Engine, travel: Any) -> None:
@@ -474,3 +482,22 @@ def test_the_board_shows_what_is_down_and_filters_by_unit(net: Engine, travel: A
             assert "周经理 13800000011" in page  # the unit's customer manager
     finally:
         site.stop()
+
+
+def test_places_on_postgresql(pg_url: str, travel: Any) -> None:
+    engine = Engine.open(db=pg_url, create=True, clock=pendulum.now, people=PEOPLE)
+    engine.import_registry([s for k in KINDS for s in read(EXAMPLE / f"{k}.csv")])
+    down = alert({"instance": "cg-gov-core:9100", "severity": "critical"})  # tier A
+    t = engine.intake("alertmanager", down, actor="am")
+    assert where(t) == ("CG-GOV", "CG-GOV-MAIN", None, CORE)
+    other = engine.intake("web", {"title": "x", "unit": "CG-FIN", "tier": "C"}, actor="desk")
+    engine.locate(other.id, line="CGZW-0002", actor="li")
+    travel(minutes=30)
+    assert [(d.unit, d.tickets) for d in engine.status().down] == [("CG-GOV", [t.id])]
+    report = engine.report("2026-03-01", "2026-03-03").to_dict()
+    assert [u["unit"] for u in report["units"]] == ["CG-GOV", "CG-FIN"]  # a broken promise first
+    assert report["models"][0]["model"] == "S5720-28X-SI-AC"
+    assert [s.id for s in engine.served("devices", CORE)] == [t.id]
+    assert engine.list(unit="CG-FIN", final=False)[0].id == other.id
+    assert engine.verify().ok
+    engine.close()

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, cast, func, literal, select
 
 from .store import Store
-from .tables import CLOCKS, EVENTS, TICKETS
+from .tables import CLOCKS, DEVICES, EVENTS, LINES, TICKETS
 
 
 class Period:
@@ -131,6 +131,28 @@ class Period:
             .where(self.in_period, self.not_cancelled, t.c.unit.is_not(None))
             .group_by(t.c.unit)
         )
+
+    def opened_by_kind(self, stopping: Sequence[str]) -> dict[str, Sequence[Any]]:
+        """The tickets opened in the period (cancelled ones aside) at a device, by the device's
+        model, and at a line, by the line's kind: (model or kind, tickets, outages), most first."""
+        t = TICKETS
+        out = {}
+        for name, table, key, column in (("models", DEVICES, "serial", "model"),
+                                         ("line_kinds", LINES, "code", "kind")):  # fmt: skip
+            part = t.c.device if name == "models" else t.c.line
+            what = func.coalesce(table.c[column], "")
+            out[name] = self.store.query(
+                select(
+                    what,
+                    func.count(),
+                    func.sum(case((t.c.tier.in_(list(stopping) or [""]), 1), else_=0)),
+                )
+                .select_from(t.join(table, table.c[key] == part))
+                .where(self._opened(), self.not_cancelled)
+                .group_by(what)
+                .order_by(func.count().desc(), what)
+            )
+        return out
 
     def opened_by_unit(self, stopping: Sequence[str]) -> Sequence[Any]:
         """Per unit, the tickets opened in the period (cancelled ones aside) and how many of

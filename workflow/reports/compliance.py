@@ -151,6 +151,10 @@ class Report:
     """Each unit with tickets in the period, most tickets first (placed tickets only)."""
     unit: str | None = None
     """The unit the report is of (``report --unit``), or ``None`` for every ticket."""
+    models: list[tuple[str, int, int]] = field(default_factory=list)
+    """Tickets at a device, by the device's model: (model, tickets, outages), most first."""
+    line_kinds: list[tuple[str, int, int]] = field(default_factory=list)
+    """Tickets at a line, by the line's kind (MSTP, fibre...): (kind, tickets, outages)."""
 
     @property
     def working_time(self) -> list[str]:
@@ -204,6 +208,8 @@ class Report:
             "breaches": [b.to_dict() for b in self.breaches],
             "withdrawn": [w.to_dict() for w in self.withdrawn],
             "units": [u.to_dict() for u in self.units],
+            "models": [{"model": m, "tickets": n, "outages": o} for m, n, o in self.models],
+            "line_kinds": [{"kind": k, "tickets": n, "outages": o} for k, n, o in self.line_kinds],
             **({"calendars": self.calendars} if self.calendars else {}),
             "weekly_breaches": [
                 {"week": w.date().isoformat(), "breaches": n} for w, n in self.weekly_breaches
@@ -418,7 +424,19 @@ def build(
         },
         _units(store, period, contract, extra),
         unit,
+        *_kinds(period, contract),
     )
+
+
+def _kinds(period: Period, contract: Any) -> tuple[list[Any], list[Any]]:
+    """Tickets at devices by model, and at lines by kind."""
+    stopping = [n for n, t in contract.tiers.items() if t.stops_business]
+    found = period.opened_by_kind(stopping)
+
+    def counted(name: str) -> list[tuple[str, int, int]]:
+        return [(str(k) or "-", int(n), int(o or 0)) for k, n, o in found[name]]
+
+    return counted("models"), counted("line_kinds")
 
 
 def _units(store: Store, period: Period, contract: Any, extra: WorkingTime) -> list[UnitLine]:

@@ -99,6 +99,10 @@ def table(report: Report, breaches: int = 10) -> str:
                 f"  {u.unit:<{width}}  {u.tickets:>4} tickets  {u.outages:>3} outages  "
                 f"{u.met:>4} met  {u.breached:>3} broken  {pct(u.compliance):>6}  {u.name}"
             )
+    for label, counted in (("device model", report.models), ("line kind", report.line_kinds)):
+        if counted:
+            said = ", ".join(f"{k} {n}" + (f" ({o} outages)" if o else "") for k, n, o in counted)
+            out += ["", f"tickets by {label}: {said}"]
     if report.withdrawn:
         out += ["", f"alarms withdrawn after a late entry ({len(report.withdrawn)}):"]
         for w in report.withdrawn:
