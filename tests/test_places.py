@@ -501,3 +501,12 @@ def test_places_on_postgresql(pg_url: str, travel: Any) -> None:
     assert engine.list(unit="CG-FIN", final=False)[0].id == other.id
     assert engine.verify().ok
     engine.close()
+
+
+def test_a_place_with_tickets_is_archived_not_removed(net: Engine) -> None:
+    net.add_entry("units", {"code": "CG-NEW", "name": "新单位"})
+    t = opened(net, "web", {"title": "x", "unit": "CG-NEW"})
+    with pytest.raises(InvalidInput, match=r"'CG-NEW' is still named by 1 tickets: archive it"):
+        net.remove_entry("units", "CG-NEW", lang="en")
+    assert net.archive_entry("units", "CG-NEW")["archived_us"] is not None
+    assert net.get(t.id).unit == "CG-NEW"  # the ticket keeps its place

@@ -68,3 +68,9 @@ def restored(store: Store, ids: Sequence[str], states: Sequence[str]) -> dict[st
         .group_by(e.c.ticket_id)
     )
     return {tid: at for tid, at in rows}
+
+
+def count(store: Store, part: str, code: str) -> int:
+    """How many tickets (open or closed) are at ``code`` (``part``: unit, site, line, device)."""
+    t = TICKETS
+    return int(store.query(select(func.count()).where(t.c[part] == code))[0][0])

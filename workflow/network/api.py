@@ -205,6 +205,8 @@ class NetworkAPI(EngineParts):
         w = Words(lang or self.contract.language)
         entry = self.entry(kind, code)
         named = table.referrers(self.store, kind, code)
+        if kind[:-1] in PLACES and (n := places.count(self.store, kind[:-1], code)):
+            named["tickets"] = n  # their history names it: kept (archived), never deleted
         if named:
             by = w["list.sep"].join(
                 f"{n} {w['registry.kind.' + other]}" for other, n in named.items()
