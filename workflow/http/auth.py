@@ -96,4 +96,5 @@ def requires(scope: str) -> Callable[[Request], Any]:
 # What each route needs, as parameter types (FastAPI's Annotated dependencies).
 Reader = Annotated[Token, Depends(requires("read"))]
 Operator = Annotated[Token, Depends(requires("operate"))]
+Registrar = Annotated[Token, Depends(requires("registry"))]
 Admin = Annotated[Token, Depends(requires("admin"))]

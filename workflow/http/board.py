@@ -241,6 +241,17 @@ async def board(request: Request) -> Response:
                 duty=duty, down=down)  # fmt: skip
 
 
+def _live(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[str, str]:
+    """What the live stream sends: the table's rows and the units down."""
+    return rows_html(engine, filters, w), down_html(engine, w)
+
+
+def _sse(event: str, text: str) -> str:
+    """One server-sent event carrying ``text`` (a line of data per line)."""
+    data = "".join(f"data: {line}\n" for line in text.splitlines() or [""])
+    return f"event: {event}\n{data}\n"
+
+
 @router.get("/board/events")
 async def events(request: Request) -> Response:
     """Server-sent events: ``rows`` (the table body, HTML) whenever the tickets change, with
@@ -265,23 +276,16 @@ async def events(request: Request) -> Response:
                 continue
             seen = stamp
             try:
-                html = await call(rows_html, engine, filters, w)
+                html, down = await call(_live, engine, filters, w)
             except FaultflowError as err:
                 log.warning("board: cannot read the tickets: %s", err)
                 continue
             if html != sent:
                 sent = html
-                data = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
-                yield f"event: now\ndata: {_ms(engine.now())}\n\nevent: rows\n{data}\n"
-            try:
-                down = await call(down_html, engine, w)
-            except FaultflowError as err:
-                log.warning("board: cannot read what is down: %s", err)
-                continue
+                yield f"event: now\ndata: {_ms(engine.now())}\n\n" + _sse("rows", html)
             if down != sent_down:
                 sent_down = down
-                data = "".join(f"data: {line}\n" for line in down.splitlines() or [""])
-                yield f"event: down\n{data}\n"
+                yield _sse("down", down)
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy buffering
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

@@ -1,7 +1,8 @@
 """The registry and where tickets are, over HTTP: what is down now (``read``), the entries of
 each kind and a place's latest tickets (``read``), adding, editing, archiving and removing
-entries and importing a spreadsheet (``registry``), and locating a ticket (``operate``). Each
-is the same engine call as the command line's (``faultflow units ...``, ``status``, ``locate``)."""
+entries and importing a spreadsheet (``registry``). Each is the same engine call as the command
+line's (``faultflow units ...``, ``status``, ``registry import``); locating a ticket is a
+ticket's change (tickets.py)."""
 
 from __future__ import annotations
 
@@ -9,27 +10,15 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
 
 from ..errors import InvalidInput
-from .auth import Operator, Reader, requires
-from .tickets import _ticket, _version
+from .auth import Reader, Registrar
 
 router = APIRouter(tags=["registry"])
-Registrar = Annotated[Any, Depends(requires("registry"))]
 KINDS = ("units", "sites", "lines", "devices", "vendors")
 MAX_TICKETS = 1000
-
-
-class Locate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    unit: str | None = None
-    site: str | None = None
-    line: str | None = None
-    device: str | None = None
-    note: str | None = None
 
 
 def _shown(entry: dict[str, Any]) -> dict[str, Any]:
@@ -42,15 +31,6 @@ def _shown(entry: dict[str, Any]) -> dict[str, Any]:
 def status(request: Request, token: Reader) -> dict[str, Any]:
     found: dict[str, Any] = request.app.state.engine.status().to_dict()
     return found
-
-
-@router.post("/v1/tickets/{ticket_id}/locate", summary="Set or correct where a ticket is")
-def locate(ticket_id: str, body: Locate, request: Request, token: Operator) -> Any:
-    moved = request.app.state.engine.locate(
-        ticket_id, unit=body.unit, site=body.site, line=body.line, device=body.device,
-        actor=token.actor, note=body.note, version=_version(request),
-    )  # fmt: skip
-    return _ticket(moved)
 
 
 @router.post("/v1/registry/import", summary="Import a CSV or XLSX file (all rows or none)")

@@ -67,6 +67,14 @@ class Assign(_Body):
     reason: str
 
 
+class Locate(_Body):
+    unit: str | None = None
+    site: str | None = None
+    line: str | None = None
+    device: str | None = None
+    note: str | None = None
+
+
 def _etag(version: int) -> str:
     return f'"{version}"'
 
@@ -223,4 +231,13 @@ def assign(ticket_id: str, body: Assign, request: Request, token: Operator) -> A
     moved = request.app.state.engine.assign(
         ticket_id, body.person, reason=body.reason, actor=token.actor, version=_version(request)
     )
+    return _ticket(moved)
+
+
+@router.post("/v1/tickets/{ticket_id}/locate", summary="Set or correct where a ticket is")
+def locate(ticket_id: str, body: Locate, request: Request, token: Operator) -> Any:
+    moved = request.app.state.engine.locate(
+        ticket_id, unit=body.unit, site=body.site, line=body.line, device=body.device,
+        actor=token.actor, note=body.note, version=_version(request),
+    )  # fmt: skip
     return _ticket(moved)
