@@ -47,6 +47,8 @@ def load(
 ) -> int:
     """Open every ticket; commit every ``chunk`` tickets. Returns how many were opened."""
     work = engine.work
+    if work.ctx.locate is not None:
+        work.ctx.locate.refresh()  # tickets are placed from the registry as it stands
     contract = work.ctx.contract
     recorded_us = to_us(engine.now())
     source = iter(tickets)
