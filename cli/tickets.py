@@ -79,6 +79,7 @@ def intake(
         payload = {k: v for k, v in fields.items() if v is not None}
         overrides = {}
     results = engine.intake_all(channel, payload, actor=actor, at=at, overrides=overrides)
+    results = engine.with_suggestions(results)
     if as_json:
         if len(results) == 1:
             emit_json(results[0].to_dict())
@@ -94,6 +95,10 @@ def intake(
         if len(results) == 1 and r.outcome in ("opened", "recurrence"):
             for name, clock in r.ticket.clocks.items():
                 click.echo(f"  {name}: {clock_phrase(clock, engine.now())}")
+        for found in r.suggestions:
+            e = found.entry
+            fix = (e.fix.splitlines() or ["-"])[0][:60]
+            click.echo(f"  experience {e.id}: {e.symptom.splitlines()[0][:50]} — fix: {fix}")
 
 
 @click.command()
@@ -231,6 +236,11 @@ def show(settings: Settings, ticket_id: str, as_json: bool) -> None:
 @click.option("--owner", metavar="ACTOR")
 @click.option("--unit", metavar="CODE", help="Only the tickets at this unit of the registry.")
 @click.option(
+    "--search",
+    metavar="TEXT",
+    help="Only tickets whose title, description or notes match, best first (Chinese or English).",
+)
+@click.option(
     "--breached/--not-breached",
     default=None,
     help="Only tickets with (or without) a broken promise.",
@@ -250,6 +260,7 @@ def list_(
     tier: str | None,
     owner: str | None,
     unit: str | None,
+    search: str | None,
     breached: bool | None,
     show_all: bool,
     limit: int | None,
@@ -261,6 +272,25 @@ def list_(
     Without --state or --all, only open tickets (not in a final state) are listed.
     """
     engine = settings.engine()
+    if search is not None:
+        if after is not None:
+            raise click.UsageError("--search lists the best matches; --after pages by urgency")
+        found = engine.search_tickets(search, limit or 50)
+        final = engine.contract.finals
+        tickets = [
+            t for t in found
+            if (state is None or t.state == state) and (tier is None or t.tier == tier)
+            and (owner is None or t.owner == owner) and (unit is None or t.unit == unit)
+            and (breached is None or t.breached == breached)
+            and (show_all or state is not None or t.state not in final)
+        ]  # fmt: skip
+        if as_json:
+            emit_json([t.to_dict(history=False) for t in tickets])
+            return
+        from .render import list_text
+
+        click.echo(list_text(tickets, engine.now()))
+        return
     tickets = engine.list(
         state=state,
         tier=tier,

@@ -40,6 +40,9 @@ class Held:
     def together(self) -> Any:
         return self.engine.together()
 
+    def with_suggestions(self, results: Any) -> Any:
+        return self.engine.with_suggestions(results)
+
 
 @pytest.fixture
 def held(engine: Engine, db_path: Path) -> Iterator[tuple[Served, Held, str]]:

@@ -28,6 +28,7 @@ from .contract.versions import Contracts, settle
 from .db.store import Store
 from .duty.people import People, load
 from .errors import IntakeError
+from .kb.api import KBAPI, drafting
 from .network.api import NetworkAPI
 from .network.places import Places
 from .reports.api import ReportsAPI
@@ -53,7 +54,7 @@ Clockwork = Callable[[], datetime]
 Payload = bytes | str | Mapping[str, Any]
 
 
-class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI):
+class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI, KBAPI):
     """A fault-ticket workflow engine over one database and one contract.
 
     Build it with :meth:`open`. An Engine may be shared between threads (calls are serialised);
@@ -77,7 +78,9 @@ class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI):
         self.places = Places(store)
         """Where intake finds a fault's unit, site, line and device (the registry)."""
         self.work = UnitOfWork(
-            Context(store, self.contracts, self.now, sealer, people, self.places)
+            Context(
+                store, self.contracts, self.now, sealer, people, self.places, drafting(self.places)
+            )
         )
         """The one door every change of a ticket goes through (unit.py)."""
         self._changes = Changes(self.work, _handling_markdown)

@@ -166,10 +166,17 @@ class Verification:
     registry: int = 0  # changes of the registry's log checked (its own hash chain)
     registry_broken: int | None = None  # the first change (1-based) whose hash does not chain
     registry_differs: tuple[str, ...] = ()  # entries whose row is not what its last change wrote
+    kb: int = 0  # changes of the experience base's log checked (its own hash chain)
+    kb_broken: int | None = None  # the first change (1-based) whose hash does not chain
 
     @property
     def ok(self) -> bool:
-        return not self.broken and self.registry_broken is None and not self.registry_differs
+        return (
+            not self.broken
+            and self.registry_broken is None
+            and not self.registry_differs
+            and self.kb_broken is None
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -183,6 +190,7 @@ class Verification:
                 "broken_at": self.registry_broken,
                 "differs": list(self.registry_differs),
             },
+            "kb": {"changes": self.kb, "broken_at": self.kb_broken},
         }
 
 

@@ -246,6 +246,7 @@ class _Compiler:
             max_report_delay_us=self._us("contract.max_report_delay", header.max_report_delay),
             language=self._language(header.language),
             owner=self._one_of("contract.owner", header.owner, OWNER_RULES),
+            kb_synonyms=self._synonyms(m.kb.synonyms),
         )
 
     def _one_of(self, path: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -305,6 +306,14 @@ class _Compiler:
                     "make-up workdays, or upgrade the chinesecalendar package)"
                 )
         return tuple(out)
+
+    @staticmethod
+    def _synonyms(groups: list[list[str]]) -> tuple[tuple[str, ...], ...]:
+        for i, group in enumerate(groups):
+            words = [w.strip() for w in group]
+            if len(words) < 2 or not all(words):
+                raise Invalid(f"kb.synonyms[{i}]", "two or more words of one meaning")
+        return tuple(tuple(w.strip() for w in g) for g in groups)
 
     @staticmethod
     def _tiers(tiers: Mapping[str, Any]) -> dict[str, Tier]:

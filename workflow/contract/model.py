@@ -228,6 +228,9 @@ class Contract:
     language: str = "zh"
     """The language of what the customer reads unasked: the handling report and its mail,
     the compliance report (one of ``words.LANGUAGES``)."""
+    kb_synonyms: tuple[tuple[str, ...], ...] = ()
+    """``[kb] synonyms``: words of one meaning in this customer's trade, for the experience
+    base's search (beside the built-in ones of ``kb.text.SYNONYMS``)."""
     warnings: tuple[str, ...] = ()
     """What ``faultflow check`` warns about (the file still loads): e.g. a literal secret."""
     text: str = ""

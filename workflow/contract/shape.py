@@ -143,6 +143,10 @@ class LimitsShape(_Table, kw_only=True):
 Limits = LimitsShape  # the contract's limits are the table as read (and checked)
 
 
+class KBShape(_Table, kw_only=True):
+    synonyms: list[list[str]] = []  # words of one meaning, beside the built-in ones
+
+
 class ContractShape(_Table, kw_only=True):
     schema: int
     contract: HeaderShape
@@ -155,6 +159,7 @@ class ContractShape(_Table, kw_only=True):
     channels: dict[str, dict[str, Any]] = {}  # read by the channel adapters
     notifiers: dict[str, dict[str, Any]] = {}  # read by _Compiler._notifier and the notifiers
     limits: LimitsShape = msgspec.field(default_factory=LimitsShape)
+    kb: KBShape = msgspec.field(default_factory=lambda: KBShape())
 
 
 GUARD_KEYS = tuple(

@@ -255,6 +255,48 @@ class RegistryLogRecord(NamedTuple):
     hash: str
 
 
+class KBEntryRecord(NamedTuple):
+    """An entry of the experience base (经验库): a fault as it showed, why, and what fixed it,
+    drafted from a reported ticket or written by hand, approved before anyone is shown it."""
+
+    id: int
+    state: str  # draft | approved | retired
+    symptom: str
+    cause: str
+    fix: str
+    models: str  # JSON list of device models
+    line_kind: str | None  # the kind of line it happened on (MSTP, fibre...)
+    spare: str | None  # the spare used, if one was
+    fix_us: int | None  # how long the fault took to fix (its ticket's, when drafted)
+    tickets: str  # JSON list of the tickets it came from or helped
+    author: str
+    created_us: int
+    changed_us: int
+    changed_by: str
+    version: int
+
+
+class KBLogRecord(NamedTuple):
+    """One change of the experience base, hash-chained like the registry's log."""
+
+    entry: int
+    action: str  # created | edited | approved | retired | used
+    data: str  # JSON: the entry after the change (for used: the ticket)
+    actor: str
+    at_us: int
+    hash: str
+
+
+class TermsRecord(NamedTuple):
+    """What the search finds something by: its words, segmented (``kb.text.terms``), one
+    space between; the database's own full-text engine indexes them. ``key``: the entry's
+    id, or the ticket's; ``seq``: the ticket's history up to which the words are taken."""
+
+    key: str
+    seq: int
+    body: str
+
+
 class ContractRecord(NamedTuple):
     """One version of the contract file, kept whole: the tickets pinned to it run under it."""
 

@@ -30,12 +30,15 @@ from .records import (
     DeviceRecord,
     EscalationRecord,
     EventRecord,
+    KBEntryRecord,
+    KBLogRecord,
     LineRecord,
     OccurrenceRecord,
     OutboxRecord,
     OverrideRecord,
     RegistryLogRecord,
     SiteRecord,
+    TermsRecord,
     TicketRecord,
     TokenRecord,
     UnitRecord,
@@ -54,6 +57,7 @@ def _table(
     columns: Mapping[str, Any] | None = None,
     first: Mapping[str, tuple[Any, Any]] | None = None,
     args: tuple[Any, ...] = (),
+    row: str | None = None,
 ) -> type[SQLModel]:
     """The SQLModel table of a record (``records.py``): one column per field, in field order.
 
@@ -76,7 +80,7 @@ def _table(
             optional = type(None) in get_args(hints[field])
             namespace[field] = Field(default=None, sa_column=_us(nullable=optional))
     namespace["__annotations__"] = annotations
-    row_name = record.__name__.replace("Record", "Row")
+    row_name = row or record.__name__.replace("Record", "Row")  # ``row``: one record, two tables
     model = SQLModelMetaclass(row_name, (SQLModel,), namespace, table=True)
     return cast(type[SQLModel], model)
 
@@ -273,6 +277,36 @@ RegistryLogRow = _table(
     columns={"data": _text(nullable=False)},
 )  # fmt: skip
 
+KBEntryRow = _table(
+    KBEntryRecord, "kb_entries",
+    columns={"id": Field(default=None, primary_key=True), "symptom": _text(nullable=False),
+             "cause": _text(nullable=False), "fix": _text(nullable=False),
+             "models": _text(nullable=False), "tickets": _text(nullable=False)},
+    args=(Index("ix_kb_entries_state", "state"),),
+)  # fmt: skip
+KBLogRow = _table(
+    KBLogRecord, "kb_log",
+    first={"seq": (int | None, Field(default=None, primary_key=True))},
+    columns={"data": _text(nullable=False)},
+)  # fmt: skip
+# The words of entries and of tickets, searched with the database's full-text engine: SQLite's
+# FTS5 tables over these (kb_fts, ticket_fts, kept by triggers), PostgreSQL's GIN index of
+# their tsvector (migration 0010). Rows have an integer ``n`` for FTS5's rowid.
+KBTermsRow = _table(
+    TermsRecord, "kb_terms",
+    first={"n": (int | None, Field(default=None, primary_key=True))},
+    columns={"key": Field(sa_column=Column(Text, nullable=False, unique=True)),
+             "body": _text(nullable=False)},
+    row="KBTermsRow",
+)  # fmt: skip
+TicketTermsRow = _table(
+    TermsRecord, "ticket_terms",
+    first={"n": (int | None, Field(default=None, primary_key=True))},
+    columns={"key": Field(sa_column=Column(Text, nullable=False, unique=True)),
+             "body": _text(nullable=False)},
+    row="TicketTermsRow",
+)  # fmt: skip
+
 
 def _core(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined]
@@ -296,3 +330,7 @@ SITES = _core(SiteRow)
 LINES = _core(LineRow)
 DEVICES = _core(DeviceRow)
 REGISTRY_LOG = _core(RegistryLogRow)
+KB_ENTRIES = _core(KBEntryRow)
+KB_LOG = _core(KBLogRow)
+KB_TERMS = _core(KBTermsRow)
+TICKET_TERMS = _core(TicketTermsRow)

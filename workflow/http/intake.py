@@ -104,7 +104,7 @@ async def intake(request: Request) -> Response:
 def _intake(engine: Any, channel: str, payload: Any, actor: str) -> tuple[list[str], bytes]:
     """The intake and its answer, rendered, both on the lane's thread: building the answer may
     read a ticket's history, which must not happen on the event loop."""
-    results = engine.intake_all(channel, payload, actor)
+    results = engine.with_suggestions(engine.intake_all(channel, payload, actor))
     outcomes = [r.outcome for r in results]
     if len(results) == 1:
         content: Any = results[0].to_dict()

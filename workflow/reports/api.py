@@ -66,19 +66,22 @@ class ReportsAPI(EngineParts):
         and clocks; name the first broken link of each. ``against``: a head saved earlier the
         history must still hold. ``workers``: processes to check a big database with. The
         registry's log of changes is checked too (its own hash chain), and each entry's row
-        against the last change the log wrote of it."""
+        against the last change the log wrote of it; and the experience base's log."""
         import dataclasses
 
-        from ..db import network
+        from ..db import kb, network
 
         found = run(self.store, self.contract, self.sealer, against, workers)
         log = network.log(self.store)
         broken = network.broken_log(log)
         at = broken + 1 if broken is not None else None
         differs = tuple(network.differing_rows(self.store, log))
+        kb_log = kb.log(self.store)
+        kb_at = kb.broken_log(kb_log)
         return dataclasses.replace(
-            found, registry=len(log), registry_broken=at, registry_differs=differs
-        )
+            found, registry=len(log), registry_broken=at, registry_differs=differs,
+            kb=len(kb_log), kb_broken=kb_at + 1 if kb_at is not None else None,
+        )  # fmt: skip
 
     def head(self, tickets: bool = False) -> dict[str, Any]:
         """The chain head: one digest over every ticket's last (seq, hash), to keep as proof;

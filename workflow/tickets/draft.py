@@ -113,7 +113,8 @@ another, and a bounce of that another — a loop), and each fault a storm's tick
 ticket's own opening is told, once)."""
 
 PASSIVE = frozenset(
-    {"warning", "breach", "note", "withdrawn", "page", "ack", "delivered", "occurrence", "locate"}
+    {"warning", "breach", "note", "withdrawn", "page", "ack", "delivered", "occurrence", "locate",
+     "kb"}
 )
 """Events that change no state and no clock's course: a late entry may be recorded before them."""
 
@@ -597,6 +598,15 @@ class Draft:
             data=data,
             notify={"clock": clock, "alarm": alarm, "withdraws": fired.seq},
             kind=alarm,
+        )
+
+    @property
+    def closes(self) -> bool:
+        """Whether this change took the ticket into a final state other than a cancellation."""
+        c = self.contract
+        return any(
+            e.to_state in c.finals and e.from_state != e.to_state and e.to_state not in c.cancelled
+            for e in self.events
         )
 
     @property

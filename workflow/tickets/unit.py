@@ -79,6 +79,9 @@ class Context:
     sealer: Sealer = PLAIN
     people: People | None = None
     locate: Locator | None = None
+    closed: Callable[[Unit, Draft], None] | None = None
+    """Called in the transaction of a change that closes a ticket (a final state that is not a
+    cancellation): the experience base drafts an entry from it."""
 
     @property
     def contract(self) -> Contract:
@@ -191,6 +194,8 @@ class UnitOfWork:
         a draft with nothing in it is not written."""
         self.chain(tx, draft)
         if draft.dirty:
+            if self.ctx.closed is not None and draft.closes:
+                self.ctx.closed(tx, draft)
             tx.write(draft.change())
 
     def commit_many(self, tx: Unit, drafts: list[Draft]) -> None:

@@ -315,12 +315,16 @@ class Intake:
 
     outcome: str
     ticket: Ticket
+    suggestions: tuple[Any, ...] = ()
+    """Entries of the experience base for this fault, best first (``kb.model.Found``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The outcome and the ticket; a group's or storm's ticket without its history, which
-        every fault it carries lengthens (``show`` and ``GET /v1/tickets/ID`` have it)."""
+        every fault it carries lengthens (``show`` and ``GET /v1/tickets/ID`` have it); and the
+        experience base's suggestions for it."""
         ticket = self.ticket.to_dict(history=not self.ticket.gathers)
-        return {"outcome": self.outcome, "ticket": ticket}
+        suggested = [s.to_dict() for s in self.suggestions]
+        return {"outcome": self.outcome, "ticket": ticket, "suggestions": suggested}
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,13 @@ class Changes:
         assert done.draft is not None
         return written(self.work.ctx.store, done.draft)
 
+    def command(
+        self, ticket_id: str, apply: Callable[[Step], None], history: bool = False
+    ) -> Ticket:
+        """A change another area defines (a command of the unit of work, now), refused or
+        written whole; the ticket as written."""
+        return self._change(ticket_id, None, apply, history=history)
+
     def advance(
         self,
         ticket_id: str,

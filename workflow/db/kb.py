@@ -1,0 +1,262 @@
+"""The experience base's tables: entries, the hash-chained log of their changes, and the words
+entries and tickets are searched by, with each database's own full-text search — SQLite's
+FTS5 (bm25), PostgreSQL's tsvector over a GIN index (ts_rank). kb/ decides what is written;
+the words come segmented (``kb/text.py``) and are indexed as they are.
+
+Writes take the caller's open :class:`~faultflow.db.store.Unit`, so that an entry drafted
+when a ticket is reported is written in that change's own transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Text, bindparam, cast, func, insert, literal_column, select, text, update
+
+from .network import chained
+from .records import KBEntryRecord, KBLogRecord
+from .store import Store, Unit
+from .tables import EVENTS, KB_ENTRIES, KB_LOG, KB_TERMS, TICKET_TERMS, TICKETS
+
+GENESIS = "faultflow:kb"
+FIELDS = KBEntryRecord._fields
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    add: Any
+    change: Any
+    last: Any
+    log: Any
+    put_terms: Any
+    one: Any
+
+
+def _compile(statement: Any, dialect: Any) -> _Statements:
+    e, lg, tm = KB_ENTRIES, KB_LOG, KB_TERMS
+    values: dict[str, Any] = {n: bindparam(n) for n in FIELDS if n != "id"}
+    newer = e.c.version + literal_column("1") == bindparam("version")
+    return _Statements(
+        add=statement(insert(e).values(values).returning(e.c.id), dialect),
+        change=statement(
+            update(e)
+            .where(e.c.id == bindparam("id"), newer)
+            .values({n: bindparam(n) for n in FIELDS if n not in ("id", "created_us", "author")}),
+            dialect,
+        ),
+        last=statement(select(lg.c.hash).order_by(lg.c.seq.desc()).limit(1), dialect),
+        log=statement(insert(lg).values({n: bindparam(n) for n in KBLogRecord._fields}), dialect),
+        put_terms=statement(
+            insert(tm).values(key=bindparam("key"), seq=bindparam("seq"), body=bindparam("body")),
+            dialect,
+        ),
+        one=statement(select(*[e.c[n] for n in FIELDS]).where(e.c.id == bindparam("id")), dialect),
+    )
+
+
+def _s(store: Store) -> _Statements:
+    s: _Statements = store.compiled("kb", _compile)
+    return s
+
+
+def _logged(u: Unit, s: _Statements, entry: KBEntryRecord, action: str, data: Any,
+            actor: str, at_us: int) -> None:  # fmt: skip
+    row = u.run(s.last, {}).fetchone()
+    prev = row[0] if row else GENESIS
+    text_ = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    digest = chained(prev, entry.id, action, text_, actor, at_us)
+    u.run(s.log, {"entry": entry.id, "action": action, "data": text_, "actor": actor,
+                  "at_us": at_us, "hash": digest})  # fmt: skip
+
+
+def add(u: Unit, entry: KBEntryRecord) -> KBEntryRecord:
+    """Insert a new entry (its ``id`` is the database's) and its log entry; its words are
+    indexed by the next search (:func:`stale_entries`), so that writing needs no segmenter."""
+    s = _s(u.store)
+    values = entry._asdict()
+    del values["id"]
+    new_id = int(u.run(s.add, values).fetchone()[0])
+    written = entry._replace(id=new_id)
+    u.run(s.put_terms, {"key": str(new_id), "seq": 0, "body": ""})
+    _logged(u, s, written, "created", written._asdict(), written.author, written.created_us)
+    return written
+
+
+def change(u: Unit, entry: KBEntryRecord, action: str, data: Any = None) -> bool:
+    """Write ``entry`` (one version up from the stored one; ``False`` if someone else moved it
+    meanwhile) and its log entry (``data``, default the entry); the next search indexes it."""
+    s = _s(u.store)
+    if u.run(s.change, entry._asdict()).rowcount != 1:
+        return False
+    payload = entry._asdict() if data is None else data
+    _logged(u, s, entry, action, payload, entry.changed_by, entry.changed_us)
+    return True
+
+
+def get(store: Store, entry_id: int) -> KBEntryRecord | None:
+    with store.unit() as u:
+        row = u.run(_s(store).one, {"id": entry_id}).fetchone()
+    return KBEntryRecord(*row) if row else None
+
+
+def many(store: Store, ids: Iterable[int]) -> dict[int, KBEntryRecord]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    e = KB_ENTRIES
+    rows = store.query(select(*[e.c[n] for n in FIELDS]).where(e.c.id.in_(wanted)))
+    return {int(r[0]): KBEntryRecord(*r) for r in rows}
+
+
+def listed(store: Store, states: Sequence[str] | None, limit: int) -> list[KBEntryRecord]:
+    """Entries, newest first (of ``states``, if given)."""
+    e = KB_ENTRIES
+    query = select(*[e.c[n] for n in FIELDS]).order_by(e.c.id.desc()).limit(limit)
+    if states is not None:
+        query = query.where(e.c.state.in_(list(states)))
+    return [KBEntryRecord(*r) for r in store.query(query)]
+
+
+def approved_count(store: Store) -> int:
+    e = KB_ENTRIES
+    return int(store.query(select(func.count()).where(e.c.state == "approved"))[0][0])
+
+
+def log(store: Store) -> list[KBLogRecord]:
+    lg = KB_LOG
+    query = select(*[lg.c[n] for n in KBLogRecord._fields]).order_by(lg.c.seq)
+    return [KBLogRecord(*r) for r in store.query(query)]
+
+
+def broken_log(entries: Iterable[KBLogRecord]) -> int | None:
+    """The position (0-based) of the first log entry whose hash does not chain, or None."""
+    head = GENESIS
+    for i, e in enumerate(entries):
+        head = chained(head, e.entry, e.action, e.data, e.actor, e.at_us)
+        if head != e.hash:
+            return i
+    return None
+
+
+# -- search ----------------------------------------------------------------------------------
+
+
+def _fts5(groups: Sequence[Sequence[str]]) -> str:
+    """An FTS5 query: any word of any group; a Latin word also as a prefix."""
+    parts = []
+    for group in groups:
+        for word in group:
+            quoted = '"' + word.replace('"', '""') + '"'
+            parts.append(quoted + ("*" if word.isascii() else ""))
+    return " OR ".join(parts)
+
+
+def _tsquery(groups: Sequence[Sequence[str]]) -> str:
+    """A tsquery of exact lexemes (cast, not parsed): any word; a Latin word as a prefix."""
+    parts = []
+    for group in groups:
+        for word in group:
+            quoted = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+            parts.append(quoted + (":*" if word.isascii() else ""))
+    return " | ".join(parts)
+
+
+def search(store: Store, terms_table: str, groups: Sequence[Sequence[str]], limit: int,
+           keys: Sequence[str] | None = None) -> list[tuple[str, float]]:  # fmt: skip
+    """The best ``limit`` keys of ``terms_table`` (``kb_terms`` or ``ticket_terms``) for the
+    query's word groups, best first, each with its score (higher is better); ``keys``: only
+    among those."""
+    if not groups:
+        return []
+    table = KB_TERMS if terms_table == "kb_terms" else TICKET_TERMS
+    among = ""
+    params: dict[str, Any] = {"limit": limit}
+    if keys is not None:
+        if not keys:
+            return []
+        names = [f"k{i}" for i in range(len(keys))]
+        among = f" AND t.key IN ({', '.join(':' + n for n in names)})"
+        params.update(zip(names, keys, strict=True))
+    if store.sa.dialect.name == "postgresql":
+        vector = "array_to_tsvector(string_to_array(t.body, ' '))"
+        params["q"] = _tsquery(groups)
+        sql = (
+            f"SELECT t.key, ts_rank({vector}, CAST(:q AS tsquery)) AS score FROM {table.name} t "
+            f"WHERE {vector} @@ CAST(:q AS tsquery){among} ORDER BY score DESC, t.key LIMIT :limit"
+        )
+    else:
+        fts = "kb_fts" if table is KB_TERMS else "ticket_fts"
+        params["q"] = _fts5(groups)
+        sql = (
+            f"SELECT t.key, -bm25({fts}) AS score FROM {fts} JOIN {table.name} t ON "
+            f"t.n = {fts}.rowid WHERE {fts} MATCH :q{among} ORDER BY score DESC, t.key "
+            "LIMIT :limit"
+        )
+    rows = store.query(text(sql).bindparams(**params))
+    return [(str(k), float(score)) for k, score in rows]
+
+
+# -- the words of tickets, kept up to date by the searches that read them ----------------------
+
+
+def stale_tickets(store: Store, limit: int) -> list[tuple[str, int]]:
+    """Tickets whose words are not indexed up to their last event: (id, last_seq)."""
+    t, w = TICKETS, TICKET_TERMS
+    return [
+        (str(i), int(q))
+        for i, q in store.query(
+            select(t.c.id, t.c.last_seq)
+            .select_from(t.outerjoin(w, w.c.key == t.c.id))
+            .where((w.c.seq.is_(None)) | (w.c.seq < t.c.last_seq))
+            .limit(limit)
+        )
+    ]
+
+
+def ticket_texts(store: Store, ids: Sequence[str]) -> dict[str, list[str]]:
+    """The texts a ticket is searched by: its title, description and notes, by ticket."""
+    t, e = TICKETS, EVENTS
+    out: dict[str, list[str]] = {}
+    for i, title, description in store.query(
+        select(t.c.id, t.c.title, t.c.description).where(t.c.id.in_(list(ids)))
+    ):
+        out[str(i)] = [title, description or ""]
+    for i, note in store.query(
+        select(e.c.ticket_id, e.c.note).where(
+            e.c.ticket_id.in_(list(ids)), e.c.trigger == "note", e.c.note.is_not(None)
+        )
+    ):
+        out.setdefault(str(i), []).append(note)
+    return out
+
+
+def stale_entries(store: Store, limit: int) -> list[KBEntryRecord]:
+    """Entries whose words are not indexed as they stand now."""
+    e, w = KB_ENTRIES, KB_TERMS
+    rows = store.query(
+        select(*[e.c[n] for n in FIELDS])
+        .select_from(e.join(w, w.c.key == cast(e.c.id, Text)))
+        .where(w.c.seq != e.c.version)
+        .limit(limit)
+    )
+    return [KBEntryRecord(*r) for r in rows]
+
+
+def put_words(store: Store, table: str, words: Sequence[tuple[str, int, str]]) -> None:
+    """Index words (``table``: ``kb_terms`` or ``ticket_terms``): (key, seq, body), each
+    replacing what was there."""
+    w = KB_TERMS if table == "kb_terms" else TICKET_TERMS
+    with store.transaction() as conn:
+        known = {
+            str(k)
+            for (k,) in conn.execute(select(w.c.key).where(w.c.key.in_([i for i, _, _ in words])))
+        }
+        fresh = [{"key": i, "seq": q, "body": b} for i, q, b in words if i not in known]
+        if fresh:
+            conn.execute(insert(w), fresh)
+        for i, q, b in words:
+            if i in known:
+                conn.execute(update(w).where(w.c.key == i).values(seq=q, body=b))
