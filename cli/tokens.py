@@ -25,7 +25,7 @@ def token() -> None:
     "scopes",
     multiple=True,
     metavar="SCOPE",
-    help="intake:CHANNEL, intake:*, read, operate, registry or admin; repeat for several.",
+    help="intake:CHANNEL, intake:*, read, operate, registry, kb or admin; repeat for several.",
 )
 @click.option(
     "--as",

@@ -215,3 +215,74 @@ def _alert(instance: str, fingerprint: str = "f1") -> dict[str, Any]:
                     "annotations": {"summary": "核心交换机升级固件后反复重启"},
                     "startsAt": "2026-03-02T01:00:00Z"}],
     }  # fmt: skip
+
+
+def test_the_experience_base_over_http(kb: Engine) -> None:
+    import httpx
+    from test_http import Served
+
+    _, reader = kb.create_token("wall", ["read"])
+    _, editor = kb.create_token("editor", ["kb"], actor="li")
+    _, desk = kb.create_token("desk", ["operate"], actor="wang")
+    site = Served(kb)
+    try:
+        with httpx.Client(base_url=site.url, timeout=10) as c:
+
+            def as_(secret: str) -> dict[str, str]:
+                return {"authorization": f"Bearer {secret}"}
+
+            body = {
+                "symptom": "光猫掉线",
+                "cause": "光纤松动",
+                "fix": "重插光纤",
+                "models": ["HG8245H"],
+            }
+            assert c.post("/v1/kb", json=body, headers=as_(desk)).status_code == 403
+            made = c.post("/v1/kb", json=body, headers=as_(editor))
+            assert made.status_code == 201 and made.json()["state"] == "draft"
+            eid = made.json()["id"]
+            assert (
+                c.post("/v1/kb", json={**body, "colour": "red"}, headers=as_(editor)).status_code
+                == 422
+            )
+            assert (
+                c.post(f"/v1/kb/{eid}/approve", headers=as_(editor)).json()["state"] == "approved"
+            )
+            found = c.get("/v1/kb", params={"q": "ONU 断网"}, headers=as_(reader)).json()
+            assert [r["id"] for r in found["results"]] == [eid]
+            assert c.get("/v1/kb/999", headers=as_(reader)).status_code == 404
+            opened = c.post("/v1/intake/hotline", json={"summary": "光猫红灯"},
+                            headers=as_(kb.create_token("line", ["intake:*"])[1]))  # fmt: skip
+            assert [s["id"] for s in opened.json()["suggestions"]] == [eid]
+            tid = opened.json()["ticket"]["id"]
+            used = c.post(f"/v1/tickets/{tid}/kb", json={"entry": eid}, headers=as_(desk))
+            assert used.status_code == 200 and used.json()["history"][-1]["trigger"] == "kb"
+            edited = c.patch(f"/v1/kb/{eid}", json={"fix": "清洁并重插"}, headers=as_(editor))
+            assert edited.json()["tickets"] == [tid] and edited.json()["fix"] == "清洁并重插"
+    finally:
+        site.stop()
+
+
+def test_the_board_suggests_and_records_what_helped(kb: Engine) -> None:
+    from test_http import Served
+    from test_web import browser, csrf_of, login
+
+    ids = load(kb)
+    t = kb.intake("hotline", {"summary": "光猫红灯闪，单位断网"}, actor="desk")
+    secret = kb.create_token("desk", ["operate"], "li")[1]
+    site = Served(kb)
+    try:
+        with login(site, secret) as c:
+            page = c.get(f"/tickets/{t.id}").text
+            assert "From the experience base" in page and "重新插拔并清洁光纤跳线接头" in page
+            done = c.post(f"/tickets/{t.id}", data={"csrf": csrf_of(page), "action": "kb",
+                                                    "entry": str(ids["onu-loose"])})  # fmt: skip
+            assert done.status_code == 303
+            assert "it helped with this ticket" in c.get(f"/tickets/{t.id}").text
+        with browser(site, "zh") as c:
+            token = csrf_of(c.get("/login").text)
+            c.post("/login", data={"csrf": token, "token": secret, "next": "/board"})
+            assert "经验库建议" in c.get(f"/tickets/{t.id}").text
+    finally:
+        site.stop()
+    assert kb.get(t.id).history[-1].trigger == "kb"

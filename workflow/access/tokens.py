@@ -28,9 +28,9 @@ from ..timekeeping.times import from_us
 if TYPE_CHECKING:
     from ..db.store import Store
 
-BASIC_SCOPES = ("read", "operate", "registry", "admin")
+BASIC_SCOPES = ("read", "operate", "registry", "kb", "admin")
 """read: look; operate: change tickets; registry: change the registry (units, lines, devices...);
-admin: everything."""
+kb: write the experience base; admin: everything."""
 PREFIX = "ff_"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -63,7 +63,7 @@ def checked_scopes(scopes: tuple[str, ...] | list[str], channels: set[str]) -> t
     if not scopes:
         raise InvalidInput(
             "a token needs at least one --scope: intake:CHANNEL, intake:*, read, operate, "
-            "registry, admin"
+            "registry, kb, admin"
         )
     out = []
     for scope in scopes:
@@ -79,7 +79,7 @@ def checked_scopes(scopes: tuple[str, ...] | list[str], channels: set[str]) -> t
         else:
             raise InvalidInput(
                 f"unknown scope {scope!r} (known: intake:CHANNEL, intake:*, read, operate, "
-                "registry, admin)"
+                "registry, kb, admin)"
             )
         if scope not in out:
             out.append(scope)
@@ -90,7 +90,7 @@ def allows(scopes: tuple[str, ...], needed: str) -> bool:
     """Whether a token with ``scopes`` may do what needs ``needed``."""
     if "admin" in scopes or needed in scopes:
         return True
-    if needed == "read" and ("operate" in scopes or "registry" in scopes):
+    if needed == "read" and any(s in scopes for s in ("operate", "registry", "kb")):
         return True
     return needed.startswith("intake:") and "intake:*" in scopes
 

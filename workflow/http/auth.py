@@ -97,4 +97,5 @@ def requires(scope: str) -> Callable[[Request], Any]:
 Reader = Annotated[Token, Depends(requires("read"))]
 Operator = Annotated[Token, Depends(requires("operate"))]
 Registrar = Annotated[Token, Depends(requires("registry"))]
+Editor = Annotated[Token, Depends(requires("kb"))]
 Admin = Annotated[Token, Depends(requires("admin"))]

@@ -327,7 +327,23 @@ def _ticket_page(request: Request, found: Session, ticket: Any, status: int = 20
         final=ticket.state in contract.finals, csrf=found.csrf(request),
         may_act=found.allows("operate"), tracking=tracking,
         where=engine.whereabouts(ticket) if ticket.unit else {},
+        suggested=_suggested(engine, ticket, contract, w),
     )  # fmt: skip
+
+
+def _suggested(engine: Any, ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:
+    """The experience base's entries for the ticket (while it is open), and whether each was
+    already said to have helped it."""
+    if ticket.state in contract.finals:
+        return []
+    used = {e.data.get("entry") for e in ticket.history if e.trigger == "kb"}
+    return [
+        {"id": f.entry.id, "symptom": f.entry.symptom.splitlines()[0],
+         "cause": f.entry.cause, "fix": f.entry.fix, "spare": f.entry.spare,
+         "took": w.duration(f.entry.fix_time) if f.entry.fix_time is not None else None,
+         "used": f.entry.id in used}
+        for f in engine.suggestions(ticket)
+    ]  # fmt: skip
 
 
 @router.get("/tickets/{ticket_id}")
@@ -371,6 +387,8 @@ def act(engine: Any, ticket_id: str, form: dict[str, str], actor: str) -> None:
     elif action == "assign":
         engine.assign(ticket_id, text["person"] or "", reason=text["reason"] or "", actor=actor,
                       version=version)  # fmt: skip
+    elif action == "kb":
+        engine.kb_use(ticket_id, form.get("entry", ""), actor=actor, note=text["note"])
     else:
         raise InvalidInput(f"unknown action {action!r}")
 

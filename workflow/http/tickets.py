@@ -90,10 +90,13 @@ def _version(request: Request) -> int | None:
     return int(text)
 
 
-def _ticket(ticket: Any, status: int = 200) -> JSONResponse:
+def ticket_answer(ticket: Any, status: int = 200) -> JSONResponse:
+    """A ticket as a change answers it: its JSON and its version as the ``ETag``."""
     return JSONResponse(
         ticket.to_dict(), status_code=status, headers={"ETag": _etag(ticket.version)}
     )
+
+
 
 
 def _cursor(value: str | None) -> str | None:
@@ -148,7 +151,7 @@ def tickets(
 
 @router.get("/v1/tickets/{ticket_id}", summary="One ticket, with its history")
 def ticket(ticket_id: str, request: Request, token: Reader) -> Any:
-    return _ticket(request.app.state.engine.get(ticket_id))
+    return ticket_answer(request.app.state.engine.get(ticket_id))
 
 
 @router.get("/v1/tickets/{ticket_id}/history", summary="A ticket's history")
@@ -169,7 +172,7 @@ def advance(ticket_id: str, body: Advance, request: Request, token: Operator) ->
         reason=body.reason,
         version=_version(request),
     )
-    return _ticket(moved)
+    return ticket_answer(moved)
 
 
 @router.post("/v1/tickets/{ticket_id}/reclassify", summary="Change tier, kind or cause")
@@ -178,7 +181,7 @@ def reclassify(ticket_id: str, body: Reclassify, request: Request, token: Operat
         ticket_id, tier=body.tier, kind=body.kind, cause=body.cause, reason=body.reason,
         actor=token.actor, at=body.at, version=_version(request),
     )  # fmt: skip
-    return _ticket(moved)
+    return ticket_answer(moved)
 
 
 @router.post("/v1/tickets/{ticket_id}/hold", summary="Pause the pausable clocks")
@@ -187,7 +190,7 @@ def hold(ticket_id: str, body: Hold, request: Request, token: Operator) -> Any:
     held = engine.hold(
         ticket_id, reason=body.reason, actor=token.actor, at=body.at, version=_version(request)
     )
-    return _ticket(held)
+    return ticket_answer(held)
 
 
 @router.post("/v1/tickets/{ticket_id}/resume", summary="Restart the paused clocks")
@@ -202,7 +205,7 @@ def resume(
     resumed = engine.resume(
         ticket_id, actor=token.actor, at=given.at, note=given.note, version=_version(request)
     )
-    return _ticket(resumed)
+    return ticket_answer(resumed)
 
 
 @router.post("/v1/tickets/{ticket_id}/notes", summary="Add a note", status_code=201)
@@ -211,19 +214,20 @@ def note(ticket_id: str, body: Note, request: Request, token: Operator) -> Any:
     noted = engine.note(
         ticket_id, body.text, actor=token.actor, at=body.at, version=_version(request)
     )
-    return _ticket(noted, 201)
+    return ticket_answer(noted, 201)
 
 
 @router.post("/v1/tickets/{ticket_id}/ack", summary="Acknowledge: the pages stop")
 def ack(ticket_id: str, request: Request, token: Operator, body: Ack | None = None) -> Any:
     given = body or Ack()
-    return _ticket(request.app.state.engine.ack(ticket_id, actor=token.actor, note=given.note))
+    acked = request.app.state.engine.ack(ticket_id, actor=token.actor, note=given.note)
+    return ticket_answer(acked)
 
 
 @router.post("/v1/tickets/{ticket_id}/escalate", summary="Escalate by hand (the next step now)")
 def escalate(ticket_id: str, body: Escalate, request: Request, token: Operator) -> Any:
     engine = request.app.state.engine
-    return _ticket(engine.escalate(ticket_id, reason=body.reason, actor=token.actor))
+    return ticket_answer(engine.escalate(ticket_id, reason=body.reason, actor=token.actor))
 
 
 @router.post("/v1/tickets/{ticket_id}/assign", summary="Hand the ticket over to a person")
@@ -231,7 +235,7 @@ def assign(ticket_id: str, body: Assign, request: Request, token: Operator) -> A
     moved = request.app.state.engine.assign(
         ticket_id, body.person, reason=body.reason, actor=token.actor, version=_version(request)
     )
-    return _ticket(moved)
+    return ticket_answer(moved)
 
 
 @router.post("/v1/tickets/{ticket_id}/locate", summary="Set or correct where a ticket is")
@@ -240,4 +244,4 @@ def locate(ticket_id: str, body: Locate, request: Request, token: Operator) -> A
         ticket_id, unit=body.unit, site=body.site, line=body.line, device=body.device,
         actor=token.actor, note=body.note, version=_version(request),
     )  # fmt: skip
-    return _ticket(moved)
+    return ticket_answer(moved)

@@ -26,6 +26,7 @@ from ..network.places import Places
 from ..tickets.parts import EngineParts
 from ..tickets.unit import Step
 from ..tickets.views import Intake, Ticket
+from ..words import NOTES
 from . import text
 from .model import Entry, Found, checked, entry_view, move
 
@@ -224,7 +225,7 @@ class KBAPI(EngineParts):
             used = (json.loads(e.data).get("entry") for e in s.history or () if e.trigger == "kb")
             if entry.id in used:
                 raise InvalidInput(f"ticket {t.id} already used entry {entry.id}")
-            said_ = said or f"used experience entry {entry.id}"
+            said_ = said or NOTES["kb"].format(entry=entry.id)
             s.draft.record("kb", t.state, s.at_us, who, note=said_, data={"entry": entry.id})
             r = table.get(self.store, entry.id)
             assert r is not None

@@ -28,6 +28,7 @@ NOTES = {
     "ack": "acknowledged: escalation {chain} stopped",
     "assign": "handed over from {source} to {to}",
     "locate": "located at {place}",
+    "kb": "used experience entry {entry}",
 }
 """The engine's own notes as the history keeps them (English, inside the hash chain): the
 writers format them from here and :meth:`Words.said` recognises them here, to say them in the
@@ -199,6 +200,8 @@ class Words:
         handover = {"source": data.get("from"), "to": data.get("to")}
         if kind == "assign" and note == NOTES["assign"].format(**handover):
             return self.format("said.assign", **handover)
+        if kind == "kb" and note == NOTES["kb"].format(entry=data.get("entry")):
+            return self.format("said.kb", entry=data.get("entry", ""))
         if kind == "locate" and "place" in data:
             to = (data["place"] or {}).get("to") or {}
             if note == NOTES["locate"].format(place=place_text(to)):
