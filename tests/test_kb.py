@@ -135,6 +135,26 @@ def test_reporting_a_fault_drafts_an_entry_for_an_engineer(kb: Engine, travel: A
     assert kb.kb_entry(draft.id).tickets == (t.id, other.id)
     with pytest.raises(InvalidInput, match="already used"):
         kb.kb_use(other.id, draft.id)
+    # did it help? the report compares the time to fix with an entry and without
+    for trigger in ("respond", "remote"):
+        kb.advance(other.id, trigger, actor="li")
+    travel(minutes=10)
+    kb.advance(other.id, "resolve", actor="li", note="按经验库回退固件")
+    report = kb.report("2026-03-01", "2026-03-03")
+    assert report.to_dict()["fix_times"] == [
+        {"tier": "A", "kb_used": False, "tickets": 1, "mean_fix_s": 2700},
+        {"tier": "A", "kb_used": True, "tickets": 1, "mean_fix_s": 3300},  # since its startsAt
+    ]
+    assert report.to_dict()["kb_most_used"] == [{"entry": draft.id, "uses": 1, "symptom": t.title}]
+    from faultflow.reports import html, render
+
+    assert "tier A: 55m over 1 / 45m over 1" in render.table(report)
+    assert "经验库是否有帮助" in html.render(
+        report,
+        lifecycle="",
+        contract=kb.contract,
+        words=__import__("faultflow.words").words.Words("zh"),
+    )
     assert kb.verify().ok
 
 
@@ -196,6 +216,9 @@ def test_recall_on_postgresql(pg_url: str, travel: Any) -> None:
     assert found >= 0.9, f"recall@3 {found:.2f}; missed: {missed}"
     t = engine.intake("hotline", {"summary": "财政局光猫掉线"}, actor="desk")
     assert [x.id for x in engine.search_tickets("光猫")] == [t.id]
+    engine.kb_use(t.id, ids["onu-loose"], actor="li")
+    used = engine.report("2026-03-01", "2026-03-03").to_dict()["kb_most_used"]
+    assert used[0]["entry"] == ids["onu-loose"]
     assert engine.verify().ok
     engine.close()
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, cast, func, literal, select
 
 from .store import Store
-from .tables import CLOCKS, DEVICES, EVENTS, LINES, TICKETS
+from .tables import CLOCKS, DEVICES, EVENTS, KB_ENTRIES, KB_LOG, LINES, TICKETS
 
 
 class Period:
@@ -130,6 +130,46 @@ class Period:
             .select_from(self.joined)
             .where(self.in_period, self.not_cancelled, t.c.unit.is_not(None))
             .group_by(t.c.unit)
+        )
+
+    def fix_times(self, fixing: Sequence[str]) -> Sequence[Any]:
+        """Per tier and whether an entry of the experience base was used on it (a ``kb``
+        event), the tickets opened in the period that were fixed (reached one of ``fixing``):
+        (tier, used, how many, mean µs from intake to the fix)."""
+        t, e = TICKETS, EVENTS
+        fixed = (
+            select(e.c.ticket_id, func.min(e.c.at_us).label("at"))
+            .where(e.c.to_state.in_(list(fixing) or [""]), e.c.from_state != e.c.to_state)
+            .group_by(e.c.ticket_id)
+            .subquery("f")
+        )
+        used = (
+            select(e.c.ticket_id).where(e.c.trigger == "kb").group_by(e.c.ticket_id).subquery("u")
+        )
+        was_used = used.c.ticket_id.is_not(None)
+        return self.store.query(
+            select(t.c.tier, was_used, func.count(), func.avg(fixed.c.at - t.c.created_us))
+            .select_from(
+                t.join(fixed, fixed.c.ticket_id == t.c.id).outerjoin(
+                    used, used.c.ticket_id == t.c.id
+                )
+            )
+            .where(self._opened(), self.not_cancelled)
+            .group_by(t.c.tier, was_used)
+            .order_by(t.c.tier, was_used)
+        )
+
+    def most_used(self, limit: int) -> Sequence[Any]:
+        """The experience entries used most in the period: (entry, uses, symptom)."""
+        lg, k = KB_LOG, KB_ENTRIES
+        uses = func.count()
+        return self.store.query(
+            select(lg.c.entry, uses, k.c.symptom)
+            .select_from(lg.join(k, k.c.id == lg.c.entry))
+            .where(lg.c.action == "used", lg.c.at_us >= self.start_us, lg.c.at_us < self.end_us)
+            .group_by(lg.c.entry, k.c.symptom)
+            .order_by(uses.desc(), lg.c.entry)
+            .limit(limit)
         )
 
     def opened_by_kind(self, stopping: Sequence[str]) -> dict[str, Sequence[Any]]:

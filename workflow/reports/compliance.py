@@ -155,6 +155,11 @@ class Report:
     """Tickets at a device, by the device's model: (model, tickets, outages), most first."""
     line_kinds: list[tuple[str, int, int]] = field(default_factory=list)
     """Tickets at a line, by the line's kind (MSTP, fibre...): (kind, tickets, outages)."""
+    fix_times: list[tuple[str, bool, int, timedelta]] = field(default_factory=list)
+    """Did the experience base help? Per tier, with an entry used or not: (tier, used, fixed
+    tickets, mean time from intake to the fix)."""
+    most_used: list[tuple[int, int, str]] = field(default_factory=list)
+    """The entries used most in the period: (entry, uses, symptom)."""
 
     @property
     def working_time(self) -> list[str]:
@@ -210,6 +215,13 @@ class Report:
             "units": [u.to_dict() for u in self.units],
             "models": [{"model": m, "tickets": n, "outages": o} for m, n, o in self.models],
             "line_kinds": [{"kind": k, "tickets": n, "outages": o} for k, n, o in self.line_kinds],
+            "fix_times": [
+                {"tier": tier, "kb_used": used, "tickets": n, "mean_fix_s": _s(mean)}
+                for tier, used, n, mean in self.fix_times
+            ],
+            "kb_most_used": [
+                {"entry": e, "uses": n, "symptom": symptom} for e, n, symptom in self.most_used
+            ],
             **({"calendars": self.calendars} if self.calendars else {}),
             "weekly_breaches": [
                 {"week": w.date().isoformat(), "breaches": n} for w, n in self.weekly_breaches
@@ -425,7 +437,22 @@ def build(
         _units(store, period, contract, extra),
         unit,
         *_kinds(period, contract),
+        *_experience(period, contract),
     )
+
+
+def _experience(period: Period, contract: Any) -> tuple[list[Any], list[Any]]:
+    """Time to fix with and without an entry of the experience base, and the entries used most."""
+    from .handling import fixes
+
+    fixing = [s for s in contract.states if fixes(contract, s)]
+    times = [
+        (str(tier), bool(used), int(n), timedelta(microseconds=int(mean)))
+        for tier, used, n, mean in period.fix_times(fixing)
+        if mean is not None
+    ]
+    used = [(int(e), int(n), str(s).splitlines()[0]) for e, n, s in period.most_used(5)]
+    return times, used
 
 
 def _kinds(period: Period, contract: Any) -> tuple[list[Any], list[Any]]:

@@ -103,6 +103,20 @@ def table(report: Report, breaches: int = 10) -> str:
         if counted:
             said = ", ".join(f"{k} {n}" + (f" ({o} outages)" if o else "") for k, n, o in counted)
             out += ["", f"tickets by {label}: {said}"]
+    if any(used for _, used, _, _ in report.fix_times):
+        out += ["", "time to fix, with an experience entry used / without:"]
+        by: dict[str, dict[bool, tuple[int, timedelta]]] = {}
+        for tier, used, n, mean in report.fix_times:
+            by.setdefault(tier, {})[used] = (n, mean)
+        for tier, pair in by.items():
+            sides = [f"{span(pair[k][1])} over {pair[k][0]}" if k in pair else "-"
+                     for k in (True, False)]  # fmt: skip
+            out.append(f"  tier {tier}: {sides[0]} / {sides[1]}")
+    if report.most_used:
+        out.append(
+            "experience entries used most: "
+            + ", ".join(f"#{e} {symptom[:30]} ({n})" for e, n, symptom in report.most_used)
+        )
     if report.withdrawn:
         out += ["", f"alarms withdrawn after a late entry ({len(report.withdrawn)}):"]
         for w in report.withdrawn:
