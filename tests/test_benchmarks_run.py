@@ -22,6 +22,7 @@ BENCH = Path(__file__).parent / "benchmarks"
         ("bench_web.py", ["--tickets", "200", "--repeat", "1"]),
         ("bench_list.py", ["--sizes", "30,300", "--runs", "1"]),
         ("bench_registry.py", ["--devices", "300", "--units", "20"]),
+        ("bench_kb.py", ["--entries", "300", "--rounds", "1", "--tickets", "5"]),
         (
             "bench_places.py",
             ["--units", "50", "--tickets", "400", "--open", "100", "--down", "20",

@@ -309,3 +309,19 @@ def test_the_board_suggests_and_records_what_helped(kb: Engine) -> None:
     finally:
         site.stop()
     assert kb.get(t.id).history[-1].trigger == "kb"
+
+
+def test_a_contracts_synonyms_are_checked_and_used(tmp_path: Path, travel: Any) -> None:
+    from faultflow.contract.compile import default_contract_path
+
+    text = default_contract_path().read_text("utf-8")
+    good = tmp_path / "good.toml"
+    good.write_text(text + '\n[kb]\nsynonyms = [["政务外网", "外网专线"]]\n', "utf-8")
+    engine = Engine.open(db=tmp_path / "k.db", config=good, clock=pendulum.now)
+    e = engine.kb_add({"symptom": "外网专线中断", "cause": "运营商故障", "fix": "报修"})
+    engine.kb_approve(e.id)
+    assert [f.entry.id for f in engine.kb_search("政务外网")] == [e.id]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text + '\n[kb]\nsynonyms = [["只有一个"]]\n', "utf-8")
+    done = CliRunner().invoke(cli, ["check", str(bad)])
+    assert done.exit_code == 1 and "kb.synonyms[0]: two or more words" in done.stderr

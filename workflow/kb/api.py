@@ -150,6 +150,7 @@ class KBAPI(EngineParts):
 
     def _index_entries(self) -> None:
         """Segment the entries written since the last search (all of them, the first time)."""
+        text.teach(self.contract.kb_synonyms)  # the customer's words, cut whole
         while stale := table.stale_entries(self.store, BATCH):
             table.put_words(self.store, "kb_terms", [
                 (str(r.id), r.version, text.body(r.symptom, r.cause, r.fix,
@@ -241,6 +242,7 @@ class KBAPI(EngineParts):
     # -- tickets --------------------------------------------------------------------------------
 
     def _index_tickets(self) -> None:
+        text.teach(self.contract.kb_synonyms)
         while stale := table.stale_tickets(self.store, BATCH):
             texts = table.ticket_texts(self.store, [i for i, _ in stale])
             words = [(i, seq, text.body(*texts.get(i, []))) for i, seq in stale]
