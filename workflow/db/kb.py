@@ -125,6 +125,13 @@ def approved_count(store: Store) -> int:
     return int(store.query(select(func.count()).where(e.c.state == "approved"))[0][0])
 
 
+def head(store: Store) -> int | None:
+    """The number of the base's last change (every write logs one): what tells a search that
+    entries may need indexing."""
+    found = store.query(select(func.max(KB_LOG.c.seq)))
+    return found[0][0] if found else None
+
+
 def log(store: Store) -> list[KBLogRecord]:
     lg = KB_LOG
     query = select(*[lg.c[n] for n in KBLogRecord._fields]).order_by(lg.c.seq)
@@ -144,33 +151,49 @@ def broken_log(entries: Iterable[KBLogRecord]) -> int | None:
 # -- search ----------------------------------------------------------------------------------
 
 
-def _fts5(groups: Sequence[Sequence[str]]) -> str:
-    """An FTS5 query: any word of any group; a Latin word also as a prefix."""
-    parts = []
+def _fts5(groups: Sequence[Sequence[str]], every: bool = False) -> str:
+    """An FTS5 query: a word of any group (``every``: of every group); a Latin word also as a
+    prefix."""
+    ors = []
     for group in groups:
-        for word in group:
-            quoted = '"' + word.replace('"', '""') + '"'
-            parts.append(quoted + ("*" if word.isascii() else ""))
-    return " OR ".join(parts)
+        words = ['"' + w.replace('"', '""') + '"' + ("*" if w.isascii() else "") for w in group]
+        ors.append("(" + " OR ".join(words) + ")")
+    return (" AND " if every else " OR ").join(ors)
 
 
-def _tsquery(groups: Sequence[Sequence[str]]) -> str:
-    """A tsquery of exact lexemes (cast, not parsed): any word; a Latin word as a prefix."""
-    parts = []
+def _tsquery(groups: Sequence[Sequence[str]], every: bool = False) -> str:
+    """A tsquery of exact lexemes (cast, not parsed): a word of any group (``every``: of every
+    group); a Latin word as a prefix."""
+    ors = []
     for group in groups:
-        for word in group:
-            quoted = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
-            parts.append(quoted + (":*" if word.isascii() else ""))
-    return " | ".join(parts)
+        words = [
+            "'" + w.replace("\\", "\\\\").replace("'", "''") + "'" + (":*" if w.isascii() else "")
+            for w in group
+        ]
+        ors.append("(" + " | ".join(words) + ")")
+    return (" & " if every else " | ").join(ors)
 
 
 def search(store: Store, terms_table: str, groups: Sequence[Sequence[str]], limit: int,
-           keys: Sequence[str] | None = None) -> list[tuple[str, float]]:  # fmt: skip
+           keys: Sequence[str] | None = None, enough: int | None = None,
+           ) -> list[tuple[str, float]]:  # fmt: skip
     """The best ``limit`` keys of ``terms_table`` (``kb_terms`` or ``ticket_terms``) for the
     query's word groups, best first, each with its score (higher is better); ``keys``: only
-    among those."""
+    among those. What matches every group of the query comes first (few rows to rank, the
+    closest matches); then, if fewer than ``enough`` (default ``limit``) did, what matches
+    any of them — a costlier question over a big base, asked only then."""
     if not groups:
         return []
+    found = _search(store, terms_table, groups, limit, keys, every=True)
+    if len(found) < (limit if enough is None else enough) and len(groups) > 1:
+        seen = {k for k, _ in found}
+        more = _search(store, terms_table, groups, limit + len(found), keys, every=False)
+        found += [(k, score) for k, score in more if k not in seen][: limit - len(found)]
+    return found
+
+
+def _search(store: Store, terms_table: str, groups: Sequence[Sequence[str]], limit: int,
+            keys: Sequence[str] | None, every: bool) -> list[tuple[str, float]]:  # fmt: skip
     table = KB_TERMS if terms_table == "kb_terms" else TICKET_TERMS
     among = ""
     params: dict[str, Any] = {"limit": limit}
@@ -182,14 +205,14 @@ def search(store: Store, terms_table: str, groups: Sequence[Sequence[str]], limi
         params.update(zip(names, keys, strict=True))
     if store.sa.dialect.name == "postgresql":
         vector = "array_to_tsvector(string_to_array(t.body, ' '))"
-        params["q"] = _tsquery(groups)
+        params["q"] = _tsquery(groups, every)
         sql = (
             f"SELECT t.key, ts_rank({vector}, CAST(:q AS tsquery)) AS score FROM {table.name} t "
             f"WHERE {vector} @@ CAST(:q AS tsquery){among} ORDER BY score DESC, t.key LIMIT :limit"
         )
     else:
         fts = "kb_fts" if table is KB_TERMS else "ticket_fts"
-        params["q"] = _fts5(groups)
+        params["q"] = _fts5(groups, every)
         sql = (
             f"SELECT t.key, -bm25({fts}) AS score FROM {fts} JOIN {table.name} t ON "
             f"t.n = {fts}.rowid WHERE {fts} MATCH :q{among} ORDER BY score DESC, t.key "

@@ -150,6 +150,9 @@ class KBAPI(EngineParts):
 
     def _index_entries(self) -> None:
         """Segment the entries written since the last search (all of them, the first time)."""
+        head = table.head(self.store)
+        if head == self._kb.indexed:
+            return  # nothing written since this engine last looked
         text.teach(self.contract.kb_synonyms)  # the customer's words, cut whole
         while stale := table.stale_entries(self.store, BATCH):
             table.put_words(self.store, "kb_terms", [
@@ -158,13 +161,15 @@ class KBAPI(EngineParts):
                                                  r.spare))
                 for r in stale
             ])  # fmt: skip
+        self._kb.indexed = head
 
     def kb_search(
         self, query: str, limit: int = 10, all_states: bool = False
     ) -> builtins.list[Found]:
         """Entries for ``query``, best first: approved ones (``all_states``: drafts and retired
         ones too). Chinese is segmented, synonyms of the trade widen the query, a model name
-        matches whole or as a prefix (docs/kb.md)."""
+        matches whole or as a prefix (docs/kb.md). Entries with every word of the query come
+        first; then, if too few, those with any of them."""
         if not query.strip():
             raise InvalidInput("search for what? (give some words)")
         if not 1 <= limit <= 100:
@@ -175,7 +180,7 @@ class KBAPI(EngineParts):
         wanted = limit
         zone = self.contract.timezone
         while True:  # over-fetch: approved ones only, unless asked for all
-            hits = table.search(self.store, "kb_terms", groups, wanted * 4)
+            hits = table.search(self.store, "kb_terms", groups, wanted * 4, enough=wanted)
             entries = table.many(self.store, [int(k) for k, _ in hits])
             found = [
                 Found(entry_view(entries[int(k)], zone), score)
@@ -276,6 +281,7 @@ class Approved:
 
     def __init__(self, every: float = 5.0) -> None:
         self.every = every
+        self.indexed: int | None = -1  # the base's last change whose entries are indexed
         self._at = float("-inf")
         self._value = False
         self._lock = threading.Lock()

@@ -102,9 +102,9 @@ def body(*texts: str | None) -> str:
     return " ".join(w for t in texts if t for w in terms(t))
 
 
-def widened(query: str, groups: Iterable[Sequence[str]] = ()) -> list[list[str]]:
-    """The words of ``query``, each with the words of the same meaning (:data:`SYNONYMS` and
-    ``groups``): one list per word of the query, the word first; repeats dropped."""
+@functools.lru_cache(maxsize=16)
+def _meanings(groups: tuple[tuple[str, ...], ...]) -> dict[str, frozenset[str]]:
+    """Each word of the synonyms (built in, and ``groups``) with the words of its meaning."""
     every = [*SYNONYMS, *groups]
     teach(every)
     meaning: dict[str, set[str]] = {}
@@ -112,12 +112,19 @@ def widened(query: str, groups: Iterable[Sequence[str]] = ()) -> list[list[str]]
         words = {w for g in group for w in ([g] if HAN.search(g) else terms(g))}
         for w in words:
             meaning.setdefault(w, set()).update(words)
+    return {w: frozenset(same) for w, same in meaning.items()}
+
+
+def widened(query: str, groups: Iterable[Sequence[str]] = ()) -> list[list[str]]:
+    """The words of ``query``, each with the words of the same meaning (:data:`SYNONYMS` and
+    ``groups``): one list per word of the query, the word first; repeats dropped."""
+    meaning = _meanings(tuple(tuple(g) for g in groups))
     out: list[list[str]] = []
     seen: set[str] = set()
     for word in terms(query):
         if word in seen:
             continue
         seen.add(word)
-        same = sorted(meaning.get(word, set()) - {word})
+        same = sorted(meaning.get(word, frozenset()) - {word})
         out.append([word, *same])
     return out
