@@ -151,27 +151,26 @@ def broken_log(entries: Iterable[KBLogRecord]) -> int | None:
 # -- search ----------------------------------------------------------------------------------
 
 
-def _fts5(groups: Sequence[Sequence[str]], every: bool = False) -> str:
-    """An FTS5 query: a word of any group (``every``: of every group); a Latin word also as a
-    prefix."""
-    ors = []
-    for group in groups:
-        words = ['"' + w.replace('"', '""') + '"' + ("*" if w.isascii() else "") for w in group]
-        ors.append("(" + " OR ".join(words) + ")")
-    return (" AND " if every else " OR ").join(ors)
+def _fts5_word(w: str) -> str:
+    return '"' + w.replace('"', '""') + '"' + ("*" if w.isascii() else "")
 
 
-def _tsquery(groups: Sequence[Sequence[str]], every: bool = False) -> str:
-    """A tsquery of exact lexemes (cast, not parsed): a word of any group (``every``: of every
-    group); a Latin word as a prefix."""
-    ors = []
-    for group in groups:
-        words = [
-            "'" + w.replace("\\", "\\\\").replace("'", "''") + "'" + (":*" if w.isascii() else "")
-            for w in group
-        ]
-        ors.append("(" + " | ".join(words) + ")")
-    return (" & " if every else " | ").join(ors)
+def _ts_word(w: str) -> str:
+    return "'" + w.replace("\\", "\\\\").replace("'", "''") + "'" + (":*" if w.isascii() else "")
+
+
+def _query(groups: Sequence[Sequence[str]], need: int, postgres: bool) -> str:
+    """A full-text question: rows with a word of at least ``need`` of the groups (all of
+    them, two of them, or any), a Latin word also as a prefix — FTS5's syntax, or a tsquery of
+    exact lexemes (cast, not parsed) for PostgreSQL."""
+    word, either, both = (_ts_word, " | ", " & ") if postgres else (_fts5_word, " OR ", " AND ")
+    ors = ["(" + either.join(word(w) for w in g) + ")" for g in groups]
+    if need >= len(ors):
+        return both.join(ors)
+    if need == 1:
+        return either.join(ors)
+    pairs = [f"({a}{both}{b})" for i, a in enumerate(ors) for b in ors[i + 1 :]]
+    return either.join(pairs)
 
 
 def search(store: Store, terms_table: str, groups: Sequence[Sequence[str]], limit: int,
@@ -179,21 +178,27 @@ def search(store: Store, terms_table: str, groups: Sequence[Sequence[str]], limi
            ) -> list[tuple[str, float]]:  # fmt: skip
     """The best ``limit`` keys of ``terms_table`` (``kb_terms`` or ``ticket_terms``) for the
     query's word groups, best first, each with its score (higher is better); ``keys``: only
-    among those. What matches every group of the query comes first (few rows to rank, the
-    closest matches); then, if fewer than ``enough`` (default ``limit``) did, what matches
-    any of them — a costlier question over a big base, asked only then."""
+    among those. Asked in rounds, each only while fewer than ``enough`` (default ``limit``)
+    were found: rows with every word of the query (few to rank, the closest), then with two of
+    them, then with any — the loosest question ranks the most rows, and over a big base costs
+    the most."""
     if not groups:
         return []
-    found = _search(store, terms_table, groups, limit, keys, every=True)
-    if len(found) < (limit if enough is None else enough) and len(groups) > 1:
-        seen = {k for k, _ in found}
-        more = _search(store, terms_table, groups, limit + len(found), keys, every=False)
+    enough = limit if enough is None else enough
+    found: list[tuple[str, float]] = []
+    seen: set[str] = set()
+    needs = [len(groups)] + ([2] if len(groups) > 2 else []) + ([1] if len(groups) > 1 else [])
+    for need in needs:
+        more = _search(store, terms_table, groups, limit + len(found), keys, need)
         found += [(k, score) for k, score in more if k not in seen][: limit - len(found)]
+        seen.update(k for k, _ in found)
+        if len(found) >= enough:
+            break
     return found
 
 
 def _search(store: Store, terms_table: str, groups: Sequence[Sequence[str]], limit: int,
-            keys: Sequence[str] | None, every: bool) -> list[tuple[str, float]]:  # fmt: skip
+            keys: Sequence[str] | None, need: int) -> list[tuple[str, float]]:  # fmt: skip
     table = KB_TERMS if terms_table == "kb_terms" else TICKET_TERMS
     among = ""
     params: dict[str, Any] = {"limit": limit}
@@ -205,14 +210,14 @@ def _search(store: Store, terms_table: str, groups: Sequence[Sequence[str]], lim
         params.update(zip(names, keys, strict=True))
     if store.sa.dialect.name == "postgresql":
         vector = "array_to_tsvector(string_to_array(t.body, ' '))"
-        params["q"] = _tsquery(groups, every)
+        params["q"] = _query(groups, need, postgres=True)
         sql = (
             f"SELECT t.key, ts_rank({vector}, CAST(:q AS tsquery)) AS score FROM {table.name} t "
             f"WHERE {vector} @@ CAST(:q AS tsquery){among} ORDER BY score DESC, t.key LIMIT :limit"
         )
     else:
         fts = "kb_fts" if table is KB_TERMS else "ticket_fts"
-        params["q"] = _fts5(groups, every)
+        params["q"] = _query(groups, need, postgres=False)
         sql = (
             f"SELECT t.key, -bm25({fts}) AS score FROM {fts} JOIN {table.name} t ON "
             f"t.n = {fts}.rowid WHERE {fts} MATCH :q{among} ORDER BY score DESC, t.key "
