@@ -80,26 +80,21 @@ def edit(settings: Settings, entry_id: str, actor: str, as_json: bool, **values:
     emit_json(entry.to_dict()) if as_json else click.echo(_text(entry))
 
 
-@kb.command("approve")
-@click.argument("entry_id", metavar="ID")
-@actor_option
-@json_option
-@click.pass_obj
-def approve(settings: Settings, entry_id: str, actor: str, as_json: bool) -> None:
-    """Approve a draft: from now on it is suggested for faults like it."""
-    entry = settings.engine().kb_approve(entry_id, actor)
-    emit_json(entry.to_dict()) if as_json else click.echo(_text(entry))
+def _step(name: str, method: str, doc: str) -> None:
+    """``kb approve ID`` / ``kb retire ID``: one step of an entry's life."""
+
+    @kb.command(name, help=doc)
+    @click.argument("entry_id", metavar="ID")
+    @actor_option
+    @json_option
+    @click.pass_obj
+    def step(settings: Settings, entry_id: str, actor: str, as_json: bool) -> None:
+        entry = getattr(settings.engine(), method)(entry_id, actor)
+        emit_json(entry.to_dict()) if as_json else click.echo(_text(entry))
 
 
-@kb.command("retire")
-@click.argument("entry_id", metavar="ID")
-@actor_option
-@json_option
-@click.pass_obj
-def retire(settings: Settings, entry_id: str, actor: str, as_json: bool) -> None:
-    """Retire an entry that no longer holds: kept, never suggested again."""
-    entry = settings.engine().kb_retire(entry_id, actor)
-    emit_json(entry.to_dict()) if as_json else click.echo(_text(entry))
+_step("approve", "kb_approve", "Approve a draft: from now on it is suggested for faults like it.")
+_step("retire", "kb_retire", "Retire an entry that no longer holds: kept, never suggested again.")
 
 
 @kb.command("show")
