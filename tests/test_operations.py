@@ -49,8 +49,17 @@ def test_the_least_privilege_role_of_the_docs_runs_a_ticket_and_cannot_rewrite_h
                 engine.advance(t.id, step, actor="li")
             engine.add_entry("vendors", {"code": "HUAWEI", "name": "华为"}, actor="li")
             engine.edit_entry("vendors", "HUAWEI", {"hotline": "400-822-9999"}, actor="li")
+            [draft] = engine.kb_entries(["draft"])  # reporting drafted an experience entry
+            engine.kb_edit(draft.id, {"cause": "光纤被挖断", "fix": "熔接光纤"}, actor="li")
+            engine.kb_approve(draft.id, actor="zhou")
+            assert engine.kb_search(t.title)[0].entry.id == draft.id  # the search's own writes
+            assert engine.search_tickets(t.title)[0].id == t.id
             assert engine.get(t.id).state == "reported" and engine.verify().ok
-        for rewrite in ("DELETE FROM events", "UPDATE registry_log SET actor = 'x'"):
+        for rewrite in (
+            "DELETE FROM events",
+            "UPDATE registry_log SET actor = 'x'",
+            "DELETE FROM kb_log",
+        ):
             with (
                 psycopg.connect(app_url) as app,
                 pytest.raises(psycopg.errors.InsufficientPrivilege),
