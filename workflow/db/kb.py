@@ -18,7 +18,7 @@ from sqlalchemy import Text, bindparam, cast, func, insert, literal_column, sele
 
 from .network import chained
 from .records import KBEntryRecord, KBLogRecord
-from .store import Store, Unit
+from .store import CHAINS, Store, Unit
 from .tables import EVENTS, KB_ENTRIES, KB_LOG, KB_TERMS, TICKET_TERMS, TICKETS
 
 GENESIS = "faultflow:kb"
@@ -64,6 +64,7 @@ def _s(store: Store) -> _Statements:
 
 def _logged(u: Unit, s: _Statements, entry: KBEntryRecord, action: str, data: Any,
             actor: str, at_us: int) -> None:  # fmt: skip
+    u.chained(CHAINS["kb_log"])  # one writer appends at a time: no fork
     row = u.run(s.last, {}).fetchone()
     prev = row[0] if row else GENESIS
     text_ = json.dumps(data, ensure_ascii=False, sort_keys=True)

@@ -19,7 +19,7 @@ from .records import (
     UnitRecord,
     VendorRecord,
 )
-from .store import Store
+from .store import Store, chain_lock
 from .tables import DEVICES, LINES, REGISTRY_LOG, SITES, UNITS, VENDORS
 
 TABLES: dict[str, tuple[Table, type[Any], str]] = {
@@ -120,26 +120,23 @@ def _row(kind: str, values: Mapping[str, Any], actor: str, at_us: int) -> dict[s
 
 
 def write(store: Store, changes: Sequence[Change], actor: str, at_us: int) -> None:
-    """Write ``changes`` in one transaction, each with its entry in the log, chained."""
+    """Write ``changes`` in one transaction, each with its entry in the log, chained. The
+    rows are written first: on SQLite that takes the write lock, so the log's head is read
+    by one writer at a time (on PostgreSQL an advisory lock does it) — no fork of the chain."""
     if not changes:
         return
     with store.transaction() as conn:
-        last = conn.execute(
-            select(REGISTRY_LOG.c.hash).order_by(REGISTRY_LOG.c.seq.desc()).limit(1)
-        )
-        head = next(iter(last), (GENESIS,))[0]
-        log = []
+        chain_lock(conn, "registry_log")
         created: dict[str, list[dict[str, Any]]] = {}  # new rows by kind, inserted together
         later = []
+        rows = []
         for c in changes:
             row = _row(c.kind, c.values, actor, at_us)
+            rows.append(row)
             if c.action == "created":
                 created.setdefault(c.kind, []).append(row)
             else:
                 later.append((c, row))
-            data = json.dumps(row, ensure_ascii=False, sort_keys=True)
-            head = chained(head, c.kind, c.code, c.action, data, actor, at_us)
-            log.append(RegistryLogRecord(c.kind, c.code, c.action, data, actor, at_us, head))
         for kind in TABLES:  # new entries first, in the order references allow (an updated
             if kind in created:  # device may name a unit created in the same import)
                 conn.execute(insert(TABLES[kind][0]), created[kind])
@@ -149,6 +146,15 @@ def write(store: Store, changes: Sequence[Change], actor: str, at_us: int) -> No
                 conn.execute(delete(table).where(table.c[key] == c.code))
             else:
                 conn.execute(update(table).where(table.c[key] == c.code).values(row))
+        last = conn.execute(
+            select(REGISTRY_LOG.c.hash).order_by(REGISTRY_LOG.c.seq.desc()).limit(1)
+        )
+        head = next(iter(last), (GENESIS,))[0]
+        log = []
+        for c, row in zip(changes, rows, strict=True):
+            data = json.dumps(row, ensure_ascii=False, sort_keys=True)
+            head = chained(head, c.kind, c.code, c.action, data, actor, at_us)
+            log.append(RegistryLogRecord(c.kind, c.code, c.action, data, actor, at_us, head))
         conn.execute(insert(REGISTRY_LOG), [r._asdict() for r in log])
 
 

@@ -888,6 +888,16 @@ class Unit:
             raise
         return self
 
+    def chained(self, log: int) -> None:
+        """Take the right to append to a hash-chained log (``log``: :data:`CHAINS`) for the
+        rest of this transaction: two writers that both read the log's head would chain their
+        entries to the same one — a fork that ``verify`` reports. On PostgreSQL, a transaction
+        advisory lock; on SQLite, the write lock itself (``BEGIN IMMEDIATE``, or held already)."""
+        if self.store.sa.dialect.name == "postgresql":
+            self.cursor.execute("SELECT pg_advisory_xact_lock(%s)", (log,))
+        else:
+            self.begin()
+
     def begin(self) -> None:
         """Open the transaction now, as a writer. On SQLite, ``BEGIN IMMEDIATE``: the write
         lock is waited for here (with the busy timeout), not met at the first write after a
@@ -1148,6 +1158,16 @@ def _make_engine(url: str, lock_timeout: float | None = None) -> SAEngine:
 
 
 WAL_LIMIT = 64 * 1024 * 1024
+
+CHAINS = {"registry_log": 0x66660001, "kb_log": 0x66660002}
+"""The hash-chained logs beside the tickets, each with the number of its advisory lock."""
+
+
+def chain_lock(conn: Any, log: str) -> None:
+    """:meth:`Unit.chained` for a SQLAlchemy connection in a transaction (SQLite's write lock
+    is taken by the first write; a writer that read an older head is refused there)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAINS[log]})
 
 
 def redact_url(url: str) -> str:
