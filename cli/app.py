@@ -100,6 +100,7 @@ def _register() -> None:
     from .checks import channels, check, graph
     from .contracts import contract
     from .demo import demo
+    from .inspect import inspect
     from .kb import kb
     from .mail import mail
     from .network import groups
@@ -113,7 +114,7 @@ def _register() -> None:
     for command in (
         intake, advance, reclassify, hold, resume, note, show, list_, tick, run, channels,
         check, graph, report, verify, demo, token, serve, oncall, ack, escalate, assign, mail,
-        contract, kb, *groups(),
+        contract, kb, inspect, *groups(),
     ):  # fmt: skip
         cli.add_command(command)
 

@@ -49,7 +49,8 @@ def test_a_value_may_name_an_environment_variable(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("FF_TEST_WECOM_URL", "https://hooks.example.com/send?key=s3cr3t")
     contract = compile_contract(_with_notifier({"url": {"env": "FF_TEST_WECOM_URL"}}))
     assert contract.notifiers["wecom"].config["url"].endswith("key=s3cr3t")
-    assert contract.warnings == ()
+    # no secret warned about (the seed's CN calendar may warn of years its data does not cover)
+    assert [w for w in contract.warnings if "secret" in w] == []
     monkeypatch.delenv("FF_TEST_WECOM_URL")
     with pytest.raises(ConfigError) as err:
         compile_contract(_with_notifier({"url": {"env": "FF_TEST_WECOM_URL"}}), source="c.toml")
@@ -65,10 +66,11 @@ def test_check_warns_about_a_literal_secret(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     done = CliRunner().invoke(cli, ["check", str(path)])
     assert done.exit_code == 0
-    assert done.stderr == (
+    said = [line for line in done.stderr.splitlines() if "secret" in line]
+    assert said == [
         "warning: notifiers.wecom.url holds what looks like a literal secret: name an "
-        'environment variable instead, e.g. { env = "WECOM_WEBHOOK_URL" }\n'
-    )
+        'environment variable instead, e.g. { env = "WECOM_WEBHOOK_URL" }'
+    ]
     assert "abc" not in done.stdout
 
 

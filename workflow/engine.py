@@ -28,6 +28,7 @@ from .contract.versions import Contracts, settle
 from .db.store import Store
 from .duty.people import People, load
 from .errors import IntakeError
+from .inspections.api import InspectionsAPI
 from .kb.api import KBAPI, drafting
 from .network.api import NetworkAPI
 from .network.places import Places
@@ -54,7 +55,7 @@ Clockwork = Callable[[], datetime]
 Payload = bytes | str | Mapping[str, Any]
 
 
-class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI, KBAPI):
+class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI, KBAPI, InspectionsAPI):
     """A fault-ticket workflow engine over one database and one contract.
 
     Build it with :meth:`open`. An Engine may be shared between threads (calls are serialised);

@@ -22,7 +22,7 @@ import hashlib
 import json
 import tomllib
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ from ..timekeeping.calendars import (
     uncovered,
 )
 from ..timekeeping.durations import parse_duration
+from ..timekeeping.recurrence import Recurrence, RuleError, from_every
+from ..timekeeping.recurrence import checked as checked_rule
 from ..words import LANGUAGES
 from .model import (
     LANGUAGE,
@@ -52,10 +54,12 @@ from .model import (
     SCHEMA,
     STATE_ROLES,
     TRANSITION_ROLES,
+    ChecklistItem,
     ClockSpec,
     Condition,
     Contract,
     Guard,
+    Inspection,
     Notifying,
     State,
     Storm,
@@ -70,12 +74,16 @@ from .shape import (
     ConditionShape,
     ContractShape,
     GuardShape,
+    InspectionShape,
     Invalid,
     Limit,
     Limits,
     LimitsShape,
     shape_error,
 )
+
+TARGETS = ("unit", "site", "line", "device", "units", "sites", "lines", "devices")
+"""What an inspection round may cover: one entry of the registry (``unit:CODE``), or a kind."""
 
 # ---------------------------------------------------------------------------------------------
 # Loading
@@ -247,6 +255,10 @@ class _Compiler:
             language=self._language(header.language),
             owner=self._one_of("contract.owner", header.owner, OWNER_RULES),
             kb_synonyms=self._synonyms(m.kb.synonyms),
+            inspections={
+                name: self._inspection(name, plan, zone, calendars, m.tiers, header.default_tier)
+                for name, plan in m.inspections.items()
+            },
         )
 
     def _one_of(self, path: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -306,6 +318,66 @@ class _Compiler:
                     "make-up workdays, or upgrade the chinesecalendar package)"
                 )
         return tuple(out)
+
+    def _inspection(
+        self, name: str, p: InspectionShape, zone: ZoneInfo, calendars: Mapping[str, Calendar],
+        tiers: Mapping[str, Any], default_tier: str,
+    ) -> Inspection:  # fmt: skip
+        path = f"inspections.{name}"
+        self._name(path, name)
+        if (p.rrule is None) == (p.every is None):
+            raise Invalid(path, 'give either rrule = "FREQ=..." or every = "day"|"week"|"month"')
+        try:
+            text = p.rrule if p.rrule is not None else from_every(p.every or "", p.at, p.on)
+        except RuleError as err:
+            raise Invalid(f"{path}.every", str(err)) from None
+        calendar = None
+        if p.calendar is not None:
+            calendar = calendars.get(p.calendar)
+            if calendar is None:
+                known = ", ".join(calendars) or "none"
+                raise Invalid(
+                    f"{path}.calendar", f"no [calendars.{p.calendar}] (calendars: {known})"
+                )
+        start = None
+        if p.start is not None:
+            try:
+                start = date.fromisoformat(p.start)
+            except ValueError:
+                raise Invalid(f"{path}.start", f"{p.start!r} is not a date (YYYY-MM-DD)") from None
+        due = self._duration(f"{path}.due_within", p.due_within)
+        if due <= timedelta(0):
+            raise Invalid(f"{path}.due_within", "must be longer than 0")
+        recurrence = Recurrence(text, calendar.zone if calendar else zone, calendar, start)
+        try:
+            checked_rule(recurrence, due)
+        except RuleError as err:
+            raise Invalid(
+                f"{path}.{'rrule' if p.rrule is not None else 'every'}", str(err)
+            ) from None
+        for i, target in enumerate(p.targets):
+            kind, _, code = target.partition(":")
+            if kind not in TARGETS or (code == "") != (kind.endswith("s")):
+                said = "unit:CODE, site:CODE, line:CODE, device:SERIAL, or units, sites, lines..."
+                raise Invalid(f"{path}.targets[{i}]", f"{target!r}: {said}")
+        if not p.checklist:
+            raise Invalid(f"{path}.checklist", "a round checks at least one item")
+        items = []
+        for i, item in enumerate(p.checklist):
+            where = f"{path}.checklist[{i}]"
+            if item.kind not in ("ok", "number", "text"):
+                raise Invalid(f"{where}.kind", f"{item.kind!r}: ok, number or text")
+            if item.kind != "number" and (item.min is not None or item.max is not None):
+                raise Invalid(where, "min and max are for a number")
+            if item.min is not None and item.max is not None and item.min > item.max:
+                raise Invalid(where, f"min {item.min} is above max {item.max}")
+            items.append(ChecklistItem(item.item, item.kind, item.min, item.max))
+        tier = p.tier or default_tier
+        self._member(f"{path}.tier", tier, tiers, "tier")
+        return Inspection(
+            name, p.description, recurrence, p.role, int(due / timedelta(microseconds=1)),
+            tuple(p.targets or ["units"]), tuple(items), tier,
+        )  # fmt: skip
 
     @staticmethod
     def _synonyms(groups: list[list[str]]) -> tuple[tuple[str, ...], ...]:

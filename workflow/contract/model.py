@@ -17,6 +17,7 @@ from ..timekeeping.calendars import (
     Calendar,
     Timeline,
 )
+from ..timekeeping.recurrence import Recurrence
 from .shape import Limits
 
 DAY_US = 24 * 3600 * 1_000_000
@@ -157,6 +158,33 @@ class Tier:
 
 
 @dataclass(frozen=True, slots=True)
+class ChecklistItem:
+    """One thing a round checks: ``ok`` (ok / not ok), a ``number`` within ``min``..``max``, or
+    ``text``; an answer out of bounds or "not ok" is a finding."""
+
+    item: str
+    kind: str
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """``[inspections.NAME]``: when rounds fall (``recurrence``), who does them (``role`` of
+    people.toml), what they cover (``targets``: ``unit:CODE``, ``device:SERIAL``..., or a kind,
+    ``units``), what they check, how long one may take, and the tier of a finding's ticket."""
+
+    name: str
+    description: str
+    recurrence: Recurrence
+    role: str
+    due_within_us: int
+    targets: tuple[str, ...]
+    checklist: tuple[ChecklistItem, ...]
+    tier: str
+
+
+@dataclass(frozen=True, slots=True)
 class State:
     name: str
     description: str
@@ -228,6 +256,8 @@ class Contract:
     language: str = "zh"
     """The language of what the customer reads unasked: the handling report and its mail,
     the compliance report (one of ``words.LANGUAGES``)."""
+    inspections: Mapping[str, Inspection] = field(default_factory=dict)
+    """``[inspections.NAME]``: the plans of inspection rounds (docs/inspections.md)."""
     kb_synonyms: tuple[tuple[str, ...], ...] = ()
     """``[kb] synonyms``: words of one meaning in this customer's trade, for the experience
     base's search (beside the built-in ones of ``kb.text.SYNONYMS``)."""

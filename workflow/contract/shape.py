@@ -143,6 +143,30 @@ class LimitsShape(_Table, kw_only=True):
 Limits = LimitsShape  # the contract's limits are the table as read (and checked)
 
 
+class ChecklistItemShape(_Table, kw_only=True):
+    item: str
+    kind: str  # ok | number | text
+    min: float | None = None
+    max: float | None = None
+
+
+class InspectionShape(_Table, kw_only=True):
+    """``[inspections.NAME]``: a plan of inspection rounds (巡检)."""
+
+    description: str = ""
+    rrule: str | None = None  # RFC 5545, in the calendar's (or the contract's) time zone
+    every: str | None = None  # day | week | month (instead of rrule)
+    at: str | None = None  # HH:MM, with every
+    on: str | int | None = None  # with every: a weekday (week), a day of the month (month)
+    start: str | None = None  # YYYY-MM-DD: the first day it counts from
+    calendar: str | None = None  # rounds only on its working days
+    role: str
+    due_within: str
+    targets: list[str] = []
+    checklist: list[ChecklistItemShape]
+    tier: str | None = None  # of the ticket a finding opens
+
+
 class KBShape(_Table, kw_only=True):
     synonyms: list[list[str]] = []  # words of one meaning, beside the built-in ones
 
@@ -160,6 +184,7 @@ class ContractShape(_Table, kw_only=True):
     notifiers: dict[str, dict[str, Any]] = {}  # read by _Compiler._notifier and the notifiers
     limits: LimitsShape = msgspec.field(default_factory=LimitsShape)
     kb: KBShape = msgspec.field(default_factory=lambda: KBShape())
+    inspections: dict[str, InspectionShape] = {}
 
 
 GUARD_KEYS = tuple(

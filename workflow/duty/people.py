@@ -344,6 +344,13 @@ def _compile(shape: PeopleShape, contract: Any, source: str) -> People:
                     f"the contract's tier {tier_name} escalates to {role!r} "
                     f"(tiers.{tier_name}.escalate_to[{i}]): no such role or person here",
                 )
+    for plan_name, plan in getattr(contract, "inspections", {}).items():
+        if plan.role not in roles and plan.role not in people and plan.role != UNIT_MANAGER:
+            raise _Bad(
+                "roles",
+                f"the contract's inspection plan {plan_name} is done by {plan.role!r} "
+                f"(inspections.{plan_name}.role): no such role or person here",
+            )
     chains = {}
     for name, c in shape.escalation.items():
         path = f"escalation.{name}"
