@@ -87,6 +87,8 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         result = engine.report(outcome.start, outcome.end)
         paging = _paging(engine, outcome)
         down = engine.status()
+        drafts = len(engine.kb_entries(["draft"], 100_000))
+        registered = len(engine.entries("units"))
     finally:
         engine.close()
     if as_json:
@@ -98,6 +100,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
                 "alarms_fired": outcome.fired,
                 "people": paging,
                 "down": down.to_dict()["down"],
+                "kb_drafts": drafts,
                 "report": result.to_dict(),
             }
         )
@@ -120,9 +123,13 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         )
     placed = sum(u.tickets for u in result.units)
     click.echo(
-        f"Units: {placed} of the tickets were placed at the {len(result.units)} units of the "
-        f"example registry (by the caller's number or mail, the unit named, the alerting "
-        f"device); {len(down.down)} unit(s) down at the end."
+        f"Units: {placed} of the tickets were placed at {len(result.units)} of the "
+        f"{registered} units of the example registry (by the caller's number or mail, the unit "
+        f"named, the alerting device); {len(down.down)} unit(s) down at the end."
+    )
+    click.echo(
+        f"Experience base: {drafts} draft entries, one from each reported ticket, wait for an "
+        "engineer to edit and approve them."
     )
     click.echo(f"The demo database is {db}. Look around:")
     hints = []
@@ -132,6 +139,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         hints.append((f"show {outcome.sample_met}", "a ticket handled in time"))
     hints.append(("list", "what is still open, most urgent first"))
     hints.append(("status", "which units are down now"))
+    hints.append(("kb list --state draft", "the experience entries drafted from the reports"))
     if result.units:
         busiest = result.units[0].unit
         hints.append((f"units show {busiest}", "a unit: its manager, sites, lines, tickets"))

@@ -328,7 +328,7 @@ def test_demo_finishes_with_the_compliance_summary(tmp_path: Path) -> None:
     # the example registry: tickets found their units; a unit's own page lists them
     units = out.split("Units: ")[1].split("\n")[0]
     placed = int(units.split()[0])
-    assert placed > 0 and "at the 11 units of the example registry" in units
+    assert placed > 0 and "of the 11 units of the example registry" in units
     busiest = out.split(f"faultflow --db {db} units show ")[1].split()[0]
     unit = json.loads(ok(ff(tmp_path, "--db", db, "units", "show", busiest, "--json", now=None)))
     assert unit["tickets"] and unit["manager"] in ("zhou", "wu")
@@ -343,6 +343,7 @@ def test_demo_is_repeatable(tmp_path: Path) -> None:
     assert a["tickets"] > 0
     assert a["people"] == b["people"] and a["people"]["pages"] > 0
     assert a["report"]["units"] == b["report"]["units"] and a["report"]["units"]
+    assert a["kb_drafts"] == b["kb_drafts"] > 0  # each reported ticket drafted an entry
 
 
 def test_cli_runner_help_lists_every_command() -> None:
