@@ -47,7 +47,6 @@ TRANSITION_ROLES = {"remedy": "the stop-gap when a fault is not fixed in time (P
 NOTIFICATION_KINDS = ("transition", "warning", "breach", "escalation")
 
 
-
 # ---------------------------------------------------------------------------------------------
 # The compiled contract: plain frozen values, cheap to consult on every trigger.
 
@@ -276,6 +275,11 @@ class Contract:
     """The final states whose tickets the compliance figures leave out (role "cancelled")."""
     remedies: frozenset[str] = frozenset()
     """The triggers of the stop-gap remedy (role "remedy": the seed's spare substitution)."""
+    fixing: frozenset[str] = frozenset()
+    """The states that mean the fault was dealt with: not final, leading on to a final state
+    other than a cancellation (the seed's resolved and spare_substituted)."""
+    stopping: frozenset[str] = frozenset()
+    """The tiers whose faults stop a unit's business (``stops_business``)."""
     triggers: tuple[str, ...] = ()
     """Every trigger an operator can fire, in contract order, without repeats."""
     notify_kinds: frozenset[str] = frozenset()
@@ -285,9 +289,18 @@ class Contract:
 
     def __post_init__(self) -> None:
         triggers = {self.intake} | {t.trigger for t in self.transitions}
+        finals = frozenset(s.name for s in self.states.values() if s.final)
+        cancelled = frozenset(s.name for s in self.states.values() if s.role == "cancelled")
+        closing = [t for t in self.transitions if t.dest in finals and t.dest not in cancelled]
         derived = {
-            "finals": frozenset(s.name for s in self.states.values() if s.final),
-            "cancelled": frozenset(s.name for s in self.states.values() if s.role == "cancelled"),
+            "finals": finals,
+            "cancelled": cancelled,
+            "fixing": frozenset(
+                name
+                for name in self.states
+                if name not in finals and any(name in t.sources for t in closing)
+            ),
+            "stopping": frozenset(n for n, t in self.tiers.items() if t.stops_business),
             "remedies": frozenset(t.trigger for t in self.transitions if t.role == "remedy"),
             "triggers": tuple(dict.fromkeys(t.trigger for t in self.transitions)),
             "notify_kinds": frozenset(k for n in self.notifiers.values() for k in n.events),

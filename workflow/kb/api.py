@@ -322,11 +322,7 @@ def drafting(places: Places) -> Any:
                 continue
             if e.trigger in contract.remedies:
                 spare = e.note or e.trigger
-            if (
-                fixing is None
-                and e.to_state not in contract.finals
-                and _fixes(contract, e.to_state)
-            ):
+            if fixing is None and e.to_state in contract.fixing:
                 fixing = e
         d = places.directory
         device = d.devices.get(t.device or "") or {}
@@ -344,9 +340,3 @@ def drafting(places: Places) -> Any:
         table.add(tx, record)
 
     return closed
-
-
-def _fixes(contract: Any, state: str) -> bool:
-    from ..reports.handling import fixes
-
-    return fixes(contract, state)

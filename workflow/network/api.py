@@ -14,7 +14,6 @@ from ..db import network as table
 from ..db import places
 from ..db.records import PLACES
 from ..errors import InvalidInput, UnknownEntry
-from ..reports import handling
 from ..tickets.parts import EngineParts
 from ..tickets.views import Ticket
 from ..timekeeping.times import from_us
@@ -342,10 +341,9 @@ class NetworkAPI(EngineParts):
         (the contract's ``stops_business``) whose fault is not yet dealt with (resolved, or a
         spare in place), with since when, longest down first."""
         contract = self.contract
-        tiers = [n for n, t in contract.tiers.items() if t.stops_business]
-        fixed = [s for s in contract.states if handling.fixes(contract, s)]
         by_unit: dict[str, list[tuple[str, int]]] = {}
-        for unit, tid, created_us in places.down(self.store, tiers, fixed):
+        found = places.down(self.store, sorted(contract.stopping), sorted(contract.fixing))
+        for unit, tid, created_us in found:
             by_unit.setdefault(unit, []).append((tid, created_us))
         for rows in by_unit.values():
             rows.sort(key=lambda row: (row[1], row[0]))  # oldest first
@@ -370,9 +368,7 @@ class NetworkAPI(EngineParts):
         self.entry(kind, code)  # refused if there is none
         rows = places.placed(self.store, part, code, limit)
         contract = self.contract
-        fixing = [s for s in contract.states if handling.fixes(contract, s)]
-        done = places.restored(self.store, [r[0] for r in rows], fixing)
-        stopping = {n for n, t in contract.tiers.items() if t.stops_business}
+        done = places.restored(self.store, [r[0] for r in rows], sorted(contract.fixing))
         zone = contract.timezone
         out = []
         for tid, state, tier, title, created_us, last_us, is_open in rows:
@@ -381,7 +377,7 @@ class NetworkAPI(EngineParts):
                 at = last_us  # closed without a fixing step (another contract's lifecycle)
             out.append(Served(tid, state, tier, title, from_us(created_us, zone),
                               from_us(at, zone) if at is not None else None, bool(is_open),
-                              tier in stopping))  # fmt: skip
+                              tier in contract.stopping))  # fmt: skip
         return out
 
     def export_registry(self, archived: bool = False) -> dict[str, builtins.list[dict[str, Any]]]:

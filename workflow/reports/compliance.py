@@ -443,9 +443,7 @@ def build(
 
 def _experience(period: Period, contract: Any) -> tuple[list[Any], list[Any]]:
     """Time to fix with and without an entry of the experience base, and the entries used most."""
-    from .handling import fixes
-
-    fixing = [s for s in contract.states if fixes(contract, s)]
+    fixing = sorted(contract.fixing)
     times = [
         (str(tier), bool(used), int(n), timedelta(microseconds=int(mean)))
         for tier, used, n, mean in period.fix_times(fixing)
@@ -457,7 +455,7 @@ def _experience(period: Period, contract: Any) -> tuple[list[Any], list[Any]]:
 
 def _kinds(period: Period, contract: Any) -> tuple[list[Any], list[Any]]:
     """Tickets at devices by model, and at lines by kind."""
-    stopping = [n for n, t in contract.tiers.items() if t.stops_business]
+    stopping = sorted(contract.stopping)
     found = period.opened_by_kind(stopping)
 
     def counted(name: str) -> list[tuple[str, int, int]]:
@@ -468,7 +466,7 @@ def _kinds(period: Period, contract: Any) -> tuple[list[Any], list[Any]]:
 
 def _units(store: Store, period: Period, contract: Any, extra: WorkingTime) -> list[UnitLine]:
     """Each unit with tickets or clocks in the period, most tickets first."""
-    stopping = [n for n, t in contract.tiers.items() if t.stops_business]
+    stopping = sorted(contract.stopping)
     opened = {u: (int(n), int(o or 0)) for u, n, o in period.opened_by_unit(stopping)}
     kept: dict[str, list[int]] = {u: [int(n), int(m or 0), int(b or 0)]
                                   for u, n, m, b in period.by_unit()}  # fmt: skip

@@ -61,19 +61,10 @@ def public_steps(ticket: Ticket, contract: Contract) -> list[dict[str, Any]]:
             continue  # notes, alarms, pages, holds: not a step the customer sees
         state = contract.states.get(e.to_state)
         said = state.description if state is not None and state.description else e.to_state
-        text = e.note if e.trigger in contract.remedies or fixes(contract, e.to_state) else None
+        fixed = e.trigger in contract.remedies or e.to_state in contract.fixing
+        text = e.note if fixed else None
         out.append({"at": e.at, "state": e.to_state, "what": said, "text": text})
     return out
-
-
-def fixes(contract: Contract, state: str) -> bool:
-    """Whether reaching ``state`` means the fault was dealt with: a state that is not final
-    and leads on to a final state other than a cancellation (the seed's resolved and
-    spare_substituted, from which the report follows)."""
-    return state not in contract.finals and any(
-        state in t.sources and t.dest in contract.finals and t.dest not in contract.cancelled
-        for t in contract.transitions
-    )
 
 
 def markdown(ticket: Ticket, contract: Contract, lang: str | None = None) -> str:
