@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Text, bindparam, cast, func, insert, literal_column, select, text, update
 
-from .network import chained
+from .ledger import chained, first_broken, last_seq
 from .records import KBEntryRecord, KBLogRecord
 from .store import CHAINS, Store, Unit
 from .tables import EVENTS, KB_ENTRIES, KB_LOG, KB_TERMS, TICKET_TERMS, TICKETS
@@ -129,8 +129,7 @@ def approved_count(store: Store) -> int:
 def head(store: Store) -> int | None:
     """The number of the base's last change (every write logs one): what tells a search that
     entries may need indexing."""
-    found = store.query(select(func.max(KB_LOG.c.seq)))
-    return found[0][0] if found else None
+    return last_seq(store, KB_LOG)
 
 
 def log(store: Store) -> list[KBLogRecord]:
@@ -141,12 +140,7 @@ def log(store: Store) -> list[KBLogRecord]:
 
 def broken_log(entries: Iterable[KBLogRecord]) -> int | None:
     """The position (0-based) of the first log entry whose hash does not chain, or None."""
-    head = GENESIS
-    for i, e in enumerate(entries):
-        head = chained(head, e.entry, e.action, e.data, e.actor, e.at_us)
-        if head != e.hash:
-            return i
-    return None
+    return first_broken(GENESIS, entries)
 
 
 # -- search ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Table, delete, func, insert, select, update
 
+from .ledger import chained, first_broken, last_seq
 from .records import (
     DeviceRecord,
     LineRecord,
@@ -158,17 +159,9 @@ def write(store: Store, changes: Sequence[Change], actor: str, at_us: int) -> No
         conn.execute(insert(REGISTRY_LOG), [r._asdict() for r in log])
 
 
-def chained(prev: str, *content: Any) -> str:
-    """The hash of a log entry: over the one before it and its content, as a JSON array."""
-    body = json.dumps([prev, *content], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
 def head(store: Store) -> int | None:
-    """The number of the registry's last change (``None`` before the first): what tells a
-    reader that its copy of the registry is out of date."""
-    found = store.query(select(func.max(REGISTRY_LOG.c.seq)))
-    return found[0][0] if found else None
+    """The number of the registry's last change (``None`` before the first)."""
+    return last_seq(store, REGISTRY_LOG)
 
 
 def log(store: Store, kind: str | None = None, code: str | None = None) -> list[RegistryLogRecord]:
@@ -202,9 +195,4 @@ def differing_rows(store: Store, entries: Iterable[RegistryLogRecord]) -> list[s
 
 def broken_log(entries: Iterable[RegistryLogRecord]) -> int | None:
     """The position (0-based) of the first log entry whose hash does not chain, or None."""
-    head = GENESIS
-    for i, e in enumerate(entries):
-        head = chained(head, e.kind, e.code, e.action, e.data, e.actor, e.at_us)
-        if head != e.hash:
-            return i
-    return None
+    return first_broken(GENESIS, entries)

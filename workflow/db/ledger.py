@@ -1,0 +1,38 @@
+"""The hash chain of the logs beside the tickets (the registry's, the experience base's): each
+entry's hash is over the one before it and its own content, so an entry edited, removed or
+inserted behind faultflow's back breaks the chain where it happened. A log's entry is a record
+whose last field is its hash and whose other fields are its content, in order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, func, select
+
+from .store import Store
+
+
+def chained(prev: str, *content: Any) -> str:
+    """The hash of a log entry: over the one before it and its content, as a JSON array."""
+    body = json.dumps([prev, *content], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def first_broken(genesis: str, entries: Iterable[Sequence[Any]]) -> int | None:
+    """The position (0-based) of the first entry whose hash does not chain, or None."""
+    head = genesis
+    for i, e in enumerate(entries):
+        head = chained(head, *e[:-1])
+        if head != e[-1]:
+            return i
+    return None
+
+
+def last_seq(store: Store, log: Table) -> int | None:
+    """The number of a log's last entry (``None`` before the first): what tells a reader that
+    its copy of what the log describes is out of date."""
+    found = store.query(select(func.max(log.c.seq)))
+    return found[0][0] if found else None
