@@ -17,17 +17,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from ..audit.chain import PLAIN, Sealer, genesis
 from ..contract.model import Classification, ClockSpec, Contract
 from ..db.records import (
+    PLACES,
     Change,
     ClockRecord,
     EventRecord,
     OutboxRecord,
     TicketRecord,
-    place_of,
     urgency,
 )
 from ..intake import IntakeRecord
@@ -37,6 +38,7 @@ from ..timekeeping.replay import in_time_order, replay
 from ..timekeeping.times import from_us, show
 
 SYSTEM_ACTOR = "faultflow"
+_where = attrgetter(*PLACES)  # a ticket's place as a tuple: compared on every change
 # Encoders built once (json.dumps builds one per call): an event's data, a notification.
 _DATA = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
 _PAYLOAD = json.JSONEncoder(ensure_ascii=False, default=str)
@@ -186,7 +188,7 @@ class Draft:
         self.expected_version = None if new else ticket.version
         self._prev_hash = ticket.last_hash  # the stored head, for attach()
         self._stored_urgency = ticket.urgent_us
-        self._stored_place = place_of(ticket)
+        self._stored_place = _where(ticket)
         self.events: list[EventRecord] = []
         self.outbox: list[OutboxRecord] = []
         self._new: set[str] = set()
@@ -630,5 +632,5 @@ class Draft:
             dropped_clocks=sorted(self._dropped),
             outbox=self.outbox,
             urgency_moved=urgent != self._stored_urgency or self.expected_version is None,
-            placed=place_of(self.ticket) != self._stored_place,
+            placed=_where(self.ticket) != self._stored_place,
         )
