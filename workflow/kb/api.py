@@ -198,6 +198,7 @@ class KBAPI(EngineParts):
             return []
         model = ""
         if ticket.device is not None:
+            self.places.refresh()  # a process that took in no fault has not read the registry
             device = self.places.directory.devices.get(ticket.device) or {}
             model = device.get("model") or ""
         query = " ".join(p for p in (ticket.title, ticket.description, model) if p)
