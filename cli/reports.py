@@ -204,6 +204,14 @@ def verify(
         )
         if not result.broken and result.registry_broken is None:
             raise SystemExit(1)
+    if result.rounds_broken is not None:
+        click.echo(
+            f"error: the inspection rounds' log is broken at change {result.rounds_broken}: it "
+            "was changed after it was written (or a change before it was taken out)",
+            err=True,
+        )
+        if not result.broken and result.registry_broken is None and result.kb_broken is None:
+            raise SystemExit(1)
     if result.registry_differs:
         named = ", ".join(result.registry_differs[:5])
         more = len(result.registry_differs) - 5

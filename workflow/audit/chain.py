@@ -168,6 +168,8 @@ class Verification:
     registry_differs: tuple[str, ...] = ()  # entries whose row is not what its last change wrote
     kb: int = 0  # changes of the experience base's log checked (its own hash chain)
     kb_broken: int | None = None  # the first change (1-based) whose hash does not chain
+    rounds: int = 0  # changes of the inspection rounds' log checked (its own hash chain)
+    rounds_broken: int | None = None  # the first change (1-based) whose hash does not chain
 
     @property
     def ok(self) -> bool:
@@ -176,6 +178,7 @@ class Verification:
             and self.registry_broken is None
             and not self.registry_differs
             and self.kb_broken is None
+            and self.rounds_broken is None
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,6 +194,7 @@ class Verification:
                 "differs": list(self.registry_differs),
             },
             "kb": {"changes": self.kb, "broken_at": self.kb_broken},
+            "rounds": {"changes": self.rounds, "broken_at": self.rounds_broken},
         }
 
 

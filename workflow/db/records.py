@@ -297,6 +297,45 @@ class TermsRecord(NamedTuple):
     body: str
 
 
+class RoundRecord(NamedTuple):
+    """One inspection round (巡检): made by the planner once per plan and scheduled time (its
+    ``id`` is both: ``core-daily/20261207T0900``), done by a person item by item."""
+
+    id: str
+    plan: str
+    scheduled_us: int  # when the round is due to start
+    due_us: int  # by when it must be done (the plan's due_within): its promise
+    planned_us: int  # when the planner made the record
+    late: bool  # made after its scheduled time (a planner that was down caught up)
+    role: str  # who does it (people.toml)
+    targets: str  # JSON list: unit:CODE, device:SERIAL..., or a kind
+    checklist: str  # JSON list of the plan's items, as the plan had them when it was made
+    tier: str  # the tier of a finding's ticket
+    state: str  # planned | running | done | skipped
+    started_us: int | None
+    started_by: str | None
+    finished_us: int | None  # done or skipped
+    finished_by: str | None
+    reason: str | None  # why it was skipped
+    answers: str  # JSON: item -> {"value", "finding", "by", "at_us"}
+    breached_us: int | None  # when the sweep found it not done by its due time
+    ticket: str | None  # the ticket its breach opened
+    findings: str  # JSON list: {"item", "ticket"} — what it found, and the fault it opened
+    version: int
+
+
+class RoundLogRecord(NamedTuple):
+    """One change of a round (started, answered, finished, skipped, breached, found), hash-chained
+    like the registry's log: who and when, for each answer."""
+
+    round: str
+    action: str
+    data: str  # JSON
+    actor: str
+    at_us: int
+    hash: str
+
+
 class ContractRecord(NamedTuple):
     """One version of the contract file, kept whole: the tickets pinned to it run under it."""
 

@@ -1002,7 +1002,12 @@ class Unit:
         (:class:`ConcurrentUpdate`) if someone else moved it meanwhile."""
         s = self.store
         if old is None:
-            self.cursor.execute(s._insert_escalation.sql, s._insert_escalation.bind(new))
+            try:
+                self.cursor.execute(s._insert_escalation.sql, s._insert_escalation.bind(new))
+            except s._dbapi.IntegrityError:  # a racer started the ticket's chain first
+                raise ConcurrentUpdate(
+                    f"the escalation of ticket {new.ticket_id} was started meanwhile", retry=True
+                ) from None
             return
         values = {
             **new._asdict(),
@@ -1159,7 +1164,7 @@ def _make_engine(url: str, lock_timeout: float | None = None) -> SAEngine:
 
 WAL_LIMIT = 64 * 1024 * 1024
 
-CHAINS = {"registry_log": 0x66660001, "kb_log": 0x66660002}
+CHAINS = {"registry_log": 0x66660001, "kb_log": 0x66660002, "round_log": 0x66660003}
 """The hash-chained logs beside the tickets, each with the number of its advisory lock."""
 
 

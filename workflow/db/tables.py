@@ -37,6 +37,8 @@ from .records import (
     OutboxRecord,
     OverrideRecord,
     RegistryLogRecord,
+    RoundLogRecord,
+    RoundRecord,
     SiteRecord,
     TermsRecord,
     TicketRecord,
@@ -308,6 +310,28 @@ TicketTermsRow = _table(
 )  # fmt: skip
 
 
+RoundRow = _table(
+    RoundRecord, "rounds",
+    columns={"id": Field(primary_key=True), "targets": _text(nullable=False),
+             "checklist": _text(nullable=False), "answers": _text(nullable=False),
+             "findings": _text(nullable=False), "reason": _text()},
+    args=(
+        # each round once: a racing planner's insert of the same plan and time does nothing
+        UniqueConstraint("plan", "scheduled_us", name="uq_rounds_plan_scheduled"),
+        Index("ix_rounds_scheduled", "scheduled_us"),
+        # the sweep's question: which rounds still open are past their due time
+        Index("ix_rounds_open_due", "due_us", sqlite_where=text("breached_us IS NULL AND "
+              "state IN ('planned', 'running')"), postgresql_where=text("breached_us IS NULL "
+              "AND state IN ('planned', 'running')")),
+    ),
+)  # fmt: skip
+RoundLogRow = _table(
+    RoundLogRecord, "round_log",
+    first={"seq": (int | None, Field(default=None, primary_key=True))},
+    columns={"data": _text(nullable=False)},
+)  # fmt: skip
+
+
 def _core(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined]
 
@@ -334,3 +358,5 @@ KB_ENTRIES = _core(KBEntryRow)
 KB_LOG = _core(KBLogRow)
 KB_TERMS = _core(KBTermsRow)
 TICKET_TERMS = _core(TicketTermsRow)
+ROUNDS = _core(RoundRow)
+ROUND_LOG = _core(RoundLogRow)

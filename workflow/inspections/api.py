@@ -1,19 +1,64 @@
-"""The Engine's API for inspection plans (mixed into :class:`~faultflow.Engine`): when the
-contract's rounds fall in a window — what a scheduler plans ahead, and what a person checks
-before the rounds are kept (docs/inspections.md)."""
+"""The Engine's API for inspection rounds (mixed into :class:`~faultflow.Engine`): when the
+contract's plans place rounds (:meth:`planned`), the rounds kept as records — made a day ahead
+by the scheduler, each exactly once (:meth:`keep_rounds`) — and doing one: start, record each
+answer, finish or skip (docs/inspections.md).
+
+Two things a round does to tickets, each through the one unit of work (``open_ticket``): an
+answer that is a finding opens a fault ticket linked to the round, and a round not done by its
+due time — a broken promise — opens one too, and starts the tier's escalation chain. Both are
+keyed (``round:ID``, ``finding:ID:ITEM``) so that a retry, a racing scheduler or a scheduler
+killed halfway opens each at most once.
+"""
 
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..errors import InvalidInput
+from ..db import rounds as table
+from ..db.records import RoundLogRecord, RoundRecord
+from ..errors import ConcurrentUpdate, IllegalTransition, InvalidInput, UnknownEntry
+from ..intake import IntakeRecord
+from ..run.due import each_due
+from ..run.escalation import escalate
 from ..tickets.parts import At, EngineParts
-from ..timekeeping.times import aware
+from ..timekeeping.times import aware, from_us, show, to_us
+from ..words import DEFAULT, Words
+from . import rounds
+from .rounds import Round
 
 MAX_WINDOW = timedelta(days=366)
+AHEAD = timedelta(days=1)
+"""How far ahead the scheduler makes rounds: a day — so today's and tomorrow's rounds are on
+the board, and a scheduler that was down longer catches up with what it missed, marked late."""
+CHUNK = 5000  # rounds made per transaction
+RETRIES = 8
+CHANNEL = "inspection"
+"""The channel of the tickets rounds open (a finding, a missed round)."""
+SYSTEM = "faultflow"
+
+log = logging.getLogger("faultflow")
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """What one pass of :meth:`InspectionsAPI.keep_rounds` did: rounds made (``late``: of them,
+    made after their time), and the rounds found not done by their due time, with the ticket
+    each opened."""
+
+    made: int = 0
+    late: int = 0
+    missed: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"made": self.made, "late": self.late,
+                "missed": [{"round": r, "ticket": t} for r, t in self.missed]}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +110,329 @@ class InspectionsAPI(EngineParts):
                 out.append(Planned(name, at, at + due, p.role, p.targets))
         out.sort(key=lambda r: (r.scheduled_at, r.plan))
         return out
+
+    # -- rounds kept ---------------------------------------------------------------------------
+
+    def keep_rounds(self, now: At = None) -> Kept:
+        """One pass of the scheduler's inspections module: make the rounds of the next day not
+        made yet (and those a scheduler that was down missed, marked late), then find the
+        rounds not done by their due time — each opens a ticket and pages, once."""
+        moment = aware(now, self.now(), self.contract.timezone) if now is not None else self.now()
+        made, late = self._make_rounds(moment)
+        missed = self._sweep_rounds(to_us(moment))
+        return Kept(made, late, tuple(missed))
+
+    def next_round_due(self) -> datetime | None:
+        """When the next open round falls due (its promise), or ``None``."""
+        due = table.next_due(self.store)
+        return from_us(due, self.contract.timezone) if due is not None else None
+
+    def _make_rounds(self, moment: datetime) -> tuple[int, int]:
+        contract = self.contract
+        if not contract.inspections:
+            return 0, 0
+        now_us, zone = to_us(moment), contract.timezone
+        last = table.last_scheduled(self.store)
+        end = moment + AHEAD
+        wanted: list[RoundRecord] = []
+        for name, plan in contract.inspections.items():
+            # a plan's rounds go on after its last one; a plan new to the database starts now
+            begin = from_us(last[name] + 1, zone) if name in last else moment
+            for at in plan.recurrence.between(begin, end):
+                wanted.append(rounds.made(plan, at.astimezone(zone), now_us))
+        made = late = 0
+        for i in range(0, len(wanted), CHUNK):
+            chunk = wanted[i : i + CHUNK]
+            with self.store.unit() as u:
+                n = table.plan(u, chunk)
+            made += n
+            if n:
+                late += sum(1 for r in chunk if r.late)
+        if late:
+            log.warning("inspections: %d round(s) made after their time (the scheduler was "
+                        "down): marked late", late)  # fmt: skip
+        return made, late
+
+    def _sweep_rounds(self, now_us: int, batch: int = 200) -> list[tuple[str, str]]:
+        missed = []
+        for rid in each_due(lambda: table.overdue(self.store, now_us, batch)):
+            try:
+                tid = self._breach(rid, now_us)
+            except ConcurrentUpdate as err:  # kept changing under us: the next pass looks again
+                log.warning("round %s: breach not recorded: %s", rid, err)
+                continue
+            if tid is not None:
+                missed.append((rid, tid))
+        return missed
+
+    def _breach(self, rid: str, now_us: int) -> str | None:
+        """Record that round ``rid`` was not done by its due time: open its ticket (once: keyed
+        by the round), start the tier's chain on it (once), then mark the round — each step
+        safe to repeat, so a scheduler killed between them finishes the work on its next pass."""
+        r = self._round_record(rid)
+        if r is None or r.breached_us is not None or r.state not in table.OPEN:
+            return None
+        zone = self.contract.timezone
+        w = Words(DEFAULT)
+        at, due = from_us(r.scheduled_us, zone), from_us(r.due_us, zone)
+        said = {"plan": r.plan, "at": show(at, "minute"), "due": show(due, "minute"),
+                "role": r.role}  # fmt: skip
+        data: dict[str, Any] = {"round": rid, "plan": r.plan, "due_at": due.isoformat()}
+        data.update(rounds.specific(json.loads(r.targets)) or {})
+        ticket = self._changes.open_ticket(
+            CHANNEL,
+            IntakeRecord(
+                title=w.format("inspection.missed.title", **said),
+                description=w.format("inspection.missed.what", **said),
+                tier=r.tier, external_id=f"round:{rid}", data=data,
+            ),
+            SYSTEM, None,
+        ).ticket  # fmt: skip
+        if self.people is not None and r.tier in self.people.chains:
+            reason = f"inspection round {rid} not done by {due.isoformat()}"
+            with contextlib.suppress(IllegalTransition):  # closed already: nobody to page
+                escalate(self.work, self.people, ticket.id, SYSTEM, reason, first=True)
+
+        def breached(cur: RoundRecord) -> RoundRecord | None:
+            if cur.breached_us is not None or cur.state not in table.OPEN:
+                return None
+            return cur._replace(breached_us=now_us, ticket=ticket.id)
+
+        marked = self._round_change(rid, breached, "breached", lambda n: {"ticket": ticket.id},
+                                    SYSTEM, now_us)  # fmt: skip
+        return ticket.id if marked is not None else None  # None: a racer marked it first
+
+    # -- doing a round -------------------------------------------------------------------------
+
+    def rounds(
+        self, start: At = None, end: At = None, plan: str | None = None,
+        status: Sequence[str] | None = None, limit: int | None = None,
+    ) -> builtins.list[Round]:  # fmt: skip
+        """The rounds made, scheduled in [``start``, ``end``) (default: today), in time order
+        (of ``plan``; of the given ``status`` values, :data:`~.rounds.STATUSES`)."""
+        contract, now = self.contract, self.now()
+        zone = contract.timezone
+        today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        begin = aware(start, now, zone) if start is not None else today
+        stop = aware(end, now, zone) if end is not None else begin + timedelta(days=1)
+        if stop <= begin:
+            raise InvalidInput(f"the window is empty: {stop.isoformat()} is not after "
+                               f"{begin.isoformat()}")  # fmt: skip
+        unknown = set(status or ()) - set(rounds.STATUSES)
+        if unknown:
+            raise InvalidInput(f"no round status {', '.join(sorted(unknown))} (there are "
+                               f"{', '.join(rounds.STATUSES)})")  # fmt: skip
+        if (
+            plan is not None
+            and plan not in contract.inspections
+            and not table.listed(self.store, None, None, [plan], limit=1)
+        ):
+            known = ", ".join(contract.inspections) or "none in the contract"
+            raise InvalidInput(f"no inspection plan {plan!r} (plans: {known})")
+        found = table.listed(self.store, to_us(begin), to_us(stop),
+                             [plan] if plan is not None else None)  # fmt: skip
+        now_us = to_us(now)
+        out = [rounds.view(r, now_us, zone) for r in found]
+        if status:
+            out = [r for r in out if r.status in status]
+        return out[:limit] if limit is not None else out
+
+    def round(self, round_id: str) -> Round:
+        """One round, with its checklist and answers (:class:`UnknownEntry` if none)."""
+        r = self._round_record(round_id)
+        if r is None:
+            raise UnknownEntry(f"no inspection round {round_id} (see `faultflow inspect list`)")
+        return rounds.view(r, self._now_us(), self.contract.timezone)
+
+    def round_history(self, round_id: str) -> builtins.list[dict[str, Any]]:
+        """Every change of a round, oldest first: who did what, when."""
+        self.round(round_id)
+        zone = self.contract.timezone
+        return [_change(e, zone) for e in table.history(self.store, round_id)]
+
+    def inspect_start(self, round_id: str, actor: str | None = None) -> Round:
+        """Start a round (``planned`` → ``running``); who and when go into its log."""
+        who = self._changes.policy.actor_name(actor or "system")
+        now_us = self._now_us()
+
+        def started(cur: RoundRecord) -> RoundRecord:
+            _open(cur, "start")
+            if cur.state == "running":
+                raise IllegalTransition(f"round {cur.id} is running already (started by "
+                                        f"{cur.started_by})")  # fmt: skip
+            return cur._replace(state="running", started_us=now_us, started_by=who)
+
+        self._round_change(round_id, started, "started", lambda n: {}, who, now_us)
+        return self.round(round_id)
+
+    def inspect_record(
+        self, round_id: str, item: str, value: Any, actor: str | None = None,
+        note: str | None = None, target: str | None = None,
+    ) -> Round:  # fmt: skip
+        """Record the answer to one checklist item (a round not started is started by it).
+        An answer that is a finding ("not ok", a number out of bounds) opens a fault ticket of
+        the plan's tier, linked to the round (``target``: the registry entry it concerns,
+        ``device:SERIAL``; default the round's one target). Answering an item again replaces
+        the answer; a ticket once opened stays."""
+        policy = self._changes.policy
+        who = policy.actor_name(actor or "system")
+        said = policy.checked("note", note)
+        r = self._round_record(round_id)
+        if r is None:
+            raise UnknownEntry(f"no inspection round {round_id} (see `faultflow inspect list`)")
+        _open(r, "record an answer on")
+        checked = rounds.item(r, item)
+        got, finding = rounds.answer(checked, value)
+        place = _target(target) if target else rounds.specific(json.loads(r.targets))
+        now_us = self._now_us()
+        ticket = None
+        if finding:
+            ticket = self._finding(r, checked, got, who, said, place)
+
+        def answered(cur: RoundRecord) -> RoundRecord:
+            _open(cur, "record an answer on")
+            answers = json.loads(cur.answers)
+            answers[item] = {"value": got, "finding": finding, "by": who, "at_us": now_us}
+            if said:
+                answers[item]["note"] = said
+            findings = json.loads(cur.findings)
+            if ticket is not None and not any(f["ticket"] == ticket for f in findings):
+                findings.append({"item": item, "value": got, "ticket": ticket})
+            changed = cur._replace(
+                answers=json.dumps(answers, ensure_ascii=False),
+                findings=json.dumps(findings, ensure_ascii=False),
+            )
+            if cur.state == "planned":
+                changed = changed._replace(state="running", started_us=now_us, started_by=who)
+            return changed
+
+        def what(new: RoundRecord) -> dict[str, Any]:
+            entry: dict[str, Any] = {"item": item, "value": got, "finding": finding}
+            if ticket is not None:
+                entry["ticket"] = ticket
+            if said:
+                entry["note"] = said
+            return entry
+
+        self._round_change(round_id, answered, "answered", what, who, now_us)
+        return self.round(round_id)
+
+    def inspect_finish(self, round_id: str, actor: str | None = None,
+                       note: str | None = None) -> Round:  # fmt: skip
+        """Finish a round: every ``ok`` and ``number`` item must have its answer. Finished
+        after its due time, it counts as done late (its breach stays on record)."""
+        policy = self._changes.policy
+        who, said = policy.actor_name(actor or "system"), policy.checked("note", note)
+        now_us = self._now_us()
+
+        def finished(cur: RoundRecord) -> RoundRecord:
+            _open(cur, "finish")
+            missing = rounds.unanswered(cur)
+            if missing:
+                raise InvalidInput(f"round {cur.id} cannot be finished: no answer yet for "
+                                   f"{', '.join(missing)}")  # fmt: skip
+            return cur._replace(state="done", finished_us=now_us, finished_by=who,
+                                started_us=cur.started_us or now_us,
+                                started_by=cur.started_by or who)  # fmt: skip
+
+        def what(new: RoundRecord) -> dict[str, Any]:
+            entry: dict[str, Any] = {"late": new.finished_us is not None
+                                     and new.finished_us > new.due_us}  # fmt: skip
+            if said:
+                entry["note"] = said
+            return entry
+
+        self._round_change(round_id, finished, "finished", what, who, now_us)
+        return self.round(round_id)
+
+    def inspect_skip(self, round_id: str, reason: str, actor: str | None = None) -> Round:
+        """Skip a round, with the reason (a holiday the calendar does not know, a site closed):
+        it counts as skipped, not missed — unless its due time had passed already."""
+        policy = self._changes.policy
+        who, said = policy.actor_name(actor or "system"), policy.checked("reason", reason)
+        if not said:
+            raise InvalidInput("skipping a round needs a reason (--reason)")
+        now_us = self._now_us()
+
+        def skipped(cur: RoundRecord) -> RoundRecord:
+            _open(cur, "skip")
+            return cur._replace(state="skipped", finished_us=now_us, finished_by=who,
+                                reason=said)  # fmt: skip
+
+        self._round_change(round_id, skipped, "skipped", lambda n: {"reason": said}, who, now_us)
+        return self.round(round_id)
+
+    def _finding(
+        self, r: RoundRecord, item: Any, value: Any, who: str, note: str | None,
+        place: dict[str, str] | None,
+    ) -> str:  # fmt: skip
+        """Open the fault ticket of a finding (once per round and item while it is open)."""
+        zone = self.contract.timezone
+        w = Words(DEFAULT)
+        said = {"plan": r.plan, "item": item.item, "value": _shown(value),
+                "expected": rounds.bounds(item), "who": who,
+                "at": show(from_us(r.scheduled_us, zone), "minute")}  # fmt: skip
+        description = w.format("inspection.finding.what", **said)
+        if note:
+            description += "\n" + note
+        data: dict[str, Any] = {"round": r.id, "plan": r.plan, "item": item.item, "value": value}
+        data.update(place or {})
+        return self._changes.open_ticket(
+            CHANNEL,
+            IntakeRecord(
+                title=w.format("inspection.finding.title", **said), description=description,
+                tier=r.tier, external_id=f"finding:{r.id}:{item.item}", data=data,
+                reporter=who,
+            ),
+            who, None,
+        ).ticket.id  # fmt: skip
+
+    def _round_record(self, round_id: str) -> RoundRecord | None:
+        with self.store.unit() as u:
+            return table.get(u, round_id.strip())
+
+    def _round_change(
+        self, round_id: str, change: Callable[[RoundRecord], RoundRecord | None], action: str,
+        data: Callable[[RoundRecord], dict[str, Any]], actor: str, at_us: int,
+    ) -> RoundRecord | None:  # fmt: skip
+        """Change one round under its version check, with its log entry, retrying when another
+        writer moved it meanwhile; ``change`` refuses (raises) or says there is nothing to do
+        (``None``)."""
+        rid = round_id.strip()
+        for _ in range(RETRIES):
+            with self.store.unit() as u:
+                cur = table.get(u, rid)
+                if cur is None:
+                    raise UnknownEntry(f"no inspection round {rid} (see `faultflow inspect list`)")
+                new = change(cur)
+                if new is None:
+                    return None
+                new = new._replace(version=cur.version + 1)
+                if table.change(u, new, action, data(new), actor, at_us):
+                    return new
+        raise ConcurrentUpdate(f"round {rid} kept changing under this change ({RETRIES} tries); "
+                               "nothing was written: try again")  # fmt: skip
+
+
+def _open(r: RoundRecord, doing: str) -> None:
+    """Refuse to ``doing`` a round that is done or skipped."""
+    if r.state not in table.OPEN:
+        raise IllegalTransition(f"round {r.id} is {r.state}: cannot {doing} it")
+
+
+def _target(text: str) -> dict[str, str]:
+    kind, _, code = text.partition(":")
+    if kind not in ("unit", "site", "line", "device") or not code.strip():
+        raise InvalidInput(f"target {text!r}: unit:CODE, site:CODE, line:CODE or device:SERIAL")
+    return {kind: code.strip()}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "ok" if value else "not ok"
+    return str(value)
+
+
+def _change(e: RoundLogRecord, zone: Any) -> dict[str, Any]:
+    return {"action": e.action, "actor": e.actor, "at": from_us(e.at_us, zone).isoformat(),
+            **json.loads(e.data)}  # fmt: skip

@@ -69,7 +69,7 @@ class ReportsAPI(EngineParts):
         against the last change the log wrote of it; and the experience base's log."""
         import dataclasses
 
-        from ..db import kb, network
+        from ..db import kb, network, rounds
 
         found = run(self.store, self.contract, self.sealer, against, workers)
         log = network.log(self.store)
@@ -78,9 +78,12 @@ class ReportsAPI(EngineParts):
         differs = tuple(network.differing_rows(self.store, log))
         kb_log = kb.log(self.store)
         kb_at = kb.broken_log(kb_log)
+        round_log = rounds.log(self.store)
+        round_at = rounds.broken_log(round_log)
         return dataclasses.replace(
             found, registry=len(log), registry_broken=at, registry_differs=differs,
             kb=len(kb_log), kb_broken=kb_at + 1 if kb_at is not None else None,
+            rounds=len(round_log), rounds_broken=round_at + 1 if round_at is not None else None,
         )  # fmt: skip
 
     def head(self, tickets: bool = False) -> dict[str, Any]:

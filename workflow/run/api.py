@@ -33,10 +33,13 @@ class RunAPI(EngineParts):
 
     def tick(self, now: At = None, batch: int = 500, deliver: bool = True) -> builtins.list[Fired]:
         """Fire every warning and breach due at ``now`` (default: the engine clock) once, then
-        the escalation steps due; with ``deliver``, then deliver the notifications due."""
+        the escalation steps due, then keep the inspection rounds (made a day ahead; those
+        not done by their due time open a ticket and page); with ``deliver``, then deliver the
+        notifications due."""
         moment = aware(now, self.now(), self.contract.timezone)
         roster = self._roster if self.people is not None else None
         fired = sweeps.fire(self.work, roster, to_us(moment), batch)
+        self.keep_rounds(moment)
         if deliver:
             self.deliver(moment)
         return fired
@@ -49,8 +52,10 @@ class RunAPI(EngineParts):
         return sweeps.deliver(self.work, notifiers, now_us, budget_s, self._recorded())
 
     def next_due(self) -> datetime | None:
-        """When the next warning, breach or escalation step falls due, or ``None``."""
-        return sweeps.next_due(self.work, self.people is not None)
+        """When the next warning, breach, escalation step or inspection round falls due, or
+        ``None``."""
+        found = [sweeps.next_due(self.work, self.people is not None), self.next_round_due()]
+        return min((d for d in found if d is not None), default=None)
 
     def maintain(self, integrity: bool = False) -> None:
         """Housekeeping for long runs (hourly in ``run``): fold the SQLite WAL back into the
@@ -75,7 +80,7 @@ class RunAPI(EngineParts):
         delivery on another (modules.py); ``serve`` adds the mailbox's."""
         roster = self._roster if self.people is not None else None
         return lanes(self.work, roster, lambda: self.registry.notifiers, self._recorded(),
-                     on_fired)  # fmt: skip
+                     on_fired, self.keep_rounds, self.next_round_due)  # fmt: skip
 
     def _recorded(self) -> Callable[[Attempt], None] | None:
         """Whether each page reached its people goes into the history (with people only)."""

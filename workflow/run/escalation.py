@@ -183,15 +183,21 @@ def ack(work: UnitOfWork, tid: str, actor: str, note: str | None = None) -> None
     work.change(tid, acknowledge)
 
 
-def escalate(work: UnitOfWork, people: People, tid: str, actor: str, reason: str) -> Page:
+def escalate(
+    work: UnitOfWork, people: People, tid: str, actor: str, reason: str, first: bool = False
+) -> Page | None:
     """Move up by hand (P5 向上升级): fire the next step now (starting the tier's chain if none
-    runs), with the reason in the history."""
+    runs), with the reason in the history. ``first``: only start the chain — nothing (``None``)
+    if the ticket has one already (a broken promise found outside the ticket, e.g. a missed
+    inspection round, pages once however often it is found)."""
 
     def upward(s: Step) -> None:
         record, now_us = s.draft.ticket, s.draft.recorded_us
         if record.state in s.draft.contract.finals:
             raise IllegalTransition(f"ticket {tid} is {record.state}: nothing to escalate")
         esc = s.tx.escalation(record.id)
+        if first and esc is not None:
+            raise NothingToDo
         if esc is None:
             chain = people.chains.get(record.tier)
             if chain is None:
@@ -210,7 +216,7 @@ def escalate(work: UnitOfWork, people: People, tid: str, actor: str, reason: str
 
     if work.ctx.locate is not None:
         work.ctx.locate.refresh()
-    page: Page = work.change(tid, upward).result
+    page: Page | None = work.change(tid, upward).result
     return page
 
 

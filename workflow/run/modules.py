@@ -2,6 +2,7 @@
 
 - :class:`Timers` fires the warnings and breaches due (timers.py);
 - :class:`Escalation` fires the escalation steps due (escalation.py);
+- :class:`Inspections` makes the inspection rounds ahead and finds those missed;
 - :class:`Maintenance` folds the SQLite WAL back hourly and checks the file daily;
 - :class:`Delivery` delivers the outbox (delivery.py), in a lane of its own;
 - :class:`Mailbox` reads the contract's mailbox (mailbox.py), in a lane of its own.
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from .mailbox import Mailbox as Box
 
 MAINTAIN_EVERY, CHECK_EVERY = 3600.0, 86400.0  # WAL checkpoint hourly; quick_check daily
+PLAN_EVERY = 60.0  # seconds between the inspections module's passes, at most
 DELIVERY_PASS_S = 2.0  # short passes: a stop is heard soon, and new pages go out between them
 
 
@@ -66,6 +68,27 @@ class Escalation:
     def run_once(self, deadline: float) -> float | None:
         escalation.sweep(self.work, self.roster(), to_us(self.work.ctx.now()))
         return _until(self.work, escalations.next_due(self.work.ctx.store))
+
+
+class Inspections:
+    """Keep the inspection rounds: make those of the next day, and find those not done by
+    their due time (inspections/api.py); wake again when the next one falls due, or in a
+    minute (the next day's rounds are made as time moves on, and a plan a new contract adds is
+    seen). Its own schedule (not polled every ``max_sleep``): what it waits for, it made itself
+    or another scheduler made the same."""
+
+    name, budget, polls = "inspections", 30.0, False
+
+    def __init__(
+        self, work: UnitOfWork, keep: Callable[[], Any], next_due: Callable[[], Any]
+    ) -> None:
+        self.work, self.keep, self.next_due = work, keep, next_due
+
+    def run_once(self, deadline: float) -> float | None:
+        self.keep()
+        due = self.next_due()
+        wait = _until(self.work, to_us(due)) if due is not None else None
+        return min(wait, PLAN_EVERY) if wait is not None else PLAN_EVERY
 
 
 class Maintenance:
@@ -142,6 +165,8 @@ def lanes(
     notifiers: Callable[[], Mapping[str, Notifier]],
     recorded: Callable[[Any], None] | None,
     on_fired: Callable[[list[Fired]], None] | None = None,
+    keep_rounds: Callable[[], Any] | None = None,
+    next_round: Callable[[], Any] | None = None,
 ) -> list[Lane]:
     """The scheduler's lanes: maintenance (first: a damaged file is found before anything is
     written into it), timers and escalation (with people) on one, the delivery on its own (a
@@ -149,4 +174,6 @@ def lanes(
     main: list[Any] = [Maintenance(work.ctx.store), Timers(work, on_fired)]
     if roster is not None:
         main.append(Escalation(work, roster))
+    if keep_rounds is not None and next_round is not None:
+        main.append(Inspections(work, keep_rounds, next_round))
     return [Lane("scheduler", main), Lane("delivery", [Delivery(work, notifiers, recorded)])]
