@@ -101,6 +101,8 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
                 "people": paging,
                 "down": down.to_dict()["down"],
                 "kb_drafts": drafts,
+                "rounds": outcome.rounds,
+                "findings": outcome.findings,
                 "report": result.to_dict(),
             }
         )
@@ -131,6 +133,14 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         f"Experience base: {drafts} draft entries, one from each reported ticket, wait for an "
         "engineer to edit and approve them."
     )
+    if outcome.rounds:
+        r = outcome.rounds
+        said = ", ".join(f"{r[k]} {k}" for k in ("done", "late", "missed", "skipped") if r.get(k))
+        click.echo(
+            f"Inspection rounds: {sum(r.values())} kept ({said}); each not done by its due time "
+            f"opened a ticket and paged; {len(outcome.findings)} finding(s) became fault tickets"
+            + (f" ({', '.join(outcome.findings)})." if outcome.findings else ".")
+        )
     click.echo(f"The demo database is {db}. Look around:")
     hints = []
     if outcome.sample_breached:
@@ -140,6 +150,8 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
     hints.append(("list", "what is still open, most urgent first"))
     hints.append(("status", "which units are down now"))
     hints.append(("kb list --state draft", "the experience entries drafted from the reports"))
+    if outcome.rounds:
+        hints.append(("inspect list --from -30d --to now", "the month's inspection rounds"))
     if result.units:
         busiest = result.units[0].unit
         hints.append((f"units show {busiest}", "a unit: its manager, sites, lines, tickets"))

@@ -95,6 +95,8 @@ class Outcome:
     escalated: set[str] = field(default_factory=set)  # tickets whose breach started a chain
     acks: int = 0
     handovers: int = 0
+    rounds: dict[str, int] = field(default_factory=dict)  # inspection rounds, by how they went
+    findings: list[str] = field(default_factory=list)  # the tickets rounds' findings opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,9 @@ class Simulation:
         self.outcome = Outcome(str(engine.store.url), start, end)
         self.alerts: dict[str, dict[str, Any]] = {}  # ticket -> the alert that opened it
         self.units = callers(engine)
+        self.inspector = random.Random(seed + 1)  # rounds: their own stream of chance
+        self.taken: set[str] = set()  # rounds someone has planned to do
+        self.fates: list[str] = []  # how the next rounds will go, drawn as from a deck
 
     # -- the event queue ----------------------------------------------------------------------
 
@@ -149,10 +154,13 @@ class Simulation:
 
     def run(self, progress: Callable[[int], None] | None = None) -> Outcome:
         self._schedule_arrivals()
+        if self.engine.contract.inspections:
+            self.at(self.start, self._morning)
         day = 0
         while self.queue:
             due = heapq.heappop(self.queue)
             self.clock[0] = due.at
+            self._missed(self.engine.keep_rounds())
             self._fired(self.engine.tick())
             due.action()
             elapsed_days = int((due.at - self.start).total_seconds() // 86400)
@@ -160,7 +168,10 @@ class Simulation:
                 progress(elapsed_days - day)
                 day = elapsed_days
         self.clock[0] = self.end
+        self._missed(self.engine.keep_rounds())
         self._fired(self.engine.tick())
+        for r in self.engine.rounds(self.start, self.end):
+            self.outcome.rounds[r.status] = self.outcome.rounds.get(r.status, 0) + 1
         if progress is not None:
             progress(max(0, int((self.end - self.start).days) - day))
         return self.outcome
@@ -212,6 +223,79 @@ class Simulation:
                 if moment >= self.end:
                     break
                 self.at(moment, functools.partial(self.arrive, channel))
+
+    # -- inspection rounds: the duty engineer does them, mostly in time ----------------------
+
+    def _morning(self) -> None:
+        """Each morning, the rounds the scheduler made for the day ahead: each is done in time,
+        done late, or not at all (then the engine opens a ticket and pages)."""
+        rng = self.inspector
+        now = self.clock[0]
+        for r in self.engine.rounds(now, now + timedelta(days=1), status=["planned", "due"]):
+            if r.id in self.taken:
+                continue
+            self.taken.add(r.id)
+            if not self.fates:  # a month's worth: most in time, a few late or missed
+                self.fates = ["missed"] * 2 + ["late"] * 3 + ["finding"] * 2 + ["done"] * 18
+                rng.shuffle(self.fates)
+            fate = self.fates.pop()
+            if fate == "missed":
+                continue  # nobody gets to it
+            begin = max(now, r.scheduled_at) + timedelta(minutes=rng.randint(0, 40))
+            if fate == "late":
+                done = r.due_at + timedelta(minutes=rng.randint(10, 180))
+            else:
+                done = begin + (r.due_at - begin) * rng.uniform(0.2, 0.8)
+            self.at(begin, functools.partial(self._inspect, r.id, done, fate == "finding"))
+        self.at((now + timedelta(days=1)).replace(hour=7, minute=30), self._morning)
+
+    def _inspector(self) -> str:
+        if self.engine.people is None:
+            return "li"
+        duty = self.engine.oncall("duty-engineer").get("duty-engineer") or []
+        return duty[0].person.id if duty else "li"
+
+    def _inspect(self, rid: str, done: datetime, finding: bool) -> None:
+        """Check every item of a round; now and then one is out of bounds or not ok — a
+        finding, whose ticket is then handled like any other fault."""
+        from faultflow.errors import FaultflowError
+
+        rng, who = self.inspector, self._inspector()
+        try:
+            r = self.engine.inspect_start(rid, actor=who)
+            checked = [a.item for a in r.checklist if a.kind != "text"]
+            off = rng.choice(checked) if checked and finding else None
+            for item in r.checklist:
+                found = item.item == off
+                if item.kind == "ok":
+                    value = "not ok" if found else "ok"
+                elif item.kind == "number":
+                    value = str(_reading(item.expected, found, rng))
+                else:
+                    value = "正常，无异常"
+                r = self.engine.inspect_record(rid, item.item, value, actor=who)
+                if found:
+                    tid = next(a.ticket for a in r.checklist if a.item == item.item)
+                    if tid and tid not in self.outcome.findings:
+                        self.outcome.findings.append(tid)
+                        self._plan(tid, self.engine.get(tid).tier, who)
+        except FaultflowError:
+            return  # skipped or finished meanwhile
+        self.at(done, functools.partial(self._finish_round, rid, who))
+
+    def _finish_round(self, rid: str, who: str) -> None:
+        from faultflow.errors import FaultflowError
+
+        with contextlib.suppress(FaultflowError):
+            self.engine.inspect_finish(rid, actor=who)
+
+    def _missed(self, kept: Any) -> None:
+        """A missed round's ticket pages: the duty engineer acknowledges, and deals with it."""
+        for _, tid in kept.missed:
+            if self.engine.people is not None:
+                wait = timedelta(minutes=self.inspector.randint(2, 10))
+                self.at(self.clock[0] + wait, functools.partial(self._ack, tid))
+            self._plan(tid, self.engine.get(tid).tier, self._inspector())
 
     # -- faults -------------------------------------------------------------------------------
 
@@ -485,6 +569,24 @@ class Simulation:
             self.outcome.sample_breached = self.outcome.sample_breached or tid
         else:
             self.outcome.sample_met = self.outcome.sample_met or tid
+
+
+def _reading(expected: str, off: bool, rng: random.Random) -> float:
+    """A plausible reading for an item expected within ``expected`` (``10–28``, ``≤ 80``,
+    ``≥ 3``): inside, or (``off``) just outside."""
+    low = high = None
+    if "–" in expected:
+        a, b = expected.split("–")
+        low, high = float(a), float(b)
+    elif expected.startswith("≤"):
+        high = float(expected[1:])
+    elif expected.startswith("≥"):
+        low = float(expected[1:])
+    lo = low if low is not None else (high or 0) - 60
+    hi = high if high is not None else (low or 0) + 60
+    if off:
+        return round(hi + rng.uniform(1, 6), 1) if high is not None else round(lo - 2, 1)
+    return round(rng.uniform(lo + (hi - lo) * 0.2, hi - (hi - lo) * 0.2), 1)
 
 
 def simulate(

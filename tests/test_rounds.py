@@ -364,3 +364,34 @@ def test_the_run_loop_keeps_the_rounds(db_path: Path) -> None:
         engine.stop()
         loop.join(timeout=30)
     assert [r.id for r in engine.rounds(START, START.add(days=2))] == ["core-daily/20260303T0900"]
+
+
+def test_the_compliance_report_counts_rounds_and_lists_findings(kept: Engine, travel: Any) -> None:
+    from faultflow.network.sheets import example
+
+    kept.import_registry(example(), actor="li")
+    kept.keep_rounds()
+    kept.inspect_skip("core-daily/20260302T0900", "机房停电", actor="li")
+    hall = "hall-weekly/20260302T1000"
+    kept.inspect_record(hall, "ups-on-mains", "异常", actor="li")
+    travel(hours=12)
+    kept.keep_rounds()  # Tuesday's core-daily is made
+    travel(days=1, hours=1)  # Tuesday 22:00: hall (due Tue 10:00) and Tuesday's core missed
+    kept.keep_rounds()
+    report = kept.report("2026-03-02", "2026-03-04")
+    lines = {x.plan: x.to_dict() for x in report.inspections}
+    assert lines["core-daily"] == {
+        "plan": "core-daily", "target": "devices", "planned": 2, "done": 0, "late": 0,
+        "missed": 1, "skipped": 1, "open": 0, "kept_pct": 0.0,
+    }  # fmt: skip
+    assert lines["hall-weekly"]["missed"] == 1 and lines["hall-weekly"]["target"] == "unit:CG-HALL"
+    (finding,) = report.findings
+    assert (finding.round, finding.item, finding.answer) == (hall, "ups-on-mains", "not ok")
+    assert kept.get(finding.ticket).channel == "inspection"
+    from faultflow.reports.render import table
+
+    text = table(report)
+    assert "core-daily (devices)" in text and "ups-on-mains = not ok" in text
+    assert [
+        x.plan for x in kept.report("2026-03-02", "2026-03-04", unit="CG-HALL").inspections
+    ] == ["hall-weekly"]

@@ -17,6 +17,7 @@ million clock records needs no Python loop over them.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -130,6 +131,56 @@ class UnitLine:
         }  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class RoundsLine:
+    """The rounds of one plan over one target scheduled in the period: how many, and how they
+    went (``open``: not yet due, or under way)."""
+
+    plan: str
+    target: str
+    planned: int
+    done: int
+    late: int
+    missed: int
+    skipped: int
+    open: int
+
+    @property
+    def kept(self) -> float | None:
+        """The share of the rounds decided that were done in time."""
+        decided = self.done + self.late + self.missed
+        return 100.0 * self.done / decided if decided else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan, "target": self.target, "planned": self.planned,
+            "done": self.done, "late": self.late, "missed": self.missed,
+            "skipped": self.skipped, "open": self.open, "kept_pct": self.kept,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """An answer of a round out of bounds or "not ok", and the fault ticket it opened."""
+
+    round: str
+    plan: str
+    item: str
+    value: Any
+    ticket: str
+
+    @property
+    def answer(self) -> str:
+        """The answer as people read it (``not ok`` for an ok item)."""
+        if isinstance(self.value, bool):
+            return "ok" if self.value else "not ok"
+        return str(self.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"round": self.round, "plan": self.plan, "item": self.item,
+                "value": self.value, "ticket": self.ticket}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Report:
     """The compliance report of one period; ``to_dict()`` is the JSON form."""
@@ -160,6 +211,10 @@ class Report:
     tickets, mean time from intake to the fix)."""
     most_used: list[tuple[int, int, str]] = field(default_factory=list)
     """The entries used most in the period: (entry, uses, symptom)."""
+    inspections: list[RoundsLine] = field(default_factory=list)
+    """The inspection rounds scheduled in the period, per plan and target, by how they went."""
+    findings: list[Finding] = field(default_factory=list)
+    """What those rounds found, each with the fault ticket it opened."""
 
     @property
     def working_time(self) -> list[str]:
@@ -222,6 +277,8 @@ class Report:
             "kb_most_used": [
                 {"entry": e, "uses": n, "symptom": symptom} for e, n, symptom in self.most_used
             ],
+            "inspections": [line.to_dict() for line in self.inspections],
+            "findings": [f.to_dict() for f in self.findings],
             **({"calendars": self.calendars} if self.calendars else {}),
             "weekly_breaches": [
                 {"week": w.date().isoformat(), "breaches": n} for w, n in self.weekly_breaches
@@ -438,7 +495,34 @@ def build(
         unit,
         *_kinds(period, contract),
         *_experience(period, contract),
+        *_inspections(store, start_us, end_us, now_us, unit),
     )
+
+
+def _inspections(
+    store: Store, start_us: int, end_us: int, now_us: int, unit: str | None
+) -> tuple[list[RoundsLine], list[Finding]]:
+    """The rounds scheduled in the period (over ``unit``, if given), per plan and target, and
+    their findings."""
+    from ..db import rounds as table
+    from ..inspections.rounds import status
+
+    counts: dict[tuple[str, str], Counter[str]] = {}
+    findings = []
+    for r in table.listed(store, start_us, end_us):
+        targets = json.loads(r.targets)
+        if unit is not None and f"unit:{unit}" not in targets:
+            continue
+        key = (r.plan, ", ".join(targets))
+        counts.setdefault(key, Counter())[status(r, now_us)] += 1
+        findings += [Finding(r.id, r.plan, f["item"], f["value"], f["ticket"])
+                     for f in json.loads(r.findings)]  # fmt: skip
+    lines = [
+        RoundsLine(plan, target, sum(c.values()), c["done"], c["late"], c["missed"],
+                   c["skipped"], c["planned"] + c["due"] + c["running"])
+        for (plan, target), c in sorted(counts.items())
+    ]  # fmt: skip
+    return lines, findings
 
 
 def _experience(period: Period, contract: Any) -> tuple[list[Any], list[Any]]:

@@ -117,6 +117,22 @@ def table(report: Report, breaches: int = 10) -> str:
             "experience entries used most: "
             + ", ".join(f"#{e} {symptom[:30]} ({n})" for e, n, symptom in report.most_used)
         )
+    if report.inspections:
+        out += ["", "inspection rounds (planned: done in time / late / missed / skipped / open):"]
+        width = max(len(x.plan) + len(x.target) + 3 for x in report.inspections)
+        for x in report.inspections:
+            name = f"{x.plan} ({x.target})"
+            out.append(
+                f"  {name:<{width}}  {x.planned:>3}: {x.done} / {x.late} / {x.missed} / "
+                f"{x.skipped} / {x.open}   {pct(x.kept)} in time"
+            )
+        if report.findings:
+            out.append(
+                "findings: "
+                + ", ".join(
+                    f"{f.item} = {f.answer} ({f.round}) → {f.ticket}" for f in report.findings
+                )
+            )
     if report.withdrawn:
         out += ["", f"alarms withdrawn after a late entry ({len(report.withdrawn)}):"]
         for w in report.withdrawn:

@@ -9,13 +9,15 @@ without a calendar is taken as it is; with one, a time on a day off is dropped (
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrule, rrulestr
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import DAILY, HOURLY, MINUTELY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
 
 from .calendars import Calendar
 
@@ -38,9 +40,27 @@ class Recurrence:
     calendar: Calendar | None = None
     start: date | None = None
 
-    def _rule(self) -> rrule:
+    def _rule(self, near: datetime | None = None) -> rrule:
+        """The rule, counted from its anchor — or, for a window starting at ``near``, from the
+        anchor moved forward by whole periods of the rule (a day, a week, ``INTERVAL``
+        months...), which gives the same times: dateutil expands a rule from its start on
+        every call, and a daily rule anchored in 2000 would otherwise walk 9,000 days to reach
+        today. A rule with ``COUNT`` counts from its real start, and is not moved."""
         anchor = datetime.combine(self.start, time()) if self.start else ANCHOR
-        return _parsed(self.text, anchor)
+        rule = _parsed(self.text, anchor)
+        if near is None or near <= anchor or rule._count is not None:
+            return rule
+        step = _period(rule)
+        if isinstance(step, timedelta):
+            # in whole seconds (``near`` may be a pendulum datetime, whose difference is not
+            # a plain timedelta)
+            periods = int((near - anchor).total_seconds()) // int(step.total_seconds()) - 1
+            moved = anchor + step * periods
+        else:  # months: a month's length varies
+            months = (near.year - anchor.year) * 12 + near.month - anchor.month
+            periods = months // step - 1
+            moved = anchor + relativedelta(months=step * periods)
+        return rule if periods <= 0 else _parsed(self.text, moved)
 
     def between(self, begin: datetime, end: datetime) -> list[datetime]:
         """The times in [``begin``, ``end``), aware, in order."""
@@ -50,7 +70,7 @@ class Recurrence:
         zone = self.zone
         lo = begin.astimezone(zone).replace(tzinfo=None)
         hi = end.astimezone(zone).replace(tzinfo=None)
-        for naive in self._rule().between(lo, hi, inc=True):
+        for naive in self._rule(lo).between(lo, hi, inc=True):
             if naive >= hi:
                 break
             if self.calendar is not None and not self.calendar.is_working_day(naive.date()):
@@ -62,6 +82,20 @@ class Recurrence:
         return next(self._iter(after, after + horizon), None)
 
 
+def _period(rule: rrule) -> timedelta | int:
+    """One whole period of ``rule``: a timedelta, or a number of months."""
+    interval = rule._interval
+    freq = rule._freq
+    if freq == YEARLY:
+        return 12 * interval
+    if freq == MONTHLY:
+        return interval
+    unit = {WEEKLY: timedelta(weeks=1), DAILY: timedelta(days=1), HOURLY: timedelta(hours=1),
+            MINUTELY: timedelta(minutes=1)}.get(freq, timedelta(seconds=1))  # fmt: skip
+    return unit * interval
+
+
+@functools.lru_cache(maxsize=256)
 def _parsed(text: str, anchor: datetime) -> rrule:
     try:
         found = rrulestr(text, dtstart=anchor)
