@@ -223,3 +223,33 @@ def keep(settings: Settings, as_json: bool) -> None:
     click.echo(f"{kept.made} round(s) made{late}")
     for rid, tid in kept.missed:
         click.echo(f"missed: {rid} → ticket {tid}")
+
+
+@inspect.command("feed")
+@click.option("--person", metavar="ID", help="Their shifts, and the rounds of the roles they hold "
+              "then (default: every round and shift).")  # fmt: skip
+@click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True,
+              help="How far ahead.")  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write the .ics file here (default: standard output).")  # fmt: skip
+@click.option("--link", is_flag=True, help="Print the feed's path under `faultflow serve` "
+              "instead (/calendar/CODE.ics), for a phone's calendar to subscribe to.")  # fmt: skip
+@click.option("--lang", type=click.Choice(["zh", "en"]), help="Words of the events "
+              "(default: the contract's language).")  # fmt: skip
+@click.pass_obj
+def feed(settings: Settings, person: str | None, days: int, out: str | None, link: bool,
+         lang: str | None) -> None:  # fmt: skip
+    """The calendar feed (iCalendar) of the coming rounds and the duty shifts: import the file,
+    or subscribe to its link from a phone's calendar (`faultflow serve` answers it)."""
+    engine = settings.engine()
+    if link:
+        click.echo(engine.feed_link(person))
+        return
+    data = engine.calendar_feed(person, days, lang)
+    if out is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    from pathlib import Path
+
+    Path(out).write_bytes(data)
+    click.echo(f"wrote {out}", err=True)

@@ -83,21 +83,12 @@ def _moment(engine: Any, text: str) -> Any:
 def _week(engine: Any, role: str | None, start: Any, as_json: bool) -> None:
     """Each role's holders over seven days: one entry per change of hands."""
     end = start + timedelta(days=7)
-    table: dict[str, list[dict[str, Any]]] = {}
-    names = [role] if role else list(engine.oncall(None, start))
-    for name in names:
-        rows, at = [], start
-        while at < end:
-            duty = engine.oncall(name, at)[name]
-            until = min((d.until for d in duty if d.until is not None), default=None)
-            rows.append(
-                {"from": at.isoformat(), "to": (until or end).isoformat(),
-                 "people": [d.person.id for d in duty]}
-            )  # fmt: skip
-            if until is None:
-                break
-            at = until
-        table[name] = rows
+    table = {
+        name: [
+            {"from": a.isoformat(), "to": b.isoformat(), "people": list(who)} for a, b, who in rows
+        ]
+        for name, rows in engine.shifts(start, end, role).items()
+    }
     if as_json:
         emit_json({"from": start.isoformat(), "to": end.isoformat(), "roles": table})
         return

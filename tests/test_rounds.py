@@ -395,3 +395,126 @@ def test_the_compliance_report_counts_rounds_and_lists_findings(kept: Engine, tr
     assert [
         x.plan for x in kept.report("2026-03-02", "2026-03-04", unit="CG-HALL").inspections
     ] == ["hall-weekly"]
+
+
+def test_rounds_over_http_need_the_scope(kept: Engine, travel: Any) -> None:
+    import httpx
+    from test_http import Served
+
+    kept.keep_rounds()
+    _, reader = kept.create_token("wall", ["read"])
+    _, inspector = kept.create_token("field", ["inspect"], actor="li")
+    _, desk = kept.create_token("desk", ["operate"], actor="wang")
+    rid = "hall-weekly/20260302T1000"
+    site = Served(kept)
+    try:
+        with httpx.Client(base_url=site.url, timeout=10) as c:
+
+            def as_(secret: str) -> dict[str, str]:
+                return {"authorization": f"Bearer {secret}"}
+
+            listed = c.get("/v1/inspections", headers=as_(reader)).json()["rounds"]
+            assert [r["id"] for r in listed] == ["core-daily/20260302T0900", rid]
+            answer = {"item": "ups-on-mains", "value": "not ok", "note": "市电中断"}
+            refused = c.post(f"/v1/inspections/{rid}/answers", json=answer, headers=as_(reader))
+            assert refused.status_code == 403 and kept.round(rid).status == "planned"
+            done = c.post(f"/v1/inspections/{rid}/answers", json=answer, headers=as_(inspector))
+            assert done.status_code == 200, done.text
+            assert done.json()["findings"][0]["item"] == "ups-on-mains"
+            bad = c.post(f"/v1/inspections/{rid}/answers", json={"item": "ups-on-mains",
+                         "value": "maybe"}, headers=as_(desk))  # fmt: skip
+            assert bad.status_code == 422 and "answer ok or 'not ok'" in bad.text
+            assert c.post(f"/v1/inspections/{rid}/finish", headers=as_(desk)).status_code == 422
+            skipped = c.post(f"/v1/inspections/{rid}/skip", json={"reason": "停电"},
+                             headers=as_(desk))  # fmt: skip
+            assert skipped.json()["status"] == "skipped" and skipped.json()["finished_by"] == "wang"
+            late = c.post(f"/v1/inspections/{rid}/answers", json=answer, headers=as_(inspector))
+            assert late.status_code == 422 and "is skipped" in late.text
+            one = c.get(f"/v1/inspections/{rid}", headers=as_(reader)).json()
+            assert [e["action"] for e in one["history"]] == ["answered", "skipped"]
+            assert c.get("/v1/inspections/nope/1", headers=as_(reader)).status_code == 404
+            plans = c.get("/v1/inspections/plans", headers=as_(reader),
+                          params={"from": "2026-03-02", "to": "2026-03-03"}).json()  # fmt: skip
+            assert len(plans["rounds"]) == 2
+    finally:
+        site.stop()
+
+
+def test_the_board_shows_todays_rounds_and_does_one(kept: Engine, travel: Any) -> None:
+    from test_http import Served
+    from test_web import browser, csrf_of, login
+
+    kept.keep_rounds()
+    travel(hours=3)  # core-daily (due 11:00) is missed, hall-weekly is due
+    kept.keep_rounds()
+    secret = kept.create_token("field", ["inspect"], "li")[1]
+    rid = "hall-weekly/20260302T1000"
+    site = Served(kept)
+    try:
+        with login(site, secret) as c:
+            board = c.get("/board").text
+            assert "inspection rounds" in board and f'href="/rounds/{rid}"' in board
+            assert "missed" in board and "on-site round of the administrative" in board
+            page = c.get(f"/rounds/{rid}").text
+            for item, value in (("switch-room-temperature-c", "33"), ("ups-on-mains", "ok"),
+                                ("terminals-working", "ok")):  # fmt: skip
+                done = c.post(f"/rounds/{rid}", data={"csrf": csrf_of(page), "action": "record",
+                                                      "item": item, "value": value})  # fmt: skip
+                assert done.status_code == 303, done.text
+                page = c.get(f"/rounds/{rid}").text
+            assert "33" in page and "/tickets/" in page  # the finding's ticket, linked
+            form = {"csrf": csrf_of(page), "action": "record", "item": "ups-on-mains", "value": "?"}
+            wrong = c.post(f"/rounds/{rid}", data=form)
+            assert wrong.status_code == 422 and "answer ok or" in wrong.text
+            page = wrong.text
+            done = c.post(f"/rounds/{rid}", data={"csrf": csrf_of(page), "action": "finish"})
+            assert done.status_code == 303
+            assert "done" in c.get(f"/rounds/{rid}").text
+        with browser(site, "zh") as c:
+            token = csrf_of(c.get("/login").text)
+            c.post("/login", data={"csrf": token, "token": secret, "next": "/board"})
+            board = c.get("/board").text
+            assert "今日巡检" in board and "逾期未完成" in board and "按时完成" in board
+    finally:
+        site.stop()
+    assert kept.round(rid).status == "done" and len(kept.round(rid).findings) == 1
+
+
+def test_the_calendar_feed_of_rounds_and_shifts(kept: Engine, travel: Any, db_path: Path) -> None:
+    import httpx
+    from icalendar import Calendar
+    from test_http import Served
+
+    feed = Calendar.from_ical(kept.calendar_feed("li", days=7, lang="en"))
+    events = [e for e in feed.walk("VEVENT")]
+    shifts = [e for e in events if "On duty" in str(e["summary"])]
+    rounds = [e for e in events if "Inspection round" in str(e["summary"])]
+    assert shifts and all("李工" in str(e["summary"]) for e in shifts)
+    held = {(s[0], s[1]) for rows in kept.shifts(START, START.add(days=7)).values()
+            for s in rows if "li" in s[2]}  # fmt: skip
+    assert {(e.decoded("dtstart"), e.decoded("dtend")) for e in shifts} == held
+    for e in rounds:  # only rounds of a role li holds at their time
+        at = e.decoded("dtstart")
+        assert any(a <= at < b for a, b in held), at
+    everyone = Calendar.from_ical(kept.calendar_feed(days=7))
+    uids = [str(e["uid"]) for e in everyone.walk("VEVENT")]
+    assert len(uids) == len(set(uids)) and "core-daily/20260302T090000@faultflow" in uids
+    with pytest.raises(InvalidInput, match="no person 'nobody'"):
+        kept.calendar_feed("nobody")
+    link = kept.feed_link("li")
+    assert kept.feed_person(link.split("/")[-1].removesuffix(".ics")) == "li"
+    site = Served(kept)
+    try:
+        with httpx.Client(base_url=site.url, timeout=10) as c:
+            got = c.get(link, params={"days": 7})
+            assert got.status_code == 200 and got.headers["content-type"].startswith(
+                "text/calendar"
+            )
+            assert Calendar.from_ical(got.content).walk("VEVENT")
+            forged = link.replace("p-li.", "p-wang.")
+            assert c.get(forged).status_code == 404
+    finally:
+        site.stop()
+    run = CliRunner().invoke(cli, ["--db", str(db_path), "--people", str(PEOPLE),
+                                   "inspect", "feed", "--person", "li", "--link"])  # fmt: skip
+    assert run.exit_code == 0 and run.output.strip() == link

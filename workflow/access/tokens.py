@@ -28,9 +28,10 @@ from ..timekeeping.times import from_us
 if TYPE_CHECKING:
     from ..db.store import Store
 
-BASIC_SCOPES = ("read", "operate", "registry", "kb", "admin")
+BASIC_SCOPES = ("read", "operate", "registry", "kb", "inspect", "admin")
 """read: look; operate: change tickets; registry: change the registry (units, lines, devices...);
-kb: write the experience base; admin: everything."""
+kb: write the experience base; inspect: do inspection rounds (``operate`` may too); admin:
+everything."""
 PREFIX = "ff_"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -79,7 +80,7 @@ def checked_scopes(scopes: tuple[str, ...] | list[str], channels: set[str]) -> t
         else:
             raise InvalidInput(
                 f"unknown scope {scope!r} (known: intake:CHANNEL, intake:*, read, operate, "
-                "registry, kb, admin)"
+                "registry, kb, inspect, admin)"
             )
         if scope not in out:
             out.append(scope)
@@ -90,7 +91,9 @@ def allows(scopes: tuple[str, ...], needed: str) -> bool:
     """Whether a token with ``scopes`` may do what needs ``needed``."""
     if "admin" in scopes or needed in scopes:
         return True
-    if needed == "read" and any(s in scopes for s in ("operate", "registry", "kb")):
+    if needed == "read" and any(s in scopes for s in ("operate", "registry", "kb", "inspect")):
+        return True
+    if needed == "inspect" and "operate" in scopes:  # the duty staff do rounds too
         return True
     return needed.startswith("intake:") and "intake:*" in scopes
 

@@ -80,13 +80,14 @@ def create_app(
     app.state.metrics.watch(app.state.intake)
     app.state.tokens = Tokens(engine)
     _errors(app)
-    from . import intake, kb, network, reports, tickets
+    from . import inspections, intake, kb, network, reports, tickets
 
     app.router.routes.insert(0, intake.route())  # the hot path: first, and not a FastAPI route
     app.include_router(tickets.router)
     app.include_router(reports.router)
     app.include_router(network.router)
     app.include_router(kb.router)
+    app.include_router(inspections.router)
     _service(app)
     _document(app, intake.PATH, intake.openapi_operation())
     if web:

@@ -208,6 +208,20 @@ def down_html(engine: Any, w: Any) -> str:
     return render("web/board_down.html", down=down, w=w)
 
 
+def rounds_html(engine: Any, w: Any) -> str:
+    """Today's inspection rounds: where each stands, by when it is due, a link to do it."""
+    now = engine.now()
+    described = {n: p.description for n, p in engine.contract.inspections.items()}
+    shown = [
+        {"href": f"/rounds/{r.id}", "status": r.status, "said": w[f"round.{r.status}"],
+         "what": described.get(r.plan) or r.plan, "at": show(r.scheduled_at, "near", now),
+         "due": show(r.due_at, "near", now),
+         "findings": w["list.sep"].join(f["ticket"] for f in r.findings)}
+        for r in engine.rounds()
+    ]  # fmt: skip
+    return render("web/board_rounds.html", rounds=shown, w=w)
+
+
 def rows_html(engine: Any, filters: dict[str, str | None], w: Any) -> str:
     shown, total = rows(engine, filters, w)
     return render("web/board_rows.html", rows=shown, total=total, w=w)
@@ -229,16 +243,17 @@ async def board(request: Request) -> Response:
         html = await call(_rows_markup, engine, filters, w)
         duty = await call(on_duty, engine, w)
         down = trusted(await call(down_html, engine, w))
+        rounds = trusted(await call(rounds_html, engine, w))
     except FaultflowError as err:
         message, status = said(w, err)
         filters, html = {"tier": None, "state": None, "owner": None}, trusted("")
         filters["unit"] = None
         return page(request, "board.html", status, w=w, rows_html=html, filters=filters,
                     session=found, now=_ms(engine.now()), message=message, duty=[],
-                    contract=engine.contract, down=trusted(""))  # fmt: skip
+                    contract=engine.contract, down=trusted(""), rounds=trusted(""))  # fmt: skip
     return page(request, "board.html", w=w, rows_html=html, filters=filters, session=found,
                 now=_ms(engine.now()), contract=engine.contract, message=None,
-                duty=duty, down=down)  # fmt: skip
+                duty=duty, down=down, rounds=rounds)  # fmt: skip
 
 
 def _live(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[str, str]:
@@ -416,6 +431,73 @@ async def change(ticket_id: str, request: Request) -> Response:
             return refusal(request, missing)
         return await call(_ticket_page, request, found, current, status, message)
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
+# -- inspection rounds --------------------------------------------------------------------------
+
+
+def _round_page(request: Request, found: Session, rid: str, status: int = 200,
+                message: str | None = None) -> Response:  # fmt: skip
+    engine = request.app.state.engine
+    w = words_for(request)
+    r = engine.round(rid)
+    now = engine.now()
+    plan = engine.contract.inspections.get(r.plan)
+    return page(
+        request, "round.html", status, w=w, round=r, session=found, message=message,
+        what=(plan.description if plan is not None and plan.description else r.plan),
+        said=w[f"round.{r.status}"], at=show(r.scheduled_at, "near", now),
+        due=show(r.due_at, "near", now), started=show(r.started_at, "near", now),
+        finished=show(r.finished_at, "near", now), csrf=found.csrf(request),
+        may_act=found.allows("inspect"), open=r.status not in ("done", "late", "skipped"),
+    )  # fmt: skip
+
+
+@router.get("/rounds/{plan}/{stamp}")
+async def round_(plan: str, stamp: str, request: Request) -> Response:
+    found = await session(request)
+    if found is None:
+        return _back(request)
+    try:
+        return await call(_round_page, request, found, f"{plan}/{stamp}")
+    except FaultflowError as err:
+        return refusal(request, err)
+
+
+def act_on_round(engine: Any, rid: str, form: dict[str, str], actor: str) -> None:
+    """One action of the round page's forms, through the engine (as the API would)."""
+    action = form.get("action", "")
+    if action == "record":
+        engine.inspect_record(rid, form.get("item", ""), form.get("value", ""), actor=actor)
+    elif action == "finish":
+        engine.inspect_finish(rid, actor=actor, note=form.get("note", "").strip() or None)
+    elif action == "skip":
+        engine.inspect_skip(rid, form.get("reason", ""), actor=actor)
+    else:
+        raise InvalidInput(f"unknown action {action!r}")
+
+
+@router.post("/rounds/{plan}/{stamp}")
+async def do_round(plan: str, stamp: str, request: Request) -> Response:
+    found = await session(request)
+    if found is None:
+        return _back(request)
+    engine = request.app.state.engine
+    w = words_for(request)
+    rid = f"{plan}/{stamp}"
+    try:
+        form = await read_form(request)
+        await found.check(request, form)
+        if not found.allows("inspect"):
+            raise BadForm("board.read_only", 403)
+        await call(act_on_round, engine, rid, form, found.actor)
+    except (BadForm, FaultflowError) as err:
+        message, status = said(w, err)
+        try:
+            return await call(_round_page, request, found, rid, status, message)
+        except FaultflowError as missing:
+            return refusal(request, missing)
+    return RedirectResponse(f"/rounds/{rid}", status_code=303)
 
 
 # -- the compliance report --------------------------------------------------------------------

@@ -23,7 +23,13 @@ from typing import Any
 
 from ..db import rounds as table
 from ..db.records import RoundLogRecord, RoundRecord
-from ..errors import ConcurrentUpdate, IllegalTransition, InvalidInput, UnknownEntry
+from ..errors import (
+    ConcurrentUpdate,
+    FaultflowError,
+    IllegalTransition,
+    InvalidInput,
+    UnknownEntry,
+)
 from ..intake import IntakeRecord
 from ..run.due import each_due
 from ..run.escalation import escalate
@@ -42,6 +48,7 @@ RETRIES = 8
 CHANNEL = "inspection"
 """The channel of the tickets rounds open (a finding, a missed round)."""
 SYSTEM = "faultflow"
+EVERYONE = "all"  # the code of the feed of every round and shift; a person's is "p-" + id
 
 log = logging.getLogger("faultflow")
 
@@ -201,6 +208,72 @@ class InspectionsAPI(EngineParts):
         marked = self._round_change(rid, breached, "breached", lambda n: {"ticket": ticket.id},
                                     SYSTEM, now_us)  # fmt: skip
         return ticket.id if marked is not None else None  # None: a racer marked it first
+
+    # -- the calendar feed ----------------------------------------------------------------------
+
+    def feed_link(self, person: str | None = None) -> str:
+        """The path of the calendar feed (``/calendar/CODE.ics`` under ``faultflow serve``): of
+        ``person`` (their shifts, and the rounds of the roles they hold then), or of everyone.
+        The code is signed: no other person's feed can be reached from it."""
+        if person is not None:
+            self._feed_of(person)
+        value = f"p-{person}" if person is not None else EVERYONE
+        return f"/calendar/{self._feed_signer().sign('feed', value)}.ics"
+
+    def feed_person(self, code: str) -> str | None:
+        """Whose feed a code opens (``None``: everyone's); :class:`UnknownEntry` for a code
+        that is not one of this database's."""
+        found = self._feed_signer().unsign("feed", code)
+        if found is None or (found != EVERYONE and not found.startswith("p-")):
+            raise UnknownEntry("no such calendar feed")
+        return None if found == EVERYONE else found[2:]
+
+    def calendar_feed(
+        self, person: str | None = None, days: int = 30, lang: str | None = None
+    ) -> bytes:
+        """The iCalendar feed of the next ``days``: the rounds the plans place (of ``person``:
+        those of a role they hold at the round's time) and the duty shifts (of ``person``:
+        theirs), in ``lang`` (default the contract's language)."""
+        from .feed import calendar
+
+        if not 1 <= days <= MAX_WINDOW.days:
+            raise InvalidInput(f"a feed of 1 to {MAX_WINDOW.days} days, please (not {days})")
+        if person is not None:
+            self._feed_of(person)
+        now = self.now()
+        end = now + timedelta(days=days)
+        rounds = self.planned(now, end)
+        shifts: dict[str, Any] = self.shifts(now, end) if self.people is not None else {}
+        names = {p.id: p.name for p in self.people.people.values()} if self.people else {}
+        if person is not None:
+            rounds = [r for r in rounds if self._holds(person, r.role, r.scheduled_at)]
+            shifts = {role: [s for s in rows if person in s[2]] for role, rows in shifts.items()}
+        words = Words(lang or self.contract.language)
+        title = words.format("feed.name", who=names.get(person, person) if person else
+                             words["feed.everyone"])  # fmt: skip
+        describe = {n: p.description for n, p in self.contract.inspections.items()}
+        return calendar(title, rounds, shifts, describe, names, words, now)
+
+    def _feed_of(self, person: str) -> None:
+        if self.people is None:
+            raise InvalidInput("a person's feed needs the people file (--people)")
+        if person not in self.people.people:
+            raise InvalidInput(f"no person {person!r} in {self.people.source}")
+
+    def _holds(self, person: str, role: str, at: datetime) -> bool:
+        if role == person:
+            return True
+        try:
+            held = self.oncall(role, at).get(role, [])
+        except FaultflowError:  # a role the people file no longer has: nobody holds it
+            return False
+        return any(d.person.id == person for d in held)
+
+    def _feed_signer(self) -> Any:
+        from ..access.signing import Signer
+        from ..db.contracts import site_key
+
+        return Signer(site_key(self.store, "feed"))
 
     # -- doing a round -------------------------------------------------------------------------
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..duty.overrides import add_override, listed, on_duty, remove, required, roster
+from ..errors import InvalidInput
 from ..tickets.parts import At, EngineParts
 from ..timekeeping.times import aware, to_us
 from . import escalation, loop, sweeps
@@ -101,6 +102,33 @@ class RunAPI(EngineParts):
         """Where the escalation of each of ``ticket_ids`` stands (those that have one): the
         step that last paged, whom and by what, delivered or not, acknowledged by whom."""
         return escalation.paging(self.store, self.people, ticket_ids, self.contract.timezone)
+
+    def shifts(
+        self, start: At = None, end: At = None, role: str | None = None
+    ) -> dict[str, builtins.list[tuple[datetime, datetime, tuple[str, ...]]]]:
+        """Each role's holders (or ``role``'s) from ``start`` (default now) to ``end`` (default
+        7 days later), one entry per change of hands: (from, to, person ids)."""
+        zone = self.contract.timezone
+        begin = aware(start, self.now(), zone) if start is not None else self.now()
+        stop = aware(end, self.now(), zone) if end is not None else begin + timedelta(days=7)
+        if stop <= begin:
+            raise InvalidInput(f"the window is empty: {stop.isoformat()} is not after "
+                               f"{begin.isoformat()}")  # fmt: skip
+        held = self._roster()
+        names = [role] if role is not None else list(held.roles)
+        table: dict[str, builtins.list[tuple[datetime, datetime, tuple[str, ...]]]] = {}
+        for name in names:
+            rows, at = [], begin
+            while at < stop:
+                duty = held.on_duty(name, at)
+                until = min((d.until for d in duty if d.until is not None), default=None)
+                rows.append((at, min(until, stop) if until else stop,
+                             tuple(d.person.id for d in duty)))  # fmt: skip
+                if until is None:
+                    break
+                at = until
+            table[name] = rows
+        return table
 
     def override(
         self, role: str, person: str, start: At, end: At, reason: str, actor: str | None = None
