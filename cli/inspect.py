@@ -209,13 +209,24 @@ def skip(settings: Settings, round_id: str, reason: str, actor: str, as_json: bo
 
 
 @inspect.command("keep")
+@click.option("--ahead", metavar="DURATION", help="Make the rounds this far ahead (e.g. 30d, "
+              "at most 366d; default: a day, as the scheduler does).")  # fmt: skip
 @json_option
 @click.pass_obj
-def keep(settings: Settings, as_json: bool) -> None:
+def keep(settings: Settings, ahead: str | None, as_json: bool) -> None:
     """One pass of what the scheduler does for rounds (`run` and `serve` do it every minute):
     make the rounds of the next day not made yet, and open a ticket, and page, for each
     round not done by its due time."""
-    kept = settings.engine().keep_rounds()
+    span = None
+    if ahead is not None:
+        from faultflow.errors import InvalidInput
+        from faultflow.timekeeping.durations import parse_duration
+
+        try:
+            span = parse_duration(ahead)
+        except ValueError as err:
+            raise InvalidInput(f"--ahead: {err}") from None
+    kept = settings.engine().keep_rounds(ahead=span)
     if as_json:
         emit_json(kept.to_dict())
         return

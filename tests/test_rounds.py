@@ -215,6 +215,15 @@ print(json.dumps([kept.made, [t for _, t in kept.missed]]))
 
 
 def test_four_racing_schedulers_make_each_round_and_page_once(db_path: Path) -> None:
+    _racing_schedulers(str(db_path))
+
+
+@pytest.mark.postgres
+def test_four_racing_schedulers_on_postgresql(pg_url: str) -> None:
+    _racing_schedulers(pg_url)
+
+
+def _racing_schedulers(db_path: str) -> None:
     from conftest import race
 
     Engine.open(db=db_path, clock=lambda: START, people=PEOPLE).keep_rounds()

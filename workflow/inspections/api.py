@@ -120,12 +120,16 @@ class InspectionsAPI(EngineParts):
 
     # -- rounds kept ---------------------------------------------------------------------------
 
-    def keep_rounds(self, now: At = None) -> Kept:
-        """One pass of the scheduler's inspections module: make the rounds of the next day not
-        made yet (and those a scheduler that was down missed, marked late), then find the
-        rounds not done by their due time — each opens a ticket and pages, once."""
+    def keep_rounds(self, now: At = None, ahead: timedelta | None = None) -> Kept:
+        """One pass of the scheduler's inspections module: make the rounds of the next day (or
+        of ``ahead``, at most a year) not made yet — and those a scheduler that was down
+        missed, marked late — then find the rounds not done by their due time: each opens a
+        ticket and pages, once."""
         moment = aware(now, self.now(), self.contract.timezone) if now is not None else self.now()
-        made, late = self._make_rounds(moment)
+        horizon = AHEAD if ahead is None else ahead
+        if not timedelta(0) <= horizon <= MAX_WINDOW:
+            raise InvalidInput("rounds are made at most a year ahead")
+        made, late = self._make_rounds(moment, horizon)
         missed = self._sweep_rounds(to_us(moment))
         return Kept(made, late, tuple(missed))
 
@@ -134,13 +138,13 @@ class InspectionsAPI(EngineParts):
         due = table.next_due(self.store)
         return from_us(due, self.contract.timezone) if due is not None else None
 
-    def _make_rounds(self, moment: datetime) -> tuple[int, int]:
+    def _make_rounds(self, moment: datetime, ahead: timedelta) -> tuple[int, int]:
         contract = self.contract
         if not contract.inspections:
             return 0, 0
         now_us, zone = to_us(moment), contract.timezone
         last = table.last_scheduled(self.store)
-        end = moment + AHEAD
+        end = moment + ahead
         wanted: list[RoundRecord] = []
         for name, plan in contract.inspections.items():
             # a plan's rounds go on after its last one; a plan new to the database starts now
