@@ -119,8 +119,16 @@ def _against_database(settings: Settings, contract: Any) -> dict[str, Any] | Non
         return None  # no database here (or not one at our schema): the file alone is checked
     try:
         found = engine.contract_diff(contract)
+        unknown = engine.unknown_targets(contract)
     finally:
         engine.close()
+    if unknown:
+        path, target = unknown[0]
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        raise InvalidInput(
+            f"{path}: {target} is not in the database's registry{more} (see `faultflow "
+            f"{target.split(':')[0]}s list`)"
+        )
     if found.orphans:
         named = ", ".join(f"{t.ticket} ({t.state})" for t in found.orphans[:10])
         raise InvalidInput(

@@ -527,3 +527,39 @@ def test_the_calendar_feed_of_rounds_and_shifts(kept: Engine, travel: Any, db_pa
     run = CliRunner().invoke(cli, ["--db", str(db_path), "--people", str(PEOPLE),
                                    "inspect", "feed", "--person", "li", "--link"])  # fmt: skip
     assert run.exit_code == 0 and run.output.strip() == link
+
+
+def test_skipping_after_the_due_time_is_still_a_miss(kept: Engine, travel: Any) -> None:
+    kept.keep_rounds()
+    travel(hours=2, minutes=5)
+    kept.keep_rounds()  # core-daily of 09:00 missed: its ticket opened
+    r = kept.inspect_skip("core-daily/20260302T0900", "忘了", actor="li")
+    assert r.status == "missed" and r.reason == "忘了" and r.ticket is not None
+
+
+def test_check_refuses_a_target_the_registry_does_not_have(tmp_path: Path) -> None:
+    from faultflow.network.sheets import example
+
+    db = tmp_path / "ff.db"
+    plan = (
+        '\n[inspections.ghost]\nevery = "week"\nrole = "duty-engineer"\ndue_within = "1d"\n'
+        'targets = ["unit:CG-HALL", "device:NO-SUCH-SERIAL"]\n'
+        'checklist = [{ item = "x", kind = "ok" }]\n'
+    )
+    path = tmp_path / "c.toml"
+    path.write_text(default_contract_path().read_text("utf-8") + plan, "utf-8")
+    run = CliRunner()
+    Engine.open(db=db).close()
+    empty = run.invoke(cli, ["--db", str(db), "check", str(path)])
+    assert empty.exit_code == 0, empty.stderr  # an empty registry names nothing yet
+    engine = Engine.open(db=db, people=PEOPLE)
+    assert not engine.import_registry(example(), actor="li").problems
+    engine.close()
+    done = run.invoke(cli, ["--db", str(db), "check", str(path)])
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("warning:")]
+    assert done.exit_code == 1 and len(errors) == 1, done.stderr
+    assert (
+        "inspections.ghost.targets[1]: device:NO-SUCH-SERIAL is not in the database's"
+        in (errors[0])
+    )
+    assert run.invoke(cli, ["--db", str(db), "check"]).exit_code == 0  # the seed's targets exist

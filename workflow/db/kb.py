@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Text, bindparam, cast, func, insert, literal_column, select, text, update
 
-from .ledger import chained, first_broken, last_seq
+from .ledger import append, entries, first_broken, last_seq
 from .records import KBEntryRecord, KBLogRecord
-from .store import CHAINS, Store, Unit
+from .store import Store, Unit
 from .tables import EVENTS, KB_ENTRIES, KB_LOG, KB_TERMS, TICKET_TERMS, TICKETS
 
 GENESIS = "faultflow:kb"
@@ -64,13 +64,9 @@ def _s(store: Store) -> _Statements:
 
 def _logged(u: Unit, s: _Statements, entry: KBEntryRecord, action: str, data: Any,
             actor: str, at_us: int) -> None:  # fmt: skip
-    u.chained(CHAINS["kb_log"])  # one writer appends at a time: no fork
-    row = u.run(s.last, {}).fetchone()
-    prev = row[0] if row else GENESIS
     text_ = json.dumps(data, ensure_ascii=False, sort_keys=True)
-    digest = chained(prev, entry.id, action, text_, actor, at_us)
-    u.run(s.log, {"entry": entry.id, "action": action, "data": text_, "actor": actor,
-                  "at_us": at_us, "hash": digest})  # fmt: skip
+    said = {"entry": entry.id, "action": action, "data": text_, "actor": actor, "at_us": at_us}
+    append(u, s.last, s.log, GENESIS, "kb_log", said)
 
 
 def add(u: Unit, entry: KBEntryRecord) -> KBEntryRecord:
@@ -133,9 +129,7 @@ def head(store: Store) -> int | None:
 
 
 def log(store: Store) -> list[KBLogRecord]:
-    lg = KB_LOG
-    query = select(*[lg.c[n] for n in KBLogRecord._fields]).order_by(lg.c.seq)
-    return [KBLogRecord(*r) for r in store.query(query)]
+    return entries(store, KB_LOG, KBLogRecord)
 
 
 def broken_log(entries: Iterable[KBLogRecord]) -> int | None:

@@ -1,4 +1,5 @@
-"""The hash chain of the logs beside the tickets (the registry's, the experience base's): each
+"""The hash chain of the logs beside the tickets (the registry's, the experience base's, the
+inspection rounds'): each
 entry's hash is over the one before it and its own content, so an entry edited, removed or
 inserted behind faultflow's back breaks the chain where it happened. A log's entry is a record
 whose last field is its hash and whose other fields are its content, in order."""
@@ -12,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, select
 
-from .store import Store
+from .store import CHAINS, Store, Unit
 
 
 def chained(prev: str, *content: Any) -> str:
@@ -29,6 +30,22 @@ def first_broken(genesis: str, entries: Iterable[Sequence[Any]]) -> int | None:
         if head != e[-1]:
             return i
     return None
+
+
+def append(u: Unit, last: Any, insert: Any, genesis: str, log: str, entry: dict[str, Any]) -> None:
+    """Append ``entry`` (the log's fields but ``hash``, in their order) to the log ``log`` (a
+    key of :data:`CHAINS`) in the unit ``u``, chained to its last entry (``last``: the statement
+    that reads its hash; ``insert``: the one that writes an entry). One writer appends at a time
+    (:meth:`Unit.chained`): two that read the same head would fork the chain."""
+    u.chained(CHAINS[log])
+    row = u.run(last, {}).fetchone()
+    u.run(insert, {**entry, "hash": chained(row[0] if row else genesis, *entry.values())})
+
+
+def entries(store: Store, log: Table, record: Any) -> list[Any]:
+    r"""Every entry of a log, oldest first, as ``record``\ s."""
+    query = select(*[log.c[n] for n in record._fields]).order_by(log.c.seq)
+    return [record(*r) for r in store.query(query)]
 
 
 def last_seq(store: Store, log: Table) -> int | None:

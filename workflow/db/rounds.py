@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .ledger import chained, first_broken
+from .ledger import append, entries, first_broken
 from .records import RoundLogRecord, RoundRecord
-from .store import CHAINS, Store, Unit
+from .store import Store, Unit
 from .tables import ROUND_LOG, ROUNDS
 
 GENESIS = "faultflow:rounds"
@@ -91,13 +91,15 @@ def change(u: Unit, new: RoundRecord, action: str, data: Any, actor: str, at_us:
     s = _s(u.store)
     if u.run(s.change, new._asdict()).rowcount != 1:
         return False
-    u.chained(CHAINS["round_log"])  # one writer appends at a time: no fork
-    row = u.run(s.last, {}).fetchone()
-    prev = row[0] if row else GENESIS
     text = json.dumps(data, ensure_ascii=False, sort_keys=True)
-    digest = chained(prev, new.id, action, text, actor, at_us)
-    u.run(s.log, {"round": new.id, "action": action, "data": text, "actor": actor,
-                  "at_us": at_us, "hash": digest})  # fmt: skip
+    append(
+        u,
+        s.last,
+        s.log,
+        GENESIS,
+        "round_log",
+        {"round": new.id, "action": action, "data": text, "actor": actor, "at_us": at_us},
+    )
     return True
 
 
@@ -150,9 +152,7 @@ def history(store: Store, round_id: str) -> list[RoundLogRecord]:
 
 
 def log(store: Store) -> list[RoundLogRecord]:
-    lg = ROUND_LOG
-    query = select(*[lg.c[n] for n in RoundLogRecord._fields]).order_by(lg.c.seq)
-    return [RoundLogRecord(*r) for r in store.query(query)]
+    return entries(store, ROUND_LOG, RoundLogRecord)
 
 
 def broken_log(entries: Iterable[RoundLogRecord]) -> int | None:

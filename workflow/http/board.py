@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -408,29 +408,43 @@ def act(engine: Any, ticket_id: str, form: dict[str, str], actor: str) -> None:
         raise InvalidInput(f"unknown action {action!r}")
 
 
+async def _submitted(
+    request: Request, found: Session, scope: str, action: Callable[[dict[str, str]], None],
+    again: Callable[[int, str], Response],
+) -> Response | None:  # fmt: skip
+    """Do one board form's ``action`` (a token with ``scope`` only; each in the worker pool):
+    ``None`` when done, else the page shown ``again`` with the refusal in the reader's words."""
+    w = words_for(request)
+    try:
+        form = await read_form(request)
+        await found.check(request, form)
+        if not found.allows(scope):
+            raise BadForm("board.read_only", 403)
+        await call(action, form)
+    except (BadForm, FaultflowError) as err:
+        message, status = said(w, err)
+        if isinstance(err, ConcurrentUpdate):
+            message = w["board.stale"]
+        try:
+            return await call(again, status, message)
+        except FaultflowError as missing:
+            return refusal(request, missing)
+    return None
+
+
 @router.post("/tickets/{ticket_id}")
 async def change(ticket_id: str, request: Request) -> Response:
     found = await session(request)
     if found is None:
         return _back(request)
     engine = request.app.state.engine
-    w = words_for(request)
-    try:
-        form = await read_form(request)
-        await found.check(request, form)
-        if not found.allows("operate"):
-            raise BadForm("board.read_only", 403)
-        await call(act, engine, ticket_id, form, found.actor)
-    except (BadForm, FaultflowError) as err:
-        message, status = said(w, err)
-        if isinstance(err, ConcurrentUpdate):
-            message = w["board.stale"]
-        try:
-            current = await call(engine.get, ticket_id)
-        except FaultflowError as missing:
-            return refusal(request, missing)
-        return await call(_ticket_page, request, found, current, status, message)
-    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+    refused = await _submitted(
+        request, found, "operate", lambda form: act(engine, ticket_id, form, found.actor),
+        lambda status, message: _ticket_page(
+            request, found, engine.get(ticket_id), status, message
+        ),
+    )  # fmt: skip
+    return refused or RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 
 # -- inspection rounds --------------------------------------------------------------------------
@@ -483,21 +497,12 @@ async def do_round(plan: str, stamp: str, request: Request) -> Response:
     if found is None:
         return _back(request)
     engine = request.app.state.engine
-    w = words_for(request)
     rid = f"{plan}/{stamp}"
-    try:
-        form = await read_form(request)
-        await found.check(request, form)
-        if not found.allows("inspect"):
-            raise BadForm("board.read_only", 403)
-        await call(act_on_round, engine, rid, form, found.actor)
-    except (BadForm, FaultflowError) as err:
-        message, status = said(w, err)
-        try:
-            return await call(_round_page, request, found, rid, status, message)
-        except FaultflowError as missing:
-            return refusal(request, missing)
-    return RedirectResponse(f"/rounds/{rid}", status_code=303)
+    refused = await _submitted(
+        request, found, "inspect", lambda form: act_on_round(engine, rid, form, found.actor),
+        lambda status, message: _round_page(request, found, rid, status, message),
+    )  # fmt: skip
+    return refused or RedirectResponse(f"/rounds/{rid}", status_code=303)
 
 
 # -- the compliance report --------------------------------------------------------------------

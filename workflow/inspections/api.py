@@ -118,6 +118,24 @@ class InspectionsAPI(EngineParts):
         out.sort(key=lambda r: (r.scheduled_at, r.plan))
         return out
 
+    def unknown_targets(self, contract: Any = None) -> builtins.list[tuple[str, str]]:
+        """The plans' targets that name an entry the registry does not have, each with its key
+        path (``inspections.hall-weekly.targets[0]``), for ``contract`` (default the current);
+        an empty registry names nothing yet, and is not asked."""
+        from ..db import network
+
+        c = contract if contract is not None else self.contract
+        known = network.everything(self.store, archived=False)
+        if not any(known.values()):
+            return []
+        out = []
+        for name, plan in c.inspections.items():
+            for i, target in enumerate(plan.targets):
+                kind, _, code = target.partition(":")
+                if code and code not in known.get(f"{kind}s", {}):
+                    out.append((f"inspections.{name}.targets[{i}]", target))
+        return out
+
     # -- rounds kept ---------------------------------------------------------------------------
 
     def keep_rounds(self, now: At = None, ahead: timedelta | None = None) -> Kept:

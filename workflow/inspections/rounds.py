@@ -25,7 +25,7 @@ from ..timekeeping.times import from_us, to_us
 STATUSES = ("planned", "due", "running", "done", "late", "missed", "skipped")
 """Where a round stands: not yet begun (``planned``: before its time; ``due``: its time has
 come), ``running``, finished in time (``done``) or after its due time (``late``), not finished
-by its due time (``missed``), or ``skipped`` with a reason."""
+by its due time (``missed``; also one skipped only after it), or ``skipped`` with a reason."""
 
 OK_WORDS = {
     "ok": True, "yes": True, "y": True, "true": True, "1": True, "正常": True, "是": True,
@@ -57,8 +57,8 @@ def made(plan: Inspection, at: datetime, now_us: int) -> RoundRecord:
 
 def status(r: RoundRecord, now_us: int) -> str:
     """Where ``r`` stands at ``now_us`` (one of :data:`STATUSES`)."""
-    if r.state == "skipped":
-        return "skipped"
+    if r.state == "skipped":  # after its due time, skipping does not unbreak the promise
+        return "missed" if r.finished_us is not None and r.finished_us > r.due_us else "skipped"
     if r.state == "done":
         return "late" if r.finished_us is not None and r.finished_us > r.due_us else "done"
     if now_us >= r.due_us or r.breached_us is not None:
