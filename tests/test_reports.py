@@ -60,14 +60,16 @@ def test_a_clock_belongs_to_the_period_it_started_in(engine: Engine, travel: Any
         engine.report(START, START - timedelta(days=1))
 
 
-@pytest.fixture
-def month(tmp_path: Path) -> tuple[Engine, datetime, datetime]:
-    """A month of the demo on a fresh database (the same simulation `faultflow demo` runs)."""
+@pytest.fixture(scope="module")
+def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, datetime, datetime]:
+    """A month of the demo on a fresh database (the same simulation `faultflow demo` runs),
+    made once for the module: its tests only read it."""
     from faultflow.cli.simulation import simulate
 
     end = datetime(2026, 3, 31, 18, 0, tzinfo=START.tzinfo)
     clock = [end]
-    engine = Engine.open(db=tmp_path / "month.db", clock=lambda: clock[0])
+    db = tmp_path_factory.mktemp("month") / "month.db"
+    engine = Engine.open(db=db, clock=lambda: clock[0])
     outcome = simulate(engine, clock, 30, seed=11)
     return engine, outcome.start, outcome.end
 
@@ -111,6 +113,23 @@ def test_a_month_agrees_across_formats_and_with_a_hand_count(month: Any) -> None
     for x in r.lines:
         if x.compliance is not None:
             assert f"{x.compliance:.1f}%" in text and f"{x.compliance:.1f}%" in page
+
+
+def test_a_month_of_the_demo_keeps_its_inspection_rounds(month: Any) -> None:
+    engine, start, end = month
+    rounds = engine.rounds(start, end)
+    statuses = Counter(r.status for r in rounds)
+    assert statuses["done"] > statuses["late"] > 0 and statuses["missed"] > 0, statuses
+    findings = [f for r in rounds for f in r.findings]
+    assert len(findings) >= 2
+    for f in findings:
+        ticket = engine.get(f["ticket"])
+        assert ticket.channel == "inspection" and ticket.state != "received"  # dealt with
+    missed = [r for r in rounds if r.status in ("missed", "late")]
+    assert all(r.ticket and engine.get(r.ticket).channel == "inspection" for r in missed)
+    report = engine.report(start, end)
+    assert sum(x.missed for x in report.inspections) == statuses["missed"]
+    assert {f.ticket for f in report.findings} == {f["ticket"] for f in findings}
 
 
 def test_csv_and_json_from_the_command_line(month: Any, tmp_path: Path) -> None:
