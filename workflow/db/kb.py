@@ -174,16 +174,51 @@ def search(store: Store, terms_table: str, groups: Sequence[Sequence[str]], limi
     if not groups:
         return []
     enough = limit if enough is None else enough
-    found: list[tuple[str, float]] = []
-    seen: set[str] = set()
-    needs = [len(groups)] + ([2] if len(groups) > 2 else []) + ([1] if len(groups) > 1 else [])
-    for need in needs:
-        more = _search(store, terms_table, groups, limit + len(found), keys, need)
+    found = _search(store, terms_table, groups, limit, keys, len(groups))
+    if len(found) >= enough or len(groups) == 1:
+        return found
+    seen = {k for k, _ in found}
+    loose = _telling(store, terms_table, groups)
+    for need in [2] * (len(loose) >= 2) + [1] * (len(loose) >= 1):
+        more = _search(store, terms_table, loose, limit + len(found), keys, need)
         found += [(k, score) for k, score in more if k not in seen][: limit - len(found)]
         seen.update(k for k, _ in found)
         if len(found) >= enough:
             break
     return found
+
+
+COMMON = 0.05  # a word in more than this share of the base (and of 50 rows) tells little
+TELLING = 4  # the loose rounds ask at most this many words (two of four: six pairs)
+
+
+def _telling(store: Store, terms_table: str, groups: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The query's word groups worth a loose round, rarest first: on SQLite, by how many rows
+    hold each word (the ``fts5vocab`` table of migration 0012) — groups no row holds are left
+    out, and so are those more than :data:`COMMON` of the base holds (while two or more others
+    remain), and at most :data:`TELLING` are kept. Elsewhere, the groups as they are."""
+    if store.sa.dialect.name != "sqlite":
+        return [list(g) for g in groups]
+    vocab = "kb_vocab" if terms_table == "kb_terms" else "ticket_vocab"
+    words = sorted({w.casefold() for g in groups for w in g})
+    marks = ", ".join(f":w{i}" for i in range(len(words)))
+    rows = store.query(
+        text(f"SELECT term, doc FROM {vocab} WHERE term IN ({marks})").bindparams(
+            **{f"w{i}": w for i, w in enumerate(words)}
+        )
+    )
+    docs = {str(t): int(d) for t, d in rows}
+    size = store.query(text(f"SELECT max(n) FROM {terms_table}"))[0][0] or 1
+
+    def held(group: Sequence[str]) -> int:  # a Latin word also counts as a prefix: kept
+        return max(docs.get(w.casefold(), 0 if not w.isascii() else size) for w in group)
+
+    ranked = sorted((held(g), i) for i, g in enumerate(groups))
+    present = [(n, i) for n, i in ranked if n > 0]
+    telling = [(n, i) for n, i in present if n <= max(COMMON * size, 50)]
+    if len(telling) < 2:
+        telling = present[:2]
+    return [list(groups[i]) for _, i in telling[:TELLING]]
 
 
 def _search(store: Store, terms_table: str, groups: Sequence[Sequence[str]], limit: int,
@@ -204,13 +239,21 @@ def _search(store: Store, terms_table: str, groups: Sequence[Sequence[str]], lim
             f"SELECT t.key, ts_rank({vector}, CAST(:q AS tsquery)) AS score FROM {table.name} t "
             f"WHERE {vector} @@ CAST(:q AS tsquery){among} ORDER BY score DESC, t.key LIMIT :limit"
         )
-    else:
+    elif keys is not None:
         fts = "kb_fts" if table is KB_TERMS else "ticket_fts"
         params["q"] = _query(groups, need, postgres=False)
         sql = (
             f"SELECT t.key, -bm25({fts}) AS score FROM {fts} JOIN {table.name} t ON "
             f"t.n = {fts}.rowid WHERE {fts} MATCH :q{among} ORDER BY score DESC, t.key "
             "LIMIT :limit"
+        )
+    else:  # FTS5 ranks and cuts by itself (its rank is bm25): only the rows kept are joined
+        fts = "kb_fts" if table is KB_TERMS else "ticket_fts"
+        params["q"] = _query(groups, need, postgres=False)
+        sql = (
+            f"SELECT t.key, -r.rank AS score FROM (SELECT rowid, rank FROM {fts} WHERE {fts} "
+            f"MATCH :q ORDER BY rank LIMIT :limit) r JOIN {table.name} t ON t.n = r.rowid "
+            "ORDER BY r.rank, t.n"
         )
     rows = store.query(text(sql).bindparams(**params))
     return [(str(k), float(score)) for k, score in rows]
