@@ -393,7 +393,7 @@ def test_the_compliance_report_counts_rounds_and_lists_findings(kept: Engine, tr
         "plan": "core-daily", "target": "devices", "planned": 2, "done": 0, "late": 0,
         "missed": 1, "skipped": 1, "open": 0, "kept_pct": 0.0,
     }  # fmt: skip
-    assert lines["hall-weekly"]["missed"] == 1 and lines["hall-weekly"]["target"] == "unit:CG-HALL"
+    assert lines["hall-weekly"]["missed"] == 1 and lines["hall-weekly"]["target"] == "CG-HALL"
     (finding,) = report.findings
     assert (finding.round, finding.item, finding.answer) == (hall, "ups-on-mains", "not ok")
     assert kept.get(finding.ticket).channel == "inspection"
@@ -563,3 +563,24 @@ def test_check_refuses_a_target_the_registry_does_not_have(tmp_path: Path) -> No
         in (errors[0])
     )
     assert run.invoke(cli, ["--db", str(db), "check"]).exit_code == 0  # the seed's targets exist
+
+
+def test_a_round_of_a_device_counts_at_its_unit(tmp_path: Path, travel: Any) -> None:
+    from faultflow.network.sheets import example
+
+    plan = (
+        '\n[inspections.gov-core]\nevery = "day"\nat = "10:00"\nrole = "duty-engineer"\n'
+        'due_within = "2h"\ntargets = ["device:2102351931DMH4000123"]\n'
+        'checklist = [{ item = "cpu", kind = "number", max = 80 }]\n'
+    )
+    path = tmp_path / "c.toml"
+    path.write_text(default_contract_path().read_text("utf-8") + plan, "utf-8")
+    engine = Engine.open(db=tmp_path / "d.db", config=path, clock=pendulum.now, people=PEOPLE)
+    engine.import_registry(example(), actor="li")
+    engine.keep_rounds()
+    r = engine.inspect_record("gov-core/20260302T1000", "cpu", "95", actor="li")
+    assert engine.get(r.findings[0]["ticket"]).unit == "CG-GOV"  # placed by its device
+    travel(hours=3)
+    engine.keep_rounds()
+    report = engine.report("2026-03-02", "2026-03-03", unit="CG-GOV")
+    assert [(x.plan, x.target, x.missed) for x in report.inspections] == [("gov-core", "CG-GOV", 1)]

@@ -133,8 +133,9 @@ class UnitLine:
 
 @dataclass(frozen=True, slots=True)
 class RoundsLine:
-    """The rounds of one plan over one target scheduled in the period: how many, and how they
-    went (``open``: not yet due, or under way)."""
+    """The rounds of one plan at one unit (``target``: its code, or a kind of the registry for
+    every unit) scheduled in the period: how many, and how they went (``open``: not yet due,
+    or under way)."""
 
     plan: str
     target: str
@@ -502,18 +503,33 @@ def build(
 def _inspections(
     store: Store, start_us: int, end_us: int, now_us: int, unit: str | None
 ) -> tuple[list[RoundsLine], list[Finding]]:
-    """The rounds scheduled in the period (over ``unit``, if given), per plan and target, and
-    their findings."""
+    """The rounds scheduled in the period, per plan and the units their targets are at (a
+    site, line or device is at its unit, by the registry; a kind of them — ``devices`` — is at
+    every unit: the target's own words), and their findings; over ``unit`` only, if given."""
+    from ..db import network
     from ..db import rounds as table
     from ..inspections.rounds import status
 
+    rounds = table.listed(store, start_us, end_us)
+    if not rounds:
+        return [], []
+    known = network.everything(store, kinds=("sites", "lines", "devices"))
+
+    def at(target: str) -> str:
+        kind, _, code = target.partition(":")
+        if not code:
+            return target  # a kind: every unit
+        if kind == "unit":
+            return code
+        return str(known.get(f"{kind}s", {}).get(code, {}).get("unit") or target)
+
     counts: dict[tuple[str, str], Counter[str]] = {}
     findings = []
-    for r in table.listed(store, start_us, end_us):
-        targets = json.loads(r.targets)
-        if unit is not None and f"unit:{unit}" not in targets:
+    for r in rounds:
+        units = sorted({at(t) for t in json.loads(r.targets)})
+        if unit is not None and unit not in units:
             continue
-        key = (r.plan, ", ".join(targets))
+        key = (r.plan, ", ".join(units))
         counts.setdefault(key, Counter())[status(r, now_us)] += 1
         findings += [Finding(r.id, r.plan, f["item"], f["value"], f["ticket"])
                      for f in json.loads(r.findings)]  # fmt: skip
