@@ -472,6 +472,8 @@ def test_the_board_shows_todays_rounds_and_does_one(kept: Engine, travel: Any) -
                 assert done.status_code == 303, done.text
                 page = c.get(f"/rounds/{rid}").text
             assert "33" in page and "/tickets/" in page  # the finding's ticket, linked
+            tid = kept.round(rid).findings[0]["ticket"]
+            assert f'href="/rounds/{rid}"' in c.get(f"/tickets/{tid}").text  # and back
             form = {"csrf": csrf_of(page), "action": "record", "item": "ups-on-mains", "value": "?"}
             wrong = c.post(f"/rounds/{rid}", data=form)
             assert wrong.status_code == 422 and "answer ok or" in wrong.text
@@ -584,3 +586,36 @@ def test_a_round_of_a_device_counts_at_its_unit(tmp_path: Path, travel: Any) -> 
     engine.keep_rounds()
     report = engine.report("2026-03-02", "2026-03-03", unit="CG-GOV")
     assert [(x.plan, x.target, x.missed) for x in report.inspections] == [("gov-core", "CG-GOV", 1)]
+
+
+def test_the_board_streams_a_round_done_within_two_seconds(kept: Engine, travel: Any) -> None:
+    from test_http import Served
+    from test_web import login
+
+    kept.keep_rounds()
+    secret = kept.create_token("wall", ["read"], "li")[1]
+    rid = "core-daily/20260302T0900"
+    site = Served(kept)
+    try:
+        with login(site, secret) as c, c.stream("GET", "/board/events") as events:
+            lines = events.iter_lines()
+
+            def next_rounds(deadline: float) -> str:
+                event, data = None, []
+                for line in lines:
+                    assert time.monotonic() < deadline, "no update in time"
+                    if line.startswith("event: "):
+                        event, data = line[7:], []
+                    elif line.startswith("data: ") and event == "rounds":
+                        data.append(line[6:])
+                    elif line == "" and event == "rounds":
+                        return "\n".join(data)
+                raise AssertionError("the stream ended")
+
+            first = next_rounds(time.monotonic() + 5)
+            assert 'class="round due"' in first
+            began = time.monotonic()
+            kept.inspect_skip(rid, "机房停电", actor="li")  # a round's change, no ticket's
+            assert 'class="round skipped"' in next_rounds(began + 2)
+    finally:
+        site.stop()

@@ -80,6 +80,7 @@ from .tables import (
     META,
     OCCURRENCES,
     OUTBOX,
+    ROUND_LOG,
     TICKETS,
 )
 
@@ -832,8 +833,11 @@ class Store:
         return {str(v): int(n) for v, n in rows if v is not None}
 
     def stamp(self) -> int:
-        """The sum of every ticket's version: it grows with each change and each new ticket."""
-        return int(self.query(select(func.coalesce(func.sum(TICKETS.c.version), 0)))[0][0])
+        """The sum of every ticket's version and of the inspection rounds' changes: it grows
+        with each change, each new ticket, each answer of a round."""
+        tickets = select(func.coalesce(func.sum(TICKETS.c.version), 0)).scalar_subquery()
+        rounds = select(func.coalesce(func.max(ROUND_LOG.c.seq), 0)).scalar_subquery()
+        return int(self.query(select(tickets + rounds))[0][0])
 
     def taken_ids(self, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are ticket ids already."""

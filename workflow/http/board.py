@@ -256,9 +256,9 @@ async def board(request: Request) -> Response:
                 duty=duty, down=down, rounds=rounds)  # fmt: skip
 
 
-def _live(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[str, str]:
-    """What the live stream sends: the table's rows and the units down."""
-    return rows_html(engine, filters, w), down_html(engine, w)
+def _live(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[str, str, str]:
+    """What the live stream sends: the table's rows, the units down, today's rounds."""
+    return rows_html(engine, filters, w), down_html(engine, w), rounds_html(engine, w)
 
 
 def _sse(event: str, text: str) -> str:
@@ -281,7 +281,7 @@ async def events(request: Request) -> Response:
     async def stream() -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
         seen, sent, until = live.stamp, None, time.monotonic() + STREAM_S
-        sent_down = None
+        sent_down = sent_rounds = None
         while time.monotonic() < until:
             stamp = await live.changed(seen, 15.0)
             if await request.is_disconnected():
@@ -291,7 +291,7 @@ async def events(request: Request) -> Response:
                 continue
             seen = stamp
             try:
-                html, down = await call(_live, engine, filters, w)
+                html, down, rounds = await call(_live, engine, filters, w)
             except FaultflowError as err:
                 log.warning("board: cannot read the tickets: %s", err)
                 continue
@@ -301,6 +301,9 @@ async def events(request: Request) -> Response:
             if down != sent_down:
                 sent_down = down
                 yield _sse("down", down)
+            if rounds != sent_rounds:
+                sent_rounds = rounds
+                yield _sse("rounds", rounds)
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy buffering
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
@@ -342,8 +345,17 @@ def _ticket_page(request: Request, found: Session, ticket: Any, status: int = 20
         final=ticket.state in contract.finals, csrf=found.csrf(request),
         may_act=found.allows("operate"), tracking=tracking,
         where=engine.whereabouts(ticket) if ticket.unit else {},
-        suggested=_suggested(engine, ticket, contract, w),
+        suggested=_suggested(engine, ticket, contract, w), round_of=_round_of(ticket),
     )  # fmt: skip
+
+
+def _round_of(ticket: Any) -> str | None:
+    """The inspection round a ticket came from (a finding, a missed round), if it did."""
+    if ticket.channel != "inspection" or not ticket.history:
+        return None
+    said = ticket.history[0].data.get("channel_data") or {}
+    found = said.get("round")
+    return str(found) if found else None
 
 
 def _suggested(engine: Any, ticket: Any, contract: Any, w: Any) -> list[dict[str, Any]]:

@@ -123,4 +123,6 @@
   source.addEventListener("rows", function (e) { rows.innerHTML = e.data; tick(); check(); });
   var down = document.getElementById("down");
   source.addEventListener("down", function (e) { if (down) down.innerHTML = e.data; });
+  var rounds = document.getElementById("rounds");
+  source.addEventListener("rounds", function (e) { if (rounds) rounds.innerHTML = e.data; });
 })();
