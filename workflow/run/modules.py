@@ -170,10 +170,14 @@ def lanes(
 ) -> list[Lane]:
     """The scheduler's lanes: maintenance (first: a damaged file is found before anything is
     written into it), timers and escalation (with people) on one, the delivery on its own (a
-    receiver that never answers must not delay the next breach)."""
+    receiver that never answers must not delay the next breach), the inspection rounds on
+    theirs."""
     main: list[Any] = [Maintenance(work.ctx.store), Timers(work, on_fired)]
     if roster is not None:
         main.append(Escalation(work, roster))
+    found = [Lane("scheduler", main), Lane("delivery", [Delivery(work, notifiers, recorded)])]
     if keep_rounds is not None and next_round is not None:
-        main.append(Inspections(work, keep_rounds, next_round))
-    return [Lane("scheduler", main), Lane("delivery", [Delivery(work, notifiers, recorded)])]
+        # a lane of its own: a missed round's ticket and page never delay a ticket's breach
+        found.append(Lane("inspections", [Inspections(work, keep_rounds, next_round)]))
+    return found
+
