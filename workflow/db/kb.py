@@ -232,24 +232,22 @@ def _search(store: Store, terms_table: str, groups: Sequence[Sequence[str]], lim
         names = [f"k{i}" for i in range(len(keys))]
         among = f" AND t.key IN ({', '.join(':' + n for n in names)})"
         params.update(zip(names, keys, strict=True))
-    if store.sa.dialect.name == "postgresql":
+    postgres = store.sa.dialect.name == "postgresql"
+    params["q"] = _query(groups, need, postgres)
+    fts = "kb_fts" if table is KB_TERMS else "ticket_fts"
+    if postgres:
         vector = "array_to_tsvector(string_to_array(t.body, ' '))"
-        params["q"] = _query(groups, need, postgres=True)
         sql = (
             f"SELECT t.key, ts_rank({vector}, CAST(:q AS tsquery)) AS score FROM {table.name} t "
             f"WHERE {vector} @@ CAST(:q AS tsquery){among} ORDER BY score DESC, t.key LIMIT :limit"
         )
-    elif keys is not None:
-        fts = "kb_fts" if table is KB_TERMS else "ticket_fts"
-        params["q"] = _query(groups, need, postgres=False)
+    elif keys is not None:  # among some keys: joined before the cut
         sql = (
             f"SELECT t.key, -bm25({fts}) AS score FROM {fts} JOIN {table.name} t ON "
             f"t.n = {fts}.rowid WHERE {fts} MATCH :q{among} ORDER BY score DESC, t.key "
             "LIMIT :limit"
         )
     else:  # FTS5 ranks and cuts by itself (its rank is bm25): only the rows kept are joined
-        fts = "kb_fts" if table is KB_TERMS else "ticket_fts"
-        params["q"] = _query(groups, need, postgres=False)
         sql = (
             f"SELECT t.key, -r.rank AS score FROM (SELECT rowid, rank FROM {fts} WHERE {fts} "
             f"MATCH :q ORDER BY rank LIMIT :limit) r JOIN {table.name} t ON t.n = r.rowid "
