@@ -108,13 +108,14 @@ def _register() -> None:
     from .reports import report, verify
     from .running import run, tick
     from .serve import serve
+    from .spares import spares
     from .tickets import advance, hold, intake, list_, note, reclassify, resume, show
     from .tokens import token
 
     for command in (
         intake, advance, reclassify, hold, resume, note, show, list_, tick, run, channels,
         check, graph, report, verify, demo, token, serve, oncall, ack, escalate, assign, mail,
-        contract, kb, inspect, *groups(),
+        contract, kb, inspect, spares, *groups(),
     ):  # fmt: skip
         cli.add_command(command)
 

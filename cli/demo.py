@@ -77,6 +77,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
             from faultflow.network.sheets import example
 
             engine.import_registry(example(), actor="demo", source="example registry")
+            _stock(engine)
         if sys.stderr.isatty() and not as_json:
             with click.progressbar(
                 length=days, label=f"simulating {days} days", file=sys.stderr
@@ -102,6 +103,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
                 "down": down.to_dict()["down"],
                 "kb_drafts": drafts,
                 "rounds": outcome.rounds,
+                "spares_taken": outcome.spares,
                 "findings": outcome.findings,
                 "report": result.to_dict(),
             }
@@ -141,6 +143,11 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
             f"opened a ticket and paged; {len(outcome.findings)} finding(s) became fault tickets"
             + (f" ({', '.join(outcome.findings)})." if outcome.findings else ".")
         )
+    if outcome.spares:
+        click.echo(
+            f"Spares: {len(outcome.spares)} substitution(s) took a spare of the same model from "
+            f"stock ({', '.join(outcome.spares)})."
+        )
     click.echo(f"The demo database is {db}. Look around:")
     hints = []
     if outcome.sample_breached:
@@ -152,6 +159,8 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
     hints.append(("kb list --state draft", "the experience entries drafted from the reports"))
     if outcome.rounds:
         hints.append(("inspect list --from -30d --to now", "the month's inspection rounds"))
+    if outcome.spares:
+        hints.append(("spares status", "the spares by model, and what is out"))
     if result.units:
         busiest = result.units[0].unit
         hints.append((f"units show {busiest}", "a unit: its manager, sites, lines, tickets"))
@@ -202,3 +211,11 @@ def _paging(engine: Any, outcome: Any) -> dict[str, Any]:
         "handovers": outcome.handovers,
         "rotation": ", ".join(holders) + ", ...",
     }
+
+
+def _stock(engine: Any) -> None:
+    """Two spares of each device model of the registry, on the contractor's shelf."""
+    models = sorted({d["model"] for d in engine.entries("devices") if d.get("model")})
+    for i, model in enumerate(models):
+        for n in (1, 2):
+            engine.spares_add(f"SP-{i + 1:02d}{n}", model, "备件库", actor="demo")

@@ -212,6 +212,13 @@ def verify(
         )
         if not result.broken and result.registry_broken is None and result.kb_broken is None:
             raise SystemExit(1)
+    if result.spares_broken is not None:
+        click.echo(
+            f"error: the spares' log is broken at movement {result.spares_broken}: it was "
+            "changed after it was written (or a movement before it was taken out)",
+            err=True,
+        )
+        raise SystemExit(1)
     if result.registry_differs:
         named = ", ".join(result.registry_differs[:5])
         more = len(result.registry_differs) - 5

@@ -97,6 +97,7 @@ class Outcome:
     handovers: int = 0
     rounds: dict[str, int] = field(default_factory=dict)  # inspection rounds, by how they went
     findings: list[str] = field(default_factory=list)  # the tickets rounds' findings opened
+    spares: list[str] = field(default_factory=list)  # the spares substitutions took from stock
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ class Simulation:
         self.inspector = random.Random(seed + 1)  # rounds: their own stream of chance
         self.taken: set[str] = set()  # rounds someone has planned to do
         self.fates: list[str] = []  # how the next rounds will go, drawn as from a deck
+        self.models = sorted({s.model for s in engine.spares(state="in_stock")})
 
     # -- the event queue ----------------------------------------------------------------------
 
@@ -528,7 +530,13 @@ class Simulation:
             self.engine.resume(tid, actor=engineer, note="key arrived")
 
     def _substitute(self, tid: str, engineer: str) -> None:
-        t = self._do(tid, "substitute", engineer, note="spare of the same model installed")
+        note = "spare of the same model installed"
+        t = self._do(tid, "substitute", engineer, note=note)
+        if t is None and self.models:  # a part the registry does not know: the engineer names it
+            model = self.rng.choice(self.models)
+            t = self._do(tid, "substitute", engineer, note=note, model=model)
+        if t is not None and t.history[-1].data.get("spare"):
+            self.outcome.spares.append(t.history[-1].data["spare"]["serial"])
         if t is None:
             self._resolve(tid, engineer)
             return

@@ -118,6 +118,10 @@ def intake(
     is_flag=True,
     help="Then mail the customer's handling report to the reporter (the email notifier's SMTP).",
 )
+@click.option("--spare", metavar="SERIAL", help="substitute: the spare taken from stock "
+              "(default: one of the faulty device's model, at its site first).")  # fmt: skip
+@click.option("--model", help="substitute: the faulty part's model, when its device is not "
+              "in the registry.")  # fmt: skip
 @json_option
 @click.pass_obj
 def advance(
@@ -130,6 +134,8 @@ def advance(
     reason: str | None,
     attach_report: bool,
     send: bool,
+    spare: str | None,
+    model: str | None,
     as_json: bool,
 ) -> None:
     """Fire TRIGGER on a ticket (respond, remote, dispatch, arrive, resolve, ...)."""
@@ -142,6 +148,8 @@ def advance(
         note=note,
         reason=reason,
         attach_report=attach_report,
+        spare=spare,
+        model=model,
     )
     if send:  # after the step is committed: a mail server away refuses the mail, not the step
         t = engine.send_handling_report(t.id, actor=actor)

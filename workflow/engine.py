@@ -35,6 +35,7 @@ from .network.places import Places
 from .reports.api import ReportsAPI
 from .run.api import RunAPI
 from .run.escalation import acknowledged, escalated
+from .spares.api import SparesAPI, remedying
 from .tickets import queries
 from .tickets.api import RolloutAPI
 from .tickets.parts import At
@@ -55,7 +56,9 @@ Clockwork = Callable[[], datetime]
 Payload = bytes | str | Mapping[str, Any]
 
 
-class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI, KBAPI, InspectionsAPI):
+class Engine(
+    AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI, KBAPI, InspectionsAPI, SparesAPI
+):
     """A fault-ticket workflow engine over one database and one contract.
 
     Build it with :meth:`open`. An Engine may be shared between threads (calls are serialised);
@@ -80,7 +83,8 @@ class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI, KBAPI, Inspe
         """Where intake finds a fault's unit, site, line and device (the registry)."""
         self.work = UnitOfWork(
             Context(
-                store, self.contracts, self.now, sealer, people, self.places, drafting(self.places)
+                store, self.contracts, self.now, sealer, people, self.places,
+                drafting(self.places), remedying(self.places),
             )
         )
         """The one door every change of a ticket goes through (unit.py)."""
@@ -200,14 +204,18 @@ class Engine(AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI, KBAPI, Inspe
     def advance(
         self, ticket_id: str, trigger: str, actor: str = "system", at: At = None,
         note: str | None = None, reason: str | None = None, version: int | None = None,
-        attach_report: bool = False,
+        attach_report: bool = False, spare: str | None = None, model: str | None = None,
     ) -> Ticket:  # fmt: skip
         """Fire ``trigger``; the ticket afterwards (alarms due by ``at`` fire first). ``at``
         (default now): not in the future, not before the last step. ``version``: refuse
         (:class:`ConcurrentUpdate`) unless still at it. ``attach_report``: keep the customer's
-        handling report as it stands after this event inside the hash chain."""
+        handling report as it stands after this event inside the hash chain. The contract's
+        remedy (``substitute``) takes a spare of the faulty device's model from stock once
+        spares are kept: ``spare`` names the one, ``model`` the model when the device is not
+        known (docs/spares.md)."""
         c = self._changes
-        return c.advance(ticket_id, trigger, actor, at, note, reason, version, attach_report)
+        return c.advance(ticket_id, trigger, actor, at, note, reason, version, attach_report,
+                         spare, model)  # fmt: skip
 
     def reclassify(
         self, ticket_id: str, tier: str | None = None, kind: str | None = None,

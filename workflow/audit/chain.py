@@ -170,6 +170,8 @@ class Verification:
     kb_broken: int | None = None  # the first change (1-based) whose hash does not chain
     rounds: int = 0  # changes of the inspection rounds' log checked (its own hash chain)
     rounds_broken: int | None = None  # the first change (1-based) whose hash does not chain
+    spares: int = 0  # movements of the spares' log checked (its own hash chain)
+    spares_broken: int | None = None  # the first movement (1-based) whose hash does not chain
 
     @property
     def ok(self) -> bool:
@@ -179,6 +181,7 @@ class Verification:
             and not self.registry_differs
             and self.kb_broken is None
             and self.rounds_broken is None
+            and self.spares_broken is None
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -195,6 +198,7 @@ class Verification:
             },
             "kb": {"changes": self.kb, "broken_at": self.kb_broken},
             "rounds": {"changes": self.rounds, "broken_at": self.rounds_broken},
+            "spares": {"changes": self.spares, "broken_at": self.spares_broken},
         }
 
 

@@ -336,6 +336,33 @@ class RoundLogRecord(NamedTuple):
     hash: str
 
 
+class SpareRecord(NamedTuple):
+    """A spare part kept in stock (备品备件): by serial, its model, where it is, and what
+    became of it; taken out to stand in for a faulty part of the same model (P10)."""
+
+    serial: str
+    model: str
+    location: str  # a site of the registry, or a store's own name
+    state: str  # in_stock | taken | in_repair | retired
+    ticket: str | None  # the ticket it was taken for
+    note: str | None
+    changed_us: int
+    changed_by: str
+    version: int
+
+
+class SpareLogRecord(NamedTuple):
+    """One movement of a spare (added, moved, taken, repair, returned, retired),
+    hash-chained like the registry's log."""
+
+    serial: str
+    action: str
+    data: str  # JSON: the spare after the movement
+    actor: str
+    at_us: int
+    hash: str
+
+
 class ContractRecord(NamedTuple):
     """One version of the contract file, kept whole: the tickets pinned to it run under it."""
 

@@ -1168,7 +1168,10 @@ def _make_engine(url: str, lock_timeout: float | None = None) -> SAEngine:
 
 WAL_LIMIT = 64 * 1024 * 1024
 
-CHAINS = {"registry_log": 0x66660001, "kb_log": 0x66660002, "round_log": 0x66660003}
+CHAINS = {
+    "registry_log": 0x66660001, "kb_log": 0x66660002, "round_log": 0x66660003,
+    "spare_log": 0x66660004,
+}  # fmt: skip
 """The hash-chained logs beside the tickets, each with the number of its advisory lock."""
 
 

@@ -40,6 +40,8 @@ from .records import (
     RoundLogRecord,
     RoundRecord,
     SiteRecord,
+    SpareLogRecord,
+    SpareRecord,
     TermsRecord,
     TicketRecord,
     TokenRecord,
@@ -325,6 +327,16 @@ RoundRow = _table(
               "AND state IN ('planned', 'running')")),
     ),
 )  # fmt: skip
+SpareRow = _table(
+    SpareRecord, "spares",
+    columns={"serial": Field(primary_key=True), "note": _text()},
+    args=(Index("ix_spares_model", "model", "state"),),
+)  # fmt: skip
+SpareLogRow = _table(
+    SpareLogRecord, "spare_log",
+    first={"seq": (int | None, Field(default=None, primary_key=True))},
+    columns={"data": _text(nullable=False)},
+)  # fmt: skip
 RoundLogRow = _table(
     RoundLogRecord, "round_log",
     first={"seq": (int | None, Field(default=None, primary_key=True))},
@@ -360,3 +372,5 @@ KB_TERMS = _core(KBTermsRow)
 TICKET_TERMS = _core(TicketTermsRow)
 ROUNDS = _core(RoundRow)
 ROUND_LOG = _core(RoundLogRow)
+SPARES = _core(SpareRow)
+SPARE_LOG = _core(SpareLogRow)

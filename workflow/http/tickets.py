@@ -29,6 +29,8 @@ class Advance(_Body):
     at: str | None = None
     note: str | None = None
     reason: str | None = None
+    spare: str | None = None  # substitute: the spare taken from stock
+    model: str | None = None  # substitute: the faulty part's model, when its device is unknown
 
 
 class Reclassify(_Body):
@@ -171,6 +173,8 @@ def advance(ticket_id: str, body: Advance, request: Request, token: Operator) ->
         note=body.note,
         reason=body.reason,
         version=_version(request),
+        spare=body.spare,
+        model=body.model,
     )
     return ticket_answer(moved)
 

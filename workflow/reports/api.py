@@ -66,10 +66,11 @@ class ReportsAPI(EngineParts):
         and clocks; name the first broken link of each. ``against``: a head saved earlier the
         history must still hold. ``workers``: processes to check a big database with. The
         registry's log of changes is checked too (its own hash chain), and each entry's row
-        against the last change the log wrote of it; and the experience base's log."""
+        against the last change the log wrote of it; and the logs of the experience base, of
+        the inspection rounds and of the spares."""
         import dataclasses
 
-        from ..db import kb, network, rounds
+        from ..db import kb, network, rounds, spares
 
         found = run(self.store, self.contract, self.sealer, against, workers)
         log = network.log(self.store)
@@ -80,10 +81,13 @@ class ReportsAPI(EngineParts):
         kb_at = kb.broken_log(kb_log)
         round_log = rounds.log(self.store)
         round_at = rounds.broken_log(round_log)
+        spare_log = spares.log(self.store)
+        spare_at = spares.broken_log(spare_log)
         return dataclasses.replace(
             found, registry=len(log), registry_broken=at, registry_differs=differs,
             kb=len(kb_log), kb_broken=kb_at + 1 if kb_at is not None else None,
             rounds=len(round_log), rounds_broken=round_at + 1 if round_at is not None else None,
+            spares=len(spare_log), spares_broken=spare_at + 1 if spare_at is not None else None,
         )  # fmt: skip
 
     def head(self, tickets: bool = False) -> dict[str, Any]:

@@ -82,6 +82,10 @@ class Context:
     closed: Callable[[Unit, Draft], None] | None = None
     """Called in the transaction of a change that closes a ticket (a final state that is not a
     cancellation): the experience base drafts an entry from it."""
+    remedy: Callable[[Unit, Draft, Mapping[str, Any]], dict[str, Any]] | None = None
+    """Called in the transaction of the contract's remedy (a trigger of role ``remedy``), after
+    the machine allowed it, with what the operator asked (``spare``, ``model``, ``actor``,
+    ``at_us``): the spares take one from stock, or refuse; what it returns goes in the event."""
 
     @property
     def contract(self) -> Contract:

@@ -20,7 +20,7 @@ from ..intake import IntakeRecord
 from ..timekeeping.times import from_us
 from ..words import NOTES, place_text
 from .draft import Draft
-from .policy import Policy
+from .policy import Policy, checked_text
 from .receive import Receiver
 from .unit import Step, UnitOfWork, written
 from .views import Intake, Ticket, ticket_view
@@ -126,10 +126,14 @@ class Changes:
         reason: str | None,
         version: int | None,
         attach_report: bool,
+        spare: str | None = None,
+        model: str | None = None,
     ) -> Ticket:
         actor = self.policy.actor_name(actor)
         reason = self.policy.checked("reason", reason)
         said = self.policy.checked("note", note)
+        asked = {"spare": checked_text("spare", spare, 100),
+                 "model": checked_text("model", model, 100)}  # fmt: skip
 
         def apply(s: Step) -> None:
             draft, at_us, history = s.draft, s.at_us, s.history
@@ -150,6 +154,13 @@ class Changes:
             dest = lifecycle.fire(source, trigger, facts)
             first = source == draft.contract.initial and dest not in draft.contract.finals
             owner = self._first_ask(draft, actor) if first else None
+            remedy = self.work.ctx.remedy
+            if trigger in draft.contract.remedies and remedy is not None:
+                taken = remedy(s.tx, draft, {**asked, "actor": actor, "at_us": at_us})
+                owner = {**(owner or {}), **taken} or None
+            elif asked["spare"] or asked["model"]:
+                remedies = ", ".join(sorted(draft.contract.remedies)) or "none"
+                raise InvalidInput(f"a spare is named only with the remedy ({remedies})")
             draft.transition(trigger, dest, at_us, actor, note=said, reason=reason, data=owner)
             if late:
                 assert history is not None

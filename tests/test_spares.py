@@ -1,0 +1,191 @@
+"""Spare parts (备品备件, P10): the stock by serial and model, each movement in a hash-chained
+log; and the remedy's guard doing real work — `substitute` takes a spare of the faulty device's
+model from stock (at the ticket's site first) in the ticket's own transaction, or is refused
+with where that model's spares are, and nothing is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+from click.testing import CliRunner
+from conftest import snapshot
+from faultflow import Engine, IllegalTransition, InvalidInput, UnknownEntry
+from faultflow.cli.app import cli
+from faultflow.network.sheets import example
+
+ROOT = Path(__file__).resolve().parents[1]
+PEOPLE = ROOT / "people.toml"
+CORE = "2102351931DMH4000123"  # cg-gov-core, an S5720-28X-SI-AC at site CG-GOV-MAIN
+MODEL = "S5720-28X-SI-AC"
+
+
+@pytest.fixture
+def stocked(db_path: Path, travel: Any) -> Engine:
+    engine = Engine.open(db=db_path, clock=pendulum.now, people=PEOPLE)
+    assert not engine.import_registry(example(), actor="li").problems
+    return engine
+
+
+def _on_site_and_late(engine: Engine, travel: Any, **fields: Any) -> str:
+    """A tier-A ticket at the core switch, on site, its resolution promise broken."""
+    t = engine.intake("hotline", {"title": "核心交换机宕机", "tier": "A", **fields}, actor="desk")
+    for trigger in ("respond", "dispatch", "arrive"):
+        engine.advance(t.id, trigger, actor="li")
+    travel(hours=5, minutes=1)
+    return t.id
+
+
+def test_the_stock_moves_and_every_movement_is_logged(stocked: Engine) -> None:
+    s = stocked.spares_add("SP-001", MODEL, "CG-GOV-MAIN", actor="li", note="新到货")
+    assert (s.state, s.location, s.by) == ("in_stock", "CG-GOV-MAIN", "li")
+    stocked.spares_add("SP-002", MODEL, "WAREHOUSE", actor="li")
+    stocked.spares_add("RP-001", "AR2220", "WAREHOUSE", actor="li", state="in_repair")
+    assert stocked.spares_move("SP-002", "CG-FIN-MAIN", actor="wang").location == "CG-FIN-MAIN"
+    assert stocked.spares_repair("SP-002", actor="wang").state == "in_repair"
+    back = stocked.spares_return("SP-002", "WAREHOUSE", actor="wang", note="修好")
+    assert (back.state, back.location, back.note) == ("in_stock", "WAREHOUSE", "修好")
+    assert stocked.spares_retire("RP-001", "无法修复", actor="zhou").state == "retired"
+    assert [s.serial for s in stocked.spares(model=MODEL, state="in_stock")] == [
+        "SP-001", "SP-002"
+    ]  # fmt: skip
+    moves = [(m["action"], m["actor"]) for m in stocked.spare_history("SP-002")]
+    assert moves == [("added", "li"), ("moved", "wang"), ("repair", "wang"),
+                     ("returned", "wang")]  # fmt: skip
+    status = {m["model"]: m for m in stocked.spares_status()}
+    assert status[MODEL]["in_stock"] == 2 and status[MODEL]["devices"] >= 1
+    assert status["AR2220"]["retired"] == 1
+    found = stocked.verify()
+    assert found.ok and found.spares == 7, found.to_dict()
+
+
+def test_bad_movements_are_refused_and_change_nothing(stocked: Engine, db_path: Path) -> None:
+    stocked.spares_add("SP-001", MODEL, "WAREHOUSE", actor="li")
+    stocked.spares_retire("SP-001", "报废", actor="li")
+    before = snapshot(db_path)
+    for refused, kind, words in (
+        (lambda: stocked.spares_add("SP-001", MODEL, "X"), InvalidInput, "registered already"),
+        (lambda: stocked.spares_add("SP-9", " ", "X"), InvalidInput, "model: one line"),
+        (lambda: stocked.spares_move("SP-001", "X"), IllegalTransition, "is retired"),
+        (lambda: stocked.spares_return("SP-001"), IllegalTransition, "nothing to return"),
+        (lambda: stocked.spares_retire("SP-001", "again"), IllegalTransition, "retired already"),
+        (lambda: stocked.spares_retire("SP-001", ""), InvalidInput, "needs a reason"),
+        (lambda: stocked.spares_move("NOPE", "X"), UnknownEntry, "no spare NOPE"),
+        (lambda: stocked.spares(state="lost"), InvalidInput, "no spare state 'lost'"),
+    ):
+        with pytest.raises(kind, match=words):
+            refused()
+    assert snapshot(db_path) == before
+
+
+def test_substitute_takes_a_spare_of_the_same_model_at_the_site_first(
+    stocked: Engine, travel: Any
+) -> None:
+    stocked.spares_add("SP-FAR", MODEL, "WAREHOUSE", actor="li")
+    stocked.spares_add("SP-NEAR", MODEL, "CG-GOV-MAIN", actor="li")
+    stocked.spares_add("SP-OTHER", "AR2220", "CG-GOV-MAIN", actor="li")
+    tid = _on_site_and_late(stocked, travel, device=CORE)
+    t = stocked.advance(tid, "substitute", actor="li", note="换上同型号备件")
+    assert t.state == "spare_substituted"
+    event = t.history[-1]
+    assert event.trigger == "substitute"
+    assert event.data["spare"] == {"serial": "SP-NEAR", "model": MODEL, "location": "CG-GOV-MAIN"}
+    taken = stocked.spare("SP-NEAR")
+    assert (taken.state, taken.ticket, taken.by) == ("taken", tid, "li")
+    assert stocked.spare("SP-FAR").state == "in_stock"
+    assert [s.serial for s in stocked.spares(state="taken")] == ["SP-NEAR"]
+    assert stocked.verify().ok
+
+
+def test_no_spare_of_the_model_refuses_the_substitution_and_says_where(
+    stocked: Engine, travel: Any, db_path: Path
+) -> None:
+    stocked.spares_add("SP-OTHER", "AR2220", "CG-GOV-MAIN", actor="li")
+    stocked.spares_add("SP-BROKEN", MODEL, "VENDOR", actor="li", state="in_repair")
+    tid = _on_site_and_late(stocked, travel, device=CORE)
+    stocked.tick()  # the breach recorded: what follows is the substitution's alone
+    before = snapshot(db_path)
+    with pytest.raises(InvalidInput, match=f"no spare of model {MODEL} in stock — that model's "
+                       "spares: SP-BROKEN in_repair at VENDOR"):  # fmt: skip
+        stocked.advance(tid, "substitute", actor="li")
+    with pytest.raises(InvalidInput, match="SP-OTHER is a AR2220; the faulty part is a S5720"):
+        stocked.advance(tid, "substitute", actor="li", spare="SP-OTHER")
+    with pytest.raises(InvalidInput, match="a spare is named only with the remedy"):
+        stocked.advance(tid, "resolve", actor="li", spare="SP-OTHER")
+    assert snapshot(db_path) == before
+    # a ticket whose device is unknown names the model
+    stocked.spares_return("SP-BROKEN", "CG-GOV-MAIN", actor="li")
+    other = _on_site_and_late(stocked, travel)
+    with pytest.raises(InvalidInput, match="at no device of a known model"):
+        stocked.advance(other, "substitute", actor="li")
+    t = stocked.advance(other, "substitute", actor="li", model=MODEL)
+    assert t.history[-1].data["spare"]["serial"] == "SP-BROKEN"
+
+
+def test_without_a_kept_stock_substitution_is_as_before(stocked: Engine, travel: Any) -> None:
+    tid = _on_site_and_late(stocked, travel, device=CORE)
+    t = stocked.advance(tid, "substitute", actor="li")
+    assert t.state == "spare_substituted" and "spare" not in t.history[-1].data
+    with pytest.raises(InvalidInput, match="no spares are kept yet"):
+        other = _on_site_and_late(stocked, travel, device=CORE)
+        stocked.advance(other, "substitute", actor="li", spare="SP-1")
+
+
+RACER = r"""
+import json
+from faultflow import Engine, FaultflowError
+engine = Engine.open(db=db, clock=lambda: now, create=False)
+try:
+    t = engine.advance(args[0], "substitute", actor="racer")
+    print(json.dumps(t.history[-1].data["spare"]["serial"]))
+except FaultflowError as err:
+    print(json.dumps(str(err)))
+"""
+
+
+def test_eight_racing_substitutions_never_take_a_spare_twice(
+    stocked: Engine, travel: Any, db_path: Path
+) -> None:
+    from conftest import race
+
+    for i in range(3):
+        stocked.spares_add(f"SP-{i}", MODEL, "WAREHOUSE", actor="li")
+    tickets = []
+    for _ in range(8):
+        t = stocked.intake("hotline", {"title": "宕机", "tier": "A", "device": CORE}, actor="d")
+        for trigger in ("respond", "dispatch", "arrive"):
+            stocked.advance(t.id, trigger, actor="li")
+        tickets.append(t.id)
+    travel(hours=5, minutes=1)
+    stocked.tick()
+    out = race(db_path, pendulum.now(), RACER, [[tid] for tid in tickets])
+    taken = [x for x in out if x.startswith("SP-")]
+    assert sorted(taken) == ["SP-0", "SP-1", "SP-2"]  # each once
+    assert all("no spare of model" in x for x in out if not x.startswith("SP-"))
+    assert [s.ticket for s in stocked.spares(state="taken")] and stocked.verify().ok
+    assert len({s.ticket for s in stocked.spares(state="taken")}) == 3
+
+
+def test_the_cli_keeps_the_stock(stocked: Engine, db_path: Path, travel: Any) -> None:
+    run = CliRunner()
+    base = ["--db", str(db_path), "--people", str(PEOPLE)]
+    added = run.invoke(cli, [*base, "spares", "add", "SP-1", "--model", MODEL, "--location",
+                             "CG-GOV-MAIN", "--as", "li", "--json"])  # fmt: skip
+    assert added.exit_code == 0 and json.loads(added.output)["state"] == "in_stock"
+    twice = run.invoke(cli, [*base, "spares", "add", "SP-1", "--model", MODEL, "--location", "X"])
+    assert twice.exit_code == 1 and "registered already" in twice.stderr
+    assert twice.stderr.count("\n") == 1
+    listed = run.invoke(cli, [*base, "spares", "list"])
+    assert "SP-1" in listed.output and "in_stock at CG-GOV-MAIN" in listed.output
+    status = json.loads(run.invoke(cli, [*base, "spares", "status", "--json"]).output)
+    assert any(m["model"] == MODEL and m["in_stock"] == 1 for m in status["models"])
+    tid = _on_site_and_late(stocked, travel, device=CORE)
+    at = ["--now", pendulum.now().isoformat()]
+    done = run.invoke(cli, [*base, *at, "advance", tid, "substitute", "--as", "li", "--json"])
+    assert done.exit_code == 0, done.stderr
+    shown = json.loads(run.invoke(cli, [*base, "spares", "show", "SP-1", "--json"]).output)
+    assert shown["state"] == "taken" and shown["ticket"] == tid
+    assert [m["action"] for m in shown["history"]] == ["added", "taken"]

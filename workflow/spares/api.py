@@ -1,0 +1,267 @@
+"""The Engine's API for spare parts (备品备件, P10; mixed into :class:`~faultflow.Engine`): the
+stock by serial and model — added, moved, sent to repair, returned, retired, each movement in
+the spares' hash-chained log — and the guard of the contract's remedy: a substitution takes a
+spare of the faulty device's model from stock, in the ticket's own transaction
+(:func:`remedying`), or is refused with where that model's spares are (docs/spares.md).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..db import spares as table
+from ..db.records import SpareRecord
+from ..errors import ConcurrentUpdate, IllegalTransition, InvalidInput, UnknownEntry
+from ..tickets.parts import EngineParts
+from ..timekeeping.times import from_us
+
+if TYPE_CHECKING:
+    from ..db.store import Unit
+    from ..network.places import Places
+    from ..tickets.draft import Draft
+
+STATES = ("in_stock", "taken", "in_repair", "retired")
+"""Where a spare stands: on the shelf, taken out to stand in for a faulty part (for a ticket),
+away for repair, or retired for good."""
+RETRIES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Spare:
+    """A spare as people read it: where it is, what became of it, since when and by whom."""
+
+    serial: str
+    model: str
+    location: str
+    state: str
+    ticket: str | None
+    note: str | None
+    since: datetime
+    by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "serial": self.serial, "model": self.model, "location": self.location,
+            "state": self.state, "ticket": self.ticket, "note": self.note,
+            "since": self.since.isoformat(), "by": self.by,
+        }  # fmt: skip
+
+
+def _view(r: SpareRecord, zone: Any) -> Spare:
+    return Spare(r.serial, r.model, r.location, r.state, r.ticket, r.note,
+                 from_us(r.changed_us, zone), r.changed_by)  # fmt: skip
+
+
+class SparesAPI(EngineParts):
+    """Part of the Engine's API (see the module's docstring)."""
+
+    def spares(
+        self, model: str | None = None, state: str | None = None, location: str | None = None
+    ) -> builtins.list[Spare]:
+        """The spares, by model, location and serial (of ``model``, in ``state``, at
+        ``location``, if given)."""
+        if state is not None and state not in STATES:
+            raise InvalidInput(f"no spare state {state!r} (there are {', '.join(STATES)})")
+        zone = self.contract.timezone
+        found = table.listed(self.store, model, [state] if state else None, location)
+        return [_view(r, zone) for r in found]
+
+    def spare(self, serial: str) -> Spare:
+        with self.store.unit() as u:
+            found = table.get(u, serial.strip())
+        if found is None:
+            raise UnknownEntry(f"no spare {serial} (see `faultflow spares list`)")
+        return _view(found, self.contract.timezone)
+
+    def spare_history(self, serial: str) -> builtins.list[dict[str, Any]]:
+        """Every movement of a spare, oldest first."""
+        import json
+
+        self.spare(serial)
+        zone = self.contract.timezone
+        return [
+            {"action": e.action, "actor": e.actor, "at": from_us(e.at_us, zone).isoformat(),
+             "state": json.loads(e.data).get("state"),
+             "location": json.loads(e.data).get("location"),
+             "ticket": json.loads(e.data).get("ticket")}
+            for e in table.history(self.store, serial.strip())
+        ]  # fmt: skip
+
+    def spares_add(
+        self, serial: str, model: str, location: str, actor: str | None = None,
+        note: str | None = None, state: str = "in_stock",
+    ) -> Spare:  # fmt: skip
+        """Register a spare (``state``: ``in_stock``, or ``in_repair`` for a faulty part
+        that will come back)."""
+        policy = self._changes.policy
+        serial, model = _word("serial", serial), _word("model", model)
+        location = _word("location", location)
+        if state not in ("in_stock", "in_repair"):
+            raise InvalidInput(f"a spare is added in_stock or in_repair, not {state!r}")
+        record = SpareRecord(serial, model, location, state, None, policy.checked("note", note),
+                             self._now_us(), policy.actor_name(actor or "system"), 1)  # fmt: skip
+        with self.store.unit() as u:
+            if not table.add(u, record):
+                raise InvalidInput(f"spare {serial} is registered already (see `faultflow "
+                                   f"spares show {serial}`)")  # fmt: skip
+        return _view(record, self.contract.timezone)
+
+    def spares_move(self, serial: str, location: str, actor: str | None = None,
+                    note: str | None = None) -> Spare:  # fmt: skip
+        """Move a spare on the shelf (or away for repair) to another location."""
+        where = _word("location", location)
+
+        def moved(cur: SpareRecord) -> SpareRecord:
+            if cur.state not in ("in_stock", "in_repair"):
+                raise IllegalTransition(f"spare {cur.serial} is {cur.state}: it is not ours "
+                                        "to move")  # fmt: skip
+            return cur._replace(location=where)
+
+        return self._spare_change(serial, moved, "moved", actor, note)
+
+    def spares_repair(self, serial: str, actor: str | None = None,
+                      note: str | None = None) -> Spare:  # fmt: skip
+        """Send a spare away for repair (one that failed in use, or on the shelf)."""
+
+        def away(cur: SpareRecord) -> SpareRecord:
+            if cur.state not in ("in_stock", "taken"):
+                raise IllegalTransition(f"spare {cur.serial} is {cur.state}: cannot send it "
+                                        "to repair")  # fmt: skip
+            return cur._replace(state="in_repair")
+
+        return self._spare_change(serial, away, "repair", actor, note)
+
+    def spares_return(self, serial: str, location: str | None = None, actor: str | None = None,
+                      note: str | None = None) -> Spare:  # fmt: skip
+        """Put a spare back in stock: repaired, or back from the ticket it was taken for."""
+        where = _word("location", location) if location is not None else None
+
+        def back(cur: SpareRecord) -> SpareRecord:
+            if cur.state not in ("in_repair", "taken"):
+                raise IllegalTransition(f"spare {cur.serial} is {cur.state}: nothing to "
+                                        "return")  # fmt: skip
+            return cur._replace(state="in_stock", ticket=None, location=where or cur.location)
+
+        return self._spare_change(serial, back, "returned", actor, note)
+
+    def spares_retire(self, serial: str, reason: str, actor: str | None = None) -> Spare:
+        """Retire a spare for good (beyond repair, scrapped), with the reason."""
+        said = self._changes.policy.checked("reason", reason)
+        if not said:
+            raise InvalidInput("retiring a spare needs a reason (--reason)")
+
+        def gone(cur: SpareRecord) -> SpareRecord:
+            if cur.state == "retired":
+                raise IllegalTransition(f"spare {cur.serial} is retired already")
+            return cur._replace(state="retired")
+
+        return self._spare_change(serial, gone, "retired", actor, said)
+
+    def spares_status(self) -> builtins.list[dict[str, Any]]:
+        """Each model: its spares by state, and how many devices of it the registry has."""
+        from ..db import network
+
+        installed: dict[str, int] = {}
+        devices = network.everything(self.store, archived=False, kinds=("devices",))["devices"]
+        for d in devices.values():
+            if d.get("model"):
+                installed[d["model"]] = installed.get(d["model"], 0) + 1
+        counts = table.counts(self.store)
+        return [
+            {"model": m, **{s: counts.get(m, {}).get(s, 0) for s in STATES},
+             "devices": installed.get(m, 0)}
+            for m in sorted(set(counts) | set(installed))
+        ]  # fmt: skip
+
+    def _spare_change(
+        self, serial: str, change: Callable[[SpareRecord], SpareRecord], action: str,
+        actor: str | None, note: str | None,
+    ) -> Spare:  # fmt: skip
+        policy = self._changes.policy
+        who, said = policy.actor_name(actor or "system"), policy.checked("note", note)
+        key = serial.strip()
+        for _ in range(RETRIES):
+            with self.store.unit() as u:
+                cur = table.get(u, key)
+                if cur is None:
+                    raise UnknownEntry(f"no spare {key} (see `faultflow spares list`)")
+                new = change(cur)._replace(
+                    note=said if said is not None else cur.note, changed_us=self._now_us(),
+                    changed_by=who, version=cur.version + 1,
+                )  # fmt: skip
+                if table.change(u, new, action):
+                    return _view(new, self.contract.timezone)
+        raise ConcurrentUpdate(f"spare {key} kept changing under this change; nothing was "
+                               "written: try again")  # fmt: skip
+
+
+def _word(name: str, value: str | None) -> str:
+    said = (value or "").strip()
+    if not said or len(said) > 100 or any(c in said for c in "\r\n\t"):
+        raise InvalidInput(f"{name}: one line of at most 100 characters, please")
+    return said
+
+
+def remedying(places: Places) -> Callable[[Unit, Draft, Mapping[str, Any]], dict[str, Any]]:
+    """The guard of the contract's remedy (the trigger of role ``remedy``: the seed's
+    ``substitute``), run in the ticket's transaction after the machine allowed it: a spare of
+    the faulty device's model (by the registry, or ``model`` as asked) is taken from stock —
+    the one asked for (``spare``), else the first on the shelf at the ticket's site, else the
+    first anywhere — and the event records it. Refused, with where that model's spares are,
+    when none is in stock. While no spare was ever registered, the stock is not kept and
+    nothing is asked."""
+
+    def take(u: Unit, draft: Draft, asked: Mapping[str, Any]) -> dict[str, Any]:
+        wanted, named = asked.get("spare"), asked.get("model")
+        t = draft.ticket
+        if not table.any_kept(u.store):
+            if wanted or named:
+                raise InvalidInput("no spares are kept yet: register them with `faultflow "
+                                   "spares add`")  # fmt: skip
+            return {}
+        model = named
+        if model is None and t.device:
+            places.refresh()
+            model = (places.directory.devices.get(t.device) or {}).get("model")
+        if wanted:
+            chosen = table.get(u, str(wanted))
+            if chosen is None:
+                raise InvalidInput(f"no spare {wanted} (see `faultflow spares list`)")
+            if chosen.state != "in_stock":
+                raise InvalidInput(f"spare {wanted} is {chosen.state}, not in stock")
+            if model is not None and chosen.model != model:
+                raise InvalidInput(f"spare {wanted} is a {chosen.model}; the faulty part is a "
+                                   f"{model}: a spare of the same model, please")  # fmt: skip
+        else:
+            if model is None:
+                raise InvalidInput(
+                    f"ticket {t.id} is at no device of a known model: name the spare's model "
+                    "(--model) or the spare (--spare)"
+                )
+            stock = table.in_stock(u, model)
+            if not stock:
+                raise InvalidInput(_none_in_stock(u, model))
+            here = [s for s in stock if t.site and s.location == t.site]
+            chosen = (here or stock)[0]
+        taken = chosen._replace(
+            state="taken", ticket=t.id, changed_us=int(asked["at_us"]),
+            changed_by=str(asked["actor"]), version=chosen.version + 1,
+        )  # fmt: skip
+        if not table.change(u, taken, "taken", {"ticket": t.id}):
+            raise ConcurrentUpdate(f"spare {chosen.serial} was taken meanwhile", retry=True)
+        return {"spare": {"serial": chosen.serial, "model": chosen.model,
+                          "location": chosen.location}}  # fmt: skip
+
+    return take
+
+
+def _none_in_stock(u: Unit, model: str) -> str:
+    elsewhere = [s for s in table.listed(u.store, model) if s.state in ("taken", "in_repair")]
+    where = "; ".join(f"{s.serial} {s.state}" + (f" ({s.ticket})" if s.ticket else "")
+                      + f" at {s.location}" for s in elsewhere[:5])  # fmt: skip
+    return (f"no spare of model {model} in stock" + (f" — that model's spares: {where}"
+            if where else " — none is registered (`faultflow spares add`)"))  # fmt: skip
