@@ -189,3 +189,58 @@ def test_the_cli_keeps_the_stock(stocked: Engine, db_path: Path, travel: Any) ->
     shown = json.loads(run.invoke(cli, [*base, "spares", "show", "SP-1", "--json"]).output)
     assert shown["state"] == "taken" and shown["ticket"] == tid
     assert [m["action"] for m in shown["history"]] == ["added", "taken"]
+
+
+def test_the_report_lists_the_spares_taken_and_how_long_they_were_out(
+    stocked: Engine, travel: Any
+) -> None:
+    from faultflow.reports.render import table
+
+    stocked.spares_add("SP-1", MODEL, "CG-GOV-MAIN", actor="li")
+    stocked.spares_add("SP-2", MODEL, "CG-GOV-MAIN", actor="li")
+    for _ in range(2):
+        tid = _on_site_and_late(stocked, travel, device=CORE)
+        stocked.advance(tid, "substitute", actor="li")
+    travel(hours=3)
+    stocked.spares_return("SP-1", actor="li", note="故障件修复后换回")
+    travel(hours=1)
+    report = stocked.report("2026-03-02", "2026-03-04")
+    out = {x.serial: x for x in report.spares_out}
+    assert out["SP-1"].back_at is not None and out["SP-1"].out.total_seconds() == 8 * 3600 + 60
+    assert out["SP-2"].back_at is None and out["SP-2"].out.total_seconds() == 4 * 3600
+    assert "spares taken by substitutions (2)" in table(report)
+    assert report.to_dict()["spares_out"][0]["serial"] == "SP-1"
+
+
+def test_the_stock_over_http_needs_the_registry_scope(stocked: Engine) -> None:
+    import httpx
+    from test_http import Served
+
+    _, reader = stocked.create_token("wall", ["read"])
+    _, keeper = stocked.create_token("store", ["registry"], actor="li")
+    site = Served(stocked)
+    try:
+        with httpx.Client(base_url=site.url, timeout=10) as c:
+
+            def as_(secret: str) -> dict[str, str]:
+                return {"authorization": f"Bearer {secret}"}
+
+            body = {"serial": "SP-1", "model": MODEL, "location": "备件库"}
+            assert c.post("/v1/spares", json=body, headers=as_(reader)).status_code == 403
+            made = c.post("/v1/spares", json=body, headers=as_(keeper))
+            assert made.status_code == 201 and made.json()["by"] == "li"
+            moved = c.post("/v1/spares/SP-1/movements", headers=as_(keeper),
+                           json={"action": "move", "location": "CG-GOV-MAIN"})  # fmt: skip
+            assert moved.json()["location"] == "CG-GOV-MAIN"
+            bad = c.post("/v1/spares/SP-1/movements", json={"action": "steal"},
+                         headers=as_(keeper))  # fmt: skip
+            assert bad.status_code == 422 and "move, repair, return or retire" in bad.text
+            one = c.get("/v1/spares/SP-1", headers=as_(reader)).json()
+            assert [m["action"] for m in one["history"]] == ["added", "moved"]
+            listed = c.get("/v1/spares", params={"model": MODEL}, headers=as_(reader)).json()
+            assert [s["serial"] for s in listed["spares"]] == ["SP-1"]
+            assert c.get("/v1/spares/NOPE", headers=as_(reader)).status_code == 404
+            models = c.get("/v1/spares/status", headers=as_(reader)).json()["models"]
+            assert any(m["model"] == MODEL and m["in_stock"] == 1 for m in models)
+    finally:
+        site.stop()

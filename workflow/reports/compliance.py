@@ -182,6 +182,25 @@ class Finding:
                 "value": self.value, "ticket": self.ticket}  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class SpareOut:
+    """A spare a substitution took: for which ticket, when, and until when (``None``: still
+    out at the report's time); ``out`` is how long."""
+
+    serial: str
+    model: str
+    ticket: str
+    taken_at: datetime
+    back_at: datetime | None
+    out: timedelta
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"serial": self.serial, "model": self.model, "ticket": self.ticket,
+                "taken_at": self.taken_at.isoformat(),
+                "back_at": self.back_at.isoformat() if self.back_at else None,
+                "out_s": _s(self.out)}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Report:
     """The compliance report of one period; ``to_dict()`` is the JSON form."""
@@ -216,6 +235,8 @@ class Report:
     """The inspection rounds scheduled in the period, per plan and target, by how they went."""
     findings: list[Finding] = field(default_factory=list)
     """What those rounds found, each with the fault ticket it opened."""
+    spares_out: list[SpareOut] = field(default_factory=list)
+    """The spares substitutions took in the period, and how long each has been (or was) out."""
 
     @property
     def working_time(self) -> list[str]:
@@ -280,6 +301,7 @@ class Report:
             ],
             "inspections": [line.to_dict() for line in self.inspections],
             "findings": [f.to_dict() for f in self.findings],
+            "spares_out": [x.to_dict() for x in self.spares_out],
             **({"calendars": self.calendars} if self.calendars else {}),
             "weekly_breaches": [
                 {"week": w.date().isoformat(), "breaches": n} for w, n in self.weekly_breaches
@@ -497,7 +519,30 @@ def build(
         *_kinds(period, contract),
         *_experience(period, contract),
         *_inspections(store, start_us, end_us, now_us, unit),
+        _spares_out(store, start_us, end_us, now_us, zone),
     )
+
+
+def _spares_out(store: Store, start_us: int, end_us: int, now_us: int, zone: Any) -> list[SpareOut]:
+    """The spares taken in [start_us, end_us), from the spares' log: each with when it came
+    back (returned or sent to repair), or still out."""
+    from ..db import spares
+
+    out: list[SpareOut] = []
+    taken: dict[str, tuple[str, str, int]] = {}  # serial -> (model, ticket, taken_us), in period
+    for e in spares.log(store):
+        said = json.loads(e.data)
+        if e.action == "taken" and start_us <= e.at_us < end_us:
+            taken[e.serial] = (str(said.get("model")), str(said.get("ticket")), e.at_us)
+        elif e.action in ("returned", "repair", "retired") and e.serial in taken:
+            model, ticket, at_us = taken.pop(e.serial)
+            lasted = timedelta(microseconds=e.at_us - at_us)
+            back = from_us(e.at_us, zone)
+            out.append(SpareOut(e.serial, model, ticket, from_us(at_us, zone), back, lasted))
+    for serial, (model, ticket, at_us) in taken.items():
+        out.append(SpareOut(serial, model, ticket, from_us(at_us, zone), None,
+                            timedelta(microseconds=max(0, now_us - at_us))))  # fmt: skip
+    return sorted(out, key=lambda x: x.taken_at)
 
 
 def _inspections(

@@ -133,6 +133,12 @@ def table(report: Report, breaches: int = 10) -> str:
                     f"{f.item} = {f.answer} ({f.round}) → {f.ticket}" for f in report.findings
                 )
             )
+    if report.spares_out:
+        out += ["", f"spares taken by substitutions ({len(report.spares_out)}):"]
+        for sp in report.spares_out:
+            back = f"back {show(sp.back_at, day)}" if sp.back_at else "still out"
+            out.append(f"  {sp.serial}  {sp.model}  for {sp.ticket}  taken "
+                       f"{show(sp.taken_at, day)}  {back}  out {span(sp.out)}")  # fmt: skip
     if report.withdrawn:
         out += ["", f"alarms withdrawn after a late entry ({len(report.withdrawn)}):"]
         for w in report.withdrawn:
