@@ -4,6 +4,7 @@ return|retire|status``. A substitution takes one from stock: ``faultflow advance
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -124,6 +125,28 @@ def retire(settings: Settings, serial: str, reason: str, actor: str, as_json: bo
     """Retire a spare for good."""
     engine = settings.engine()
     _echo(engine, engine.spares_retire(serial, reason, actor), as_json)
+
+
+@spares.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
+@actor_option
+@json_option
+@click.pass_obj
+def import_(settings: Settings, path: Path, dry_run: bool, actor: str, as_json: bool) -> None:
+    """Register the spares of a spreadsheet (CSV, or an XLSX workbook's first sheet): columns
+    序列号/serial, 型号/model, 存放地点/location, and optionally 状态/state (在库/in_stock,
+    维修中/in_repair) and 备注/note. All rows or none: any problem refuses the whole file."""
+    done = settings.engine().spares_import(path, dry_run, actor)
+    if as_json:
+        emit_json(done)
+    else:
+        verb = "would register" if dry_run else "registered"
+        click.echo(f"{verb} {done['created']} spare(s); {done['unchanged']} registered already")
+    if done["problems"]:
+        for problem in done["problems"][:20]:
+            click.echo(f"error: {problem}", err=True)
+        raise SystemExit(1)
 
 
 @spares.command("status")

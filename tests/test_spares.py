@@ -244,3 +244,41 @@ def test_the_stock_over_http_needs_the_registry_scope(stocked: Engine) -> None:
             assert any(m["model"] == MODEL and m["in_stock"] == 1 for m in models)
     finally:
         site.stop()
+
+
+def test_spares_come_in_from_a_spreadsheet_all_rows_or_none(
+    stocked: Engine, tmp_path: Path, db_path: Path
+) -> None:
+    from openpyxl import Workbook
+
+    good = tmp_path / "备件.csv"
+    good.write_text("序列号,型号,存放地点,状态,备注\nSP-1,S5720-28X-SI-AC,备件库,在库,\n"
+                    "SP-2,AR2220,厂商,维修中,返修\n", "utf-8-sig")  # fmt: skip
+    dry = stocked.spares_import(good, dry_run=True, actor="li")
+    assert dry == {"created": 2, "unchanged": 0, "problems": []} and not stocked.spares()
+    assert stocked.spares_import(good, actor="li")["created"] == 2
+    assert stocked.spare("SP-2").state == "in_repair" and stocked.spare("SP-2").note == "返修"
+    again = stocked.spares_import(good, actor="li")
+    assert again == {"created": 0, "unchanged": 2, "problems": []}
+    book = Workbook()
+    sheet = book.active
+    for row in (["serial", "model", "location"], ["SP-3", "AR2220", "WAREHOUSE"],
+                ["SP-3", "AR2220", "WAREHOUSE"], ["SP-1", "AR2220", "X"],
+                ["SP-4", "AR2220", "X", "lost"]):  # fmt: skip
+        sheet.append(row)
+    sheet.cell(1, 4, "state")
+    bad = tmp_path / "spares.xlsx"
+    book.save(bad)
+    before = snapshot(db_path)
+    found = stocked.spares_import(bad, actor="li")
+    assert found["created"] == 0 and [p.split(": ", 2)[1:] for p in found["problems"]] == [
+        ["row 3", "serial SP-3 twice in the file"],
+        ["row 4", "spare SP-1 is registered as a S5720-28X-SI-AC, not a AR2220"],
+        ["row 5", "state: in_stock or in_repair, not 'lost'"],
+    ]
+    assert snapshot(db_path) == before
+    headless = tmp_path / "x.csv"
+    headless.write_text("serial,model\nSP-9,AR2220\n", "utf-8")
+    assert stocked.spares_import(headless)["problems"] == ["x.csv: row 1: no column location"]
+    run = CliRunner().invoke(cli, ["--db", str(db_path), "spares", "import", str(bad)])
+    assert run.exit_code == 1 and run.stderr.startswith("error: spares.xlsx/Sheet: row 3")

@@ -54,7 +54,7 @@ def kind_of(name: str) -> str | None:
     return _names()[0].get(name.strip().casefold())
 
 
-def _cell(value: Any) -> str | None:
+def cell(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -78,7 +78,7 @@ def _sheet(kind: str, label: str, lines: Iterator[tuple[Any, ...]]) -> Sheet:
              for h in headings]  # fmt: skip
     sheet = Sheet(kind, label, [n for n in names if n])
     for number, values in enumerate(lines, start=2):
-        row = {n: _cell(v) for n, v in zip(names, values, strict=False) if n}
+        row = {n: cell(v) for n, v in zip(names, values, strict=False) if n}
         if any(v is not None for v in row.values()):
             sheet.rows.append((number, row))
     return sheet
@@ -87,16 +87,32 @@ def _sheet(kind: str, label: str, lines: Iterator[tuple[Any, ...]]) -> Sheet:
 def read(path: Path, kind: str | None = None) -> list[Sheet]:
     """The sheets of an XLSX workbook, or the one CSV file (its kind from ``kind`` or the file's
     name: ``devices.csv``, ``设备.csv``), in the order their references allow."""
-    if not path.is_file():
-        raise InvalidInput(f"cannot read {path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if path.suffix.lower() == ".csv":
         found = kind or kind_of(path.stem)
         if found is None:
             raise InvalidInput(
                 f"{path.name}: which kind of entries? Name the file after one "
                 f"({', '.join(ORDER)}) or give --kind"
             )
+        ((label, rows),) = tables(path)
+        return [_sheet(found, label, iter(rows))]
+    sheets = []
+    for label, rows in tables(path):
+        named = kind_of(label)
+        if named is None:
+            said = ", ".join(ORDER)
+            raise InvalidInput(f"{path.name}: unknown sheet {label!r} (known: {said})")
+        sheets.append(_sheet(named, label, iter(rows)))
+    return sorted(sheets, key=lambda s: ORDER.index(s.kind))
+
+
+def tables(path: Path) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The rows of a CSV file (UTF-8 with or without Excel's BOM, or GB18030), or of each
+    sheet of an XLSX workbook: (the file's or the sheet's name, its rows as values)."""
+    if not path.is_file():
+        raise InvalidInput(f"cannot read {path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
         try:
             text = path.read_text(encoding="utf-8-sig")  # Excel writes a BOM
         except UnicodeDecodeError:
@@ -104,11 +120,10 @@ def read(path: Path, kind: str | None = None) -> list[Sheet]:
                 text = path.read_text(encoding="gb18030")  # a Chinese Excel's default
             except UnicodeDecodeError:
                 raise InvalidInput(f"{path.name}: not UTF-8 or GB18030 text") from None
-        lines = (tuple(line) for line in csv.reader(io.StringIO(text)))
-        return [_sheet(found, path.name, lines)]
+        return [(path.name, [tuple(line) for line in csv.reader(io.StringIO(text))])]
     if suffix in (".xlsx", ".xlsm"):
         return _workbook(path)
-    raise InvalidInput(f"{path.name}: a registry file is .xlsx or .csv")
+    raise InvalidInput(f"{path.name}: a spreadsheet is .xlsx or .csv")
 
 
 EXAMPLE = Path(__file__).resolve().parent / "example"
@@ -121,7 +136,7 @@ def example() -> list[Sheet]:
     return [s for kind in ORDER for s in read(EXAMPLE / f"{kind}.csv")]
 
 
-def _workbook(path: Path) -> list[Sheet]:
+def _workbook(path: Path) -> list[tuple[str, list[tuple[Any, ...]]]]:
     import zipfile
 
     from openpyxl import load_workbook
@@ -131,16 +146,9 @@ def _workbook(path: Path) -> list[Sheet]:
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
         raise InvalidInput(f"{path.name}: not a readable XLSX workbook ({err})") from None
     try:
-        sheets = []
-        for ws in book.worksheets:
-            kind = kind_of(ws.title)
-            if kind is None:
-                said = ", ".join(ORDER)
-                raise InvalidInput(f"{path.name}: unknown sheet {ws.title!r} (known: {said})")
-            sheets.append(_sheet(kind, ws.title, ws.iter_rows(values_only=True)))
+        return [(ws.title, list(ws.iter_rows(values_only=True))) for ws in book.worksheets]
     finally:
         book.close()
-    return sorted(sheets, key=lambda s: ORDER.index(s.kind))
 
 
 def _shown(kind: str, entry: Mapping[str, Any]) -> list[Any]:

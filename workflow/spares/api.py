@@ -11,6 +11,7 @@ import builtins
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..db import spares as table
@@ -177,6 +178,66 @@ class SparesAPI(EngineParts):
             for m in sorted(set(counts) | set(installed))
         ]  # fmt: skip
 
+    def spares_import(
+        self, path: Path, dry_run: bool = False, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Register the spares of a spreadsheet (CSV, or the first sheet of an XLSX workbook;
+        columns serial, model, location, and optionally state — in_stock or in_repair — and
+        note, headed in either language): every row is checked before anything is written,
+        and any problem refuses the whole file. A serial registered already with the same model
+        is left as it is. ``dry_run``: say what would happen, write nothing. Returns
+        ``{"created", "unchanged", "problems"}``."""
+        from ..network.sheets import cell, tables
+
+        file = Path(path)
+        label, lines = tables(file)[0]
+        if label != file.name:  # a workbook's sheet
+            label = f"{file.name}/{label}"
+        rows = iter(lines)
+        names = _headings(next(rows, ()))
+        problems: builtins.list[str] = []
+        missing = [n for n in ("serial", "model", "location") if n not in names]
+        if missing:
+            problems.append(f"{label}: row 1: no column {', '.join(missing)}")
+        fresh: builtins.list[SpareRecord] = []
+        unchanged, seen = 0, set()
+        who = self._changes.policy.actor_name(actor or "system")
+        now_us = self._now_us()
+        with self.store.unit() as u:
+            for number, values in enumerate(rows, start=2):
+                row = {n: cell(v) for n, v in zip(names, values, strict=False) if n}
+                if missing or not any(row.values()):
+                    continue
+                try:
+                    serial = _word("serial", row.get("serial"))
+                    model = _word("model", row.get("model"))
+                    location = _word("location", row.get("location"))
+                    state = _STATE_WORDS.get((row.get("state") or "in_stock").casefold())
+                    if state is None:
+                        raise InvalidInput(f"state: in_stock or in_repair, not {row['state']!r}")
+                except InvalidInput as err:
+                    problems.append(f"{label}: row {number}: {err}")
+                    continue
+                if serial in seen:
+                    problems.append(f"{label}: row {number}: serial {serial} twice in the file")
+                    continue
+                seen.add(serial)
+                known = table.get(u, serial)
+                if known is not None:
+                    if known.model == model:
+                        unchanged += 1
+                    else:
+                        problems.append(f"{label}: row {number}: spare {serial} is registered "
+                                        f"as a {known.model}, not a {model}")  # fmt: skip
+                    continue
+                fresh.append(SpareRecord(serial, model, location, state, None, row.get("note"),
+                                         now_us, who, 1))  # fmt: skip
+            if not problems and not dry_run:
+                for record in fresh:
+                    table.add(u, record)
+        made = 0 if problems else len(fresh)
+        return {"created": made, "unchanged": unchanged, "problems": problems}
+
     def _spare_change(
         self, serial: str, change: Callable[[SpareRecord], SpareRecord], action: str,
         actor: str | None, note: str | None,
@@ -197,6 +258,26 @@ class SparesAPI(EngineParts):
                     return _view(new, self.contract.timezone)
         raise ConcurrentUpdate(f"spare {key} kept changing under this change; nothing was "
                                "written: try again")  # fmt: skip
+
+
+_STATE_WORDS = {"in_stock": "in_stock", "in_repair": "in_repair", "在库": "in_stock",
+                "库存": "in_stock", "维修中": "in_repair", "送修": "in_repair",
+                "in stock": "in_stock", "in repair": "in_repair"}  # fmt: skip
+
+
+def _headings(values: Any) -> builtins.list[str]:
+    """The fields a sheet's first row names, in either language (an unknown heading: "")."""
+    from ..words import LANGUAGES, Words
+
+    known: dict[str, str] = {}
+    for lang in LANGUAGES:
+        w = Words(lang)
+        for field_, key in (("serial", "column.serial"), ("model", "column.model"),
+                            ("location", "column.location"), ("state", "column.spare_state"),
+                            ("note", "column.note")):  # fmt: skip
+            known[w[key].casefold()] = field_
+            known[field_] = field_
+    return [known.get(str(v).strip().casefold(), "") if v is not None else "" for v in values]
 
 
 def _word(name: str, value: str | None) -> str:
