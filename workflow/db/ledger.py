@@ -42,9 +42,12 @@ def append(u: Unit, last: Any, insert: Any, genesis: str, log: str, entry: dict[
     u.run(insert, {**entry, "hash": chained(row[0] if row else genesis, *entry.values())})
 
 
-def entries(store: Store, log: Table, record: Any) -> list[Any]:
-    r"""Every entry of a log, oldest first, as ``record``\ s."""
+def entries(store: Store, log: Table, record: Any, **where: str) -> list[Any]:
+    r"""The entries of a log (those whose columns equal ``where``: one round's, one spare's),
+    oldest first, as ``record``\ s."""
     query = select(*[log.c[n] for n in record._fields]).order_by(log.c.seq)
+    for column, value in where.items():
+        query = query.where(log.c[column] == value)
     return [record(*r) for r in store.query(query)]
 
 

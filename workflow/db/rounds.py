@@ -146,9 +146,7 @@ def listed(
 
 
 def history(store: Store, round_id: str) -> list[RoundLogRecord]:
-    lg = ROUND_LOG
-    query = select(*[lg.c[n] for n in RoundLogRecord._fields]).where(lg.c.round == round_id)
-    return [RoundLogRecord(*r) for r in store.query(query.order_by(lg.c.seq))]
+    return entries(store, ROUND_LOG, RoundLogRecord, round=round_id)
 
 
 def log(store: Store) -> list[RoundLogRecord]:

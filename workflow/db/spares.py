@@ -130,9 +130,7 @@ def counts(store: Store) -> dict[str, dict[str, int]]:
 
 
 def history(store: Store, serial: str) -> list[SpareLogRecord]:
-    lg = SPARE_LOG
-    query = select(*[lg.c[n] for n in SpareLogRecord._fields]).where(lg.c.serial == serial)
-    return [SpareLogRecord(*r) for r in store.query(query.order_by(lg.c.seq))]
+    return entries(store, SPARE_LOG, SpareLogRecord, serial=serial)
 
 
 def log(store: Store) -> list[SpareLogRecord]:
