@@ -188,37 +188,21 @@ def verify(
             f"ok: {result.events} events of {result.tickets} tickets verified{sealed}{extra}"
             f"{registry}"
         )
-    if result.registry_broken is not None:
+    for broken_at, log, unit in (
+        (result.registry_broken, "the registry's log", "change"),
+        (result.kb_broken, "the experience base's log", "change"),
+        (result.rounds_broken, "the inspection rounds' log", "change"),
+        (result.spares_broken, "the spares' log", "movement"),
+    ):
+        if broken_at is None:
+            continue
         click.echo(
-            f"error: the registry's log is broken at change {result.registry_broken}: it was "
-            "changed after it was written (or a change before it was taken out)",
+            f"error: {log} is broken at {unit} {broken_at}: it was changed after it was "
+            f"written (or a {unit} before it was taken out)",
             err=True,
         )
-        if not result.broken:
+        if not result.broken:  # else the tickets' broken chains are told too, below
             raise SystemExit(1)
-    if result.kb_broken is not None:
-        click.echo(
-            f"error: the experience base's log is broken at change {result.kb_broken}: it was "
-            "changed after it was written (or a change before it was taken out)",
-            err=True,
-        )
-        if not result.broken and result.registry_broken is None:
-            raise SystemExit(1)
-    if result.rounds_broken is not None:
-        click.echo(
-            f"error: the inspection rounds' log is broken at change {result.rounds_broken}: it "
-            "was changed after it was written (or a change before it was taken out)",
-            err=True,
-        )
-        if not result.broken and result.registry_broken is None and result.kb_broken is None:
-            raise SystemExit(1)
-    if result.spares_broken is not None:
-        click.echo(
-            f"error: the spares' log is broken at movement {result.spares_broken}: it was "
-            "changed after it was written (or a movement before it was taken out)",
-            err=True,
-        )
-        raise SystemExit(1)
     if result.registry_differs:
         named = ", ".join(result.registry_differs[:5])
         more = len(result.registry_differs) - 5

@@ -282,3 +282,20 @@ def test_spares_come_in_from_a_spreadsheet_all_rows_or_none(
     assert stocked.spares_import(headless)["problems"] == ["x.csv: row 1: no column location"]
     run = CliRunner().invoke(cli, ["--db", str(db_path), "spares", "import", str(bad)])
     assert run.exit_code == 1 and run.stderr.startswith("error: spares.xlsx/Sheet: row 3")
+
+
+def test_verify_finds_a_movement_changed_behind_faultflows_back(
+    stocked: Engine, db_path: Path
+) -> None:
+    import sqlite3
+
+    stocked.spares_add("SP-1", MODEL, "备件库", actor="li")
+    stocked.spares_move("SP-1", "CG-GOV-MAIN", actor="li")
+    stocked.spares_retire("SP-1", "报废", actor="li")
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE spare_log SET actor = 'nobody' WHERE seq = 2")
+    found = stocked.verify()
+    assert not found.ok and found.spares_broken == 2
+    done = CliRunner().invoke(cli, ["--db", str(db_path), "verify"])
+    assert done.exit_code == 1
+    assert "the spares' log is broken at movement 2" in done.stderr

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, func, select
 
+from ..errors import ConcurrentUpdate, UnknownEntry
 from .store import CHAINS, Store, Unit
 
 
@@ -49,6 +50,32 @@ def entries(store: Store, log: Table, record: Any, **where: str) -> list[Any]:
     for column, value in where.items():
         query = query.where(log.c[column] == value)
     return [record(*r) for r in store.query(query)]
+
+
+def rewritten(
+    store: Store, read: Callable[[Unit], Any], write: Callable[[Unit, Any], bool],
+    change: Callable[[Any], Any], missing: str, what: str, retries: int = 8,
+) -> Any:  # fmt: skip
+    """Change one versioned row whose every change is logged (a round, a spare): ``read`` it in
+    a unit of work (:class:`UnknownEntry` saying ``missing`` if there is none), ``change`` it
+    (raise to refuse; ``None``: nothing to do, and ``None`` is returned), ``write`` it one
+    version up with its log entry — again, from a fresh read, when another writer moved it
+    meanwhile (``write`` says ``False``). The row as written."""
+    for _ in range(retries):
+        with store.unit() as u:
+            current = read(u)
+            if current is None:
+                raise UnknownEntry(missing)
+            new = change(current)
+            if new is None:
+                return None
+            new = new._replace(version=current.version + 1)
+            if write(u, new):
+                return new
+    raise ConcurrentUpdate(
+        f"{what} kept changing under this change ({retries} tries); nothing was written: "
+        "try again"
+    )
 
 
 def last_seq(store: Store, log: Table) -> int | None:

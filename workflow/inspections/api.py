@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..db import rounds as table
+from ..db.ledger import rewritten
 from ..db.records import RoundLogRecord, RoundRecord
 from ..errors import (
     ConcurrentUpdate,
@@ -493,19 +494,12 @@ class InspectionsAPI(EngineParts):
         writer moved it meanwhile; ``change`` refuses (raises) or says there is nothing to do
         (``None``)."""
         rid = round_id.strip()
-        for _ in range(RETRIES):
-            with self.store.unit() as u:
-                cur = table.get(u, rid)
-                if cur is None:
-                    raise UnknownEntry(f"no inspection round {rid} (see `faultflow inspect list`)")
-                new = change(cur)
-                if new is None:
-                    return None
-                new = new._replace(version=cur.version + 1)
-                if table.change(u, new, action, data(new), actor, at_us):
-                    return new
-        raise ConcurrentUpdate(f"round {rid} kept changing under this change ({RETRIES} tries); "
-                               "nothing was written: try again")  # fmt: skip
+        found: RoundRecord | None = rewritten(
+            self.store, lambda u: table.get(u, rid),
+            lambda u, new: table.change(u, new, action, data(new), actor, at_us), change,
+            f"no inspection round {rid} (see `faultflow inspect list`)", f"round {rid}", RETRIES,
+        )  # fmt: skip
+        return found
 
 
 def _open(r: RoundRecord, doing: str) -> None:

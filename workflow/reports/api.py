@@ -77,17 +77,20 @@ class ReportsAPI(EngineParts):
         broken = network.broken_log(log)
         at = broken + 1 if broken is not None else None
         differs = tuple(network.differing_rows(self.store, log))
-        kb_log = kb.log(self.store)
-        kb_at = kb.broken_log(kb_log)
-        round_log = rounds.log(self.store)
-        round_at = rounds.broken_log(round_log)
-        spare_log = spares.log(self.store)
-        spare_at = spares.broken_log(spare_log)
+
+        def checked(table: Any) -> tuple[int, int | None]:
+            """A log's length, and its first entry (1-based) whose hash does not chain."""
+            entries = table.log(self.store)
+            first = table.broken_log(entries)
+            return len(entries), first + 1 if first is not None else None
+
+        (n_kb, kb_at), (n_rounds, rounds_at), (n_spares, spares_at) = (
+            checked(kb), checked(rounds), checked(spares)
+        )
         return dataclasses.replace(
             found, registry=len(log), registry_broken=at, registry_differs=differs,
-            kb=len(kb_log), kb_broken=kb_at + 1 if kb_at is not None else None,
-            rounds=len(round_log), rounds_broken=round_at + 1 if round_at is not None else None,
-            spares=len(spare_log), spares_broken=spare_at + 1 if spare_at is not None else None,
+            kb=n_kb, kb_broken=kb_at, rounds=n_rounds, rounds_broken=rounds_at,
+            spares=n_spares, spares_broken=spares_at,
         )  # fmt: skip
 
     def head(self, tickets: bool = False) -> dict[str, Any]:

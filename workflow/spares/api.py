@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..db import spares as table
+from ..db.ledger import rewritten
 from ..db.records import SpareRecord
 from ..errors import ConcurrentUpdate, IllegalTransition, InvalidInput, UnknownEntry
 from ..tickets.parts import EngineParts
@@ -86,10 +87,10 @@ class SparesAPI(EngineParts):
         zone = self.contract.timezone
         return [
             {"action": e.action, "actor": e.actor, "at": from_us(e.at_us, zone).isoformat(),
-             "state": json.loads(e.data).get("state"),
-             "location": json.loads(e.data).get("location"),
-             "ticket": json.loads(e.data).get("ticket")}
+             "state": said.get("state"), "location": said.get("location"),
+             "ticket": said.get("ticket")}
             for e in table.history(self.store, serial.strip())
+            for said in (json.loads(e.data),)
         ]  # fmt: skip
 
     def spares_add(
@@ -245,19 +246,16 @@ class SparesAPI(EngineParts):
         policy = self._changes.policy
         who, said = policy.actor_name(actor or "system"), policy.checked("note", note)
         key = serial.strip()
-        for _ in range(RETRIES):
-            with self.store.unit() as u:
-                cur = table.get(u, key)
-                if cur is None:
-                    raise UnknownEntry(f"no spare {key} (see `faultflow spares list`)")
-                new = change(cur)._replace(
-                    note=said if said is not None else cur.note, changed_us=self._now_us(),
-                    changed_by=who, version=cur.version + 1,
-                )  # fmt: skip
-                if table.change(u, new, action):
-                    return _view(new, self.contract.timezone)
-        raise ConcurrentUpdate(f"spare {key} kept changing under this change; nothing was "
-                               "written: try again")  # fmt: skip
+
+        def moved(cur: SpareRecord) -> SpareRecord:
+            return change(cur)._replace(note=said if said is not None else cur.note,
+                                        changed_us=self._now_us(), changed_by=who)  # fmt: skip
+
+        new = rewritten(
+            self.store, lambda u: table.get(u, key), lambda u, r: table.change(u, r, action),
+            moved, f"no spare {key} (see `faultflow spares list`)", f"spare {key}", RETRIES,
+        )  # fmt: skip
+        return _view(new, self.contract.timezone)
 
 
 _STATE_WORDS = {"in_stock": "in_stock", "in_repair": "in_repair", "在库": "in_stock",
