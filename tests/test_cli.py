@@ -223,6 +223,7 @@ def test_intake_from_a_file_and_stdin(home: Path) -> None:
         "outcome": "duplicate",
         "ticket": json.loads(ok(again))["ticket"],
         "suggestions": [],  # the experience base has nothing approved
+        "candidates": [],  # the ticket is placed nowhere
     }
     assert json.loads(ok(again))["ticket"]["id"] == t["id"]
     said = ok(ff(home, "intake", "--channel", "email", "--file", "-", stdin=mail))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from faultflow.contract.model import ClockSpec
 from faultflow.tickets.draft import replay
+from faultflow.timekeeping.replay import Moment
 from faultflow.timekeeping import clocks as clk
 from faultflow.timekeeping.calendars import Calendar, official, parse_hours
 from faultflow.timekeeping.clocks import ClockFacts
@@ -74,11 +76,11 @@ def test_reading_a_stopped_clock_does_not_depend_on_when(h: tuple, a: int, b: in
 def test_reclassification_recomputes_from_the_original_start(h: tuple, new_limit: int) -> None:
     """Reclassifying replays the history under the new limit (draft.replay)."""
     _, _, pauses, stop_at = h
-    timeline = [("go", "open", START)]
+    timeline: list[Moment] = [("go", "open", START, None)]
     for at, length in pauses:
-        timeline += [("hold", "open", at), ("resume", "open", at + length)]
+        timeline += [("hold", "open", at, None), ("resume", "open", at + length, None)]
     if stop_at is not None:
-        timeline.append(("done", "open", stop_at))
+        timeline.append(("done", "open", stop_at, None))
     moved = replay(SPEC, new_limit, frozenset({"closed"}), timeline)
     assert moved is not None and moved.started == START
     assert clk.due_at(moved) == START + new_limit + sum(length for _, length in pauses)
@@ -119,23 +121,47 @@ SPEC = ClockSpec(
     escalate=True,
 )
 EVENTS = st.lists(
-    st.tuples(st.sampled_from(["go", "done", "hold", "resume", "other", "end"]), gaps), max_size=8
+    st.tuples(
+        st.sampled_from(
+            ["go", "done", "hold", "resume", "other", "end", "merge", "unmerge", "group"]
+        ),
+        gaps,
+    ),
+    max_size=8,
 )
 
 
-@given(EVENTS, limits)
-def test_replay_agrees_with_the_step_by_step_path(steps: list[tuple[str, int]], limit: int) -> None:
-    """Rebuilding a clock from the history gives what applying each event as it came gave."""
+@given(EVENTS, limits, gaps)
+def test_replay_agrees_with_the_step_by_step_path(
+    steps: list[tuple[str, int]], limit: int, earlier: int
+) -> None:
+    """Rebuilding a clock from the history gives what applying each event as it came gave —
+    a merge (the report's clock stops; taken out, it runs on as if never stopped) and a
+    parent's regrouping (a clock started with the intake runs from the group's first
+    report) too."""
     t = START
-    timeline = []
+    timeline: list[Moment] = []
     facts: ClockFacts | None = None
     held = False
+    merged: ClockFacts | None = None
+    from_intake = False
     for trigger, gap in steps:
         t += gap
         to_state = "closed" if trigger == "end" else "open"
-        timeline.append((trigger, to_state, t))
+        origin = START - earlier if trigger == "group" else None
+        first = not timeline
+        timeline.append((trigger, to_state, t, origin))
         # the incremental rules, as Engine/Draft apply them one event at a time
-        if trigger == "hold":
+        if trigger == "merge":
+            if facts is not None and facts.stopped is None:
+                merged, facts = facts, clk.stop(facts, t)
+        elif trigger == "unmerge":
+            if merged is not None:
+                facts, merged = merged, None
+        elif trigger == "group":
+            if facts is not None and from_intake:
+                facts = dataclasses.replace(facts, started=START - earlier)
+        elif trigger == "hold":
             held = True
             facts = clk.pause(facts, t) if facts else None
         elif trigger == "resume":
@@ -146,6 +172,7 @@ def test_replay_agrees_with_the_step_by_step_path(steps: list[tuple[str, int]], 
                 facts = clk.stop(facts, t)
             if facts is None and trigger == "go":
                 facts = ClockFacts(t, limit)
+                from_intake = first
                 if held:
                     facts = clk.pause(facts, t)
             if trigger == "end":

@@ -37,7 +37,7 @@ from .run.api import RunAPI
 from .run.escalation import acknowledged, escalated
 from .spares.api import SparesAPI, remedying
 from .tickets import queries
-from .tickets.api import RolloutAPI
+from .tickets.api import GroupsAPI, RolloutAPI
 from .tickets.parts import At
 from .tickets.unit import Context, UnitOfWork
 from .tickets.views import Event, Ticket
@@ -57,7 +57,15 @@ Payload = bytes | str | Mapping[str, Any]
 
 
 class Engine(
-    AccessAPI, ReportsAPI, RunAPI, RolloutAPI, NetworkAPI, KBAPI, InspectionsAPI, SparesAPI
+    AccessAPI,
+    ReportsAPI,
+    RunAPI,
+    RolloutAPI,
+    NetworkAPI,
+    KBAPI,
+    InspectionsAPI,
+    SparesAPI,
+    GroupsAPI,
 ):
     """A fault-ticket workflow engine over one database and one contract.
 
@@ -83,8 +91,14 @@ class Engine(
         """Where intake finds a fault's unit, site, line and device (the registry)."""
         self.work = UnitOfWork(
             Context(
-                store, self.contracts, self.now, sealer, people, self.places,
-                drafting(self.places), remedying(self.places),
+                store,
+                self.contracts,
+                self.now,
+                sealer,
+                people,
+                self.places,
+                drafting(self.places),
+                remedying(self.places),
             )
         )
         """The one door every change of a ticket goes through (unit.py)."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..contract.model import Classification, ClockSpec, Contract
 from ..db.records import ClockRecord, EventRecord, TicketRecord, place_of, urgency
 from ..timekeeping import clocks as clk
-from ..timekeeping.replay import in_time_order, replay
+from ..timekeeping.replay import GROUP, MERGE, UNMERGE, in_time_order, moment, replay
 
 if TYPE_CHECKING:
     from ..contract.versions import Contracts
@@ -95,6 +95,7 @@ def differences(
     ordered = True
     last_at = events[0].at_us
     owner = first.actor  # who took it in (P5), until a handover
+    group: str | None = None  # the parent it was merged into, or itself as a parent
     place = json.loads(first.data).get("place") or {} if '"place"' in first.data else {}
     for e in events:
         trigger = e.trigger
@@ -120,15 +121,23 @@ def differences(
             owner = json.loads(e.data).get("to", owner)
         elif trigger == "locate":
             place = json.loads(e.data).get("place", {}).get("to") or {}
+        elif trigger == MERGE:
+            group = json.loads(e.data).get("into")
+        elif trigger == UNMERGE:
+            group = None
+        elif trigger == GROUP:
+            group = ticket.id if json.loads(e.data).get("reports") else None
         elif '"owner"' in e.data:  # a first answer that took the ticket over (P5)
             owner = json.loads(e.data).get("owner", {}).get("to", owner)
-    timeline = (
-        [(e.trigger, e.to_state, e.at_us) for e in events] if ordered else in_time_order(events)
-    )
+    timeline = [moment(e) for e in events] if ordered else in_time_order(events)
     if ticket.owner != owner:
         if owner == first.actor:
             return f"the ticket's owner is {ticket.owner}, its history says {owner} took it in"
         return f"the ticket's owner is {ticket.owner}, its history hands it to {owner}"
+    if ticket.parent != group:
+        return (
+            f"the ticket's group is {ticket.parent or 'none'}, its history says {group or 'none'}"
+        )
     if place_of(ticket) != place:
         return f"the ticket is placed at {place_of(ticket) or 'nowhere'}, its history says {place}"
     stored = (ticket.tier, ticket.kind, ticket.cause)

@@ -259,7 +259,31 @@ class _Compiler:
                 name: self._inspection(name, plan, zone, calendars, m.tiers, header.default_tier)
                 for name, plan in m.inspections.items()
             },
+            merge_window_us=self._positive("merge.window", m.merge.window),
+            merge_auto=frozenset(m.merge.auto),  # channels are plugins: `check` knows them
+            spare_ratio=self._ratio(m.spares.ratio),
+            spare_notify=m.spares.notify or None,
+            spare_reserve=self._tiers_named("spares.reserve", m.spares.reserve, m.tiers),
         )
+
+    def _positive(self, path: str, text: str) -> int:
+        us = self._us(path, text)
+        if us <= 0:
+            raise Invalid(path, f"{text!r}: give a duration longer than nothing")
+        return us
+
+    @staticmethod
+    def _tiers_named(path: str, names: tuple[str, ...], tiers: Mapping[str, Any]) -> frozenset[str]:
+        for i, name in enumerate(names):
+            if name not in tiers:
+                raise Invalid(f"{path}[{i}]", f"unknown tier {name!r} (known: {', '.join(tiers)})")
+        return frozenset(names)
+
+    @staticmethod
+    def _ratio(ratio: float | None) -> float | None:
+        if ratio is not None and not 0 < ratio <= 1:
+            raise Invalid("spares.ratio", f"{ratio}: a share of the installed devices, 0 < r ≤ 1")
+        return ratio
 
     def _one_of(self, path: str, value: str, allowed: tuple[str, ...]) -> str:
         if value not in allowed:

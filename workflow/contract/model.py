@@ -260,6 +260,19 @@ class Contract:
     kb_synonyms: tuple[tuple[str, ...], ...] = ()
     """``[kb] synonyms``: words of one meaning in this customer's trade, for the experience
     base's search (beside the built-in ones of ``kb.text.SYNONYMS``)."""
+    merge_window_us: int = 2 * 3600 * 1_000_000
+    """``[merge] window``: open tickets at the same place opened this long before a new one
+    are offered as the outage it may belong to (docs/tickets.md)."""
+    merge_auto: frozenset[str] = frozenset()
+    """``[merge] auto``: channels whose new reports are merged at once into the best
+    candidate."""
+    spare_ratio: float | None = None
+    """``[spares] ratio``: a model's stock below this share of its installed devices (the
+    registry) is low (docs/spares.md)."""
+    spare_notify: str | None = None
+    """``[spares] notify``: the role (people.toml) a low stock is told to."""
+    spare_reserve: frozenset[str] = frozenset()
+    """``[spares] reserve``: the tiers whose dispatch reserves a spare of the device's model."""
     warnings: tuple[str, ...] = ()
     """What ``faultflow check`` warns about (the file still loads): e.g. a literal secret."""
     text: str = ""

@@ -171,6 +171,21 @@ class KBShape(_Table, kw_only=True):
     synonyms: list[list[str]] = []  # words of one meaning, beside the built-in ones
 
 
+class MergeShape(_Table, kw_only=True):
+    """``[merge]``: one outage, many reports (docs/tickets.md)."""
+
+    window: str = "2h"  # open tickets at the same place opened within it are offered at intake
+    auto: Names = ()  # channels whose new reports are merged into the best candidate at once
+
+
+class SparesShape(_Table, kw_only=True):
+    """``[spares]``: the same-model spares kept in stock (docs/spares.md)."""
+
+    ratio: float | None = None  # warn when a model's stock < ratio × its installed devices
+    notify: str | None = None  # the role (people.toml) a low stock is told to
+    reserve: Names = ()  # tiers whose dispatch reserves a spare of the device's model ahead
+
+
 class ContractShape(_Table, kw_only=True):
     schema: int
     contract: HeaderShape
@@ -185,6 +200,8 @@ class ContractShape(_Table, kw_only=True):
     limits: LimitsShape = msgspec.field(default_factory=LimitsShape)
     kb: KBShape = msgspec.field(default_factory=lambda: KBShape())
     inspections: dict[str, InspectionShape] = {}
+    merge: MergeShape = msgspec.field(default_factory=lambda: MergeShape())
+    spares: SparesShape = msgspec.field(default_factory=lambda: SparesShape())
 
 
 GUARD_KEYS = tuple(

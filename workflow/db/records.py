@@ -45,6 +45,10 @@ class TicketRecord(NamedTuple):
     site: str | None = None
     line: str | None = None
     device: str | None = None
+    # The group of reports of one outage it belongs to (merge): on a report merged into
+    # another, that parent's id; on a parent, its own id (so that a change of the parent knows,
+    # from its row alone, that reports follow it); NULL on a ticket alone.
+    parent: str | None = None
 
 
 PLACES = ("unit", "site", "line", "device")
@@ -336,6 +340,17 @@ class RoundLogRecord(NamedTuple):
     hash: str
 
 
+class LinkRecord(NamedTuple):
+    """Two tickets said to be related by someone (``faultflow link``): ``ticket`` is a
+    duplicate of, related to or caused by ``other``."""
+
+    ticket: str
+    other: str
+    kind: str  # duplicate | related | caused-by
+    created_us: int
+    actor: str
+
+
 class SpareRecord(NamedTuple):
     """A spare part kept in stock (备品备件): by serial, its model, where it is, and what
     became of it; taken out to stand in for a faulty part of the same model (P10)."""
@@ -405,4 +420,4 @@ class Change(NamedTuple):
     dropped_clocks: list[str]
     outbox: list[OutboxRecord]
     urgency_moved: bool = True  # whether ``ticket.urgent_us`` differs from the stored one
-    placed: bool = False  # whether the ticket's place (``PLACES``) differs from the stored one
+    placed: bool = False  # whether its place (``PLACES``) or group (parent) moved

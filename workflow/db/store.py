@@ -409,8 +409,16 @@ class Store:
         self._update_ticket = update_ticket(mutable)
         # The urgency key is indexed: written only by the changes that move it.
         self._update_ticket_urgent = update_ticket([*mutable, "urgent_us"])
-        # So is the place (the unit): written by the changes that move it (intake, locate).
-        self._update_ticket_placed = update_ticket([*mutable, "urgent_us", *PLACES])
+        # So are the place (the unit) and the group (parent): written by the changes that move
+        # them (intake, locate, merge).
+        self._update_ticket_placed = update_ticket([*mutable, "urgent_us", *PLACES, "parent"])
+        # A parent's reports (merge), not the parent itself.
+        self._select_reports = _Statement(
+            select(t.c.id)
+            .where(t.c.parent == bindparam("parent"), t.c.id != bindparam("parent"))
+            .order_by(t.c.created_us, t.c.id),
+            d,
+        )
         self._insert_event = insert_all(e, self._event_cols)
         self._insert_clock = insert_all(c, self._clock_cols)
         clock_mutable = [n for n in self._clock_cols if n not in ("ticket_id", "name")]
@@ -996,6 +1004,10 @@ class Unit:
         split = len(self.store._ticket_cols)
         clocks = [ClockRecord(*row[split:]) for row in rows if row[split] is not None]
         return TicketRecord(*rows[0][:split]), clocks
+
+    def reports(self, parent: str) -> list[str]:
+        """The ids of the reports merged into ``parent``, oldest first."""
+        return [r[0] for r in self.run(self.store._select_reports, {"parent": parent})]
 
     def escalation(self, ticket_id: str) -> EscalationRecord | None:
         row = self.run(self.store._select_escalation, {"ticket_id": ticket_id}).fetchone()

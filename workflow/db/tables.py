@@ -33,6 +33,7 @@ from .records import (
     KBEntryRecord,
     KBLogRecord,
     LineRecord,
+    LinkRecord,
     OccurrenceRecord,
     OutboxRecord,
     OverrideRecord,
@@ -133,6 +134,7 @@ TicketRow = _table(
         # A unit's tickets: its history, what is down now, the report by unit.
         Index("ix_tickets_unit", "unit", "created_us"),
         Index("ix_tickets_device", "device", "created_us"),  # has this device failed before?
+        Index("ix_tickets_parent", "parent"),  # a group's reports (merge)
         # Clustered on the primary key: one B-tree less to write per trigger.
         {"sqlite_with_rowid": False},
     ),
@@ -327,6 +329,11 @@ RoundRow = _table(
               "AND state IN ('planned', 'running')")),
     ),
 )  # fmt: skip
+LinkRow = _table(
+    LinkRecord, "links",
+    columns={"ticket": Field(primary_key=True), "other": Field(primary_key=True)},
+    args=(Index("ix_links_other", "other"),),
+)  # fmt: skip
 SpareRow = _table(
     SpareRecord, "spares",
     columns={"serial": Field(primary_key=True), "note": _text()},
@@ -374,3 +381,4 @@ ROUNDS = _core(RoundRow)
 ROUND_LOG = _core(RoundLogRow)
 SPARES = _core(SpareRow)
 SPARE_LOG = _core(SpareLogRow)
+LINKS = _core(LinkRow)

@@ -34,11 +34,11 @@ from ..db.records import (
 from ..intake import IntakeRecord
 from ..timekeeping import clocks as clk
 from ..timekeeping.clocks import ClockFacts, facts_of
-from ..timekeeping.replay import in_time_order, replay
+from ..timekeeping.replay import GROUP, MERGE, UNMERGE, in_time_order, replay
 from ..timekeeping.times import from_us, show
 
 SYSTEM_ACTOR = "faultflow"
-_where = attrgetter(*PLACES)  # a ticket's place as a tuple: compared on every change
+_where = attrgetter(*PLACES, "parent")  # a ticket's place and group: compared on every change
 # Encoders built once (json.dumps builds one per call): an event's data, a notification.
 _DATA = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
 _PAYLOAD = json.JSONEncoder(ensure_ascii=False, default=str)
@@ -109,16 +109,33 @@ def opened(
     return draft
 
 
-UNANNOUNCED = frozenset({"delivered", "occurrence"})
+UNANNOUNCED = frozenset({"delivered", "occurrence", "group", "link", "unlink"})
 """Events no notification tells of: what became of a notification (telling of it would make
 another, and a bounce of that another — a loop), and each fault a storm's ticket carries (the
-ticket's own opening is told, once)."""
+ticket's own opening is told, once), and what only the staff care for: a parent taking in
+a report (the report's own ``merge`` is told to its reporter), a link."""
 
 PASSIVE = frozenset(
-    {"warning", "breach", "note", "withdrawn", "page", "ack", "delivered", "occurrence", "locate",
-     "kb"}
+    {
+        "warning",
+        "breach",
+        "note",
+        "withdrawn",
+        "page",
+        "ack",
+        "delivered",
+        "occurrence",
+        "locate",
+        "kb",
+        "link",
+        "unlink",
+    }
 )
 """Events that change no state and no clock's course: a late entry may be recorded before them."""
+
+
+REGROUPING = frozenset({GROUP, MERGE, UNMERGE})
+"""The events of a merge (tickets/groups.py): they rebuild the clocks as a late entry does."""
 
 
 def _last_alarm(events: list[EventRecord], clock: str, alarm: str) -> EventRecord | None:
@@ -585,10 +602,12 @@ class Draft:
     ) -> None:
         zone = self.contract.timezone
         when = show(from_us(late.at_us, zone))
-        note = (
-            f"{clock}: the {alarm} recorded at seq {fired.seq} no longer holds: "
-            f"{late.trigger} at {when} was entered late (seq {late.seq}, by {late.actor})"
+        why = (
+            f"the group's first report moved (seq {late.seq}, by {late.actor})"
+            if late.trigger in REGROUPING
+            else f"{late.trigger} at {when} was entered late (seq {late.seq}, by {late.actor})"
         )
+        note = f"{clock}: the {alarm} recorded at seq {fired.seq} no longer holds: {why}"
         data = {"clock": clock, "alarm": alarm, "withdraws": fired.seq, "late_entry": late.seq}
         at_us = max(now_us, self.ticket.last_us)
         self.record(
@@ -601,6 +620,12 @@ class Draft:
             notify={"clock": clock, "alarm": alarm, "withdraws": fired.seq},
             kind=alarm,
         )
+
+    @property
+    def finished(self) -> bool:
+        """Whether this change took the ticket into a final state (a cancellation too)."""
+        finals = self.contract.finals
+        return any(e.to_state in finals and e.from_state != e.to_state for e in self.events)
 
     @property
     def closes(self) -> bool:

@@ -46,6 +46,7 @@ from ..timekeeping.durations import span
 from ..timekeeping.times import aware, to_us
 from . import queries
 from .draft import Draft
+from .groups import Candidate, candidates
 from .unit import UnitOfWork, written
 from .views import GROUP, STORM, Intake, Ticket
 
@@ -59,6 +60,8 @@ CLOCK_SKEW = timedelta(minutes=10)
 """How far ahead of the engine a reporter's clock may run: such a report counts as made now."""
 
 RETRIES = 8
+NEAR_MOST = 20
+"""An intake that opened more tickets than this offers no merge candidates."""
 
 
 class Receiver:
@@ -147,18 +150,42 @@ class Receiver:
                         work.commit(u, draft)  # its breaches start their chains
                     for new, old in plan.rows:  # after the tickets they name
                         u.put_occurrence(new, old)
+                    near = self._candidates(u, steps, plan)
             except (TicketIdTaken, DuplicateExternalId):
                 continue  # a racer took the id or opened the same fault: read it all again
             except ConcurrentUpdate:
                 continue  # a ticket noted on moved meanwhile: look again
-            return self._results(steps, plan, recorded_us)
+            return self._results(steps, plan, recorded_us, near)
         raise ConcurrentUpdate(
             f"the {channel} payload met changes by others {RETRIES} times in a row; nothing "
             "was written: send it again"
         )
 
+    def _candidates(
+        self, u: Unit, steps: list[tuple[str, Draft | None, str]], plan: _Plan
+    ) -> dict[str, list[Candidate]]:
+        """The open tickets each new placed ticket may share an outage with (groups.py), for
+        a payload that opened at most :data:`NEAR_MOST` tickets (a storm's thousands go to
+        their storm's or group's ticket)."""
+        opened = [tid for outcome, _, tid in steps if outcome in ("opened", "recurrence")]
+        if not opened or len(opened) > NEAR_MOST:
+            return {}
+        c = self.contract
+        found = {}
+        for tid in opened:
+            ticket = plan.drafts[tid].ticket
+            if ticket.unit is not None or ticket.device is not None:
+                near = candidates(u, ticket, c.merge_window_us, c.timezone)
+                if near:
+                    found[tid] = near
+        return found
+
     def _results(
-        self, steps: list[tuple[str, Draft | None, str]], plan: _Plan, now_us: int
+        self,
+        steps: list[tuple[str, Draft | None, str]],
+        plan: _Plan,
+        now_us: int,
+        near: Mapping[str, list[Candidate]],
     ) -> list[Intake]:
         views: dict[str, Ticket] = {}
         out = []
@@ -171,7 +198,7 @@ class Receiver:
                     views[tid] = written(ctx.store, draft)
                 else:  # its history read only if the answer shows it
                     views[tid] = queries.ticket(ctx.store, ctx.contracts, tid, now_us, lazy=True)
-            out.append(Intake(outcome, views[tid]))
+            out.append(Intake(outcome, views[tid], candidates=tuple(near.get(tid, ()))))
         return out
 
     def _opening(

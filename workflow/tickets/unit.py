@@ -21,8 +21,9 @@ refused by the machine rather than written twice.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -201,6 +202,73 @@ class UnitOfWork:
             if self.ctx.closed is not None and draft.closes:
                 self.ctx.closed(tx, draft)
             tx.write(draft.change())
+            if draft.ticket.parent == draft.ticket.id and draft.finished:
+                self.follow(tx, draft)
+
+    def follow(self, tx: Unit, parent: Draft) -> None:
+        """The reports merged into ``parent`` close with it, in its transaction: each moves to
+        the parent's final state (a ``follow`` event, told on the report's own channel with
+        the parent's handling report, when its closing event carries one)."""
+        c = parent.contract
+        last = next(e for e in reversed(parent.events) if e.to_state in c.finals)
+        report = (
+            json.loads(last.data).get("handling_report") if "handling_report" in last.data else None
+        )
+        pid = parent.ticket.id
+        shown = {"parent": pid, **({"handling_report": report} if report else {})}
+        for rid in tx.reports(pid):
+            record, clock_rows = tx.load(rid)
+            if record is None:
+                continue
+            draft = self.draft(record, clock_rows, parent.recorded_us)
+            if record.state in draft.contract.finals:
+                continue  # closed on its own before the merge (a merge refuses it: old data)
+            at_us = max(last.at_us, record.last_us)
+            note = f"closed with {pid} ({last.trigger} → {last.to_state})"
+            draft.transition(
+                "follow", last.to_state, at_us, last.actor, note=note,
+                data={"parent": pid, "trigger": last.trigger, **shown}, notify=shown,
+            )  # fmt: skip
+            tx.write(draft.change())
+            self.forget_one(rid)
+
+    def together(
+        self, ticket_ids: Sequence[str], command: Callable[[dict[str, Step]], None]
+    ) -> dict[str, Step]:
+        """Change several tickets in one transaction (a merge changes the report and its
+        parent): each is loaded, drafted and brought up to date — what fell due fired, the
+        chains it calls for started — as :meth:`change` does, with its history; then
+        ``command`` sees every step at once (by ticket id); every change is written with its
+        version check, or none is. A conflict retries the whole under the one policy."""
+        now_us = to_us(self.ctx.now())
+        tids = {normalize_ticket_id(t): t for t in ticket_ids}
+        for tid in tids:
+            self.forget_one(tid)
+        tries = 0
+        while True:
+            try:
+                with self.ctx.store.unit() as tx:
+                    steps: dict[str, Step] = {}
+                    for tid in sorted(tids):  # one order for every writer: no deadlock
+                        record, clock_rows = tx.load(tid)
+                        if record is None:
+                            raise UnknownTicket(tids[tid])
+                        draft = self.draft(record, clock_rows, now_us)
+                        at_us = max(now_us, record.last_us)
+                        draft.fire_due(at_us)
+                        self.chain(tx, draft)
+                        steps[tid] = Step(draft, at_us, tx, tx.events(tid))
+                    command(steps)
+                    for step in steps.values():
+                        self.commit(tx, step.draft)
+                break
+            except ConcurrentUpdate:
+                tries += 1
+                if tries > RETRIES:
+                    raise
+        for step in steps.values():
+            self.remember(step.draft.ticket, list(step.draft.clocks.values()))
+        return steps
 
     def commit_many(self, tx: Unit, drafts: list[Draft]) -> None:
         """Write many new tickets at once (one statement per table), with their chains."""
@@ -214,8 +282,13 @@ class UnitOfWork:
         fresh = draft.take_fired()
         if people is None or not any(alarm == "breach" for _, alarm, _ in fresh):
             return
-        t = draft.ticket
-        chain = people.chains.get(t.tier)
+        self.start_chain(tx, draft)
+
+    def start_chain(self, tx: Unit, draft: Draft) -> None:
+        """Start the escalation chain of the ticket's tier now, unless one is running (a
+        report taken out of its group with its promise broken: nobody works on it)."""
+        people, t = self.ctx.people, draft.ticket
+        chain = people.chains.get(t.tier) if people is not None else None
         if chain is None:
             return
         old = tx.escalation(t.id)
@@ -328,6 +401,11 @@ class UnitOfWork:
         with contextlib.suppress(NothingToDo):  # what fell due is still written
             command(step)
         return Done(draft, step.result, draft.dirty, past)
+
+    def forget_one(self, ticket_id: str) -> None:
+        """Drop the remembered row of one ticket (changed beside its own unit of work)."""
+        with self._recent_lock:
+            self._recent.pop(ticket_id, None)
 
     def forget(self) -> None:
         """Drop every remembered row (they may not have been committed)."""

@@ -209,6 +209,7 @@ class Ticket:
     site: str | None
     line: str | None
     device: str | None
+    parent: str | None  # its group: the parent it was merged into, or itself as a parent
     # Below: what the view derives; above, what it copies from the record, by name.
     on_hold: bool
     created_at: datetime
@@ -219,6 +220,11 @@ class Ticket:
     def breached(self) -> bool:
         """Whether any promise on this ticket is broken."""
         return any(c.breached for c in self.clocks.values())
+
+    @property
+    def merged_into(self) -> str | None:
+        """The parent this report was merged into (``None``: not a merged report)."""
+        return self.parent if self.parent is not None and self.parent != self.id else None
 
     @property
     def gathers(self) -> bool:
@@ -250,6 +256,8 @@ class Ticket:
             "line": self.line,
             "device": self.device,
             **({"recurs": self.recurs} if self.recurs is not None else {}),
+            **({"merged_into": self.merged_into} if self.merged_into is not None else {}),
+            **({"parent_of_group": True} if self.parent == self.id else {}),
             **(
                 {"occurrences": carried.to_dict()}
                 if history and (carried := self.occurrences)
@@ -258,6 +266,7 @@ class Ticket:
             "clocks": {name: clock.to_dict() for name, clock in self.clocks.items()},
             **({"history": [event.to_dict() for event in self.history]} if history else {}),
         }
+
 
 STORM = "storm"
 """The external id of a channel's storm tickets (each storm the next occurrence of it)."""
@@ -317,6 +326,9 @@ class Intake:
     ticket: Ticket
     suggestions: tuple[Any, ...] = ()
     """Entries of the experience base for this fault, best first (``kb.model.Found``)."""
+    candidates: tuple[Any, ...] = ()
+    """Open tickets at the same place it may share an outage with (``groups.Candidate``),
+    the most specific place first: merge it into one (``faultflow merge``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The outcome and the ticket; a group's or storm's ticket without its history, which
@@ -324,7 +336,9 @@ class Intake:
         experience base's suggestions for it."""
         ticket = self.ticket.to_dict(history=not self.ticket.gathers)
         suggested = [s.to_dict() for s in self.suggestions]
-        return {"outcome": self.outcome, "ticket": ticket, "suggestions": suggested}
+        near = [c.to_dict() for c in self.candidates]
+        return {"outcome": self.outcome, "ticket": ticket, "suggestions": suggested,
+                "candidates": near}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ receive.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -15,11 +16,13 @@ from ..contract.machine import GuardFacts
 from ..contract.model import Contract, member
 from ..db.records import PLACES, EventRecord, TicketRecord, place_of
 from ..db.store import Unit
-from ..errors import IllegalTransition, IntakeError, InvalidInput
+from ..errors import FaultflowError, IllegalTransition, IntakeError, InvalidInput
 from ..intake import IntakeRecord
-from ..timekeeping.times import from_us
+from ..timekeeping.times import from_us, to_us
 from ..words import NOTES, place_text
+from . import queries
 from .draft import Draft
+from .groups import AUTO_ACTOR, AUTO_REASON, Groups, on_its_own
 from .policy import Policy, checked_text
 from .receive import Receiver
 from .unit import Step, UnitOfWork, written
@@ -42,6 +45,7 @@ class Changes:
         self.handling_report = handling_report  # the customer's report, for attach_report
         self.policy = Policy(work.ctx.contracts)
         self.receiver = Receiver(work, self.policy)
+        self.groups = Groups(work, self.policy)
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -58,19 +62,41 @@ class Changes:
         self._refresh()
         self.policy.actor_name(actor)
         records = self.receiver.parse(channel, adapter, payload, overrides)
-        return self.receiver.receive(channel, records, actor, at)
+        return self._merged(channel, self.receiver.receive(channel, records, actor, at))
 
     def open_ticket(
         self, channel: str, record: IntakeRecord, actor: str, at: datetime | str | None
     ) -> Intake:
         """One parsed record: opened, or what else it came to (a duplicate, a recurrence)."""
         self._refresh()
-        results = self.receiver.receive(channel, [record], actor, at)
+        results = self._merged(channel, self.receiver.receive(channel, [record], actor, at))
         if not results:
             raise IntakeError(
                 f"the {channel} record opened no ticket (a follow-up of an alert that has none)"
             )
         return results[0]
+
+    def _merged(self, channel: str, results: list[Intake]) -> list[Intake]:
+        """A channel the contract merges at once (``[merge] auto``): each new report with a
+        candidate is merged into the first (the most specific place); a merge refused (the
+        candidate closed meanwhile) leaves it open on its own, the candidates still offered."""
+        if channel not in self.policy.contract.merge_auto:
+            return results
+        out = []
+        for r in results:
+            if r.candidates and r.outcome in ("opened", "recurrence"):
+                into = r.candidates[0].id
+                try:
+                    self.groups.merge(r.ticket.id, into, AUTO_ACTOR, AUTO_REASON)
+                except FaultflowError as err:
+                    log.warning("ticket %s not merged into %s: %s", r.ticket.id, into, err)
+                else:
+                    ctx = self.work.ctx
+                    now_us = to_us(ctx.now())
+                    fresh = queries.ticket(ctx.store, ctx.contracts, r.ticket.id, now_us)
+                    r = dataclasses.replace(r, ticket=fresh)
+            out.append(r)
+        return out
 
     def _refresh(self) -> None:
         """New tickets: the contract version the database runs now, the registry as it is."""
@@ -138,6 +164,7 @@ class Changes:
         def apply(s: Step) -> None:
             draft, at_us, history = s.draft, s.at_us, s.history
 
+            on_its_own(draft, trigger)
             late = at_us < draft.ticket.last_us
             if late and not (said or reason):
                 raise InvalidInput(
@@ -226,6 +253,7 @@ class Changes:
             if cause:
                 member("cause", cause, c.causes, InvalidInput)
             t = draft.ticket
+            on_its_own(draft, "reclassify")
             if t.state in c.finals:  # its promises are settled: the report counts them as kept
                 raise IllegalTransition(
                     f"ticket {t.id} is {t.state} (closed): its classification is settled"
@@ -280,6 +308,7 @@ class Changes:
             t = draft.ticket
             if t.state in draft.contract.finals:
                 raise IllegalTransition(f"ticket {t.id} is {t.state}: nothing to hold")
+            on_its_own(draft, "hold")
             if t.on_hold:
                 raise IllegalTransition(
                     f"ticket {t.id} is already on hold ({t.hold_reason}); resume it first"
@@ -321,6 +350,7 @@ class Changes:
             t = draft.ticket
             if not t.on_hold:
                 raise IllegalTransition(f"ticket {t.id} is not on hold")
+            on_its_own(draft, "resume")
             resumed = draft.resume_all(at_us)
             draft.update(on_hold=False, hold_reason=None)
             said = self.policy.checked("note", note) or (
@@ -364,6 +394,7 @@ class Changes:
             t = draft.ticket
             if t.state in draft.contract.finals:
                 raise IllegalTransition(f"ticket {t.id} is {t.state}: nothing to hand over")
+            on_its_own(draft, "assign")
             if t.owner == owner:
                 raise InvalidInput(f"ticket {t.id} is {owner}'s already")
             draft.update(owner=owner)
