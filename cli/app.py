@@ -103,6 +103,7 @@ def _register() -> None:
     from .inspect import inspect
     from .kb import kb
     from .mail import mail
+    from .merging import link, merge, unlink, unmerge
     from .network import groups
     from .people import ack, assign, escalate, oncall
     from .reports import report, verify
@@ -115,7 +116,7 @@ def _register() -> None:
     for command in (
         intake, advance, reclassify, hold, resume, note, show, list_, tick, run, channels,
         check, graph, report, verify, demo, token, serve, oncall, ack, escalate, assign, mail,
-        contract, kb, inspect, spares, *groups(),
+        contract, kb, inspect, spares, link, unlink, merge, unmerge, *groups(),
     ):  # fmt: skip
         cli.add_command(command)
 

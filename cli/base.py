@@ -184,15 +184,20 @@ class FaultflowGroup(click.Group):
                 settings.close()
 
 
-def actor_option(f: Callable[..., Any]) -> Callable[..., Any]:
+def actor_option(f: Callable[..., Any], flag: str = "--as") -> Callable[..., Any]:
     return click.option(
-        "--as",
+        flag,
         "actor",
         envvar=ENV_ACTOR,
         default=lambda: _user(),
         metavar="ACTOR",
         help=f"Who does this [{ENV_ACTOR}; default: your login].",
     )(f)
+
+
+def by_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Who does this, as ``--by`` (for a command whose ``--as`` says something else)."""
+    return actor_option(f, "--by")
 
 
 def at_option(f: Callable[..., Any]) -> Callable[..., Any]:

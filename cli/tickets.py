@@ -95,6 +95,16 @@ def intake(
         if len(results) == 1 and r.outcome in ("opened", "recurrence"):
             for name, clock in r.ticket.clocks.items():
                 click.echo(f"  {name}: {clock_phrase(clock, engine.now())}")
+        if r.ticket.merged_into is not None:
+            click.echo(f"  merged into {r.ticket.merged_into}: the same place, within the "
+                       "merge window ([merge] auto)")  # fmt: skip
+        elif r.candidates:
+            click.echo("  perhaps the same outage as (faultflow merge "
+                       f"{r.ticket.id} into PARENT):")  # fmt: skip
+            for c in r.candidates:
+                part, code = c.where
+                click.echo(f"    {c.id}  {c.state}  via {c.channel}  {c.title[:50]}  "
+                           f"(same {part} {code}, {c.created_at:%H:%M})")  # fmt: skip
         for found in r.suggestions:
             e = found.entry
             fix = (e.fix.splitlines() or ["-"])[0][:60]
@@ -234,8 +244,25 @@ def note(
 @json_option
 @click.pass_obj
 def show(settings: Settings, ticket_id: str, as_json: bool) -> None:
-    """One ticket: its promises (what is at risk) and its timeline."""
-    show_ticket(settings, settings.engine().get(ticket_id), as_json)
+    """One ticket: its promises (what is at risk), its group and links, and its timeline."""
+    engine = settings.engine()
+    t = engine.get(ticket_id)
+    group = engine.group(t.id) if t.parent is not None or _linked(t) else None
+    if as_json:
+        emit_json({**t.to_dict(), **({"group": group.to_dict()} if group else {})})
+        return
+    show_ticket(settings, t, False)
+    if group is not None:
+        from .merging import group_lines
+
+        click.echo(click.style("group and links", bold=True))
+        for line in group_lines(group):
+            click.echo(line)
+
+
+def _linked(ticket: Any) -> bool:
+    """Whether the ticket's history says it was ever linked (its links are read only then)."""
+    return any(e.trigger in ("link", "unlink") for e in ticket.history)
 
 
 @click.command(name="list")

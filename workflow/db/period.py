@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, select
+from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select
 
 from .store import Store
 from .tables import CLOCKS, DEVICES, EVENTS, KB_ENTRIES, KB_LOG, LINES, TICKETS
@@ -42,9 +42,12 @@ class Period:
         if on_calendar:
             in_period = and_(in_period, c.c.name.not_in(list(on_calendar)))
         self.in_period = in_period
-        # the tickets counted: not cancelled (and, for a unit's report, of that unit)
+        # the tickets counted: not cancelled, not a report merged into another (an outage
+        # counts once, by its parent's clocks), and, for a unit's report, of that unit
         self.not_cancelled = and_(
-            t.c.state.not_in(self.cancelled) if self.cancelled else literal(True), self.of_unit
+            t.c.state.not_in(self.cancelled) if self.cancelled else literal(True),
+            or_(t.c.parent.is_(None), t.c.parent == t.c.id),
+            self.of_unit,
         )
         self.joined = c.join(t, t.c.id == c.c.ticket_id)
         self.base = (
@@ -220,6 +223,17 @@ class Period:
                 .order_by(func.count().desc(), t.c.channel)
             )
         }
+
+    def merged(self) -> Sequence[Any]:
+        """The reports opened in the period that were merged into another ticket (one outage,
+        many reports), by parent: parent, its title, report, channel, created_us."""
+        t, q = TICKETS, TICKETS.alias("q")
+        return self.store.query(
+            select(q.c.id, q.c.title, t.c.id, t.c.channel, t.c.created_us)
+            .select_from(t.join(q, q.c.id == t.c.parent))
+            .where(self._opened(), t.c.parent != t.c.id)
+            .order_by(q.c.created_us, q.c.id, t.c.created_us, t.c.id)
+        )
 
     def cancelled_count(self) -> int:
         """Tickets opened in the period that were cancelled."""

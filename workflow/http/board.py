@@ -346,7 +346,14 @@ def _ticket_page(request: Request, found: Session, ticket: Any, status: int = 20
         may_act=found.allows("operate"), tracking=tracking,
         where=engine.whereabouts(ticket) if ticket.unit else {},
         suggested=_suggested(engine, ticket, contract, w), round_of=_round_of(ticket),
+        group=_group(engine, ticket), candidates=engine.candidates(ticket.id),
     )  # fmt: skip
+
+
+def _group(engine: Any, ticket: Any) -> Any:
+    """The ticket's group and links, when it has any (read only then)."""
+    linked = any(e.trigger in ("link", "unlink") for e in ticket.history)
+    return engine.group(ticket.id) if ticket.parent is not None or linked else None
 
 
 def _round_of(ticket: Any) -> str | None:
@@ -414,6 +421,13 @@ def act(engine: Any, ticket_id: str, form: dict[str, str], actor: str) -> None:
     elif action == "assign":
         engine.assign(ticket_id, text["person"] or "", reason=text["reason"] or "", actor=actor,
                       version=version)  # fmt: skip
+    elif action == "merge":
+        into = form.get("into", "").strip()
+        if not into:
+            raise InvalidInput("merge into which ticket? (give the parent's ID)")
+        engine.merge(ticket_id, into, actor=actor, reason=text["reason"])
+    elif action == "unmerge":
+        engine.unmerge(ticket_id, actor=actor, reason=text["reason"])
     elif action == "kb":
         engine.kb_use(ticket_id, form.get("entry", ""), actor=actor, note=text["note"])
     else:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidInput, UnknownTicket
 from .auth import Operator, Reader
@@ -97,8 +97,6 @@ def ticket_answer(ticket: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(
         ticket.to_dict(), status_code=status, headers={"ETag": _etag(ticket.version)}
     )
-
-
 
 
 def _cursor(value: str | None) -> str | None:
@@ -249,3 +247,60 @@ def locate(ticket_id: str, body: Locate, request: Request, token: Operator) -> A
         actor=token.actor, note=body.note, version=_version(request),
     )  # fmt: skip
     return ticket_answer(moved)
+
+
+# -- one outage, many reports (tickets/groups.py) -------------------------------------------------
+
+
+class Merge(_Body):
+    into: str
+    reason: str | None = None
+
+
+class Unmerge(_Body):
+    reason: str | None = None
+
+
+class LinkBody(_Body):
+    other: str
+    as_: str = Field("related", alias="as")
+    note: str | None = None
+
+
+@router.post("/v1/tickets/{ticket_id}/merge", summary="Merge a report into its outage's ticket")
+def merge(ticket_id: str, body: Merge, request: Request, token: Operator) -> Any:
+    """The report ``ticket_id`` is merged into the open ticket ``into``: its clocks stop and it
+    closes with it; ``into``'s promises run from the group's first report. The parent."""
+    engine = request.app.state.engine
+    return ticket_answer(engine.merge(ticket_id, body.into, actor=token.actor, reason=body.reason))
+
+
+@router.delete("/v1/tickets/{ticket_id}/merge", summary="Take a report out of its outage")
+def unmerge(ticket_id: str, request: Request, token: Operator, body: Unmerge | None = None) -> Any:
+    """Its own clocks run again from its own report; the report."""
+    given = body or Unmerge()
+    engine = request.app.state.engine
+    return ticket_answer(engine.unmerge(ticket_id, actor=token.actor, reason=given.reason))
+
+
+@router.get("/v1/tickets/{ticket_id}/links", summary="A ticket's group and links")
+def group(ticket_id: str, request: Request, token: Reader) -> dict[str, Any]:
+    found: dict[str, Any] = request.app.state.engine.group(ticket_id).to_dict()
+    return found
+
+
+@router.post("/v1/tickets/{ticket_id}/links", summary="Link two tickets", status_code=201)
+def link(ticket_id: str, body: LinkBody, request: Request, token: Operator) -> dict[str, Any]:
+    engine = request.app.state.engine
+    linked: dict[str, Any] = engine.link(
+        ticket_id, body.other, body.as_, actor=token.actor, note=body.note
+    ).to_dict()
+    return linked
+
+
+@router.delete("/v1/tickets/{ticket_id}/links/{other}", summary="Take back a link")
+def unlink(ticket_id: str, other: str, request: Request, token: Operator) -> dict[str, Any]:
+    found: dict[str, Any] = request.app.state.engine.unlink(
+        ticket_id, other, actor=token.actor
+    ).to_dict()
+    return found

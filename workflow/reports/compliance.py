@@ -201,6 +201,21 @@ class SpareOut:
                 "out_s": _s(self.out)}  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """One outage reported many times: the parent ticket (its clocks are the outage's) and
+    the reports merged into it, each (id, channel, when reported)."""
+
+    ticket: str
+    title: str
+    reports: list[tuple[str, str, datetime]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ticket": self.ticket, "title": self.title,
+                "reports": [{"ticket": r, "channel": ch, "at": at.isoformat()}
+                            for r, ch, at in self.reports]}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Report:
     """The compliance report of one period; ``to_dict()`` is the JSON form."""
@@ -237,6 +252,9 @@ class Report:
     """What those rounds found, each with the fault ticket it opened."""
     spares_out: list[SpareOut] = field(default_factory=list)
     """The spares substitutions took in the period, and how long each has been (or was) out."""
+    outages: list[Outage] = field(default_factory=list)
+    """Outages reported more than once: each parent with the reports merged into it (they are
+    counted once, by the parent's clocks)."""
 
     @property
     def working_time(self) -> list[str]:
@@ -302,6 +320,7 @@ class Report:
             "inspections": [line.to_dict() for line in self.inspections],
             "findings": [f.to_dict() for f in self.findings],
             "spares_out": [x.to_dict() for x in self.spares_out],
+            "outages": [o.to_dict() for o in self.outages],
             **({"calendars": self.calendars} if self.calendars else {}),
             "weekly_breaches": [
                 {"week": w.date().isoformat(), "breaches": n} for w, n in self.weekly_breaches
@@ -520,7 +539,18 @@ def build(
         *_experience(period, contract),
         *_inspections(store, start_us, end_us, now_us, unit),
         _spares_out(store, start_us, end_us, now_us, zone),
+        _outages(period, zone),
     )
+
+
+def _outages(period: Period, zone: Any) -> list[Outage]:
+    """The reports of the period merged into a parent, by parent."""
+    by: dict[str, Outage] = {}
+    for parent, title, report, channel, at_us in period.merged():
+        by.setdefault(parent, Outage(parent, title, [])).reports.append(
+            (report, channel, from_us(at_us, zone))
+        )
+    return list(by.values())
 
 
 def _spares_out(store: Store, start_us: int, end_us: int, now_us: int, zone: Any) -> list[SpareOut]:

@@ -139,6 +139,13 @@ def table(report: Report, breaches: int = 10) -> str:
             back = f"back {show(sp.back_at, day)}" if sp.back_at else "still out"
             out.append(f"  {sp.serial}  {sp.model}  for {sp.ticket}  taken "
                        f"{show(sp.taken_at, day)}  {back}  out {span(sp.out)}")  # fmt: skip
+    if report.outages:
+        merged = sum(len(o.reports) for o in report.outages)
+        out += ["", f"one outage, many reports ({merged} report(s) merged into "
+                    f"{len(report.outages)} ticket(s), each outage counted once):"]  # fmt: skip
+        for o in report.outages:
+            said = ", ".join(f"{r} via {ch} {show(at, day)}" for r, ch, at in o.reports)
+            out.append(f"  {o.ticket}  {o.title[:40]}  ← {said}")
     if report.withdrawn:
         out += ["", f"alarms withdrawn after a late entry ({len(report.withdrawn)}):"]
         for w in report.withdrawn:

@@ -16,7 +16,7 @@ from .parts import EngineParts
 
 if TYPE_CHECKING:
     from ..contract.versions import Diff as ContractDiff
-    from .groups import Group
+    from .groups import Candidate, Group
     from .views import Ticket
 
 
@@ -83,3 +83,8 @@ class GroupsAPI(EngineParts):
         """``ticket_id``'s group (its parent, the parent's reports, the first report's time) and
         its links."""
         return self._changes.groups.group(ticket_id)
+
+    def candidates(self, ticket_id: str) -> builtins.list[Candidate]:
+        """The open tickets at ``ticket_id``'s place reported within the contract's merge
+        window before it: the outage it may belong to, the most specific place first."""
+        return self._changes.groups.near(ticket_id)

@@ -327,6 +327,20 @@ class Groups:
             turned.append(Link(other, kind, from_us(k.created_us, self._zone), k.actor))
         return Group(tid, parent, reports, origin, tuple(turned))
 
+    def near(self, ticket_id: str) -> list[Candidate]:
+        """The open tickets ``ticket_id`` may share an outage with (as its intake offered
+        them, looked at again now); none for a report merged already, a closed or an unplaced
+        ticket."""
+        tid = normalize_ticket_id(ticket_id)
+        c = self.policy.contract
+        with self.work.ctx.store.unit() as u:
+            record = u.ticket(tid)
+            if record is None:
+                raise UnknownTicket(ticket_id)
+            if record.urgent_us is None or (record.parent is not None and record.parent != tid):
+                return []
+            return candidates(u, record, c.merge_window_us, c.timezone)
+
     # -- helpers -------------------------------------------------------------------------------
 
     @property
