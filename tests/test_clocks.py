@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 from faultflow.contract.model import ClockSpec
 from faultflow.tickets.draft import replay
-from faultflow.timekeeping.replay import Moment
 from faultflow.timekeeping import clocks as clk
 from faultflow.timekeeping.calendars import Calendar, official, parse_hours
 from faultflow.timekeeping.clocks import ClockFacts
+from faultflow.timekeeping.replay import Moment
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

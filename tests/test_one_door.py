@@ -153,9 +153,20 @@ def by_bulk_load(e: Engine, travel: Any, folder: Path) -> str:
     return t.id
 
 
+def by_merge(e: Engine, travel: Any, folder: Path) -> str:
+    """The 09:00 report is merged at 09:16 into a ticket opened at 09:10: the parent's promise
+    runs from 09:00 and broke at 09:15 — found by the merge."""
+    first = new_ticket(e, "A")
+    travel(minutes=10)
+    parent = new_ticket(e, "A")
+    travel(minutes=6)
+    return e.merge(first.id, parent.id, actor="li").id
+
+
 WRITERS = [
     by_the_sweep, by_advance, by_note, by_assign, by_reclassify, by_hold, by_resume,
     by_escalate, by_alertmanager_resolved, by_email_reply, by_contract_apply, by_bulk_load,
+    by_merge,
 ]  # fmt: skip
 
 
@@ -218,7 +229,6 @@ def test_a_late_step_is_refused_on_a_ticket_the_caller_saw_at_another_version(
     with pytest.raises(ConcurrentUpdate):
         paged.advance(t.id, "respond", actor="li", version=t.version)
     assert paged.advance(t.id, "respond", actor="li").state == "responded"
-
 
 
 def test_the_remembered_rows_are_shared_safely_between_threads(engine: Engine) -> None:
