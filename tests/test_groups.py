@@ -302,3 +302,31 @@ def test_the_cli_merges_and_links(engine: Engine, db_path: Path, travel: Any) ->
     assert out.exit_code == 0 and "merged_into" not in json.loads(out.output)
     usage = run.invoke(cli, [*base, "merge", b, "onto", a])
     assert usage.exit_code == 2 and "merge ID into PARENT" in usage.stderr
+
+
+def test_merges_and_links_over_http(engine: Engine, travel: Any) -> None:
+    from test_http import Served, client
+
+    desk = engine.create_token("desk", ["intake:*", "operate"], "li")[1]
+    viewer = engine.create_token("viewer", ["read"], "auditor")[1]
+    served = Served(engine)
+    try:
+        with client(served, desk) as c:
+            a = c.post("/v1/intake/hotline", json={"title": "宕机", "tier": "A", "device": CORE})
+            b = c.post("/v1/intake/web", json={"title": "不通", "tier": "A", "device": CORE})
+            pa, pb = a.json()["ticket"]["id"], b.json()["ticket"]["id"]
+            assert [x["id"] for x in b.json()["candidates"]] == [pa]
+            merged = c.post(f"/v1/tickets/{pb}/merge", json={"into": pa, "reason": "同一故障"})
+            assert merged.status_code == 200 and merged.json()["parent_of_group"] is True
+            again = c.post(f"/v1/tickets/{pb}/merge", json={"into": pa})
+            assert again.status_code == 422 and "already" in again.json()["error"]
+            linked = c.post(f"/v1/tickets/{pa}/links", json={"other": pb, "as": "duplicate"})
+            assert linked.status_code == 201 and linked.json()["links"][0]["as"] == "duplicate"
+            assert c.delete(f"/v1/tickets/{pa}/links/{pb}").json()["links"] == []
+            out = c.request("DELETE", f"/v1/tickets/{pb}/merge", json={"reason": "两回事"})
+            assert out.status_code == 200 and "merged_into" not in out.json()
+        with client(served, viewer) as c:
+            assert c.get(f"/v1/tickets/{pa}/links").json()["reports"] == []
+            assert c.post(f"/v1/tickets/{pb}/merge", json={"into": pa}).status_code == 403
+    finally:
+        served.stop()
