@@ -104,6 +104,9 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
                 "kb_drafts": drafts,
                 "rounds": outcome.rounds,
                 "spares_taken": outcome.spares,
+                "outage": {"ticket": outcome.outage[0], "reports": outcome.outage[1]}
+                if outcome.outage
+                else None,
                 "findings": outcome.findings,
                 "report": result.to_dict(),
             }
@@ -143,6 +146,13 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
             f"opened a ticket and paged; {len(outcome.findings)} finding(s) became fault tickets"
             + (f" ({', '.join(outcome.findings)})." if outcome.findings else ".")
         )
+    if outcome.outage and outcome.outage[1]:
+        parent, merged = outcome.outage
+        click.echo(
+            f"One outage, {len(merged) + 1} reports: Alertmanager, then the hotline, the customer "
+            f"manager and the portal reported one core switch; {', '.join(merged)} were merged "
+            f"into {parent}, whose promises ran from the first report, and closed with it."
+        )
     if outcome.spares:
         click.echo(
             f"Spares: {len(outcome.spares)} substitution(s) took a spare of the same model from "
@@ -159,6 +169,8 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
     hints.append(("kb list --state draft", "the experience entries drafted from the reports"))
     if outcome.rounds:
         hints.append(("inspect list --from -30d --to now", "the month's inspection rounds"))
+    if outcome.outage and outcome.outage[1]:
+        hints.append((f"show {outcome.outage[0]}", "one outage, its reports merged in"))
     if outcome.spares:
         hints.append(("spares status", "the spares by model, and what is out"))
     if result.units:

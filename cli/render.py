@@ -165,6 +165,9 @@ def ticket_text(ticket: Ticket, now: datetime, where: dict[str, Any] | None = No
             lines.append(f"  | {safe(text)}")
     lines.append("")
     lines.append(click.style("promises", bold=True))
+    if ticket.merged_into is not None:
+        lines.append(f"  (stopped when merged into {ticket.merged_into}: the outage's promises "
+                     "are kept there)")  # fmt: skip
     if not ticket.clocks:
         lines.append("  (no clock has started)")
     width = max((len(n) for n in ticket.clocks), default=0)

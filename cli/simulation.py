@@ -98,6 +98,7 @@ class Outcome:
     rounds: dict[str, int] = field(default_factory=dict)  # inspection rounds, by how they went
     findings: list[str] = field(default_factory=list)  # the tickets rounds' findings opened
     spares: list[str] = field(default_factory=list)  # the spares substitutions took from stock
+    outage: tuple[str, list[str]] | None = None  # one outage's ticket and the reports merged in
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,10 @@ class Simulation:
 
     def run(self, progress: Callable[[int], None] | None = None) -> Outcome:
         self._schedule_arrivals()
+        hit = next((c for c in self.units if c.device), None)
+        if hit is not None:  # ten days in, mid-morning, one unit's core switch fails
+            first = (self.start + timedelta(days=9)).replace(hour=10, minute=12)
+            self.at(first, functools.partial(self._outage, hit))
         if self.engine.contract.inspections:
             self.at(self.start, self._morning)
         day = 0
@@ -420,6 +425,57 @@ class Simulation:
                 }
             ],
         }
+
+    # -- one outage, four reports: merged into the first, paid by its clock -------------------
+
+    def _outage(self, caller: Caller) -> None:
+        """The monitoring fires first; the unit's duty officer phones, its customer manager
+        writes, someone fills in the portal: four tickets of one outage, each offered the
+        others as candidates. The duty engineer merges the later three into the first, and
+        works that one only; the reports close with it."""
+        now = self.clock[0]
+        title = FAULTS["A"][0]
+        alert = self._alert(title, "A", now, caller)
+        (first,) = self.engine.intake_all("alertmanager", alert, actor="monitor")
+        parent = first.ticket.id
+        self.outcome.opened += 1
+        self.outcome.outage = (parent, [])
+        reports = {
+            "hotline": {"caller": f"{caller.name}值班员", "unit": caller.name, "summary": title,
+                        "tier": "A", "number": caller.phone or "0374-6000000",
+                        "call_id": f"CALL-OUTAGE-{parent}"},
+            "customer_manager": {"title": f"{caller.name}全部断网", "unit": caller.name,
+                                 "tier": "A", "manager": "zhao"},
+            "web": {"title": "网站和办公系统都打不开", "unit": caller.name, "tier": "A",
+                    "reporter": f"{caller.name}信息科"},
+        }  # fmt: skip
+        for minutes, (channel, payload) in zip((3, 5, 9), reports.items(), strict=True):
+            self.at(now + timedelta(minutes=minutes),
+                    functools.partial(self._outage_report, channel, payload, parent))  # fmt: skip
+        duty = self._inspector()
+        steps = [(11, "respond"), (25, "dispatch"), (80, "arrive"), (200, "resolve")]
+        for minutes, trigger in steps:
+            self.at(now + timedelta(minutes=minutes),
+                    functools.partial(self._do, parent, trigger, duty,
+                                      note="one outage: see the reports merged in"))  # fmt: skip
+        self.at(now + timedelta(hours=6),
+                lambda: self._do(parent, "report", duty, attach_report=True,
+                                 note="handling report to every reporter"))  # fmt: skip
+
+    def _outage_report(self, channel: str, payload: dict[str, Any], parent: str) -> None:
+        from faultflow.errors import FaultflowError
+
+        (r,) = self.engine.intake_all(channel, payload, actor="desk")
+        self.outcome.opened += 1
+        if parent not in [c.id for c in r.candidates]:
+            return  # not offered: worked on its own (by the rules of the demo, not here)
+        try:  # the duty engineer takes the offer
+            self.engine.merge(r.ticket.id, parent, actor=self._inspector(),
+                              reason="同一故障：核心交换机宕机")  # fmt: skip
+        except FaultflowError:
+            return
+        assert self.outcome.outage is not None
+        self.outcome.outage[1].append(r.ticket.id)
 
     # -- what the operators do ----------------------------------------------------------------
 
