@@ -24,6 +24,10 @@ BENCH = Path(__file__).parent / "benchmarks"
         ("bench_registry.py", ["--devices", "300", "--units", "20"]),
         ("bench_kb.py", ["--entries", "300", "--rounds", "1", "--tickets", "5"]),
         (
+            "bench_merge.py",
+            ["--children", "20", "--open", "300", "--units", "10", "--intakes", "200"],
+        ),
+        (
             "bench_inspections.py",
             [
                 "--plans",
