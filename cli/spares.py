@@ -12,7 +12,7 @@ from faultflow.timekeeping.times import show
 
 from .base import Settings, actor_option, emit_json, json_option
 
-STATES = ("in_stock", "taken", "in_repair", "retired")
+STATES = ("in_stock", "reserved", "taken", "in_repair", "retired")
 
 
 def _echo(engine: Any, s: Any, as_json: bool) -> None:
@@ -162,6 +162,7 @@ def status(settings: Settings, as_json: bool) -> None:
     if not found:
         click.echo("no spare and no device model yet")
     for m in found:
-        click.echo(f"{m['model']:<20} in stock {m['in_stock']:>3}  taken {m['taken']:>3}  "
-                   f"in repair {m['in_repair']:>3}  retired {m['retired']:>3}  devices "
-                   f"{m['devices']:>4}")  # fmt: skip
+        low = (f"  wanted {m['wanted']:>3}" + ("  LOW" if m["low"] else "")) if "low" in m else ""
+        click.echo(f"{m['model']:<20} in stock {m['in_stock']:>3}  reserved {m['reserved']:>3}  "
+                   f"taken {m['taken']:>3}  in repair {m['in_repair']:>3}  retired "
+                   f"{m['retired']:>3}  devices {m['devices']:>4}{low}")  # fmt: skip

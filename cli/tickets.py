@@ -132,6 +132,8 @@ def intake(
               "(default: one of the faulty device's model, at its site first).")  # fmt: skip
 @click.option("--model", help="substitute: the faulty part's model, when its device is not "
               "in the registry.")  # fmt: skip
+@click.option("--faulty", metavar="SERIAL", help="substitute: the serial of the part taken "
+              "out (default: the ticket's device), entered as a spare in repair.")  # fmt: skip
 @json_option
 @click.pass_obj
 def advance(
@@ -146,6 +148,7 @@ def advance(
     send: bool,
     spare: str | None,
     model: str | None,
+    faulty: str | None,
     as_json: bool,
 ) -> None:
     """Fire TRIGGER on a ticket (respond, remote, dispatch, arrive, resolve, ...)."""
@@ -160,6 +163,7 @@ def advance(
         attach_report=attach_report,
         spare=spare,
         model=model,
+        faulty=faulty,
     )
     if send:  # after the step is committed: a mail server away refuses the mail, not the step
         t = engine.send_handling_report(t.id, actor=actor)

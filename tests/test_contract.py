@@ -192,6 +192,20 @@ def test_seed_contract_holds_every_promise() -> None:
             "notifiers.log.events",
             "unknown kind 'gossip'",
         ),
+        (lambda d: d.update(merge={"window": "0m"}), "merge.window", "longer than zero"),
+        (lambda d: d.update(merge={"windo": "1h"}), "merge.windo", "unknown key"),
+        (lambda d: d.update(spares={"ratio": 2}), "spares.ratio", "0 < r ≤ 1"),
+        (lambda d: d.update(spares={"reserve": ["Z"]}), "spares.reserve[0]", "unknown tier 'Z'"),
+        (
+            lambda d: d.update(spares={"reserve": ["A"], "reserve_on": "fly"}),
+            "spares.reserve_on",
+            "unknown trigger 'fly'",
+        ),
+        (
+            lambda d: d["machine"]["transitions"][0].update(trigger="merge"),
+            "machine.transitions[0].trigger",
+            "reserved",
+        ),
     ],
 )
 def test_bad_contracts_are_refused_naming_the_key(mutate: Any, path: str, words: str) -> None:

@@ -299,3 +299,99 @@ def test_verify_finds_a_movement_changed_behind_faultflows_back(
     done = CliRunner().invoke(cli, ["--db", str(db_path), "verify"])
     assert done.exit_code == 1
     assert "the spares' log is broken at movement 2" in done.stderr
+
+
+def _kept(db_path: Path, tmp_path: Path, extra: str) -> Engine:
+    """The seed contract with a [spares] table, and the example registry."""
+    text = (ROOT / "states.toml").read_text(encoding="utf-8")
+    config = tmp_path / "spares.toml"
+    config.write_text(text + "\n[spares]\n" + extra, "utf-8")
+    engine = Engine.open(db=db_path, clock=pendulum.now, people=PEOPLE, config=config)
+    assert not engine.import_registry(example(), actor="li").problems
+    return engine
+
+
+def test_a_tier_a_dispatch_reserves_a_spare_and_a_close_without_it_releases_it(
+    db_path: Path, tmp_path: Path, travel: Any
+) -> None:
+    engine = _kept(db_path, tmp_path, 'reserve = ["A"]\n')
+    engine.spares_add("SP-FAR", MODEL, "WAREHOUSE", actor="li")
+    engine.spares_add("SP-HERE", MODEL, "CG-GOV-MAIN", actor="li")
+    t = engine.intake("hotline", {"title": "宕机", "tier": "A", "device": CORE}, actor="desk")
+    engine.advance(t.id, "respond", actor="li")
+    sent = engine.advance(t.id, "dispatch", actor="li")
+    assert sent.history[-1].data["spare_reserved"]["serial"] == "SP-HERE"  # at its site first
+    assert (engine.spare("SP-HERE").state, engine.spare("SP-HERE").ticket) == ("reserved", t.id)
+    engine.advance(t.id, "arrive", actor="li")
+    travel(hours=5, minutes=1)
+    done = engine.advance(t.id, "substitute", actor="li")
+    assert done.history[-1].data["spare"]["serial"] == "SP-HERE"  # the one it took along
+    # a second outage resolved on site: its reserved spare goes back when it closes
+    other = engine.intake("hotline", {"title": "又宕机", "tier": "A", "device": CORE}, actor="d")
+    for trigger in ("respond", "dispatch"):
+        engine.advance(other.id, trigger, actor="li")
+    assert engine.spare("SP-FAR").state == "reserved"
+    for trigger in ("arrive", "resolve", "report"):
+        engine.advance(other.id, trigger, actor="li")
+    back = engine.spare("SP-FAR")
+    assert (back.state, back.ticket) == ("in_stock", None)
+    assert [m["action"] for m in engine.spare_history("SP-FAR")] == [
+        "added", "reserved", "released"
+    ]  # fmt: skip
+    # nothing in stock: the dispatch goes on and says so
+    third = engine.intake("hotline", {"title": "三宕", "tier": "A", "device": CORE}, actor="d")
+    engine.spares_retire("SP-FAR", "报废", actor="li")
+    engine.advance(third.id, "respond", actor="li")
+    said = engine.advance(third.id, "dispatch", actor="li").history[-1].data
+    assert said["spare_wanted"].startswith(f"no spare of model {MODEL} in stock")
+    assert engine.verify().ok
+
+
+def test_the_faulty_part_goes_to_repair_and_comes_back_to_stock(
+    stocked: Engine, travel: Any
+) -> None:
+    stocked.spares_add("SP-1", MODEL, "CG-GOV-MAIN", actor="li")
+    tid = _on_site_and_late(stocked, travel, device=CORE)
+    t = stocked.advance(tid, "substitute", actor="li")
+    assert t.history[-1].data["faulty"] == {"serial": CORE, "state": "in_repair"}
+    part = stocked.spare(CORE)
+    assert (part.state, part.model, part.ticket) == ("in_repair", MODEL, tid)
+    assert stocked.spares_return(CORE, "WAREHOUSE", actor="wang", note="修好").state == "in_stock"
+    # a part named by hand, of a device the registry does not know
+    other = _on_site_and_late(stocked, travel)
+    took = stocked.advance(other, "substitute", actor="li", model=MODEL, faulty="OLD-77")
+    assert took.history[-1].data["spare"]["serial"] == CORE  # the repaired one, in stock again
+    assert stocked.spare("OLD-77").state == "in_repair"
+    with pytest.raises(InvalidInput, match="only with the remedy"):
+        stocked.advance(_on_site_and_late(stocked, travel), "resolve", actor="li", faulty="X")
+
+
+def test_a_stock_below_the_contracts_ratio_warns_the_role_it_names(
+    db_path: Path, tmp_path: Path, travel: Any
+) -> None:
+    engine = _kept(db_path, tmp_path, 'ratio = 0.5\nnotify = "duty-engineer"\n')
+    installed = engine.spares_status()
+    (row,) = [m for m in installed if m["model"] == MODEL]
+    assert row["devices"] == 6 and row["wanted"] == 3 and row["low"] is True
+    for i in range(4):
+        engine.spares_add(f"SP-{i}", MODEL, "WAREHOUSE", actor="li")
+    assert not next(m for m in engine.spares_status() if m["model"] == MODEL)["low"]
+    tid = _on_site_and_late(engine, travel, device=CORE)
+    quiet = engine.advance(tid, "substitute", actor="li")  # 3 left of the 3 wanted: enough
+    assert not any("spares_low" in e.data for e in quiet.history)
+    second = _on_site_and_late(engine, travel, device=CORE)
+    warned = engine.advance(second, "substitute", actor="li")
+    low = [e for e in warned.history if "spares_low" in e.data]
+    assert len(low) == 1 and low[0].data["spares_low"] == {
+        "model": MODEL, "in_stock": 2, "devices": 6, "wanted": 3
+    }  # fmt: skip
+    assert low[0].data["told"] == ["li"]  # the duty engineer of Monday 2 March
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    asked = "SELECT payload FROM outbox WHERE ticket_id = ? AND kind = 'escalation'"
+    told = [json.loads(p) for (p,) in conn.execute(asked, (second,))]
+    conn.close()
+    assert any(p.get("recipients") == ["li"] and p.get("model") == MODEL for p in told)
+    assert next(m for m in engine.spares_status() if m["model"] == MODEL)["low"]
+    assert engine.verify().ok

@@ -35,7 +35,7 @@ from .network.places import Places
 from .reports.api import ReportsAPI
 from .run.api import RunAPI
 from .run.escalation import acknowledged, escalated
-from .spares.api import SparesAPI, remedying
+from .spares.api import SparesAPI, Stock
 from .tickets import queries
 from .tickets.api import GroupsAPI, RolloutAPI
 from .tickets.parts import At
@@ -89,18 +89,12 @@ class Engine(
         self._stop = threading.Event()
         self.places = Places(store)
         """Where intake finds a fault's unit, site, line and device (the registry)."""
-        self.work = UnitOfWork(
-            Context(
-                store,
-                self.contracts,
-                self.now,
-                sealer,
-                people,
-                self.places,
-                drafting(self.places),
-                remedying(self.places),
-            )
-        )
+        stock = Stock(self.places, people)  # the spares, inside a ticket's unit of work
+        ctx = Context(
+            store, self.contracts, self.now, sealer, people, self.places,
+            drafting(self.places), stock.remedy, stock.reserve, stock.release,
+        )  # fmt: skip
+        self.work = UnitOfWork(ctx)
         """The one door every change of a ticket goes through (unit.py)."""
         self._changes = Changes(self.work, _handling_markdown)
 
@@ -219,6 +213,7 @@ class Engine(
         self, ticket_id: str, trigger: str, actor: str = "system", at: At = None,
         note: str | None = None, reason: str | None = None, version: int | None = None,
         attach_report: bool = False, spare: str | None = None, model: str | None = None,
+        faulty: str | None = None,
     ) -> Ticket:  # fmt: skip
         """Fire ``trigger``; the ticket afterwards (alarms due by ``at`` fire first). ``at``
         (default now): not in the future, not before the last step. ``version``: refuse
@@ -226,10 +221,11 @@ class Engine(
         handling report as it stands after this event inside the hash chain. The contract's
         remedy (``substitute``) takes a spare of the faulty device's model from stock once
         spares are kept: ``spare`` names the one, ``model`` the model when the device is not
-        known (docs/spares.md)."""
+        known, ``faulty`` the serial of the part taken out when it is not the ticket's device
+        (entered as a spare in repair; docs/spares.md)."""
         c = self._changes
         return c.advance(ticket_id, trigger, actor, at, note, reason, version, attach_report,
-                         spare, model)  # fmt: skip
+                         spare, model, faulty)  # fmt: skip
 
     def reclassify(
         self, ticket_id: str, tier: str | None = None, kind: str | None = None,

@@ -259,18 +259,15 @@ class _Compiler:
                 name: self._inspection(name, plan, zone, calendars, m.tiers, header.default_tier)
                 for name, plan in m.inspections.items()
             },
-            merge_window_us=self._positive("merge.window", m.merge.window),
+            merge_window_us=self._us("merge.window", m.merge.window),  # > 0: parse_duration
             merge_auto=frozenset(m.merge.auto),  # channels are plugins: `check` knows them
             spare_ratio=self._ratio(m.spares.ratio),
             spare_notify=m.spares.notify or None,
             spare_reserve=self._tiers_named("spares.reserve", m.spares.reserve, m.tiers),
+            spare_reserve_on=self._trigger_named(
+                "spares.reserve_on", m.spares.reserve_on, transitions, bool(m.spares.reserve)
+            ),
         )
-
-    def _positive(self, path: str, text: str) -> int:
-        us = self._us(path, text)
-        if us <= 0:
-            raise Invalid(path, f"{text!r}: give a duration longer than nothing")
-        return us
 
     @staticmethod
     def _tiers_named(path: str, names: tuple[str, ...], tiers: Mapping[str, Any]) -> frozenset[str]:
@@ -278,6 +275,13 @@ class _Compiler:
             if name not in tiers:
                 raise Invalid(f"{path}[{i}]", f"unknown tier {name!r} (known: {', '.join(tiers)})")
         return frozenset(names)
+
+    @staticmethod
+    def _trigger_named(path: str, name: str, transitions: Any, used: bool) -> str:
+        known = sorted({t.trigger for t in transitions})
+        if used and name not in known:
+            raise Invalid(path, f"unknown trigger {name!r} (the machine's: {', '.join(known)})")
+        return name
 
     @staticmethod
     def _ratio(ratio: float | None) -> float | None:

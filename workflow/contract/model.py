@@ -39,6 +39,14 @@ RESERVED_TRIGGERS = frozenset(
         "delivered",
         "contract",
         "occurrence",
+        "locate",
+        "kb",
+        "merge",
+        "unmerge",
+        "group",
+        "follow",
+        "link",
+        "unlink",
     }
 )
 LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
@@ -273,6 +281,8 @@ class Contract:
     """``[spares] notify``: the role (people.toml) a low stock is told to."""
     spare_reserve: frozenset[str] = frozenset()
     """``[spares] reserve``: the tiers whose dispatch reserves a spare of the device's model."""
+    spare_reserve_on: str = "dispatch"
+    """``[spares] reserve_on``: the trigger that reserves it."""
     warnings: tuple[str, ...] = ()
     """What ``faultflow check`` warns about (the file still loads): e.g. a literal secret."""
     text: str = ""

@@ -184,6 +184,7 @@ class SparesShape(_Table, kw_only=True):
     ratio: float | None = None  # warn when a model's stock < ratio × its installed devices
     notify: str | None = None  # the role (people.toml) a low stock is told to
     reserve: Names = ()  # tiers whose dispatch reserves a spare of the device's model ahead
+    reserve_on: str = "dispatch"  # the trigger that reserves it (the engineer sets out)
 
 
 class ContractShape(_Table, kw_only=True):

@@ -28,6 +28,7 @@ class _Statements:
     log: Any
     one: Any
     stock: Any
+    held: Any
 
 
 def _compile(statement: Any, dialect: Any) -> _Statements:
@@ -52,6 +53,12 @@ def _compile(statement: Any, dialect: Any) -> _Statements:
             select(*[s.c[n] for n in FIELDS])
             .where(s.c.model == bindparam("model"), s.c.state == "in_stock")
             .order_by(s.c.location, s.c.serial),
+            dialect,
+        ),
+        held=statement(
+            select(*[s.c[n] for n in FIELDS])
+            .where(s.c.ticket == bindparam("ticket"), s.c.state == "reserved")
+            .order_by(s.c.serial),
             dialect,
         ),
     )
@@ -101,6 +108,12 @@ def any_kept(store: Store) -> bool:
 def in_stock(u: Unit, model: str) -> list[SpareRecord]:
     """The spares of ``model`` in stock, inside the caller's transaction."""
     return [SpareRecord(*r) for r in u.run(_s(u.store).stock, {"model": model}).fetchall()]
+
+
+def reserved_for(u: Unit, ticket: str) -> list[SpareRecord]:
+    """The spares reserved ahead for ``ticket`` (its dispatch), inside the caller's
+    transaction."""
+    return [SpareRecord(*r) for r in u.run(_s(u.store).held, {"ticket": ticket}).fetchall()]
 
 
 def listed(

@@ -31,6 +31,7 @@ class Advance(_Body):
     reason: str | None = None
     spare: str | None = None  # substitute: the spare taken from stock
     model: str | None = None  # substitute: the faulty part's model, when its device is unknown
+    faulty: str | None = None  # substitute: the part taken out, when not the ticket's device
 
 
 class Reclassify(_Body):
@@ -173,6 +174,7 @@ def advance(ticket_id: str, body: Advance, request: Request, token: Operator) ->
         version=_version(request),
         spare=body.spare,
         model=body.model,
+        faulty=body.faulty,
     )
     return ticket_answer(moved)
 

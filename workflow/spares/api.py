@@ -2,12 +2,13 @@
 stock by serial and model — added, moved, sent to repair, returned, retired, each movement in
 the spares' hash-chained log — and the guard of the contract's remedy: a substitution takes a
 spare of the faulty device's model from stock, in the ticket's own transaction
-(:func:`remedying`), or is refused with where that model's spares are (docs/spares.md).
+(:class:`Stock`), or is refused with where that model's spares are (docs/spares.md).
 """
 
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,17 +19,19 @@ from ..db import spares as table
 from ..db.ledger import rewritten
 from ..db.records import SpareRecord
 from ..errors import ConcurrentUpdate, IllegalTransition, InvalidInput, UnknownEntry
+from ..tickets.draft import SYSTEM_ACTOR
 from ..tickets.parts import EngineParts
 from ..timekeeping.times import from_us
 
 if TYPE_CHECKING:
     from ..db.store import Unit
+    from ..duty.people import People
     from ..network.places import Places
     from ..tickets.draft import Draft
 
-STATES = ("in_stock", "taken", "in_repair", "retired")
-"""Where a spare stands: on the shelf, taken out to stand in for a faulty part (for a ticket),
-away for repair, or retired for good."""
+STATES = ("in_stock", "reserved", "taken", "in_repair", "retired")
+"""Where a spare stands: on the shelf, reserved for a ticket at its dispatch, taken out to stand
+in for a faulty part (for a ticket), away for repair, or retired for good."""
 RETRIES = 8
 
 
@@ -143,7 +146,7 @@ class SparesAPI(EngineParts):
         where = _word("location", location) if location is not None else None
 
         def back(cur: SpareRecord) -> SpareRecord:
-            if cur.state not in ("in_repair", "taken"):
+            if cur.state not in ("in_repair", "taken", "reserved"):
                 raise IllegalTransition(f"spare {cur.serial} is {cur.state}: nothing to "
                                         "return")  # fmt: skip
             return cur._replace(state="in_stock", ticket=None, location=where or cur.location)
@@ -164,7 +167,9 @@ class SparesAPI(EngineParts):
         return self._spare_change(serial, gone, "retired", actor, said)
 
     def spares_status(self) -> builtins.list[dict[str, Any]]:
-        """Each model: its spares by state, and how many devices of it the registry has."""
+        """Each model: its spares by state, how many devices of it the registry has and, when
+        the contract keeps a ratio (``[spares] ratio``), how many it wants in stock and whether
+        the stock is low."""
         from ..db import network
 
         installed: dict[str, int] = {}
@@ -173,11 +178,16 @@ class SparesAPI(EngineParts):
             if d.get("model"):
                 installed[d["model"]] = installed.get(d["model"], 0) + 1
         counts = table.counts(self.store)
-        return [
-            {"model": m, **{s: counts.get(m, {}).get(s, 0) for s in STATES},
-             "devices": installed.get(m, 0)}
-            for m in sorted(set(counts) | set(installed))
-        ]  # fmt: skip
+        ratio = self.contract.spare_ratio
+        out = []
+        for m in sorted(set(counts) | set(installed)):
+            row: dict[str, Any] = {"model": m, **{s: counts.get(m, {}).get(s, 0) for s in STATES},
+                                   "devices": installed.get(m, 0)}  # fmt: skip
+            if ratio is not None:  # the contract's floor: [spares] ratio of the installed
+                row["wanted"] = math.ceil(ratio * row["devices"])
+                row["low"] = row["in_stock"] < row["wanted"]
+            out.append(row)
+        return out
 
     def spares_import(
         self, path: Path, dry_run: bool = False, actor: str | None = None
@@ -285,36 +295,45 @@ def _word(name: str, value: str | None) -> str:
     return said
 
 
-def remedying(places: Places) -> Callable[[Unit, Draft, Mapping[str, Any]], dict[str, Any]]:
-    """The guard of the contract's remedy (the trigger of role ``remedy``: the seed's
-    ``substitute``), run in the ticket's transaction after the machine allowed it: a spare of
-    the faulty device's model (by the registry, or ``model`` as asked) is taken from stock —
-    the one asked for (``spare``), else the first on the shelf at the ticket's site, else the
-    first anywhere — and the event records it. Refused, with where that model's spares are,
-    when none is in stock. While no spare was ever registered, the stock is not kept and
-    nothing is asked."""
+class Stock:
+    """What the spares do inside a ticket's own unit of work (the engine hands these to the
+    unit's context): the guard of the contract's remedy, the reservation a dispatch makes
+    ahead, its release when the ticket closes, and the warning of a stock running low. While no
+    spare was ever registered, the stock is not kept and nothing is asked."""
 
-    def take(u: Unit, draft: Draft, asked: Mapping[str, Any]) -> dict[str, Any]:
-        wanted, named = asked.get("spare"), asked.get("model")
+    def __init__(self, places: Places, people: People | None = None) -> None:
+        self.places = places
+        self.people = people
+
+    def remedy(self, u: Unit, draft: Draft, asked: Mapping[str, Any]) -> dict[str, Any]:
+        """The contract's remedy (the trigger of role ``remedy``: the seed's ``substitute``),
+        after the machine allowed it: a spare of the faulty device's model (by the registry,
+        or ``model`` as asked) is taken from stock — the one asked for (``spare``), else the
+        one reserved for the ticket at its dispatch, else the first on the shelf at the
+        ticket's site, else the first anywhere — and the faulty part (``faulty``, else the
+        ticket's device) is entered as a spare in repair, to come back to stock or be
+        retired. Refused, with where that model's spares are, when none is in stock."""
+        wanted, named, faulty = asked.get("spare"), asked.get("model"), asked.get("faulty")
         t = draft.ticket
         if not table.any_kept(u.store):
-            if wanted or named:
+            if wanted or named or faulty:
                 raise InvalidInput("no spares are kept yet: register them with `faultflow "
                                    "spares add`")  # fmt: skip
             return {}
-        model = named
-        if model is None and t.device:
-            places.refresh()
-            model = (places.directory.devices.get(t.device) or {}).get("model")
+        model = self._model(draft, named)
+        held = table.reserved_for(u, t.id)
         if wanted:
             chosen = table.get(u, str(wanted))
             if chosen is None:
                 raise InvalidInput(f"no spare {wanted} (see `faultflow spares list`)")
-            if chosen.state != "in_stock":
+            if chosen.state != "in_stock" and not (chosen.state == "reserved"
+                                                   and chosen.ticket == t.id):  # fmt: skip
                 raise InvalidInput(f"spare {wanted} is {chosen.state}, not in stock")
             if model is not None and chosen.model != model:
                 raise InvalidInput(f"spare {wanted} is a {chosen.model}; the faulty part is a "
                                    f"{model}: a spare of the same model, please")  # fmt: skip
+        elif held and (model is None or held[0].model == model):
+            chosen = held[0]
         else:
             if model is None:
                 raise InvalidInput(
@@ -326,16 +345,126 @@ def remedying(places: Places) -> Callable[[Unit, Draft, Mapping[str, Any]], dict
                 raise InvalidInput(_none_in_stock(u, model))
             here = [s for s in stock if t.site and s.location == t.site]
             chosen = (here or stock)[0]
-        taken = chosen._replace(
-            state="taken", ticket=t.id, changed_us=int(asked["at_us"]),
-            changed_by=str(asked["actor"]), version=chosen.version + 1,
-        )  # fmt: skip
+        at_us, who = int(asked["at_us"]), str(asked["actor"])
+        self._let_go([h for h in held if h.serial != chosen.serial], at_us, who, u)
+        taken = chosen._replace(state="taken", ticket=t.id, changed_us=at_us, changed_by=who,
+                                version=chosen.version + 1)  # fmt: skip
         if not table.change(u, taken, "taken", {"ticket": t.id}):
             raise ConcurrentUpdate(f"spare {chosen.serial} was taken meanwhile", retry=True)
-        return {"spare": {"serial": chosen.serial, "model": chosen.model,
-                          "location": chosen.location}}  # fmt: skip
+        out: dict[str, Any] = {"spare": {"serial": chosen.serial, "model": chosen.model,
+                                         "location": chosen.location}}  # fmt: skip
+        part = str(faulty) if faulty else t.device
+        if part:
+            out["faulty"] = self._faulty(u, part, chosen, t.id, t.site, at_us, who)
+        self._low(u, draft, chosen.model, at_us)
+        return out
 
-    return take
+    def reserve(self, u: Unit, draft: Draft, asked: Mapping[str, Any]) -> dict[str, Any]:
+        """A dispatch of a tier the contract names (``[spares] reserve``): a spare of the
+        device's model is reserved for the ticket (the engineer takes it along; ``substitute``
+        takes that one). None in stock: the dispatch goes on, and its event says so."""
+        t = draft.ticket
+        if not table.any_kept(u.store) or table.reserved_for(u, t.id):
+            return {}
+        model = self._model(draft, None)
+        if model is None:
+            return {}
+        stock = table.in_stock(u, model)
+        if not stock:
+            return {"spare_wanted": _none_in_stock(u, model)}
+        here = [s for s in stock if t.site and s.location == t.site]
+        chosen = (here or stock)[0]
+        at_us, who = int(asked["at_us"]), str(asked["actor"])
+        held = chosen._replace(state="reserved", ticket=t.id, changed_us=at_us, changed_by=who,
+                               version=chosen.version + 1)  # fmt: skip
+        if not table.change(u, held, "reserved", {"ticket": t.id}):
+            raise ConcurrentUpdate(f"spare {chosen.serial} was taken meanwhile", retry=True)
+        self._low(u, draft, model, at_us)
+        return {"spare_reserved": {"serial": chosen.serial, "model": chosen.model,
+                                   "location": chosen.location}}  # fmt: skip
+
+    def release(self, u: Unit, draft: Draft) -> None:
+        """A ticket closed without taking the spare reserved for it: back on the shelf."""
+        t = draft.ticket
+        if table.any_kept(u.store):
+            self._let_go(table.reserved_for(u, t.id), draft.recorded_us, SYSTEM_ACTOR, u)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _model(self, draft: Draft, named: Any) -> str | None:
+        t = draft.ticket
+        if named:
+            return str(named)
+        if t.device:
+            self.places.refresh()
+            found = (self.places.directory.devices.get(t.device) or {}).get("model")
+            return str(found) if found else None
+        return None
+
+    @staticmethod
+    def _let_go(held: builtins.list[SpareRecord], at_us: int, who: str, u: Unit) -> None:
+        for h in held:
+            back = h._replace(state="in_stock", ticket=None, changed_us=at_us, changed_by=who,
+                              version=h.version + 1)  # fmt: skip
+            if not table.change(u, back, "released", {"ticket": h.ticket}):
+                raise ConcurrentUpdate(f"spare {h.serial} moved meanwhile", retry=True)
+
+    @staticmethod
+    def _faulty(
+        u: Unit, serial: str, spare: SpareRecord, ticket: str, site: str | None, at_us: int,
+        who: str,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The faulty part, entered as a spare in repair (a spare put in earlier and failed
+        again goes back to repair)."""
+        if serial == spare.serial:
+            raise InvalidInput(f"the faulty part {serial} cannot be the spare put in")
+        note = f"faulty part replaced by {spare.serial} ({ticket})"
+        known = table.get(u, serial)
+        if known is None:
+            part = SpareRecord(serial, spare.model, site or spare.location, "in_repair", ticket,
+                               note, at_us, who, 1)  # fmt: skip
+            table.add(u, part)
+        elif known.model != spare.model:
+            raise InvalidInput(f"the faulty part {serial} is registered as a {known.model}, "
+                               f"not a {spare.model}")  # fmt: skip
+        elif known.state == "in_repair":
+            return {"serial": serial, "state": "in_repair"}
+        else:
+            part = known._replace(state="in_repair", ticket=ticket, note=note, changed_us=at_us,
+                                  changed_by=who, version=known.version + 1)  # fmt: skip
+            if not table.change(u, part, "repair", {"ticket": ticket}):
+                raise ConcurrentUpdate(f"spare {serial} moved meanwhile", retry=True)
+        return {"serial": serial, "state": "in_repair"}
+
+    def _low(self, u: Unit, draft: Draft, model: str, at_us: int) -> None:
+        """The contract keeps at least ``[spares] ratio`` of a model's installed devices in
+        stock: below it, a note on the ticket and a notification to ``[spares] notify``'s
+        holders now (the escalation kind, as a breach's contacts hear it)."""
+        c = draft.contract
+        if c.spare_ratio is None:
+            return
+        self.places.refresh()
+        devices = sum(1 for d in self.places.directory.devices.values()
+                      if d.get("model") == model)  # fmt: skip
+        if not devices:
+            return
+        wanted = math.ceil(c.spare_ratio * devices)
+        left = len(table.in_stock(u, model))
+        if left >= wanted:
+            return
+        told: builtins.list[str] = []
+        if c.spare_notify and self.people is not None:
+            found, _ = self.people.resolve([c.spare_notify], from_us(at_us, c.timezone))
+            told = [d.person.id for d in found]
+        note = (f"spares of model {model} low: {left} in stock for {devices} installed "
+                f"(the contract keeps {c.spare_ratio:.0%}: {wanted})"
+                + (f"; told {', '.join(told)}" if told else ""))  # fmt: skip
+        low = {"model": model, "in_stock": left, "devices": devices, "wanted": wanted}
+        t = draft.ticket
+        draft.record("note", t.state, max(at_us, t.last_us), SYSTEM_ACTOR, note=note,
+                     data={"spares_low": low, **({"told": told} if told else {})},
+                     notify={"recipients": told or [c.spare_notify or t.owner], **low},
+                     kind="escalation")  # fmt: skip
 
 
 def _none_in_stock(u: Unit, model: str) -> str:

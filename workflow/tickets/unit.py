@@ -87,6 +87,13 @@ class Context:
     """Called in the transaction of the contract's remedy (a trigger of role ``remedy``), after
     the machine allowed it, with what the operator asked (``spare``, ``model``, ``actor``,
     ``at_us``): the spares take one from stock, or refuse; what it returns goes in the event."""
+    reserve: Callable[[Unit, Draft, Mapping[str, Any]], dict[str, Any]] | None = None
+    """Called in the transaction of the contract's reserving trigger (``[spares] reserve_on``)
+    on a ticket of a tier in ``[spares] reserve``: a spare is reserved for it ahead; what it
+    returns goes in the event."""
+    release: Callable[[Unit, Draft], None] | None = None
+    """Called in the transaction of a change that closes a ticket of a reserving tier: a spare
+    reserved for it and not taken goes back to stock."""
 
     @property
     def contract(self) -> Contract:
@@ -201,6 +208,11 @@ class UnitOfWork:
         if draft.dirty:
             if self.ctx.closed is not None and draft.closes:
                 self.ctx.closed(tx, draft)
+            release = self.ctx.release
+            if release is not None and draft.finished and draft.ticket.tier in (
+                draft.contract.spare_reserve
+            ):
+                release(tx, draft)
             tx.write(draft.change())
             if draft.ticket.parent == draft.ticket.id and draft.finished:
                 self.follow(tx, draft)

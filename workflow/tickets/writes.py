@@ -154,12 +154,14 @@ class Changes:
         attach_report: bool,
         spare: str | None = None,
         model: str | None = None,
+        faulty: str | None = None,
     ) -> Ticket:
         actor = self.policy.actor_name(actor)
         reason = self.policy.checked("reason", reason)
         said = self.policy.checked("note", note)
         asked = {"spare": checked_text("spare", spare, 100),
-                 "model": checked_text("model", model, 100)}  # fmt: skip
+                 "model": checked_text("model", model, 100),
+                 "faulty": checked_text("faulty", faulty, 100)}  # fmt: skip
 
         def apply(s: Step) -> None:
             draft, at_us, history = s.draft, s.at_us, s.history
@@ -181,13 +183,17 @@ class Changes:
             dest = lifecycle.fire(source, trigger, facts)
             first = source == draft.contract.initial and dest not in draft.contract.finals
             owner = self._first_ask(draft, actor) if first else None
-            remedy = self.work.ctx.remedy
-            if trigger in draft.contract.remedies and remedy is not None:
-                taken = remedy(s.tx, draft, {**asked, "actor": actor, "at_us": at_us})
+            ctx, c = self.work.ctx, draft.contract
+            if trigger in c.remedies and ctx.remedy is not None:
+                taken = ctx.remedy(s.tx, draft, {**asked, "actor": actor, "at_us": at_us})
                 owner = {**(owner or {}), **taken} or None
-            elif asked["spare"] or asked["model"]:
+            elif asked["spare"] or asked["model"] or asked["faulty"]:
                 remedies = ", ".join(sorted(draft.contract.remedies)) or "none"
                 raise InvalidInput(f"a spare is named only with the remedy ({remedies})")
+            if (trigger == c.spare_reserve_on and draft.ticket.tier in c.spare_reserve
+                    and ctx.reserve is not None):  # fmt: skip
+                held = ctx.reserve(s.tx, draft, {"actor": actor, "at_us": at_us})
+                owner = {**(owner or {}), **held} or None
             draft.transition(trigger, dest, at_us, actor, note=said, reason=reason, data=owner)
             if late:
                 assert history is not None
