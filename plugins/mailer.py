@@ -61,6 +61,19 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
         body = str(n.get("report_text", ""))
         html = n.get("report_html")
         reply_to_report = n.get("external_id") if n.get("channel") == "email" else None
+    elif event == "follow" and n.get("channel") == "email" and n.get("handling_report"):
+        # a report merged into its outage's ticket closed with it: its reporter gets the
+        # outage's handling report, as an answer to the mail they reported it with
+        addr = _address(n.get("contact"))
+        if addr:
+            to = [Address(display_name=n.get("reporter") or "", addr_spec=addr)]
+        subject = f"[FF-{ticket}] 故障处理报告 handling report: {title}"
+        body = (
+            f"您报告的故障与工单 {n.get('parent')} 为同一故障，已随其处理完毕。\n"
+            f"Your report was one outage with ticket {n.get('parent')}, handled with it.\n\n"
+            f"{n.get('handling_report')}\n"
+        )
+        reply_to_report = n.get("external_id")
     elif event == "intake" and n.get("channel") == "email":
         addr = _address(n.get("contact"))
         if addr:

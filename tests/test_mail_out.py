@@ -205,3 +205,28 @@ def test_a_report_that_cannot_be_sent_says_so_in_one_line(tmp_path: Path) -> Non
     assert engine.get(t.id).state == "reported"  # the step itself stands
     plain = CliRunner().invoke(cli, ["--db", str(db), "advance", t.id, "report", "--send"])
     assert plain.exit_code == 1  # already reported: refused before any mail
+
+
+def test_a_report_merged_into_its_outage_hears_its_handling_report_by_mail(
+    smtp: None, tmp_path: Path
+) -> None:
+    """One outage, many reports: the mail reporter's report closes with the outage's ticket and
+    its reporter gets the outage's handling report, as an answer to the mail they sent."""
+    engine = Engine.open(db=tmp_path / "ff.db", config=contract())
+    parent = engine.intake("hotline", {"title": "核心交换机宕机", "tier": "A"}, "agent1")
+    report = EmailMessage()
+    report["From"] = "王工 <ffmail@localhost>"
+    report["Subject"] = "全部科室断网"
+    report["Message-ID"] = f"<m{time.time_ns()}@czj.example>"
+    report.set_content("全部科室断网，请尽快处理")
+    t = engine.intake("email", report.as_bytes(), "mailbox")
+    engine.merge(t.id, parent.id, actor="li", reason="同一故障")
+    for step in ("respond", "remote", "resolve"):
+        engine.advance(parent.id, step, actor="li")
+    engine.advance(parent.id, "report", actor="li", attach_report=True)
+    engine.deliver(budget_s=30)
+    (mail,) = delivered(f"[FF-{t.id}] 故障处理报告")
+    assert mail["In-Reply-To"] == report["Message-ID"]
+    text = mail.get_body(("plain",)).get_content()
+    assert f"与工单 {parent.id} 为同一故障" in text
+    assert f"故障处理报告 — {parent.id}" in text  # the outage's own report
