@@ -43,6 +43,12 @@ def _address(text: str | None) -> str | None:
     return addr if "@" in addr else None
 
 
+def _reporter(n: Mapping[str, Any]) -> list[Address | str]:
+    """The ticket's reporter as a recipient (none when their contact is not an address)."""
+    addr = _address(n.get("contact"))
+    return [Address(display_name=n.get("reporter") or "", addr_spec=addr)] if addr else []
+
+
 def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | None:
     """The mail for notification ``n``, or ``None`` when nobody is to get one."""
     ticket = n.get("ticket")
@@ -54,9 +60,7 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
     reply_to_report = None
     html = None
     if event == "handling_report":  # P11: the customer's report, sent on the operator's word
-        addr = _address(n.get("contact"))
-        if addr:
-            to = [Address(display_name=n.get("reporter") or "", addr_spec=addr)]
+        to = _reporter(n)
         subject = f"[FF-{ticket}] 故障处理报告 handling report: {title}"
         body = str(n.get("report_text", ""))
         html = n.get("report_html")
@@ -64,9 +68,7 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
     elif event == "follow" and n.get("channel") == "email" and n.get("handling_report"):
         # a report merged into its outage's ticket closed with it: its reporter gets the
         # outage's handling report, as an answer to the mail they reported it with
-        addr = _address(n.get("contact"))
-        if addr:
-            to = [Address(display_name=n.get("reporter") or "", addr_spec=addr)]
+        to = _reporter(n)
         subject = f"[FF-{ticket}] 故障处理报告 handling report: {title}"
         body = (
             f"您报告的故障与工单 {n.get('parent')} 为同一故障，已随其处理完毕。\n"
@@ -75,9 +77,7 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
         )
         reply_to_report = n.get("external_id")
     elif event == "intake" and n.get("channel") == "email":
-        addr = _address(n.get("contact"))
-        if addr:
-            to = [Address(display_name=n.get("reporter") or "", addr_spec=addr)]
+        to = _reporter(n)
         subject = f"[FF-{ticket}] 已受理 received: {title}"
         body = (
             f"您报告的故障已受理，工单号 {ticket}。回复本邮件即可补充信息。\n"

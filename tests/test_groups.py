@@ -17,6 +17,7 @@ from conftest import START, race, snapshot
 from faultflow import Engine, IllegalTransition, InvalidInput, UnknownTicket
 from faultflow.cli.app import cli
 from faultflow.network.sheets import example
+from test_one_door import chain
 
 ROOT = Path(__file__).resolve().parents[1]
 PEOPLE = ROOT / "people.toml"
@@ -48,14 +49,6 @@ def _told(db_path: Path, tmp_path: Path) -> Engine:
 def report(engine: Engine, channel: str, title: str, **fields: Any) -> Any:
     (r,) = engine.intake_all(channel, {"title": title, "tier": "A", **fields}, actor="desk")
     return r
-
-
-def chain(db: Path, tid: str) -> tuple[str, str] | None:
-    conn = sqlite3.connect(db)
-    found = conn.execute("SELECT chain, status FROM escalations WHERE ticket_id = ?", (tid,))
-    row = found.fetchone()
-    conn.close()
-    return (row[0], row[1]) if row else None
 
 
 def test_a_merged_outage_runs_from_its_first_report_and_its_reports_close_with_it(
