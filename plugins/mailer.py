@@ -76,7 +76,8 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
             f"{n.get('handling_report')}\n"
         )
         reply_to_report = n.get("external_id")
-    elif event == "intake" and n.get("channel") == "email":
+    elif event in ("intake", "planned") and n.get("channel") == "email" and not n.get("window"):
+        # received (inside a maintenance window too); not again when the window's end opens it
         to = _reporter(n)
         subject = f"[FF-{ticket}] 已受理 received: {title}"
         body = (

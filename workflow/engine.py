@@ -30,6 +30,7 @@ from .duty.people import People, load
 from .errors import IntakeError
 from .inspections.api import InspectionsAPI
 from .kb.api import KBAPI, drafting
+from .maintenance.api import MaintenanceAPI, Planner
 from .network.api import NetworkAPI
 from .network.places import Places
 from .reports.api import ReportsAPI
@@ -66,6 +67,7 @@ class Engine(
     InspectionsAPI,
     SparesAPI,
     GroupsAPI,
+    MaintenanceAPI,
 ):
     """A fault-ticket workflow engine over one database and one contract.
 
@@ -92,7 +94,7 @@ class Engine(
         stock = Stock(self.places, people)  # the spares, inside a ticket's unit of work
         ctx = Context(
             store, self.contracts, self.now, sealer, people, self.places,
-            drafting(self.places), stock.remedy, stock.reserve, stock.release,
+            drafting(self.places), stock.remedy, stock.reserve, stock.release, Planner(),
         )  # fmt: skip
         self.work = UnitOfWork(ctx)
         """The one door every change of a ticket goes through (unit.py)."""

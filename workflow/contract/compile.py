@@ -261,6 +261,7 @@ class _Compiler:
             },
             merge_window_us=self._us("merge.window", m.merge.window),  # > 0: parse_duration
             merge_auto=frozenset(m.merge.auto),  # channels are plugins: `check` knows them
+            maintenance_max_us=self._us("maintenance.max", m.maintenance.max),
             spare_ratio=self._ratio(m.spares.ratio),
             spare_notify=m.spares.notify or None,
             spare_reserve=self._tiers_named("spares.reserve", m.spares.reserve, m.tiers),

@@ -47,6 +47,8 @@ RESERVED_TRIGGERS = frozenset(
         "follow",
         "link",
         "unlink",
+        "planned",
+        "cleared",
     }
 )
 LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
@@ -283,6 +285,8 @@ class Contract:
     """``[spares] reserve``: the tiers whose dispatch reserves a spare of the device's model."""
     spare_reserve_on: str = "dispatch"
     """``[spares] reserve_on``: the trigger that reserves it."""
+    maintenance_max_us: int = 24 * 3600 * 1_000_000
+    """``[maintenance] max``: the longest maintenance window that may be scheduled."""
     warnings: tuple[str, ...] = ()
     """What ``faultflow check`` warns about (the file still loads): e.g. a literal secret."""
     text: str = ""

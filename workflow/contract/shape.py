@@ -187,6 +187,12 @@ class SparesShape(_Table, kw_only=True):
     reserve_on: str = "dispatch"  # the trigger that reserves it (the engineer sets out)
 
 
+class MaintenanceShape(_Table, kw_only=True):
+    """``[maintenance]``: planned work (docs/maintenance.md)."""
+
+    max: str = "24h"  # the longest window that may be scheduled
+
+
 class ContractShape(_Table, kw_only=True):
     schema: int
     contract: HeaderShape
@@ -203,6 +209,7 @@ class ContractShape(_Table, kw_only=True):
     inspections: dict[str, InspectionShape] = {}
     merge: MergeShape = msgspec.field(default_factory=lambda: MergeShape())
     spares: SparesShape = msgspec.field(default_factory=lambda: SparesShape())
+    maintenance: MaintenanceShape = msgspec.field(default_factory=lambda: MaintenanceShape())
 
 
 GUARD_KEYS = tuple(

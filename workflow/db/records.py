@@ -340,6 +340,36 @@ class RoundLogRecord(NamedTuple):
     hash: str
 
 
+class WindowRecord(NamedTuple):
+    """A maintenance window: planned work on a part of the network (a unit, site, line, device,
+    or all of it) between two moments, during which its faults are recorded as planned — no
+    promise runs, nobody is paged — and the escalations running there pause."""
+
+    id: int
+    kind: str  # unit | site | line | device | all
+    code: str  # the registry's code (a device by its serial); "" for all
+    starts_us: int
+    ends_us: int
+    reason: str
+    state: str  # scheduled | cancelled
+    created_us: int
+    created_by: str
+    changed_us: int  # its last change (made, cancelled, begun, over)
+    changed_by: str
+    begun_us: int | None  # when the scheduler found it begun (escalations there paused)
+    ended_us: int | None  # when the scheduler found it over (what still stands opened)
+    version: int
+
+
+class WindowTicketRecord(NamedTuple):
+    """A ticket a maintenance window touched: opened as planned during it, or whose escalation
+    it paused."""
+
+    window_id: int
+    ticket: str
+    why: str  # planned | paused
+
+
 class LinkRecord(NamedTuple):
     """Two tickets said to be related by someone (``faultflow link``): ``ticket`` is a
     duplicate of, related to or caused by ``other``."""

@@ -48,6 +48,8 @@ from .records import (
     TokenRecord,
     UnitRecord,
     VendorRecord,
+    WindowRecord,
+    WindowTicketRecord,
 )
 
 
@@ -329,6 +331,15 @@ RoundRow = _table(
               "AND state IN ('planned', 'running')")),
     ),
 )  # fmt: skip
+WindowRow = _table(
+    WindowRecord, "maintenance",
+    columns={"id": Field(default=None, primary_key=True), "reason": _text(nullable=False)},
+    args=(Index("ix_maintenance_ends", "ends_us"),),
+)  # fmt: skip
+WindowTicketRow = _table(
+    WindowTicketRecord, "window_tickets",
+    columns={"window_id": Field(primary_key=True), "ticket": Field(primary_key=True)},
+)  # fmt: skip
 LinkRow = _table(
     LinkRecord, "links",
     columns={"ticket": Field(primary_key=True), "other": Field(primary_key=True)},
@@ -382,3 +393,5 @@ ROUND_LOG = _core(RoundLogRow)
 SPARES = _core(SpareRow)
 SPARE_LOG = _core(SpareLogRow)
 LINKS = _core(LinkRow)
+WINDOWS = _core(WindowRow)
+WINDOW_TICKETS = _core(WindowTicketRow)

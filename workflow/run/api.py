@@ -33,12 +33,14 @@ class RunAPI(EngineParts):
         return TALLY.read, TALLY.refused
 
     def tick(self, now: At = None, batch: int = 500, deliver: bool = True) -> builtins.list[Fired]:
-        """Fire every warning and breach due at ``now`` (default: the engine clock) once, then
-        the escalation steps due, then keep the inspection rounds (made a day ahead; those
-        not done by their due time open a ticket and page); with ``deliver``, then deliver the
-        notifications due."""
+        """Keep the maintenance windows (those begun pause their chains, those over open what
+        still stands), fire every warning and breach due at ``now`` (default: the engine
+        clock) once, then the escalation steps due, then keep the inspection rounds (made a
+        day ahead; those not done by their due time open a ticket and page); with
+        ``deliver``, then deliver the notifications due."""
         moment = aware(now, self.now(), self.contract.timezone)
         roster = self._roster if self.people is not None else None
+        self.keep_windows(moment)  # first: a window begun pauses before its chains step on
         fired = sweeps.fire(self.work, roster, to_us(moment), batch)
         self.keep_rounds(moment)
         if deliver:
@@ -55,7 +57,8 @@ class RunAPI(EngineParts):
     def next_due(self) -> datetime | None:
         """When the next warning, breach, escalation step or inspection round falls due, or
         ``None``."""
-        found = [sweeps.next_due(self.work, self.people is not None), self.next_round_due()]
+        found = [sweeps.next_due(self.work, self.people is not None), self.next_round_due(),
+                 self.next_window_change()]  # fmt: skip
         return min((d for d in found if d is not None), default=None)
 
     def maintain(self, integrity: bool = False) -> None:
@@ -81,7 +84,8 @@ class RunAPI(EngineParts):
         delivery on another (modules.py); ``serve`` adds the mailbox's."""
         roster = self._roster if self.people is not None else None
         return lanes(self.work, roster, lambda: self.registry.notifiers, self._recorded(),
-                     on_fired, self.keep_rounds, self.next_round_due)  # fmt: skip
+                     on_fired, self.keep_rounds, self.next_round_due, self.keep_windows,
+                     self.next_window_change)  # fmt: skip
 
     def _recorded(self) -> Callable[[Attempt], None] | None:
         """Whether each page reached its people goes into the history (with people only)."""

@@ -173,7 +173,7 @@ def ack(work: UnitOfWork, tid: str, actor: str, note: str | None = None) -> None
 
     def acknowledge(s: Step) -> None:
         esc = s.tx.escalation(s.draft.ticket.id)
-        if esc is None or esc.status != "running":
+        if esc is None or esc.status not in ("running", "paused"):
             raise IllegalTransition(f"ticket {tid} has no escalation running to acknowledge")
         said = note or NOTES["ack"].format(chain=esc.chain)
         where = {"chain": esc.chain, "step": esc.step + 1, "round": esc.round}

@@ -2,7 +2,8 @@
 
 - :class:`Timers` fires the warnings and breaches due (timers.py);
 - :class:`Escalation` fires the escalation steps due (escalation.py);
-- :class:`Inspections` makes the inspection rounds ahead and finds those missed;
+- :class:`Keeper` makes the inspection rounds ahead and finds those missed, and (in a lane of
+  its own) keeps the maintenance windows;
 - :class:`Maintenance` folds the SQLite WAL back hourly and checks the file daily;
 - :class:`Delivery` delivers the outbox (delivery.py), in a lane of its own;
 - :class:`Mailbox` reads the contract's mailbox (mailbox.py), in a lane of its own.
@@ -70,19 +71,20 @@ class Escalation:
         return _until(self.work, escalations.next_due(self.work.ctx.store))
 
 
-class Inspections:
-    """Keep the inspection rounds: make those of the next day, and find those not done by
-    their due time (inspections/api.py); wake again when the next one falls due, or in a
-    minute (the next day's rounds are made as time moves on, and a plan a new contract adds is
-    seen). Its own schedule (not polled every ``max_sleep``): what it waits for, it made itself
-    or another scheduler made the same."""
+class Keeper:
+    """Keep what is planned ahead: the inspection rounds (make those of the next day, find
+    those not done by their due time: inspections/api.py) or the maintenance windows (pause
+    the chains where one has begun, open what still stands when one is over:
+    maintenance/api.py); wake again when the next one falls due, or in a minute (the next
+    day's rounds are made as time moves on; a plan a new contract adds, or a window another
+    process scheduled, is seen). Its own schedule (not polled every ``max_sleep``)."""
 
-    name, budget, polls = "inspections", 30.0, False
+    budget, polls = 30.0, False
 
     def __init__(
-        self, work: UnitOfWork, keep: Callable[[], Any], next_due: Callable[[], Any]
+        self, name: str, work: UnitOfWork, keep: Callable[[], Any], next_due: Callable[[], Any]
     ) -> None:
-        self.work, self.keep, self.next_due = work, keep, next_due
+        self.name, self.work, self.keep, self.next_due = name, work, keep, next_due
 
     def run_once(self, deadline: float) -> float | None:
         self.keep()
@@ -167,6 +169,8 @@ def lanes(
     on_fired: Callable[[list[Fired]], None] | None = None,
     keep_rounds: Callable[[], Any] | None = None,
     next_round: Callable[[], Any] | None = None,
+    keep_windows: Callable[[], Any] | None = None,
+    next_window: Callable[[], Any] | None = None,
 ) -> list[Lane]:
     """The scheduler's lanes: maintenance (first: a damaged file is found before anything is
     written into it), timers and escalation (with people) on one, the delivery on its own (a
@@ -178,6 +182,8 @@ def lanes(
     found = [Lane("scheduler", main), Lane("delivery", [Delivery(work, notifiers, recorded)])]
     if keep_rounds is not None and next_round is not None:
         # a lane of its own: a missed round's ticket and page never delay a ticket's breach
-        found.append(Lane("inspections", [Inspections(work, keep_rounds, next_round)]))
+        found.append(Lane("inspections", [Keeper("inspections", work, keep_rounds, next_round)]))
+    if keep_windows is not None and next_window is not None:
+        found.append(Lane("windows", [Keeper("windows", work, keep_windows, next_window)]))
     return found
 

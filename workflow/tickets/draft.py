@@ -61,10 +61,13 @@ def opened(
     chained: frozenset[str] = frozenset(),
     place: Mapping[str, str] | None = None,
     manager: Mapping[str, str] | None = None,
+    planned: int | None = None,
 ) -> Draft:
     """The draft of a new ticket: its row, and the intake event with the clocks it starts
     (``place``: where it is, found from what the channel carried, recorded in the event;
-    ``manager``: its unit's customer manager, whom the reporter's acknowledgement names)."""
+    ``manager``: its unit's customer manager, whom the reporter's acknowledgement names;
+    ``planned``: the maintenance window it came in, when it did: then its first event is
+    :data:`PLANNED` and no clock starts)."""
     tier, kind, cause = classification
     ticket = TicketRecord(
         id=ticket_id,
@@ -102,12 +105,18 @@ def opened(
     if place:
         data["place"] = dict(place)
     notify = {"unit": place.get("unit"), "manager": manager} if place else None
+    trigger = contract.intake
+    if planned is not None:  # inside a maintenance window: recorded, no promise runs yet
+        trigger, data["window"] = PLANNED, planned
     draft.transition(
-        contract.intake, contract.initial, at_us, actor, note=record.title, data=data,
-        notify=notify,
-    )  # fmt: skip
+        trigger, contract.initial, at_us, actor, note=record.title, data=data, notify=notify
+    )
     return draft
 
+
+PLANNED = "planned"
+"""The first event of a ticket opened inside a maintenance window (``maintenance/``): it starts
+no clock; when the window is over and the fault still stands, an intake event starts them."""
 
 UNANNOUNCED = frozenset({"delivered", "occurrence", "group", "link", "unlink"})
 """Events no notification tells of: what became of a notification (telling of it would make

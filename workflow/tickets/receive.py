@@ -474,6 +474,7 @@ class _Plan:
                 else 1
             ),
             recurs=after.id if after is not None else None,
+            tx=self.u,
         )
         self.drafts[draft.ticket.id] = draft
         self.opened += 1

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..audit.chain import PLAIN, Sealer
 from ..contract.model import Contract
-from ..db.records import ClockRecord, EscalationRecord, EventRecord, TicketRecord
+from ..db.records import ClockRecord, EscalationRecord, EventRecord, TicketRecord, place_of
 from ..db.store import Store, Unit
 from ..errors import ConcurrentUpdate, FaultflowError, UnknownTicket
 from ..ids import normalize_ticket_id
@@ -94,6 +94,10 @@ class Context:
     release: Callable[[Unit, Draft], None] | None = None
     """Called in the transaction of a change that closes a ticket of a reserving tier: a spare
     reserved for it and not taken goes back to stock."""
+    planned: Callable[[Unit, str, Mapping[str, str], int, str], int | None] | None = None
+    """Asked in the transaction of a new ticket (``why`` ``planned``) and of an escalation chain
+    about to start (``paused``): the maintenance window going on at that ticket's place at
+    that moment (its id, the ticket marked as touched by it), or ``None``."""
 
     @property
     def contract(self) -> Contract:
@@ -173,15 +177,20 @@ class UnitOfWork:
         *,
         occurrence: int = 1,
         recurs: str | None = None,
+        tx: Unit | None = None,
     ) -> Draft:
         """A new ticket's draft under the current contract (written by :meth:`commit`), placed
-        where the registry says its channel's data puts it."""
-        contract, locate = self.ctx.contract, self.ctx.locate
+        where the registry says its channel's data puts it; inside a maintenance window at its
+        place (asked in ``tx``, the intake's transaction), opened as planned."""
+        contract, locate, planned = self.ctx.contract, self.ctx.locate, self.ctx.planned
         place = locate(record, contract.channels.get(channel, {})) if locate else None
+        window = None
+        if tx is not None and planned is not None:
+            window = planned(tx, ticket_id, place or {}, at_us, "planned")
         return opened(
             contract, ticket_id, channel, record, classification, actor, at_us,
             recorded_us, data, self.ctx.sealer, occurrence=occurrence, recurs=recurs,
-            chained=self.chained, place=place, manager=self.manager(place),
+            chained=self.chained, place=place, manager=self.manager(place), planned=window,
         )  # fmt: skip
 
     def manager(self, place: Mapping[str, str] | None) -> dict[str, str] | None:
@@ -304,9 +313,15 @@ class UnitOfWork:
         if chain is None:
             return
         old = tx.escalation(t.id)
-        if old is not None and old.status == "running":
-            return  # one chain at a time: the running one goes on
+        if old is not None and old.status in ("running", "paused"):
+            return  # one chain at a time: the running (or paused) one goes on
         now_us = draft.recorded_us
+        planned = self.ctx.planned
+        if planned is not None and planned(tx, t.id, place_of(t), now_us, "paused") is not None:
+            # planned work at its place: the chain waits for the window's end
+            paused = EscalationRecord(t.id, chain.name, 0, 1, "paused", now_us, None)
+            tx.put_escalation(paused, old)
+            return
         tx.put_escalation(EscalationRecord(t.id, chain.name, 0, 1, "running", now_us, now_us), old)
 
     def change(

@@ -1,0 +1,2 @@
+"""Maintenance windows: planned work that pages nobody and breaks no promise
+(docs/maintenance.md)."""
