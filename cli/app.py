@@ -103,6 +103,7 @@ def _register() -> None:
     from .inspect import inspect
     from .kb import kb
     from .mail import mail
+    from .maintenance import maintenance
     from .merging import link, merge, unlink, unmerge
     from .network import groups
     from .people import ack, assign, escalate, oncall
@@ -116,7 +117,7 @@ def _register() -> None:
     for command in (
         intake, advance, reclassify, hold, resume, note, show, list_, tick, run, channels,
         check, graph, report, verify, demo, token, serve, oncall, ack, escalate, assign, mail,
-        contract, kb, inspect, spares, link, unlink, merge, unmerge, *groups(),
+        contract, kb, inspect, spares, link, unlink, merge, unmerge, maintenance, *groups(),
     ):  # fmt: skip
         cli.add_command(command)
 

@@ -80,7 +80,7 @@ def create_app(
     app.state.metrics.watch(app.state.intake)
     app.state.tokens = Tokens(engine)
     _errors(app)
-    from . import inspections, intake, kb, network, reports, spares, tickets
+    from . import inspections, intake, kb, maintenance, network, reports, spares, tickets
 
     app.router.routes.insert(0, intake.route())  # the hot path: first, and not a FastAPI route
     app.include_router(tickets.router)
@@ -89,6 +89,7 @@ def create_app(
     app.include_router(kb.router)
     app.include_router(inspections.router)
     app.include_router(spares.router)
+    app.include_router(maintenance.router)
     _service(app)
     _document(app, intake.PATH, intake.openapi_operation())
     if web:

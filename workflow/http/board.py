@@ -219,7 +219,7 @@ def rounds_html(engine: Any, w: Any) -> str:
          "findings": w["list.sep"].join(f["ticket"] for f in r.findings)}
         for r in engine.rounds()
     ]  # fmt: skip
-    return render("web/board_rounds.html", rounds=shown, w=w)
+    return render("web/board_rounds.html", rounds=shown, w=w, windows=engine.announced())
 
 
 def rows_html(engine: Any, filters: dict[str, str | None], w: Any) -> str:

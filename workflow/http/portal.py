@@ -26,7 +26,7 @@ router = APIRouter(include_in_schema=False)
 ACTOR = "portal"  # who the history names for what a reporter did through the portal
 FIELDS = {"unit": 200, "name": 100, "phone": 40, "what": 8000, "attachments": 2000, "impact": 20}
 REQUIRED = ("unit", "name", "phone", "what")
-PUBLIC = {"intake", "reclassify", "hold", "resume"}  # events shown with words of their own
+PUBLIC = {"intake", "planned", "cleared", "reclassify", "hold", "resume"}  # events in words
 
 
 def _impacts(request: Request) -> list[str]:
@@ -82,7 +82,7 @@ def _form(
 ) -> Response:  # fmt: skip
     return page(request, "portal.html", status, csrf=form_token(request),
                 values=values or {}, impacts=_impacts(request), message=message,
-                units=units)  # fmt: skip
+                units=units, windows=request.app.state.engine.announced())  # fmt: skip
 
 
 def _manager(request: Request, ticket: Any) -> dict[str, str] | None:

@@ -223,6 +223,26 @@ class MaintenanceAPI(EngineParts):
                     return self._view(new, now_us)
         raise ConcurrentUpdate(f"maintenance window {wid} kept changing: try again")
 
+    def announced(self, days: int = 7) -> builtins.list[dict[str, Any]]:
+        """The windows going on now or beginning within ``days``, as the units are told of
+        them (the portal, the board): each with the names of the units in its scope."""
+        now = self.now()
+        places = cast("Places", self.places)
+        places.refresh()
+        d = places.directory
+        out = []
+        for w in self.maintenance(now, now + timedelta(days=days)):
+            kind, _, code = w.scope.partition(":")
+            if kind == ALL:
+                units: builtins.list[str] = []
+            else:
+                entry = {"unit": d.units, "site": d.sites, "line": d.lines,
+                         "device": d.devices}[kind].get(code) or {}  # fmt: skip
+                unit = code if kind == "unit" else entry.get("unit")
+                units = [str((d.units.get(unit or "") or {}).get("name") or unit or code)]
+            out.append({"window": w, "units": units, "all": kind == ALL})
+        return out
+
     def next_window_change(self) -> datetime | None:
         """When the next window begins or ends (the scheduler's wake), or ``None``."""
         found = table.next_change(self.store, self._now_us())

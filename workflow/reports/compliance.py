@@ -202,6 +202,29 @@ class SpareOut:
 
 
 @dataclass(frozen=True, slots=True)
+class Planned:
+    """A maintenance window of the period and what it held back: faults recorded as planned,
+    of which how many still stood when it was over (opened under the usual promises) and how
+    many cleared during it; escalations it paused."""
+
+    window: int
+    scope: str
+    start: datetime
+    end: datetime
+    reason: str
+    planned: int
+    opened: int
+    cleared: int
+    paused: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"window": self.window, "scope": self.scope, "from": self.start.isoformat(),
+                "to": self.end.isoformat(), "reason": self.reason, "planned": self.planned,
+                "opened": self.opened, "cleared": self.cleared,
+                "paused": self.paused}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Outage:
     """One outage reported many times: the parent ticket (its clocks are the outage's) and
     the reports merged into it, each (id, channel, when reported)."""
@@ -255,6 +278,8 @@ class Report:
     outages: list[Outage] = field(default_factory=list)
     """Outages reported more than once: each parent with the reports merged into it (they are
     counted once, by the parent's clocks)."""
+    maintenance: list[Planned] = field(default_factory=list)
+    """The maintenance windows of the period: planned outages, apart from the faults."""
 
     @property
     def working_time(self) -> list[str]:
@@ -321,6 +346,7 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "spares_out": [x.to_dict() for x in self.spares_out],
             "outages": [o.to_dict() for o in self.outages],
+            "maintenance": [m.to_dict() for m in self.maintenance],
             **({"calendars": self.calendars} if self.calendars else {}),
             "weekly_breaches": [
                 {"week": w.date().isoformat(), "breaches": n} for w, n in self.weekly_breaches
@@ -540,7 +566,43 @@ def build(
         *_inspections(store, start_us, end_us, now_us, unit),
         _spares_out(store, start_us, end_us, now_us, zone),
         _outages(period, zone),
+        _maintenance(store, contract, start_us, end_us, unit),
     )
+
+
+def _maintenance(
+    store: Store, contract: Any, start_us: int, end_us: int, unit: str | None
+) -> list[Planned]:
+    """The windows that met the period (called off ones aside), with what each held back; of
+    a unit's report, the windows on all of the network or that touched its tickets."""
+    from ..db import maintenance as table
+    from ..maintenance.model import Scope
+
+    zone, out = contract.timezone, []
+    for w in table.listed(store, start_us, end_us, ["scheduled"]):
+        with store.unit() as u:
+            touched = table.touched(u, w.id)
+            tickets = {tid: u.ticket(tid) for tid, _ in touched}
+        ours = w.kind == "all" or (w.kind == "unit" and w.code == unit)
+        if unit is not None and not ours and not any(
+            t is not None and t.unit == unit for t in tickets.values()
+        ):
+            continue
+        planned = [tid for tid, why in touched if why == "planned"]
+        cleared = sum(
+            1
+            for tid in planned
+            if (t := tickets.get(tid)) is not None and t.state in contract.cancelled
+        )
+        # opened: the intake event at the window's end gave it clocks (its place in the
+        # urgency order, or a final state other than cleared)
+        opened = sum(1 for tid in planned
+                     if (t := tickets.get(tid)) is not None and t.state not in contract.cancelled
+                     and w.ended_us is not None)  # fmt: skip
+        out.append(Planned(w.id, str(Scope(w.kind, w.code)), from_us(w.starts_us, zone),
+                           from_us(w.ends_us, zone), w.reason, len(planned), opened, cleared,
+                           sum(1 for _, why in touched if why == "paused")))  # fmt: skip
+    return out
 
 
 def _outages(period: Period, zone: Any) -> list[Outage]:

@@ -139,6 +139,13 @@ def table(report: Report, breaches: int = 10) -> str:
             back = f"back {show(sp.back_at, day)}" if sp.back_at else "still out"
             out.append(f"  {sp.serial}  {sp.model}  for {sp.ticket}  taken "
                        f"{show(sp.taken_at, day)}  {back}  out {span(sp.out)}")  # fmt: skip
+    if report.maintenance:
+        out += ["", "planned maintenance (faults recorded as planned: still standing at the end "
+                    "and opened / cleared during it; escalations paused):"]  # fmt: skip
+        for m in report.maintenance:
+            out.append(f"  #{m.window}  {m.scope}  {show(m.start, day)} – {show(m.end, day)}  "
+                       f"{m.reason[:40]}  planned {m.planned}: {m.opened} / {m.cleared}; "
+                       f"paused {m.paused}")  # fmt: skip
     if report.outages:
         merged = sum(len(o.reports) for o in report.outages)
         out += ["", f"one outage, many reports ({merged} report(s) merged into "
