@@ -107,6 +107,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
                 "outage": {"ticket": outcome.outage[0], "reports": outcome.outage[1]}
                 if outcome.outage
                 else None,
+                "maintenance": outcome.window,
                 "findings": outcome.findings,
                 "report": result.to_dict(),
             }
@@ -146,6 +147,14 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
             f"opened a ticket and paged; {len(outcome.findings)} finding(s) became fault tickets"
             + (f" ({', '.join(outcome.findings)})." if outcome.findings else ".")
         )
+    if outcome.window:
+        nw = outcome.window
+        click.echo(
+            f"Planned work: maintenance window {nw['id']} at {nw['unit']} (a night's cut-over) "
+            f"recorded {len(nw['planned'])} faults as planned and paged nobody; "
+            f"{len(nw['cleared'])} cleared during it, {len(nw['opened'])} still stood and opened "
+            "when it was over."
+        )
     if outcome.outage and outcome.outage[1]:
         parent, merged = outcome.outage
         click.echo(
@@ -171,6 +180,8 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         hints.append(("inspect list --from -30d --to now", "the month's inspection rounds"))
     if outcome.outage and outcome.outage[1]:
         hints.append((f"show {outcome.outage[0]}", "one outage, its reports merged in"))
+    if outcome.window:
+        hints.append((f"maintenance show {outcome.window['id']}", "a night of planned work"))
     if outcome.spares:
         hints.append(("spares status", "the spares by model, and what is out"))
     if result.units:

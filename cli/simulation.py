@@ -99,6 +99,7 @@ class Outcome:
     findings: list[str] = field(default_factory=list)  # the tickets rounds' findings opened
     spares: list[str] = field(default_factory=list)  # the spares substitutions took from stock
     outage: tuple[str, list[str]] | None = None  # one outage's ticket and the reports merged in
+    window: dict[str, Any] | None = None  # the night of planned work, and what it held back
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +162,10 @@ class Simulation:
         if hit is not None:  # ten days in, mid-morning, one unit's core switch fails
             first = (self.start + timedelta(days=9)).replace(hour=10, minute=12)
             self.at(first, functools.partial(self._outage, hit))
+        worked = [c for c in self.units if c.device and c is not hit]
+        if worked:  # three weeks in, a night of planned work at another unit
+            planning = (self.start + timedelta(days=19)).replace(hour=10, minute=0)
+            self.at(planning, functools.partial(self._plan_work, worked[0]))
         if self.engine.contract.inspections:
             self.at(self.start, self._morning)
         day = 0
@@ -476,6 +481,73 @@ class Simulation:
             return
         assert self.outcome.outage is not None
         self.outcome.outage[1].append(r.ticket.id)
+
+    # -- a night of planned work: recorded, nobody paged ----------------------------------------
+
+    def _plan_work(self, caller: Caller) -> None:
+        """The project team schedules a cut-over for tonight at one unit; during it the
+        monitoring sees five ports go down and the unit's duty officer phones; four ports come
+        back before the end. At the end the fifth alert and the phone call still stand: they
+        open under the usual promises, and the operators take them from there."""
+        from faultflow.errors import FaultflowError
+
+        code = next((u["code"] for u in self.engine.entries("units")
+                     if u["name"] == caller.name), None)  # fmt: skip
+        if code is None:
+            return
+        now = self.clock[0]
+        begins = now.replace(hour=22, minute=0)
+        ends = begins + timedelta(hours=4)
+        try:
+            w = self.engine.maintenance_add(begins, ends, f"unit:{code}", "核心交换机割接（夜间）",
+                                            actor="zhou")  # fmt: skip
+        except FaultflowError:
+            return
+        self.outcome.window = {"id": w.id, "unit": caller.name, "planned": [], "opened": [],
+                               "cleared": []}  # fmt: skip
+        self.at(begins, lambda: None)  # the scheduler sees it begin, and end, on time
+        self.at(ends, functools.partial(self._work_done, w.id))
+        ports = self._alert("割接: 端口 down", "A", begins, caller)
+        ports["alerts"] = [
+            {**ports["alerts"][0], "fingerprint": f"{self.seq:08x}{i:08x}",
+             "labels": {**ports["alerts"][0]["labels"], "alertname": f"PortDown-{i}"}}
+            for i in range(5)
+        ]  # fmt: skip
+        self.at(begins + timedelta(minutes=20), functools.partial(self._during, ports, caller))
+
+    def _during(self, ports: dict[str, Any], caller: Caller) -> None:
+        assert self.outcome.window is not None
+        now = self.clock[0]
+        ports = {**ports, "alerts": [{**a, "startsAt": now.isoformat()} for a in ports["alerts"]]}
+        for r in self.engine.intake_all("alertmanager", ports, actor="monitor"):
+            self.outcome.window["planned"].append(r.ticket.id)
+            self.outcome.opened += 1
+        call = {"caller": f"{caller.name}值班员", "unit": caller.name, "tier": "A",
+                "summary": "办公网全部中断", "number": caller.phone or "0374-6000000",
+                "call_id": f"CALL-NIGHT-{self.seq}"}  # fmt: skip
+        self.at(now + timedelta(minutes=25), functools.partial(self._call_in, call))
+        back = {**ports, "status": "resolved",
+                "alerts": [{**a, "status": "resolved", "endsAt": (now + timedelta(hours=2))
+                            .isoformat()} for a in ports["alerts"][:4]]}  # fmt: skip
+        self.at(
+            now + timedelta(hours=2),
+            lambda: self.engine.intake_all("alertmanager", back, actor="monitor"),
+        )
+
+    def _call_in(self, call: dict[str, Any]) -> None:
+        assert self.outcome.window is not None
+        self.outcome.window["planned"].append(self.engine.intake("hotline", call, "desk").id)
+        self.outcome.opened += 1
+
+    def _work_done(self, window: int) -> None:
+        assert self.outcome.window is not None
+        for tid in self.outcome.window["planned"]:
+            t = self.engine.get(tid)
+            if t.state in self.engine.contract.cancelled:
+                self.outcome.window["cleared"].append(tid)
+            elif t.clocks:  # opened at the window's end: handled as any fault from now on
+                self.outcome.window["opened"].append(tid)
+                self._plan(tid, t.tier, "wang")
 
     # -- what the operators do ----------------------------------------------------------------
 
