@@ -100,6 +100,7 @@ def _register() -> None:
     from .checks import channels, check, graph
     from .contracts import contract
     from .demo import demo
+    from .followup import followup, followups
     from .inspect import inspect
     from .kb import kb
     from .mail import mail
@@ -117,7 +118,8 @@ def _register() -> None:
     for command in (
         intake, advance, reclassify, hold, resume, note, show, list_, tick, run, channels,
         check, graph, report, verify, demo, token, serve, oncall, ack, escalate, assign, mail,
-        contract, kb, inspect, spares, link, unlink, merge, unmerge, maintenance, *groups(),
+        contract, kb, inspect, spares, link, unlink, merge, unmerge, maintenance,
+        followup, followups, *groups(),
     ):  # fmt: skip
         cli.add_command(command)
 

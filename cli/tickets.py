@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -166,7 +167,8 @@ def advance(
         faulty=faulty,
     )
     if send:  # after the step is committed: a mail server away refuses the mail, not the step
-        t = engine.send_handling_report(t.id, actor=actor)
+        t = engine.send_handling_report(t.id, actor=actor,
+                                        base_url=os.environ.get("FAULTFLOW_BASE_URL"))  # fmt: skip
     show_ticket(settings, t, as_json)
 
 

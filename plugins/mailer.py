@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
+from html import escape
 from typing import Any
 
 from faultflow import hookimpl
@@ -64,6 +65,13 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
         subject = f"[FF-{ticket}] 故障处理报告 handling report: {title}"
         body = str(n.get("report_text", ""))
         html = n.get("report_html")
+        link = n.get("followup_link")
+        if link:  # the follow-up: the reporter rates the service on their tracking page
+            said = "问题解决了吗？请为本次服务评分 / Was it solved? Rate the service"
+            body += f"\n\n{said}: {link}\n"
+            if html:
+                html = str(html).replace("</body>", f'<p><a href="{escape(str(link))}">'
+                                                     f"{said}</a></p></body>")  # fmt: skip
         reply_to_report = n.get("external_id") if n.get("channel") == "email" else None
     elif event == "follow" and n.get("channel") == "email" and n.get("handling_report"):
         # a report merged into its outage's ticket closed with it: its reporter gets the

@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "workflow"
 RINGS: list[set[str]] = [
     {"http", "testing", "bulk"},  # surfaces (and helpers that drive the façade)
     {"engine", "__init__"},  # the façade
-    {"run", "reports", "access", "network", "kb", "inspections", "spares", "maintenance"},
+    {"run", "reports", "access", "network", "kb", "inspections", "spares", "maintenance",
+     "followup"},
     {"tickets"},  # the one unit of work and what goes through it
     {"duty", "registry", "hookspecs", "audit"},  # people, plugins, the audit chain
     {"contract", "db", "timekeeping", "intake", "errors", "ids", "secrets", "words"},  # ground

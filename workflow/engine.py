@@ -28,6 +28,7 @@ from .contract.versions import Contracts, settle
 from .db.store import Store
 from .duty.people import People, load
 from .errors import IntakeError
+from .followup.api import Due, FollowupAPI
 from .inspections.api import InspectionsAPI
 from .kb.api import KBAPI, drafting
 from .maintenance.api import MaintenanceAPI, Planner
@@ -68,6 +69,7 @@ class Engine(
     SparesAPI,
     GroupsAPI,
     MaintenanceAPI,
+    FollowupAPI,
 ):
     """A fault-ticket workflow engine over one database and one contract.
 
@@ -94,7 +96,8 @@ class Engine(
         stock = Stock(self.places, people)  # the spares, inside a ticket's unit of work
         ctx = Context(
             store, self.contracts, self.now, sealer, people, self.places,
-            drafting(self.places), stock.remedy, stock.reserve, stock.release, Planner(),
+            (drafting(self.places), Due()), stock.remedy, stock.reserve, stock.release,
+            Planner(),
         )  # fmt: skip
         self.work = UnitOfWork(ctx)
         """The one door every change of a ticket goes through (unit.py)."""

@@ -262,6 +262,7 @@ class _Compiler:
             merge_window_us=self._us("merge.window", m.merge.window),  # > 0: parse_duration
             merge_auto=frozenset(m.merge.auto),  # channels are plugins: `check` knows them
             maintenance_max_us=self._us("maintenance.max", m.maintenance.max),
+            **self._followup(m.followup, calendars, m.tiers, header.default_tier),
             spare_ratio=self._ratio(m.spares.ratio),
             spare_notify=m.spares.notify or None,
             spare_reserve=self._tiers_named("spares.reserve", m.spares.reserve, m.tiers),
@@ -269,6 +270,26 @@ class _Compiler:
                 "spares.reserve_on", m.spares.reserve_on, transitions, bool(m.spares.reserve)
             ),
         )
+
+    def _followup(
+        self, f: Any, calendars: Mapping[str, Any], tiers: Mapping[str, Any], default: str
+    ) -> dict[str, Any]:
+        if f is None:
+            return {}
+        within = self._us("followup.within", f.within)
+        if f.calendar is not None and f.calendar not in calendars:
+            raise Invalid("followup.calendar", f"unknown calendar {f.calendar!r} (known: "
+                          f"{', '.join(calendars) or 'none'})")  # fmt: skip
+        if not 1 <= f.threshold <= 5:
+            raise Invalid("followup.threshold", f"{f.threshold}: a rating from 1 to 5")
+        if f.tier is not None and f.tier not in tiers:
+            raise Invalid("followup.tier", f"unknown tier {f.tier!r} (known: {', '.join(tiers)})")
+        return {
+            "followup_within_us": within,
+            "followup_calendar": calendars[f.calendar] if f.calendar else ALWAYS,
+            "followup_threshold": f.threshold,
+            "followup_tier": f.tier or default,
+        }
 
     @staticmethod
     def _tiers_named(path: str, names: tuple[str, ...], tiers: Mapping[str, Any]) -> frozenset[str]:

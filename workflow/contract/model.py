@@ -285,6 +285,14 @@ class Contract:
     """``[spares] reserve``: the tiers whose dispatch reserves a spare of the device's model."""
     spare_reserve_on: str = "dispatch"
     """``[spares] reserve_on``: the trigger that reserves it."""
+    followup_within_us: int | None = None
+    """``[followup] within``: a reported ticket's follow-up call is due this long after (over
+    ``followup_calendar``); ``None``: the contract asks for no follow-up."""
+    followup_calendar: Timeline = ALWAYS
+    followup_threshold: int = 2
+    """A rating at or below it opens a review ticket for the unit's manager."""
+    followup_tier: str = ""
+    """The review ticket's tier (the default tier when the file names none)."""
     maintenance_max_us: int = 24 * 3600 * 1_000_000
     """``[maintenance] max``: the longest maintenance window that may be scheduled."""
     warnings: tuple[str, ...] = ()

@@ -193,6 +193,15 @@ class MaintenanceShape(_Table, kw_only=True):
     max: str = "24h"  # the longest window that may be scheduled
 
 
+class FollowupShape(_Table, kw_only=True):
+    """``[followup]``: the follow-up call after a report (回访, docs/followup.md)."""
+
+    within: str  # due this long after the ticket is reported
+    calendar: str | None = None  # counted over its working time (none: 24x7)
+    threshold: int = 2  # a rating at or below it opens a review for the unit's manager
+    tier: str | None = None  # of the review ticket (default: the contract's default tier)
+
+
 class ContractShape(_Table, kw_only=True):
     schema: int
     contract: HeaderShape
@@ -210,6 +219,7 @@ class ContractShape(_Table, kw_only=True):
     merge: MergeShape = msgspec.field(default_factory=lambda: MergeShape())
     spares: SparesShape = msgspec.field(default_factory=lambda: SparesShape())
     maintenance: MaintenanceShape = msgspec.field(default_factory=lambda: MaintenanceShape())
+    followup: FollowupShape | None = None
 
 
 GUARD_KEYS = tuple(

@@ -370,6 +370,28 @@ class WindowTicketRecord(NamedTuple):
     why: str  # planned | paused
 
 
+class FollowupRecord(NamedTuple):
+    """The follow-up call (回访) after a ticket was reported: due by a time on the contract's
+    calendar, then done — the customer's rating (1-5) and comment, taken by the staff or given
+    by the reporter — or missed. Where the ticket was, its channel and its engineer are kept
+    as they were when it closed, for the report."""
+
+    ticket: str
+    due_us: int
+    state: str  # due | done | missed
+    rating: int | None
+    comment: str | None
+    by: str | None  # who recorded it (a person, or the portal for the reporter)
+    via: str | None  # staff | reporter
+    at_us: int | None
+    review: str | None  # the review ticket a low rating opened
+    unit: str | None
+    channel: str
+    owner: str
+    created_us: int
+    version: int
+
+
 class LinkRecord(NamedTuple):
     """Two tickets said to be related by someone (``faultflow link``): ``ticket`` is a
     duplicate of, related to or caused by ``other``."""

@@ -30,6 +30,7 @@ from .records import (
     DeviceRecord,
     EscalationRecord,
     EventRecord,
+    FollowupRecord,
     KBEntryRecord,
     KBLogRecord,
     LineRecord,
@@ -340,6 +341,11 @@ WindowTicketRow = _table(
     WindowTicketRecord, "window_tickets",
     columns={"window_id": Field(primary_key=True), "ticket": Field(primary_key=True)},
 )  # fmt: skip
+FollowupRow = _table(
+    FollowupRecord, "followups",
+    columns={"ticket": Field(primary_key=True), "comment": _text()},
+    args=(Index("ix_followups_due", "state", "due_us"), Index("ix_followups_at", "at_us")),
+)  # fmt: skip
 LinkRow = _table(
     LinkRecord, "links",
     columns={"ticket": Field(primary_key=True), "other": Field(primary_key=True)},
@@ -393,5 +399,6 @@ ROUND_LOG = _core(RoundLogRow)
 SPARES = _core(SpareRow)
 SPARE_LOG = _core(SpareLogRow)
 LINKS = _core(LinkRow)
+FOLLOWUPS = _core(FollowupRow)
 WINDOWS = _core(WindowRow)
 WINDOW_TICKETS = _core(WindowTicketRow)

@@ -347,7 +347,18 @@ def _ticket_page(request: Request, found: Session, ticket: Any, status: int = 20
         where=engine.whereabouts(ticket) if ticket.unit else {},
         suggested=_suggested(engine, ticket, contract, w), round_of=_round_of(ticket),
         group=_group(engine, ticket), candidates=engine.candidates(ticket.id),
+        followup=_followup(engine, ticket, contract),
     )  # fmt: skip
+
+
+def _followup(engine: Any, ticket: Any, contract: Any) -> Any:
+    """A reported ticket's follow-up (回访), when it has one."""
+    if ticket.state not in contract.finals:
+        return None
+    try:
+        return engine.followup_of(ticket.id)
+    except FaultflowError:
+        return None
 
 
 def _group(engine: Any, ticket: Any) -> Any:
@@ -428,6 +439,11 @@ def act(engine: Any, ticket_id: str, form: dict[str, str], actor: str) -> None:
         engine.merge(ticket_id, into, actor=actor, reason=text["reason"])
     elif action == "unmerge":
         engine.unmerge(ticket_id, actor=actor, reason=text["reason"])
+    elif action == "followup":
+        rating = form.get("rating", "").strip()
+        if rating not in ("1", "2", "3", "4", "5"):
+            raise InvalidInput("rating: a whole number from 1 to 5")
+        engine.followup(ticket_id, int(rating), text["note"], actor=actor)
     elif action == "kb":
         engine.kb_use(ticket_id, form.get("entry", ""), actor=actor, note=text["note"])
     else:

@@ -207,7 +207,17 @@ async def _tracking(request: Request, ticket: Any, code: str, status: int = 200,
         report=report, csrf=form_token(request), message=message,
         added=request.query_params.get("added") == "1",
         manager=await call(_manager, request, ticket),
+        followup=await call(_followup, engine, ticket.id),
+        rated=request.query_params.get("rated") == "1",
     )  # fmt: skip
+
+
+def _followup(engine: Any, ticket_id: str) -> Any:
+    """The ticket's follow-up, when it has one (reported, and the contract asks for them)."""
+    try:
+        return engine.followup_of(ticket_id)
+    except UnknownTicket:
+        return None
 
 
 @router.get("/t/{code}", name="track")
@@ -243,3 +253,31 @@ async def add(code: str, request: Request) -> Response:
         message, status = said(words_for(request), err)
         return await _tracking(request, ticket, code, status, message)
     return RedirectResponse(f"{path_for(request, 'track', code=code)}?added=1", status_code=303)
+
+
+@router.post("/t/{code}/followup")
+async def rate(code: str, request: Request) -> Response:
+    """The reporter's follow-up (回访) on the tracking page: a rating and a comment, once."""
+    engine = request.app.state.engine
+    try:
+        ticket = await call(engine.tracked, code)
+    except UnknownTicket:
+        return refusal(request, BadForm("error.track", 404))
+    limit = request.app.state.portal_limit
+    if limit.peek(client(request)):
+        return await _tracking(request, ticket, code, 429, words_for(request)["error.rate"])
+    try:
+        form = await read_form(request)
+        await check_form(request, form)
+        rating = form.get("rating", "").strip()
+        if rating not in ("1", "2", "3", "4", "5"):
+            raise BadForm("error.missing", 422, "rating")
+        comment = form.get("comment", "").strip() or None
+        if comment is not None and _controls(comment):
+            raise BadForm("error.controls", 422, "comment: control characters")
+        await call(engine.followup, ticket.id, int(rating), comment, ACTOR, "reporter")
+        limit.take(client(request))
+    except (BadForm, FaultflowError) as err:
+        message, status = said(words_for(request), err)
+        return await _tracking(request, ticket, code, status, message)
+    return RedirectResponse(f"{path_for(request, 'track', code=code)}?rated=1", status_code=303)

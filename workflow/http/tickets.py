@@ -306,3 +306,24 @@ def unlink(ticket_id: str, other: str, request: Request, token: Operator) -> dic
         ticket_id, other, actor=token.actor
     ).to_dict()
     return found
+
+
+# -- the follow-up call (回访, followup/api.py) ---------------------------------------------
+
+
+class FollowupBody(_Body):
+    rating: int
+    note: str | None = None
+
+
+@router.post("/v1/tickets/{ticket_id}/followup", summary="Record a reported ticket's follow-up")
+def followup(ticket_id: str, body: FollowupBody, request: Request, token: Operator) -> Any:
+    found: dict[str, Any] = request.app.state.engine.followup(
+        ticket_id, body.rating, body.note, actor=token.actor
+    ).to_dict()
+    return found
+
+
+@router.get("/v1/followups", summary="The follow-ups (due, done, missed)")
+def followups(request: Request, token: Reader, state: str | None = None) -> dict[str, Any]:
+    return {"followups": [f.to_dict() for f in request.app.state.engine.followups(state)]}

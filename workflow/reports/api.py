@@ -45,9 +45,13 @@ class ReportsAPI(EngineParts):
         ticket = self.get(ticket_id)
         return render(ticket, self.contract_of(ticket), fmt, lang)  # in its version's words
 
-    def send_handling_report(self, ticket_id: str, actor: str | None = None) -> Ticket:
+    def send_handling_report(
+        self, ticket_id: str, actor: str | None = None, base_url: str | None = None
+    ) -> Ticket:
         """Mail the handling report (P11) to the reporter through the contract's ``email``
-        notifier, now; the Message-ID goes into the history."""
+        notifier, now; the Message-ID goes into the history. ``base_url`` (where ``serve``
+        is reached, ``FAULTFLOW_BASE_URL``): the mail links the reporter's tracking page,
+        where they can rate the service (the follow-up, docs/followup.md)."""
         from ..reports.handling import send
 
         t = self.get(ticket_id)
@@ -56,7 +60,10 @@ class ReportsAPI(EngineParts):
         def sent(to: str, message_id: str) -> Ticket:
             return self._changes.sent(t.id, to, message_id, actor)
 
-        return send(t, self.contract_of(t), self.contract, notifiers, sent)
+        link = None
+        if base_url and self.contract.followup_within_us is not None:
+            link = f"{base_url.rstrip('/')}/t/{self.tracking_code(t.id)}#followup"
+        return send(t, self.contract_of(t), self.contract, notifiers, sent, link)
 
     def verify(
         self, against: Mapping[str, tuple[int, str]] | audit.SavedHead | None = None,

@@ -225,6 +225,31 @@ class Planned:
 
 
 @dataclass(frozen=True, slots=True)
+class Satisfaction:
+    """The follow-ups (回访) of the tickets reported in the period: how many were done, are
+    still due, were missed; the mean rating and the low ones; the same by unit, channel and
+    engineer (each a row: key, done, mean, low)."""
+
+    done: int
+    due: int
+    missed: int
+    mean: float | None
+    low: int
+    by_unit: list[tuple[str, int, float, int]]
+    by_channel: list[tuple[str, int, float, int]]
+    by_engineer: list[tuple[str, int, float, int]]
+
+    def to_dict(self) -> dict[str, Any]:
+        def rows(found: list[tuple[str, int, float, int]]) -> list[dict[str, Any]]:
+            return [{"key": k, "done": n, "mean": m, "low": lo} for k, n, m, lo in found]
+
+        return {"done": self.done, "due": self.due, "missed": self.missed, "mean": self.mean,
+                "low": self.low, "by_unit": rows(self.by_unit),
+                "by_channel": rows(self.by_channel),
+                "by_engineer": rows(self.by_engineer)}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Outage:
     """One outage reported many times: the parent ticket (its clocks are the outage's) and
     the reports merged into it, each (id, channel, when reported)."""
@@ -280,6 +305,8 @@ class Report:
     counted once, by the parent's clocks)."""
     maintenance: list[Planned] = field(default_factory=list)
     """The maintenance windows of the period: planned outages, apart from the faults."""
+    satisfaction: Satisfaction | None = None
+    """The follow-ups of the period's reported tickets (None: the contract asks for none)."""
 
     @property
     def working_time(self) -> list[str]:
@@ -347,6 +374,7 @@ class Report:
             "spares_out": [x.to_dict() for x in self.spares_out],
             "outages": [o.to_dict() for o in self.outages],
             "maintenance": [m.to_dict() for m in self.maintenance],
+            "satisfaction": self.satisfaction.to_dict() if self.satisfaction else None,
             **({"calendars": self.calendars} if self.calendars else {}),
             "weekly_breaches": [
                 {"week": w.date().isoformat(), "breaches": n} for w, n in self.weekly_breaches
@@ -567,7 +595,37 @@ def build(
         _spares_out(store, start_us, end_us, now_us, zone),
         _outages(period, zone),
         _maintenance(store, contract, start_us, end_us, unit),
+        _satisfaction(store, contract, start_us, end_us, unit),
     )
+
+
+def _satisfaction(
+    store: Store, contract: Any, start_us: int, end_us: int, unit: str | None
+) -> Satisfaction | None:
+    """The follow-ups of the tickets reported in the period, counted."""
+    from ..db import followups
+
+    if contract.followup_within_us is None:
+        return None
+    rows = followups.in_period(store, start_us, end_us, unit)
+    done = [r for r in rows if r.state == "done" and r.rating is not None]
+    low = contract.followup_threshold
+
+    def by(key: Any) -> list[tuple[str, int, float, int]]:
+        groups: dict[str, list[int]] = {}
+        for r in done:
+            groups.setdefault(key(r) or "-", []).append(int(r.rating or 0))
+        return sorted(((k, len(v), round(sum(v) / len(v), 2), sum(1 for x in v if x <= low))
+                       for k, v in groups.items()), key=lambda x: (-x[1], x[0]))  # fmt: skip
+
+    ratings = [int(r.rating or 0) for r in done]
+    return Satisfaction(
+        len(done), sum(1 for r in rows if r.state == "due"),
+        sum(1 for r in rows if r.state == "missed"),
+        round(sum(ratings) / len(ratings), 2) if ratings else None,
+        sum(1 for x in ratings if x <= low),
+        by(lambda r: r.unit), by(lambda r: r.channel), by(lambda r: r.owner),
+    )  # fmt: skip
 
 
 def _maintenance(
@@ -584,8 +642,10 @@ def _maintenance(
             touched = table.touched(u, w.id)
             tickets = {tid: u.ticket(tid) for tid, _ in touched}
         ours = w.kind == "all" or (w.kind == "unit" and w.code == unit)
-        if unit is not None and not ours and not any(
-            t is not None and t.unit == unit for t in tickets.values()
+        if (
+            unit is not None
+            and not ours
+            and not any(t is not None and t.unit == unit for t in tickets.values())
         ):
             continue
         planned = [tid for tid, why in touched if why == "planned"]

@@ -187,10 +187,12 @@ def send(
     current: Contract,
     notifiers: Mapping[str, Any],
     sent: Callable[[str, str], Ticket],
+    followup_link: str | None = None,
 ) -> Ticket:
     """Mail the handling report of ``ticket`` (under its ``contract``) to its reporter now,
     through the ``email`` notifier of the ``current`` contract; ``sent(to, message_id)``
-    records it in the history. Nothing is recorded if the mail did not go."""
+    records it in the history. Nothing is recorded if the mail did not go. ``followup_link``:
+    the reporter's tracking page, where they rate the service."""
     target = next((n for n in current.notifiers.values() if n.use == "email"), None)
     mailer = notifiers.get("email")
     if target is None or mailer is None:
@@ -209,6 +211,7 @@ def send(
                 "external_id": t.external_id, "message_id": message_id,
                 "report_text": render(t, contract, "md"),
                 "report_html": render(t, contract, "html"),
+                **({"followup_link": followup_link} if followup_link else {}),
             },
             target.config,
         )  # fmt: skip

@@ -139,6 +139,17 @@ def table(report: Report, breaches: int = 10) -> str:
             back = f"back {show(sp.back_at, day)}" if sp.back_at else "still out"
             out.append(f"  {sp.serial}  {sp.model}  for {sp.ticket}  taken "
                        f"{show(sp.taken_at, day)}  {back}  out {span(sp.out)}")  # fmt: skip
+    sat = report.satisfaction
+    if sat is not None and (sat.done or sat.due or sat.missed):
+        rated = f"{sat.mean:.2f}/5" if sat.mean is not None else "-"
+        out += ["", f"follow-ups (回访): {sat.done} done (mean {rated}, {sat.low} low), "
+                    f"{sat.due} still due, {sat.missed} missed"]  # fmt: skip
+        for label, grouped in (("unit", sat.by_unit), ("channel", sat.by_channel),
+                               ("engineer", sat.by_engineer)):  # fmt: skip
+            if grouped:
+                out.append(f"  by {label}: " + ", ".join(
+                    f"{k} {m:.1f} ({n}{', ' + str(lo) + ' low' if lo else ''})"
+                    for k, n, m, lo in grouped[:8]))  # fmt: skip
     if report.maintenance:
         out += ["", "planned maintenance (faults recorded as planned: still standing at the end "
                     "and opened / cleared during it; escalations paused):"]  # fmt: skip

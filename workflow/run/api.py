@@ -36,13 +36,15 @@ class RunAPI(EngineParts):
         """Keep the maintenance windows (those begun pause their chains, those over open what
         still stands), fire every warning and breach due at ``now`` (default: the engine
         clock) once, then the escalation steps due, then keep the inspection rounds (made a
-        day ahead; those not done by their due time open a ticket and page); with
-        ``deliver``, then deliver the notifications due."""
+        day ahead; those not done by their due time open a ticket and page) and the
+        follow-ups (those past their time are missed); with ``deliver``, then deliver the
+        notifications due."""
         moment = aware(now, self.now(), self.contract.timezone)
         roster = self._roster if self.people is not None else None
         self.keep_windows(moment)  # first: a window begun pauses before its chains step on
         fired = sweeps.fire(self.work, roster, to_us(moment), batch)
         self.keep_rounds(moment)
+        self.keep_followups(moment)
         if deliver:
             self.deliver(moment)
         return fired
@@ -58,7 +60,7 @@ class RunAPI(EngineParts):
         """When the next warning, breach, escalation step or inspection round falls due, or
         ``None``."""
         found = [sweeps.next_due(self.work, self.people is not None), self.next_round_due(),
-                 self.next_window_change()]  # fmt: skip
+                 self.next_window_change(), self.next_followup_due()]  # fmt: skip
         return min((d for d in found if d is not None), default=None)
 
     def maintain(self, integrity: bool = False) -> None:
@@ -83,9 +85,11 @@ class RunAPI(EngineParts):
         """The run loop's lanes for this engine: timers, escalation and maintenance on one,
         delivery on another (modules.py); ``serve`` adds the mailbox's."""
         roster = self._roster if self.people is not None else None
+        keepers = [("inspections", self.keep_rounds, self.next_round_due),
+                   ("windows", self.keep_windows, self.next_window_change),
+                   ("followups", self.keep_followups, self.next_followup_due)]  # fmt: skip
         return lanes(self.work, roster, lambda: self.registry.notifiers, self._recorded(),
-                     on_fired, self.keep_rounds, self.next_round_due, self.keep_windows,
-                     self.next_window_change)  # fmt: skip
+                     on_fired, keepers)  # fmt: skip
 
     def _recorded(self) -> Callable[[Attempt], None] | None:
         """Whether each page reached its people goes into the history (with people only)."""

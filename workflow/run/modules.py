@@ -14,7 +14,7 @@ Every ticket change any of them makes goes through the one unit of work.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..db import contracts, escalations
@@ -167,23 +167,19 @@ def lanes(
     notifiers: Callable[[], Mapping[str, Notifier]],
     recorded: Callable[[Any], None] | None,
     on_fired: Callable[[list[Fired]], None] | None = None,
-    keep_rounds: Callable[[], Any] | None = None,
-    next_round: Callable[[], Any] | None = None,
-    keep_windows: Callable[[], Any] | None = None,
-    next_window: Callable[[], Any] | None = None,
+    keepers: Sequence[tuple[str, Callable[[], Any], Callable[[], Any]]] = (),
 ) -> list[Lane]:
     """The scheduler's lanes: maintenance (first: a damaged file is found before anything is
     written into it), timers and escalation (with people) on one, the delivery on its own (a
-    receiver that never answers must not delay the next breach), the inspection rounds on
-    theirs."""
+    receiver that never answers must not delay the next breach), and each keeper of what
+    is planned ahead (the inspection rounds, the maintenance windows, the follow-ups) on its own."""
     main: list[Any] = [Maintenance(work.ctx.store), Timers(work, on_fired)]
     if roster is not None:
         main.append(Escalation(work, roster))
     found = [Lane("scheduler", main), Lane("delivery", [Delivery(work, notifiers, recorded)])]
-    if keep_rounds is not None and next_round is not None:
-        # a lane of its own: a missed round's ticket and page never delay a ticket's breach
-        found.append(Lane("inspections", [Keeper("inspections", work, keep_rounds, next_round)]))
-    if keep_windows is not None and next_window is not None:
-        found.append(Lane("windows", [Keeper("windows", work, keep_windows, next_window)]))
+    # each on a lane of its own: a missed round's ticket and page, a window's end opening what
+    # still stands, never delay a ticket's breach
+    for name, keep, next_due in keepers:
+        found.append(Lane(name, [Keeper(name, work, keep, next_due)]))
     return found
 

@@ -80,9 +80,9 @@ class Context:
     sealer: Sealer = PLAIN
     people: People | None = None
     locate: Locator | None = None
-    closed: Callable[[Unit, Draft], None] | None = None
+    closed: tuple[Callable[[Unit, Draft], None], ...] = ()
     """Called in the transaction of a change that closes a ticket (a final state that is not a
-    cancellation): the experience base drafts an entry from it."""
+    cancellation): the experience base drafts an entry from it; its follow-up falls due."""
     remedy: Callable[[Unit, Draft, Mapping[str, Any]], dict[str, Any]] | None = None
     """Called in the transaction of the contract's remedy (a trigger of role ``remedy``), after
     the machine allowed it, with what the operator asked (``spare``, ``model``, ``actor``,
@@ -215,8 +215,9 @@ class UnitOfWork:
         a draft with nothing in it is not written."""
         self.chain(tx, draft)
         if draft.dirty:
-            if self.ctx.closed is not None and draft.closes:
-                self.ctx.closed(tx, draft)
+            if self.ctx.closed and draft.closes:
+                for closed in self.ctx.closed:
+                    closed(tx, draft)
             release = self.ctx.release
             if release is not None and draft.finished and draft.ticket.tier in (
                 draft.contract.spare_reserve
