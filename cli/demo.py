@@ -108,6 +108,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
                 if outcome.outage
                 else None,
                 "maintenance": outcome.window,
+                "followups": {"ratings": outcome.ratings, "reviews": outcome.reviews},
                 "findings": outcome.findings,
                 "report": result.to_dict(),
             }
@@ -147,6 +148,19 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
             f"opened a ticket and paged; {len(outcome.findings)} finding(s) became fault tickets"
             + (f" ({', '.join(outcome.findings)})." if outcome.findings else ".")
         )
+    if outcome.ratings:
+        mean = sum(outcome.ratings) / len(outcome.ratings)
+        click.echo(
+            f"Follow-ups (回访): {len(outcome.ratings)} reporters called back, a mean rating of "
+            f"{mean:.1f}/5; {len(outcome.reviews)} low rating(s) opened a review for the unit's "
+            "manager"
+            + (
+                f" ({', '.join(outcome.reviews[:5])}"
+                + (", …)." if len(outcome.reviews) > 5 else ").")
+                if outcome.reviews
+                else "."
+            )
+        )
     if outcome.window:
         nw = outcome.window
         click.echo(
@@ -180,6 +194,8 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         hints.append(("inspect list --from -30d --to now", "the month's inspection rounds"))
     if outcome.outage and outcome.outage[1]:
         hints.append((f"show {outcome.outage[0]}", "one outage, its reports merged in"))
+    if outcome.ratings:
+        hints.append(("followups --state due", "whom to call back (回访)"))
     if outcome.window:
         hints.append((f"maintenance show {outcome.window['id']}", "a night of planned work"))
     if outcome.spares:

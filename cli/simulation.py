@@ -100,6 +100,8 @@ class Outcome:
     spares: list[str] = field(default_factory=list)  # the spares substitutions took from stock
     outage: tuple[str, list[str]] | None = None  # one outage's ticket and the reports merged in
     window: dict[str, Any] | None = None  # the night of planned work, and what it held back
+    ratings: list[int] = field(default_factory=list)  # the follow-ups' ratings, as given
+    reviews: list[str] = field(default_factory=list)  # the review tickets low ratings opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,7 @@ class Simulation:
         self.taken: set[str] = set()  # rounds someone has planned to do
         self.fates: list[str] = []  # how the next rounds will go, drawn as from a deck
         self.models = sorted({s.model for s in engine.spares(state="in_stock")})
+        self.calls = random.Random(seed + 2)  # follow-up calls: their own stream of chance
 
     # -- the event queue ----------------------------------------------------------------------
 
@@ -705,6 +708,26 @@ class Simulation:
             self.outcome.sample_breached = self.outcome.sample_breached or tid
         else:
             self.outcome.sample_met = self.outcome.sample_met or tid
+        late = any(c.breached for c in t.clocks.values())
+        if self.calls.random() < 0.85:  # most are called back within the two working days
+            wait = timedelta(hours=self.calls.uniform(2, 30))
+            self.at(self.clock[0] + wait, functools.partial(self._call_back, tid, late))
+
+    def _call_back(self, tid: str, late: bool) -> None:
+        """The follow-up call (回访): most are satisfied; a broken promise rates lower."""
+        from faultflow.errors import FaultflowError
+
+        r = self.calls.random()
+        rating = (5 if r < 0.55 else 4 if r < 0.85 else 3 if r < 0.95 else 2) - (1 if late else 0)
+        said = {5: "很满意", 4: "满意", 3: "还可以", 2: "修得太慢", 1: "很不满意，影响办公"}
+        try:
+            f = self.engine.followup(tid, max(1, rating), said[max(1, rating)], actor="zhou")
+        except FaultflowError:
+            return
+        self.outcome.ratings.append(int(f.rating or 0))
+        if f.review:
+            self.outcome.reviews.append(f.review)
+            self._plan(f.review, self.engine.get(f.review).tier, "zhou")
 
 
 def _reading(expected: str, off: bool, rng: random.Random) -> float:
