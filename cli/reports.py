@@ -26,6 +26,12 @@ from .base import (
 )
 @click.option("--to", "end", metavar="TIME", help="End of the period (default: now).")
 @click.option(
+    "--month",
+    metavar="YYYY-MM",
+    help="Instead: the monthly service report (月度运维服务报告) of that month, as md (default), "
+    "html, pdf (with --out) or json.",
+)
+@click.option(
     "--unit",
     metavar="CODE",
     help="Only the tickets of this unit of the registry (`faultflow units list`).",
@@ -39,8 +45,9 @@ from .base import (
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv", "html", "md"]),
-    help="table (default), json, csv or html; for --ticket: md (default) or html.",
+    type=click.Choice(["table", "json", "csv", "html", "md", "pdf"]),
+    help="table (default), json, csv or html; for --ticket: md (default) or html; for --month: "
+    "md (default), html, pdf or json.",
 )
 @click.option(
     "--lang",
@@ -59,6 +66,7 @@ def report(
     settings: Settings,
     start: str | None,
     end: str | None,
+    month: str | None,
     unit: str | None,
     ticket_id: str | None,
     fmt: str | None,
@@ -68,10 +76,29 @@ def report(
     """SLA compliance per promise and tier: met, breached, median, p90, worst overrun; and per
     unit of the registry (or, with --unit, of one unit's tickets only).
 
+    With --month, the monthly service report the customer files: the month's figures, tickets
+    by tier, channel and unit, outages and downtime, inspections, planned maintenance,
+    follow-ups, spares, and every promise kept or broken.
+
     With --ticket, the handling report to the customer instead: the fault, its owner, what was
     done, each promise met or missed, the spare used.
     """
     engine = settings.engine()
+    if month is not None:
+        if start or end or ticket_id:
+            raise click.UsageError("--month is a month: leave out --from, --to and --ticket")
+        if fmt not in (None, "md", "html", "pdf", "json"):
+            raise click.UsageError("--month takes --format md, html, pdf or json")
+        if fmt == "pdf" and out is None:
+            raise click.UsageError("a PDF goes to a file: give --out FILE")
+        made = engine.monthly_report(month, unit, fmt or "md", lang)
+        if isinstance(made, bytes):
+            _write_bytes(made, str(out))
+        else:
+            write_out(made, out)
+        return
+    if fmt == "pdf":
+        raise click.UsageError("--format pdf is for --month")
     if ticket_id is not None:
         if start or end or unit:
             raise click.UsageError("--ticket reports one ticket; leave out --from, --to and --unit")
@@ -101,6 +128,25 @@ def report(
     else:
         text = report_render.table(result)
     write_out(text, out)
+
+
+def _write_bytes(data: bytes, out: str) -> None:
+    """A binary report to ``out``, whole or not at all."""
+    from pathlib import Path
+
+    from faultflow.errors import InvalidInput
+
+    path = Path(out)
+    if not path.parent.is_dir():
+        raise InvalidInput(f"cannot write {path}: there is no folder {path.parent}")
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {path}: {err.strerror or err}") from None
+    click.echo(f"wrote {path}", err=True)
 
 
 @click.command()

@@ -105,6 +105,10 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
                 to.append(Address(display_name=person.get("name", ""), addr_spec=addr))
         subject = f"[FF-{ticket}] 升级 escalation: {title}"
         body = f"{n.get('note', '')}\n\n{title}\n级别 tier: {n.get('tier')}\n"
+    elif event == "monthly_report":  # the month's service report, to the customer's people
+        to = [str(a) for a in n.get("to") or ()]
+        subject = f"月度运维服务报告 monthly service report: {title}"
+        body = str(n.get("report_text", ""))
     elif n.get("kind") == "digest":
         to = list(config.get("to") or ())
         subject = f"faultflow 汇总 digest: {title}"
@@ -134,6 +138,10 @@ def message(n: Mapping[str, Any], config: Mapping[str, Any]) -> EmailMessage | N
     mail.set_content(body)
     if html:
         mail.add_alternative(str(html), subtype="html")
+    attached = n.get("attachment")
+    if isinstance(attached, bytes):
+        mail.add_attachment(attached, maintype="application", subtype="pdf",
+                            filename=str(n.get("filename") or "report.pdf"))  # fmt: skip
     return mail
 
 

@@ -230,3 +230,34 @@ def test_a_report_merged_into_its_outage_hears_its_handling_report_by_mail(
     text = mail.get_body(("plain",)).get_content()
     assert f"与工单 {parent.id} 为同一故障" in text
     assert f"故障处理报告 — {parent.id}" in text  # the outage's own report
+
+
+def test_the_monthly_report_is_mailed_on_the_first_working_day(
+    smtp: None, tmp_path: Path, travel: Any
+) -> None:
+    """[monthly] to: last month's service report reaches the customer's mailbox as a PDF, once,
+    when the office opens on the first working day of the month."""
+    import io
+
+    import pendulum
+    import pypdf
+
+    config = tmp_path / "mailed.toml"
+    config.write_text(
+        default_contract_path().read_text(encoding="utf-8")
+        + '\n[monthly]\nto = ["ffmail@localhost"]\ncalendar = "office"\n'
+        '\n[notifiers.mail]\nuse = "email"\nhost = "127.0.0.1"\nport = 25\ntls = "none"\n'
+        'from = "运维服务台 <faultflow@localhost>"\nevents = ["escalation"]\n',
+        encoding="utf-8",
+    )
+    engine = Engine.open(db=tmp_path / "ff.db", config=config, clock=pendulum.now)
+    engine.intake("hotline", {"title": "核心交换机宕机", "tier": "A"}, "agent1")
+    travel(days=30, minutes=-30)  # 1 April 08:30: the office opens
+    assert engine.keep_monthly() == "2026-03"
+    assert engine.keep_monthly() is None  # once
+    (mail,) = delivered("月度运维服务报告 monthly service report")
+    assert "2026-03" in str(mail["Subject"])
+    (part,) = [p for p in mail.iter_attachments() if p.get_content_type() == "application/pdf"]
+    assert part.get_filename() == "faultflow-2026-03.pdf"
+    reader = pypdf.PdfReader(io.BytesIO(part.get_content()))
+    assert "月度运维服务报告" in reader.pages[0].extract_text()

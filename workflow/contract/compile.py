@@ -263,6 +263,7 @@ class _Compiler:
             merge_auto=frozenset(m.merge.auto),  # channels are plugins: `check` knows them
             maintenance_max_us=self._us("maintenance.max", m.maintenance.max),
             **self._followup(m.followup, calendars, m.tiers, header.default_tier),
+            **self._monthly(m.monthly, calendars),
             spare_ratio=self._ratio(m.spares.ratio),
             spare_notify=m.spares.notify or None,
             spare_reserve=self._tiers_named("spares.reserve", m.spares.reserve, m.tiers),
@@ -270,6 +271,22 @@ class _Compiler:
                 "spares.reserve_on", m.spares.reserve_on, transitions, bool(m.spares.reserve)
             ),
         )
+
+    def _monthly(self, m: Any, calendars: Mapping[str, Any]) -> dict[str, Any]:
+        for i, address in enumerate(m.to):
+            if "@" not in address or any(c.isspace() for c in address.strip()):
+                raise Invalid(f"monthly.to[{i}]", f"{address!r} is not a mail address")
+        if m.calendar is not None and m.calendar not in calendars:
+            raise Invalid("monthly.calendar", f"unknown calendar {m.calendar!r} (known: "
+                          f"{', '.join(calendars) or 'none'})")  # fmt: skip
+        if m.lang is not None and m.lang not in LANGUAGES:
+            raise Invalid("monthly.lang", f"no words for {m.lang!r}: use "
+                          f"{' or '.join(LANGUAGES)}")  # fmt: skip
+        return {
+            "monthly_to": tuple(a.strip() for a in m.to),
+            "monthly_calendar": calendars[m.calendar] if m.calendar else ALWAYS,
+            "monthly_lang": m.lang or "",
+        }
 
     def _followup(
         self, f: Any, calendars: Mapping[str, Any], tiers: Mapping[str, Any], default: str

@@ -293,6 +293,12 @@ class Contract:
     """A rating at or below it opens a review ticket for the unit's manager."""
     followup_tier: str = ""
     """The review ticket's tier (the default tier when the file names none)."""
+    monthly_to: tuple[str, ...] = ()
+    """``[monthly] to``: who gets the monthly service report by mail, on the first working
+    day of the next month (none: nobody; it is made on demand)."""
+    monthly_calendar: Timeline = ALWAYS
+    monthly_lang: str = ""
+    """Its language (empty: the contract's)."""
     maintenance_max_us: int = 24 * 3600 * 1_000_000
     """``[maintenance] max``: the longest maintenance window that may be scheduled."""
     warnings: tuple[str, ...] = ()

@@ -202,6 +202,14 @@ class FollowupShape(_Table, kw_only=True):
     tier: str | None = None  # of the review ticket (default: the contract's default tier)
 
 
+class MonthlyShape(_Table, kw_only=True):
+    """``[monthly]``: the monthly service report mailed to the customer (docs/reports.md)."""
+
+    to: Names = ()  # its recipients (mail addresses)
+    calendar: str | None = None  # sent when it first opens in the month (none: the 1st, 09:00)
+    lang: str | None = None  # its language (default: the contract's)
+
+
 class ContractShape(_Table, kw_only=True):
     schema: int
     contract: HeaderShape
@@ -220,6 +228,7 @@ class ContractShape(_Table, kw_only=True):
     spares: SparesShape = msgspec.field(default_factory=lambda: SparesShape())
     maintenance: MaintenanceShape = msgspec.field(default_factory=lambda: MaintenanceShape())
     followup: FollowupShape | None = None
+    monthly: MonthlyShape = msgspec.field(default_factory=lambda: MonthlyShape())
 
 
 GUARD_KEYS = tuple(

@@ -108,6 +108,12 @@ def forget_claims(store: Store, prefix: str, before: int) -> int:
     return len(stale)
 
 
+def forget(store: Store, key: str, value: str) -> bool:
+    """Give a claim back (``claim``) if it still says ``value``: ``True`` for the one writer
+    that did, so that the next ``claim`` is again a race with one winner."""
+    return store.execute(delete(META).where(META.c.key == key, META.c.value == value)) == 1
+
+
 def set_meta(store: Store, key: str, value: str) -> None:
     """Set a value of the ``meta`` table (insert or replace)."""
     with store.transaction() as conn:

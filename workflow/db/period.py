@@ -211,6 +211,43 @@ class Period:
             .group_by(t.c.unit)
         )
 
+    def tiers(self) -> dict[str, int]:
+        """Tickets opened in the period, by tier (cancelled ones and merged reports aside)."""
+        t = TICKETS
+        return {
+            tier: int(n)
+            for tier, n in self.store.query(
+                select(t.c.tier, func.count())
+                .where(self._opened(), self.not_cancelled)
+                .group_by(t.c.tier)
+                .order_by(t.c.tier)
+            )
+        }
+
+    def outages(self, stopping: Sequence[str]) -> Sequence[Any]:
+        """The outages opened in the period: tickets of the ``stopping`` tiers, placed at a
+        unit (cancelled ones and merged reports aside): unit, id, created_us."""
+        t = TICKETS
+        return self.store.query(
+            select(t.c.unit, t.c.id, t.c.created_us)
+            .where(
+                self._opened(), self.not_cancelled, t.c.unit.is_not(None),
+                t.c.tier.in_(list(stopping) or [""]),
+            )
+            .order_by(t.c.created_us)
+        )  # fmt: skip
+
+    def kb_added(self, limit: int) -> tuple[int, Sequence[Any]]:
+        """The experience entries written in the period: how many, and the first ``limit``
+        (id, state, symptom)."""
+        k = KB_ENTRIES
+        within = and_(k.c.created_us >= self.start_us, k.c.created_us < self.end_us)
+        n = int(self.store.query(select(func.count()).where(within))[0][0])
+        rows = self.store.query(
+            select(k.c.id, k.c.state, k.c.symptom).where(within).order_by(k.c.id).limit(limit)
+        )
+        return n, rows
+
     def channels(self) -> dict[str, int]:
         """Tickets opened in the period, by channel, most first."""
         t = TICKETS

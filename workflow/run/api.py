@@ -87,7 +87,8 @@ class RunAPI(EngineParts):
         roster = self._roster if self.people is not None else None
         keepers = [("inspections", self.keep_rounds, self.next_round_due),
                    ("windows", self.keep_windows, self.next_window_change),
-                   ("followups", self.keep_followups, self.next_followup_due)]  # fmt: skip
+                   ("followups", self.keep_followups, self.next_followup_due),
+                   ("monthly", self.keep_monthly, self.next_monthly_due)]  # fmt: skip
         return lanes(self.work, roster, lambda: self.registry.notifiers, self._recorded(),
                      on_fired, keepers)  # fmt: skip
 
