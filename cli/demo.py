@@ -90,6 +90,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         down = engine.status()
         drafts = len(engine.kb_entries(["draft"], 100_000))
         registered = len(engine.entries("units"))
+        monthly = _monthly(engine, outcome, Path(db).parent)
     finally:
         engine.close()
     if as_json:
@@ -110,6 +111,7 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
                 "maintenance": outcome.window,
                 "followups": {"ratings": outcome.ratings, "reviews": outcome.reviews},
                 "findings": outcome.findings,
+                "monthly_report": str(monthly) if monthly else None,
                 "report": result.to_dict(),
             }
         )
@@ -181,6 +183,8 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
             f"Spares: {len(outcome.spares)} substitution(s) took a spare of the same model from "
             f"stock ({', '.join(outcome.spares)})."
         )
+    if monthly is not None:
+        click.echo(f"The monthly service report for the customer (月度运维服务报告): {monthly}")
     click.echo(f"The demo database is {db}. Look around:")
     hints = []
     if outcome.sample_breached:
@@ -198,6 +202,9 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         hints.append(("followups --state due", "whom to call back (回访)"))
     if outcome.window:
         hints.append((f"maintenance show {outcome.window['id']}", "a night of planned work"))
+    if monthly is not None:
+        month = monthly.stem.removeprefix("monthly-")
+        hints.append((f"report --month {month}", "the month's summary, as the customer reads it"))
     if outcome.spares:
         hints.append(("spares status", "the spares by model, and what is out"))
     if result.units:
@@ -213,6 +220,23 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
     width = max(len(command) for command, _ in hints)
     for command, what in hints:
         click.echo(f"  {prefix} {command:<{width}}   {what}")
+
+
+def _monthly(engine: Any, outcome: Any, folder: Path) -> Path | None:
+    """The monthly service report of the month the simulation covered most, as the customer
+    gets it: a PDF (HTML when this machine cannot draw one, said on stderr)."""
+    from faultflow.errors import ConfigError
+
+    month = (outcome.end - (outcome.end - outcome.start) / 2).strftime("%Y-%m")
+    try:
+        document = engine.monthly_report(month, fmt="pdf")
+        path = folder / f"monthly-{month}.pdf"
+        path.write_bytes(document)
+    except ConfigError as err:
+        click.echo(f"note: {err}; the monthly report is written as HTML", err=True)
+        path = folder / f"monthly-{month}.html"
+        path.write_text(str(engine.monthly_report(month, fmt="html")), encoding="utf-8")
+    return path
 
 
 def _paging(engine: Any, outcome: Any) -> dict[str, Any]:

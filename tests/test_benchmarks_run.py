@@ -23,6 +23,7 @@ BENCH = Path(__file__).parent / "benchmarks"
         ("bench_list.py", ["--sizes", "30,300", "--runs", "1"]),
         ("bench_registry.py", ["--devices", "300", "--units", "20"]),
         ("bench_kb.py", ["--entries", "300", "--rounds", "1", "--tickets", "5"]),
+        ("bench_monthly.py", ["--tickets", "300", "--units", "10"]),
         (
             "bench_merge.py",
             ["--children", "20", "--open", "300", "--units", "10", "--intakes", "200"],
