@@ -63,25 +63,28 @@ def unlink(settings: Settings, ticket_id: str, other: str, actor: str) -> None:
 
 @click.command()
 @click.argument("ticket_id", metavar="ID")
-@click.argument("target", nargs=-1, required=True, metavar="[into] PARENT")
+@click.argument("target", nargs=-1, metavar="[into PARENT]")
+@click.option("--into", "into", metavar="PARENT", help="The outage's ticket.")
 @click.option("--reason", help="Why they are one outage.")
 @actor_option
 @json_option
 @click.pass_obj
 def merge(
-    settings: Settings, ticket_id: str, target: tuple[str, ...], reason: str | None,
-    actor: str, as_json: bool,
+    settings: Settings, ticket_id: str, target: tuple[str, ...], into: str | None,
+    reason: str | None, actor: str, as_json: bool,
 ) -> None:  # fmt: skip
-    """Merge the report ID into the open ticket PARENT (`faultflow merge ID into PARENT`): one
-    outage. ID's clocks stop and it closes with PARENT; PARENT's promises run from the
-    first report of the group (a promise that this breaks fires and pages at once). Undo
-    with `faultflow unmerge ID`."""
-    if len(target) == 2 and target[0].casefold() == "into":
+    """Merge the report ID into the open ticket PARENT (`faultflow merge ID --into PARENT`, or
+    `merge ID into PARENT`): one outage. ID's clocks stop and it closes with PARENT;
+    PARENT's promises run from the first report of the group (a promise that this breaks
+    fires and pages at once). Undo with `faultflow unmerge ID`."""
+    if into is not None and not target:
+        parent = into
+    elif into is None and len(target) == 2 and target[0].casefold() == "into":
         parent = target[1]
-    elif len(target) == 1 and target[0].casefold() != "into":
+    elif into is None and len(target) == 1 and target[0].casefold() != "into":
         parent = target[0]
     else:
-        raise click.UsageError("give the parent: faultflow merge ID into PARENT")
+        raise click.UsageError("give the parent once: faultflow merge ID --into PARENT")
     engine = settings.engine()
     t = engine.merge(ticket_id, parent, actor=actor, reason=reason)
     if as_json:

@@ -239,6 +239,7 @@ def verify(
         (result.kb_broken, "the experience base's log", "change"),
         (result.rounds_broken, "the inspection rounds' log", "change"),
         (result.spares_broken, "the spares' log", "movement"),
+        (result.maintenance_broken, "the maintenance windows' log", "change"),
     ):
         if broken_at is None:
             continue

@@ -32,7 +32,8 @@ def spares() -> None:
 
 
 @spares.command("add")
-@click.argument("serial")
+@click.argument("serial", required=False)
+@click.option("--serial", "named", metavar="SERIAL", help="Its serial (or as the argument).")
 @click.option("--model", required=True, help="Its model, as the registry's devices name it.")
 @click.option("--location", required=True, help="Where it is kept (a site code, a store).")
 @click.option("--in-repair", is_flag=True, help="A faulty part away for repair, not in stock.")
@@ -40,9 +41,14 @@ def spares() -> None:
 @actor_option
 @json_option
 @click.pass_obj
-def add(settings: Settings, serial: str, model: str, location: str, in_repair: bool,
-        note: str | None, actor: str, as_json: bool) -> None:  # fmt: skip
-    """Register a spare: in stock (or away for repair)."""
+def add(settings: Settings, serial: str | None, named: str | None, model: str, location: str,
+        in_repair: bool, note: str | None, actor: str, as_json: bool) -> None:  # fmt: skip
+    """Register a spare: in stock (or away for repair). `faultflow spares add SERIAL --model M
+    --location L`, or `--serial SERIAL`."""
+    if (serial is None) == (named is None):
+        raise click.UsageError("give the serial once: SERIAL or --serial SERIAL")
+    serial = serial or named
+    assert serial is not None
     engine = settings.engine()
     state = "in_repair" if in_repair else "in_stock"
     _echo(engine, engine.spares_add(serial, model, location, actor, note, state), as_json)

@@ -129,7 +129,8 @@ def intake(
     is_flag=True,
     help="Then mail the customer's handling report to the reporter (the email notifier's SMTP).",
 )
-@click.option("--spare", metavar="SERIAL", help="substitute: the spare taken from stock "
+@click.option("--spare", "--serial", "spare", metavar="SERIAL", help="substitute: the spare "
+              "taken from stock "
               "(default: one of the faulty device's model, at its site first).")  # fmt: skip
 @click.option("--model", help="substitute: the faulty part's model, when its device is not "
               "in the registry.")  # fmt: skip

@@ -35,6 +35,8 @@ TICKET_KEYS = {
     "site",
     "line",
     "device",
+    "parent",  # SPEC §9: the outage's ticket it was merged into (null), the reports merged in
+    "children",
     "clocks",
     "history",
 }

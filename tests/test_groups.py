@@ -66,7 +66,8 @@ def test_a_merged_outage_runs_from_its_first_report_and_its_reports_close_with_i
     assert parent.clocks["response"].started_at == START
     assert parent.clocks["response"].due_at == START.add(minutes=15)
     merged = engine.get(hotline.id)
-    assert merged.merged_into == parent.id and merged.to_dict()["merged_into"] == parent.id
+    assert merged.merged_into == parent.id and merged.to_dict()["parent"] == parent.id
+    assert parent.to_dict()["children"] == [hotline.id] and parent.to_dict()["parent"] is None
     assert merged.clocks["response"].status == "stopped"
     assert [e.trigger for e in merged.history][-1] == "merge"
     assert [e.trigger for e in parent.history][-1] == "group"
@@ -292,9 +293,11 @@ def test_the_cli_merges_and_links(engine: Engine, db_path: Path, travel: Any) ->
     assert f"parent of 1 report(s): {b}" in text and f"has-duplicate {b}" not in text
     assert f"duplicate {b}" in text
     out = run.invoke(cli, [*base, "unmerge", b, "--as", "li", "--json"])
-    assert out.exit_code == 0 and "merged_into" not in json.loads(out.output)
+    assert out.exit_code == 0 and json.loads(out.output)["parent"] is None
     usage = run.invoke(cli, [*base, "merge", b, "onto", a])
-    assert usage.exit_code == 2 and "merge ID into PARENT" in usage.stderr
+    assert usage.exit_code == 2 and "merge ID --into PARENT" in usage.stderr
+    spec = run.invoke(cli, [*base, "merge", b, "--into", a, "--as", "li", "--json"])
+    assert spec.exit_code == 0 and json.loads(spec.output)["children"] == [b]
 
 
 def test_merges_and_links_over_http(engine: Engine, travel: Any) -> None:
@@ -310,14 +313,14 @@ def test_merges_and_links_over_http(engine: Engine, travel: Any) -> None:
             pa, pb = a.json()["ticket"]["id"], b.json()["ticket"]["id"]
             assert [x["id"] for x in b.json()["candidates"]] == [pa]
             merged = c.post(f"/v1/tickets/{pb}/merge", json={"into": pa, "reason": "同一故障"})
-            assert merged.status_code == 200 and merged.json()["parent_of_group"] is True
+            assert merged.status_code == 200 and merged.json()["children"] == [pb]
             again = c.post(f"/v1/tickets/{pb}/merge", json={"into": pa})
             assert again.status_code == 422 and "already" in again.json()["error"]
             linked = c.post(f"/v1/tickets/{pa}/links", json={"other": pb, "as": "duplicate"})
             assert linked.status_code == 201 and linked.json()["links"][0]["as"] == "duplicate"
             assert c.delete(f"/v1/tickets/{pa}/links/{pb}").json()["links"] == []
             out = c.request("DELETE", f"/v1/tickets/{pb}/merge", json={"reason": "两回事"})
-            assert out.status_code == 200 and "merged_into" not in out.json()
+            assert out.status_code == 200 and out.json()["parent"] is None
         with client(served, viewer) as c:
             assert c.get(f"/v1/tickets/{pa}/links").json()["reports"] == []
             assert c.post(f"/v1/tickets/{pb}/merge", json={"into": pa}).status_code == 403

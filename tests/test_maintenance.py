@@ -98,7 +98,8 @@ def test_a_night_cut_over_pages_nobody_and_what_still_fires_opens_after(
     month = engine.report(start=START.subtract(days=1), end=START.add(days=2)).to_dict()
     (line,) = month["maintenance"]
     assert (line["planned"], line["opened"], line["cleared"], line["paused"]) == (50, 1, 49, 1)
-    assert engine.verify().ok
+    found = engine.verify()
+    assert found.ok and found.maintenance == 3  # scheduled, begun, over: its own log
     # a breach the unplanned ticket meets later pages as any other
     travel(minutes=16)
     engine.tick()
@@ -269,3 +270,25 @@ def test_a_cut_over_through_a_real_alertmanager_pages_nobody(
         except subprocess.TimeoutExpired:
             am.kill()
         server.stop()
+
+
+def test_every_change_of_a_window_is_in_its_log_and_verify_checks_it(
+    engine: Engine, travel: Any, db_path: Path
+) -> None:
+    import sqlite3
+
+    w = engine.maintenance_add(NIGHT, NIGHT.add(hours=1), "unit:CG-GOV", "割接", actor="li")
+    engine.maintenance_cancel(w.id, "改期", actor="zhou")
+    conn = sqlite3.connect(db_path)
+    rows = conn.execute("SELECT action, actor FROM maintenance_log ORDER BY seq").fetchall()
+    assert rows == [("scheduled", "li"), ("cancelled", "zhou")]
+    assert engine.verify().ok
+    conn.execute("UPDATE maintenance_log SET actor = 'nobody' WHERE seq = 1")
+    conn.commit()
+    conn.close()
+    found = engine.verify()
+    assert not found.ok and found.maintenance_broken == 1
+    done = CliRunner().invoke(cli, ["--db", str(db_path), "verify"])
+    assert (
+        done.exit_code == 1 and "the maintenance windows' log is broken at change 1" in done.stderr
+    )

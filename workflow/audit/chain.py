@@ -172,6 +172,8 @@ class Verification:
     rounds_broken: int | None = None  # the first change (1-based) whose hash does not chain
     spares: int = 0  # movements of the spares' log checked (its own hash chain)
     spares_broken: int | None = None  # the first movement (1-based) whose hash does not chain
+    maintenance: int = 0  # changes of the maintenance windows' log (its own hash chain)
+    maintenance_broken: int | None = None  # the first change (1-based) whose hash does not chain
 
     @property
     def ok(self) -> bool:
@@ -182,6 +184,7 @@ class Verification:
             and self.kb_broken is None
             and self.rounds_broken is None
             and self.spares_broken is None
+            and self.maintenance_broken is None
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -199,6 +202,7 @@ class Verification:
             "kb": {"changes": self.kb, "broken_at": self.kb_broken},
             "rounds": {"changes": self.rounds, "broken_at": self.rounds_broken},
             "spares": {"changes": self.spares, "broken_at": self.spares_broken},
+            "maintenance": {"changes": self.maintenance, "broken_at": self.maintenance_broken},
         }
 
 

@@ -4,17 +4,20 @@ ticket's row here is written in that ticket's own transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .records import PLACES, WindowRecord, WindowTicketRecord
+from .ledger import append, entries, first_broken
+from .records import PLACES, WindowLogRecord, WindowRecord, WindowTicketRecord
 from .store import Store, Unit
-from .tables import ESCALATIONS, TICKETS, WINDOW_TICKETS, WINDOWS
+from .tables import ESCALATIONS, TICKETS, WINDOW_LOG, WINDOW_TICKETS, WINDOWS
 
+GENESIS = "faultflow:maintenance"
 FIELDS = WindowRecord._fields
 
 
@@ -27,6 +30,8 @@ class _Statements:
     mark: Any
     touched: Any
     chains: dict[str, Any]
+    last: Any
+    log: Any
 
 
 def _compile(statement: Any, dialect: Any) -> _Statements:
@@ -70,6 +75,13 @@ def _compile(statement: Any, dialect: Any) -> _Statements:
             dialect,
         ),
         chains=chains,
+        last=statement(
+            select(WINDOW_LOG.c.hash).order_by(WINDOW_LOG.c.seq.desc()).limit(1), dialect
+        ),
+        log=statement(
+            insert(WINDOW_LOG).values({n: bindparam(n) for n in WindowLogRecord._fields}),
+            dialect,
+        ),
     )
 
 
@@ -78,16 +90,39 @@ def _s(store: Store) -> _Statements:
     return found
 
 
+def _logged(u: Unit, window: WindowRecord, action: str, actor: str, at_us: int) -> None:
+    text = json.dumps(window._asdict(), ensure_ascii=False, sort_keys=True)
+    said = {"window_id": window.id, "action": action, "data": text, "actor": actor,
+            "at_us": at_us}  # fmt: skip
+    s = _s(u.store)
+    append(u, s.last, s.log, GENESIS, "maintenance_log", said)
+
+
 def add(u: Unit, window: WindowRecord) -> WindowRecord:
-    """Insert a new window; its ``id`` is the database's."""
+    """Insert a new window (its ``id`` is the database's) and its log entry."""
     values = window._asdict()
     del values["id"]
-    return window._replace(id=int(u.run(_s(u.store).add, values).fetchone()[0]))
+    made = window._replace(id=int(u.run(_s(u.store).add, values).fetchone()[0]))
+    _logged(u, made, "scheduled", made.created_by, made.created_us)
+    return made
 
 
-def change(u: Unit, window: WindowRecord) -> bool:
-    """Write ``window`` (one version up from the stored one); ``False`` if it moved meanwhile."""
-    return bool(u.run(_s(u.store).change, window._asdict()).rowcount == 1)
+def change(u: Unit, window: WindowRecord, action: str, actor: str, at_us: int) -> bool:
+    """Write ``window`` (one version up from the stored one) and its log entry; ``False`` if
+    it moved meanwhile."""
+    if u.run(_s(u.store).change, window._asdict()).rowcount != 1:
+        return False
+    _logged(u, window, action, actor, at_us)
+    return True
+
+
+def log(store: Store) -> list[WindowLogRecord]:
+    return entries(store, WINDOW_LOG, WindowLogRecord)
+
+
+def broken_log(log_entries: Iterable[WindowLogRecord]) -> int | None:
+    """The position (0-based) of the first log entry whose hash does not chain, or None."""
+    return first_broken(GENESIS, log_entries)
 
 
 def get(u: Unit, window_id: int) -> WindowRecord | None:

@@ -361,6 +361,18 @@ class WindowRecord(NamedTuple):
     version: int
 
 
+class WindowLogRecord(NamedTuple):
+    """One change of a maintenance window (scheduled, cancelled, ended early, begun, over),
+    hash-chained like the registry's log: who and when."""
+
+    window_id: int
+    action: str
+    data: str  # JSON: the window as this change left it
+    actor: str
+    at_us: int
+    hash: str
+
+
 class WindowTicketRecord(NamedTuple):
     """A ticket a maintenance window touched: opened as planned during it, or whose escalation
     it paused."""

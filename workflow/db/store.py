@@ -1182,7 +1182,7 @@ WAL_LIMIT = 64 * 1024 * 1024
 
 CHAINS = {
     "registry_log": 0x66660001, "kb_log": 0x66660002, "round_log": 0x66660003,
-    "spare_log": 0x66660004,
+    "spare_log": 0x66660004, "maintenance_log": 0x66660005,
 }  # fmt: skip
 """The hash-chained logs beside the tickets, each with the number of its advisory lock."""
 

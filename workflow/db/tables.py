@@ -49,6 +49,7 @@ from .records import (
     TokenRecord,
     UnitRecord,
     VendorRecord,
+    WindowLogRecord,
     WindowRecord,
     WindowTicketRecord,
 )
@@ -337,6 +338,11 @@ WindowRow = _table(
     columns={"id": Field(default=None, primary_key=True), "reason": _text(nullable=False)},
     args=(Index("ix_maintenance_ends", "ends_us"),),
 )  # fmt: skip
+WindowLogRow = _table(
+    WindowLogRecord, "maintenance_log",
+    first={"seq": (int | None, Field(default=None, primary_key=True))},
+    columns={"data": _text(nullable=False)},
+)  # fmt: skip
 WindowTicketRow = _table(
     WindowTicketRecord, "window_tickets",
     columns={"window_id": Field(primary_key=True), "ticket": Field(primary_key=True)},
@@ -402,3 +408,4 @@ LINKS = _core(LinkRow)
 FOLLOWUPS = _core(FollowupRow)
 WINDOWS = _core(WindowRow)
 WINDOW_TICKETS = _core(WindowTicketRow)
+WINDOW_LOG = _core(WindowLogRow)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -229,8 +230,12 @@ async def track(code: str, request: Request) -> Response:
     return await _tracking(request, ticket, code)
 
 
-@router.post("/t/{code}/notes")
-async def add(code: str, request: Request) -> Response:
+async def _reporters(
+    code: str, request: Request, act: Callable[[Any, Any, dict[str, str]], None], done: str
+) -> Response:
+    """One form of the tracking page (a note, a rating): the ticket by its signed code, the
+    portal's rate limit, the form's token checked, ``act`` (engine, ticket, form) in the worker
+    pool; a refusal shows the page again with it, success comes back with ``?{done}=1``."""
     engine = request.app.state.engine
     try:
         ticket = await call(engine.tracked, code)
@@ -242,42 +247,40 @@ async def add(code: str, request: Request) -> Response:
     try:
         form = await read_form(request)
         await check_form(request, form)
+        await call(act, engine, ticket, form)
+        limit.take(client(request))  # counted once taken
+    except (BadForm, FaultflowError) as err:
+        message, status = said(words_for(request), err)
+        return await _tracking(request, ticket, code, status, message)
+    return RedirectResponse(f"{path_for(request, 'track', code=code)}?{done}=1", status_code=303)
+
+
+@router.post("/t/{code}/notes")
+async def add(code: str, request: Request) -> Response:
+    """The reporter adds to their report: a note in the ticket's history."""
+
+    def note(engine: Any, ticket: Any, form: dict[str, str]) -> None:
         text = form.get("text", "").strip()
         if not text:
             raise BadForm("error.missing", 422, "add")
         if _controls(text):
             raise BadForm("error.controls", 422, "text: control characters")
-        await call(engine.note, ticket.id, text, ACTOR)
-        limit.take(client(request))  # counted once taken
-    except (BadForm, FaultflowError) as err:
-        message, status = said(words_for(request), err)
-        return await _tracking(request, ticket, code, status, message)
-    return RedirectResponse(f"{path_for(request, 'track', code=code)}?added=1", status_code=303)
+        engine.note(ticket.id, text, ACTOR)
+
+    return await _reporters(code, request, note, "added")
 
 
 @router.post("/t/{code}/followup")
 async def rate(code: str, request: Request) -> Response:
     """The reporter's follow-up (回访) on the tracking page: a rating and a comment, once."""
-    engine = request.app.state.engine
-    try:
-        ticket = await call(engine.tracked, code)
-    except UnknownTicket:
-        return refusal(request, BadForm("error.track", 404))
-    limit = request.app.state.portal_limit
-    if limit.peek(client(request)):
-        return await _tracking(request, ticket, code, 429, words_for(request)["error.rate"])
-    try:
-        form = await read_form(request)
-        await check_form(request, form)
+
+    def followup(engine: Any, ticket: Any, form: dict[str, str]) -> None:
         rating = form.get("rating", "").strip()
         if rating not in ("1", "2", "3", "4", "5"):
             raise BadForm("error.missing", 422, "rating")
         comment = form.get("comment", "").strip() or None
         if comment is not None and _controls(comment):
             raise BadForm("error.controls", 422, "comment: control characters")
-        await call(engine.followup, ticket.id, int(rating), comment, ACTOR, "reporter")
-        limit.take(client(request))
-    except (BadForm, FaultflowError) as err:
-        message, status = said(words_for(request), err)
-        return await _tracking(request, ticket, code, status, message)
-    return RedirectResponse(f"{path_for(request, 'track', code=code)}?rated=1", status_code=303)
+        engine.followup(ticket.id, int(rating), comment, ACTOR, "reporter")
+
+    return await _reporters(code, request, followup, "rated")

@@ -219,7 +219,8 @@ class MaintenanceAPI(EngineParts):
                 else:
                     new = w._replace(ends_us=now_us, reason=note)
                 new = new._replace(changed_us=now_us, changed_by=who, version=w.version + 1)
-                if table.change(u, new):
+                action = "cancelled" if where == "upcoming" else "ended"
+                if table.change(u, new, action, who, now_us):
                     return self._view(new, now_us)
         raise ConcurrentUpdate(f"maintenance window {wid} kept changing: try again")
 
@@ -360,7 +361,9 @@ class MaintenanceAPI(EngineParts):
                     ended_us=cur.ended_us if ended_us is None else ended_us,
                     version=cur.version + 1,
                 )
-                if table.change(u, new):
+                action = "over" if ended_us is not None else "begun"
+                at_us = ended_us if ended_us is not None else begun_us
+                if table.change(u, new, action, SYSTEM_ACTOR, at_us or cur.changed_us):
                     return
         raise ConcurrentUpdate(f"maintenance window {w.id} kept changing")
 

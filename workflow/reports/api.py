@@ -207,10 +207,11 @@ class ReportsAPI(EngineParts):
         history must still hold. ``workers``: processes to check a big database with. The
         registry's log of changes is checked too (its own hash chain), and each entry's row
         against the last change the log wrote of it; and the logs of the experience base, of
-        the inspection rounds and of the spares."""
+        the inspection rounds, of the spares and of the maintenance windows."""
         import dataclasses
 
         from ..db import kb, network, rounds, spares
+        from ..db import maintenance as windows
 
         found = run(self.store, self.contract, self.sealer, against, workers)
         log = network.log(self.store)
@@ -224,15 +225,13 @@ class ReportsAPI(EngineParts):
             first = table.broken_log(entries)
             return len(entries), first + 1 if first is not None else None
 
-        (n_kb, kb_at), (n_rounds, rounds_at), (n_spares, spares_at) = (
-            checked(kb),
-            checked(rounds),
-            checked(spares),
-        )
+        (n_kb, kb_at), (n_rounds, rounds_at), (n_spares, spares_at), (n_mw, mw_at) = (
+            checked(kb), checked(rounds), checked(spares), checked(windows),
+        )  # fmt: skip
         return dataclasses.replace(
             found, registry=len(log), registry_broken=at, registry_differs=differs,
             kb=n_kb, kb_broken=kb_at, rounds=n_rounds, rounds_broken=rounds_at,
-            spares=n_spares, spares_broken=spares_at,
+            spares=n_spares, spares_broken=spares_at, maintenance=n_mw, maintenance_broken=mw_at,
         )  # fmt: skip
 
     def head(self, tickets: bool = False) -> dict[str, Any]:

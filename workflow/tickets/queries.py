@@ -25,11 +25,12 @@ def ticket(
         if record is None:
             raise UnknownTicket(ticket_id)
         events = None if lazy else u.events(record.id)
+        children = u.reports(record.id) if record.parent == record.id else ()
     contract = contracts.for_ticket(record)
     if events is None:
         history = stored_history(store, record.id, record.last_seq, contract)
-        return ticket_view(record, clock_rows, history, now_us, contract)
-    return ticket_view(record, clock_rows, events, now_us, contract)
+        return ticket_view(record, clock_rows, history, now_us, contract, children)
+    return ticket_view(record, clock_rows, events, now_us, contract, children)
 
 
 def stored_history(store: Store, ticket_id: str, upto: int, contract: Contract) -> History:
@@ -67,7 +68,13 @@ def listing(
             raise UnknownTicket(after)
     found = store.tickets(now_us, **filters, limit=limit, after=key)
     pinned = contracts.for_ticket
-    return [ticket_view(r, rows, (), now_us, pinned(r)) for r, rows in found]
+    parents = [r.id for r, _ in found if r.parent == r.id]  # rare: read only for them
+    children: dict[str, list[str]] = {}
+    if parents:
+        with store.unit() as u:
+            children = {p: u.reports(p) for p in parents}
+    return [ticket_view(r, rows, (), now_us, pinned(r), children.get(r.id, ()))
+            for r, rows in found]  # fmt: skip
 
 
 def counting(

@@ -456,4 +456,8 @@ def written(store: Store, draft: Draft) -> Ticket:
     if draft.expected_version is None and draft.events and draft.events[0].seq == 1:
         return ticket_view(record, rows, draft.events, draft.recorded_us, draft.contract)
     history = stored_history(store, record.id, record.last_seq, draft.contract)
-    return ticket_view(record, rows, history, draft.recorded_us, draft.contract)
+    children: list[str] = []
+    if record.parent == record.id:  # a parent: its reports (read only then)
+        with store.unit() as u:
+            children = u.reports(record.id)
+    return ticket_view(record, rows, history, draft.recorded_us, draft.contract, children)

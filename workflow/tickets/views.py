@@ -215,6 +215,8 @@ class Ticket:
     created_at: datetime
     clocks: Mapping[str, Clock]
     history: Sequence[Event]
+    children: tuple[str, ...] = ()
+    """The reports merged into it (one outage, many reports), oldest first: on a parent."""
 
     @property
     def breached(self) -> bool:
@@ -256,8 +258,8 @@ class Ticket:
             "line": self.line,
             "device": self.device,
             **({"recurs": self.recurs} if self.recurs is not None else {}),
-            **({"merged_into": self.merged_into} if self.merged_into is not None else {}),
-            **({"parent_of_group": True} if self.parent == self.id else {}),
+            "parent": self.merged_into,  # the outage's ticket it was merged into (SPEC §9)
+            "children": list(self.children),  # the reports merged into it
             **(
                 {"occurrences": carried.to_dict()}
                 if history and (carried := self.occurrences)
@@ -369,7 +371,7 @@ _EVENT_COPIED = tuple(
 _event_copied = attrgetter(*_EVENT_COPIED)
 # The ticket view is on every change's path: its copied fields lead, so that it is built
 # positionally from one attrgetter (the names are still the records').
-_TICKET_DERIVED = ("on_hold", "created_at", "clocks", "history")
+_TICKET_DERIVED = ("on_hold", "created_at", "clocks", "history", "children")
 _TICKET_COPIED = tuple(f for f in Ticket.__dataclass_fields__ if f not in _TICKET_DERIVED)
 assert set(_TICKET_COPIED) <= set(TicketRecord._fields), "a ticket view field with no source"
 assert tuple(Ticket.__dataclass_fields__) == (*_TICKET_COPIED, *_TICKET_DERIVED)
@@ -382,6 +384,7 @@ def ticket_view(
     events: Iterable[EventRecord] | History,
     now_us: int,
     contract: Contract,
+    children: Sequence[str] = (),
 ) -> Ticket:
     """The view of a stored ticket (a ``TicketRecord``, its ``ClockRecord`` rows and its
     ``EventRecord`` history) as read at ``now_us``. Clock views are made on first use."""
@@ -394,6 +397,7 @@ def ticket_view(
         from_us(r.created_us, zone),
         Clocks(lambda: clock_views(rows, now_us, contract)),
         history,
+        tuple(children),
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-HEAD = "0016"
+HEAD = "0017"
 """The revision this faultflow reads and writes (tests hold it equal to the scripts' head)."""
 
 LEGACY_REVISION = "0001"
