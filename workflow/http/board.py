@@ -3,6 +3,10 @@ promise a live countdown, pushed again by server-sent events when anything chang
 ``/tickets/{id}`` a ticket with its timeline, clocks and the actions its state allows;
 ``/report`` the compliance report with its charts. Reading needs the scope ``read``, acting
 ``operate`` — the tokens of ``faultflow serve``.
+
+Why this module is longer than the house's ~500 lines: the board's pages share one session,
+one form check and one way of showing a refusal again (``_submitted``); split by page, each
+part would import the others' helpers back.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ answer that is a finding opens a fault ticket linked to the round, and a round n
 due time — a broken promise — opens one too, and starts the tier's escalation chain. Both are
 keyed (``round:ID``, ``finding:ID:ITEM``) so that a retry, a racing scheduler or a scheduler
 killed halfway opens each at most once.
+
+(A little longer than the house's ~500 lines: the calendar feed of the rounds and shifts, 60
+lines, reads the same rounds and plans as the rest.)
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ fires again):
 Races are settled by the database: a second process that opens the same (channel, external id,
 occurrence) meets the unique constraint, and its whole payload is read again and answered from
 what is stored.
+
+Why this module is longer than the house's ~500 lines: the outcomes above decide one another
+within a payload (a follow-up of an alert opened earlier in the same payload, a storm that
+begins halfway through it) and share one plan of drafts; they are read, and changed, together.
 """
 
 from __future__ import annotations
