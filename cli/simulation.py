@@ -5,6 +5,10 @@ respond, work remotely, go on site, resolve or substitute a spare, and report â€
 sometimes late. The engine's clock is the simulation's: nothing sleeps, and ``tick`` runs as
 simulated time passes. Everything goes through the public library API, as an integrator's code
 would.
+
+Why this module is longer than the house's ~500 lines: the everyday faults' actors (callers,
+operators, engineers, inspectors) share one event queue, one clock and one stream of chance,
+which make the same month from the same seed; the month's set pieces are scenes.py.
 """
 
 from __future__ import annotations
