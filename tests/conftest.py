@@ -252,11 +252,22 @@ SERVICE_FIXTURES = {"chromium", "pg_url", "smtp", "imap", "mail_system", "watche
 """Fixtures that start or reach a real service (Chromium, PostgreSQL, Postfix, Dovecot)."""
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that uses a real service is marked ``services``: by its fixtures, its
-    ``postgres`` mark, or an explicit ``services`` mark (Alertmanager, the mail benchmark)."""
+    ``postgres`` mark, or an explicit ``services`` mark (Alertmanager, the mail benchmark).
+
+    The fault-injection loops (kill -9 again and again) run only when the marker expression
+    names them (``.ci/run``: ``pytest -m fault_injection``): a ``-m`` of one's own, such as
+    ``-m "not services"``, replaces the ``-m 'not fault_injection'`` of ``addopts``, and would
+    otherwise bring a minute of kill loops into a run meant to be quick."""
     for item in items:
         if item.get_closest_marker("postgres") or SERVICE_FIXTURES & set(
             getattr(item, "fixturenames", ())
         ):
             item.add_marker(pytest.mark.services)
+    if "fault_injection" in (config.option.markexpr or ""):
+        return
+    kept = [i for i in items if i.get_closest_marker("fault_injection") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
