@@ -71,6 +71,7 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
     # its contract; checking another contract file (PATH) checks it with that one only if
     # --people names it.
     people_file = settings.people_path() if path is None or settings.people_option else None
+    roster = None
     if people_file is not None:
         from faultflow.duty.people import load
 
@@ -81,13 +82,14 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
             "roles": list(roster.roles),
             "chains": list(roster.chains),
         }
-    for warning in contract.warnings:
+    warnings = [*contract.warnings, *_this_setup(contract, roster)]
+    for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     against = _against_database(settings, contract)
     if against is not None:
         summary["database"] = against
     if as_json:
-        emit_json({"ok": True, **summary, "warnings": list(contract.warnings)})
+        emit_json({"ok": True, **summary, "warnings": warnings})
         return
     click.echo(f"ok: {contract.source}")
     click.echo(f"  {contract.name} ({contract.timezone.key})")
@@ -103,6 +105,30 @@ def check(settings: Settings, path: str | None, as_json: bool) -> None:
         )
     if against is not None:
         click.echo(f"ok: the database: {against['said']}")
+
+
+def _this_setup(contract: Any, roster: Any) -> list[str]:
+    """What the contract names that this installation must have: the channels ``[merge] auto``
+    merges (installed plugins), the role ``[spares] notify`` tells (people.toml), an e-mail
+    notifier for ``[monthly] to``. A channel that is not installed is refused (one line, exit
+    1); the others are warnings (the file still works, the feature does not)."""
+    from faultflow.errors import ConfigError
+    from faultflow.registry import discover
+
+    installed = set(discover().channels) | {"inspection", "followup"}  # the engine's own
+    for i, name in enumerate(sorted(contract.merge_auto)):
+        if name not in installed:
+            raise ConfigError(f"{contract.source}: merge.auto[{i}]: no channel {name!r} is "
+                              f"installed (see `faultflow channels`)")  # fmt: skip
+    found = []
+    role = contract.spare_notify
+    if role and roster is not None and role not in roster.roles and role not in roster.people:
+        found.append(f"spares.notify: {roster.source} has no role or person {role!r}: a low "
+                     "stock is told to nobody")  # fmt: skip
+    if contract.monthly_to and not any(n.use == "email" for n in contract.notifiers.values()):
+        found.append('monthly.to: no email notifier ([notifiers.NAME] use = "email"): the '
+                     "monthly report is made on demand but not mailed")  # fmt: skip
+    return found
 
 
 def _against_database(settings: Settings, contract: Any) -> dict[str, Any] | None:

@@ -326,3 +326,12 @@ def test_merges_and_links_over_http(engine: Engine, travel: Any) -> None:
             assert c.post(f"/v1/tickets/{pb}/merge", json={"into": pa}).status_code == 403
     finally:
         served.stop()
+
+
+def test_check_refuses_an_automatic_merge_of_a_channel_not_installed(tmp_path: Path) -> None:
+    text = (ROOT / "states.toml").read_text(encoding="utf-8")
+    config = tmp_path / "auto.toml"
+    config.write_text(text + '\n[merge]\nauto = ["telegraph"]\n', "utf-8")
+    done = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "check", str(config)])
+    assert done.exit_code == 1 and done.stderr.count("\n") == 1
+    assert "merge.auto[0]: no channel 'telegraph' is installed" in done.stderr

@@ -161,3 +161,18 @@ def test_the_monthly_mail_is_tried_again_when_the_server_is_away(
     assert retry == pendulum.now().add(minutes=10)
     travel(minutes=5)
     assert engine.keep_monthly() is None  # not before the wait
+
+
+def test_check_warns_of_a_monthly_mail_without_a_mailer_and_of_an_unknown_role(
+    tmp_path: Path,
+) -> None:
+    text = (ROOT / "states.toml").read_text(encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text(text + '\n[monthly]\nto = ["a@czj.example"]\n[spares]\nnotify = "x"\n',
+                      "utf-8")  # fmt: skip
+    done = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "--people",
+                                    str(PEOPLE), "check", str(config), "--json"])  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    warned = json.loads(done.stdout)["warnings"]
+    assert any(w.startswith("monthly.to: no email notifier") for w in warned)
+    assert any(w.startswith("spares.notify: ") and "'x'" in w for w in warned)
