@@ -9,15 +9,14 @@ refused call changes nothing.
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .access.api import AccessAPI
 from .audit import chain as audit
@@ -27,7 +26,6 @@ from .contract.model import Contract
 from .contract.versions import Contracts, settle
 from .db.store import Store
 from .duty.people import People, load
-from .errors import IntakeError
 from .followup.api import Due, FollowupAPI
 from .inspections.api import InspectionsAPI
 from .kb.api import KBAPI, drafting
@@ -36,26 +34,20 @@ from .network.api import NetworkAPI
 from .network.places import Places
 from .reports.api import ReportsAPI
 from .run.api import RunAPI
-from .run.escalation import acknowledged, escalated
 from .spares.api import SparesAPI, Stock
-from .tickets import queries
-from .tickets.api import GroupsAPI, RolloutAPI
-from .tickets.parts import At
+from .tickets.api import ChangingAPI, GroupsAPI, LookingAPI, RolloutAPI
 from .tickets.unit import Context, UnitOfWork
-from .tickets.views import Event, Ticket
+from .tickets.views import Ticket
 from .tickets.writes import Changes
 from .timekeeping.times import in_zone, to_us, wall_clock
 
 if TYPE_CHECKING:  # imported where used: `faultflow show` should not pay for them
-    from .contract.machine import Lifecycle, Option
+    from .contract.machine import Lifecycle
     from .duty.people import People
     from .hookspecs import Channel
-    from .intake import IntakeRecord
     from .registry import Registry
-    from .tickets.views import Intake
 
 Clockwork = Callable[[], datetime]
-Payload = bytes | str | Mapping[str, Any]
 
 
 class Engine(
@@ -70,6 +62,8 @@ class Engine(
     GroupsAPI,
     MaintenanceAPI,
     FollowupAPI,
+    ChangingAPI,
+    LookingAPI,
 ):
     """A fault-ticket workflow engine over one database and one contract.
 
@@ -180,144 +174,6 @@ class Engine(
 
     def _now_us(self) -> int:
         return to_us(self.now())
-
-    # -- changing tickets (writes.py, receive.py: each change through the unit of work) -------
-
-    def intake(
-        self, channel: str, payload: Payload, actor: str = "system", at: At = None,
-        overrides: Mapping[str, Any] | None = None,
-    ) -> Ticket:  # fmt: skip
-        """Open a ticket from a channel's payload; the actor owns it (P5). An ``external_id``
-        already open on the channel opens none: that ticket is returned. For a payload with
-        several faults, the first; :meth:`intake_all` says what happened to each."""
-        results = self.intake_all(channel, payload, actor, at, overrides)
-        if not results:
-            raise IntakeError(
-                f"the {channel} payload opened no ticket (it only resolves alerts that have none)"
-            )
-        return results[0].ticket
-
-    def intake_all(
-        self, channel: str, payload: Payload, actor: str = "system", at: At = None,
-        overrides: Mapping[str, Any] | None = None,
-    ) -> builtins.list[Intake]:  # fmt: skip
-        """What happened to each fault of a channel's payload, in payload order (SPEC §8): the
-        outcome (``opened``, ``duplicate``, ``note``, ``recurrence``) and the ticket; all of it
-        is written or none. ``overrides`` (``tier``, ``title``, ...) replace what was read."""
-        adapter = self.channel(channel)
-        return self._changes.intake_all(channel, adapter, payload, actor, at, overrides)
-
-    def open_ticket(
-        self, channel: str, record: IntakeRecord, actor: str = "system", at: At = None
-    ) -> Ticket:
-        """Open a ticket from a parsed :class:`IntakeRecord` (or answer with the ticket it
-        duplicates, as :meth:`intake` does)."""
-        return self._changes.open_ticket(channel, record, actor, at).ticket
-
-    def advance(
-        self, ticket_id: str, trigger: str, actor: str = "system", at: At = None,
-        note: str | None = None, reason: str | None = None, version: int | None = None,
-        attach_report: bool = False, spare: str | None = None, model: str | None = None,
-        faulty: str | None = None,
-    ) -> Ticket:  # fmt: skip
-        """Fire ``trigger``; the ticket afterwards (alarms due by ``at`` fire first). ``at``
-        (default now): not in the future, not before the last step. ``version``: refuse
-        (:class:`ConcurrentUpdate`) unless still at it. ``attach_report``: keep the customer's
-        handling report as it stands after this event inside the hash chain. The contract's
-        remedy (``substitute``) takes a spare of the faulty device's model from stock once
-        spares are kept: ``spare`` names the one, ``model`` the model when the device is not
-        known, ``faulty`` the serial of the part taken out when it is not the ticket's device
-        (entered as a spare in repair; docs/spares.md)."""
-        c = self._changes
-        return c.advance(ticket_id, trigger, actor, at, note, reason, version, attach_report,
-                         spare, model, faulty)  # fmt: skip
-
-    def reclassify(
-        self, ticket_id: str, tier: str | None = None, kind: str | None = None,
-        cause: str | None = None, reason: str | None = None, actor: str | None = None,
-        at: At = None, version: int | None = None,
-    ) -> Ticket:  # fmt: skip
-        """Change a ticket's tier, kind or cause (``cause=""`` clears it), with a ``reason``;
-        every clock is recomputed from its start."""
-        c = self._changes
-        return c.reclassify(ticket_id, tier, kind, cause, reason, actor, at, version)
-
-    def hold(
-        self, ticket_id: str, reason: str | None = None, actor: str | None = None, at: At = None,
-        version: int | None = None,
-    ) -> Ticket:  # fmt: skip
-        """Pause the ticket's running pausable clocks (their due times move by the pause)."""
-        return self._changes.hold(ticket_id, reason, actor, at, version)
-
-    def resume(
-        self, ticket_id: str, actor: str | None = None, at: At = None, note: str | None = None,
-        version: int | None = None,
-    ) -> Ticket:  # fmt: skip
-        """Restart the clocks paused by :meth:`hold`."""
-        return self._changes.resume(ticket_id, actor, at, note, version)
-
-    def note(
-        self, ticket_id: str, text: str, actor: str | None = None, at: At = None,
-        version: int | None = None,
-    ) -> Ticket:  # fmt: skip
-        """Add a note to the ticket's history (any state, final ones too); nothing else moves."""
-        return self._changes.note(ticket_id, text, actor, at, version)
-
-    def assign(
-        self, ticket_id: str, person: str, reason: str, actor: str | None = None,
-        version: int | None = None,
-    ) -> Ticket:  # fmt: skip
-        """Hand the ticket over to ``person``: the owner changes; the first-ask owner (P5) stays
-        in the history."""
-        return self._changes.assign(ticket_id, person, reason, actor, version, self.people)
-
-    def ack(self, ticket_id: str, actor: str | None = None, note: str | None = None) -> Ticket:
-        """Acknowledge the ticket's escalation: its chain of pages stops."""
-        return acknowledged(self.work, self._changes.policy, ticket_id, actor, note)
-
-    def escalate(self, ticket_id: str, reason: str, actor: str | None = None) -> Ticket:
-        """Move the escalation up by hand (P5): the next step fires now, with the reason."""
-        policy = self._changes.policy
-        return escalated(self.work, policy, self._roster(), ticket_id, reason, actor)
-
-    # -- looking (queries.py) ------------------------------------------------------------------
-
-    def get(self, ticket_id: str) -> Ticket:
-        """The ticket with its clocks (read now) and its whole history."""
-        return queries.ticket(self.store, self.contracts, ticket_id, self._now_us())
-
-    def history(self, ticket_id: str) -> Sequence[Event]:
-        """The ticket's events, oldest first."""
-        return self.get(ticket_id).history
-
-    def list(
-        self, state: str | None = None, tier: str | None = None, breached: bool | None = None,
-        owner: str | None = None, limit: int | None = None, final: bool | None = None,
-        after: str | None = None, unit: str | None = None,
-    ) -> builtins.list[Ticket]:  # fmt: skip
-        """Tickets, most urgent first (breached on top, then nearest due), without history.
-        ``final=False`` keeps the open ones only (``True`` the closed ones); ``unit`` those
-        at a unit of the registry. Only the rows returned are read: ``limit`` with ``after``
-        (the id of the last ticket of the page before) pages through any number of tickets."""
-        return queries.listing(
-            self.store, self.contracts, self._now_us(), state=state, tier=tier,
-            breached=breached, owner=owner, limit=limit, final=final, after=after, unit=unit,
-        )  # fmt: skip
-
-    def count(
-        self, state: str | None = None, tier: str | None = None, breached: bool | None = None,
-        owner: str | None = None, final: bool | None = None, unit: str | None = None,
-    ) -> int:  # fmt: skip
-        """How many tickets :meth:`list` would return without a limit."""
-        return queries.counting(
-            self.store, self.contracts, self._now_us(), state=state, tier=tier,
-            breached=breached, owner=owner, final=final, unit=unit,
-        )  # fmt: skip
-
-    def options(self, ticket: Ticket) -> tuple[Option, ...]:
-        """The triggers the ticket's state allows, each with why its guard refuses as things
-        stand (no reason given yet), or ``None``."""
-        return queries.options(self.contracts, ticket)
 
     def stamp(self) -> int:
         """A number that grows whenever a ticket is opened or changed (a live view reads the

@@ -13,17 +13,26 @@ from ..errors import InvalidInput
 from ..tickets.parts import At, EngineParts
 from ..timekeeping.times import aware, to_us
 from . import escalation, loop, sweeps
-from .escalation import Paging
+from .escalation import Paging, acknowledged, escalated
 from .modules import lanes
 
 if TYPE_CHECKING:
     from ..duty.people import OnDuty, People
     from ..run.delivery import Attempt
-    from ..tickets.views import Fired
+    from ..tickets.views import Fired, Ticket
 
 
 class RunAPI(EngineParts):
     """Part of the Engine's API (see the module's docstring)."""
+
+    def ack(self, ticket_id: str, actor: str | None = None, note: str | None = None) -> Ticket:
+        """Acknowledge the ticket's escalation: its chain of pages stops."""
+        return acknowledged(self.work, self._changes.policy, ticket_id, actor, note)
+
+    def escalate(self, ticket_id: str, reason: str, actor: str | None = None) -> Ticket:
+        """Move the escalation up by hand (P5): the next step fires now, with the reason."""
+        policy = self._changes.policy
+        return escalated(self.work, policy, self._roster(), ticket_id, reason, actor)
 
     def mail_tally(self) -> tuple[int, int]:
         """Messages the mailbox read, and refused (moved to ``faultflow/refused``), in this
