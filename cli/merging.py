@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from faultflow.timekeeping.times import show
 
 from .base import Settings, actor_option, by_option, emit_json, json_option, show_ticket
 
@@ -18,7 +19,7 @@ def group_lines(group: Any) -> list[str]:
     if group.parent is not None and group.parent != group.ticket:
         lines.append(f"  merged into {group.parent} (the outage's ticket: work on it there)")
     elif group.parent == group.ticket:
-        first = group.origin.strftime("%Y-%m-%d %H:%M") if group.origin else "?"
+        first = show(group.origin, "minute") if group.origin else "?"
         lines.append(
             f"  parent of {len(group.reports)} report(s): {', '.join(group.reports)}; its "
             f"promises run from the first report, {first}"
