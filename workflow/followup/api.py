@@ -22,6 +22,7 @@ from typing import Any
 
 from ..db import followups as table
 from ..db import links
+from ..db.ledger import rewritten
 from ..db.records import FollowupRecord
 from ..db.store import Unit
 from ..errors import ConcurrentUpdate, IllegalTransition, InvalidInput, UnknownTicket
@@ -37,7 +38,6 @@ CHANNEL = "followup"
 VIA = ("staff", "reporter")
 INTERNAL = frozenset({CHANNEL, "inspection"})
 """Channels whose tickets have nobody outside to call back: reviews, inspection rounds."""
-RETRIES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,13 +206,11 @@ class FollowupAPI(EngineParts):
             ),
             manager or rated.owner, None,
         ).ticket  # fmt: skip
-        for _ in range(RETRIES):
-            with self.store.unit() as u:
-                cur = table.get(u, tid)
-                if cur is None or cur.review is not None:
-                    break
-                if table.change(u, cur._replace(review=opened.id, version=cur.version + 1)):
-                    break
+        rewritten(
+            self.store, lambda u: table.get(u, tid), table.change,
+            lambda cur: None if cur.review is not None else cur._replace(review=opened.id),
+            f"ticket {tid} has no follow-up", f"the follow-up of {tid}",
+        )  # fmt: skip
         with self.store.unit() as u:
             linked = links.pair(u, opened.id, tid) is not None
         if not linked:

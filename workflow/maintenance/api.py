@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from ..db import maintenance as table
+from ..db.ledger import rewritten
 from ..db.records import EventRecord, WindowRecord
 from ..db.store import Unit
 from ..errors import ConcurrentUpdate, IllegalTransition, InvalidInput, UnknownEntry
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
 STARTED_AGO_US = 60 * 1_000_000
 """How far in the past a window may be said to start (a clock a little behind): no further."""
-RETRIES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,25 +204,25 @@ class MaintenanceAPI(EngineParts):
             raise InvalidInput("calling a window off needs a reason (--reason)")
         who = policy.actor_name(actor or "system")
         wid = _id(window_id)
-        for _ in range(RETRIES):
-            now_us = self._now_us()
-            with self.store.unit() as u:
-                w = table.get(u, wid)
-                if w is None:
-                    raise UnknownEntry(f"no maintenance window {window_id}")
-                where = status(w, now_us)
-                if where in ("over", "cancelled"):
-                    raise IllegalTransition(f"maintenance window {wid} is {where} already")
-                note = f"{w.reason} — called off: {said}"
-                if where == "upcoming":
-                    new = w._replace(state="cancelled", reason=note)
-                else:
-                    new = w._replace(ends_us=now_us, reason=note)
-                new = new._replace(changed_us=now_us, changed_by=who, version=w.version + 1)
-                action = "cancelled" if where == "upcoming" else "ended"
-                if table.change(u, new, action, who, now_us):
-                    return self._view(new, now_us)
-        raise ConcurrentUpdate(f"maintenance window {wid} kept changing: try again")
+        now_us = self._now_us()
+
+        def called_off(w: WindowRecord) -> WindowRecord:
+            where = status(w, now_us)
+            if where in ("over", "cancelled"):
+                raise IllegalTransition(f"maintenance window {wid} is {where} already")
+            note = f"{w.reason} — called off: {said}"
+            new = (w._replace(state="cancelled") if where == "upcoming"
+                   else w._replace(ends_us=now_us))  # fmt: skip
+            return new._replace(reason=note, changed_us=now_us, changed_by=who)
+
+        def write(u: Unit, new: WindowRecord) -> bool:
+            action = "cancelled" if new.state == "cancelled" else "ended"
+            return table.change(u, new, action, who, now_us)
+
+        missing = f"no maintenance window {window_id}"
+        done = rewritten(self.store, lambda u: table.get(u, wid), write, called_off, missing,
+                         f"maintenance window {wid}")  # fmt: skip
+        return self._view(done, now_us)
 
     def announced(self, days: int = 7) -> builtins.list[dict[str, Any]]:
         """The windows going on now or beginning within ``days``, as the units are told of
@@ -237,8 +237,7 @@ class MaintenanceAPI(EngineParts):
             if kind == ALL:
                 units: builtins.list[str] = []
             else:
-                entry = {"unit": d.units, "site": d.sites, "line": d.lines,
-                         "device": d.devices}[kind].get(code) or {}  # fmt: skip
+                entry = _entry(d, kind, code) or {}
                 unit = code if kind == "unit" else entry.get("unit")
                 units = [str((d.units.get(unit or "") or {}).get("name") or unit or code)]
             out.append({"window": w, "units": units, "all": kind == ALL})
@@ -351,21 +350,21 @@ class MaintenanceAPI(EngineParts):
     def _mark(
         self, w: WindowRecord, begun_us: int | None = None, ended_us: int | None = None
     ) -> None:
-        for _ in range(RETRIES):
-            with self.store.unit() as u:
-                cur = table.get(u, w.id)
-                if cur is None:
-                    return
-                new = cur._replace(
-                    begun_us=cur.begun_us if begun_us is None else begun_us,
-                    ended_us=cur.ended_us if ended_us is None else ended_us,
-                    version=cur.version + 1,
-                )
-                action = "over" if ended_us is not None else "begun"
-                at_us = ended_us if ended_us is not None else begun_us
-                if table.change(u, new, action, SYSTEM_ACTOR, at_us or cur.changed_us):
-                    return
-        raise ConcurrentUpdate(f"maintenance window {w.id} kept changing")
+        """Note in the window's row (and its log) that the scheduler saw it begin or end."""
+        action = "over" if ended_us is not None else "begun"
+        at_us = ended_us if ended_us is not None else begun_us
+
+        def seen(cur: WindowRecord) -> WindowRecord:
+            begun = cur.begun_us if begun_us is None else begun_us
+            return cur._replace(
+                begun_us=begun, ended_us=cur.ended_us if ended_us is None else ended_us
+            )
+
+        rewritten(
+            self.store, lambda u: table.get(u, w.id),
+            lambda u, new: table.change(u, new, action, SYSTEM_ACTOR, at_us or new.changed_us),
+            seen, f"no maintenance window {w.id}", f"maintenance window {w.id}",
+        )  # fmt: skip
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -377,8 +376,7 @@ class MaintenanceAPI(EngineParts):
         places = cast("Places", self.places)
         places.refresh()
         d = places.directory
-        known = {"unit": d.units, "site": d.sites, "line": d.lines, "device": d.devices}
-        entry = known[scope.kind].get(scope.code)
+        entry = _entry(d, scope.kind, scope.code)
         if entry is None:
             raise InvalidInput(f"the registry has no {scope.kind} {scope.code!r} (see "
                                f"`faultflow {scope.kind}s list`)")  # fmt: skip
@@ -397,6 +395,12 @@ class MaintenanceAPI(EngineParts):
             from_us(w.ends_us, zone), w.reason, status(w, now_us), w.created_by,
             from_us(w.created_us, zone), w.changed_by, from_us(w.changed_us, zone),
         )  # fmt: skip
+
+
+def _entry(d: Any, kind: str, code: str) -> dict[str, Any] | None:
+    """The registry's entry ``code`` of ``kind`` (unit, site, line, device) in a directory."""
+    found: dict[str, Any] | None = getattr(d, f"{kind}s").get(code)
+    return found
 
 
 def _with(view: Window, touched: builtins.list[tuple[str, str]]) -> Window:
@@ -432,4 +436,3 @@ def _still_firing(history: builtins.list[EventRecord]) -> bool:
     if last:
         return any(what != "resolved" for what in last.values())
     return not resolved
-

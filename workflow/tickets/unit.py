@@ -218,10 +218,9 @@ class UnitOfWork:
             if self.ctx.closed and draft.closes:
                 for closed in self.ctx.closed:
                     closed(tx, draft)
-            release = self.ctx.release
-            if release is not None and draft.finished and draft.ticket.tier in (
-                draft.contract.spare_reserve
-            ):
+            release = self.ctx.release  # a tier that reserves spares, closing: cheap test first
+            if (release is not None and draft.ticket.tier in draft.contract.spare_reserve
+                    and draft.finished):  # fmt: skip
                 release(tx, draft)
             tx.write(draft.change())
             if draft.ticket.parent == draft.ticket.id and draft.finished:
