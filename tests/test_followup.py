@@ -156,3 +156,13 @@ def test_the_cli_records_and_lists_follow_ups(engine: Engine, db_path: Path) -> 
     assert bad.exit_code == 2  # a usage error: the range is the option's
     twice = run.invoke(cli, [*base, "followup", tid, "--rating", "5"])
     assert twice.exit_code == 1 and twice.stderr.count("\n") == 1
+
+
+def test_the_follow_up_is_said_in_the_readers_language(engine: Engine) -> None:
+    from faultflow.words import Words
+
+    tid = reported(engine)
+    engine.followup(tid, 4, note="处理及时", actor="zhou")
+    event = engine.history(tid)[-1]
+    assert Words("zh").said(engine.contract, event) == "回访评分 4/5 — 处理及时"
+    assert Words("en").said(engine.contract, event) == "follow-up rating 4/5 — 处理及时"

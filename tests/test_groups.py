@@ -335,3 +335,25 @@ def test_check_refuses_an_automatic_merge_of_a_channel_not_installed(tmp_path: P
     done = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "check", str(config)])
     assert done.exit_code == 1 and done.stderr.count("\n") == 1
     assert "merge.auto[0]: no channel 'telegraph' is installed" in done.stderr
+
+
+def test_the_engines_own_words_on_a_merge_are_said_in_the_readers_language(
+    engine: Engine, travel: Any
+) -> None:
+    from faultflow.words import Words
+
+    a = report(engine, "hotline", "核心交换机宕机", device=CORE).ticket
+    b = report(engine, "web", "网络不通", device=CORE).ticket
+    engine.link(b.id, a.id, "duplicate", actor="li")
+    engine.merge(b.id, a.id, actor="li")
+    zh, en, c = Words("zh"), Words("en"), engine.contract
+    parent = {e.trigger: e for e in engine.history(a.id)}
+    child = {e.trigger: e for e in engine.history(b.id)}
+    assert zh.said(c, child["merge"]) == f"并入主工单 {a.id}，服务承诺以主工单为准"
+    assert en.said(c, child["merge"]) == f"merged into {a.id}: its promises are {a.id}'s"
+    assert (zh.said(c, parent["group"]) or "").startswith(f"并入报修 {b.id}；承诺时限自首次报修")
+    assert zh.said(c, child["link"]) == f"重复于 {a.id}"
+    assert zh.said(c, parent["link"]) == f"有重复报修 {b.id}"
+    noted = engine.link(a.id, report(engine, "chat", "X").ticket.id, "related", "li", "同一机房")
+    said_by_a_person = engine.history(a.id)[-1]
+    assert noted.links and zh.said(c, said_by_a_person) is None  # a person's note, as written

@@ -292,3 +292,20 @@ def test_every_change_of_a_window_is_in_its_log_and_verify_checks_it(
     assert (
         done.exit_code == 1 and "the maintenance windows' log is broken at change 1" in done.stderr
     )
+
+
+def test_planned_works_own_words_are_said_in_the_readers_language(
+    engine: Engine, travel: Any
+) -> None:
+    from faultflow.words import Words
+
+    engine.maintenance_add(START.add(minutes=1), START.add(hours=1), "all", "割接", actor="li")
+    travel(minutes=2)
+    t = engine.intake("web", {"title": "网络不通", "tier": "B"}, "portal")
+    travel(hours=1)
+    engine.tick()
+    opened = engine.history(t.id)[-1]
+    assert opened.trigger == "intake"
+    said = Words("zh").said(engine.contract, opened)
+    assert said is not None and said.startswith("维护窗口") and "服务承诺自此起算" in said
+    assert Words("zh").said(engine.contract, engine.history(t.id)[0]) is None  # its title

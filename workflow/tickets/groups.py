@@ -38,6 +38,7 @@ from ..errors import ConcurrentUpdate, IllegalTransition, InvalidInput, UnknownT
 from ..ids import normalize_ticket_id
 from ..timekeeping.replay import GROUP, MERGE, UNMERGE
 from ..timekeeping.times import from_us, show
+from ..words import TURNED
 from .draft import Draft
 from .policy import Policy
 from .unit import Step, UnitOfWork
@@ -113,7 +114,6 @@ class Group:
         }
 
 
-_TURNED = {"duplicate": "has-duplicate", "related": "related", "caused-by": "causes"}
 
 
 def candidates(u: Unit, ticket: TicketRecord, window_us: int, zone: Any) -> list[Candidate]:
@@ -172,7 +172,7 @@ class Groups:
             s.draft.record("link", s.draft.ticket.state, at, who, note=said or f"{kind} {b}",
                            data={"link": {"to": b, "as": kind}})  # fmt: skip
             t.draft.record("link", t.draft.ticket.state, at, who,
-                           note=said or f"{_TURNED[kind]} {a}",
+                           note=said or f"{TURNED[kind]} {a}",
                            data={"link": {"from": a, "as": kind}})  # fmt: skip
             s.result = link
 
@@ -322,7 +322,7 @@ class Groups:
         turned = []
         for k in links.of(store, tid):
             mine = k.ticket == tid
-            kind = k.kind if mine else _TURNED[k.kind]
+            kind = k.kind if mine else TURNED[k.kind]
             other = k.other if mine else k.ticket
             turned.append(Link(other, kind, from_us(k.created_us, self._zone), k.actor))
         return Group(tid, parent, reports, origin, tuple(turned))

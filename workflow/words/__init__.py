@@ -24,6 +24,9 @@ LANGUAGES = ("zh", "en")
 DEFAULT = "zh"
 HERE = Path(__file__).parent
 
+TURNED = {"duplicate": "has-duplicate", "related": "related", "caused-by": "causes"}
+"""A link (``duplicate``, ``related``, ``caused-by``) as the other ticket sees it."""
+
 NOTES = {
     "ack": "acknowledged: escalation {chain} stopped",
     "assign": "handed over from {source} to {to}",
@@ -206,6 +209,60 @@ class Words:
             to = (data["place"] or {}).get("to") or {}
             if note == NOTES["locate"].format(place=place_text(to)):
                 return self.format("said.locate", place=place_text(to) or "-")
+        return self._grouped(kind, data, note) or self._planned(kind, data, note)
+
+    def _grouped(self, kind: str, data: Mapping[str, Any], note: str) -> str | None:
+        """The engine's own words on one outage reported many times (tickets/groups.py)."""
+        if kind == "merge" and "into" in data:
+            return self.format("said.merge", parent=data["into"])
+        if kind == "unmerge" and "from" in data:
+            return self.format("said.unmerge", parent=data["from"])
+        if kind == "follow" and "parent" in data:
+            return self.format("said.follow", parent=data["parent"])
+        if kind == "group" and "origin" in data:
+            origin = show(datetime.fromisoformat(data["origin"]))
+            if "merged" in data:
+                return self.format("said.group_in", ticket=data["merged"], origin=origin,
+                                   n=data.get("reports", 0))  # fmt: skip
+            return self.format("said.group_out", ticket=data.get("unmerged", "-"),
+                               origin=origin, n=data.get("reports", 0))  # fmt: skip
+        link = data.get("link") or {}
+        if kind == "link" and link.get("as"):
+            mine = "to" in link
+            other = link.get("to") if mine else link.get("from")
+            shown = link["as"] if mine else TURNED.get(link["as"], link["as"])
+            if note == f"{shown} {other}":  # the engine's words (else a person's note)
+                return f"{self.get('link.' + shown, shown)} {other}"
+        if kind == "unlink" and "unlink" in data:
+            return self.format("said.unlink", other=data["unlink"].get("other", "-"))
+        return None
+
+    def _planned(self, kind: str, data: Mapping[str, Any], note: str) -> str | None:
+        """The engine's own words on planned work, follow-ups and the spares' stock."""
+        window = data.get("window")
+        if (
+            kind == "note"
+            and window is not None
+            and data.get("escalation") in ("paused", "resumed")
+        ):
+            return self.format(f"said.escalation_{data['escalation']}", window=window)
+        if kind == "intake" and window is not None:
+            return self.format("said.window_over", window=window)
+        if kind == "cleared" and window is not None:
+            return self.format("said.cleared", window=window)
+        if kind == "followup" and "rating" in data:
+            said = self.format("said.followup", rating=data["rating"])
+            if data.get("late"):
+                said += self["said.followup_late"]
+            comment = note.split(" — ", 1)[1] if " — " in note else ""  # the customer's words
+            return f"{said} — {comment}" if comment else said
+        low = data.get("spares_low")
+        if kind == "note" and isinstance(low, Mapping):
+            said = self.format("said.spares_low", model=low.get("model"), n=low.get("in_stock"),
+                               devices=low.get("devices"), wanted=low.get("wanted"))  # fmt: skip
+            if data.get("told"):
+                said += self.format("said.told", who=self["list.sep"].join(data["told"]))
+            return said
         return None
 
     def _alarm(self, contract: Any, kind: str, data: Mapping[str, Any]) -> str:
