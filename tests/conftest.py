@@ -209,41 +209,44 @@ def in_threads(job: Callable[[], None], n: int) -> list[BaseException]:
 
 
 def race(db: Any, now: Any, script: str, jobs: list[list[str]], timeout: float = 120) -> list[Any]:
-    """Run ``script`` in one Python process per job, all released at the same moment.
+    """Run ``script`` in one process per job, all released at the same moment.
 
     Each process opens the engine on ``db`` with its clock fixed at ``now`` (names ``engine``,
     ``args`` = the job's arguments), waits for the others, then runs ``script``, which prints
-    one JSON value: the list of those values, in job order.
+    one JSON value: the list of those values, in job order. The processes are forked from a
+    server that imported faultflow once (racing.py): each its own OS process and connections.
     """
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACE_PRELUDE + script, str(db), now.isoformat(), *job],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for job in jobs
-    ]
+    import racing
+
+    ctx = racing.context()
+    racers = []
     try:
-        for p in procs:
-            assert p.stdout is not None and p.stdin is not None
-            line = p.stdout.readline()
-            assert line == "ready\n", (line, p.stderr.read() if p.stderr else "")
-        for p in procs:
-            assert p.stdin is not None
-            p.stdin.write("go\n")
-            p.stdin.flush()
+        for job in jobs:
+            ours, theirs = ctx.Pipe()
+            argv = [str(db), now.isoformat(), *job]
+            process = ctx.Process(target=racing.run, args=(RACE_PRELUDE + script, argv, theirs))
+            process.start()
+            theirs.close()
+            racers.append((process, ours))
+        for process, conn in racers:
+            assert conn.poll(timeout), f"racer {process.pid} did not get ready"
+            said = conn.recv()
+            assert said == "ready", said[1] if isinstance(said, tuple) else said
+        for _, conn in racers:
+            conn.send("go\n")
         out = []
-        for p in procs:
-            stdout, stderr = p.communicate(timeout=timeout)
-            assert p.returncode == 0, stderr
-            out.append(json.loads(stdout))
+        for process, conn in racers:
+            assert conn.poll(timeout), f"racer {process.pid} did not finish"
+            how, text = conn.recv()
+            assert how == "done", text
+            out.append(json.loads(text))
         return out
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+        for process, conn in racers:
+            process.join(timeout)
+            if process.is_alive():
+                process.kill()
+            conn.close()
 
 
 # -- the real-service tests, marked so the rest runs alone: pytest -m "not services" -----------
