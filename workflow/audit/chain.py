@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from json import encoder as _json
 from operator import itemgetter
 from typing import Any
 
+from ..db.canonical import canonical
 from ..db.records import HASHED, EventRecord
 from ..errors import InvalidInput
 from ..timekeeping.times import to_us
@@ -35,28 +34,8 @@ def genesis(ticket_id: str) -> str:
     return hashlib.sha256(f"faultflow:{ticket_id}".encode()).hexdigest()
 
 
-# The canonical encoding is json.dumps(content, ensure_ascii=False, separators=(",", ":")),
-# made by the very encoder json.dumps uses, built once: json builds one per call, which cost a
-# third of hashing an event.
-_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_C_ENCODER = getattr(_json, "c_make_encoder", None)  # CPython's; other interpreters: json's own
-_ENCODE = (
-    _C_ENCODER(
-        None, _CANONICAL.default, _json.encode_basestring, None, ":", ",", False, False, True
-    )
-    if _C_ENCODER is not None
-    else None
-)
-
-
-def _canonical(content: list[Any]) -> str:
-    if _ENCODE is None:  # pragma: no cover
-        return _CANONICAL.encode(content)
-    return "".join(_ENCODE(content, 0))
-
-
 def _message(prev: str, content: Sequence[Any]) -> bytes:
-    return f"{prev}\n{_canonical(list(content))}".encode()
+    return f"{prev}\n{canonical(content)}".encode()
 
 
 def event_hash(prev: str, content: Sequence[Any]) -> str:

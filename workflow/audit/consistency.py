@@ -44,13 +44,13 @@ class Replayer:
 
     def _advance_clock(self) -> None:
         row = next(self._clocks, None)
-        self._clock = ClockRecord(*row) if row is not None else None
+        self._clock = ClockRecord._make(row) if row is not None else None
 
     def __call__(self, ticket_id: str, rows: list[Sequence[Any]]) -> str | None:
         ticket = None
         for row in self._tickets:
             if row[0] == ticket_id:
-                ticket = TicketRecord(*row)
+                ticket = TicketRecord._make(row)
                 break
             if row[0] > ticket_id:
                 break
@@ -61,7 +61,7 @@ class Replayer:
             self._advance_clock()
         if ticket is None:
             return None  # audit.check reports tickets without rows
-        events = [EventRecord(*r) for r in rows]
+        events = list(map(EventRecord._make, rows))
         contract = self.contracts.for_ticket(ticket)
         plans = self._plans.setdefault(contract.version, {})
         return differences(contract, ticket, events, clocks, plans)

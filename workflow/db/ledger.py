@@ -7,20 +7,19 @@ whose last field is its hash and whose other fields are its content, in order.""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, func, select
 
 from ..errors import ConcurrentUpdate, UnknownEntry
+from .canonical import canonical
 from .store import CHAINS, Store, Unit
 
 
 def chained(prev: str, *content: Any) -> str:
     """The hash of a log entry: over the one before it and its content, as a JSON array."""
-    body = json.dumps([prev, *content], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical([prev, *content]).encode("utf-8")).hexdigest()
 
 
 def first_broken(genesis: str, entries: Iterable[Sequence[Any]]) -> int | None:
@@ -49,7 +48,7 @@ def entries(store: Store, log: Table, record: Any, **where: str) -> list[Any]:
     query = select(*[log.c[n] for n in record._fields]).order_by(log.c.seq)
     for column, value in where.items():
         query = query.where(log.c[column] == value)
-    return [record(*r) for r in store.query(query)]
+    return [record._make(r) for r in store.query(query)]
 
 
 def rewritten(
@@ -73,8 +72,7 @@ def rewritten(
             if write(u, new):
                 return new
     raise ConcurrentUpdate(
-        f"{what} kept changing under this change ({retries} tries); nothing was written: "
-        "try again"
+        f"{what} kept changing under this change ({retries} tries); nothing was written: try again"
     )
 
 
