@@ -20,6 +20,7 @@ BENCH = Path(__file__).parent / "benchmarks"
         ("bench_lifecycle.py", ["--tickets", "50", "--rounds", "1"]),
         ("bench_sweep.py", ["--tickets", "3000", "--due", "100"]),
         ("bench_reports.py", ["--tickets", "2000", "--lived", "100", "--workers", "2"]),
+        ("bench_verify.py", ["--tickets", "30", "--runs", "1"]),
         ("bench_registry.py", ["--devices", "300", "--units", "20"]),
         ("bench_kb.py", ["--entries", "300", "--rounds", "1", "--tickets", "5"]),
         ("bench_monthly.py", ["--tickets", "300", "--units", "10"]),
