@@ -22,6 +22,8 @@ class _Statements:
     add: Any
     change: Any
     one: Any
+    overdue: Any
+    unreviewed: Any
 
 
 def _compile(statement: Any, dialect: Any) -> _Statements:
@@ -41,7 +43,18 @@ def _compile(statement: Any, dialect: Any) -> _Statements:
         one=statement(
             select(*[f.c[n] for n in FIELDS]).where(f.c.ticket == bindparam("t")), dialect
         ),
-    )
+        overdue=statement(
+            select(f.c.ticket).where(f.c.state == "due", f.c.due_us < bindparam("now"))
+            .order_by(f.c.due_us).limit(bindparam("limit")),
+            dialect,
+        ),
+        unreviewed=statement(
+            select(f.c.ticket).where(
+                f.c.state == "done", f.c.rating <= bindparam("threshold"), f.c.review.is_(None)
+            ),
+            dialect,
+        ),
+    )  # fmt: skip
 
 
 def _s(store: Store) -> _Statements:
@@ -77,23 +90,12 @@ def listed(
 
 def overdue(store: Store, now_us: int, limit: int = 500) -> list[str]:
     """The tickets whose follow-up is due and past its time."""
-    f = FOLLOWUPS
-    rows = store.query(
-        select(f.c.ticket).where(f.c.state == "due", f.c.due_us < now_us)
-        .order_by(f.c.due_us).limit(limit)
-    )  # fmt: skip
-    return [r[0] for r in rows]
+    return [r[0] for r in store.rows(_s(store).overdue, {"now": now_us, "limit": limit})]
 
 
 def unreviewed(store: Store, threshold: int) -> list[str]:
     """The tickets rated at or below ``threshold`` whose review ticket was not opened yet."""
-    f = FOLLOWUPS
-    rows = store.query(
-        select(f.c.ticket).where(
-            f.c.state == "done", f.c.rating <= threshold, f.c.review.is_(None)
-        )
-    )
-    return [r[0] for r in rows]
+    return [r[0] for r in store.rows(_s(store).unreviewed, {"threshold": threshold})]
 
 
 def next_due(store: Store) -> int | None:

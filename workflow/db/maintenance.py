@@ -32,6 +32,8 @@ class _Statements:
     chains: dict[str, Any]
     last: Any
     log: Any
+    begun: Any
+    over: Any
 
 
 def _compile(statement: Any, dialect: Any) -> _Statements:
@@ -80,6 +82,18 @@ def _compile(statement: Any, dialect: Any) -> _Statements:
         ),
         log=statement(
             insert(WINDOW_LOG).values({n: bindparam(n) for n in WindowLogRecord._fields}),
+            dialect,
+        ),
+        begun=statement(
+            select(*columns)
+            .where(w.c.state == "scheduled", w.c.starts_us <= at, w.c.begun_us.is_(None))
+            .order_by(w.c.starts_us),
+            dialect,
+        ),
+        over=statement(
+            select(*columns)
+            .where(w.c.state == "scheduled", w.c.ends_us <= at, w.c.ended_us.is_(None))
+            .order_by(w.c.ends_us),
             dialect,
         ),
     )
@@ -171,19 +185,9 @@ def listed(
 def due(store: Store, now_us: int) -> tuple[list[WindowRecord], list[WindowRecord]]:
     """The scheduled windows that have begun but the scheduler has not seen begin, and those
     that are over but it has not seen end."""
-    w = WINDOWS
-    columns = [w.c[n] for n in FIELDS]
-    begun = store.query(
-        select(*columns)
-        .where(w.c.state == "scheduled", w.c.starts_us <= now_us, w.c.begun_us.is_(None))
-        .order_by(w.c.starts_us)
-    )
-    over = store.query(
-        select(*columns)
-        .where(w.c.state == "scheduled", w.c.ends_us <= now_us, w.c.ended_us.is_(None))
-        .order_by(w.c.ends_us)
-    )
-    return [WindowRecord(*r) for r in begun], [WindowRecord(*r) for r in over]
+    s = _s(store)
+    begun, over = store.rows(s.begun, {"at": now_us}), store.rows(s.over, {"at": now_us})
+    return [WindowRecord._make(r) for r in begun], [WindowRecord._make(r) for r in over]
 
 
 def next_change(store: Store, now_us: int) -> int | None:

@@ -22,6 +22,7 @@ class _Statements:
     tried: Any
     attempt: Any
     settle: Any
+    due: Any
 
 
 def _compile(statement: Any, dialect: Any) -> _Statements:
@@ -52,6 +53,13 @@ def _compile(statement: Any, dialect: Any) -> _Statements:
             .values(done=bindparam("done"), next_attempt_us=bindparam("next_attempt_us")),
             dialect,
         ),
+        due=statement(
+            select(o.c.id, o.c.ticket_id, o.c.kind, o.c.payload, o.c.next_attempt_us)
+            .where(o.c.done.is_(False), o.c.next_attempt_us <= bindparam("now"))
+            .order_by(_priority(), o.c.next_attempt_us, o.c.id)
+            .limit(bindparam("limit")),
+            dialect,
+        ),
     )
 
 
@@ -70,13 +78,8 @@ def _priority() -> Any:
 def due(store: Store, now_us: int, limit: int) -> list[tuple[int, str, str, str, int]]:
     """The notifications due at ``now_us`` (id, ticket, kind, payload, next attempt), most
     urgent first (:data:`PRIORITY`), at most ``limit``."""
-    o = OUTBOX
-    rows = store.query(
-        select(o.c.id, o.c.ticket_id, o.c.kind, o.c.payload, o.c.next_attempt_us)
-        .where(o.c.done.is_(False), o.c.next_attempt_us <= now_us)
-        .order_by(_priority(), o.c.next_attempt_us, o.c.id)
-        .limit(limit)
-    )
+    s: _Statements = store.compiled("outbox", _compile)
+    rows = store.rows(s.due, {"now": now_us, "limit": limit})
     return [(int(i), str(t), str(k), str(p), int(n)) for i, t, k, p, n in rows]
 
 

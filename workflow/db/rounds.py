@@ -34,6 +34,8 @@ class _Statements:
     last: Any
     log: Any
     one: Any
+    last_scheduled: Any
+    overdue: Any
 
 
 def _compile(statement: Any, dialect: Any) -> _Statements:
@@ -54,6 +56,19 @@ def _compile(statement: Any, dialect: Any) -> _Statements:
             insert(lg).values({n: bindparam(n) for n in RoundLogRecord._fields}), dialect
         ),
         one=statement(select(*[r.c[n] for n in FIELDS]).where(r.c.id == bindparam("id")), dialect),
+        last_scheduled=statement(
+            select(r.c.plan, func.max(r.c.scheduled_us)).group_by(r.c.plan), dialect
+        ),
+        # the partial index's own terms, written out (not bound), so that SQLite can use it
+        overdue=statement(
+            select(r.c.id)
+            .where(r.c.breached_us.is_(None))
+            .where(r.c.state.in_([literal_column(f"'{s}'") for s in OPEN]))
+            .where(r.c.due_us <= bindparam("now"))
+            .order_by(r.c.due_us)
+            .limit(bindparam("limit")),
+            dialect,
+        ),
     )
 
 
@@ -75,9 +90,7 @@ def plan(u: Unit, rounds: Sequence[RoundRecord]) -> int:
 
 def last_scheduled(store: Store) -> dict[str, int]:
     """Each plan's last round made (µs of its scheduled time): where planning goes on."""
-    r = ROUNDS
-    rows = store.query(select(r.c.plan, func.max(r.c.scheduled_us)).group_by(r.c.plan))
-    return {str(p): int(at) for p, at in rows}
+    return {str(p): int(at) for p, at in store.rows(_s(store).last_scheduled)}
 
 
 def get(u: Unit, round_id: str) -> RoundRecord | None:
@@ -105,13 +118,7 @@ def change(u: Unit, new: RoundRecord, action: str, data: Any, actor: str, at_us:
 
 def overdue(store: Store, now_us: int, limit: int) -> list[str]:
     """Rounds not done by their due time that no sweep has found yet, earliest first."""
-    r = ROUNDS
-    rows = store.query(
-        select(r.c.id)
-        .where(r.c.breached_us.is_(None), r.c.state.in_(OPEN), r.c.due_us <= now_us)
-        .order_by(r.c.due_us)
-        .limit(limit)
-    )
+    rows = store.rows(_s(store).overdue, {"now": now_us, "limit": limit})
     return [str(x[0]) for x in rows]
 
 

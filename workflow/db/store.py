@@ -623,6 +623,14 @@ class Store:
                     raise
                 raise classify(err) from None
 
+    def rows(self, stmt: _Statement, values: dict[str, Any] | None = None) -> list[Any]:
+        """The rows (plain tuples) of a read compiled once (:meth:`compiled`), in a unit of its
+        own: for the questions the run loop asks on every pass, where building a Core
+        statement, keying it for SQLAlchemy's cache and wrapping its rows cost more than the
+        answer (an idle pass asked seven of them: 1.6 ms)."""
+        with self.unit() as u:
+            return list(u.run(stmt, values or {}).fetchall())
+
     def compiled(self, key: str, build: Any) -> Any:
         """Statements compiled once per store for this dialect: ``build(Statement, dialect)``'s
         result, kept under ``key`` (a table's module compiles its own)."""
