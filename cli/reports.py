@@ -229,10 +229,21 @@ def verify(
                 f"; every ticket of head {saved.digest[:16]}… ({len(saved.heads)} tickets, "
                 f"{against.name}) still holds"
             )
-        registry = f"; {result.registry} registry changes" if result.registry else ""
+        logs = [
+            f"{n} {what}{'' if n == 1 else 's'}"
+            for n, what in (
+                (result.registry, "registry change"),
+                (result.kb, "experience base change"),
+                (result.rounds, "inspection round change"),
+                (result.spares, "spare movement"),
+                (result.maintenance, "maintenance window change"),
+            )
+            if n
+        ]  # each log beside the tickets that has entries: its own chain holds
+        chained = f"; {', '.join(logs)}" if logs else ""
         click.echo(
             f"ok: {result.events} events of {result.tickets} tickets verified{sealed}{extra}"
-            f"{registry}"
+            f"{chained}"
         )
     for broken_at, log, unit in (
         (result.registry_broken, "the registry's log", "change"),

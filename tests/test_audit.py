@@ -83,6 +83,15 @@ def test_a_whole_ticket_deleted_is_found(engine: Engine, db_path: Path, history:
     ]
 
 
+def test_cli_verify_names_each_log_it_checked(
+    engine: Engine, db_path: Path, history: list[str]
+) -> None:
+    engine.advance(history[0], "report", actor="li")  # reported: the experience base drafts
+    done = CliRunner().invoke(cli, ["--db", str(db_path), "verify"])
+    assert done.exit_code == 0
+    assert done.output == "ok: 13 events of 3 tickets verified; 1 experience base change\n"
+
+
 def test_cli_verify_and_the_saved_head(
     engine: Engine, db_path: Path, history: list[str], tmp_path: Path
 ) -> None:
