@@ -3,6 +3,7 @@ database, and the summary printed after it."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,6 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         )
         return
     click.echo(table(result))
-    prefix = f"faultflow --db {db}"
     click.echo("")
     click.echo(
         f"{outcome.opened} tickets; {outcome.duplicates} repeated alerts and messages and "
@@ -185,7 +185,8 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         )
     if monthly is not None:
         click.echo(f"The monthly service report for the customer (月度运维服务报告): {monthly}")
-    click.echo(f"The demo database is {db}. Look around:")
+    click.echo(f"The demo database is {db}. Look around, in this shell:")
+    click.echo(f"  export FAULTFLOW_DB={shlex.quote(db)}")
     hints = []
     if outcome.sample_breached:
         hints.append((f"show {outcome.sample_breached}", "a ticket with a broken promise"))
@@ -212,14 +213,16 @@ def demo(ctx: click.Context, days: int, seed: int, as_json: bool) -> None:
         hints.append((f"units show {busiest}", "a unit: its manager, sites, lines, tickets"))
         hints.append((f"report --unit {busiest}", "one unit's month"))
     if paging:
-        roster = "" if settings.people_path() else f"--people {seed_people_path()} "
+        roster_file = shlex.quote(str(seed_people_path()))
+        roster = "" if settings.people_path() else f"--people {roster_file} "
         hints.append((f"{roster}oncall --week", "who is on duty, the coming week"))
     hints.append(("report --format html --out report.html", "the report, for a browser"))
     hints.append(("token create duty --scope operate", "a token to log in to the duty board"))
     hints.append(("serve", "the portal on http://127.0.0.1:8000/, the board on /board"))
-    width = max(len(command) for command, _ in hints)
+    # aligned, but a long command (a roster's path) does not push every line past the screen
+    width = max(len(command) for command, _ in hints if len(command) <= 40)
     for command, what in hints:
-        click.echo(f"  {prefix} {command:<{width}}   {what}")
+        click.echo(f"  faultflow {command:<{width}}   # {what}")
 
 
 def _monthly(engine: Any, outcome: Any, folder: Path) -> Path | None:

@@ -317,12 +317,12 @@ def test_demo_finishes_with_the_compliance_summary(tmp_path: Path) -> None:
     assert "SLA compliance" in out and "response" in out and "compliance" in out
     db = out.split("The demo database is ")[1].split(".db")[0] + ".db"
     assert Path(db).exists()
-    assert f"faultflow --db {db} show" in out
+    assert f"export FAULTFLOW_DB={db}\n" in out and "\n  faultflow show " in out
     # the seed roster: breaches page the people on duty, who acknowledge; tickets change hands
     people = out.split("People: ")[1].split("\n")[0]
     assert "escalation chains sent" in people and "acknowledged" in people
     assert "handed over" in people and "Rotation: " in people
-    week = out.split(f"faultflow --db {db} --people ")[1].split()[0]
+    week = out.split("faultflow --people ")[1].split()[0]
     on_duty = ok(ff(tmp_path, "--db", db, "--people", week, "oncall", now=None))
     assert on_duty.startswith("duty-engineer")
     refused(ff(tmp_path, "--db", db, "demo", now=None), code=2)  # not on a used database
@@ -330,7 +330,7 @@ def test_demo_finishes_with_the_compliance_summary(tmp_path: Path) -> None:
     units = out.split("Units: ")[1].split("\n")[0]
     placed = int(units.split()[0])
     assert placed > 0 and "of the 11 units of the example registry" in units
-    busiest = out.split(f"faultflow --db {db} units show ")[1].split()[0]
+    busiest = out.split("faultflow units show ")[1].split()[0]
     unit = json.loads(ok(ff(tmp_path, "--db", db, "units", "show", busiest, "--json", now=None)))
     assert unit["tickets"] and unit["manager"] in ("zhou", "wu")
 
