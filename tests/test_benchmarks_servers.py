@@ -11,7 +11,7 @@ from test_benchmarks_run import runs_and_prints_its_ratio
     ("script", "args"),
     [
         ("bench_cli.py", ["--runs", "1"]),
-        ("bench_web.py", ["--tickets", "200", "--repeat", "1"]),
+        ("bench_web.py", ["--tickets", "200", "--repeat", "1", "--boards", "2", "--changes", "1"]),
         ("bench_list.py", ["--sizes", "30,300", "--runs", "1"]),
         (
             "bench_storm.py",

@@ -334,6 +334,48 @@ def test_the_board_pushes_a_new_ticket_and_a_breach_within_two_seconds(
         assert f'class="tier-A breached" data-id="{fresh.id}"' in rows
 
 
+def test_boards_showing_one_view_share_one_render_of_a_stamp() -> None:
+    """Ten screens in a duty room during a storm: one render a stamp per view, not ten."""
+    import asyncio
+
+    from faultflow.http.live import Live
+
+    made: list[tuple[str, int | None]] = []
+
+    async def scene() -> None:
+        live = Live(engine=None)
+        live.stamp = 7
+
+        def maker(view: str) -> Any:
+            async def make() -> str:
+                made.append((view, live.stamp))
+                await asyncio.sleep(0.01)  # a render takes a while: the others wait for it
+                return f"{view} rows at {live.stamp}"
+
+            return make
+
+        views = ["all/zh"] * 10 + ["tier A/en"]
+        got = await asyncio.gather(*(live.shared(v, maker(v)) for v in views))
+        assert got == [f"{v} rows at 7" for v in views]
+        assert sorted(made) == [("all/zh", 7), ("tier A/en", 7)]  # once per view
+        assert await live.shared("all/zh", maker("all/zh")) == "all/zh rows at 7"
+        assert len(made) == 2  # the same stamp: the render is kept
+        live.stamp = 8  # a change: rendered again
+        assert await live.shared("all/zh", maker("all/zh")) == "all/zh rows at 8"
+        assert made[-1] == ("all/zh", 8)
+
+        async def broken() -> str:
+            made.append(("broken", live.stamp))
+            raise RuntimeError("the database is away")
+
+        for _ in range(2):  # a failure is not kept: the next stream tries again
+            with pytest.raises(RuntimeError):
+                await live.shared("all/en", broken)
+        assert made.count(("broken", 8)) == 2
+
+    asyncio.run(scene())
+
+
 def test_acting_from_the_ticket_page(site: Served, engine: Engine):
     secret = engine.create_token("desk", ["operate"], "li")[1]
     ticket = engine.intake("hotline", {"title": "printer", "tier": "C"}, actor="desk")
@@ -469,11 +511,13 @@ def test_the_public_sees_only_what_is_meant_for_it(db_path: Any, travel: Any) ->
         assert "更换了故障电源模块" in text  # the customer's account of the fix is there
 
 
-
 def test_a_tracking_link_never_comes_from_the_host_header(engine: Engine) -> None:
     """A forged Host header once went into the reporter's tracking link (a link to another
     site). The link starts with the configured base URL, or is a path."""
-    for base, starts in ((None, "/t/"), ("https://faults.example.gov.cn", "https://faults.example.gov.cn/t/")):
+    for base, starts in (
+        (None, "/t/"),
+        ("https://faults.example.gov.cn", "https://faults.example.gov.cn/t/"),
+    ):
         served = Served(engine, portal_limit=(50, 60.0), base_url=base)
         try:
             with httpx.Client(base_url=served.url, timeout=10,

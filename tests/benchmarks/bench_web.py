@@ -10,10 +10,13 @@ Measures, on one database and in one run:
   with plain sqlite3 along the same index;
 - the live update: from a change made by another caller (a ticket responded to) until an open
   board's server-sent event stream delivers the new rows (median and worst of --repeat; target
-  <= 1 s: the watcher looks every second).
+  <= 1 s: the watcher looks every second);
+- a duty room: the CPU time of the whole process (server and the listening sockets) per change
+  while one board is open, then while --boards boards with the same view are (they share one
+  render a change; the ratio of the two is the cost of each more screen), over --changes changes.
 Prints each and the ratio raw / engine.
 
-    python tests/benchmarks/bench_web.py [--tickets 5000] [--repeat 7]
+    python tests/benchmarks/bench_web.py [--tickets 5000] [--repeat 7] [--boards 10] [--changes 5]
 """
 
 from __future__ import annotations
@@ -102,10 +105,60 @@ def live_updates(client: object, engine: object, ids: list[str]) -> list[float]:
     return out
 
 
+def duty_room(port: int, cookie: str, engine: object, ids: list[str], boards: int) -> float:
+    """CPU seconds of this process per change while ``boards`` boards listen (plain sockets
+    that count the bytes: a browser's parsing is not the server's work)."""
+    stop = threading.Event()
+    rows, ready = [0] * boards, [False] * boards
+    request = f"GET /board/events HTTP/1.1\r\nHost: bench\r\nCookie: {cookie}\r\n\r\n"
+    sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(boards)]
+
+    def listen(i: int, conn: socket.socket) -> None:
+        conn.sendall(request.encode())
+        with conn:
+            while not stop.is_set():
+                try:
+                    got = conn.recv(65536)
+                except OSError:
+                    return
+                if not got:
+                    return
+                ready[i] = ready[i] or b"retry:" in got  # the stream's first words
+                rows[i] += got.count(b"event: rows")
+
+    threads = [
+        threading.Thread(target=listen, args=(i, c), daemon=True) for i, c in enumerate(sockets)
+    ]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while not all(ready):  # every board's stream is open
+        assert time.monotonic() < deadline, "the boards' streams did not open"
+        time.sleep(0.05)
+    began = time.process_time()
+    for tid in ids:
+        engine.advance(tid, "respond", actor="bench")  # type: ignore[attr-defined]
+        time.sleep(1.5)  # the watcher's second, and every board's update
+    used = time.process_time() - began
+    stop.set()
+    for c in sockets:
+        c.shutdown(socket.SHUT_RDWR)
+    for t in threads:
+        t.join(timeout=5)
+    # a change more wakes the streams, which see their boards gone and end (else they would
+    # notice at their next keep-alive, 15 s on, and hold up the server's stop)
+    engine.note(ids[0], "the duty room closed", actor="bench")  # type: ignore[attr-defined]
+    time.sleep(1.5)
+    assert min(rows) >= max(1, len(ids) // 2), rows  # every board was updated
+    return used / len(ids)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--boards", type=int, default=10, help="boards open in the duty room")
+    parser.add_argument("--changes", type=int, default=5, help="changes the duty room sees")
     args = parser.parse_args()
 
     import httpx
@@ -152,6 +205,12 @@ def main() -> None:
             size = len(page.content)
             ids = re.findall(r'data-id="([^"]+)"', page.text)
             live = live_updates(c, engine, ids[: args.repeat])
+            cookie = "; ".join(f"{k}={v}" for k, v in c.cookies.items())
+            rest = ids[args.repeat :]
+            one_s = duty_room(port, cookie, engine, rest[: args.changes], 1)
+            room_s = duty_room(
+                port, cookie, engine, rest[args.changes : 2 * args.changes], args.boards
+            )
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -172,6 +231,11 @@ def main() -> None:
         f"  live update          : {live[len(live) // 2] * 1000:7.1f} ms median, "
         f"{live[-1] * 1000:.1f} ms worst of {len(live)} (change -> rows on an open page; "
         "target <= 1 s)"
+    )
+    print(
+        f"  duty room            : {one_s * 1000:7.1f} ms of CPU a change with one board open, "
+        f"{room_s * 1000:.1f} ms with {args.boards} (they share a render); ratio "
+        f"{args.boards} boards / one {room_s / one_s:.2f}"
     )
 
 

@@ -1,12 +1,15 @@
 """Live updates for the duty board: one watcher per process reads ``Engine.stamp()`` (a number
 that grows with every change) each ``interval`` seconds and wakes the board's server-sent event
-streams when it moved; each stream then renders its rows once. Many open boards cost one small
-query a second, not one each."""
+streams when it moved. Many open boards cost one small query a second, not one each — and one
+render per view: the streams that show the same filters in the same language share the rows
+rendered for a stamp (:meth:`Live.shared`), so a duty room of ten screens in a storm renders
+once a second, not ten times."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +26,7 @@ class Live:
         self.stamp: int | None = None
         self._moved: asyncio.Condition | None = None
         self._task: asyncio.Task[None] | None = None
+        self._shared: dict[Hashable, tuple[int | None, asyncio.Future[Any]]] = {}
 
     def _start(self) -> asyncio.Condition:
         if self._moved is None or self._task is None or self._task.done():
@@ -53,3 +57,22 @@ class Live:
             except TimeoutError:
                 return seen
         return self.stamp
+
+    async def shared(self, key: Hashable, make: Callable[[], Awaitable[Any]]) -> Any:
+        """What ``make()`` gives for ``key`` at the stamp the watcher last saw: made once, and
+        awaited by every stream that asks for the same ``key`` meanwhile. A failure is not
+        kept (the next ask makes it again); renders of older stamps are dropped."""
+        stamp = self.stamp
+        entry = self._shared.get(key)
+        failed = (
+            entry is not None
+            and entry[1].done()
+            and (entry[1].cancelled() or entry[1].exception() is not None)
+        )
+        if entry is None or entry[0] != stamp or failed:
+            if len(self._shared) > 64 or (entry is not None and entry[0] != stamp):
+                self._shared = {k: e for k, e in self._shared.items() if e[0] == stamp}
+            entry = (stamp, asyncio.ensure_future(make()))
+            self._shared[key] = entry
+        # shielded: a stream that goes away does not cancel the render the others wait for
+        return await asyncio.shield(entry[1])
