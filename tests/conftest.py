@@ -229,15 +229,13 @@ def race(db: Any, now: Any, script: str, jobs: list[list[str]], timeout: float =
             theirs.close()
             racers.append((process, ours))
         for process, conn in racers:
-            assert conn.poll(timeout), f"racer {process.pid} did not get ready"
-            said = conn.recv()
+            said = _heard(process, conn, timeout, "get ready")
             assert said == "ready", said[1] if isinstance(said, tuple) else said
         for _, conn in racers:
             conn.send("go\n")
         out = []
         for process, conn in racers:
-            assert conn.poll(timeout), f"racer {process.pid} did not finish"
-            how, text = conn.recv()
+            how, text = _heard(process, conn, timeout, "finish")
             assert how == "done", text
             out.append(json.loads(text))
         return out
@@ -247,6 +245,20 @@ def race(db: Any, now: Any, script: str, jobs: list[list[str]], timeout: float =
             if process.is_alive():
                 process.kill()
             conn.close()
+
+
+def _heard(process: Any, conn: Any, timeout: float, what: str) -> Any:
+    """The racer's next word; a racer that died or hangs is said so at once, not as a pipe's
+    EOFError."""
+    if not conn.poll(timeout):
+        raise AssertionError(f"racer {process.pid} did not {what} in {timeout:.0f} s")
+    try:
+        return conn.recv()
+    except EOFError:
+        process.join(5)
+        raise AssertionError(
+            f"racer {process.pid} died before it could {what} (exit code {process.exitcode})"
+        ) from None
 
 
 # -- the real-service tests, marked so the rest runs alone: pytest -m "not services" -----------
