@@ -372,6 +372,9 @@ def test_boards_showing_one_view_share_one_render_of_a_stamp() -> None:
             with pytest.raises(RuntimeError):
                 await live.shared("all/en", broken)
         assert made.count(("broken", 8)) == 2
+        # another minute: made again, and what was made before is let go (one per view kept)
+        assert await live.shared("all/zh", maker("all/zh"), moment=1) == "all/zh rows at 8"
+        assert made[-1] == ("all/zh", 8) and len(live._shared) == 1
 
     asyncio.run(scene())
 

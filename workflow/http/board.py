@@ -295,11 +295,12 @@ async def events(request: Request) -> Response:
                 continue
             seen = stamp
             try:
-                # boards showing the same view share one render of this stamp; the minute is
-                # in the key, as the rows say times "near" it
-                view = (tuple(sorted(filters.items())), w.lang, int(engine.now().timestamp() // 60))
+                # boards showing the same view share one render of this stamp and minute (the
+                # rows say times "near" now)
+                view = (tuple(sorted(filters.items())), w.lang)
+                minute = int(engine.now().timestamp() // 60)
                 html, down, rounds = await live.shared(
-                    view, lambda: call(_live, engine, filters, w)
+                    view, lambda: call(_live, engine, filters, w), minute
                 )
             except FaultflowError as err:
                 log.warning("board: cannot read the tickets: %s", err)

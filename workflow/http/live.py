@@ -26,7 +26,7 @@ class Live:
         self.stamp: int | None = None
         self._moved: asyncio.Condition | None = None
         self._task: asyncio.Task[None] | None = None
-        self._shared: dict[Hashable, tuple[int | None, asyncio.Future[Any]]] = {}
+        self._shared: dict[Hashable, tuple[Hashable, asyncio.Future[Any]]] = {}
 
     def _start(self) -> asyncio.Condition:
         if self._moved is None or self._task is None or self._task.done():
@@ -58,21 +58,24 @@ class Live:
                 return seen
         return self.stamp
 
-    async def shared(self, key: Hashable, make: Callable[[], Awaitable[Any]]) -> Any:
-        """What ``make()`` gives for ``key`` at the stamp the watcher last saw: made once, and
-        awaited by every stream that asks for the same ``key`` meanwhile. A failure is not
-        kept (the next ask makes it again); renders of older stamps are dropped."""
-        stamp = self.stamp
+    async def shared(
+        self, key: Hashable, make: Callable[[], Awaitable[Any]], moment: Hashable = None
+    ) -> Any:
+        """What ``make()`` gives for ``key`` at the stamp the watcher last saw (and at
+        ``moment``: the caller's coarse time, for what a render says relative to now): made
+        once, and awaited by every stream that asks for the same ``key`` meanwhile. A failure
+        is not kept (the next ask makes it again); what was made for another stamp or moment
+        is dropped, so the renders kept are one per view at most."""
+        epoch = (self.stamp, moment)
         entry = self._shared.get(key)
         failed = (
             entry is not None
             and entry[1].done()
             and (entry[1].cancelled() or entry[1].exception() is not None)
         )
-        if entry is None or entry[0] != stamp or failed:
-            if len(self._shared) > 64 or (entry is not None and entry[0] != stamp):
-                self._shared = {k: e for k, e in self._shared.items() if e[0] == stamp}
-            entry = (stamp, asyncio.ensure_future(make()))
+        if entry is None or entry[0] != epoch or failed:
+            self._shared = {k: e for k, e in self._shared.items() if e[0] == epoch}
+            entry = (epoch, asyncio.ensure_future(make()))
             self._shared[key] = entry
         # shielded: a stream that goes away does not cancel the render the others wait for
         return await asyncio.shield(entry[1])
