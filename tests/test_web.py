@@ -301,6 +301,31 @@ def test_the_board_lists_open_tickets_most_urgent_first_with_filters(
         assert bad.status_code == 422 and "nowhere" in alert_of(bad.text)
 
 
+def test_the_board_page_is_sent_as_its_rows_are_drawn(
+    site: Served, engine: Engine, monkeypatch: Any
+) -> None:
+    """Read at once, then sent in parts: the page's head first, the rows in batches, then the
+    line that says how many more there are — the same rows, in the same order, as the list."""
+    from faultflow.http import board
+
+    monkeypatch.setattr(board, "SHOWN", 110)  # three batches: 50, 50, 10 — and 10 more unshown
+    for i in range(120):
+        engine.intake("hotline", {"title": f"故障 {i}", "tier": "ABC"[i % 3]}, actor="desk")
+    drawn: list[int] = []
+    row = board.row
+    monkeypatch.setattr(board, "row", lambda *a: drawn.append(1) or row(*a))
+    secret = engine.create_token("desk", ["operate"], "li")[1]
+    with login(site, secret) as c, c.stream("GET", "/board") as answer:
+        assert answer.status_code == 200 and "content-length" not in answer.headers
+        assert answer.headers["transfer-encoding"] == "chunked"
+        page = answer.read().decode()
+    assert len(drawn) == 110
+    shown = re.findall(r'data-id="([^"]+)"', page)
+    assert shown == [t.id for t in engine.list(final=False, limit=110)]
+    assert "The 110 most urgent of 120 open tickets" in page
+    assert page.rstrip().endswith("</html>")
+
+
 def test_the_board_pushes_a_new_ticket_and_a_breach_within_two_seconds(
     site: Served, engine: Engine, travel: Any
 ):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,7 +23,7 @@ from markupsafe import Markup
 from ..errors import ConcurrentUpdate, FaultflowError, InvalidInput
 from ..reports.templating import render, trusted
 from ..timekeeping.times import show
-from .pages import link_for, page, refusal, said, state_words, words_for
+from .pages import link_for, page, refusal, said, state_words, streamed, words_for
 from .sessions import (
     SESSION,
     SESSION_S,
@@ -128,30 +128,61 @@ more at 3 a.m., and each update pushes the rows shown. The filters narrow it."""
 def rows(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[list[dict[str, Any]], int]:
     """The board's rows (the open tickets, most urgent first, at most :data:`SHOWN`, with each
     promise's times) and how many open tickets match."""
-    out = []
+    found, total, chains = read(engine, filters)
+    now = engine.now()
+    return [row(engine, t, chains, w, now) for t in found], total
+
+
+def read(engine: Any, filters: dict[str, str | None]) -> tuple[list[Any], int, dict[str, Any]]:
+    """What the board shows, read at once: the open tickets it shows (most urgent first, at
+    most :data:`SHOWN`), how many match, and their escalation chains."""
     found = engine.list(final=False, limit=SHOWN, **filters)
     total = len(found) if len(found) < SHOWN else engine.count(final=False, **filters)
+    return found, total, engine.paging([t.id for t in found])
+
+
+def row(engine: Any, t: Any, chains: dict[str, Any], w: Any, now: Any) -> dict[str, Any]:
+    """One ticket as the board's row shows it: its state and paging in words, its promises'
+    times (running and paused ones)."""
+    contract = engine.contract_of(t)
+    clocks = []
+    for name, c in t.clocks.items():
+        if c.status == "stopped":
+            continue
+        warn = c.warns_at  # the engine's own alarm time (working time over a calendar)
+        clocks.append({
+            "name": name, "label": w.clock(contract, name),
+            "due_text": show(c.due_at, "near", now) if c.due_at is not None else "",
+            "status": c.status, "due": _ms(c.due_at), "warn": _ms(warn),
+            "remaining_ms": int(c.remaining.total_seconds() * 1000),
+            "breached": c.breached, "warned": c.warned,
+        })  # fmt: skip
+    return {"t": t, "state": state_words(engine, t, w),
+            "paging": paging_words(chains.get(t.id), w, now),
+            "clocks": clocks, "breached": t.breached,
+            "warned": any(c["warned"] for c in clocks)}  # fmt: skip
+
+
+BATCH = 50
+"""Rows drawn and sent at a time when the board page streams."""
+
+
+def streamed_rows(engine: Any, found: Any, w: Any) -> Iterator[Markup]:
+    """The table body of the board page, drawn :data:`BATCH` rows at a time as the page is
+    sent (``found``: what :func:`read` gave), then what follows the last row."""
+    tickets, total, chains = found
     now = engine.now()
-    chains = engine.paging([t.id for t in found])
-    for t in found:
-        contract = engine.contract_of(t)
-        clocks = []
-        for name, c in t.clocks.items():
-            if c.status == "stopped":
-                continue
-            warn = c.warns_at  # the engine's own alarm time (working time over a calendar)
-            clocks.append({
-                "name": name, "label": w.clock(contract, name),
-                "due_text": show(c.due_at, "near", now) if c.due_at is not None else "",
-                "status": c.status, "due": _ms(c.due_at), "warn": _ms(warn),
-                "remaining_ms": int(c.remaining.total_seconds() * 1000),
-                "breached": c.breached, "warned": c.warned,
-            })  # fmt: skip
-        out.append({"t": t, "state": state_words(engine, t, w),
-                    "paging": paging_words(chains.get(t.id), w, now),
-                    "clocks": clocks, "breached": t.breached,
-                    "warned": any(c["warned"] for c in clocks)})  # fmt: skip
-    return out, total
+    try:
+        for i in range(0, len(tickets), BATCH):
+            batch = [row(engine, t, chains, w, now) for t in tickets[i : i + BATCH]]
+            yield trusted(render("web/board_rows.html", rows=batch, total=total, w=w, part="rows"))
+    except FaultflowError as err:  # the page is on its way: say it where the rows would be
+        log.warning("board: cannot draw the rows: %s", err)
+        yield trusted(render("web/board_rows.html", rows=[], total=0, w=w, part="tail"))
+        return
+    tail = render("web/board_rows.html", rows=[], total=total, w=w, part="tail",
+                  shown=len(tickets))  # fmt: skip
+    yield trusted(tail)
 
 
 def paging_words(p: Any, w: Any, now: Any) -> dict[str, str] | None:
@@ -231,10 +262,6 @@ def rows_html(engine: Any, filters: dict[str, str | None], w: Any) -> str:
     return render("web/board_rows.html", rows=shown, total=total, w=w)
 
 
-def _rows_markup(engine: Any, filters: dict[str, str | None], w: Any) -> Markup:
-    return trusted(rows_html(engine, filters, w))
-
-
 @router.get("/board")
 async def board(request: Request) -> Response:
     found = await session(request)
@@ -243,21 +270,22 @@ async def board(request: Request) -> Response:
     engine = request.app.state.engine
     w = words_for(request)
     filters = _filters(request)
-    try:
-        html = await call(_rows_markup, engine, filters, w)
+    try:  # read first (a refusal or an unreachable database is said with its status) ...
+        shown = await call(read, engine, filters)
         duty = await call(on_duty, engine, w)
         down = trusted(await call(down_html, engine, w))
         rounds = trusted(await call(rounds_html, engine, w))
     except FaultflowError as err:
         message, status = said(w, err)
-        filters, html = {"tier": None, "state": None, "owner": None}, trusted("")
-        filters["unit"] = None
-        return page(request, "board.html", status, w=w, rows_html=html, filters=filters,
+        filters = {"tier": None, "state": None, "owner": None, "unit": None}
+        return page(request, "board.html", status, w=w, rows_parts=(), filters=filters,
                     session=found, now=_ms(engine.now()), message=message, duty=[],
                     contract=engine.contract, down=trusted(""), rounds=trusted(""))  # fmt: skip
-    return page(request, "board.html", w=w, rows_html=html, filters=filters, session=found,
-                now=_ms(engine.now()), contract=engine.contract, message=None,
-                duty=duty, down=down, rounds=rounds)  # fmt: skip
+    # ... then send the page as it is drawn: its head at once, the rows in batches
+    return streamed(request, "board.html", w=w, filters=filters, session=found,
+                rows_parts=streamed_rows(engine, shown, w), now=_ms(engine.now()),
+                contract=engine.contract, message=None, duty=duty, down=down,
+                rounds=rounds)  # fmt: skip
 
 
 def _live(engine: Any, filters: dict[str, str | None], w: Any) -> tuple[str, str, str]:

@@ -3,13 +3,14 @@ as a page (a readable message, the status a browser's user agent reports, nothin
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TypeVar
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from ..errors import FaultflowError
-from ..reports.templating import render
+from ..reports.templating import generate, render
 from .errors import one_line, status_of
 from .sessions import BadForm, keep_browser
 from .words import COOKIE, Words, language
@@ -21,6 +22,9 @@ def words_for(request: Request) -> Words:
     )
 
 
+_R = TypeVar("_R", bound=Response)
+
+
 def page(
     request: Request, template: str, status: int = 200, headers: dict[str, str] | None = None,
     **context: Any,
@@ -28,20 +32,46 @@ def page(
     """``templates/web/<template>`` as the answer; the language chosen by ``?lang=`` sticks."""
     w = context.pop("w", None) or words_for(request)
     body = render(f"web/{template}", w=w, request=request, path_for=_paths(request), **context)
-    response = HTMLResponse(body, status_code=status, headers=headers)
+    return _kept(request, w, HTMLResponse(body, status_code=status, headers=headers))
+
+
+def streamed(request: Request, template: str, **context: Any) -> StreamingResponse:
+    """Like :func:`page`, but sent as it is rendered (status 200): the duty board's head at
+    once, its rows as they are drawn from an iterable in ``context``."""
+    w = context.pop("w", None) or words_for(request)
+    body = generate(f"web/{template}", w=w, request=request, path_for=_paths(request), **context)
+    return _kept(request, w, StreamingResponse(_gathered(body), media_type="text/html"))
+
+
+def _gathered(pieces: Iterator[str], size: int = 8192) -> Iterator[str]:
+    """The template's pieces sent in parts of ``size`` characters or more: it yields one per
+    text and expression, and each part sent costs a hop to the event loop."""
+    part: list[str] = []
+    n = 0
+    for piece in pieces:
+        part.append(piece)
+        n += len(piece)
+        if n >= size:
+            yield "".join(part)
+            part, n = [], 0
+    if part:
+        yield "".join(part)
+
+
+def _kept(request: Request, w: Words, response: _R) -> _R:
+    """What every page's answer carries: the language chosen by ``?lang=`` kept in a cookie,
+    the browser's cookie renewed, and no caching (pages show live state and private links)."""
     if request.query_params.get("lang") == w.lang:
         response.set_cookie(COOKIE, w.lang, max_age=365 * 86400, samesite="lax", path="/")
     keep_browser(request, response)
-    response.headers["Cache-Control"] = "no-store"  # pages show live state and private links
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def path_for(request: Request, name: str, **params: Any) -> str:
     """A link within the site as a path (with the root path the app is mounted under): never
     built from the request's Host header, which the client chooses."""
-    return str(request.scope.get("root_path", "")) + str(
-        request.app.url_path_for(name, **params)
-    )
+    return str(request.scope.get("root_path", "")) + str(request.app.url_path_for(name, **params))
 
 
 def link_for(request: Request, name: str, **params: Any) -> str:

@@ -8,6 +8,7 @@ the only markup put in as it is comes from our own code (the SVG of the lifecycl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -59,6 +60,12 @@ def environment() -> jinja2.Environment:
 def render(name: str, **context: Any) -> str:
     """The template ``name`` (a path under ``templates/``) rendered with ``context``."""
     return environment().get_template(name).render(**context)
+
+
+def generate(name: str, **context: Any) -> Iterator[str]:
+    """The template ``name`` rendered piece by piece, as it goes: for a page that is sent
+    while it is made (an iterable in ``context`` is drawn as the template reaches it)."""
+    return environment().get_template(name).generate(**context)
 
 
 def trusted(markup: str) -> Markup:
