@@ -326,6 +326,30 @@ def test_the_board_page_is_sent_as_its_rows_are_drawn(
     assert page.rstrip().endswith("</html>")
 
 
+def test_a_board_that_fails_while_it_is_sent_says_so_where_the_rows_stop(
+    site: Served, engine: Engine, monkeypatch: Any
+) -> None:
+    from faultflow.errors import DatabaseUnavailable
+    from faultflow.http import board
+
+    for i in range(60):
+        engine.intake("hotline", {"title": f"故障 {i}", "tier": "B"}, actor="desk")
+    row, drawn = board.row, []
+
+    def failing(*a: Any) -> Any:
+        drawn.append(1)
+        if len(drawn) > board.BATCH:  # the first batch is sent; the database goes away
+            raise DatabaseUnavailable("the database is not reachable")
+        return row(*a)
+
+    monkeypatch.setattr(board, "row", failing)
+    secret = engine.create_token("desk", ["operate"], "li")[1]
+    with login(site, secret) as c:
+        page = c.get("/board")
+    assert page.status_code == 200 and len(re.findall(r"data-id=", page.text)) == board.BATCH
+    assert "not reachable" in unescape(page.text) and page.text.rstrip().endswith("</html>")
+
+
 def test_the_board_pushes_a_new_ticket_and_a_breach_within_two_seconds(
     site: Served, engine: Engine, travel: Any
 ):

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ..errors import ConcurrentUpdate, FaultflowError, InvalidInput
 from ..reports.templating import render, trusted
@@ -176,9 +176,9 @@ def streamed_rows(engine: Any, found: Any, w: Any) -> Iterator[Markup]:
         for i in range(0, len(tickets), BATCH):
             batch = [row(engine, t, chains, w, now) for t in tickets[i : i + BATCH]]
             yield trusted(render("web/board_rows.html", rows=batch, total=total, w=w, part="rows"))
-    except FaultflowError as err:  # the page is on its way: say it where the rows would be
+    except FaultflowError as err:  # the page is on its way: say it where the next rows would be
         log.warning("board: cannot draw the rows: %s", err)
-        yield trusted(render("web/board_rows.html", rows=[], total=0, w=w, part="tail"))
+        yield trusted(f'<tr><td colspan="7" class="none">{escape(said(w, err)[0])}</td></tr>')
         return
     tail = render("web/board_rows.html", rows=[], total=total, w=w, part="tail",
                   shown=len(tickets))  # fmt: skip
