@@ -13,11 +13,11 @@ alert's fingerprint must be a ticket (or an occurrence on one), none twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -29,8 +29,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_http import free_port
-from test_serve import ALERTMANAGER, Serving, alertmanager_config, until, up
+from test_serve import Serving, alertmanager
 
 
 @dataclass
@@ -246,25 +245,18 @@ def storm(
     secret = prepare(db, config, timers, start, seconds)
     server = Serving(db, *serve_args, log=folder / "serve.log", config=config)
     prober = Prober(server.url)
-    am: subprocess.Popen[str] | None = None
-    am_port = free_port()
+    am = contextlib.ExitStack()  # a real Alertmanager in front, when the storm goes through it
+    am_port: int | None = None
     try:
         if via == "alertmanager":
-            assert ALERTMANAGER is not None, "no prometheus-alertmanager binary"
-            am_config = alertmanager_config(
-                folder, f"{server.url}/v1/intake/alertmanager", secret,
-                group_by="['...']", group_interval="5s", repeat_interval="4h",
-                send_resolved=False,
-            )  # fmt: skip
-            am = subprocess.Popen(
-                [ALERTMANAGER, f"--config.file={am_config}",
-                 f"--storage.path={folder / 'am-data'}",
-                 f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=",
-                 "--log.level=warn"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+            am_port = am.enter_context(
+                alertmanager(
+                    folder, f"{server.url}/v1/intake/alertmanager", secret,
+                    group_by="['...']", group_interval="5s", repeat_interval="4h",
+                    send_resolved=False,
+                )
             )  # fmt: skip
             api = f"http://127.0.0.1:{am_port}/api/v2"
-            until("Alertmanager", lambda: up(f"{api}/status"))
         time.sleep(max(0.0, start - time.time()))
         prober.start()
         t0 = time.monotonic()
@@ -296,16 +288,11 @@ def storm(
         outcome.readyz_ms = prober.ms["/readyz"]
         outcome.metrics_ms = prober.ms["/metrics"]
         outcome.peak_rss_mb = _rss_peak(server.process.pid)
-        if am is not None:
+        if am_port is not None:
             outcome.am_failed = _am_failed(am_port)
     finally:
         prober.stop.set()
-        if am is not None:
-            am.terminate()
-            try:
-                am.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                am.kill()
+        am.close()
         _, err = server.stop()
     outcome.log_lines = len(err.splitlines())
     outcome.tracebacks = err.count("Traceback")

@@ -201,12 +201,10 @@ def test_a_cut_over_through_a_real_alertmanager_pages_nobody(
     window called off over the API and one pass by hand (`faultflow maintenance keep`): the
     one still firing opens, the others close as cleared."""
     import os
-    import subprocess
     from datetime import UTC, datetime
 
     import httpx
-    from test_http import free_port
-    from test_serve import ALERTMANAGER, Serving, alertmanager_config, until, up
+    from test_serve import ALERTMANAGER, Serving, alertmanager, until
 
     if ALERTMANAGER is None:
         if os.environ.get("CI"):
@@ -221,54 +219,43 @@ def test_a_cut_over_through_a_real_alertmanager_pages_nobody(
     w = engine.maintenance_add(now, now + timedelta(hours=2), "unit:CG-GOV", "割接", actor="li")
     monkeypatch.setenv("FAULTFLOW_PEOPLE", str(PEOPLE))  # serve pages with the seed's rosters
     server = Serving(db)
-    am_port = free_port()
     hook = f"{server.url}/v1/intake/alertmanager"
-    config = alertmanager_config(tmp_path, hook, secret, group_by="['...']")
-    am = subprocess.Popen(
-        [ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'am'}",
-         f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    api = f"http://127.0.0.1:{am_port}/api/v2"
     try:
-        until("Alertmanager", lambda: up(f"{api}/status"))
-        starts = datetime.now(UTC)
+        with alertmanager(tmp_path, hook, secret, group_by="['...']") as am_port:
+            api = f"http://127.0.0.1:{am_port}/api/v2"
+            starts = datetime.now(UTC)
 
-        def fire(names: range, ends: datetime | None = None) -> None:
-            alerts = [
-                {"labels": {"alertname": f"PortDown-{i}", "instance": "cg-gov-core:9100",
-                            "severity": "critical"},
-                 "annotations": {"summary": f"割接: 端口 {i} down"},
-                 "startsAt": starts.isoformat(),
-                 **({"endsAt": ends.isoformat()} if ends else {})}
-                for i in names
-            ]  # fmt: skip
-            assert httpx.post(f"{api}/alerts", json=alerts, timeout=10).status_code == 200
+            def fire(names: range, ends: datetime | None = None) -> None:
+                alerts = [
+                    {"labels": {"alertname": f"PortDown-{i}", "instance": "cg-gov-core:9100",
+                                "severity": "critical"},
+                     "annotations": {"summary": f"割接: 端口 {i} down"},
+                     "startsAt": starts.isoformat(),
+                     **({"endsAt": ends.isoformat()} if ends else {})}
+                    for i in names
+                ]  # fmt: skip
+                assert httpx.post(f"{api}/alerts", json=alerts, timeout=10).status_code == 200
 
-        fire(range(50))
-        planned = until("fifty tickets", lambda: len(engine.list()) == 50 and engine.list(),
-                        timeout=60)  # fmt: skip
-        assert all(not t.clocks and t.unit == "CG-GOV" for t in planned)
-        assert all(engine.history(t.id)[0].trigger == "planned" for t in planned)
-        fire(range(49), ends=datetime.now(UTC))
-        until("the resolved notes", lambda: sum(
-            any(e.trigger == "note" for e in engine.history(t.id)) for t in planned) == 49,
-            timeout=60)  # fmt: skip
-        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {desk}"}) as c:
-            off = c.request("DELETE", f"/v1/maintenance/{w.id}", json={"reason": "提前完成"})
-            assert off.status_code == 200 and off.json()["status"] == "over"
-        kept = engine.keep_windows()
-        assert len(kept.opened) == 1 and len(kept.cleared) == 49
-        (still,) = [engine.get(t) for t in kept.opened]
-        assert still.clocks["response"].status == "running"
-        assert not any(e.trigger in ("page", "breach") for t in planned
-                       for e in engine.history(t.id))  # fmt: skip
+            fire(range(50))
+            planned = until("fifty tickets", lambda: len(engine.list()) == 50 and engine.list(),
+                            timeout=60)  # fmt: skip
+            assert all(not t.clocks and t.unit == "CG-GOV" for t in planned)
+            assert all(engine.history(t.id)[0].trigger == "planned" for t in planned)
+            fire(range(49), ends=datetime.now(UTC))
+            until("the resolved notes", lambda: sum(
+                any(e.trigger == "note" for e in engine.history(t.id)) for t in planned) == 49,
+                timeout=60)  # fmt: skip
+            desk_header = {"Authorization": f"Bearer {desk}"}
+            with httpx.Client(base_url=server.url, headers=desk_header) as c:
+                off = c.request("DELETE", f"/v1/maintenance/{w.id}", json={"reason": "提前完成"})
+                assert off.status_code == 200 and off.json()["status"] == "over"
+            kept = engine.keep_windows()
+            assert len(kept.opened) == 1 and len(kept.cleared) == 49
+            (still,) = [engine.get(t) for t in kept.opened]
+            assert still.clocks["response"].status == "running"
+            assert not any(e.trigger in ("page", "breach") for t in planned
+                           for e in engine.history(t.id))  # fmt: skip
     finally:
-        am.terminate()
-        try:
-            am.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            am.kill()
         server.stop()
 
 

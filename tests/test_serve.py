@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,30 @@ def until(what: str, check: Any, timeout: float = 30) -> Any:
         time.sleep(0.3)
 
 
+@contextmanager
+def alertmanager(folder: Path, webhook: str, secret: str, **config: Any) -> Iterator[int]:
+    """A real Alertmanager on 127.0.0.1 that sends every alert to ``webhook`` with ``secret``
+    (``config``: :func:`alertmanager_config`'s options), up: its port; stopped at the end."""
+    assert ALERTMANAGER is not None, "no prometheus-alertmanager binary"
+    port = free_port()
+    path = alertmanager_config(folder, webhook, secret, **config)
+    process = subprocess.Popen(
+        [ALERTMANAGER, f"--config.file={path}", f"--storage.path={folder / 'am-data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+         "--log.level=warn"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        until("Alertmanager", lambda: up(f"http://127.0.0.1:{port}/api/v2/status"))
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 @pytest.mark.services
 def test_a_real_alertmanager_delivers_to_serve(tmp_path: Path) -> None:
     """Firing (grouped), resolved, firing again after resolution: the right tickets, notes
@@ -220,63 +245,49 @@ def test_a_real_alertmanager_delivers_to_serve(tmp_path: Path) -> None:
     engine = Engine.open(db=db)
     secret = engine.create_token("alertmanager", ["intake:alertmanager"], "alertmanager")[1]
     server = Serving(db)
-    am_port = free_port()
-    config = alertmanager_config(tmp_path, f"{server.url}/v1/intake/alertmanager", secret)
-    am = subprocess.Popen(
-        [ALERTMANAGER,
-         f"--config.file={config}",
-         f"--storage.path={tmp_path / 'am-data'}",
-         f"--web.listen-address=127.0.0.1:{am_port}",
-         "--cluster.listen-address="],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    api = f"http://127.0.0.1:{am_port}/api/v2"
+    hook = f"{server.url}/v1/intake/alertmanager"
     try:
-        until("Alertmanager", lambda: up(f"{api}/status"))
+        with alertmanager(tmp_path, hook, secret) as am_port:
+            api = f"http://127.0.0.1:{am_port}/api/v2"
 
-        def post(name: str, starts: datetime, ends: datetime | None = None) -> None:
-            alert = {
-                "labels": {"alertname": "DiskFull", "instance": name, "severity": "critical"},
-                "annotations": {"summary": f"{name} 的磁盘已满"},
-                "startsAt": starts.isoformat(),
-            }
-            if ends is not None:
-                alert["endsAt"] = ends.isoformat()
-            assert httpx.post(f"{api}/alerts", json=[alert], timeout=5).status_code == 200
+            def post(name: str, starts: datetime, ends: datetime | None = None) -> None:
+                alert = {
+                    "labels": {"alertname": "DiskFull", "instance": name, "severity": "critical"},
+                    "annotations": {"summary": f"{name} 的磁盘已满"},
+                    "startsAt": starts.isoformat(),
+                }
+                if ends is not None:
+                    alert["endsAt"] = ends.isoformat()
+                assert httpx.post(f"{api}/alerts", json=[alert], timeout=5).status_code == 200
 
-        def tickets() -> list[Any]:
-            return sorted(engine.list(), key=lambda t: t.created_at)
+            def tickets() -> list[Any]:
+                return sorted(engine.list(), key=lambda t: t.created_at)
 
-        t0 = datetime.now(UTC) - timedelta(minutes=1)
-        post("db1", t0)
-        post("db2", t0)
-        first = until("two tickets", lambda: len(tickets()) == 2 and tickets())
-        assert {t.tier for t in first} == {"A"}
-        db1 = next(t for t in first if "db1" in t.title)
-        post("db1", t0, ends=datetime.now(UTC))  # resolved
-        until(
-            "the resolved note",
-            lambda: any(e.trigger == "note" for e in engine.get(db1.id).history),
-        )
-        time.sleep(2.5)  # a group interval or two: no second note for the same resolution
-        assert [e.trigger for e in engine.get(db1.id).history].count("note") == 1
-        post("db1", datetime.now(UTC))  # fires again, a new incident
-        again = until("the recurrence", lambda: [t for t in tickets() if t.recurs == db1.id])
-        assert len(again) == 1 and len(tickets()) == 3
-        metrics = httpx.get(f"http://127.0.0.1:{am_port}/metrics", timeout=5).text
-        failed = [
-            line
-            for line in metrics.splitlines()
-            if line.startswith("alertmanager_notifications_failed_total")
-            and 'integration="webhook"' in line
-        ]
-        assert failed and all(line.endswith(" 0") for line in failed), failed
+            t0 = datetime.now(UTC) - timedelta(minutes=1)
+            post("db1", t0)
+            post("db2", t0)
+            first = until("two tickets", lambda: len(tickets()) == 2 and tickets())
+            assert {t.tier for t in first} == {"A"}
+            db1 = next(t for t in first if "db1" in t.title)
+            post("db1", t0, ends=datetime.now(UTC))  # resolved
+            until(
+                "the resolved note",
+                lambda: any(e.trigger == "note" for e in engine.get(db1.id).history),
+            )
+            time.sleep(2.5)  # a group interval or two: no second note for the same resolution
+            assert [e.trigger for e in engine.get(db1.id).history].count("note") == 1
+            post("db1", datetime.now(UTC))  # fires again, a new incident
+            again = until("the recurrence", lambda: [t for t in tickets() if t.recurs == db1.id])
+            assert len(again) == 1 and len(tickets()) == 3
+            metrics = httpx.get(f"http://127.0.0.1:{am_port}/metrics", timeout=5).text
+            failed = [
+                line
+                for line in metrics.splitlines()
+                if line.startswith("alertmanager_notifications_failed_total")
+                and 'integration="webhook"' in line
+            ]
+            assert failed and all(line.endswith(" 0") for line in failed), failed
     finally:
-        am.terminate()
-        try:
-            am.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            am.kill()
         server.stop()
 
 
