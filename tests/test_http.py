@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sqlite3
@@ -31,16 +32,20 @@ def free_port() -> int:
 class Served:
     """An app on a real socket, in a thread of this process (so the test keeps the clock)."""
 
-    def __init__(self, engine: Engine, http: Any = "auto", **options: Any) -> None:
+    def __init__(
+        self, engine: Engine, http: Any = "auto", wrap: Any = None, **options: Any
+    ) -> None:
         """``http``: uvicorn's protocol (``serve`` gives its own, :mod:`faultflow.http.serving`);
+        ``wrap``: what makes the served app of ours (an integrator's app that mounts it);
         ``options`` go to ``create_app``."""
         import uvicorn
         from faultflow.http import create_app
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(engine, **options)
         config = uvicorn.Config(
-            create_app(engine, **options),
+            app if wrap is None else wrap(app),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
@@ -134,6 +139,50 @@ def test_refusals_are_4xx_with_one_line_and_write_nothing(
     with client(served, "ff_not-a-token") as wrong:
         assert wrong.post("/v1/intake/web", json={"title": "x"}).status_code == 401
     assert snapshot(db_path) == before
+
+
+class Broken:
+    """An intake engine with a fault of ours in it (not a refusal): what no handler knows."""
+
+    def intake_all(self, *args: Any) -> Any:
+        raise RuntimeError("a bug, not the client's doing")
+
+    def together(self) -> Any:
+        return contextlib.nullcontext()
+
+
+def test_deliveries_are_answered_at_the_door_as_the_route_would(engine: Engine) -> None:
+    """A delivery skips the middleware stack (``intake.door``), and only a delivery: another
+    method is the router's 405, a longer path its 404; mounted in an integrator's app under a
+    prefix, it is still found; a fault of ours is a 500 with nothing of it told."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    secret = engine.create_token("desk", ["intake:*", "read"], "li")[1]
+    auth = {"Authorization": f"Bearer {secret}"}
+    served = Served(engine, wrap=lambda app: Starlette(routes=[Mount("/faults", app=app)]))
+    try:
+        with httpx.Client(base_url=f"{served.url}/faults", headers=auth, timeout=10) as c:
+            opened = c.post("/v1/intake/web", json={"title": "mounted"})
+            assert opened.status_code == 201, opened.text
+            assert opened.json()["ticket"]["title"] == "mounted"
+            assert c.get("/v1/intake/web").status_code == 405
+            assert c.post("/v1/intake/web/more", json={"title": "x"}).status_code == 404
+            assert c.post("/v1/intake/", json={"title": "x"}).status_code == 404
+            refused = c.post("/v1/intake/web", json={"title": "x", "tier": "Q"})
+            assert refused.status_code == 422 and refused.json()["error"].startswith("unknown")
+            assert c.get("/v1/tickets").json()["tickets"][0]["title"] == "mounted"
+    finally:
+        served.stop()
+    broken = Served(engine, intake_engine=Broken())
+    try:
+        with httpx.Client(base_url=broken.url, headers=auth, timeout=10) as c:
+            failed = c.post("/v1/intake/web", json={"title": "x"})
+            assert failed.status_code == 500 and "a bug" not in failed.text
+            assert c.get("/healthz").status_code == 200  # and the server goes on
+    finally:
+        broken.stop()
+    assert [t.title for t in engine.list()] == ["mounted"]
 
 
 def test_an_email_a_form_and_basic_auth(api: tuple[Served, dict[str, str]]) -> None:
@@ -232,9 +281,7 @@ def test_reports_verify_health_metrics_openapi(api: tuple[Served, dict[str, str]
         assert as_html.text.startswith("<!DOCTYPE html>")
         assert viewer.get("/v1/report", params={"format": "pdf"}).status_code == 422
         md = viewer.get(f"/v1/tickets/{tid}/handling-report")
-        assert md.status_code == 200 and md.text.startswith(
-            f"# 故障处理报告 — {tid}"
-        )
+        assert md.status_code == 200 and md.text.startswith(f"# 故障处理报告 — {tid}")
         assert viewer.get("/v1/verify").status_code == 403
     with client(served, s["root"]) as root:
         checked = root.get("/v1/verify").json()

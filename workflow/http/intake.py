@@ -6,6 +6,10 @@ or a web form (``application/x-www-form-urlencoded``). The answer is the JSON of
 
 The work runs in the intake lane (``admission.py``): 503 when the lane is full, 429 past the
 token's share, both with ``Retry-After`` and before the body is read.
+
+It is the hot path of a storm, so the app answers it at its door (:func:`door`), in front of
+FastAPI's middleware stack: the same handler and the same error answers, without the five
+layers of middleware each request would otherwise pass through twice.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette._exception_handler import _lookup_exception_handler
+from starlette._utils import get_route_path
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from ..errors import FaultflowError, IntakeError
 from .admission import Busy, Gone, TooMany
@@ -24,6 +31,7 @@ from .auth import authorized
 from .errors import status_of
 
 PATH = "/v1/intake/{channel}"
+_PREFIX = PATH.partition("{")[0]
 
 
 class TooLarge(Exception):
@@ -66,9 +74,39 @@ def payload_of(body: bytes, content_type: str) -> Any:
     return body
 
 
+def channel_at(scope: Scope) -> str | None:
+    """The channel when ``scope`` is a delivery (``POST /v1/intake/{channel}``), else None."""
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return None
+    path = get_route_path(scope)
+    if not path.startswith(_PREFIX):
+        return None
+    channel = path[len(_PREFIX) :]
+    return channel if channel and "/" not in channel else None
+
+
+async def door(app: Any, scope: Scope, receive: Receive, send: Send, channel: str) -> None:
+    """Answer a delivery to ``channel`` as the route would, without the middleware stack: its
+    refusals through the app's own exception handlers; anything else raised is the server's to
+    log and answer 500, as it would be behind the stack."""
+    scope["app"] = app
+    scope["path_params"] = {"channel": channel}
+    request = Request(scope, receive, send)
+    try:
+        response = await intake(request)
+    except Exception as err:
+        # the app's handlers are all ``async (request, err) -> Response`` (see ``_errors``)
+        handler: Any = _lookup_exception_handler(app.exception_handlers, err)
+        if handler is None:
+            raise
+        response = await handler(request, err)
+    await response(scope, receive, send)
+
+
 def route() -> Route:
     """``POST /v1/intake/{channel}`` as a plain Starlette route: no dependency graph, no request
-    model, no response model on the hot path (``openapi_operation`` documents it)."""
+    model, no response model (``openapi_operation`` documents it). The app answers a POST at
+    its :func:`door`; the route is what the router knows of it (another method is a 405)."""
     return Route(PATH, intake, methods=["POST"], name="intake")
 
 
