@@ -108,9 +108,27 @@ class Settings:
         self._others.append(engine)
         return engine
 
+    def opener(self) -> Callable[[], Engine]:
+        """What opens an engine as :meth:`open_engine` does, in another process (it pickles):
+        the contract and people files found now, the time fixed now, by full paths."""
+        import functools
+
+        config, people, clock = self.config_path(), self.people_path(), self.clock()
+        return functools.partial(
+            _reopened,
+            self.db,
+            str(config.resolve()) if config is not None else None,
+            clock().isoformat() if clock is not None else None,
+            str(people.resolve()) if people is not None else None,
+        )
+
     def close(self) -> None:
         for engine in self._others:
             engine.close()
+
+
+def _reopened(db: str, config: str | None, now: str | None, people: str | None) -> Engine:
+    return Settings(db, config, now, people).open_engine()
 
 
 EX_TEMPFAIL = 75  # sysexits.h: a temporary failure; mail transfer agents retry on it

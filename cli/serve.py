@@ -110,10 +110,11 @@ def serve(
             f"{base_url!r} is not an http:// or https:// address", param_hint="--base-url"
         )
     bounds = Bounds(queue=intake_queue, rate=token_rate, burst=max(1, int(token_rate * 5)))
-    # intake on an engine of its own: a flood of it never holds the engine of the board,
-    # /readyz and /metrics
-    app = create_app(engine, base_url=base_url, intake_engine=settings.open_engine(), bounds=bounds,
+    # intake in a process of its own, on an engine of its own: a flood of it never holds the
+    # engine of the board, /readyz and /metrics, nor takes turns with them for the interpreter
+    app = create_app(engine, base_url=base_url, intake_process=settings.opener(), bounds=bounds,
                      portal_limit=portal_limit, portal_trusted=portal_trust)  # fmt: skip
+    app.state.intake.hands.wait()  # the intake process has its engine before a storm comes
     trusted = forwarded_allow_ips.strip()
     open_files()  # a storm opens a connection per sender
     config = uvicorn.Config(
@@ -159,6 +160,7 @@ def serve(
         stopping.set()
         if background is not None:
             background.join()
+        app.state.intake.close()  # what it holds is answered, then its process stops
     click.echo("faultflow serve: stopped", err=True)
 
 

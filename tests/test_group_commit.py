@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from faultflow import Engine, IntakeError, UnknownTicket
 from faultflow.http.admission import Bounds, Lane
+from faultflow.http.hands import Here
 from starlette.requests import Request
 
 
@@ -111,10 +112,10 @@ def queued_behind_a_busy_worker(
     """Run ``jobs`` (fn, args) on a lane of one worker while it is busy, so that they queue and
     are taken together: their answers (or exceptions), and how many blocks ``together`` ran."""
     counted = Counted(engine)
-    lane = Lane(Bounds(workers=1, queue=16), together=counted.together)
+    lane = Lane(Bounds(workers=1, queue=16), Here(counted))
     gate, began = threading.Event(), threading.Event()
 
-    def busy() -> None:
+    def busy(_: Any) -> None:
         began.set()
         assert gate.wait(30)
 
@@ -139,7 +140,7 @@ def test_the_lane_runs_what_is_queued_in_one_transaction_and_answers_each(
     """Requests queued behind a busy worker run together; a refused one is answered with its
     own error and the others are written."""
 
-    def intake(title: str) -> str:
+    def intake(_: Any, title: str) -> str:
         return engine.intake("web", {"title": title}).id
 
     answers, blocks = queued_behind_a_busy_worker(
@@ -160,13 +161,13 @@ def test_a_request_that_meets_a_database_error_in_a_batch_runs_again_alone(
 
     calls: list[str] = []
 
-    def victim() -> str:
+    def victim(_: Any) -> str:
         calls.append("victim")
         if len(calls) == 1:
             raise DatabaseError("deadlock detected")  # as classify() says it
         return engine.intake("web", {"title": "victim"}).id
 
-    def intake(title: str) -> str:
+    def intake(_: Any, title: str) -> str:
         return engine.intake("web", {"title": title}).id
 
     answers, blocks = queued_behind_a_busy_worker(

@@ -151,6 +151,42 @@ def test_serve_fires_alarms_beside_the_api_and_stops_cleanly_on_sigterm(
     assert "faultflow serve: stopped" in err and "Traceback" not in err
 
 
+def _intake_process(serve: int) -> int:
+    """The pid of serve's intake process (``hands.Apart``), found as ``ps`` would show it."""
+    for task in Path(f"/proc/{serve}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if b"faultflow.http.intake_process" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child)
+    raise AssertionError("serve has no intake process")
+
+
+def test_serves_intake_process_is_replaced_when_it_dies_and_stops_with_serve(
+    serving: tuple[Serving, str], tmp_path: Path
+) -> None:
+    server, secret = serving
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    def deliver(title: str) -> httpx.Response:
+        url = f"{server.url}/v1/intake/web"
+        return httpx.post(url, json={"title": title}, headers=headers, timeout=30)
+
+    assert deliver("before").status_code == 201
+    first = _intake_process(server.process.pid)
+    os.kill(first, signal.SIGKILL)
+    lost = deliver("lost with it")
+    assert lost.status_code == 503 and lost.headers["Retry-After"]
+    assert "intake process stopped" in lost.json()["error"]
+    assert deliver("after").status_code == 201  # a new one, once it has its engine
+    second = _intake_process(server.process.pid)
+    assert second != first
+    code, err = server.stop()
+    assert code == 0 and "Traceback" not in err, err
+    assert "the intake process stopped with a batch (exit code -9); starting another" in err
+    assert not Path(f"/proc/{second}").exists()  # it stopped with serve
+    with Engine.open(db=tmp_path / "ff.db", create=False) as engine:
+        assert sorted(t.title for t in engine.list()) == ["after", "before"]
+
+
 def test_serve_refuses_to_start_on_a_database_without_a_schema(tmp_path: Path) -> None:
     (tmp_path / "empty.db").touch()
     done = faultflow(tmp_path / "empty.db", "serve", "--port", str(free_port()))

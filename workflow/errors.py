@@ -11,6 +11,20 @@ from __future__ import annotations
 class FaultflowError(Exception):
     """Base class of every refusal; ``str(err)`` is a message an operator can act on."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # pickled as what it is, not rebuilt by calling the class with its message (a refusal
+        # crosses from serve's intake process to the process that answers: http/hands.py)
+        return _revived, (type(self), self.args, self.__dict__)
+
+
+def _revived(
+    cls: type[FaultflowError], args: tuple[object, ...], state: dict[str, object]
+) -> FaultflowError:
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
 
 class ConfigError(FaultflowError):
     """The contract file (``states.toml``) is missing, unreadable or invalid."""

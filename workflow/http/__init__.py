@@ -9,7 +9,7 @@ health, readiness and metrics. docs/http.md has every endpoint with a curl examp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,6 +23,7 @@ from ..errors import FaultflowError
 from .admission import Bounds, Busy, Lane, Limit, TooMany
 from .auth import Forbidden, Tokens, Unauthorized
 from .errors import body_of, headers_of, one_line, status_of
+from .hands import Apart, Here
 from .intake import TooLarge, channel_at, door
 from .metrics import Metrics
 
@@ -56,6 +57,7 @@ def create_app(
     live_interval: float = 1.0,
     base_url: str | None = None,
     intake_engine: Engine | None = None,
+    intake_process: Callable[[], Engine] | None = None,
     bounds: Bounds | None = None,
 ) -> FastAPI:
     """The faultflow API over ``engine`` (which it shares with nothing it does not know of:
@@ -69,8 +71,10 @@ def create_app(
     without it they are paths, never built from a request's Host header.
 
     Intake runs in a bounded lane of its own (``admission.py``; ``bounds``), on
-    ``intake_engine`` when given (``serve`` opens one, so that a flood of intake never holds
-    the engine the board and ``/readyz`` use), else on ``engine``."""
+    ``intake_engine`` when given (so that a flood of intake never holds the engine the board
+    and ``/readyz`` use), else on ``engine``; or, with ``intake_process`` (a function that
+    opens an engine, and pickles: ``serve`` gives one), in a process of its own that opens
+    its engine with it (``hands.py`` says why)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -89,8 +93,11 @@ def create_app(
     app.state.base_url = base_url  # the links given to people to keep (tracking links)
     app.state.max_body = max_body
     app.state.metrics = Metrics(engine)
-    app.state.intake_engine = intake_engine or engine
-    app.state.intake = Lane(bounds or Bounds(), together=app.state.intake_engine.together)
+    if intake_process is not None:
+        hands: Here | Apart = Apart(intake_process)
+    else:
+        hands = Here(intake_engine or engine)
+    app.state.intake = Lane(bounds or Bounds(), hands)
     app.state.metrics.watch(app.state.intake)
     app.state.tokens = Tokens(engine)
     _errors(app)

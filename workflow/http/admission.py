@@ -1,10 +1,11 @@
 """What keeps ``serve`` answering through a flood of intake: intake work runs in a lane of its
 own, bounded, and refused at once when the lane is full.
 
-- **The lane.** Intake calls run on a few threads of their own (and, in ``serve``, an engine of
-  their own), never on the thread pool that answers the board, ``/readyz`` and ``/metrics``.
-  The engine serialises its calls, so more threads would only queue inside it. What waits is
-  run together when the lane is free: one transaction (group commit) for up to :data:`BATCH`
+- **The lane.** Intake calls are taken by a few threads of their own, never by the thread pool
+  that answers the board, ``/readyz`` and ``/metrics``, and done by the lane's hands
+  (``hands.py``): on an engine of this process, or, in ``serve``, in a process of its own. The
+  engine serialises its calls, so more threads would only queue inside it. What waits is run
+  together when the lane is free: one transaction (group commit) for up to :data:`BATCH`
   requests, each still all or nothing on its own.
 - **The bound.** At most ``workers + queue`` intake requests are admitted at once (their bodies
   read, their work queued or under way). One more is answered ``503`` with ``Retry-After`` before
@@ -31,7 +32,7 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
-from ..errors import ConcurrentUpdate, DatabaseError
+from .hands import Call, Done
 
 T = TypeVar("T")
 
@@ -126,20 +127,15 @@ class Bounds:
 
 
 class Lane:
-    """The intake lane of one app. With ``together`` (an engine's :meth:`~Engine.together`),
-    each worker takes what is queued when it is free — up to :data:`BATCH` requests — and runs
-    them in one transaction (group commit); each request is still all or nothing on its own,
-    and none is answered before the commit that holds it."""
+    """The intake lane of one app: each worker takes what is queued when it is free — up to
+    :data:`BATCH` requests — and hands it to ``hands`` (``hands.Here`` or ``hands.Apart``),
+    which runs a batch in one transaction (group commit); each request is still all or nothing
+    on its own, and none is answered before the commit that holds it."""
 
-    def __init__(
-        self,
-        bounds: Bounds | None = None,
-        together: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
-    ) -> None:
-        bounds = bounds or Bounds()
+    def __init__(self, bounds: Bounds, hands: Callable[[list[Call]], list[Done]]) -> None:
         self.bounds = bounds
         self.admitted = 0  # touched on the event loop only
-        self._together = together
+        self.hands = hands
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._shares = Limit(bounds.burst, 1 / bounds.rate) if bounds.rate else None
@@ -170,8 +166,8 @@ class Lane:
             self.admitted -= 1
 
     async def run(self, request: Request, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` on the lane's threads; :class:`Gone` (and ``fn`` never called) when the
-        client hangs up while it waits for a thread."""
+        """``fn(engine, *args)`` by the lane's hands; :class:`Gone` (and ``fn`` never called)
+        when the client hangs up while it waits for a thread."""
         if not self._workers:
             self._start()
         loop = asyncio.get_running_loop()
@@ -212,56 +208,33 @@ class Lane:
                     break
                 batch.append(job)
             live = [job for job in batch if not (job.gone and job.settle(Gone()))]
-            if len(live) > 1 and self._together is not None:
-                self._run_together(live)
-            else:
-                for job in live:
-                    job.run()
+            if live:
+                self._hand(live)
             if stop:
                 return
 
-    def _run_together(self, jobs: list[_Job]) -> None:
-        assert self._together is not None
-        done: list[tuple[_Job, bool, Any]] = []
-        failed: Exception | None = None
+    def _hand(self, jobs: list[_Job]) -> None:
         try:
-            with self._together():
-                for job in jobs:
-                    try:
-                        done.append((job, True, job.fn(*job.args)))
-                    except Exception as err:  # its own savepoint was undone; the rest stay
-                        done.append((job, False, err))
-        except Exception as err:  # the commit (or the transaction) failed: nothing was written
-            failed = err
-        done += [(job, True, None) for job in jobs[len(done) :]]  # never begun
-        for job, ok, value in done:
-            if ok and failed is None:
-                job.settle(value, True)
-            elif not ok and not _again(value):
-                job.settle(value)  # its own refusal: it would be the same alone
-            elif ok and failed is not None and not _again(failed):
-                job.settle(failed)
-            else:
-                # a deadlock between two processes' batches, a lock, a conflict: group commit
-                # is only a speed-up, so the request runs again alone, as it would without it
-                job.run()
+            answers = self.hands([(job.fn, job.args) for job in jobs])
+        except Exception as err:  # the hands could not take the batch (a process stopped)
+            answers = [(False, err)] * len(jobs)
+        for job, (ok, value) in zip(jobs, answers, strict=True):
+            job.settle(value, ok)
 
     def close(self) -> None:
-        """Finish what is queued, then stop the workers."""
+        """Finish what is queued, then stop the workers and the hands."""
         for _ in self._workers:
             self._queue.put(None)
         for worker in self._workers:
             worker.join()
         self._workers = []
+        close = getattr(self.hands, "close", None)
+        if close is not None:
+            close()
 
 
 BATCH = 64
 """The most intake requests one transaction of the lane holds."""
-
-
-def _again(err: BaseException) -> bool:
-    """Whether a request that met ``err`` inside a batch may succeed alone."""
-    return isinstance(err, DatabaseError | ConcurrentUpdate)
 
 
 class _Job:
@@ -274,14 +247,6 @@ class _Job:
     ) -> None:
         self.fn, self.args, self.loop, self.future = fn, args, loop, future
         self.gone = False
-
-    def run(self) -> None:
-        try:
-            value = self.fn(*self.args)
-        except Exception as err:
-            self.settle(err)
-        else:
-            self.settle(value, True)
 
     def settle(self, value: Any, ok: bool = False) -> bool:
         """Hand the answer (or, unless ``ok``, the exception) to the waiting request."""

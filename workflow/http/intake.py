@@ -120,9 +120,7 @@ async def intake(request: Request) -> Response:
             lane.share(token.name)  # counted only for what the lane admits (a 503 is free)
             body = await read_body(request, app.state.max_body)
             payload = payload_of(body, request.headers.get("content-type", "application/json"))
-            outcomes, content = await lane.run(
-                request, _intake, app.state.intake_engine, channel, payload, token.actor
-            )
+            outcomes, content = await lane.run(request, _intake, channel, payload, token.actor)
     except Gone:
         metrics.gone()
         return Response(None, status_code=499)  # nobody reads it: the client has gone
@@ -140,8 +138,9 @@ async def intake(request: Request) -> Response:
 
 
 def _intake(engine: Any, channel: str, payload: Any, actor: str) -> tuple[list[str], bytes]:
-    """The intake and its answer, rendered, both on the lane's thread: building the answer may
-    read a ticket's history, which must not happen on the event loop."""
+    """The intake and its answer, rendered, both by the lane's hands (on its thread, or in
+    serve's intake process): building the answer may read a ticket's history, which must not
+    happen on the event loop."""
     results = engine.with_suggestions(engine.intake_all(channel, payload, actor))
     outcomes = [r.outcome for r in results]
     if len(results) == 1:
