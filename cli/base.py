@@ -110,7 +110,8 @@ class Settings:
 
     def opener(self) -> Callable[[], Engine]:
         """What opens an engine as :meth:`open_engine` does, in another process (it pickles):
-        the contract and people files found now, the time fixed now, by full paths."""
+        the contract and people files found now, the time fixed now, by full paths; that
+        process logs as this one does (:func:`log_like_run`)."""
         import functools
 
         config, people, clock = self.config_path(), self.people_path(), self.clock()
@@ -120,6 +121,7 @@ class Settings:
             str(config.resolve()) if config is not None else None,
             clock().isoformat() if clock is not None else None,
             str(people.resolve()) if people is not None else None,
+            self.verbose,
         )
 
     def close(self) -> None:
@@ -127,8 +129,11 @@ class Settings:
             engine.close()
 
 
-def _reopened(db: str, config: str | None, now: str | None, people: str | None) -> Engine:
-    return Settings(db, config, now, people).open_engine()
+def _reopened(
+    db: str, config: str | None, now: str | None, people: str | None, verbose: bool
+) -> Engine:
+    log_like_run(verbose)
+    return Settings(db, config, now, people, verbose).open_engine()
 
 
 EX_TEMPFAIL = 75  # sysexits.h: a temporary failure; mail transfer agents retry on it

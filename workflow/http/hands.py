@@ -1,4 +1,4 @@
-"""The intake lane's hands: what does a batch of the lane's work (``admission.Lane``).
+"""The intake lane's hands: what does the lane's work (``admission.Lane``), a batch at a time.
 
 A call is ``(fn, args)``, run as ``fn(engine, *args)``; what comes back for each is
 ``(True, answer)`` or ``(False, exception)``, in the order of the calls.
@@ -10,7 +10,8 @@ A call is ``(fn, args)``, run as ``fn(engine, *args)``; what comes back for each
   serve``). Python runs one thread at a time: an intake on a thread beside the event loop
   takes turns with it at every database call, and on two cores each turn is a hand-over from
   one core to the other. In a process of its own, the intake and the HTTP server each have a
-  core, and the board and ``/healthz`` never wait for the intake's turn.
+  core, and the board and ``/healthz`` never wait for the intake's turn. The two speak pickle
+  over a socket pair that only they hold.
 """
 
 from __future__ import annotations
