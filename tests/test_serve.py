@@ -179,6 +179,8 @@ def test_serves_intake_process_is_replaced_when_it_dies_and_stops_with_serve(
     assert deliver("after").status_code == 201  # a new one, once it has its engine
     second = _intake_process(server.process.pid)
     assert second != first
+    metrics = httpx.get(f"{server.url}/metrics", headers=headers).text
+    assert "faultflow_intake_process_restarts_total 1.0" in metrics
     code, err = server.stop()
     assert code == 0 and "Traceback" not in err, err
     assert "the intake process stopped with a batch (exit code -9); starting another" in err

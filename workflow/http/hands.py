@@ -109,6 +109,8 @@ class Apart:
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Any = None
         self._ready = False
+        self.restarts = 0
+        """How many times the process stopped and another was started (``/metrics``)."""
         self._start()
 
     def _start(self) -> None:
@@ -166,6 +168,7 @@ class Apart:
         """The process is gone or of no use: say so, and start another."""
         code = self._end(timeout=5)
         log.error("the intake process stopped %s (exit code %s); starting another", how, code)
+        self.restarts += 1
         self._start()
         return code
 

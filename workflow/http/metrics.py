@@ -49,6 +49,8 @@ class Metrics:
             "Intake requests the lane admits at once; past it, 503",
             registry=self.registry,
         ).set(lane.capacity)
+        if hasattr(lane.hands, "restarts"):  # serve's intake process (hands.Apart)
+            self.registry.register(_Restarts(lane.hands))
 
     def intake(self, channel: str, outcome: str, status: int) -> None:
         label = channel if channel in self._channels else "other"
@@ -56,6 +58,19 @@ class Metrics:
 
     def gone(self) -> None:
         self._gone.inc()
+
+
+class _Restarts(Collector):
+    def __init__(self, hands: Any) -> None:
+        self.hands = hands
+
+    def collect(self) -> Iterator[Any]:
+        yield CounterMetricFamily(
+            "faultflow_intake_process_restarts",
+            "Times serve's intake process stopped (killed, out of memory) and another was "
+            "started; the requests it held were answered 503",
+            value=self.hands.restarts,
+        )
 
 
 class _FromDatabase(Collector):
