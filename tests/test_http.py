@@ -182,7 +182,27 @@ def test_deliveries_are_answered_at_the_door_as_the_route_would(engine: Engine) 
             assert c.get("/healthz").status_code == 200  # and the server goes on
     finally:
         broken.stop()
-    assert [t.title for t in engine.list()] == ["mounted"]
+    watched = Served(engine, wrap=_stamped)  # an integrator's middleware sees deliveries too
+    try:
+        with httpx.Client(base_url=watched.url, headers=auth, timeout=10) as c:
+            delivered = c.post("/v1/intake/web", json={"title": "watched"})
+            assert delivered.status_code == 201 and delivered.headers["x-seen"] == "yes"
+    finally:
+        watched.stop()
+    assert sorted(t.title for t in engine.list()) == ["mounted", "watched"]
+
+
+def _stamped(app: Any) -> Any:
+    """``app`` with an integrator's middleware, which marks every answer it sees."""
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    async def stamp(request: Any, call_next: Any) -> Any:
+        answer = await call_next(request)
+        answer.headers["x-seen"] = "yes"
+        return answer
+
+    app.add_middleware(BaseHTTPMiddleware, dispatch=stamp)
+    return app
 
 
 def test_an_email_a_form_and_basic_auth(api: tuple[Served, dict[str, str]]) -> None:

@@ -37,10 +37,11 @@ payload_bytes`` still applies to what a channel reads."""
 class App(FastAPI):
     """FastAPI, with deliveries (``POST /v1/intake/{channel}``) answered at the door, in front
     of the middleware stack (``intake.door``): its layers were an eighth of the event loop's
-    time for each delivery (123 → 107 µs, docs/performance.md)."""
+    time for each delivery (123 → 107 µs, docs/performance.md). An integrator's middleware
+    (``add_middleware``) sees every request: with one, deliveries go through the stack."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        channel = channel_at(scope)
+        channel = None if self.user_middleware else channel_at(scope)
         if channel is None:
             await super().__call__(scope, receive, send)
         else:

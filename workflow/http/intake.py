@@ -18,8 +18,6 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette._exception_handler import _lookup_exception_handler
-from starlette._utils import get_route_path
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -78,7 +76,9 @@ def channel_at(scope: Scope) -> str | None:
     """The channel when ``scope`` is a delivery (``POST /v1/intake/{channel}``), else None."""
     if scope["type"] != "http" or scope["method"] != "POST":
         return None
-    path = get_route_path(scope)
+    path, root = scope["path"], scope.get("root_path", "")
+    if root and path.startswith(f"{root}/"):  # mounted under a prefix (as Starlette routes it)
+        path = path[len(root) :]
     if not path.startswith(_PREFIX):
         return None
     channel = path[len(_PREFIX) :]
@@ -95,8 +95,10 @@ async def door(app: Any, scope: Scope, receive: Receive, send: Send, channel: st
     try:
         response = await intake(request)
     except Exception as err:
-        # the app's handlers are all ``async (request, err) -> Response`` (see ``_errors``)
-        handler: Any = _lookup_exception_handler(app.exception_handlers, err)
+        # the app's handlers, by the error's class or the nearest it derives from; all are
+        # ``async (request, err) -> Response`` (``http._errors``)
+        handlers = app.exception_handlers
+        handler = next((handlers[c] for c in type(err).__mro__ if c in handlers), None)
         if handler is None:
             raise
         response = await handler(request, err)
