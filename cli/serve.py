@@ -94,8 +94,9 @@ def serve(
     Unless --no-scheduler, the same process fires warnings and breaches and delivers
     notifications, as `faultflow run` does: one systemd unit is the whole service. Requests
     need a token (`faultflow token create`). Several `serve` processes may share a database.
-    Intake runs in a bounded lane of its own, so that /healthz, /metrics and the board are
-    answered through any flood (docs/http.md, "Storms and sizing").
+    Intake runs in a bounded lane of its own, done by a process of its own (started and
+    stopped with serve), so that /healthz, /metrics and the board are answered through any
+    flood (docs/http.md, "Storms and sizing").
     """
     log_like_run(settings.verbose)
     engine = settings.engine(interactive=False)
