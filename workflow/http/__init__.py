@@ -23,7 +23,7 @@ from ..errors import FaultflowError
 from .admission import Bounds, Busy, Lane, Limit, TooMany
 from .auth import Forbidden, Tokens, Unauthorized
 from .errors import body_of, headers_of, one_line, status_of
-from .hands import Apart, Here
+from .hands import Apart, Hands, Here
 from .intake import TooLarge, channel_at, door
 from .metrics import Metrics
 
@@ -95,7 +95,7 @@ def create_app(
     app.state.max_body = max_body
     app.state.metrics = Metrics(engine)
     if intake_process is not None:
-        hands: Here | Apart = Apart(intake_process)
+        hands: Hands = Apart(intake_process)
     else:
         hands = Here(intake_engine or engine)
     app.state.intake = Lane(bounds or Bounds(), hands)

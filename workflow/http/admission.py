@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
-from .hands import Call, Done
+from .hands import Hands
 
 T = TypeVar("T")
 
@@ -132,7 +132,7 @@ class Lane:
     which runs a batch in one transaction (group commit); each request is still all or nothing
     on its own, and none is answered before the commit that holds it."""
 
-    def __init__(self, bounds: Bounds, hands: Callable[[list[Call]], list[Done]]) -> None:
+    def __init__(self, bounds: Bounds, hands: Hands) -> None:
         self.bounds = bounds
         self.admitted = 0  # touched on the event loop only
         self.hands = hands
@@ -228,9 +228,7 @@ class Lane:
         for worker in self._workers:
             worker.join()
         self._workers = []
-        close = getattr(self.hands, "close", None)
-        if close is not None:
-            close()
+        self.hands.close()
 
 
 BATCH = 64

@@ -27,12 +27,21 @@ import threading
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import ConcurrentUpdate, DatabaseError, DatabaseUnavailable, FaultflowError
 
 Call = tuple[Callable[..., Any], tuple[Any, ...]]
 Done = tuple[bool, Any]
+
+
+class Hands(Protocol):
+    """What the lane hands its batches to: :class:`Here` or :class:`Apart`."""
+
+    def __call__(self, calls: list[Call]) -> list[Done]: ...
+
+    def close(self) -> None: ...
+
 
 log = logging.getLogger("faultflow.http")
 PROCESS = f"{__name__.rpartition('.')[0]}.intake_process"

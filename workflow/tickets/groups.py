@@ -114,8 +114,6 @@ class Group:
         }
 
 
-
-
 def candidates(u: Unit, ticket: TicketRecord, window_us: int, zone: Any) -> list[Candidate]:
     """The open tickets at ``ticket``'s place reported within ``window_us`` before it, the most
     specific place first (its device, line, site, then unit), a report's parent in its stead,
